@@ -1,0 +1,363 @@
+/* dp_main.c — tide-dataplane: the drone's entry point.
+ *
+ * Order matters for the operator: options, the input file header and the filter are checked
+ * before DPDK starts (a usage error costs milliseconds and names the problem); then the EAL,
+ * ports, pools, rings, writers and telemetry; then the capture runs until the input ends, a
+ * limit is reached, the disk fills or a signal arrives; then everything is drained, every shard
+ * closed and the manifest written. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf_dyn.h>
+
+#include "dp_eal.h"
+#include "dp_linktype.h"
+#include "dp_manifest.h"
+#include "dp_offline.h"
+#include "dp_options.h"
+#include "dp_port.h"
+#include "dp_stats.h"
+#include "dp_worker.h"
+#include "dp_writer.h"
+
+#define RING_SIZE 8192     /* per (job, link) worker → writer ring */
+#define SW_RING_SIZE 4096  /* per worker hand-over ring */
+#define NB_RXD 1024
+
+int dp_meta_offset = -1;
+static struct dp_capture capture;
+
+void
+dp_capture_stop(struct dp_capture *c, enum dp_stop why)
+{
+	int none = DP_STOP_NONE;
+	atomic_compare_exchange_strong(&c->stop_reason, &none, (int)why);
+	atomic_store(&c->quit, 1);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	dp_capture_stop(&capture, DP_STOP_SIGNAL);
+}
+
+static const char *
+find_demo_pcap(void)
+{
+	static char path[PATH_MAX + 64];
+	const char *env = getenv("TIDE_DEMO_PCAP");
+	if (env)
+		return env;
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		static const char *const rel[] = {"/../config/demo.pcap",
+			"/../share/tide/demo.pcap"};
+		for (size_t i = 0; i < RTE_DIM(rel); i++) {
+			snprintf(path, sizeof(path), "%s%s", exe, rel[i]);
+			if (access(path, R_OK) == 0)
+				return path;
+		}
+	}
+	return NULL;
+}
+
+static int
+make_rings(struct dp_capture *c, bool need_sw_rings)
+{
+	for (unsigned int j = 0; j < c->n_jobs; j++)
+		for (unsigned int l = 0; l < c->n_links; l++) {
+			char name[RTE_RING_NAMESIZE];
+			snprintf(name, sizeof(name), "tide_w%u_%u", j, l);
+			c->jobs[j].ring[l] = rte_ring_create(name, RING_SIZE, (int)rte_socket_id(),
+				RING_F_SC_DEQ);
+			if (!c->jobs[j].ring[l])
+				return -1;
+		}
+	for (unsigned int i = 0; need_sw_rings && i < c->n_workers; i++) {
+		char name[RTE_RING_NAMESIZE];
+		snprintf(name, sizeof(name), "tide_sw%u", i);
+		c->workers[i].sw_in = rte_ring_create(name, SW_RING_SIZE, (int)rte_socket_id(),
+			RING_F_SC_DEQ);
+		if (!c->workers[i].sw_in)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+print_line(struct dp_capture *c, FILE *out, const char *prefix)
+{
+	struct dp_totals t;
+	dp_stats_job(c, 0, &t);
+	uint64_t drops = 0;
+	for (unsigned int d = 0; d < DP_DROP_MAX; d++)
+		drops += t.dropped[d];
+	fprintf(out, "%sreceived %" PRIu64 " filtered %" PRIu64 " written %" PRIu64
+		" (%" PRIu64 " bytes) dropped %" PRIu64 "\n",
+		prefix, t.received, t.filtered, t.written, t.bytes_written, drops);
+}
+
+/* Live capture: watch limits and print a stats line each second until something stops us. */
+static void
+monitor(struct dp_capture *c, const struct dp_options *o)
+{
+	uint64_t deadline = o->max_duration_s ? c->started_ns + o->max_duration_s * 1000000000ull : 0;
+	uint64_t next_line = c->started_ns + 1000000000ull;
+	while (!atomic_load(&c->quit)) {
+		usleep(20000);
+		dp_port_update_stats(c);
+		uint64_t now = dp_now_ns();
+		if (deadline && now >= deadline)
+			dp_capture_stop(c, DP_STOP_MAX_DURATION);
+		if (o->count) {
+			uint64_t rx = 0;
+			for (unsigned int i = 0; i < c->n_workers; i++)
+				rx += c->workers[i].rx_pkts;
+			if (rx >= o->count)
+				dp_capture_stop(c, DP_STOP_COUNT);
+		}
+		if (!o->quiet && now >= next_line) {
+			print_line(c, stderr, "tide-dataplane: ");
+			next_line += 1000000000ull;
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct dp_capture *c = &capture;
+	struct dp_options opt;
+	char err[512];
+	int split = dp_eal_split(argc, argv);
+
+	/* tide's own options: everything after "--", or everything when there is no "--" */
+	int targc = split ? argc - split : argc;
+	char **targv = malloc(sizeof(char *) * (size_t)(targc + 1));
+	targv[0] = argv[0];
+	for (int i = 1; i < targc; i++)
+		targv[i] = argv[split ? split + i : i];
+	targv[targc] = NULL;
+	int rc = dp_options_parse(&opt, targc, targv);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+
+	/* checks that need no EAL: the input file and the filter */
+	struct dp_pcapfile *pf = NULL;
+	unsigned int linktype = opt.check_filter ? opt.check_linktype : DP_LINKTYPE_ETHERNET;
+	if (opt.pcap_path && !opt.check_filter) {
+		pf = dp_pcapfile_open(opt.pcap_path, err, sizeof(err));
+		if (!pf) {
+			fprintf(stderr, "tide-dataplane: %s\n", err);
+			return 2;
+		}
+		linktype = dp_pcapfile_linktype(pf);
+	}
+	struct dp_filter *filter = dp_filter_compile(opt.filter, linktype,
+		pf ? dp_pcapfile_snaplen(pf) : 262144, err, sizeof(err));
+	if (!filter) {
+		fprintf(stderr, "tide-dataplane: bad filter '%s': %s\n", opt.filter, err);
+		return 2;
+	}
+	if (opt.check_filter) {
+		printf("filter ok\n");
+		dp_filter_free(filter);
+		return 0;
+	}
+	if (!opt.out_dir) {
+		fprintf(stderr, "tide-dataplane: --out DIR is required (see --help)\n");
+		return 2;
+	}
+	if (mkdir(opt.out_dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "tide-dataplane: cannot create %s: %s\n", opt.out_dir, strerror(errno));
+		return 1;
+	}
+
+	char demo_vdev[PATH_MAX + 256];
+	const char *extra[2] = {NULL, NULL};
+	if (opt.demo) {
+		const char *demo = find_demo_pcap();
+		if (!demo) {
+			fprintf(stderr, "tide-dataplane: demo traffic not found (config/demo.pcap); "
+					"run scripts/make-demo-pcap.py or set TIDE_DEMO_PCAP\n");
+			return 2;
+		}
+		snprintf(demo_vdev, sizeof(demo_vdev), "--vdev=net_pcap_demo0,rx_pcap=%s,infinite_rx=1",
+			demo);
+		extra[0] = demo_vdev;
+	}
+	int used_huge = 0;
+	if (dp_eal_start(argc, argv, extra, &used_huge) < 0)
+		return 1;
+	if (!used_huge)
+		fprintf(stderr, "tide-dataplane: no free hugepages: running with --no-huge "
+				"(fine for files and demos; use hugepages for line rate)\n");
+
+	static const struct rte_mbuf_dynfield meta_desc = {
+		.name = "tide_pkt_meta",
+		.size = sizeof(struct dp_pkt_meta),
+		.align = __alignof__(struct dp_pkt_meta),
+	};
+	dp_meta_offset = rte_mbuf_dynfield_register(&meta_desc);
+	if (dp_meta_offset < 0) {
+		fprintf(stderr, "tide-dataplane: cannot register the mbuf metadata field\n");
+		return 1;
+	}
+
+	memset(c, 0, sizeof(*c));
+	c->opt = &opt;
+	bool offline = pf != NULL;
+	c->lossless = offline;
+	unsigned int worker_lcores = rte_lcore_count() - 1;
+	if (offline) {
+		c->n_workers = 1; /* the main lcore reads and filters; see dp_offline.h */
+	} else {
+		if (worker_lcores == 0) {
+			fprintf(stderr, "tide-dataplane: live capture needs a worker lcore besides the "
+					"main one (e.g. -l 0-1)\n");
+			return 2;
+		}
+		c->n_workers = opt.workers ? opt.workers : worker_lcores;
+		if (c->n_workers > worker_lcores || c->n_workers > DP_MAX_WORKERS) {
+			fprintf(stderr, "tide-dataplane: --workers %u but only %u worker lcores\n",
+				c->n_workers, worker_lcores);
+			return 2;
+		}
+	}
+	c->workers = rte_zmalloc("tide_workers", sizeof(struct dp_worker) * c->n_workers,
+		RTE_CACHE_LINE_SIZE);
+	unsigned int lcore = rte_get_main_lcore();
+	for (unsigned int i = 0; i < c->n_workers; i++) {
+		c->workers[i].index = i;
+		if (!offline)
+			lcore = rte_get_next_lcore(lcore, 1, 0);
+		c->workers[i].lcore = lcore;
+	}
+
+	unsigned int n_ports = rte_eth_dev_count_avail();
+	unsigned int n_mbufs = RING_SIZE * 2 + (n_ports ? n_ports : 1) * (NB_RXD * c->n_workers +
+		SW_RING_SIZE * c->n_workers) + 4096;
+	c->pool = rte_pktmbuf_pool_create("tide_pool", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+		(int)rte_socket_id());
+	if (!c->pool) {
+		fprintf(stderr, "tide-dataplane: cannot create a pool of %u mbufs: %s\n", n_mbufs,
+			rte_strerror(rte_errno));
+		return 1;
+	}
+
+	/* one job from the command line; the design (and the control plane) allows DP_MAX_JOBS */
+	c->n_jobs = 1;
+	struct dp_job *job = &c->jobs[0];
+	snprintf(job->name, sizeof(job->name), "capture");
+	job->filter = filter;
+	job->snaplen = opt.snaplen;
+	job->anonymise = opt.anonymise;
+	memcpy(job->anon_key, opt.anon_key, sizeof(job->anon_key));
+	if (dp_filter_load(filter, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tide-dataplane: cannot load filter '%s': %s\n", opt.filter, err);
+		return 1;
+	}
+	for (unsigned int i = 0; i < c->n_workers && job->anonymise; i++) {
+		c->workers[i].anon[0] = dp_anon_create(job->anon_key);
+		if (!c->workers[i].anon[0]) {
+			fprintf(stderr, "tide-dataplane: cannot set up anonymisation\n");
+			return 1;
+		}
+	}
+
+	char input[PATH_MAX + 16];
+	bool need_sw_rings = false;
+	if (offline) {
+		c->n_links = 1;
+		snprintf(c->links[0].name, sizeof(c->links[0].name), "pcap");
+		c->links[0].port_id = UINT16_MAX;
+		c->links[0].linktype = linktype;
+		snprintf(input, sizeof(input), "pcap:%s", opt.pcap_path);
+	} else {
+		if (dp_port_setup_all(c, NB_RXD) != 0)
+			return 1;
+		size_t off = 0;
+		for (unsigned int l = 0; l < c->n_links; l++) {
+			off += (size_t)snprintf(input + off, sizeof(input) - off, "%sport:%s",
+				l ? "," : "", c->links[l].name);
+			need_sw_rings |= c->links[l].sw_distribute;
+		}
+	}
+	if (make_rings(c, need_sw_rings) != 0) {
+		fprintf(stderr, "tide-dataplane: cannot create rings: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	if (dp_writer_open_all(c, opt.out_dir, opt.drone, opt.shard_size,
+		    opt.shard_time_s * 1000000000ull, opt.max_size) != 0)
+		return 1;
+	if (dp_telemetry_register(c) != 0)
+		fprintf(stderr, "tide-dataplane: telemetry commands not registered\n");
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	dp_clock_init();
+	dp_worker_capture = c;
+	c->started_ns = dp_now_ns();
+
+	pthread_t writer;
+	if (pthread_create(&writer, NULL, dp_writer_thread, c) != 0) {
+		fprintf(stderr, "tide-dataplane: cannot start the writer thread\n");
+		return 1;
+	}
+	if (offline) {
+		dp_offline_run(c, pf, &opt);
+	} else {
+		for (unsigned int i = 0; i < c->n_workers; i++)
+			rte_eal_remote_launch(dp_worker_main, &c->workers[i], c->workers[i].lcore);
+		monitor(c, &opt);
+		rte_eal_mp_wait_lcore();
+		dp_worker_drain(c);
+		dp_port_update_stats(c);
+	}
+	atomic_store(&c->writers_quit, 1);
+	pthread_join(writer, NULL);
+	int close_rc = dp_writer_close_all(c);
+	c->ended_ns = dp_now_ns();
+
+	int mrc = dp_manifest_write(c, &opt, input);
+	enum dp_stop why = (enum dp_stop)atomic_load(&c->stop_reason);
+	print_line(c, stdout, "tide-dataplane: ");
+	printf("tide-dataplane: stopped: %s\n", dp_stop_names[why]);
+	printf("tide-dataplane: dataset: %s (manifest.json)\n", opt.out_dir);
+
+	if (!offline)
+		dp_port_stop_all(c);
+	dp_pcapfile_close(pf);
+	dp_filter_free(filter);
+	for (unsigned int i = 0; i < c->n_workers; i++)
+		dp_anon_free(c->workers[i].anon[0]);
+	rte_eal_cleanup();
+	free(targv);
+	if (mrc != 0 || close_rc != 0)
+		return 1;
+	switch (why) {
+	case DP_STOP_INPUT_ERROR:
+	case DP_STOP_IO_ERROR:
+	case DP_STOP_DISK_FULL:
+		return 1;
+	default:
+		return 0;
+	}
+}

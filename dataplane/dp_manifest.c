@@ -1,0 +1,226 @@
+/* dp_manifest.c — the dataset manifest (see dp_manifest.h and DESIGN.md's dataset layout). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "dp_manifest.h"
+#include "dp_stats.h"
+#include "dp_writer.h"
+
+static void
+iso8601(uint64_t ns, char *buf, size_t len)
+{
+	time_t s = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03uZ", (unsigned int)(ns / 1000000ull % 1000));
+}
+
+static void
+hex(const uint8_t *d, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+/* sha256 of a shard an earlier (interrupted) run completed: read back once */
+static int
+sha256_file(const char *path, char out[65], uint64_t *size)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	static uint8_t buf[1 << 16];
+	ssize_t r;
+	*size = 0;
+	while ((r = read(fd, buf, sizeof(buf))) > 0) {
+		EVP_DigestUpdate(ctx, buf, (size_t)r);
+		*size += (uint64_t)r;
+	}
+	uint8_t md[32];
+	EVP_DigestFinal_ex(ctx, md, NULL);
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	hex(md, 32, out);
+	return r < 0 ? -1 : 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static json_t *
+shards_json(const struct dp_writer_out *o, const char *rel_dir)
+{
+	json_t *arr = json_array();
+	/* every complete shard in the directory: this run's (hashed as written) and any an
+	 * interrupted earlier run into the same directory completed */
+	DIR *d = opendir(o->dir);
+	char *names[4096];
+	size_t n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL && n < RTE_DIM(names)) {
+		size_t l = strlen(e->d_name);
+		if (l > 7 && strcmp(e->d_name + l - 7, ".pcapng") == 0)
+			names[n++] = strdup(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		json_t *s = json_object();
+		char file[1024], hexsum[65];
+		snprintf(file, sizeof(file), "%s/%s", rel_dir, names[i]);
+		json_object_set_new(s, "file", json_string(file));
+		const struct dp_shard_info *si = NULL;
+		for (size_t k = 0; k < o->n_shards; k++)
+			if (strcmp(o->shards[k].name, names[i]) == 0)
+				si = &o->shards[k];
+		if (si) {
+			hex(si->sha256, 32, hexsum);
+			json_object_set_new(s, "bytes", json_integer((json_int_t)si->bytes));
+			json_object_set_new(s, "packets", json_integer((json_int_t)si->packets));
+			json_object_set_new(s, "sha256", json_string(hexsum));
+			json_object_set_new(s, "first_ts", json_integer((json_int_t)si->first_ts_ns));
+			json_object_set_new(s, "last_ts", json_integer((json_int_t)si->last_ts_ns));
+		} else {
+			char path[4200];
+			uint64_t size = 0;
+			snprintf(path, sizeof(path), "%s/%s", o->dir, names[i]);
+			if (sha256_file(path, hexsum, &size) == 0) {
+				json_object_set_new(s, "bytes", json_integer((json_int_t)size));
+				json_object_set_new(s, "sha256", json_string(hexsum));
+			}
+			json_object_set_new(s, "earlier_run", json_true());
+		}
+		json_array_append_new(arr, s);
+		free(names[i]);
+	}
+	return arr;
+}
+
+static json_t *
+counters_json(const struct dp_totals *t)
+{
+	json_t *c = json_object();
+	json_object_set_new(c, "received", json_integer((json_int_t)t->received));
+	json_object_set_new(c, "matched", json_integer((json_int_t)t->matched));
+	json_object_set_new(c, "filtered", json_integer((json_int_t)t->filtered));
+	json_object_set_new(c, "written", json_integer((json_int_t)t->written));
+	json_object_set_new(c, "bytes_written", json_integer((json_int_t)t->bytes_written));
+	json_t *d = json_object();
+	for (unsigned int i = 0; i < DP_DROP_MAX; i++)
+		json_object_set_new(d, dp_drop_names[i], json_integer((json_int_t)t->dropped[i]));
+	json_object_set_new(c, "dropped", d);
+	json_t *p = json_object();
+	for (unsigned int i = 0; i < DP_PARSE_STATUS_MAX; i++)
+		json_object_set_new(p, dp_parse_status_names[i], json_integer((json_int_t)t->parse[i]));
+	json_object_set_new(c, "parse", p);
+	return c;
+}
+
+int
+dp_manifest_write(const struct dp_capture *c, const struct dp_options *o, const char *input)
+{
+	char buf[64];
+	json_t *m = json_object();
+	json_object_set_new(m, "tide_version", json_string(TIDE_VERSION));
+	json_object_set_new(m, "format", json_integer(1));
+	json_object_set_new(m, "drone", json_string(o->drone));
+	iso8601(c->started_ns, buf, sizeof(buf));
+	json_object_set_new(m, "started", json_string(buf));
+	iso8601(c->ended_ns, buf, sizeof(buf));
+	json_object_set_new(m, "ended", json_string(buf));
+
+	json_t *p = json_object();
+	json_object_set_new(p, "input", json_string(input));
+	json_object_set_new(p, "filter", json_string(o->filter));
+	json_object_set_new(p, "snaplen", json_integer(o->snaplen));
+	json_object_set_new(p, "anonymised", json_boolean(o->anonymise));
+	json_object_set_new(p, "shard_size", json_integer((json_int_t)o->shard_size));
+	json_object_set_new(p, "shard_time", json_integer((json_int_t)o->shard_time_s));
+	json_object_set_new(p, "max_size", json_integer((json_int_t)o->max_size));
+	json_object_set_new(p, "max_duration", json_integer((json_int_t)o->max_duration_s));
+	json_object_set_new(p, "count", json_integer((json_int_t)o->count));
+	json_object_set_new(p, "workers", json_integer(c->n_workers));
+	json_object_set_new(m, "parameters", p);
+	json_object_set_new(m, "stop_reason",
+		json_string(dp_stop_names[atomic_load(&((struct dp_capture *)c)->stop_reason)]));
+	if (c->input_error[0])
+		json_object_set_new(m, "input_error", json_string(c->input_error));
+
+	struct dp_totals t;
+	dp_stats_job(c, 0, &t);
+	json_object_set_new(m, "counters", counters_json(&t));
+
+	json_t *links = json_array();
+	for (unsigned int i = 0; i < c->n_outs; i++) {
+		const struct dp_writer_out *out = &c->outs[i];
+		const struct dp_link *l = &c->links[out->link];
+		json_t *lj = json_object();
+		json_object_set_new(lj, "name", json_string(l->name));
+		if (c->n_jobs > 1)
+			json_object_set_new(lj, "job", json_string(c->jobs[out->job].name));
+		json_object_set_new(lj, "linktype", json_integer(l->linktype));
+		json_object_set_new(lj, "received",
+			json_integer((json_int_t)dp_stats_link_received(c, out->link)));
+		json_object_set_new(lj, "written", json_integer((json_int_t)out->written));
+		const char *rel = out->dir + strlen(o->out_dir) + 1;
+		json_object_set_new(lj, "shards", shards_json(out, rel));
+		json_array_append_new(links, lj);
+	}
+	json_object_set_new(m, "links", links);
+
+	json_t *rec = json_array();
+	for (unsigned int i = 0; i < dp_recovered_n; i++) {
+		json_t *r = json_object();
+		char f[600];
+		snprintf(f, sizeof(f), "%.500s.pcapng", dp_recovered_list[i].file);
+		json_object_set_new(r, "file", json_string(f));
+		json_object_set_new(r, "action", json_string(dp_recovered_list[i].action));
+		json_array_append_new(rec, r);
+	}
+	json_object_set_new(m, "recovered", rec);
+
+	char path[4200], tmp[4300];
+	snprintf(path, sizeof(path), "%s/manifest.json", o->out_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int rc = -1;
+	char *text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(m);
+	int fd = text ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+	if (fd >= 0) {
+		size_t len = strlen(text), off = 0;
+		while (off < len) {
+			ssize_t w = write(fd, text + off, len - off);
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+		if (off == len && write(fd, "\n", 1) == 1 && fsync(fd) == 0 && close(fd) == 0) {
+			fd = -1;
+			rc = rename(tmp, path);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (rc != 0) {
+		fprintf(stderr, "tide-dataplane: cannot write %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+	}
+	free(text);
+	return rc;
+}

@@ -1,0 +1,144 @@
+/* dp_offline.c — offline capture file processing (see dp_offline.h). */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_pause.h>
+
+#include "dp_offline.h"
+#include "dp_worker.h"
+
+/* Copy a record into an mbuf (chained when larger than one data room). Waits for the writer
+ * to free mbufs rather than failing: offline input must lose nothing. NULL only if the writer
+ * has gone. */
+static struct rte_mbuf *
+mbuf_from_record(struct dp_capture *c, struct dp_worker *w, const struct dp_pcap_rec *r)
+{
+	struct rte_mbuf *head = NULL, *tail = NULL;
+	uint32_t off = 0;
+	do {
+		struct rte_mbuf *seg;
+		while ((seg = rte_pktmbuf_alloc(c->pool)) == NULL) {
+			if (atomic_load(&c->writers_quit)) {
+				rte_pktmbuf_free(head);
+				return NULL;
+			}
+			dp_worker_flush(c, w); /* what we staged is what the writer needs to free */
+			rte_pause();
+		}
+		uint32_t room = rte_pktmbuf_tailroom(seg);
+		uint32_t len = RTE_MIN(room, (uint32_t)(r->caplen - off));
+		memcpy(rte_pktmbuf_mtod(seg, uint8_t *), r->data + off, len);
+		seg->data_len = (uint16_t)len;
+		seg->pkt_len = len;
+		off += len;
+		if (!head) {
+			head = tail = seg;
+		} else {
+			tail->next = seg;
+			tail = seg;
+			head->nb_segs++;
+			head->pkt_len += len;
+		}
+	} while (off < r->caplen);
+	return head;
+}
+
+void
+dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_options *o)
+{
+	struct dp_worker *w = &c->workers[0];
+	const unsigned int n_jobs = c->n_jobs;
+	const unsigned int linktype = c->links[0].linktype;
+	const uint64_t max_dur_ns = o->max_duration_s * 1000000000ull;
+	uint64_t parse_cnt[DP_PARSE_STATUS_MAX] = {0};
+	uint64_t matched[DP_MAX_JOBS] = {0};
+	uint64_t read = 0, bytes = 0, first_ts = 0;
+	struct dp_pcap_rec rec;
+	enum dp_stop why = DP_STOP_END_OF_INPUT;
+	char err[512];
+
+	/* a stack mbuf that points at the mapped record: enough for the JIT's loads (buf_addr,
+	 * data_off, data_len, pkt_len; one segment) without copying the packet */
+	struct rte_mbuf view;
+	memset(&view, 0, sizeof(view));
+	view.nb_segs = 1;
+	rte_mbuf_refcnt_set(&view, 1);
+
+	for (;;) {
+		if (o->count && read >= o->count) {
+			why = DP_STOP_COUNT;
+			break;
+		}
+		int rc = dp_pcapfile_next(f, &rec, err, sizeof(err));
+		if (rc <= 0) {
+			if (rc < 0) {
+				why = DP_STOP_INPUT_ERROR;
+				snprintf(c->input_error, sizeof(c->input_error), "%s", err);
+				fprintf(stderr, "tide-dataplane: %s\n", err);
+			}
+			break;
+		}
+		if (read == 0)
+			first_ts = rec.ts_ns;
+		if (max_dur_ns && rec.ts_ns > first_ts && rec.ts_ns - first_ts >= max_dur_ns) {
+			why = DP_STOP_MAX_DURATION;
+			break;
+		}
+		read++;
+		bytes += rec.wirelen;
+
+		struct dp_pkt_info pi;
+		dp_parse(rec.data, rec.caplen, linktype, &pi);
+		parse_cnt[pi.status]++;
+
+		uint32_t mask = 0;
+		if (rec.caplen == rec.wirelen) {
+			view.buf_addr = (void *)(uintptr_t)rec.data;
+			view.data_len = (uint16_t)(rec.caplen > UINT16_MAX ? UINT16_MAX : rec.caplen);
+			view.pkt_len = rec.caplen;
+			/* a record larger than 64 KiB does not fit one mbuf segment: reference path */
+			for (unsigned int j = 0; j < n_jobs; j++)
+				if (rec.caplen <= UINT16_MAX ?
+					dp_filter_match_mbuf(c->jobs[j].filter, &view) :
+					dp_filter_match_raw(c->jobs[j].filter, rec.data, rec.caplen,
+						rec.wirelen))
+					mask |= 1u << j;
+		} else {
+			for (unsigned int j = 0; j < n_jobs; j++)
+				if (dp_filter_match_raw(c->jobs[j].filter, rec.data, rec.caplen,
+					    rec.wirelen))
+					mask |= 1u << j;
+		}
+		if (mask) {
+			for (unsigned int j = 0; j < n_jobs; j++)
+				matched[j] += (mask >> j) & 1;
+			struct rte_mbuf *m = mbuf_from_record(c, w, &rec);
+			if (!m)
+				break; /* the writer has stopped: its reason stands */
+			struct dp_pkt_meta *meta = dp_meta(m);
+			meta->ts_ns = rec.ts_ns;
+			meta->wirelen = rec.wirelen;
+			meta->link = 0;
+			dp_worker_deliver(c, w, m, &pi, mask);
+		}
+		if ((read & 63) == 0) {
+			dp_worker_flush(c, w);
+			c->offline_read = read;
+			w->rx_pkts = read; /* published for telemetry while the file is read */
+			if (atomic_load_explicit(&c->quit, memory_order_relaxed))
+				break;
+		}
+	}
+	dp_worker_flush(c, w);
+	c->offline_read = read;
+	w->rx_pkts = read;
+	w->rx_bytes = bytes;
+	for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++)
+		w->parse[s] = parse_cnt[s];
+	for (unsigned int j = 0; j < n_jobs; j++) {
+		w->job[j].matched = matched[j];
+		w->job[j].filtered = read - matched[j];
+	}
+	dp_capture_stop(c, why);
+}

@@ -1,0 +1,223 @@
+/* dp_options.c — parses tide-dataplane's own options (see dp_options.h and --help).
+ *
+ * Sizes accept k/M/G (powers of 1024) because operators write "--max-size 10G", as in n2disk
+ * and TCI's job form. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dp_options.h"
+
+enum {
+	OPT_PCAP = 256, OPT_DEMO, OPT_OUT, OPT_DRONE, OPT_FILTER, OPT_SNAPLEN, OPT_ANON_KEY,
+	OPT_SHARD_SIZE, OPT_SHARD_TIME, OPT_MAX_SIZE, OPT_MAX_DURATION, OPT_COUNT, OPT_WORKERS,
+	OPT_QUIET, OPT_CHECK_FILTER, OPT_LINKTYPE, OPT_HELP,
+};
+
+static const struct option long_options[] = {
+	{"pcap", required_argument, NULL, OPT_PCAP},
+	{"demo", no_argument, NULL, OPT_DEMO},
+	{"out", required_argument, NULL, OPT_OUT},
+	{"drone", required_argument, NULL, OPT_DRONE},
+	{"filter", required_argument, NULL, OPT_FILTER},
+	{"snaplen", required_argument, NULL, OPT_SNAPLEN},
+	{"anon-key", required_argument, NULL, OPT_ANON_KEY},
+	{"shard-size", required_argument, NULL, OPT_SHARD_SIZE},
+	{"shard-time", required_argument, NULL, OPT_SHARD_TIME},
+	{"max-size", required_argument, NULL, OPT_MAX_SIZE},
+	{"max-duration", required_argument, NULL, OPT_MAX_DURATION},
+	{"count", required_argument, NULL, OPT_COUNT},
+	{"workers", required_argument, NULL, OPT_WORKERS},
+	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"check-filter", no_argument, NULL, OPT_CHECK_FILTER},
+	{"linktype", required_argument, NULL, OPT_LINKTYPE},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+void
+dp_options_usage(const char *prog)
+{
+	printf("usage: %s [EAL options --] [options]\n"
+	       "\n"
+	       "Captures traffic from DPDK ports (or a pcap/pcapng file) into a dataset of pcapng\n"
+	       "shards with a manifest. With no EAL options, sane defaults are chosen: hugepages if\n"
+	       "mounted (else --no-huge), no PCI probing unless -a/-b is given.\n"
+	       "\n"
+	       "input (one of):\n"
+	       "  --pcap FILE          read a pcap or pcapng file once (offline mode)\n"
+	       "  --demo               replay the embedded demo link in a loop (net_pcap)\n"
+	       "  (neither)            every DPDK port the EAL probed (--vdev, -a PCI)\n"
+	       "output:\n"
+	       "  --out DIR            dataset directory (shards/<drone>/<link>/, manifest.json)\n"
+	       "  --drone NAME         drone name in the dataset (default: host name)\n"
+	       "capture:\n"
+	       "  --filter EXPR        tcpdump filter expression\n"
+	       "  --snaplen N          keep at most N bytes of each packet\n"
+	       "  --anon-key KEY       prefix-preserving IP anonymisation (Crypto-PAn); KEY is 64 hex\n"
+	       "                       digits or @FILE holding them (or 32 raw bytes)\n"
+	       "  --shard-size SIZE    rotate shards at SIZE bytes (k/M/G; default 256M)\n"
+	       "  --shard-time SECS    rotate shards every SECS seconds of packet time\n"
+	       "  --max-size SIZE      stop when the dataset reaches SIZE (default: unlimited)\n"
+	       "  --max-duration SECS  stop after SECS (wall clock live, packet time offline)\n"
+	       "  --count N            stop after N received packets\n"
+	       "  --workers N          worker lcores (default: every lcore but the main one)\n"
+	       "  --quiet              no periodic statistics line on stderr\n"
+	       "tools:\n"
+	       "  --check-filter       only compile --filter (for --linktype N, default 1) and exit\n"
+	       "  --help               this text\n"
+	       "\n"
+	       "exit status: 0 done (also when a limit ended the capture), 1 runtime error,\n"
+	       "2 usage error (bad option, bad filter, unreadable input).\n",
+		prog);
+}
+
+/* "10G" → 10 << 30. Returns 0 or -1. */
+static int
+parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *s == '-')
+		return -1;
+	unsigned int shift = 0;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: return -1;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int
+parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+dp_options_parse(struct dp_options *o, int argc, char **argv)
+{
+	const char *prog = argv[0];
+	uint64_t v;
+	char err[256];
+
+	memset(o, 0, sizeof(*o));
+	o->filter = "";
+	o->shard_size = 256ull << 20;
+	o->check_linktype = 1;
+
+	optind = 1;
+	opterr = 0;
+	for (;;) {
+		int idx = -1;
+		int c = getopt_long(argc, argv, ":", long_options, &idx);
+		if (c == -1)
+			break;
+		switch (c) {
+		case OPT_PCAP: o->pcap_path = optarg; break;
+		case OPT_DEMO: o->demo = true; break;
+		case OPT_OUT: o->out_dir = optarg; break;
+		case OPT_DRONE: o->drone = optarg; break;
+		case OPT_FILTER: o->filter = optarg; break;
+		case OPT_QUIET: o->quiet = true; break;
+		case OPT_CHECK_FILTER: o->check_filter = true; break;
+		case OPT_HELP: dp_options_usage(prog); return 1;
+		case OPT_ANON_KEY:
+			if (dp_anon_key_parse(optarg, o->anon_key, err, sizeof(err)) != 0) {
+				fprintf(stderr, "%s: --anon-key: %s\n", prog, err);
+				return -1;
+			}
+			o->anonymise = true;
+			break;
+		case OPT_SNAPLEN:
+			if (parse_u64(optarg, &v) || v < 14 || v > 262144)
+				goto bad;
+			o->snaplen = (uint32_t)v;
+			break;
+		case OPT_SHARD_SIZE:
+			if (parse_size(optarg, &o->shard_size) || o->shard_size < 4096)
+				goto bad;
+			break;
+		case OPT_MAX_SIZE:
+			if (parse_size(optarg, &o->max_size))
+				goto bad;
+			break;
+		case OPT_SHARD_TIME:
+			if (parse_u64(optarg, &o->shard_time_s))
+				goto bad;
+			break;
+		case OPT_MAX_DURATION:
+			if (parse_u64(optarg, &o->max_duration_s))
+				goto bad;
+			break;
+		case OPT_COUNT:
+			if (parse_u64(optarg, &o->count))
+				goto bad;
+			break;
+		case OPT_WORKERS:
+			if (parse_u64(optarg, &v) || v == 0 || v > 128)
+				goto bad;
+			o->workers = (unsigned int)v;
+			break;
+		case OPT_LINKTYPE:
+			if (parse_u64(optarg, &v) || v > 65535)
+				goto bad;
+			o->check_linktype = (unsigned int)v;
+			break;
+		default:
+			if (c == ':' || (optopt >= OPT_PCAP && optopt < OPT_HELP))
+				fprintf(stderr, "%s: option '%s' needs a value\n", prog, argv[optind - 1]);
+			else
+				fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog,
+					argv[optind - 1]);
+			return -1;
+		}
+		continue;
+bad:
+		fprintf(stderr, "%s: invalid value '%s' for --%s\n", prog, optarg,
+			idx >= 0 ? long_options[idx].name : "?");
+		return -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog, argv[optind]);
+		return -1;
+	}
+	if (o->pcap_path && o->demo) {
+		fprintf(stderr, "%s: --pcap and --demo are exclusive\n", prog);
+		return -1;
+	}
+	if (!o->drone) {
+		if (gethostname(o->drone_buf, sizeof(o->drone_buf) - 1) != 0 || !o->drone_buf[0])
+			strcpy(o->drone_buf, "local");
+		o->drone = o->drone_buf;
+	}
+	/* the drone name becomes a directory: keep it to a safe alphabet */
+	for (const char *p = o->drone; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			    *p == '-' || *p == '_' || *p == '.') || (p == o->drone && *p == '.')) {
+			fprintf(stderr, "%s: --drone '%s': use letters, digits, '-', '_' and '.'\n", prog,
+				o->drone);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,144 @@
+/* dp_port.c — port configuration and queue-to-worker assignment (see dp_port.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+
+#include "dp_linktype.h"
+#include "dp_port.h"
+
+/* A Toeplitz key made of one repeated 16-bit pattern hashes (a,b) and (b,a) alike: both
+ * directions of a conversation land on one queue (Woo & Park, "Scalable TCP Session Monitoring
+ * with Symmetric Receive-side Scaling"). */
+static uint8_t sym_rss_key[52] = {
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d,
+	0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d,
+	0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+static int
+setup_port(struct dp_capture *c, uint16_t port, struct dp_link *l, uint16_t nb_rxd)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	int rc = rte_eth_dev_info_get(port, &info);
+	if (rc != 0) {
+		fprintf(stderr, "tide-dataplane: port %u: cannot read device info: %s\n", port,
+			strerror(-rc));
+		return -1;
+	}
+	rte_eth_dev_get_name_by_port(port, l->name);
+	l->port_id = port;
+	l->linktype = DP_LINKTYPE_ETHERNET;
+	uint16_t nq = (uint16_t)RTE_MIN(c->n_workers, (unsigned int)info.max_rx_queues);
+	if (nq == 0)
+		nq = 1;
+
+	memset(&conf, 0, sizeof(conf));
+	uint64_t rss_hf = info.flow_type_rss_offloads &
+		(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_SCTP);
+	if (nq > 1 && rss_hf) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+		if (info.hash_key_size && info.hash_key_size <= sizeof(sym_rss_key)) {
+			conf.rx_adv_conf.rss_conf.rss_key = sym_rss_key;
+			conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+		}
+		l->sw_distribute = false;
+	} else {
+		/* no RSS: a single queue whose owner spreads packets by the symmetric hash */
+		nq = 1;
+		l->sw_distribute = c->n_workers > 1;
+	}
+	rc = rte_eth_dev_configure(port, nq, 0, &conf);
+	if (rc != 0) {
+		fprintf(stderr, "tide-dataplane: port %s: configure with %u queues: %s\n", l->name,
+			nq, strerror(-rc));
+		return -1;
+	}
+	uint16_t nb_txd = 0;
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
+	for (uint16_t q = 0; q < nq; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, nb_rxd, (unsigned int)rte_eth_dev_socket_id(port),
+			NULL, c->pool);
+		if (rc != 0) {
+			fprintf(stderr, "tide-dataplane: port %s: RX queue %u: %s\n", l->name, q,
+				strerror(-rc));
+			return -1;
+		}
+	}
+	l->n_rxq = nq;
+	rc = rte_eth_dev_start(port);
+	if (rc != 0) {
+		fprintf(stderr, "tide-dataplane: port %s: start: %s\n", l->name, strerror(-rc));
+		return -1;
+	}
+	rte_eth_promiscuous_enable(port); /* not every vdev supports it: not an error */
+	rte_eth_stats_reset(port);
+	return 0;
+}
+
+int
+dp_port_setup_all(struct dp_capture *c, uint16_t nb_rxd)
+{
+	uint16_t port;
+	c->n_links = 0;
+	RTE_ETH_FOREACH_DEV(port) {
+		if (c->n_links == DP_MAX_LINKS) {
+			fprintf(stderr, "tide-dataplane: more than %d ports; ignoring the rest\n",
+				DP_MAX_LINKS);
+			break;
+		}
+		struct dp_link *l = &c->links[c->n_links];
+		memset(l, 0, sizeof(*l));
+		if (setup_port(c, port, l, nb_rxd) != 0)
+			return -1;
+		c->n_links++;
+	}
+	if (c->n_links == 0) {
+		fprintf(stderr, "tide-dataplane: no DPDK port to capture from: give --pcap FILE, "
+				"--demo, or a port (e.g. --vdev net_pcap0,rx_pcap=FILE -- ...)\n");
+		return -1;
+	}
+	/* queue q of every port goes to worker q mod n_workers */
+	for (unsigned int li = 0; li < c->n_links; li++) {
+		struct dp_link *l = &c->links[li];
+		for (uint16_t q = 0; q < l->n_rxq; q++) {
+			struct dp_worker *w = &c->workers[q % c->n_workers];
+			if (w->n_rxq == DP_MAX_RXQ_PER_WORKER) {
+				fprintf(stderr, "tide-dataplane: too many queues for %u workers\n",
+					c->n_workers);
+				return -1;
+			}
+			w->rxq[w->n_rxq++] = (struct dp_rxq){.link = (uint16_t)li,
+				.port_id = l->port_id, .queue = q, .distribute = l->sw_distribute};
+		}
+	}
+	return 0;
+}
+
+void
+dp_port_update_stats(struct dp_capture *c)
+{
+	for (unsigned int li = 0; li < c->n_links; li++) {
+		struct rte_eth_stats st;
+		if (c->links[li].port_id == UINT16_MAX ||
+			rte_eth_stats_get(c->links[li].port_id, &st) != 0)
+			continue;
+		c->link_rx[li] = st.ipackets;
+		c->link_imissed[li] = st.imissed;
+		c->link_nombuf[li] = st.rx_nombuf;
+	}
+}
+
+void
+dp_port_stop_all(struct dp_capture *c)
+{
+	for (unsigned int li = 0; li < c->n_links; li++) {
+		if (c->links[li].port_id == UINT16_MAX)
+			continue;
+		rte_eth_dev_stop(c->links[li].port_id);
+		rte_eth_dev_close(c->links[li].port_id);
+	}
+}

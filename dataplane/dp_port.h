@@ -1,0 +1,20 @@
+/* dp_port.h — DPDK port set-up for capture: as many RX queues as workers (up to the port's
+ * limit), symmetric RSS where the port offers RSS, promiscuous mode, no TX.
+ *
+ * A port with fewer queues than workers is marked for software distribution: the workers that
+ * own its queues spread packets to the others by the symmetric hash (dp_worker.c). */
+#ifndef DP_PORT_H
+#define DP_PORT_H
+
+#include "dp_capture.h"
+
+/* Configure and start every probed port as a link (c->links), and assign queues to workers.
+ * Returns 0 or -1 with a message on stderr. */
+int dp_port_setup_all(struct dp_capture *c, uint16_t nb_rxd);
+
+/* Refresh c->link_rx / link_imissed / link_nombuf from the ports' statistics. */
+void dp_port_update_stats(struct dp_capture *c);
+
+void dp_port_stop_all(struct dp_capture *c);
+
+#endif

@@ -1,0 +1,212 @@
+/* dp_stats.c — counter totals and the DPDK telemetry commands (see dp_stats.h).
+ *
+ * Telemetry: `/tide/stats` (totals of job 0, state, stop reason), `/tide/links` (per port and
+ * queue), `/tide/workers` (per worker lcore), `/tide/jobs` (per job). Readable with
+ * dpdk-telemetry.py or any client of the v2 socket, and by tidectl. Callbacks run on the
+ * telemetry thread and only read counters. */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_telemetry.h>
+
+#include "dp_stats.h"
+
+const char *const dp_drop_names[DP_DROP_MAX] = {
+#define _(sym, name) name,
+	DP_DROP_LIST(_)
+#undef _
+};
+
+const char *const dp_stop_names[DP_STOP_MAX] = {
+#define _(sym, name) name,
+	DP_STOP_LIST(_)
+#undef _
+};
+
+uint64_t
+dp_stats_link_received(const struct dp_capture *c, unsigned int link)
+{
+	if (c->links[link].port_id == UINT16_MAX)
+		return c->offline_read;
+	return c->link_rx[link] + c->link_imissed[link] + c->link_nombuf[link];
+}
+
+void
+dp_stats_job(const struct dp_capture *c, unsigned int job, struct dp_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	uint64_t rx = 0;
+	for (unsigned int i = 0; i < c->n_workers; i++) {
+		const struct dp_worker *w = &c->workers[i];
+		rx += w->rx_pkts;
+		t->rx_bytes += w->rx_bytes;
+		t->busy_cycles += w->busy_cycles;
+		t->filtered += w->job[job].filtered;
+		t->dropped[DP_DROP_RING_FULL] += w->job[job].ring_full + w->sw_ring_full;
+		t->dropped[DP_DROP_MBUF_ALLOC] += w->job[job].mbuf_alloc;
+		for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++)
+			t->parse[s] += w->parse[s];
+	}
+	for (unsigned int l = 0; l < c->n_links; l++) {
+		t->dropped[DP_DROP_NIC_IMISSED] += c->link_imissed[l];
+		t->dropped[DP_DROP_MBUF_ALLOC] += c->link_nombuf[l];
+	}
+	for (unsigned int o = 0; o < c->n_outs; o++) {
+		const struct dp_writer_out *out = &c->outs[o];
+		if (out->job != job)
+			continue;
+		t->written += out->written;
+		t->bytes_written += out->bytes;
+		for (unsigned int d = 0; d < DP_DROP_MAX; d++)
+			t->dropped[d] += out->dropped[d];
+	}
+	t->received = rx;
+	for (unsigned int l = 0; l < c->n_links; l++)
+		t->received += c->link_imissed[l] + c->link_nombuf[l];
+	t->matched = t->received - t->filtered;
+}
+
+static struct dp_capture *tel_capture;
+
+static void
+add_totals(struct rte_tel_data *d, const struct dp_totals *t)
+{
+	rte_tel_data_add_dict_u64(d, "received", t->received);
+	rte_tel_data_add_dict_u64(d, "rx_bytes", t->rx_bytes);
+	rte_tel_data_add_dict_u64(d, "matched", t->matched);
+	rte_tel_data_add_dict_u64(d, "filtered", t->filtered);
+	rte_tel_data_add_dict_u64(d, "written", t->written);
+	rte_tel_data_add_dict_u64(d, "bytes_written", t->bytes_written);
+	for (unsigned int i = 0; i < DP_DROP_MAX; i++) {
+		char k[64];
+		snprintf(k, sizeof(k), "dropped_%s", dp_drop_names[i]);
+		rte_tel_data_add_dict_u64(d, k, t->dropped[i]);
+	}
+	for (unsigned int i = 0; i < DP_PARSE_STATUS_MAX; i++) {
+		char k[64];
+		snprintf(k, sizeof(k), "parse_%s", dp_parse_status_names[i]);
+		rte_tel_data_add_dict_u64(d, k, t->parse[i]);
+	}
+}
+
+static int
+tel_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	struct dp_capture *c = tel_capture;
+	struct dp_totals t;
+	dp_stats_job(c, 0, &t);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "version", TIDE_VERSION);
+	rte_tel_data_add_dict_string(d, "state",
+		dp_stop_names[atomic_load(&c->stop_reason)]);
+	rte_tel_data_add_dict_u64(d, "uptime_ms", (dp_now_ns() - c->started_ns) / 1000000);
+	rte_tel_data_add_dict_u64(d, "workers", c->n_workers);
+	rte_tel_data_add_dict_u64(d, "links", c->n_links);
+	rte_tel_data_add_dict_u64(d, "jobs", c->n_jobs);
+	add_totals(d, &t);
+	return 0;
+}
+
+static int
+tel_jobs(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	struct dp_capture *c = tel_capture;
+	rte_tel_data_start_dict(d);
+	for (unsigned int j = 0; j < c->n_jobs; j++) {
+		struct rte_tel_data *jd = rte_tel_data_alloc();
+		struct dp_totals t;
+		if (!jd)
+			return -ENOMEM;
+		dp_stats_job(c, j, &t);
+		rte_tel_data_start_dict(jd);
+		rte_tel_data_add_dict_string(jd, "filter", c->jobs[j].filter->expr);
+		add_totals(jd, &t);
+		rte_tel_data_add_dict_container(d, c->jobs[j].name, jd, 0);
+	}
+	return 0;
+}
+
+static int
+tel_links(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
+{
+	struct dp_capture *c = tel_capture;
+	rte_tel_data_start_dict(d);
+	for (unsigned int l = 0; l < c->n_links; l++) {
+		const struct dp_link *lk = &c->links[l];
+		struct rte_tel_data *ld = rte_tel_data_alloc();
+		if (!ld)
+			return -ENOMEM;
+		rte_tel_data_start_dict(ld);
+		rte_tel_data_add_dict_u64(ld, "port_id", lk->port_id);
+		rte_tel_data_add_dict_u64(ld, "rx_queues", lk->n_rxq);
+		rte_tel_data_add_dict_u64(ld, "sw_distribute", lk->sw_distribute);
+		rte_tel_data_add_dict_u64(ld, "received", dp_stats_link_received(c, l));
+		rte_tel_data_add_dict_u64(ld, "dropped_nic_imissed", c->link_imissed[l]);
+		rte_tel_data_add_dict_u64(ld, "dropped_mbuf_alloc", c->link_nombuf[l]);
+		struct rte_eth_stats st;
+		if (lk->port_id != UINT16_MAX && rte_eth_stats_get(lk->port_id, &st) == 0) {
+			rte_tel_data_add_dict_u64(ld, "rx_bytes", st.ibytes);
+			for (uint16_t q = 0; q < lk->n_rxq && q < RTE_ETHDEV_QUEUE_STAT_CNTRS; q++) {
+				char k[32];
+				snprintf(k, sizeof(k), "q%u_packets", q);
+				rte_tel_data_add_dict_u64(ld, k, st.q_ipackets[q]);
+			}
+		}
+		rte_tel_data_add_dict_container(d, lk->name, ld, 0);
+	}
+	return 0;
+}
+
+static int
+tel_workers(const char *cmd __rte_unused, const char *params __rte_unused,
+	struct rte_tel_data *d)
+{
+	struct dp_capture *c = tel_capture;
+	uint64_t hz = rte_get_tsc_hz();
+	uint64_t up_cycles = (dp_now_ns() - c->started_ns) * (hz / 1000000) / 1000;
+	rte_tel_data_start_dict(d);
+	for (unsigned int i = 0; i < c->n_workers; i++) {
+		const struct dp_worker *w = &c->workers[i];
+		struct rte_tel_data *wd = rte_tel_data_alloc();
+		char k[32];
+		if (!wd)
+			return -ENOMEM;
+		rte_tel_data_start_dict(wd);
+		rte_tel_data_add_dict_u64(wd, "lcore", w->lcore);
+		rte_tel_data_add_dict_u64(wd, "rx_queues", w->n_rxq);
+		rte_tel_data_add_dict_u64(wd, "rx_packets", w->rx_pkts);
+		rte_tel_data_add_dict_u64(wd, "rx_bytes", w->rx_bytes);
+		rte_tel_data_add_dict_u64(wd, "handed_in", w->sw_in_pkts);
+		rte_tel_data_add_dict_u64(wd, "handed_out", w->sw_out_pkts);
+		rte_tel_data_add_dict_u64(wd, "dropped_ring_full", w->sw_ring_full);
+		rte_tel_data_add_dict_u64(wd, "busy_cycles", w->busy_cycles);
+		rte_tel_data_add_dict_u64(wd, "busy_permille",
+			up_cycles ? w->busy_cycles * 1000 / up_cycles : 0);
+		if (w->sw_in)
+			rte_tel_data_add_dict_u64(wd, "ring_used", rte_ring_count(w->sw_in));
+		for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++) {
+			snprintf(k, sizeof(k), "parse_%s", dp_parse_status_names[s]);
+			rte_tel_data_add_dict_u64(wd, k, w->parse[s]);
+		}
+		snprintf(k, sizeof(k), "%u", i);
+		rte_tel_data_add_dict_container(d, k, wd, 0);
+	}
+	return 0;
+}
+
+int
+dp_telemetry_register(struct dp_capture *c)
+{
+	tel_capture = c;
+	int rc = rte_telemetry_register_cmd("/tide/stats", tel_stats,
+		"tide totals: received, filtered, written, drops by reason. No parameters");
+	rc |= rte_telemetry_register_cmd("/tide/links", tel_links,
+		"tide per-link (port) and per-queue counters. No parameters");
+	rc |= rte_telemetry_register_cmd("/tide/workers", tel_workers,
+		"tide per-worker-lcore counters. No parameters");
+	rc |= rte_telemetry_register_cmd("/tide/jobs", tel_jobs,
+		"tide per-job counters. No parameters");
+	return rc;
+}

@@ -1,0 +1,259 @@
+/* dp_worker.c — the per-lcore packet path (see dp_worker.h).
+ *
+ * Hot-path rules: bursts of DP_BURST, counters kept in locals and added once per burst, one
+ * JIT call per job per packet, ring hand-offs batched per job, no locks and no shared writes
+ * (everything a worker writes lives in its own cache-aligned struct dp_worker). */
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_prefetch.h>
+
+#include "dp_hash.h"
+#include "dp_worker.h"
+
+struct dp_capture *dp_worker_capture;
+
+/* per-lcore staging of packets bound for each job's ring (flushed every burst) */
+struct dp_stage {
+	uint16_t n;
+	uint16_t link;
+	struct rte_mbuf *pkts[DP_BURST * 2];
+};
+static RTE_DEFINE_PER_LCORE(struct dp_stage, stage[DP_MAX_JOBS]);
+
+static uint64_t clock_base_ns, clock_base_tsc;
+static double clock_ns_per_tsc;
+
+void
+dp_clock_init(void)
+{
+	clock_base_tsc = rte_rdtsc();
+	clock_base_ns = dp_now_ns();
+	clock_ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
+}
+
+uint64_t
+dp_clock_ns(void)
+{
+	return clock_base_ns + (uint64_t)((double)(rte_rdtsc() - clock_base_tsc) * clock_ns_per_tsc);
+}
+
+static void
+stage_flush(struct dp_capture *c, struct dp_worker *w, unsigned int j)
+{
+	struct dp_stage *s = &RTE_PER_LCORE(stage)[j];
+	if (s->n == 0)
+		return;
+	struct rte_ring *r = c->jobs[j].ring[s->link];
+	unsigned int done = rte_ring_mp_enqueue_burst(r, (void **)s->pkts, s->n, NULL);
+	/* offline input can wait for the writer instead of dropping: nothing is lost */
+	while (c->lossless && done < s->n && !atomic_load(&c->writers_quit)) {
+		rte_pause();
+		done += rte_ring_mp_enqueue_burst(r, (void **)&s->pkts[done], s->n - done, NULL);
+	}
+	w->job[j].enqueued += done;
+	if (unlikely(done < s->n)) {
+		w->job[j].ring_full += s->n - done;
+		rte_pktmbuf_free_bulk(&s->pkts[done], s->n - done);
+	}
+	s->n = 0;
+}
+
+void
+dp_worker_flush(struct dp_capture *c, struct dp_worker *w)
+{
+	for (unsigned int j = 0; j < c->n_jobs; j++)
+		stage_flush(c, w, j);
+}
+
+static inline void
+stage_push(struct dp_capture *c, struct dp_worker *w, unsigned int j, struct rte_mbuf *m)
+{
+	struct dp_stage *s = &RTE_PER_LCORE(stage)[j];
+	uint16_t link = dp_meta(m)->link;
+	if (unlikely(s->n && (s->link != link || s->n == RTE_DIM(s->pkts))))
+		stage_flush(c, w, j);
+	s->link = link;
+	s->pkts[s->n++] = m;
+}
+
+void
+dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf *m,
+	const struct dp_pkt_info *pi, uint32_t mask)
+{
+	unsigned int n_match = (unsigned int)__builtin_popcount(mask);
+
+	if (likely(n_match == 1)) {
+		unsigned int j = (unsigned int)__builtin_ctz(mask);
+		if (c->jobs[j].anonymise)
+			dp_anon_packet(w->anon[j], rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
+				pi);
+		stage_push(c, w, j, m);
+		return;
+	}
+	if (n_match == 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	/* several jobs want it: jobs that keep it unchanged share the mbuf (refcount); jobs that
+	 * anonymise get their own copy, since they rewrite headers */
+	unsigned int sharers = 0;
+	for (uint32_t mm = mask; mm; mm &= mm - 1)
+		sharers += !c->jobs[__builtin_ctz(mm)].anonymise;
+	if (sharers > 1)
+		rte_mbuf_refcnt_update(m, (int16_t)(sharers - 1));
+	for (uint32_t mm = mask; mm; mm &= mm - 1) {
+		unsigned int j = (unsigned int)__builtin_ctz(mm);
+		if (!c->jobs[j].anonymise) {
+			stage_push(c, w, j, m);
+			continue;
+		}
+		struct rte_mbuf *copy = rte_pktmbuf_copy(m, c->pool, 0, UINT32_MAX);
+		if (unlikely(!copy)) {
+			w->job[j].mbuf_alloc++;
+			continue;
+		}
+		*dp_meta(copy) = *dp_meta(m);
+		dp_anon_packet(w->anon[j], rte_pktmbuf_mtod(copy, uint8_t *),
+			rte_pktmbuf_data_len(copy), pi);
+		stage_push(c, w, j, copy);
+	}
+	if (sharers == 0)
+		rte_pktmbuf_free(m);
+}
+
+void
+dp_worker_process(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint64_t parse_cnt[DP_PARSE_STATUS_MAX] = {0};
+	uint64_t matched[DP_MAX_JOBS] = {0};
+	const unsigned int n_jobs = c->n_jobs;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		if (likely(i + 3 < n))
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void *));
+		struct dp_pkt_info pi;
+		const struct dp_link *l = &c->links[dp_meta(m)->link];
+		dp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), l->linktype,
+			&pi);
+		parse_cnt[pi.status]++;
+		uint32_t mask = 0;
+		for (unsigned int j = 0; j < n_jobs; j++) {
+			if (dp_filter_match_mbuf(c->jobs[j].filter, m)) {
+				mask |= 1u << j;
+				matched[j]++;
+			}
+		}
+		dp_worker_deliver(c, w, m, &pi, mask);
+	}
+	dp_worker_flush(c, w);
+	for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++)
+		w->parse[s] += parse_cnt[s];
+	for (unsigned int j = 0; j < n_jobs; j++) {
+		w->job[j].matched += matched[j];
+		w->job[j].filtered += n - matched[j];
+	}
+}
+
+/* Spread a burst from a queue that several workers share by the symmetric hash; keep our own
+ * share in `keep` and return how many. */
+static uint16_t
+distribute(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n,
+	struct rte_mbuf **keep)
+{
+	struct rte_mbuf *out[DP_MAX_WORKERS][DP_BURST];
+	uint16_t n_out[DP_MAX_WORKERS];
+	uint16_t n_keep = 0;
+	const unsigned int nw = c->n_workers;
+
+	memset(n_out, 0, sizeof(n_out[0]) * nw);
+	for (uint16_t i = 0; i < n; i++) {
+		struct dp_pkt_info pi;
+		struct rte_mbuf *m = pkts[i];
+		dp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			c->links[dp_meta(m)->link].linktype, &pi);
+		unsigned int t = (unsigned int)(((uint64_t)dp_hash_sym(&pi, 0) * nw) >> 32);
+		if (t == w->index)
+			keep[n_keep++] = m;
+		else
+			out[t][n_out[t]++] = m;
+	}
+	for (unsigned int t = 0; t < nw; t++) {
+		if (!n_out[t])
+			continue;
+		unsigned int done = rte_ring_mp_enqueue_burst(c->workers[t].sw_in, (void **)out[t],
+			n_out[t], NULL);
+		w->sw_out_pkts += done;
+		if (unlikely(done < n_out[t])) {
+			w->sw_ring_full += n_out[t] - done;
+			rte_pktmbuf_free_bulk(&out[t][done], n_out[t] - done);
+		}
+	}
+	return n_keep;
+}
+
+int
+dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct dp_capture *c = dp_worker_capture;
+	struct rte_mbuf *pkts[DP_BURST], *keep[DP_BURST];
+
+	while (likely(!atomic_load_explicit(&c->quit, memory_order_relaxed))) {
+		for (unsigned int q = 0; q < w->n_rxq; q++) {
+			const struct dp_rxq *rq = &w->rxq[q];
+			uint16_t n = rte_eth_rx_burst(rq->port_id, rq->queue, pkts, DP_BURST);
+			if (unlikely(n == 0))
+				continue;
+			uint64_t t0 = rte_rdtsc();
+			uint64_t ts = dp_clock_ns();
+			uint64_t bytes = 0;
+			for (uint16_t i = 0; i < n; i++) {
+				struct dp_pkt_meta *meta = dp_meta(pkts[i]);
+				meta->ts_ns = ts;
+				meta->wirelen = rte_pktmbuf_pkt_len(pkts[i]);
+				meta->link = rq->link;
+				bytes += meta->wirelen;
+			}
+			w->rx_pkts += n;
+			w->rx_bytes += bytes;
+			struct rte_mbuf **todo = pkts;
+			if (rq->distribute) {
+				n = distribute(c, w, pkts, n, keep);
+				todo = keep;
+			}
+			if (n)
+				dp_worker_process(c, w, todo, n);
+			w->busy_cycles += rte_rdtsc() - t0;
+		}
+		if (w->sw_in) {
+			unsigned int n = rte_ring_sc_dequeue_burst(w->sw_in, (void **)pkts, DP_BURST, NULL);
+			if (n) {
+				uint64_t t0 = rte_rdtsc();
+				w->sw_in_pkts += n;
+				dp_worker_process(c, w, pkts, (uint16_t)n);
+				w->busy_cycles += rte_rdtsc() - t0;
+			}
+		}
+	}
+	/* packets a peer hands over after we stop are drained by the main lcore after the join
+	 * (dp_worker_drain), so nothing is left in a ring */
+	return 0;
+}
+
+void
+dp_worker_drain(struct dp_capture *c)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	for (unsigned int i = 0; i < c->n_workers; i++) {
+		struct dp_worker *w = &c->workers[i];
+		unsigned int n;
+		while (w->sw_in &&
+			(n = rte_ring_sc_dequeue_burst(w->sw_in, (void **)pkts, DP_BURST, NULL)) > 0) {
+			w->sw_in_pkts += n;
+			dp_worker_process(c, w, pkts, (uint16_t)n);
+		}
+	}
+}

@@ -1,0 +1,36 @@
+/* dp_worker.h — the worker: RX burst → parse → every job's filter → privacy → writer rings.
+ *
+ * One worker per lcore, one or more RX queues per worker; when a port has fewer queues than
+ * there are workers, the queue's owner spreads packets to the others by the symmetric 5-tuple
+ * hash (so both directions of a conversation meet on one worker, which sessions will need). */
+#ifndef DP_WORKER_H
+#define DP_WORKER_H
+
+#include "dp_capture.h"
+
+/* lcore entry for live capture; arg is the struct dp_worker. Returns when c->quit is set. */
+int dp_worker_main(void *arg);
+
+/* Global capture the lcore entry works on (set once before workers launch). */
+extern struct dp_capture *dp_worker_capture;
+
+/* Hand one packet that the jobs in `mask` selected to their writer rings, anonymising copies as
+ * each job asks. Consumes the mbuf. Packets are buffered per job and flushed by
+ * dp_worker_flush() at the end of each burst. */
+void dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf *m,
+	const struct dp_pkt_info *pi, uint32_t mask);
+void dp_worker_flush(struct dp_capture *c, struct dp_worker *w);
+
+/* Parse, filter and deliver a burst of mbufs whose metadata is set. Consumes the mbufs. */
+void dp_worker_process(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf **pkts,
+	uint16_t n);
+
+/* After every worker lcore has returned: process what is left in the hand-over rings. */
+void dp_worker_drain(struct dp_capture *c);
+
+/* Software timestamp for a burst: wall-clock nanoseconds derived from the TSC (one read per
+ * burst, no system call). */
+void dp_clock_init(void);
+uint64_t dp_clock_ns(void);
+
+#endif
