@@ -179,6 +179,21 @@ struct dp_capture {
 /* Record the first reason the capture stops for, and tell everyone to stop. */
 void dp_capture_stop(struct dp_capture *c, enum dp_stop why);
 
+/* Register the metadata field, allocate n_workers workers (on the main lcore when
+ * on_main_lcore, else one per worker lcore in order) and a pool of n_mbufs. 0 or -1. */
+int dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore,
+	unsigned int n_mbufs);
+
+/* Add a job: load (JIT) its filter and create per-worker anonymisers when anon_key is given.
+ * The capture takes the filter. 0 or -1 with a message. */
+int dp_capture_add_job(struct dp_capture *c, const char *name, struct dp_filter *filter,
+	uint32_t snaplen, const uint8_t *anon_key);
+
+/* Rings: one per (job, link) to the writer, and hand-over rings when a link distributes. */
+int dp_capture_make_rings(struct dp_capture *c, unsigned int ring_size, unsigned int sw_ring_size);
+
+void dp_capture_free(struct dp_capture *c);
+
 static inline uint64_t
 dp_now_ns(void)
 {

@@ -35,16 +35,7 @@
 #define SW_RING_SIZE 4096  /* per worker hand-over ring */
 #define NB_RXD 1024
 
-int dp_meta_offset = -1;
 static struct dp_capture capture;
-
-void
-dp_capture_stop(struct dp_capture *c, enum dp_stop why)
-{
-	int none = DP_STOP_NONE;
-	atomic_compare_exchange_strong(&c->stop_reason, &none, (int)why);
-	atomic_store(&c->quit, 1);
-}
 
 static void
 on_signal(int sig)
@@ -76,29 +67,6 @@ find_demo_pcap(void)
 		}
 	}
 	return NULL;
-}
-
-static int
-make_rings(struct dp_capture *c, bool need_sw_rings)
-{
-	for (unsigned int j = 0; j < c->n_jobs; j++)
-		for (unsigned int l = 0; l < c->n_links; l++) {
-			char name[RTE_RING_NAMESIZE];
-			snprintf(name, sizeof(name), "tide_w%u_%u", j, l);
-			c->jobs[j].ring[l] = rte_ring_create(name, RING_SIZE, (int)rte_socket_id(),
-				RING_F_SC_DEQ);
-			if (!c->jobs[j].ring[l])
-				return -1;
-		}
-	for (unsigned int i = 0; need_sw_rings && i < c->n_workers; i++) {
-		char name[RTE_RING_NAMESIZE];
-		snprintf(name, sizeof(name), "tide_sw%u", i);
-		c->workers[i].sw_in = rte_ring_create(name, SW_RING_SIZE, (int)rte_socket_id(),
-			RING_F_SC_DEQ);
-		if (!c->workers[i].sw_in)
-			return -1;
-	}
-	return 0;
 }
 
 static void
@@ -210,80 +178,36 @@ main(int argc, char **argv)
 		fprintf(stderr, "tide-dataplane: no free hugepages: running with --no-huge "
 				"(fine for files and demos; use hugepages for line rate)\n");
 
-	static const struct rte_mbuf_dynfield meta_desc = {
-		.name = "tide_pkt_meta",
-		.size = sizeof(struct dp_pkt_meta),
-		.align = __alignof__(struct dp_pkt_meta),
-	};
-	dp_meta_offset = rte_mbuf_dynfield_register(&meta_desc);
-	if (dp_meta_offset < 0) {
-		fprintf(stderr, "tide-dataplane: cannot register the mbuf metadata field\n");
-		return 1;
-	}
-
 	memset(c, 0, sizeof(*c));
 	c->opt = &opt;
 	bool offline = pf != NULL;
 	c->lossless = offline;
-	unsigned int worker_lcores = rte_lcore_count() - 1;
-	if (offline) {
-		c->n_workers = 1; /* the main lcore reads and filters; see dp_offline.h */
-	} else {
+	unsigned int n_workers = 1; /* offline: the main lcore reads and filters (dp_offline.h) */
+	if (!offline) {
+		unsigned int worker_lcores = rte_lcore_count() - 1;
 		if (worker_lcores == 0) {
 			fprintf(stderr, "tide-dataplane: live capture needs a worker lcore besides the "
 					"main one (e.g. -l 0-1)\n");
 			return 2;
 		}
-		c->n_workers = opt.workers ? opt.workers : worker_lcores;
-		if (c->n_workers > worker_lcores || c->n_workers > DP_MAX_WORKERS) {
+		n_workers = opt.workers ? opt.workers : worker_lcores;
+		if (n_workers > worker_lcores || n_workers > DP_MAX_WORKERS) {
 			fprintf(stderr, "tide-dataplane: --workers %u but only %u worker lcores\n",
-				c->n_workers, worker_lcores);
+				n_workers, worker_lcores);
 			return 2;
 		}
 	}
-	c->workers = rte_zmalloc("tide_workers", sizeof(struct dp_worker) * c->n_workers,
-		RTE_CACHE_LINE_SIZE);
-	unsigned int lcore = rte_get_main_lcore();
-	for (unsigned int i = 0; i < c->n_workers; i++) {
-		c->workers[i].index = i;
-		if (!offline)
-			lcore = rte_get_next_lcore(lcore, 1, 0);
-		c->workers[i].lcore = lcore;
-	}
-
 	unsigned int n_ports = rte_eth_dev_count_avail();
-	unsigned int n_mbufs = RING_SIZE * 2 + (n_ports ? n_ports : 1) * (NB_RXD * c->n_workers +
-		SW_RING_SIZE * c->n_workers) + 4096;
-	c->pool = rte_pktmbuf_pool_create("tide_pool", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-		(int)rte_socket_id());
-	if (!c->pool) {
-		fprintf(stderr, "tide-dataplane: cannot create a pool of %u mbufs: %s\n", n_mbufs,
-			rte_strerror(rte_errno));
+	unsigned int n_mbufs = RING_SIZE * 2 + (n_ports ? n_ports : 1) * (NB_RXD + SW_RING_SIZE) *
+		n_workers + 4096;
+	if (dp_capture_init(c, n_workers, offline, n_mbufs) != 0)
 		return 1;
-	}
-
 	/* one job from the command line; the design (and the control plane) allows DP_MAX_JOBS */
-	c->n_jobs = 1;
-	struct dp_job *job = &c->jobs[0];
-	snprintf(job->name, sizeof(job->name), "capture");
-	job->filter = filter;
-	job->snaplen = opt.snaplen;
-	job->anonymise = opt.anonymise;
-	memcpy(job->anon_key, opt.anon_key, sizeof(job->anon_key));
-	if (dp_filter_load(filter, err, sizeof(err)) != 0) {
-		fprintf(stderr, "tide-dataplane: cannot load filter '%s': %s\n", opt.filter, err);
+	if (dp_capture_add_job(c, "capture", filter, opt.snaplen,
+		    opt.anonymise ? opt.anon_key : NULL) != 0)
 		return 1;
-	}
-	for (unsigned int i = 0; i < c->n_workers && job->anonymise; i++) {
-		c->workers[i].anon[0] = dp_anon_create(job->anon_key);
-		if (!c->workers[i].anon[0]) {
-			fprintf(stderr, "tide-dataplane: cannot set up anonymisation\n");
-			return 1;
-		}
-	}
 
 	char input[PATH_MAX + 16];
-	bool need_sw_rings = false;
 	if (offline) {
 		c->n_links = 1;
 		snprintf(c->links[0].name, sizeof(c->links[0].name), "pcap");
@@ -297,13 +221,10 @@ main(int argc, char **argv)
 		for (unsigned int l = 0; l < c->n_links; l++) {
 			off += (size_t)snprintf(input + off, sizeof(input) - off, "%sport:%s",
 				l ? "," : "", c->links[l].name);
-			need_sw_rings |= c->links[l].sw_distribute;
 		}
 	}
-	if (make_rings(c, need_sw_rings) != 0) {
-		fprintf(stderr, "tide-dataplane: cannot create rings: %s\n", rte_strerror(rte_errno));
+	if (dp_capture_make_rings(c, RING_SIZE, SW_RING_SIZE) != 0)
 		return 1;
-	}
 	if (dp_writer_open_all(c, opt.out_dir, opt.drone, opt.shard_size,
 		    opt.shard_time_s * 1000000000ull, opt.max_size) != 0)
 		return 1;
@@ -345,9 +266,8 @@ main(int argc, char **argv)
 	if (!offline)
 		dp_port_stop_all(c);
 	dp_pcapfile_close(pf);
+	dp_capture_free(c);
 	dp_filter_free(filter);
-	for (unsigned int i = 0; i < c->n_workers; i++)
-		dp_anon_free(c->workers[i].anon[0]);
 	rte_eal_cleanup();
 	free(targv);
 	if (mrc != 0 || close_rc != 0)
