@@ -130,3 +130,15 @@ dp_capture_free(struct dp_capture *c)
 	rte_free(c->workers);
 	rte_mempool_free(c->pool);
 }
+
+void
+dp_session_stats_keep(struct dp_capture *c, unsigned int i)
+{
+	struct dp_worker *w = &c->workers[i];
+	if (!w->sess)
+		return;
+	for (unsigned int k = 0; k < DP_SESS_COUNTER_MAX; k++)
+		c->sess_totals[k] += dp_session_counter(w->sess, (enum dp_sess_counter)k);
+	dp_sessions_destroy(w->sess);
+	w->sess = NULL;
+}

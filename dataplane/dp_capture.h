@@ -23,6 +23,7 @@
 #include "dp_filter.h"
 #include "dp_parse.h"
 #include "dp_pcapng.h"
+#include "dp_session.h"
 
 #define DP_MAX_LINKS 16
 #define DP_MAX_JOBS 8
@@ -125,6 +126,7 @@ struct dp_worker {
 	struct dp_rxq rxq[DP_MAX_RXQ_PER_WORKER];
 	struct rte_ring *sw_in;       /* packets other workers distributed to us (MP/SC) */
 	struct dp_anon *anon[DP_MAX_JOBS];
+	struct dp_sessions *sess;     /* this worker's session table (NULL: no sessions) */
 
 	/* counters: written by this worker only */
 	uint64_t rx_pkts;
@@ -161,6 +163,10 @@ struct dp_capture {
 	struct dp_worker *workers;    /* rte_zmalloc'd, cache aligned */
 	struct rte_mempool *pool;
 	bool lossless;                /* offline input: wait for the writer rather than drop */
+	bool write_shards;            /* --out given: packets go to pcapng shards */
+	struct cls_engine *engine;    /* classification (NULL: off) */
+	struct dp_flows *flows;       /* flow records (NULL: no sessions) */
+	uint64_t sess_totals[DP_SESS_COUNTER_MAX]; /* kept when the session tables are freed */
 	unsigned int n_outs;
 	struct dp_writer_out outs[DP_MAX_JOBS * DP_MAX_LINKS];
 
@@ -193,6 +199,10 @@ int dp_capture_add_job(struct dp_capture *c, const char *name, struct dp_filter 
 int dp_capture_make_rings(struct dp_capture *c, unsigned int ring_size, unsigned int sw_ring_size);
 
 void dp_capture_free(struct dp_capture *c);
+
+/* Add worker i's session counters to c->sess_totals and free its table (engine statistics
+ * are merged as it goes). */
+void dp_session_stats_keep(struct dp_capture *c, unsigned int i);
 
 static inline uint64_t
 dp_now_ns(void)

@@ -21,7 +21,9 @@
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
 
+#include "cls_truth.h"
 #include "dp_eal.h"
+#include "dp_flows.h"
 #include "dp_linktype.h"
 #include "dp_manifest.h"
 #include "dp_offline.h"
@@ -67,6 +69,83 @@ find_demo_pcap(void)
 		}
 	}
 	return NULL;
+}
+
+/* config/: --config, TIDE_CONFIG_DIR, next to the build (../config), or installed */
+static const char *
+find_config_dir(const char *given)
+{
+	static char path[PATH_MAX + 64];
+	if (given)
+		return given;
+	const char *env = getenv("TIDE_CONFIG_DIR");
+	if (env)
+		return env;
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		static const char *const rel[] = {"/../config", "/../share/tide/config",
+			"/../../config"};
+		for (size_t i = 0; i < RTE_DIM(rel); i++) {
+			snprintf(path, sizeof(path), "%s%s/tide_apps.txt", exe, rel[i]);
+			if (access(path, R_OK) == 0) {
+				snprintf(path, sizeof(path), "%s%s", exe, rel[i]);
+				return path;
+			}
+		}
+	}
+	return "/etc/tide";
+}
+
+/* Classification engine and ground truth: loaded before the EAL so configuration errors are
+ * usage errors (exit 2) reported at once. */
+static int
+setup_engine(const struct dp_options *o, struct cls_engine **engine, struct cls_truth_table **truth)
+{
+	char err[1024];
+	struct cls_engine_params ep = {
+		.config_dir = find_config_dir(o->config_dir),
+		.enabled_path = o->plugins_path,
+		.plugin_dir = o->plugin_dir,
+		.model_dir = o->model_dir,
+		.policy = o->policy ? CLS_POLICY_VOTE : CLS_POLICY_PRIORITY,
+		.min_confidence = (uint8_t)o->min_confidence,
+		.first_n = o->first_n,
+		.training = o->train,
+	};
+	*engine = cls_engine_create(&ep, err, sizeof(err));
+	if (!*engine) {
+		fprintf(stderr, "tide-dataplane: classification: %s\n", err);
+		return -1;
+	}
+	*truth = NULL;
+	if (o->truth_path) {
+		*truth = cls_truth_load(o->truth_path, cls_engine_apps(*engine), err, sizeof(err));
+		if (!*truth) {
+			fprintf(stderr, "tide-dataplane: ground truth: %s\n", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+mkdir_p(const char *dir)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 static void
@@ -149,14 +228,19 @@ main(int argc, char **argv)
 		dp_filter_free(filter);
 		return 0;
 	}
-	if (!opt.out_dir) {
-		fprintf(stderr, "tide-dataplane: --out DIR is required (see --help)\n");
+	if (!opt.out_dir && !opt.flows_path) {
+		fprintf(stderr, "tide-dataplane: give --out DIR (a dataset) and/or --flows FILE "
+				"(flow records only); see --help\n");
 		return 2;
 	}
-	if (mkdir(opt.out_dir, 0755) != 0 && errno != EEXIST) {
+	if (opt.out_dir && mkdir_p(opt.out_dir) != 0) {
 		fprintf(stderr, "tide-dataplane: cannot create %s: %s\n", opt.out_dir, strerror(errno));
 		return 1;
 	}
+	struct cls_engine *engine = NULL;
+	struct cls_truth_table *truth = NULL;
+	if (dp_options_sessions(&opt) && setup_engine(&opt, &engine, &truth) != 0)
+		return 2;
 
 	char demo_vdev[PATH_MAX + 256];
 	const char *extra[2] = {NULL, NULL};
@@ -225,9 +309,65 @@ main(int argc, char **argv)
 	}
 	if (dp_capture_make_rings(c, RING_SIZE, SW_RING_SIZE) != 0)
 		return 1;
-	if (dp_writer_open_all(c, opt.out_dir, opt.drone, opt.shard_size,
-		    opt.shard_time_s * 1000000000ull, opt.max_size) != 0)
+	c->write_shards = opt.out_dir != NULL;
+	if (c->write_shards && dp_writer_open_all(c, opt.out_dir, opt.drone, opt.shard_size,
+				       opt.shard_time_s * 1000000000ull, opt.max_size) != 0)
 		return 1;
+
+	char flows_path[PATH_MAX + 128] = "";
+	if (engine) {
+		if (opt.flows_path) {
+			snprintf(flows_path, sizeof(flows_path), "%s", opt.flows_path);
+		} else {
+			char dir[PATH_MAX + 16];
+			snprintf(dir, sizeof(dir), "%s/flows", opt.out_dir);
+			if (mkdir_p(dir) != 0) {
+				fprintf(stderr, "tide-dataplane: cannot create %s: %s\n", dir,
+					strerror(errno));
+				return 1;
+			}
+			snprintf(flows_path, sizeof(flows_path), "%s/%s.%s", dir, opt.drone,
+				opt.flows_jsonl ? "jsonl" : "csv");
+		}
+		c->engine = engine;
+		struct dp_flows_params fp = {
+			.path = flows_path,
+			.jsonl = opt.flows_jsonl,
+			.cyclic = opt.mode == DP_MODE_CYCLIC,
+			.interval_ns = opt.interval_s * 1000000000ull,
+			.engine = engine,
+			.truth = truth != NULL,
+			.features = opt.features,
+			.quiet = opt.quiet,
+		};
+		c->flows = dp_flows_open(&fp);
+		if (!c->flows)
+			return 1;
+		for (unsigned int i = 0; i < c->n_workers; i++) {
+			struct dp_session_params sp = {
+				.type = (enum cls_session_type)opt.session_type,
+				.capacity = opt.sessions,
+				.timeout_ns = opt.timeout_s * 1000000000ull,
+				.realtime = opt.mode == DP_MODE_REALTIME,
+				.engine = engine,
+				.truth = truth,
+				.training = opt.train,
+				.first_bytes = opt.first_bytes,
+				.stream_bytes = opt.stream_bytes,
+				.features = opt.features,
+				.emit = dp_flows_emit,
+				.emit_arg = c->flows,
+				.worker = i,
+			};
+			c->workers[i].sess = dp_sessions_create(&sp);
+			if (!c->workers[i].sess) {
+				fprintf(stderr, "tide-dataplane: cannot create a session table of %u "
+						"sessions: %s\n",
+					opt.sessions ? opt.sessions : 1u << 20, strerror(errno));
+				return 1;
+			}
+		}
+	}
 	if (dp_telemetry_register(c) != 0)
 		fprintf(stderr, "tide-dataplane: telemetry commands not registered\n");
 
@@ -254,23 +394,47 @@ main(int argc, char **argv)
 	}
 	atomic_store(&c->writers_quit, 1);
 	pthread_join(writer, NULL);
-	int close_rc = dp_writer_close_all(c);
+	int close_rc = c->write_shards ? dp_writer_close_all(c) : 0;
+
+	/* sessions still open are dumped (TIE's final dump), then the engine's statistics */
+	int train_rc = 0;
+	if (engine) {
+		for (unsigned int i = 0; i < c->n_workers; i++)
+			dp_session_flush(c->workers[i].sess);
+		for (unsigned int i = 0; i < c->n_workers; i++)
+			dp_session_stats_keep(c, i);
+		if (dp_flows_close(c->flows) != 0)
+			close_rc = -1;
+		c->flows = NULL;
+		if (opt.train && cls_engine_train(engine, err, sizeof(err)) != 0) {
+			fprintf(stderr, "tide-dataplane: %s\n", err);
+			train_rc = -1;
+		}
+		if (!opt.quiet)
+			cls_engine_dump_statistics(engine, stderr);
+	}
 	c->ended_ns = dp_now_ns();
 
-	int mrc = dp_manifest_write(c, &opt, input);
+	int mrc = opt.out_dir ? dp_manifest_write(c, &opt, input) : 0;
 	enum dp_stop why = (enum dp_stop)atomic_load(&c->stop_reason);
 	print_line(c, stdout, "tide-dataplane: ");
 	printf("tide-dataplane: stopped: %s\n", dp_stop_names[why]);
-	printf("tide-dataplane: dataset: %s (manifest.json)\n", opt.out_dir);
+	if (opt.out_dir)
+		printf("tide-dataplane: dataset: %s (manifest.json)\n", opt.out_dir);
+	if (engine)
+		printf("tide-dataplane: flows: %s (%" PRIu64 " sessions)\n", flows_path,
+			c->sess_totals[DP_SESS_CREATED]);
 
 	if (!offline)
 		dp_port_stop_all(c);
 	dp_pcapfile_close(pf);
 	dp_capture_free(c);
 	dp_filter_free(filter);
+	cls_truth_free(truth);
+	cls_engine_destroy(engine);
 	rte_eal_cleanup();
 	free(targv);
-	if (mrc != 0 || close_rc != 0)
+	if (mrc != 0 || close_rc != 0 || train_rc != 0)
 		return 1;
 	switch (why) {
 	case DP_STOP_INPUT_ERROR:

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <rte_pause.h>
+#include <rte_prefetch.h>
 
+#include "dp_flows.h"
 #include "dp_offline.h"
 #include "dp_worker.h"
 
@@ -89,6 +91,9 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 		bytes += rec.wirelen;
 
 		struct dp_pkt_info pi;
+		/* the file is read once, sequentially: fetch a few records ahead of the parser */
+		rte_prefetch0(rec.data + 1024);
+		rte_prefetch0(rec.data + 1088);
 		dp_parse(rec.data, rec.caplen, linktype, &pi);
 		parse_cnt[pi.status]++;
 
@@ -113,6 +118,10 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 		if (mask) {
 			for (unsigned int j = 0; j < n_jobs; j++)
 				matched[j] += (mask >> j) & 1;
+			if (w->sess)
+				dp_session_packet(w->sess, rec.data, &pi, rec.ts_ns, rec.wirelen);
+		}
+		if (mask && c->write_shards) {
 			struct rte_mbuf *m = mbuf_from_record(c, w, &rec);
 			if (!m)
 				break; /* the writer has stopped: its reason stands */
@@ -123,6 +132,10 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 			dp_worker_deliver(c, w, m, &pi, mask);
 		}
 		if ((read & 63) == 0) {
+			if (w->sess) {
+				dp_session_gc(w->sess, rec.ts_ns);
+				dp_flows_tick(c->flows, rec.ts_ns);
+			}
 			dp_worker_flush(c, w);
 			c->offline_read = read;
 			w->rx_pkts = read; /* published for telemetry while the file is read */

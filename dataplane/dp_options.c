@@ -14,7 +14,10 @@
 enum {
 	OPT_PCAP = 256, OPT_DEMO, OPT_OUT, OPT_DRONE, OPT_FILTER, OPT_SNAPLEN, OPT_ANON_KEY,
 	OPT_SHARD_SIZE, OPT_SHARD_TIME, OPT_MAX_SIZE, OPT_MAX_DURATION, OPT_COUNT, OPT_WORKERS,
-	OPT_QUIET, OPT_CHECK_FILTER, OPT_LINKTYPE, OPT_HELP,
+	OPT_QUIET, OPT_CHECK_FILTER, OPT_LINKTYPE, OPT_FLOWS, OPT_CLASSIFY, OPT_FLOWS_FORMAT,
+	OPT_SESSION_TYPE, OPT_TIMEOUT, OPT_SESSIONS, OPT_MODE, OPT_INTERVAL, OPT_CONFIG, OPT_PLUGINS,
+	OPT_PLUGIN_DIR, OPT_MODEL_DIR, OPT_POLICY, OPT_MIN_CONF, OPT_TRUTH, OPT_TRAIN, OPT_FEATURES,
+	OPT_FIRST_N, OPT_FIRST_BYTES, OPT_STREAM_BYTES, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -34,6 +37,26 @@ static const struct option long_options[] = {
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"check-filter", no_argument, NULL, OPT_CHECK_FILTER},
 	{"linktype", required_argument, NULL, OPT_LINKTYPE},
+	{"flows", required_argument, NULL, OPT_FLOWS},
+	{"classify", no_argument, NULL, OPT_CLASSIFY},
+	{"flows-format", required_argument, NULL, OPT_FLOWS_FORMAT},
+	{"session-type", required_argument, NULL, OPT_SESSION_TYPE},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"sessions", required_argument, NULL, OPT_SESSIONS},
+	{"mode", required_argument, NULL, OPT_MODE},
+	{"interval", required_argument, NULL, OPT_INTERVAL},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"plugins", required_argument, NULL, OPT_PLUGINS},
+	{"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+	{"model-dir", required_argument, NULL, OPT_MODEL_DIR},
+	{"policy", required_argument, NULL, OPT_POLICY},
+	{"min-confidence", required_argument, NULL, OPT_MIN_CONF},
+	{"truth", required_argument, NULL, OPT_TRUTH},
+	{"train", no_argument, NULL, OPT_TRAIN},
+	{"features", no_argument, NULL, OPT_FEATURES},
+	{"first-n", required_argument, NULL, OPT_FIRST_N},
+	{"first-bytes", required_argument, NULL, OPT_FIRST_BYTES},
+	{"stream-bytes", required_argument, NULL, OPT_STREAM_BYTES},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -66,6 +89,27 @@ dp_options_usage(const char *prog)
 	       "  --count N            stop after N received packets\n"
 	       "  --workers N          worker lcores (default: every lcore but the main one)\n"
 	       "  --quiet              no periodic statistics line on stderr\n"
+	       "identification (TIE):\n"
+	       "  --flows FILE         one record per session (CSV; JSON Lines with\n"
+	       "                       --flows-format jsonl); alone, no packets are written\n"
+	       "  --classify           with --out: records into OUT/flows/<drone>.csv\n"
+	       "  --session-type T     flow | biflow (default) | host\n"
+	       "  --timeout SECS       session inactivity timeout (default 60)\n"
+	       "  --sessions N         session table capacity per worker (default 1048576)\n"
+	       "  --mode M             offline (default: a record when a session ends) |\n"
+	       "                       realtime (as soon as it is classified) |\n"
+	       "                       cyclic (a new timestamped file every --interval SECS)\n"
+	       "  --config DIR         tide_apps.txt, enabled_plugins, ports.txt, signatures.txt\n"
+	       "  --plugins FILE       enabled classifiers, in priority order\n"
+	       "  --plugin-dir DIR     where plugin .so files are\n"
+	       "  --policy P           combiner: priority (default) | vote\n"
+	       "  --min-confidence N   below this a decision is 'unknown' (default 1)\n"
+	       "  --truth FILE         ground truth (pre-classifier): adds truth columns\n"
+	       "  --train              train classifiers on --truth; models go to --model-dir\n"
+	       "  --features           add first-N packet sizes and inter-arrival times\n"
+	       "  --first-n N          packets in the features (default 8, max 32)\n"
+	       "  --first-bytes N      keep the first N payload bytes per direction\n"
+	       "  --stream-bytes N     keep the first N bytes of the session stream\n"
 	       "tools:\n"
 	       "  --check-filter       only compile --filter (for --linktype N, default 1) and exit\n"
 	       "  --help               this text\n"
@@ -124,6 +168,10 @@ dp_options_parse(struct dp_options *o, int argc, char **argv)
 	o->filter = "";
 	o->shard_size = 256ull << 20;
 	o->check_linktype = 1;
+	o->session_type = 1; /* biflow */
+	o->timeout_s = 60;
+	o->interval_s = 60;
+	o->min_confidence = 1;
 
 	optind = 1;
 	opterr = 0;
@@ -178,6 +226,84 @@ dp_options_parse(struct dp_options *o, int argc, char **argv)
 				goto bad;
 			o->workers = (unsigned int)v;
 			break;
+		case OPT_FLOWS: o->flows_path = optarg; break;
+		case OPT_CLASSIFY: o->classify = true; break;
+		case OPT_TRAIN: o->train = true; break;
+		case OPT_FEATURES: o->features = true; break;
+		case OPT_CONFIG: o->config_dir = optarg; break;
+		case OPT_PLUGINS: o->plugins_path = optarg; break;
+		case OPT_PLUGIN_DIR: o->plugin_dir = optarg; break;
+		case OPT_MODEL_DIR: o->model_dir = optarg; break;
+		case OPT_TRUTH: o->truth_path = optarg; break;
+		case OPT_FLOWS_FORMAT:
+			if (strcmp(optarg, "csv") == 0)
+				o->flows_jsonl = false;
+			else if (strcmp(optarg, "jsonl") == 0)
+				o->flows_jsonl = true;
+			else
+				goto bad;
+			break;
+		case OPT_SESSION_TYPE:
+			if (strcmp(optarg, "flow") == 0)
+				o->session_type = 0;
+			else if (strcmp(optarg, "biflow") == 0)
+				o->session_type = 1;
+			else if (strcmp(optarg, "host") == 0)
+				o->session_type = 2;
+			else
+				goto bad;
+			break;
+		case OPT_MODE:
+			if (strcmp(optarg, "offline") == 0)
+				o->mode = DP_MODE_OFFLINE;
+			else if (strcmp(optarg, "realtime") == 0)
+				o->mode = DP_MODE_REALTIME;
+			else if (strcmp(optarg, "cyclic") == 0)
+				o->mode = DP_MODE_CYCLIC;
+			else
+				goto bad;
+			break;
+		case OPT_POLICY:
+			if (strcmp(optarg, "priority") == 0)
+				o->policy = 0;
+			else if (strcmp(optarg, "vote") == 0)
+				o->policy = 1;
+			else
+				goto bad;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_u64(optarg, &o->timeout_s) || o->timeout_s == 0)
+				goto bad;
+			break;
+		case OPT_INTERVAL:
+			if (parse_u64(optarg, &o->interval_s) || o->interval_s == 0)
+				goto bad;
+			break;
+		case OPT_SESSIONS:
+			if (parse_u64(optarg, &v) || v < 1024 || v > (1u << 26))
+				goto bad;
+			o->sessions = (uint32_t)v;
+			break;
+		case OPT_MIN_CONF:
+			if (parse_u64(optarg, &v) || v > 100)
+				goto bad;
+			o->min_confidence = (unsigned int)v;
+			break;
+		case OPT_FIRST_N:
+			if (parse_u64(optarg, &v) || v == 0 || v > 32)
+				goto bad;
+			o->first_n = (unsigned int)v;
+			break;
+		case OPT_FIRST_BYTES:
+			if (parse_u64(optarg, &v) || v > 256)
+				goto bad;
+			o->first_bytes = (unsigned int)v;
+			break;
+		case OPT_STREAM_BYTES:
+			if (parse_u64(optarg, &v) || v > 65536)
+				goto bad;
+			o->stream_bytes = (unsigned int)v;
+			break;
 		case OPT_LINKTYPE:
 			if (parse_u64(optarg, &v) || v > 65535)
 				goto bad;
@@ -199,6 +325,14 @@ bad:
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog, argv[optind]);
+		return -1;
+	}
+	if (o->train && !o->truth_path) {
+		fprintf(stderr, "%s: --train needs --truth FILE (the pre-classified labels)\n", prog);
+		return -1;
+	}
+	if (o->classify && !o->out_dir) {
+		fprintf(stderr, "%s: --classify writes into the dataset: give --out DIR\n", prog);
 		return -1;
 	}
 	if (o->pcap_path && o->demo) {

@@ -28,7 +28,37 @@ struct dp_options {
 	bool check_filter;          /* --check-filter: compile the filter and exit */
 	unsigned int check_linktype;/* --linktype for --check-filter (default Ethernet) */
 	char drone_buf[64];
+
+	/* sessions and classification (TIE) */
+	const char *flows_path;     /* --flows FILE (implies classification) */
+	bool classify;              /* --classify: flows into OUT/flows/<drone>.csv */
+	bool flows_jsonl;           /* --flows-format jsonl */
+	unsigned int session_type;  /* --session-type flow|biflow|host (enum cls_session_type) */
+	uint64_t timeout_s;         /* --timeout (default 60) */
+	uint32_t sessions;          /* --sessions: capacity per worker */
+	unsigned int mode;          /* --mode offline|realtime|cyclic (enum dp_work_mode) */
+	uint64_t interval_s;        /* --interval for cyclic (default 60) */
+	const char *config_dir;     /* --config DIR */
+	const char *plugins_path;   /* --plugins FILE (enabled list) */
+	const char *plugin_dir;     /* --plugin-dir DIR */
+	const char *model_dir;      /* --model-dir DIR */
+	unsigned int policy;        /* --policy priority|vote */
+	unsigned int min_confidence;/* --min-confidence N */
+	const char *truth_path;     /* --truth FILE (pre-classifier) */
+	bool train;                 /* --train */
+	bool features;              /* --features: first-N feature columns */
+	unsigned int first_n;       /* --first-n N */
+	unsigned int first_bytes;   /* --first-bytes N */
+	unsigned int stream_bytes;  /* --stream-bytes N */
 };
+
+enum dp_work_mode { DP_MODE_OFFLINE = 0, DP_MODE_REALTIME = 1, DP_MODE_CYCLIC = 2 };
+
+static inline bool
+dp_options_sessions(const struct dp_options *o)
+{
+	return o->flows_path || o->classify || o->train;
+}
 
 /* Parse argv (without the EAL part; argv[0] is the program). Returns 0, 1 when --help was
  * printed, or -1 after printing a usage error to stderr. */

@@ -9,6 +9,7 @@
 #include <rte_lcore.h>
 #include <rte_prefetch.h>
 
+#include "dp_flows.h"
 #include "dp_hash.h"
 #include "dp_worker.h"
 
@@ -146,7 +147,14 @@ dp_worker_process(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf **p
 				matched[j]++;
 			}
 		}
-		dp_worker_deliver(c, w, m, &pi, mask);
+		/* sessions are built from what the jobs select (TIE: filter, then session builder) */
+		if (w->sess && mask)
+			dp_session_packet(w->sess, rte_pktmbuf_mtod(m, const uint8_t *), &pi,
+				dp_meta(m)->ts_ns, dp_meta(m)->wirelen);
+		if (c->write_shards)
+			dp_worker_deliver(c, w, m, &pi, mask);
+		else
+			rte_pktmbuf_free(m);
 	}
 	dp_worker_flush(c, w);
 	for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++)
@@ -200,8 +208,17 @@ dp_worker_main(void *arg)
 	struct dp_worker *w = arg;
 	struct dp_capture *c = dp_worker_capture;
 	struct rte_mbuf *pkts[DP_BURST], *keep[DP_BURST];
+	unsigned int idle = 0;
 
 	while (likely(!atomic_load_explicit(&c->quit, memory_order_relaxed))) {
+		/* session expiry runs on packet arrival below, and every ~1k empty polls so an idle
+		 * worker still ends its sessions on time */
+		if (w->sess && ++idle >= 1024) {
+			idle = 0;
+			uint64_t now = dp_clock_ns();
+			dp_session_gc(w->sess, now);
+			dp_flows_tick(c->flows, now);
+		}
 		for (unsigned int q = 0; q < w->n_rxq; q++) {
 			const struct dp_rxq *rq = &w->rxq[q];
 			uint16_t n = rte_eth_rx_burst(rq->port_id, rq->queue, pkts, DP_BURST);
@@ -226,6 +243,8 @@ dp_worker_main(void *arg)
 			}
 			if (n)
 				dp_worker_process(c, w, todo, n);
+			if (w->sess)
+				dp_session_gc(w->sess, ts);
 			w->busy_cycles += rte_rdtsc() - t0;
 		}
 		if (w->sw_in) {

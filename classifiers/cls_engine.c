@@ -1,0 +1,645 @@
+/* cls_engine.c — plugin manager and decision combiner (see cls_engine.h).
+ *
+ * Per-session state layout (one block the caller owns, cls_engine_state_size() bytes):
+ *   struct sess_hdr | label[label_size] | plugin 0 slot | plugin 1 slot | …   (8-byte aligned)
+ * The header records the decision once taken, so nothing is re-decided and plugins stop being
+ * called for that session (their resources are released at the decision, not at the end). */
+#include <ctype.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cls_builtin.h"
+#include "cls_engine.h"
+
+const char *const cls_unknown_reasons[CLS_UNKNOWN_MAX] = {
+#define _(sym, text) text,
+	CLS_UNKNOWN_LIST(_)
+#undef _
+};
+
+struct sess_hdr {
+	uint8_t decided;
+	uint8_t freed;        /* plugins' session_free already called */
+	uint8_t confidence;
+	int8_t classifier;
+	uint16_t app_id;
+	uint16_t sub_id;
+	uint8_t reason;
+	uint8_t pad[7];
+};
+_Static_assert(sizeof(struct sess_hdr) == 16, "session header budget");
+
+struct plugin_slot {
+	const struct cls_plugin *ops;
+	void *ctx;
+	void *dl;             /* dlopen handle for shared objects */
+	uint32_t offset;      /* of its state in the session block */
+	uint32_t weight;
+	char name[32];
+	char options[256];
+	/* combiner statistics: decisions this plugin won */
+	uint64_t won;
+};
+
+struct cls_engine {
+	struct cls_engine_params p;
+	struct cls_apps *apps;
+	unsigned int n;
+	struct plugin_slot pl[CLS_MAX_PLUGINS];
+	uint32_t state_size;
+	uint32_t needs;
+	char config_dir[512];
+	char model_dir[512];
+	uint64_t decided, unknown[CLS_UNKNOWN_MAX];
+};
+
+struct cls_worker {
+	struct cls_engine *e;
+	/* combiner counts, kept per worker (no sharing) and added to the engine's at destroy */
+	uint64_t won[CLS_MAX_PLUGINS];
+	uint64_t decided, unknown[CLS_UNKNOWN_MAX];
+	void *wctx[CLS_MAX_PLUGINS];
+	struct cls_result res[CLS_MAX_PLUGINS];
+};
+
+static inline struct sess_hdr *
+hdr(void *state)
+{
+	return state;
+}
+
+static inline char *
+label_of(const struct cls_engine *e, void *state)
+{
+	(void)e;
+	return (char *)state + sizeof(struct sess_hdr);
+}
+
+static inline void *
+slot_of(const struct plugin_slot *ps, void *state)
+{
+	return (char *)state + ps->offset;
+}
+
+static int
+load_plugin(struct cls_engine *e, struct plugin_slot *ps, char *err, size_t errlen)
+{
+	const struct cls_plugin *ops = cls_builtin_find(ps->name);
+	if (!ops && e->p.plugin_dir) {
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s.so", e->p.plugin_dir, ps->name);
+		ps->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		if (!ps->dl) {
+			snprintf(err, errlen, "plugin '%s': %s", ps->name, dlerror());
+			return -1;
+		}
+		cls_plugin_entry_fn fn = (cls_plugin_entry_fn)dlsym(ps->dl, CLS_PLUGIN_ENTRY);
+		if (!fn) {
+			snprintf(err, errlen, "plugin '%s' (%s): no %s() entry point", ps->name, path,
+				CLS_PLUGIN_ENTRY);
+			return -1;
+		}
+		ops = fn();
+	}
+	if (!ops) {
+		size_t off = (size_t)snprintf(err, errlen, "unknown classifier '%s' (built-ins:",
+			ps->name);
+		for (const char *const *n = cls_builtin_names(); *n && off < errlen; n++)
+			off += (size_t)snprintf(err + off, errlen - off, " %s", *n);
+		if (off < errlen)
+			snprintf(err + off, errlen - off, "%s)",
+				e->p.plugin_dir ? "; no .so of that name in the plugin directory" : "");
+		return -1;
+	}
+	if (ops->abi_version != CLS_ABI_VERSION) {
+		snprintf(err, errlen, "plugin '%s' was built for classifier ABI %u, tide needs %u: "
+				      "rebuild it against this cls_plugin.h",
+			ps->name, ops->abi_version, CLS_ABI_VERSION);
+		return -1;
+	}
+	if (!ops->is_session_classifiable || !ops->classify_session) {
+		snprintf(err, errlen, "plugin '%s' lacks is_session_classifiable/classify_session",
+			ps->name);
+		return -1;
+	}
+	ps->ops = ops;
+	return 0;
+}
+
+/* "name weight=2 a=b c=d" */
+static int
+parse_enabled(struct cls_engine *e, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	char line[512];
+	unsigned int lineno = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *save = NULL, *tok = strtok_r(line, " \t\r\n", &save);
+		if (!tok)
+			continue;
+		if (e->n == CLS_MAX_PLUGINS) {
+			snprintf(err, errlen, "%s:%u: more than %d classifiers", path, lineno,
+				CLS_MAX_PLUGINS);
+			fclose(f);
+			return -1;
+		}
+		struct plugin_slot *ps = &e->pl[e->n];
+		memset(ps, 0, sizeof(*ps));
+		ps->weight = 1;
+		if (strlen(tok) >= sizeof(ps->name)) {
+			snprintf(err, errlen, "%s:%u: classifier name too long", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		for (char *c = tok; *c; c++)
+			if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-') {
+				snprintf(err, errlen, "%s:%u: bad classifier name '%s'", path, lineno,
+					tok);
+				fclose(f);
+				return -1;
+			}
+		snprintf(ps->name, sizeof(ps->name), "%s", tok);
+		for (unsigned int k = 0; k < e->n; k++)
+			if (strcmp(e->pl[k].name, ps->name) == 0) {
+				snprintf(err, errlen, "%s:%u: '%s' enabled twice", path, lineno, tok);
+				fclose(f);
+				return -1;
+			}
+		size_t off = 0;
+		while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+			if (strncmp(tok, "weight=", 7) == 0) {
+				char *end;
+				unsigned long w = strtoul(tok + 7, &end, 10);
+				if (*end || w == 0 || w > 100) {
+					snprintf(err, errlen, "%s:%u: weight must be 1..100", path,
+						lineno);
+					fclose(f);
+					return -1;
+				}
+				ps->weight = (uint32_t)w;
+			} else if (!strchr(tok, '=')) {
+				snprintf(err, errlen, "%s:%u: option '%s' is not key=value", path,
+					lineno, tok);
+				fclose(f);
+				return -1;
+			} else {
+				off += (size_t)snprintf(ps->options + off, sizeof(ps->options) - off,
+					"%s%s", off ? "," : "", tok);
+				if (off >= sizeof(ps->options)) {
+					snprintf(err, errlen, "%s:%u: options too long", path, lineno);
+					fclose(f);
+					return -1;
+				}
+			}
+		}
+		e->n++;
+	}
+	fclose(f);
+	if (e->n == 0) {
+		snprintf(err, errlen, "%s: no classifier enabled", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* value of key in "k=v,k2=v2" into buf; NULL if absent */
+static const char *
+option(const char *opts, const char *key, char *buf, size_t len)
+{
+	size_t kl = strlen(key);
+	for (const char *p = opts; p && *p;) {
+		const char *end = strchr(p, ',');
+		size_t l = end ? (size_t)(end - p) : strlen(p);
+		if (l > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			snprintf(buf, len, "%.*s", (int)(l - kl - 1), p + kl + 1);
+			return buf;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+struct cls_engine *
+cls_engine_create(const struct cls_engine_params *p, char *err, size_t errlen)
+{
+	struct cls_engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	e->p = *p;
+	if (!e->p.label_size)
+		e->p.label_size = 96;
+	if (!e->p.first_n)
+		e->p.first_n = 8;
+	if (e->p.first_n > CLS_FIRST_N_MAX)
+		e->p.first_n = CLS_FIRST_N_MAX;
+	snprintf(e->config_dir, sizeof(e->config_dir), "%s", p->config_dir ? p->config_dir : "config");
+	snprintf(e->model_dir, sizeof(e->model_dir), "%s", p->model_dir ? p->model_dir : e->config_dir);
+	e->p.config_dir = e->config_dir;
+	e->p.model_dir = e->model_dir;
+
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/tide_apps.txt", e->config_dir);
+	e->apps = cls_apps_load(path, err, errlen);
+	if (!e->apps)
+		goto fail;
+	if (p->enabled_path)
+		snprintf(path, sizeof(path), "%s", p->enabled_path);
+	else
+		snprintf(path, sizeof(path), "%s/enabled_plugins", e->config_dir);
+	if (parse_enabled(e, path, err, errlen) != 0)
+		goto fail;
+
+	uint32_t off = (uint32_t)sizeof(struct sess_hdr) + ((e->p.label_size + 7u) & ~7u);
+	for (unsigned int i = 0; i < e->n; i++) {
+		struct plugin_slot *ps = &e->pl[i];
+		if (load_plugin(e, ps, err, errlen) != 0)
+			goto fail;
+		struct cls_config cfg = {
+			.config_dir = e->config_dir,
+			.apps = e->apps,
+			.options = ps->options,
+			.first_n = e->p.first_n,
+			.model_dir = e->model_dir,
+		};
+		int rc = ps->ops->enable(&ps->ctx, &cfg);
+		if (rc != 0) {
+			snprintf(err, errlen, "classifier '%s': enable failed: %s", ps->name,
+				strerror(rc < 0 ? -rc : rc));
+			goto fail;
+		}
+		if (ps->ops->load_signatures) {
+			char file[512];
+			const char *f = option(ps->options, "file", file, sizeof(file));
+			rc = ps->ops->load_signatures(ps->ctx, f);
+			if (rc != 0) {
+				snprintf(err, errlen, "classifier '%s': cannot load signatures%s%s: %s",
+					ps->name, f ? " from " : "", f ? f : "",
+					strerror(rc < 0 ? -rc : rc));
+				goto fail;
+			}
+		}
+		ps->offset = off;
+		off += (ps->ops->state_size + 7u) & ~7u;
+		e->needs |= ps->ops->needs;
+	}
+	e->state_size = off;
+	return e;
+fail:
+	cls_engine_destroy(e);
+	return NULL;
+}
+
+void
+cls_engine_destroy(struct cls_engine *e)
+{
+	if (!e)
+		return;
+	for (unsigned int i = 0; i < e->n; i++) {
+		struct plugin_slot *ps = &e->pl[i];
+		if (ps->ops && ps->ctx && ps->ops->disable)
+			ps->ops->disable(ps->ctx);
+		if (ps->dl)
+			dlclose(ps->dl);
+	}
+	cls_apps_free(e->apps);
+	free(e);
+}
+
+const struct cls_apps *
+cls_engine_apps(const struct cls_engine *e)
+{
+	return e->apps;
+}
+
+unsigned int
+cls_engine_n_plugins(const struct cls_engine *e)
+{
+	return e->n;
+}
+
+const char *
+cls_engine_plugin_name(const struct cls_engine *e, int idx)
+{
+	return idx >= 0 && (unsigned int)idx < e->n ? e->pl[idx].name : "none";
+}
+
+uint32_t
+cls_engine_needs(const struct cls_engine *e)
+{
+	return e->needs;
+}
+
+uint32_t
+cls_engine_first_n(const struct cls_engine *e)
+{
+	return e->p.first_n;
+}
+
+uint32_t
+cls_engine_state_size(const struct cls_engine *e)
+{
+	return e->state_size;
+}
+
+struct cls_worker *
+cls_worker_create(struct cls_engine *e)
+{
+	struct cls_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->e = e;
+	for (unsigned int i = 0; i < e->n; i++)
+		if (e->pl[i].ops->worker_init) {
+			w->wctx[i] = e->pl[i].ops->worker_init(e->pl[i].ctx);
+			if (!w->wctx[i]) {
+				cls_worker_destroy(w);
+				return NULL;
+			}
+		}
+	return w;
+}
+
+void
+cls_worker_destroy(struct cls_worker *w)
+{
+	if (!w)
+		return;
+	/* workers are destroyed after they stop, one at a time: no concurrent update */
+	w->e->decided += w->decided;
+	for (unsigned int r = 0; r < CLS_UNKNOWN_MAX; r++)
+		w->e->unknown[r] += w->unknown[r];
+	for (unsigned int i = 0; i < w->e->n; i++)
+		w->e->pl[i].won += w->won[i];
+	for (unsigned int i = 0; i < w->e->n; i++)
+		if (w->wctx[i] && w->e->pl[i].ops->worker_free)
+			w->e->pl[i].ops->worker_free(w->e->pl[i].ctx, w->wctx[i]);
+	free(w);
+}
+
+void
+cls_session_begin(struct cls_worker *w, void *state)
+{
+	memset(state, 0, w->e->state_size);
+}
+
+static void
+free_plugins(struct cls_worker *w, void *state)
+{
+	struct cls_engine *e = w->e;
+	if (hdr(state)->freed)
+		return;
+	hdr(state)->freed = 1;
+	for (unsigned int i = 0; i < e->n; i++)
+		if (e->pl[i].ops->session_free)
+			e->pl[i].ops->session_free(e->pl[i].ctx, w->wctx[i], slot_of(&e->pl[i], state));
+}
+
+/* Combine the answers in w->res[0..n) into the session's decision. */
+static void
+combine(struct cls_worker *w, void *state, bool any_ready, struct cls_decision *d)
+{
+	struct cls_engine *e = w->e;
+	struct sess_hdr *h = hdr(state);
+	int winner = -1;
+	unsigned int conf = 0;
+	uint8_t reason = CLS_UNKNOWN_NO_ANSWER;
+	bool any_answer = false;
+
+	if (e->p.policy == CLS_POLICY_PRIORITY) {
+		for (unsigned int i = 0; i < e->n; i++) {
+			const struct cls_result *r = &w->res[i];
+			if (r->app_id == 0 || r->confidence == 0)
+				continue;
+			any_answer = true;
+			if (r->confidence >= e->p.min_confidence) {
+				winner = (int)i;
+				conf = r->confidence;
+				break;
+			}
+		}
+	} else {
+		/* weighted vote: score(app) = Σ weight·confidence of plugins naming it, normalised
+		 * by the weights of every plugin that named something */
+		uint32_t total_w = 0, best_score = 0, second = 0;
+		for (unsigned int i = 0; i < e->n; i++) {
+			if (w->res[i].app_id && w->res[i].confidence)
+				total_w += e->pl[i].weight;
+		}
+		for (unsigned int i = 0; i < e->n; i++) {
+			const struct cls_result *r = &w->res[i];
+			if (r->app_id == 0 || r->confidence == 0)
+				continue;
+			bool seen = false;
+			for (unsigned int k = 0; k < i; k++)
+				seen |= w->res[k].app_id == r->app_id && w->res[k].confidence;
+			if (seen)
+				continue;
+			any_answer = true;
+			uint32_t score = 0;
+			int best_member = (int)i;
+			for (unsigned int k = i; k < e->n; k++)
+				if (w->res[k].app_id == r->app_id && w->res[k].confidence) {
+					score += e->pl[k].weight * w->res[k].confidence;
+					if (w->res[k].confidence > w->res[best_member].confidence)
+						best_member = (int)k;
+				}
+			if (score > best_score) {
+				second = best_score;
+				best_score = score;
+				winner = best_member;
+			} else if (score > second) {
+				second = score;
+			}
+		}
+		if (winner >= 0) {
+			conf = total_w ? best_score / total_w : 0;
+			if (second == best_score) {
+				winner = -1;
+				reason = CLS_UNKNOWN_TIE;
+			} else if (conf < e->p.min_confidence) {
+				winner = -1;
+				reason = CLS_UNKNOWN_LOW_CONFIDENCE;
+			}
+		}
+	}
+	if (winner < 0 && reason == CLS_UNKNOWN_NO_ANSWER) {
+		if (any_answer)
+			reason = CLS_UNKNOWN_LOW_CONFIDENCE;
+		else if (!any_ready)
+			reason = CLS_UNKNOWN_NO_PAYLOAD;
+	}
+
+	char *label = label_of(e, state);
+	label[0] = '\0';
+	h->decided = 1;
+	h->classifier = (int8_t)winner;
+	if (winner >= 0) {
+		const struct cls_result *r = &w->res[winner];
+		h->app_id = r->app_id;
+		h->sub_id = r->sub_id;
+		h->confidence = (uint8_t)(conf > 100 ? 100 : conf);
+		h->reason = CLS_UNKNOWN_NONE;
+		/* the sub-label and sub id may come from another classifier that agrees (the port
+		 * table says TLS, the TLS dissector knows the SNI and ALPN) */
+		const char *lbl = r->label;
+		for (unsigned int i = 0; i < e->n; i++) {
+			const struct cls_result *o = &w->res[i];
+			if (o->app_id != r->app_id || !o->confidence)
+				continue;
+			if (!lbl[0] && o->label[0])
+				lbl = o->label;
+			if (!h->sub_id && o->sub_id)
+				h->sub_id = o->sub_id;
+		}
+		snprintf(label, e->p.label_size, "%s", lbl);
+		w->won[winner]++;
+		w->decided++;
+	} else {
+		h->app_id = 0;
+		h->sub_id = 0;
+		h->confidence = 0;
+		h->reason = reason;
+		w->unknown[reason]++;
+	}
+	cls_session_decision(state, d);
+}
+
+static void
+ask_all(struct cls_worker *w, void *state, const struct cls_session *s)
+{
+	struct cls_engine *e = w->e;
+	for (unsigned int i = 0; i < e->n; i++) {
+		memset(&w->res[i], 0, offsetof(struct cls_result, label) + 1);
+		e->pl[i].ops->classify_session(e->pl[i].ctx, slot_of(&e->pl[i], state), s, &w->res[i]);
+		w->res[i].label[CLS_LABEL_MAX - 1] = '\0';
+	}
+}
+
+bool
+cls_session_packet(struct cls_worker *w, void *state, const struct cls_session *s,
+	const struct cls_packet *p, struct cls_decision *d)
+{
+	struct cls_engine *e = w->e;
+	if (hdr(state)->decided)
+		return false;
+	bool all_ready = true;
+	for (unsigned int i = 0; i < e->n; i++) {
+		const struct cls_plugin *ops = e->pl[i].ops;
+		void *slot = slot_of(&e->pl[i], state);
+		if (ops->packet)
+			ops->packet(e->pl[i].ctx, w->wctx[i], slot, s, p);
+		if (all_ready && !ops->is_session_classifiable(e->pl[i].ctx, slot, s))
+			all_ready = false;
+	}
+	if (!all_ready)
+		return false;
+	/* TIE's rule: every enabled classifier is ready — decide now */
+	ask_all(w, state, s);
+	combine(w, state, true, d);
+	free_plugins(w, state);
+	return true;
+}
+
+void
+cls_session_finish(struct cls_worker *w, void *state, const struct cls_session *s,
+	struct cls_decision *d)
+{
+	struct cls_engine *e = w->e;
+	if (hdr(state)->decided) {
+		cls_session_decision(state, d);
+		return;
+	}
+	bool any_ready = false;
+	for (unsigned int i = 0; i < e->n; i++)
+		any_ready |= e->pl[i].ops->is_session_classifiable(e->pl[i].ctx,
+			slot_of(&e->pl[i], state), s);
+	ask_all(w, state, s);
+	combine(w, state, any_ready, d);
+}
+
+bool
+cls_session_decided(const void *state)
+{
+	return ((const struct sess_hdr *)state)->decided;
+}
+
+void
+cls_session_decision(const void *state, struct cls_decision *d)
+{
+	const struct sess_hdr *h = state;
+	d->app_id = h->app_id;
+	d->sub_id = h->sub_id;
+	d->confidence = h->confidence;
+	d->classifier = h->classifier;
+	d->reason = h->decided ? h->reason : CLS_UNKNOWN_NO_PAYLOAD;
+}
+
+const char *
+cls_session_label(const struct cls_engine *e, const void *state)
+{
+	return label_of(e, (void *)(uintptr_t)state);
+}
+
+void
+cls_session_sign(struct cls_worker *w, void *state, const struct cls_session *s,
+	const struct cls_truth *truth)
+{
+	struct cls_engine *e = w->e;
+	for (unsigned int i = 0; i < e->n; i++)
+		if (e->pl[i].ops->session_sign)
+			e->pl[i].ops->session_sign(e->pl[i].ctx, slot_of(&e->pl[i], state), s, truth);
+}
+
+void
+cls_session_end(struct cls_worker *w, void *state)
+{
+	free_plugins(w, state);
+}
+
+int
+cls_engine_train(struct cls_engine *e, char *err, size_t errlen)
+{
+	for (unsigned int i = 0; i < e->n; i++) {
+		if (!e->pl[i].ops->train)
+			continue;
+		char path[1100];
+		snprintf(path, sizeof(path), "%s/%s.model", e->model_dir, e->pl[i].name);
+		int rc = e->pl[i].ops->train(e->pl[i].ctx, path);
+		if (rc != 0) {
+			snprintf(err, errlen, "classifier '%s': training into %s failed: %s",
+				e->pl[i].name, path, strerror(rc < 0 ? -rc : rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+cls_engine_dump_statistics(struct cls_engine *e, FILE *out)
+{
+	fprintf(out, "# combiner: %s policy, %" PRIu64 " sessions identified\n",
+		e->p.policy == CLS_POLICY_VOTE ? "vote" : "priority", e->decided);
+	for (unsigned int i = 0; i < e->n; i++)
+		fprintf(out, "#   %-12s decided %" PRIu64 "\n", e->pl[i].name, e->pl[i].won);
+	for (unsigned int r = 1; r < CLS_UNKNOWN_MAX; r++)
+		if (e->unknown[r])
+			fprintf(out, "#   unknown: %s: %" PRIu64 "\n", cls_unknown_reasons[r],
+				e->unknown[r]);
+	for (unsigned int i = 0; i < e->n; i++)
+		if (e->pl[i].ops->dump_statistics)
+			e->pl[i].ops->dump_statistics(e->pl[i].ctx, out);
+}

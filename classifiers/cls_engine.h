@@ -1,0 +1,111 @@
+/* cls_engine.h — TIE's plugin manager and decision combiner.
+ *
+ * The engine loads the enabled classifiers (built-ins and shared objects, in the order of the
+ * enabled-plugins file), lays their per-session state slots out after its own small header,
+ * feeds them packets and asks them, TIE's rule, whether they are ready; once every enabled
+ * classifier is ready (or the session ends) it combines their answers by the chosen policy into
+ * one decision: {app, sub, confidence, deciding classifier, sub-label} — or an explicit
+ * "unknown" with a reason.
+ *
+ * enabled-plugins file (config/enabled_plugins), one plugin per line, '#' comments:
+ *   <name> [weight=W] [options...]        name of a built-in, or of <plugin_dir>/<name>.so
+ * The order is the priority order. */
+#ifndef CLS_ENGINE_H
+#define CLS_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cls_apps.h"
+#include "cls_plugin.h"
+
+#define CLS_MAX_PLUGINS 16
+
+enum cls_policy {
+	CLS_POLICY_PRIORITY = 0, /* first classifier (in enabled order) with a confident answer */
+	CLS_POLICY_VOTE = 1,     /* sum of confidence x weight per (app, sub); the best wins */
+};
+
+struct cls_engine_params {
+	const char *config_dir;      /* tide_apps.txt, enabled_plugins, plugins' files */
+	const char *enabled_path;    /* NULL: <config_dir>/enabled_plugins */
+	const char *plugin_dir;      /* shared-object plugins; NULL: none */
+	const char *model_dir;       /* where train() writes / statistical models load; NULL: config_dir */
+	enum cls_policy policy;
+	uint8_t min_confidence;      /* a decision below this is "unknown (low confidence)" */
+	uint32_t first_n;            /* first-N packet features (0: plugin needs decide, default 8) */
+	uint32_t label_size;         /* bytes kept per session for the sub-label (default 96) */
+	bool training;               /* call session_sign() on labelled sessions */
+};
+
+/* A final decision, as it goes into the flow record. */
+struct cls_decision {
+	uint16_t app_id;
+	uint16_t sub_id;
+	uint8_t confidence;
+	int8_t classifier;           /* index of the deciding plugin, -1 for none */
+	uint8_t reason;              /* enum cls_unknown_reason when app_id == 0 */
+};
+
+#define CLS_UNKNOWN_LIST(_)                                             \
+	_(NONE, "")                                                     \
+	_(NO_ANSWER, "no classifier recognised it")                     \
+	_(LOW_CONFIDENCE, "answers below the confidence threshold")     \
+	_(TIE, "classifiers disagreed with equal weight")               \
+	_(NO_PAYLOAD, "ended before any classifier was ready")
+
+enum cls_unknown_reason {
+#define _(sym, text) CLS_UNKNOWN_##sym,
+	CLS_UNKNOWN_LIST(_)
+#undef _
+	CLS_UNKNOWN_MAX
+};
+extern const char *const cls_unknown_reasons[CLS_UNKNOWN_MAX];
+
+struct cls_engine;
+struct cls_worker;
+
+/* NULL on error with a message in err (unknown plugin, ABI mismatch, bad config line, a plugin's
+ * enable() or load_signatures() failing — each names the plugin and file). */
+struct cls_engine *cls_engine_create(const struct cls_engine_params *p, char *err, size_t errlen);
+void cls_engine_destroy(struct cls_engine *e);
+
+const struct cls_apps *cls_engine_apps(const struct cls_engine *e);
+unsigned int cls_engine_n_plugins(const struct cls_engine *e);
+const char *cls_engine_plugin_name(const struct cls_engine *e, int idx); /* "none" for -1 */
+uint32_t cls_engine_needs(const struct cls_engine *e);     /* union of CLS_NEED_* */
+uint32_t cls_engine_first_n(const struct cls_engine *e);
+/* bytes of per-session state the engine needs (header + label + every plugin's slot) */
+uint32_t cls_engine_state_size(const struct cls_engine *e);
+
+/* Per-worker context (plugins' worker_init). Not thread-safe: one per worker thread. */
+struct cls_worker *cls_worker_create(struct cls_engine *e);
+void cls_worker_destroy(struct cls_worker *w);
+
+/* Per session. `state` is cls_engine_state_size() bytes owned by the caller. begin() zeroes it. */
+void cls_session_begin(struct cls_worker *w, void *state);
+/* Feed one packet. Returns true when the session has just been decided (*d filled); false while
+ * undecided or when it was decided before (use cls_session_decision()). */
+bool cls_session_packet(struct cls_worker *w, void *state, const struct cls_session *s,
+	const struct cls_packet *p, struct cls_decision *d);
+/* The session ends undecided: decide with what the classifiers have (TIE's final dump). */
+void cls_session_finish(struct cls_worker *w, void *state, const struct cls_session *s,
+	struct cls_decision *d);
+bool cls_session_decided(const void *state);
+void cls_session_decision(const void *state, struct cls_decision *d);
+/* The sub-label kept with the decision ("" if none). */
+const char *cls_session_label(const struct cls_engine *e, const void *state);
+/* Training: hand the ground truth to every plugin's session_sign(). */
+void cls_session_sign(struct cls_worker *w, void *state, const struct cls_session *s,
+	const struct cls_truth *truth);
+/* Release plugin resources (Hyperscan streams…). Call once per begun session. */
+void cls_session_end(struct cls_worker *w, void *state);
+
+/* After training input: every plugin's train(<model_dir>/<name>.model). 0 or -1 + err. */
+int cls_engine_train(struct cls_engine *e, char *err, size_t errlen);
+/* Every plugin's dump_statistics, plus the combiner's own counts. */
+void cls_engine_dump_statistics(struct cls_engine *e, FILE *out);
+
+#endif

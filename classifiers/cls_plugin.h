@@ -1,0 +1,96 @@
+/* cls_plugin.h — the classifier plugin ABI, modelled on TIE's `struct classifier`.
+ *
+ * A plugin is one `const struct cls_plugin` (data, not code, describes it) plus its functions.
+ * Built-in plugins are linked into the engine; others are shared objects in a plugin directory
+ * exporting `const struct cls_plugin *tide_classifier(void)`. The engine refuses a plugin whose
+ * abi_version differs from CLS_ABI_VERSION, naming the plugin and both versions.
+ *
+ * Life cycle: enable(config) → [load_signatures(path)] → per worker: worker_init → per session:
+ * packet()… is_session_classifiable()? → classify_session() → session_free(); training runs
+ * session_sign() on labelled sessions and train(model path) at the end; dump_statistics() on
+ * exit. Per-session state lives in an opaque slot of `state_size` bytes that the engine
+ * allocates next to the session (zeroed at session start), so adding a classifier never adds
+ * fields to the shared session struct. `ctx` is the plugin's global context (read-only once
+ * enabled, shared by workers); `wctx` is per worker (e.g. Hyperscan scratch) — no locks. */
+#ifndef CLS_PLUGIN_H
+#define CLS_PLUGIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cls_session.h"
+
+#define CLS_ABI_VERSION 1
+
+/* result flags */
+#define CLS_RES_FINAL 0x01   /* the plugin will not change its mind for this session */
+#define CLS_RES_GAVE_UP 0x02 /* looked, gave up (bound reached): "don't know" */
+
+#define CLS_LABEL_MAX 128
+
+/* A classification: TIE's class_output plus a sub-label string (SNI, DNS name, HTTP host) that
+ * goes into the flow record. app_id 0 = unknown. */
+struct cls_result {
+	uint16_t app_id;
+	uint16_t sub_id;
+	uint8_t confidence;             /* 0–100, 100 = sure */
+	uint32_t flags;                 /* CLS_RES_* */
+	char label[CLS_LABEL_MAX];      /* "" when none */
+};
+
+/* A ground-truth label for training (from the pre-classifier). */
+struct cls_truth {
+	uint16_t app_id;
+	uint16_t sub_id;
+};
+
+/* What a plugin needs from the session builder (the engine turns on the features). */
+#define CLS_NEED_PAYLOAD 0x01     /* cls_packet.payload on every packet */
+#define CLS_NEED_FIRST_N 0x02     /* feat sizes/dirs/iat of the first packets */
+#define CLS_NEED_FIRST_BYTES 0x04 /* feat first_bytes */
+#define CLS_NEED_STREAM 0x08      /* feat stream */
+
+/* Settings handed to enable(): the engine's config directory (for the plugin's own files), the
+ * application table lookup, and plugin-specific key=value options from the config. */
+struct cls_apps;
+struct cls_config {
+	const char *config_dir;
+	const struct cls_apps *apps;
+	const char *options;          /* "key=value,key=value" or "" */
+	uint32_t first_n;             /* features collected for the first N packets */
+	const char *model_dir;        /* where trained models live (train() writes there) */
+};
+
+struct cls_plugin {
+	uint32_t abi_version;         /* CLS_ABI_VERSION */
+	const char *name;
+	const char *version;
+	uint32_t state_size;          /* per-session opaque bytes (0: none) */
+	uint32_t needs;               /* CLS_NEED_* */
+
+	int (*enable)(void **ctx, const struct cls_config *cfg);          /* 0 or -errno */
+	void (*disable)(void *ctx);
+	int (*load_signatures)(void *ctx, const char *path);              /* optional */
+	int (*train)(void *ctx, const char *model_path);                  /* optional */
+	void *(*worker_init)(void *ctx);                                  /* optional */
+	void (*worker_free)(void *ctx, void *wctx);                       /* optional */
+
+	/* per packet while the session is undecided (optional) */
+	void (*packet)(void *ctx, void *wctx, void *state, const struct cls_session *s,
+		const struct cls_packet *p);
+	bool (*is_session_classifiable)(void *ctx, void *state, const struct cls_session *s);
+	void (*classify_session)(void *ctx, void *state, const struct cls_session *s,
+		struct cls_result *out);
+	/* training: remember what train() needs from a labelled session (optional) */
+	void (*session_sign)(void *ctx, void *state, const struct cls_session *s,
+		const struct cls_truth *truth);
+	void (*session_free)(void *ctx, void *wctx, void *state);         /* optional */
+	int (*dump_statistics)(void *ctx, FILE *out);                     /* optional */
+};
+
+/* Entry point a shared-object plugin exports. */
+typedef const struct cls_plugin *(*cls_plugin_entry_fn)(void);
+#define CLS_PLUGIN_ENTRY "tide_classifier"
+
+#endif

@@ -1,0 +1,346 @@
+/* dp_flows.c — flow record writer and per-application summary (see dp_flows.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+
+#include "dp_flows.h"
+
+#define NS_PER_S ((uint64_t)1000000000)
+
+struct app_count {
+	uint64_t sessions, packets, bytes;
+};
+
+struct dp_flows {
+	struct dp_flows_params p;
+	char base[4096];             /* path without .csv/.jsonl, for cyclic names */
+	char ext[16];
+	char cur_path[4200];
+	FILE *f;
+	char *buf;
+	pthread_mutex_t mu;
+	uint64_t interval_start;     /* cyclic: start of the current file's interval */
+	uint64_t records;
+	struct app_count *apps;      /* indexed by app id; summary of the current file */
+	uint32_t n_apps;
+};
+
+static const char *
+proto_name(uint8_t p, char *buf)
+{
+	switch (p) {
+	case 0: return "";
+	case 1: return "icmp";
+	case 6: return "tcp";
+	case 17: return "udp";
+	case 58: return "icmp6";
+	case 132: return "sctp";
+	default: sprintf(buf, "%u", p); return buf;
+	}
+}
+
+static void
+addr_str(const struct cls_key *k, const uint8_t *a, char *out)
+{
+	if (k->family == 4)
+		inet_ntop(AF_INET, a, out, INET6_ADDRSTRLEN);
+	else
+		inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN);
+}
+
+/* CSV field: quoted when it holds a separator, quote or line break (RFC 4180) */
+static void
+csv_str(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void
+json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fprintf(f, "\\%c", *c);
+		else if (*c < 0x20 || *c >= 0x7f)
+			fprintf(f, "\\u%04x", *c);
+		else
+			fputc(*c, f);
+	}
+	fputc('"', f);
+}
+
+static const char *
+sub_name(const struct dp_flows *fl, uint16_t app, uint16_t sub)
+{
+	if (!sub || !fl->p.engine)
+		return "";
+	const char *n = cls_apps_name(cls_engine_apps(fl->p.engine), app, sub);
+	const char *slash = strchr(n, '/');
+	return slash ? slash + 1 : n;
+}
+
+static const char *
+app_name(const struct dp_flows *fl, uint16_t app)
+{
+	return fl->p.engine ? cls_apps_name(cls_engine_apps(fl->p.engine), app, 0) : "";
+}
+
+static void
+write_header(struct dp_flows *fl)
+{
+	if (fl->p.jsonl)
+		return;
+	fputs("flow_id,proto,src_ip,src_port,dst_ip,dst_port,first_ts,last_ts,pkts_fwd,bytes_fwd,"
+	      "pkts_bwd,bytes_bwd,app,sub_app,confidence,classifier,label,reason,end",
+		fl->f);
+	if (fl->p.truth)
+		fputs(",truth_app,truth_sub_app", fl->f);
+	if (fl->p.features)
+		fputs(",pkt_sizes,pkt_iat_us", fl->f);
+	fputc('\n', fl->f);
+}
+
+static int
+open_file(struct dp_flows *fl, uint64_t ts_ns)
+{
+	if (fl->p.cyclic) {
+		time_t s = (time_t)(ts_ns / NS_PER_S);
+		struct tm tm;
+		char when[32];
+		gmtime_r(&s, &tm);
+		strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", &tm);
+		snprintf(fl->cur_path, sizeof(fl->cur_path), "%s-%s%s", fl->base, when, fl->ext);
+	} else {
+		snprintf(fl->cur_path, sizeof(fl->cur_path), "%s", fl->p.path);
+	}
+	fl->f = fopen(fl->cur_path, "w");
+	if (!fl->f) {
+		fprintf(stderr, "tide-dataplane: cannot write %s: %s\n", fl->cur_path, strerror(errno));
+		return -errno;
+	}
+	setvbuf(fl->f, fl->buf, _IOFBF, 1 << 20);
+	write_header(fl);
+	return 0;
+}
+
+static const char *const end_names[] = {"timeout", "closed", "evicted", "end", "classified"};
+
+static int
+write_summary(struct dp_flows *fl)
+{
+	char path[4300];
+	snprintf(path, sizeof(path), "%s.summary.csv", fl->cur_path);
+	FILE *s = fopen(path, "w");
+	if (!s)
+		return -errno;
+	fputs("app,group,sessions,packets,bytes\n", s);
+	if (!fl->p.quiet)
+		fprintf(stderr, "%-16s %-14s %10s %12s %14s\n", "app", "group", "sessions", "packets",
+			"bytes");
+	for (uint32_t a = 0; a < fl->n_apps; a++) {
+		const struct app_count *c = &fl->apps[a];
+		if (!c->sessions)
+			continue;
+		const char *name = fl->p.engine ? app_name(fl, (uint16_t)a) : "unclassified";
+		const char *group = fl->p.engine ?
+			cls_apps_group(cls_engine_apps(fl->p.engine), (uint16_t)a) : "";
+		fprintf(s, "%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", name, group, c->sessions,
+			c->packets, c->bytes);
+		if (!fl->p.quiet)
+			fprintf(stderr, "%-16s %-14s %10" PRIu64 " %12" PRIu64 " %14" PRIu64 "\n", name,
+				group, c->sessions, c->packets, c->bytes);
+	}
+	return fclose(s) == 0 ? 0 : -errno;
+}
+
+static int
+close_file(struct dp_flows *fl)
+{
+	int rc = 0;
+	if (!fl->f)
+		return 0;
+	if (fflush(fl->f) != 0 || ferror(fl->f))
+		rc = -errno;
+	if (fclose(fl->f) != 0 && rc == 0)
+		rc = -errno;
+	fl->f = NULL;
+	int src = write_summary(fl);
+	memset(fl->apps, 0, sizeof(*fl->apps) * fl->n_apps);
+	return rc ? rc : src;
+}
+
+struct dp_flows *
+dp_flows_open(const struct dp_flows_params *p)
+{
+	struct dp_flows *fl = calloc(1, sizeof(*fl));
+	if (!fl)
+		return NULL;
+	fl->p = *p;
+	fl->n_apps = 65536;
+	fl->apps = calloc(fl->n_apps, sizeof(*fl->apps));
+	fl->buf = malloc(1 << 20);
+	if (!fl->apps || !fl->buf) {
+		free(fl->apps);
+		free(fl->buf);
+		free(fl);
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_init(&fl->mu, NULL);
+	snprintf(fl->base, sizeof(fl->base), "%s", p->path);
+	char *dot = strrchr(fl->base, '.');
+	char *slash = strrchr(fl->base, '/');
+	if (dot && (!slash || dot > slash)) {
+		snprintf(fl->ext, sizeof(fl->ext), "%.15s", dot);
+		*dot = '\0';
+	} else {
+		snprintf(fl->ext, sizeof(fl->ext), "%s", p->jsonl ? ".jsonl" : ".csv");
+	}
+	if (!p->cyclic && open_file(fl, 0) != 0) {
+		free(fl->apps);
+		free(fl->buf);
+		free(fl);
+		return NULL;
+	}
+	return fl;
+}
+
+static void
+write_record(struct dp_flows *fl, const struct dp_flow_rec *r)
+{
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], pbuf[8];
+	FILE *f = fl->f;
+	addr_str(&r->key, r->key.src, src);
+	addr_str(&r->key, r->key.dst, dst);
+	const char *proto = proto_name(r->key.proto, pbuf);
+	const char *classifier = fl->p.engine ? cls_engine_plugin_name(fl->p.engine, r->d.classifier) : "";
+	const char *reason = r->d.app_id ? "" : cls_unknown_reasons[r->d.reason];
+	const char *app = fl->p.engine ? app_name(fl, r->d.app_id) : "";
+	const char *sub = sub_name(fl, r->d.app_id, r->d.sub_id);
+	if (fl->p.jsonl) {
+		fprintf(f, "{\"flow_id\":%" PRIu64 ",\"proto\":\"%s\",\"src_ip\":\"%s\",\"src_port\":%u,"
+			"\"dst_ip\":\"%s\",\"dst_port\":%u,\"first_ts\":%" PRIu64 ".%09" PRIu64
+			",\"last_ts\":%" PRIu64 ".%09" PRIu64 ",\"pkts_fwd\":%u,\"bytes_fwd\":%" PRIu64
+			",\"pkts_bwd\":%u,\"bytes_bwd\":%" PRIu64 ",\"app\":\"%s\",\"sub_app\":\"%s\","
+			"\"confidence\":%u,\"classifier\":\"%s\",\"label\":",
+			r->flow_id, proto, src, r->key.sport, dst, r->key.dport,
+			r->first_ts / NS_PER_S, r->first_ts % NS_PER_S,
+			r->last_ts / NS_PER_S, r->last_ts % NS_PER_S, r->pkts[0], r->bytes[0],
+			r->pkts[1], r->bytes[1], app, sub, r->d.confidence, classifier);
+		json_str(f, r->label);
+		fprintf(f, ",\"reason\":\"%s\",\"end\":\"%s\"", reason, end_names[r->end]);
+		if (fl->p.truth)
+			fprintf(f, ",\"truth_app\":\"%s\",\"truth_sub_app\":\"%s\"",
+				r->has_truth ? app_name(fl, r->truth_app) : "",
+				r->has_truth ? sub_name(fl, r->truth_app, r->truth_sub) : "");
+		if (fl->p.features) {
+			fputs(",\"pkt_sizes\":[", f);
+			for (unsigned int i = 0; i < r->n_feat; i++)
+				fprintf(f, "%s%d", i ? "," : "", r->dirs[i] ? -(int)r->sizes[i] : r->sizes[i]);
+			fputs("],\"pkt_iat_us\":[", f);
+			for (unsigned int i = 0; i < r->n_feat; i++)
+				fprintf(f, "%s%u", i ? "," : "", r->iat_us[i]);
+			fputc(']', f);
+		}
+		fputs("}\n", f);
+		return;
+	}
+	fprintf(f, "%" PRIu64 ",%s,%s,%u,%s,%u,%" PRIu64 ".%09" PRIu64 ",%" PRIu64 ".%09" PRIu64
+		",%u,%" PRIu64 ",%u,%" PRIu64 ",%s,%s,%u,%s,",
+		r->flow_id, proto, src, r->key.sport, dst, r->key.dport, r->first_ts / NS_PER_S,
+		r->first_ts % NS_PER_S, r->last_ts / NS_PER_S, r->last_ts % NS_PER_S,
+		r->pkts[0], r->bytes[0], r->pkts[1], r->bytes[1], app, sub, r->d.confidence,
+		classifier);
+	csv_str(f, r->label);
+	fprintf(f, ",%s,%s", reason, end_names[r->end]);
+	if (fl->p.truth)
+		fprintf(f, ",%s,%s", r->has_truth ? app_name(fl, r->truth_app) : "",
+			r->has_truth ? sub_name(fl, r->truth_app, r->truth_sub) : "");
+	if (fl->p.features) {
+		fputc(',', f);
+		for (unsigned int i = 0; i < r->n_feat; i++)
+			fprintf(f, "%s%d", i ? ";" : "", r->dirs[i] ? -(int)r->sizes[i] : r->sizes[i]);
+		fputc(',', f);
+		for (unsigned int i = 0; i < r->n_feat; i++)
+			fprintf(f, "%s%u", i ? ";" : "", r->iat_us[i]);
+	}
+	fputc('\n', f);
+}
+
+static void
+rotate_locked(struct dp_flows *fl, uint64_t now_ns)
+{
+	uint64_t iv = fl->p.interval_ns;
+	uint64_t start = now_ns - now_ns % iv;
+	if (fl->f && start <= fl->interval_start)
+		return;
+	close_file(fl);
+	fl->interval_start = start;
+	open_file(fl, start);
+}
+
+void
+dp_flows_tick(struct dp_flows *fl, uint64_t now_ns)
+{
+	if (!fl->p.cyclic)
+		return;
+	pthread_mutex_lock(&fl->mu);
+	rotate_locked(fl, now_ns);
+	pthread_mutex_unlock(&fl->mu);
+}
+
+void
+dp_flows_emit(void *arg, const struct dp_flow_rec *rec)
+{
+	struct dp_flows *fl = arg;
+	pthread_mutex_lock(&fl->mu);
+	if (fl->p.cyclic && !fl->f)
+		rotate_locked(fl, rec->last_ts);
+	if (fl->f) {
+		write_record(fl, rec);
+		struct app_count *c = &fl->apps[rec->d.app_id];
+		c->sessions++;
+		c->packets += (uint64_t)rec->pkts[0] + rec->pkts[1];
+		c->bytes += rec->bytes[0] + rec->bytes[1];
+		fl->records++;
+	}
+	pthread_mutex_unlock(&fl->mu);
+}
+
+int
+dp_flows_close(struct dp_flows *fl)
+{
+	if (!fl)
+		return 0;
+	int rc = close_file(fl);
+	if (rc)
+		fprintf(stderr, "tide-dataplane: writing %s: %s\n", fl->cur_path, strerror(-rc));
+	pthread_mutex_destroy(&fl->mu);
+	free(fl->apps);
+	free(fl->buf);
+	free(fl);
+	return rc;
+}
+
+uint64_t
+dp_flows_records(const struct dp_flows *fl)
+{
+	return fl ? fl->records : 0;
+}

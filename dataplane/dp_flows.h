@@ -1,0 +1,40 @@
+/* dp_flows.h — flow records out: flows.csv (or JSON Lines), one row per session, and the
+ * per-application summary (TIE's output block).
+ *
+ * Work modes (TIE): offline — a record when a session expires or at the end; realtime — a
+ * record as soon as a session is classified; cyclic — one timestamped file per interval, with
+ * the summary counters reset each interval. Workers emit concurrently: one mutex around the
+ * buffered file (records are per session, orders of magnitude rarer than packets). */
+#ifndef DP_FLOWS_H
+#define DP_FLOWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cls_engine.h"
+#include "dp_session.h"
+
+struct dp_flows_params {
+	const char *path;            /* flows file; cyclic: <path minus .csv>-<UTC time>.csv */
+	bool jsonl;
+	bool cyclic;
+	uint64_t interval_ns;        /* cyclic interval */
+	const struct cls_engine *engine; /* names of apps and classifiers (NULL: no classification) */
+	bool truth;                  /* add truth_app / truth_sub_app columns */
+	bool features;               /* add the first-N packet feature columns */
+	bool quiet;                  /* no summary table on stderr */
+};
+
+struct dp_flows;
+
+/* NULL with errno on failure (message on stderr). */
+struct dp_flows *dp_flows_open(const struct dp_flows_params *p);
+/* dp_flow_emit_fn: arg is the struct dp_flows. Thread-safe. */
+void dp_flows_emit(void *arg, const struct dp_flow_rec *rec);
+/* Cyclic mode: start a new file when `now_ns` has crossed the interval boundary. */
+void dp_flows_tick(struct dp_flows *f, uint64_t now_ns);
+/* Flush, write the summary, close. 0 or -errno. */
+int dp_flows_close(struct dp_flows *f);
+uint64_t dp_flows_records(const struct dp_flows *f);
+
+#endif

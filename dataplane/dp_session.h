@@ -1,0 +1,108 @@
+/* dp_session.h — the session builder (TIE): per-worker session tables of flows, biflows or
+ * hosts, their features, and the hand-off of each session to the classification engine.
+ *
+ * One table per worker, never shared (the symmetric hash sends both directions of a
+ * conversation to one worker), so there are no locks. Bounded by construction:
+ *   - capacity fixed at start; when full the longest-idle session is evicted (and counted);
+ *   - expiry by inactivity timeout and by TCP close (RST, or FIN from both sides, after a short
+ *     grace for the last ACKs), found in O(1) from the heads of two idle-ordered lists
+ *     (equivalent to a timer wheel with one period), at most `gc_budget` per call;
+ *   - 128 bytes of core state per session (_Static_assert), plus what the enabled features
+ *     and classifiers declare, in a parallel array. */
+#ifndef DP_SESSION_H
+#define DP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cls_engine.h"
+#include "cls_session.h"
+#include "dp_parse.h"
+
+#define DP_SESS_COUNTER_LIST(_)                                          \
+	_(CREATED, "created")                                             \
+	_(EXPIRED, "expired")          /* inactivity timeout */           \
+	_(CLOSED, "closed")            /* TCP RST / FIN both ways */       \
+	_(EVICTED, "evicted")          /* table full: oldest pushed out */ \
+	_(FLUSHED, "flushed")          /* still open at the end */         \
+	_(TABLE_FULL, "table_full")    /* could not insert at all */       \
+	_(NOT_IP, "not_ip")            /* packets with no session: non-IP */ \
+	_(FRAGMENTS, "fragments")      /* non-first fragments: no ports */
+
+enum dp_sess_counter {
+#define _(sym, name) DP_SESS_##sym,
+	DP_SESS_COUNTER_LIST(_)
+#undef _
+	DP_SESS_COUNTER_MAX
+};
+extern const char *const dp_sess_counter_names[DP_SESS_COUNTER_MAX];
+
+/* Why a session record is emitted. */
+enum dp_sess_end { DP_END_TIMEOUT, DP_END_CLOSED, DP_END_EVICTED, DP_END_FLUSH, DP_END_REALTIME };
+
+/* A finished (or, in realtime mode, just classified) session, as the flow writer prints it. */
+struct dp_flow_rec {
+	struct cls_key key;
+	uint64_t flow_id;
+	uint64_t first_ts, last_ts;
+	uint32_t pkts[2];
+	uint64_t bytes[2];
+	uint64_t payload_bytes[2];
+	struct cls_decision d;
+	uint16_t truth_app, truth_sub;
+	uint8_t has_truth;
+	uint8_t end;                 /* enum dp_sess_end */
+	uint8_t type;                /* enum cls_session_type */
+	uint8_t n_feat;
+	uint16_t sizes[CLS_FIRST_N_MAX];
+	uint8_t dirs[CLS_FIRST_N_MAX];
+	uint32_t iat_us[CLS_FIRST_N_MAX];
+	char label[CLS_LABEL_MAX];
+};
+
+struct dp_sessions;
+struct cls_truth_table;
+
+/* Receives each record (the caller's flow writer); `rec` is only valid during the call. */
+typedef void (*dp_flow_emit_fn)(void *arg, const struct dp_flow_rec *rec);
+
+struct dp_session_params {
+	enum cls_session_type type;
+	uint32_t capacity;           /* sessions per worker */
+	uint64_t timeout_ns;         /* inactivity timeout (default 60 s) */
+	uint64_t close_grace_ns;     /* after RST / both FINs (default 2 s) */
+	uint32_t gc_budget;          /* sessions expired per dp_session_gc call at most (64) */
+	bool realtime;               /* emit at classification (TIE realtime mode) */
+	struct cls_engine *engine;   /* NULL: no classification */
+	const struct cls_truth_table *truth; /* pre-classifier ground truth (NULL: none) */
+	bool training;               /* sign sessions with their truth for train() */
+	uint32_t first_bytes;        /* bytes of the first payload per direction kept (0: off) */
+	uint32_t stream_bytes;       /* session payload stream kept (0: off) */
+	bool features;               /* first-N sizes/directions/IATs (forced on if a plugin needs) */
+	dp_flow_emit_fn emit;
+	void *emit_arg;
+	unsigned int worker;         /* for names and flow ids */
+};
+
+/* NULL with errno (ENOMEM) on failure. Memory is reserved up front and touched lazily. */
+struct dp_sessions *dp_sessions_create(const struct dp_session_params *p);
+void dp_sessions_destroy(struct dp_sessions *t);
+
+/* Account one packet (frame data + parse result) to its session; classify while undecided. */
+void dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_pkt_info *pi,
+	uint64_t ts_ns, uint32_t wirelen);
+
+/* Expire what is due at time `now_ns` (packet time offline, wall clock live), at most
+ * gc_budget sessions; returns how many. */
+unsigned int dp_session_gc(struct dp_sessions *t, uint64_t now_ns);
+
+/* Emit and remove every session (end of capture, or a cyclic-mode interval with all=false
+ * expiring only what is due). */
+void dp_session_flush(struct dp_sessions *t);
+
+uint64_t dp_session_counter(const struct dp_sessions *t, enum dp_sess_counter c);
+uint32_t dp_session_active(const struct dp_sessions *t);
+/* bytes per session: core state and the whole per-session footprint */
+uint32_t dp_session_footprint(const struct dp_sessions *t);
+
+#endif
