@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cls_builtin.h"
 #include "cls_engine.h"
@@ -89,9 +90,10 @@ static int
 load_plugin(struct cls_engine *e, struct plugin_slot *ps, char *err, size_t errlen)
 {
 	const struct cls_plugin *ops = cls_builtin_find(ps->name);
-	if (!ops && e->p.plugin_dir) {
-		char path[1024];
+	char path[1024];
+	if (!ops && e->p.plugin_dir)
 		snprintf(path, sizeof(path), "%s/%s.so", e->p.plugin_dir, ps->name);
+	if (!ops && e->p.plugin_dir && access(path, F_OK) == 0) {
 		ps->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 		if (!ps->dl) {
 			snprintf(err, errlen, "plugin '%s': %s", ps->name, dlerror());
