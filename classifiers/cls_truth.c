@@ -86,14 +86,16 @@ parse_addr(const char *s, uint8_t out[16])
 	return inet_pton(AF_INET6, s, out) == 1 ? 0 : -1;
 }
 
-/* split a CSV line in place (no quoted fields: names, numbers and addresses only) */
+/* split a CSV line in place, keeping empty fields (no quoting: names, numbers and addresses
+ * only) */
 static int
 split(char *line, char **f, int max)
 {
 	int n = 0;
-	char *save = NULL;
 	line[strcspn(line, "\r\n")] = '\0';
-	for (char *t = strtok_r(line, ",", &save); t && n < max; t = strtok_r(NULL, ",", &save)) {
+	if (!*line)
+		return 0;
+	for (char *t; n < max && (t = strsep(&line, ",")) != NULL;) {
 		while (*t == ' ')
 			t++;
 		f[n++] = t;

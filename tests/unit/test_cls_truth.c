@@ -151,9 +151,11 @@ test_stat_train_then_classify(void **st)
 	(void)st;
 	char err[512];
 	const char *apps[3] = {"DNS", "HTTP", "SSH"};
+	char enabled[512];
+	snprintf(enabled, sizeof(enabled), "%s", write_file("enabled", "stat\n"));
 	struct cls_engine_params p = {
 		.config_dir = config_dir,
-		.enabled_path = write_file("enabled", "stat\n"),
+		.enabled_path = enabled,
 		.model_dir = tmpdir,
 		.training = true,
 	};
