@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh — builds every tests/fuzz/fuzz_*.c as a libFuzzer binary and runs each for a
 # fixed time from its seed corpus; exit 1 if any target fails to build or finds a crash.
+# Targets link the dataplane core and the classification engine's sources.
 #
 # Generic on purpose: a new target is just a new fuzz_<name>.c (seeds, if any, in
 # tests/fuzz/seeds/fuzz_<name>/). Each target links the dataplane core sources that exist.
@@ -25,6 +26,11 @@ for f in dp_parse.c dp_hash.c dp_anon.c dp_pcapfile.c dp_pcapng.c; do
 	fi
 done
 
+# the classification engine's plain-C sources (dissectors, tables); plugins/ are shared objects
+for f in "$root"/classifiers/cls_*.c; do
+	[ -f "$f" ] && core+=("$f")
+done
+
 status=0
 found=0
 for src in "$root"/tests/fuzz/fuzz_*.c; do
@@ -34,7 +40,8 @@ for src in "$root"/tests/fuzz/fuzz_*.c; do
 	bin="$out/$name"
 	if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -D_GNU_SOURCE -I"$root/dataplane" \
-		"$src" "${core[@]}" -lcrypto -o "$bin" >"$out/$name.build.log" 2>&1; then
+		-I"$root/classifiers" -I/usr/include/hs "$src" "${core[@]}" -lcrypto -lhs -ldl -lm \
+		-o "$bin" >"$out/$name.build.log" 2>&1; then
 		echo "$name: BUILD FAILED (see $out/$name.build.log)"
 		status=1
 		continue
