@@ -409,8 +409,34 @@ dp_anon_packet(struct dp_anon *a, uint8_t *data, uint32_t caplen, const struct d
 		l4sum = csum_delta(old, addr, 16);
 		if (!(pi->flags & DP_PKT_IPV6_EXT) || !ip6_dst_in_routing_header(data, caplen, off))
 			l4sum += csum_delta(old + 16, addr + 16, 16);
+	} else if (pi->ethertype == 0x0806) {
+		/* ARP for IPv4 over Ethernet: sender and target protocol addresses */
+		const uint8_t *h = data + off;
+		if (off + 28 > caplen || h[0] != 0 || h[1] != 1 || h[2] != 0x08 || h[3] != 0 ||
+			h[4] != 6 || h[5] != 4)
+			return 0;
+		lookup4(a, data + off + 14);
+		lookup4(a, data + off + 24);
+		return 1;
 	} else {
 		return 0;
+	}
+
+	/* Neighbour discovery names an address in the ICMPv6 body (NS/NA target; redirect
+	 * target and destination): rewrite them too, or the dataset leaks what the header hid. */
+	if (!is4 && pi->l4proto == PROTO_ICMPV6 && (pi->flags & DP_PKT_HAS_L4)) {
+		uint32_t l4 = pi->l4_off;
+		uint8_t type = l4 < caplen ? data[l4] : 0;
+		unsigned int n = type == 135 || type == 136 ? 1 : type == 137 ? 2 : 0;
+		for (unsigned int i = 0; i < n; i++) {
+			uint8_t *t = data + l4 + 8 + 16 * i;
+			if (l4 + 8 + 16 * (i + 1) > caplen)
+				break;
+			uint8_t before[16];
+			memcpy(before, t, 16);
+			lookup6(a, t);
+			l4sum += csum_delta(before, t, 16);
+		}
 	}
 
 	if (pi->flags & DP_PKT_HAS_L4) {

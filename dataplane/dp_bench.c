@@ -1,11 +1,15 @@
 /* dp_bench.c — tide-bench: measures the worker pipeline and makes large test captures.
  *
  *   tide-bench pipeline [EAL args --] [--size 64|imix] [--flows N] [--seconds S] [--filter EXPR]
+ *                       [--classify [--config DIR] [--plugins FILE]]
  *       Pre-built mbufs (N distinct flows) are fed from memory through a net_ring port to one
  *       worker lcore running the real dp_worker code: parse + filter (JIT) + hand-off to the
  *       writer ring. The main lcore generates (re-sending the same mbufs by reference count)
  *       and drains the writer ring. Reports per-worker-core Mpps and Gbps from the worker's
  *       busy TSC cycles (its capacity), and the wall-clock rate it actually achieved.
+ *       --classify adds the session table (biflow, 1M sessions) and the classifiers of the
+ *       enabled-plugins file to the worker, as tide-dataplane --classify does; flow records
+ *       go to /dev/null.
  *   tide-bench make-pcap FILE [--bytes SIZE] [--flows N] [--seed S]
  *       Writes a capture of IMIX-sized Ethernet/IPv4 packets over N flows (TCP and UDP, some
  *       UDP/443 "QUIC" flows), for the offline benchmark against tcpdump.
@@ -26,6 +30,7 @@
 
 #include "dp_capture.h"
 #include "dp_eal.h"
+#include "dp_flows.h"
 #include "dp_linktype.h"
 #include "dp_port.h"
 #include "dp_stats.h"
@@ -164,6 +169,8 @@ pipeline(int argc, char **argv)
 	int imix = 0;
 	uint64_t flows = 1000000, seconds = 5;
 	const char *expr = "udp port 443";
+	const char *config_dir = "config", *plugins = NULL;
+	bool classify = false;
 	char err[512];
 	int used_huge;
 
@@ -173,7 +180,8 @@ pipeline(int argc, char **argv)
 	argc -= split;
 	argv += split;
 	static const struct option lo[] = {{"size", 1, NULL, 'z'}, {"flows", 1, NULL, 'f'},
-		{"seconds", 1, NULL, 's'}, {"filter", 1, NULL, 'F'}, {NULL, 0, NULL, 0}};
+		{"seconds", 1, NULL, 's'}, {"filter", 1, NULL, 'F'}, {"classify", 0, NULL, 'c'},
+		{"config", 1, NULL, 'C'}, {"plugins", 1, NULL, 'P'}, {NULL, 0, NULL, 0}};
 	int ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -182,6 +190,9 @@ pipeline(int argc, char **argv)
 		case 'f': flows = strtoull(optarg, NULL, 10); break;
 		case 's': seconds = strtoull(optarg, NULL, 10); break;
 		case 'F': expr = optarg; break;
+		case 'c': classify = true; break;
+		case 'C': config_dir = optarg; break;
+		case 'P': plugins = optarg; break;
 		default: return 2;
 		}
 	}
@@ -223,6 +234,31 @@ pipeline(int argc, char **argv)
 	if (dp_capture_add_job(c, "bench", f, 0, NULL) != 0 ||
 		dp_capture_make_rings(c, 8192, 4096) != 0)
 		return 1;
+	struct cls_engine *engine = NULL;
+	if (classify) {
+		struct cls_engine_params ep = {.config_dir = config_dir, .enabled_path = plugins};
+		engine = cls_engine_create(&ep, err, sizeof(err));
+		if (!engine) {
+			fprintf(stderr, "tide-bench: %s\n", err);
+			return 2;
+		}
+		struct dp_flows_params fp = {.path = "/dev/null", .engine = engine, .quiet = true};
+		c->flows = dp_flows_open(&fp);
+		struct dp_session_params sp = {
+			.type = CLS_SESSION_BIFLOW,
+			.capacity = 1u << 20,
+			.engine = engine,
+			.emit = dp_flows_emit,
+			.emit_arg = c->flows,
+		};
+		c->engine = engine;
+		c->workers[0].sess = dp_sessions_create(&sp);
+		if (!c->flows || !c->workers[0].sess) {
+			fprintf(stderr, "tide-bench: cannot create the session table\n");
+			return 1;
+		}
+	}
+	c->write_shards = true; /* hand-off to the writer ring is part of what is measured */
 	dp_clock_init();
 	dp_worker_capture = c;
 	c->started_ns = dp_now_ns();
@@ -262,8 +298,17 @@ pipeline(int argc, char **argv)
 	double avg = (double)total_len / n_pkts;
 	double gbps_l2 = (double)w->rx_bytes * 8 / busy_s / 1e9;
 	double gbps_l1 = (double)(w->rx_bytes + 24 * w->rx_pkts) * 8 / busy_s / 1e9;
-	printf("pipeline: size=%s avg_frame=%.0fB flows>=%" PRIu64 " filter='%s' hugepages=%s\n",
-		imix ? "imix" : "64", avg + 4, flows, expr, used_huge ? "yes" : "no");
+	printf("pipeline: size=%s avg_frame=%.0fB flows>=%" PRIu64 " filter='%s' hugepages=%s%s\n",
+		imix ? "imix" : "64", avg + 4, flows, expr, used_huge ? "yes" : "no",
+		classify ? " +sessions+classifiers" : "");
+	if (classify) {
+		printf("  classifiers:");
+		for (unsigned int i = 0; i < cls_engine_n_plugins(engine); i++)
+			printf(" %s", cls_engine_plugin_name(engine, (int)i));
+		printf("; sessions created %" PRIu64 ", evicted %" PRIu64 ", %u bytes/session\n",
+			dp_session_counter(w->sess, DP_SESS_CREATED),
+			dp_session_counter(w->sess, DP_SESS_EVICTED), dp_session_footprint(w->sess));
+	}
 	printf("  worker packets %" PRIu64 " matched %" PRIu64 " enqueued %" PRIu64
 		" ring_full %" PRIu64 "\n",
 		w->rx_pkts, w->job[0].matched, w->job[0].enqueued, w->job[0].ring_full);
@@ -274,6 +319,11 @@ pipeline(int argc, char **argv)
 		(double)w->rx_pkts / (double)seconds / 1e6);
 	printf("RESULT size=%s mpps=%.2f gbps_l1=%.2f cycles_per_pkt=%.1f\n", imix ? "imix" : "64",
 		mpps, gbps_l1, (double)w->busy_cycles / (double)w->rx_pkts);
+	if (classify) {
+		dp_sessions_destroy(c->workers[0].sess);
+		dp_flows_close(c->flows);
+		cls_engine_destroy(engine);
+	}
 	(void)sent;
 	return 0;
 }

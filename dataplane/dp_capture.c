@@ -13,11 +13,21 @@
 
 int dp_meta_offset = -1;
 
+/* A writer's limit or failure explains more than "end of input": offline, the reader can reach
+ * the end of the file before the writer has drained its ring and met the limit. */
+static bool
+writer_reason(int why)
+{
+	return why == DP_STOP_MAX_SIZE || why == DP_STOP_DISK_FULL || why == DP_STOP_IO_ERROR;
+}
+
 void
 dp_capture_stop(struct dp_capture *c, enum dp_stop why)
 {
-	int none = DP_STOP_NONE;
-	atomic_compare_exchange_strong(&c->stop_reason, &none, (int)why);
+	int cur = DP_STOP_NONE;
+	if (!atomic_compare_exchange_strong(&c->stop_reason, &cur, (int)why) &&
+		cur == DP_STOP_END_OF_INPUT && writer_reason((int)why))
+		atomic_compare_exchange_strong(&c->stop_reason, &cur, (int)why);
 	atomic_store(&c->quit, 1);
 }
 
@@ -36,6 +46,7 @@ dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore
 		return -1;
 	}
 	c->n_workers = n_workers;
+	atomic_store(&c->budget, INT64_MAX);
 	c->workers = rte_zmalloc("tide_workers", sizeof(struct dp_worker) * n_workers,
 		RTE_CACHE_LINE_SIZE);
 	if (!c->workers)

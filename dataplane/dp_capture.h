@@ -174,6 +174,7 @@ struct dp_capture {
 	_Atomic int quit;             /* workers and readers stop */
 	_Atomic int writers_quit;     /* writer drains and stops */
 	_Atomic int stop_reason;      /* first enum dp_stop that ended the capture */
+	_Atomic int64_t budget;       /* live --count: packets still to take (INT64_MAX: no limit) */
 	uint64_t started_ns, ended_ns;
 	uint64_t link_rx[DP_MAX_LINKS];      /* port ipackets (refreshed by the main lcore) */
 	uint64_t link_imissed[DP_MAX_LINKS];

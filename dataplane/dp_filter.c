@@ -1,14 +1,25 @@
-/* dp_filter.c — tcpdump expression → libpcap cBPF → rte_bpf_convert → eBPF JIT (dp_filter.h). */
+/* dp_filter.c — tcpdump expression → libpcap cBPF → eBPF (dp_bpf.c) → DPDK JIT (dp_filter.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <rte_bpf.h>
-#include <rte_errno.h>
-#include <rte_malloc.h>
 
+#include "dp_bpf.h"
 #include "dp_filter.h"
+
+/* libpcap compiles for DLT_* values, files carry LINKTYPE_* values; they differ for raw IP
+ * (LINKTYPE_RAW 101 is DLT_RAW, 12 on Linux) and OpenBSD loopback */
+static int
+dlt_of(unsigned int linktype)
+{
+	switch (linktype) {
+	case 101: return DLT_RAW;
+	case 108: return DLT_LOOP;
+	default: return (int)linktype;
+	}
+}
 
 struct dp_filter *
 dp_filter_compile(const char *expr, unsigned int linktype, uint32_t snaplen, char *err,
@@ -21,7 +32,7 @@ dp_filter_compile(const char *expr, unsigned int linktype, uint32_t snaplen, cha
 	}
 	f->expr = strdup(expr ? expr : "");
 	f->linktype = linktype;
-	pcap_t *p = pcap_open_dead((int)linktype, snaplen ? (int)snaplen : 262144);
+	pcap_t *p = pcap_open_dead(dlt_of(linktype), snaplen ? (int)snaplen : 262144);
 	if (!f->expr || !p) {
 		snprintf(err, errlen, "cannot open a libpcap handle for link type %u", linktype);
 		goto fail;
@@ -47,30 +58,21 @@ dp_filter_load(struct dp_filter *f, char *err, size_t errlen)
 {
 	if (f->match_all)
 		return 0;
-	struct rte_bpf_prm *prm = rte_bpf_convert(&f->cbpf);
-	if (!prm) {
-		snprintf(err, errlen, "rte_bpf_convert: %s", rte_strerror(rte_errno));
-		return -rte_errno;
-	}
-	/* the converted program reads the packet through its mbuf (BPF_ABS/IND loads) */
-	prm->prog_arg.type = RTE_BPF_ARG_PTR_MBUF;
-	prm->prog_arg.size = sizeof(struct rte_mbuf);
-	prm->prog_arg.buf_size = RTE_MBUF_DEFAULT_BUF_SIZE;
+	/* our own conversion, not rte_bpf_convert: see dp_bpf.h for why */
+	struct rte_bpf_prm *prm = dp_bpf_convert(&f->cbpf, err, errlen);
+	if (!prm)
+		return -EINVAL;
 	f->bpf = rte_bpf_load(prm);
-	int e = rte_errno;
-	rte_free(prm);
-	if (!f->bpf) {
-		snprintf(err, errlen, "rte_bpf_load: %s", rte_strerror(e));
-		return -e;
-	}
+	free(prm);
 	struct rte_bpf_jit jit;
-	if (rte_bpf_get_jit(f->bpf, &jit) != 0 || !jit.func) {
-		/* no JIT on this architecture: fall back to libpcap's interpreter semantics is not
-		 * possible on an mbuf chain, so keep the eBPF interpreter through a thunk */
-		snprintf(err, errlen, "rte_bpf JIT unavailable on this CPU");
-		rte_bpf_destroy(f->bpf);
+	if (!f->bpf || rte_bpf_get_jit(f->bpf, &jit) != 0 || !jit.func) {
+		/* the verifier refuses loops (libpcap's protochain jumps backwards), and some CPUs
+		 * have no JIT: libpcap's own interpreter runs those programs (slower, exact) */
+		if (f->bpf)
+			rte_bpf_destroy(f->bpf);
 		f->bpf = NULL;
-		return -ENOTSUP;
+		f->jit = NULL;
+		return 0;
 	}
 	f->jit = jit.func;
 	return 0;

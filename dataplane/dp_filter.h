@@ -1,8 +1,9 @@
 /* dp_filter.h — tcpdump filter expressions, compiled once and run by DPDK's BPF JIT.
  *
  * libpcap compiles the expression (so the semantics are exactly tcpdump's and a bad expression
- * gets libpcap's own message); rte_bpf_convert turns the classic BPF into eBPF and rte_bpf_load
- * JITs it to native code that reads the mbuf. Each capture job owns one filter; the worker runs
+ * gets libpcap's own message); dp_bpf_convert turns the classic BPF into eBPF (DPDK 22.11's
+ * rte_bpf_convert output miscompiles, see dp_bpf.h) and rte_bpf_load JITs it to native code
+ * that reads the mbuf. Each capture job owns one filter; the worker runs
  * every job's filter on every packet, so several concurrent jobs cost one JIT call each.
  *
  * Two steps because the first needs no EAL: dp_filter_compile() checks the expression before
@@ -22,7 +23,7 @@ struct dp_filter {
 	char *expr;
 	struct bpf_program cbpf;          /* classic BPF from libpcap (reference interpreter) */
 	struct rte_bpf *bpf;              /* eBPF context (owns the JIT code) */
-	uint64_t (*jit)(void *mbuf);      /* native code, NULL if the JIT is unavailable */
+	uint64_t (*jit)(void *mbuf);      /* native code; NULL: libpcap's interpreter decides */
 	unsigned int linktype;
 	int match_all;                    /* empty expression: no program is run */
 };
@@ -43,7 +44,12 @@ dp_filter_match_mbuf(const struct dp_filter *f, struct rte_mbuf *m)
 {
 	if (f->match_all)
 		return 1;
-	return f->jit(m) != 0;
+	if (likely(f->jit != NULL))
+		return f->jit(m) != 0;
+	/* programs the eBPF verifier refuses (libpcap's protochain loops backwards): the
+	 * reference interpreter on the first segment */
+	return bpf_filter(f->cbpf.bf_insns, rte_pktmbuf_mtod(m, const u_char *),
+		       rte_pktmbuf_pkt_len(m), rte_pktmbuf_data_len(m)) != 0;
 }
 
 /* Reference path for a capture record whose wire length exceeds its captured length: BPF's

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +70,10 @@ find_demo_pcap(void)
 				return path;
 		}
 	}
+	/* a build directory outside the source tree */
+	snprintf(path, sizeof(path), "%s/config/demo.pcap", TIDE_SOURCE_DIR);
+	if (access(path, R_OK) == 0)
+		return path;
 	return NULL;
 }
 
@@ -97,6 +103,11 @@ find_config_dir(const char *given)
 				return path;
 			}
 		}
+	}
+	snprintf(path, sizeof(path), "%s/config/tide_apps.txt", TIDE_SOURCE_DIR);
+	if (access(path, R_OK) == 0) {
+		snprintf(path, sizeof(path), "%s/config", TIDE_SOURCE_DIR);
+		return path;
 	}
 	return "/etc/tide";
 }
@@ -173,13 +184,6 @@ monitor(struct dp_capture *c, const struct dp_options *o)
 		uint64_t now = dp_now_ns();
 		if (deadline && now >= deadline)
 			dp_capture_stop(c, DP_STOP_MAX_DURATION);
-		if (o->count) {
-			uint64_t rx = 0;
-			for (unsigned int i = 0; i < c->n_workers; i++)
-				rx += c->workers[i].rx_pkts;
-			if (rx >= o->count)
-				dp_capture_stop(c, DP_STOP_COUNT);
-		}
 		if (!o->quiet && now >= next_line) {
 			print_line(c, stderr, "tide-dataplane: ");
 			next_line += 1000000000ull;
@@ -236,6 +240,18 @@ main(int argc, char **argv)
 	if (opt.out_dir && mkdir_p(opt.out_dir) != 0) {
 		fprintf(stderr, "tide-dataplane: cannot create %s: %s\n", opt.out_dir, strerror(errno));
 		return 1;
+	}
+	/* one writer per dataset: a second tide on the same --out would corrupt both */
+	if (opt.out_dir) {
+		char lock[PATH_MAX + 16];
+		snprintf(lock, sizeof(lock), "%s/.tide.lock", opt.out_dir);
+		int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+			fprintf(stderr, "tide-dataplane: %s is in use by another tide-dataplane%s%s\n",
+				opt.out_dir, lfd < 0 ? ": " : "", lfd < 0 ? strerror(errno) : "");
+			return 2;
+		}
+		/* held (fd left open) until exit */
 	}
 	struct cls_engine *engine = NULL;
 	struct cls_truth_table *truth = NULL;
@@ -371,6 +387,8 @@ main(int argc, char **argv)
 	if (dp_telemetry_register(c) != 0)
 		fprintf(stderr, "tide-dataplane: telemetry commands not registered\n");
 
+	if (opt.count && !offline)
+		atomic_store(&c->budget, (int64_t)opt.count);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	dp_clock_init();

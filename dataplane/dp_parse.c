@@ -313,8 +313,10 @@ parse_ip6(const uint8_t *d, uint32_t cap, uint32_t off, struct dp_pkt_info *pi)
 }
 
 static enum dp_parse_status
-parse_other_ethertype(uint16_t et, struct dp_pkt_info *pi)
+parse_other_ethertype(uint16_t et, uint32_t off, struct dp_pkt_info *pi)
 {
+	/* where the non-IP payload starts (ARP: the anonymiser rewrites its addresses) */
+	pi->l3_off = (uint16_t)off;
 	/* Counted apart from ARP & co: these carry IP that we do not look into. */
 	if (et == ET_MPLS_UC || et == ET_MPLS_MC || et == ET_PPPOE_SES)
 		return done(pi, DP_PARSE_UNSUPPORTED);
@@ -351,7 +353,7 @@ parse_ethertype(const uint8_t *d, uint32_t cap, uint32_t off, uint16_t et, struc
 		return parse_ip4(d, cap, off, pi);
 	if (et == ET_IPV6)
 		return parse_ip6(d, cap, off, pi);
-	return parse_other_ethertype(et, pi);
+	return parse_other_ethertype(et, off, pi);
 }
 
 /* BSD loopback address family: 2 is AF_INET everywhere; AF_INET6 is 24 (NetBSD, OpenBSD),

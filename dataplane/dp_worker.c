@@ -224,6 +224,17 @@ dp_worker_main(void *arg)
 			uint16_t n = rte_eth_rx_burst(rq->port_id, rq->queue, pkts, DP_BURST);
 			if (unlikely(n == 0))
 				continue;
+			/* --count N is exact: packets past the budget are not taken (freed uncounted,
+			 * as tcpdump -c leaves them to the kernel) */
+			int64_t left = atomic_fetch_sub_explicit(&c->budget, n, memory_order_relaxed);
+			if (unlikely(left <= n)) {
+				uint16_t take = left > 0 ? (uint16_t)left : 0; /* this burst ends it */
+				rte_pktmbuf_free_bulk(&pkts[take], n - take);
+				n = take;
+				dp_capture_stop(c, DP_STOP_COUNT);
+				if (n == 0)
+					continue;
+			}
 			uint64_t t0 = rte_rdtsc();
 			uint64_t ts = dp_clock_ns();
 			uint64_t bytes = 0;

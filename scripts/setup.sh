@@ -27,7 +27,7 @@ packages=(
 	# well-kept additions (see docs/ARCHITECTURE.md for why each)
 	libjansson-dev libssl-dev libcmocka-dev
 	# reference peers and test tools
-	tcpdump tshark python3 iproute2 procps
+	tcpdump tshark python3 iproute2 procps libndpi-bin
 )
 
 missing=()

@@ -1,0 +1,7 @@
+#!/usr/bin/env python3
+"""The Ethernet mix processed by two worker lcores."""
+import sys
+
+import trafficgen as tg
+
+tg.write_case(sys.argv[1], tg.ethernet_mix())
