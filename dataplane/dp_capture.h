@@ -167,6 +167,7 @@ struct dp_capture {
 	struct cls_engine *engine;    /* classification (NULL: off) */
 	struct dp_flows *flows;       /* flow records (NULL: no sessions) */
 	uint64_t sess_totals[DP_SESS_COUNTER_MAX]; /* kept when the session tables are freed */
+	char flows_path[4200];        /* the flow records file ("" when none) */
 	unsigned int n_outs;
 	struct dp_writer_out outs[DP_MAX_JOBS * DP_MAX_LINKS];
 

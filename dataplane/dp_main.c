@@ -346,6 +346,7 @@ main(int argc, char **argv)
 				opt.flows_jsonl ? "jsonl" : "csv");
 		}
 		c->engine = engine;
+		snprintf(c->flows_path, sizeof(c->flows_path), "%s", flows_path);
 		struct dp_flows_params fp = {
 			.path = flows_path,
 			.jsonl = opt.flows_jsonl,

@@ -184,6 +184,25 @@ dp_manifest_write(const struct dp_capture *c, const struct dp_options *o, const 
 	}
 	json_object_set_new(m, "links", links);
 
+	if (c->flows_path[0]) {
+		json_t *fj = json_object();
+		char hexsum[65];
+		uint64_t size = 0;
+		const char *rel = strncmp(c->flows_path, o->out_dir, strlen(o->out_dir)) == 0 ?
+			c->flows_path + strlen(o->out_dir) + 1 : c->flows_path;
+		json_object_set_new(fj, "file", json_string(rel));
+		if (sha256_file(c->flows_path, hexsum, &size) == 0) {
+			json_object_set_new(fj, "bytes", json_integer((json_int_t)size));
+			json_object_set_new(fj, "sha256", json_string(hexsum));
+		}
+		json_t *sj = json_object();
+		for (unsigned int k = 0; k < DP_SESS_COUNTER_MAX; k++)
+			json_object_set_new(sj, dp_sess_counter_names[k],
+				json_integer((json_int_t)c->sess_totals[k]));
+		json_object_set_new(fj, "sessions", sj);
+		json_object_set_new(m, "flows", fj);
+	}
+
 	json_t *rec = json_array();
 	for (unsigned int i = 0; i < dp_recovered_n; i++) {
 		json_t *r = json_object();

@@ -186,6 +186,15 @@ tel_workers(const char *cmd __rte_unused, const char *params __rte_unused,
 			up_cycles ? w->busy_cycles * 1000 / up_cycles : 0);
 		if (w->sw_in)
 			rte_tel_data_add_dict_u64(wd, "ring_used", rte_ring_count(w->sw_in));
+		if (w->sess) {
+			rte_tel_data_add_dict_u64(wd, "sessions_active", dp_session_active(w->sess));
+			for (unsigned int sc = 0; sc < DP_SESS_COUNTER_MAX; sc++) {
+				char name[48];
+				snprintf(name, sizeof(name), "sessions_%s", dp_sess_counter_names[sc]);
+				rte_tel_data_add_dict_u64(wd, name,
+					dp_session_counter(w->sess, (enum dp_sess_counter)sc));
+			}
+		}
 		for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++) {
 			snprintf(k, sizeof(k), "parse_%s", dp_parse_status_names[s]);
 			rte_tel_data_add_dict_u64(wd, k, w->parse[s]);
