@@ -5,13 +5,13 @@
 
 #include "cls_builtin.h"
 
-extern const struct cls_plugin cls_plugin_port __attribute__((weak)); /* TODO(dev): drop weak once all exist */
-extern const struct cls_plugin cls_plugin_payload __attribute__((weak)); /* TODO(dev): drop weak once all exist */
-extern const struct cls_plugin cls_plugin_tls __attribute__((weak)); /* TODO(dev): drop weak once all exist */
-extern const struct cls_plugin cls_plugin_quic __attribute__((weak)); /* TODO(dev): drop weak once all exist */
-extern const struct cls_plugin cls_plugin_dns __attribute__((weak)); /* TODO(dev): drop weak once all exist */
-extern const struct cls_plugin cls_plugin_http __attribute__((weak)); /* TODO(dev): drop weak once all exist */
-extern const struct cls_plugin cls_plugin_stat __attribute__((weak)); /* TODO(dev): drop weak once all exist */
+extern const struct cls_plugin cls_plugin_port;
+extern const struct cls_plugin cls_plugin_payload;
+extern const struct cls_plugin cls_plugin_tls;
+extern const struct cls_plugin cls_plugin_quic;
+extern const struct cls_plugin cls_plugin_dns;
+extern const struct cls_plugin cls_plugin_http;
+extern const struct cls_plugin cls_plugin_stat;
 
 static const struct cls_plugin *const builtins[] = {
 	&cls_plugin_port,
