@@ -191,8 +191,20 @@ monitor(struct dp_capture *c, const struct dp_options *o)
 	}
 }
 
-int
-main(int argc, char **argv)
+/* What run() acquired, released in one place by main() whatever path run() left by: an early
+ * usage error must not leak (ASan's leak report would change the exit status, too). */
+static struct {
+	char **targv;
+	struct dp_pcapfile *pf;
+	struct dp_filter *filter;
+	struct cls_engine *engine;
+	struct cls_truth_table *truth;
+	bool eal;
+	bool ports;
+} res;
+
+static int
+run(int argc, char **argv)
 {
 	struct dp_capture *c = &capture;
 	struct dp_options opt;
@@ -201,7 +213,9 @@ main(int argc, char **argv)
 
 	/* tide's own options: everything after "--", or everything when there is no "--" */
 	int targc = split ? argc - split : argc;
-	char **targv = malloc(sizeof(char *) * (size_t)(targc + 1));
+	char **targv = res.targv = malloc(sizeof(char *) * (size_t)(targc + 1));
+	if (!targv)
+		return 1;
 	targv[0] = argv[0];
 	for (int i = 1; i < targc; i++)
 		targv[i] = argv[split ? split + i : i];
@@ -214,14 +228,14 @@ main(int argc, char **argv)
 	struct dp_pcapfile *pf = NULL;
 	unsigned int linktype = opt.check_filter ? opt.check_linktype : DP_LINKTYPE_ETHERNET;
 	if (opt.pcap_path && !opt.check_filter) {
-		pf = dp_pcapfile_open(opt.pcap_path, err, sizeof(err));
+		pf = res.pf = dp_pcapfile_open(opt.pcap_path, err, sizeof(err));
 		if (!pf) {
 			fprintf(stderr, "tide-dataplane: %s\n", err);
 			return 2;
 		}
 		linktype = dp_pcapfile_linktype(pf);
 	}
-	struct dp_filter *filter = dp_filter_compile(opt.filter, linktype,
+	struct dp_filter *filter = res.filter = dp_filter_compile(opt.filter, linktype,
 		pf ? dp_pcapfile_snaplen(pf) : 262144, err, sizeof(err));
 	if (!filter) {
 		fprintf(stderr, "tide-dataplane: bad filter '%s': %s\n", opt.filter, err);
@@ -229,7 +243,6 @@ main(int argc, char **argv)
 	}
 	if (opt.check_filter) {
 		printf("filter ok\n");
-		dp_filter_free(filter);
 		return 0;
 	}
 	if (!opt.out_dir && !opt.flows_path) {
@@ -255,8 +268,13 @@ main(int argc, char **argv)
 	}
 	struct cls_engine *engine = NULL;
 	struct cls_truth_table *truth = NULL;
-	if (dp_options_sessions(&opt) && setup_engine(&opt, &engine, &truth) != 0)
-		return 2;
+	if (dp_options_sessions(&opt)) {
+		int erc = setup_engine(&opt, &engine, &truth);
+		res.engine = engine;
+		res.truth = truth;
+		if (erc != 0)
+			return 2;
+	}
 
 	char demo_vdev[PATH_MAX + 256];
 	const char *extra[2] = {NULL, NULL};
@@ -274,6 +292,7 @@ main(int argc, char **argv)
 	int used_huge = 0;
 	if (dp_eal_start(argc, argv, extra, &used_huge) < 0)
 		return 1;
+	res.eal = true;
 	if (!used_huge)
 		fprintf(stderr, "tide-dataplane: no free hugepages: running with --no-huge "
 				"(fine for files and demos; use hugepages for line rate)\n");
@@ -315,6 +334,7 @@ main(int argc, char **argv)
 		c->links[0].linktype = linktype;
 		snprintf(input, sizeof(input), "pcap:%s", opt.pcap_path);
 	} else {
+		res.ports = true; /* set up or half set up: stopped at exit either way */
 		if (dp_port_setup_all(c, NB_RXD) != 0)
 			return 1;
 		size_t off = 0;
@@ -444,15 +464,6 @@ main(int argc, char **argv)
 		printf("tide-dataplane: flows: %s (%" PRIu64 " sessions)\n", flows_path,
 			c->sess_totals[DP_SESS_CREATED]);
 
-	if (!offline)
-		dp_port_stop_all(c);
-	dp_pcapfile_close(pf);
-	dp_capture_free(c);
-	dp_filter_free(filter);
-	cls_truth_free(truth);
-	cls_engine_destroy(engine);
-	rte_eal_cleanup();
-	free(targv);
 	if (mrc != 0 || close_rc != 0 || train_rc != 0)
 		return 1;
 	switch (why) {
@@ -463,4 +474,29 @@ main(int argc, char **argv)
 	default:
 		return 0;
 	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct dp_capture *c = &capture;
+	int status = run(argc, argv);
+
+	if (res.eal) {
+		for (unsigned int i = 0; c->workers && i < c->n_workers; i++)
+			if (c->workers[i].sess)
+				dp_sessions_destroy(c->workers[i].sess);
+		dp_flows_close(c->flows);
+		if (res.ports)
+			dp_port_stop_all(c);
+		dp_capture_free(c);
+	}
+	dp_pcapfile_close(res.pf);
+	dp_filter_free(res.filter);
+	cls_truth_free(res.truth);
+	cls_engine_destroy(res.engine);
+	if (res.eal)
+		rte_eal_cleanup();
+	free(res.targv);
+	return status;
 }
