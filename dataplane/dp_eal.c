@@ -56,6 +56,14 @@ hugepages_usable(void)
 	return free_pages >= 64;
 }
 
+static int default_prefix;
+
+int
+dp_eal_default_prefix(void)
+{
+	return default_prefix;
+}
+
 int
 dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge)
 {
@@ -93,6 +101,7 @@ dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge)
 	if (!has_arg(n_user, user, prefix_opts)) {
 		snprintf(prefix, sizeof(prefix), "--file-prefix=tide-%d", (int)getpid());
 		eal[n++] = prefix;
+		default_prefix = 1;
 	}
 	if (!has_arg(n_user, user, shconf_opts))
 		eal[n++] = "--no-shconf";

@@ -20,6 +20,9 @@
  * Returns -1 if the EAL failed (message already printed). */
 int dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge);
 
+/* 1 if the EAL runs with tide's own per-process prefix (tide-<pid>), not an operator's. */
+int dp_eal_default_prefix(void);
+
 /* Split only: the index of "--" in argv, or 0 if there is none. */
 int dp_eal_split(int argc, char **argv);
 

@@ -5,6 +5,7 @@
  * ports, pools, rings, writers and telemetry; then the capture runs until the input ends, a
  * limit is reached, the disk fills or a signal arrives; then everything is drained, every shard
  * closed and the manifest written. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -245,6 +246,8 @@ run(int argc, char **argv)
 		printf("filter ok\n");
 		return 0;
 	}
+	if (opt.train && !opt.flows_path && !opt.out_dir)
+		opt.flows_path = "/dev/null"; /* training alone: the models are the output */
 	if (!opt.out_dir && !opt.flows_path) {
 		fprintf(stderr, "tide-dataplane: give --out DIR (a dataset) and/or --flows FILE "
 				"(flow records only); see --help\n");
@@ -495,8 +498,23 @@ main(int argc, char **argv)
 	dp_filter_free(res.filter);
 	cls_truth_free(res.truth);
 	cls_engine_destroy(res.engine);
-	if (res.eal)
+	if (res.eal) {
+		/* the runtime directory of our own per-process prefix would otherwise pile up in
+		 * /var/run/dpdk (one per run); an operator's --file-prefix is theirs to keep */
+		char rundir[PATH_MAX];
+		snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 		rte_eal_cleanup();
+		if (dp_eal_default_prefix()) {
+			DIR *d = opendir(rundir);
+			struct dirent *e;
+			while (d && (e = readdir(d)) != NULL)
+				if (e->d_name[0] != '.')
+					unlinkat(dirfd(d), e->d_name, 0);
+			if (d)
+				closedir(d);
+			rmdir(rundir);
+		}
+	}
 	free(res.targv);
 	return status;
 }
