@@ -79,6 +79,8 @@ struct dp_shard_writer {
 	size_t hdr_len;
 	EVP_MD_CTX *md;
 	uint64_t shard_bytes; /* of the open shard, buffered bytes included, ISB not */
+	uint64_t on_disk;     /* of the open shard: bytes handed to write(2) */
+	uint64_t wb_started;  /* of the open shard: bytes whose writeback was started */
 	uint64_t shard_packets, first_ts, last_ts;
 	uint64_t closed_bytes; /* of the completed shards */
 	uint64_t if_recv, if_drop;
@@ -684,6 +686,16 @@ buf_flush(struct dp_shard_writer *w)
 	if (EVP_DigestUpdate(w->md, w->buf, w->buf_len) != 1)
 		return -ENOMEM;
 	r = write_all(w->fd, w->buf, w->buf_len);
+	if (r == 0) {
+		w->on_disk += w->buf_len;
+		/* start writeback of every 4 MiB as it is written, so the fsync at shard close
+		 * waits for the tail only and the disk works while we capture */
+		if (w->on_disk - w->wb_started >= (4u << 20)) {
+			sync_file_range(w->fd, (off64_t)w->wb_started,
+				(off64_t)(w->on_disk - w->wb_started), SYNC_FILE_RANGE_WRITE);
+			w->wb_started = w->on_disk;
+		}
+	}
 	w->buf_len = 0;
 	return r;
 }
@@ -855,6 +867,7 @@ shard_open(struct dp_shard_writer *w)
 	if (fd < 0)
 		return -errno;
 	w->fd = fd;
+	w->on_disk = w->wb_started = 0;
 	if (EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
 		return -ENOMEM;
 	w->buf_len = 0;

@@ -154,9 +154,13 @@ dp_sessions_create(const struct dp_session_params *p)
 
 	char name[RTE_HASH_NAMESIZE];
 	snprintf(name, sizeof(name), "tide_sess%u", p->worker);
+	/* a cuckoo table near 100% load spends its inserts searching displacement paths: give it
+	 * 25% headroom over the session capacity (which the LRU eviction enforces), and
+	 * extendable buckets so an unlucky bucket never refuses an insert */
 	struct rte_hash_parameters hp = {
 		.name = name,
-		.entries = t->p.capacity,
+		.entries = t->p.capacity + t->p.capacity / 4,
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 		.key_len = sizeof(struct sess_key),
 		.hash_func = rte_hash_crc,
 		.socket_id = (int)rte_socket_id(),

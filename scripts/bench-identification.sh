@@ -26,19 +26,24 @@ mkdir -p "$BENCH_DIR"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 printf 'port\npayload\n' > "$BENCH_DIR/port-payload.plugins"
-echo "== pipeline with sessions + classifiers (1 worker core, IMIX, 1M flows, $RUNS runs of 3 s) =="
+echo "== pipeline with sessions + classifiers (1 worker core, IMIX, ~1M flows, $RUNS runs of 3 s"
+echo "   after a 2 s warm-up; train = packets of one flow in a row: 1 is the worst case, every"
+echo "   packet among its session's first, undecided ones) =="
 for set in port-payload all; do
 	plugins=()
 	[ "$set" = all ] || plugins=(--plugins "$BENCH_DIR/$set.plugins")
-	: > "$BENCH_DIR/cls-$set"
-	for _ in $(seq "$RUNS"); do
-		./build/tide-bench pipeline -l 0-1 -- --size imix --flows 1000000 --seconds 3 \
-			--filter ip --classify --config config "${plugins[@]}" 2>/dev/null |
-			grep '^RESULT' >> "$BENCH_DIR/cls-$set"
+	for train in 1 16; do
+		: > "$BENCH_DIR/cls-$set-$train"
+		for _ in $(seq "$RUNS"); do
+			./build/tide-bench pipeline -l 0-1 -- --size imix --flows 1000000 --seconds 3 \
+				--filter ip --classify --config config --train "$train" "${plugins[@]}" \
+				2>/dev/null | grep '^RESULT' >> "$BENCH_DIR/cls-$set-$train"
+		done
+		mpps=$(sed -n 's/.*mpps=\([0-9.]*\).*/\1/p' "$BENCH_DIR/cls-$set-$train" | median)
+		gbps=$(sed -n 's/.*gbps_l1=\([0-9.]*\).*/\1/p' "$BENCH_DIR/cls-$set-$train" | median)
+		printf "  %-13s train %-3s median %6s Mpps  %7s Gbps (L1) per worker core\n" \
+			"$set" "$train" "$mpps" "$gbps"
 	done
-	mpps=$(sed -n 's/.*mpps=\([0-9.]*\).*/\1/p' "$BENCH_DIR/cls-$set" | median)
-	gbps=$(sed -n 's/.*gbps_l1=\([0-9.]*\).*/\1/p' "$BENCH_DIR/cls-$set" | median)
-	printf "  %-13s median %6s Mpps  %7s Gbps (L1) per worker core\n" "$set" "$mpps" "$gbps"
 done
 
 echo "== offline: $BENCH_BYTES capture, tide --flows vs ndpiReader -i, $RUNS runs each =="
