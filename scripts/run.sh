@@ -14,8 +14,9 @@ bash scripts/setup.sh
 
 out="${1:-out/demo-$(date +%Y%m%d-%H%M%S)}"
 shift || true
-./build/tide-dataplane --demo --out "$out" --max-duration 10 --max-size 200M "$@"
+./build/tide-dataplane --demo --out "$out" --max-duration 10 --max-size 200M --classify "$@"
 echo
 echo "dataset ready: $here/$out"
 echo "  manifest: $out/manifest.json"
 echo "  shards:   $(find "$out/shards" -name '*.pcapng' | wc -l) pcapng file(s) under $out/shards/"
+echo "  flows:    $out/flows/ (one row per session, with its application)"
