@@ -12,6 +12,8 @@ extern const struct cls_plugin cls_plugin_quic;
 extern const struct cls_plugin cls_plugin_dns;
 extern const struct cls_plugin cls_plugin_http;
 extern const struct cls_plugin cls_plugin_stat;
+extern const struct cls_plugin cls_plugin_ftp;
+extern const struct cls_plugin cls_plugin_tftp;
 
 static const struct cls_plugin *const builtins[] = {
 	&cls_plugin_port,
@@ -21,6 +23,8 @@ static const struct cls_plugin *const builtins[] = {
 	&cls_plugin_dns,
 	&cls_plugin_http,
 	&cls_plugin_stat,
+	&cls_plugin_ftp,
+	&cls_plugin_tftp,
 };
 
 #define N_BUILTINS (sizeof(builtins) / sizeof(builtins[0]))

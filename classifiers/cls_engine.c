@@ -58,8 +58,24 @@ struct cls_engine {
 	uint64_t decided, unknown[CLS_UNKNOWN_MAX];
 };
 
+/* expected sessions, per worker: a small ring, oldest overwritten; entries live 2 minutes */
+#define EXPECT_SLOTS 256
+#define EXPECT_TTL_NS (120ull * 1000000000ull)
+struct cls_expect {
+	struct {
+		struct cls_expectation x;
+		uint64_t until;
+		int8_t plugin;
+		uint8_t used;
+	} slot[EXPECT_SLOTS];
+	unsigned int next;
+	int8_t current_plugin;        /* set by the engine around each plugin's packet() */
+	uint32_t live;                /* slots in use: the lookup is skipped when 0 */
+};
+
 struct cls_worker {
 	struct cls_engine *e;
+	struct cls_expect expect;
 	/* combiner counts, kept per worker (no sharing) and added to the engine's at destroy */
 	uint64_t won[CLS_MAX_PLUGINS];
 	uint64_t decided, unknown[CLS_UNKNOWN_MAX];
@@ -531,17 +547,92 @@ ask_all(struct cls_worker *w, void *state, const struct cls_session *s)
 	}
 }
 
+void
+cls_expect_add(struct cls_expect *x, const struct cls_expectation *e, uint64_t now_ns)
+{
+	if (!x || !e || !e->port)
+		return;
+	unsigned int k = x->next++ % EXPECT_SLOTS;
+	if (!x->slot[k].used)
+		x->live++;
+	x->slot[k].x = *e;
+	x->slot[k].until = now_ns + EXPECT_TTL_NS;
+	x->slot[k].plugin = x->current_plugin;
+	x->slot[k].used = 1;
+}
+
+static bool
+ep_match(const uint8_t *addr, uint16_t port, const uint8_t *peer, const struct cls_expectation *x)
+{
+	static const uint8_t zero[16];
+	return port == x->port && memcmp(addr, x->addr, 16) == 0 &&
+		(memcmp(x->peer, zero, 16) == 0 || memcmp(peer, x->peer, 16) == 0);
+}
+
+/* The first packet of a session: was it announced? Consumes the expectation. */
+static int
+expected(struct cls_worker *w, const struct cls_session *s, uint64_t now, struct cls_result *out)
+{
+	struct cls_expect *x = &w->expect;
+	for (unsigned int k = 0; k < EXPECT_SLOTS && x->live; k++) {
+		if (!x->slot[k].used)
+			continue;
+		if (x->slot[k].until < now) {
+			x->slot[k].used = 0;
+			x->live--;
+			continue;
+		}
+		const struct cls_expectation *e = &x->slot[k].x;
+		if (e->proto != s->key.proto || e->family != s->key.family)
+			continue;
+		if (!ep_match(s->key.dst, s->key.dport, s->key.src, e) &&
+			!ep_match(s->key.src, s->key.sport, s->key.dst, e))
+			continue;
+		memset(out, 0, sizeof(*out));
+		out->app_id = e->app_id;
+		out->sub_id = e->sub_id;
+		out->confidence = e->confidence;
+		out->flags = CLS_RES_FINAL;
+		x->slot[k].used = 0;
+		x->live--;
+		return x->slot[k].plugin;
+	}
+	return -2;
+}
+
 bool
 cls_session_packet(struct cls_worker *w, void *state, const struct cls_session *s,
-	const struct cls_packet *p, struct cls_decision *d)
+	const struct cls_packet *pkt, struct cls_decision *d)
 {
 	struct cls_engine *e = w->e;
 	if (hdr(state)->decided)
 		return false;
+	if (pkt->index == 0 && w->expect.live) {
+		int who = expected(w, s, pkt->ts_ns, &w->res[0]);
+		if (who != -2) {
+			struct sess_hdr *h = hdr(state);
+			h->decided = 1;
+			h->classifier = (int8_t)who;
+			h->app_id = w->res[0].app_id;
+			h->sub_id = w->res[0].sub_id;
+			h->confidence = w->res[0].confidence;
+			h->reason = CLS_UNKNOWN_NONE;
+			if (who >= 0)
+				w->won[who]++;
+			w->decided++;
+			cls_session_decision(state, d);
+			free_plugins(w, state);
+			return true;
+		}
+	}
+	struct cls_packet pp = *pkt;
+	const struct cls_packet *p = &pp;
+	pp.expect = &w->expect;
 	bool all_ready = true;
 	for (unsigned int i = 0; i < e->n; i++) {
 		const struct cls_plugin *ops = e->pl[i].ops;
 		void *slot = slot_of(&e->pl[i], state);
+		w->expect.current_plugin = (int8_t)i;
 		if (ops->packet)
 			ops->packet(e->pl[i].ctx, w->wctx[i], slot, s, p);
 		if (all_ready && !ops->is_session_classifiable(e->pl[i].ctx, slot, s))

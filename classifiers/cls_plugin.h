@@ -39,6 +39,24 @@ struct cls_result {
 	char label[CLS_LABEL_MAX];      /* "" when none */
 };
 
+/* Expected sessions: a control protocol (FTP's PASV/PORT, TFTP's request) tells the engine the
+ * endpoint a future session will use, and that session is decided at its first packet — it
+ * carries no signature of its own. Tables are per worker (no locks), bounded, and entries
+ * expire; a session that lands on another worker is simply not matched. */
+struct cls_expect;
+struct cls_expectation {
+	uint8_t addr[16];             /* an endpoint of the future session (network order) */
+	uint8_t peer[16];             /* its other end if known; all zero: any */
+	uint16_t port;                /* addr's port */
+	uint8_t proto;                /* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t family;               /* 4 or 6 */
+	uint16_t app_id, sub_id;
+	uint8_t confidence;
+};
+/* Announce one (from packet(), with p->expect; NULL-safe). The engine records which plugin
+ * announced it, for the flow record's classifier column. */
+void cls_expect_add(struct cls_expect *x, const struct cls_expectation *e, uint64_t now_ns);
+
 /* A ground-truth label for training (from the pre-classifier). */
 struct cls_truth {
 	uint16_t app_id;

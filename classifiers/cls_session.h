@@ -57,6 +57,7 @@ struct cls_packet {
 	uint8_t dir;                     /* enum cls_dir */
 	uint8_t tcp_flags;
 	uint8_t l4proto;
+	struct cls_expect *expect;       /* where to announce expected sessions (cls_plugin.h) */
 };
 
 #endif
