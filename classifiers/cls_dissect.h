@@ -17,8 +17,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "cls_session.h"
 
 /* ---------------------------------------------------------------- labels */
+
+struct cls_session;
 
 /* Copy a name (SNI, DNS name, HTTP host) into a sub-label: ASCII lower-cased; anything but
  * letters, digits and ". - _ : [ ]" becomes '?', so a label can never break a CSV/JSON record
@@ -41,6 +46,25 @@ cls_label_copy(char *dst, size_t cap, const uint8_t *src, size_t len)
 	}
 	dst[n] = '\0';
 	return n;
+}
+
+/* Write a sub-label into the session's shared slot (cls_session.label), first writer wins: a
+ * dissector keeps no copy of its own. */
+static inline void
+cls_label_set(const struct cls_session *s, const uint8_t *src, size_t len)
+{
+	if (s->label && s->label_size && !s->label[0])
+		cls_label_copy(s->label, s->label_size, src, len);
+}
+
+/* The slot's label into a result (so the combiner sees whose label it is). */
+static inline void
+cls_label_get(const struct cls_session *s, char *out, size_t cap)
+{
+	if (s->label && s->label[0])
+		snprintf(out, cap, "%s", s->label);
+	else
+		out[0] = '\0';
 }
 
 /* FNV-1a over a segment: the stream plugins remember the last segment's length and hash per

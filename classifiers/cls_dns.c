@@ -230,7 +230,6 @@ struct dns_state {
 	uint8_t pending[2];     /* TCP: a length prefix arrived alone in this direction */
 	uint16_t pending_len[2];
 	uint16_t app_id;
-	char label[CLS_LABEL_MAX];
 };
 _Static_assert(sizeof(struct dns_state) <= 144, "DNS per-session state budget");
 
@@ -334,10 +333,8 @@ dns_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 			     : kind == K_LLMNR && c->app_llmnr ? c->app_llmnr
 							       : c->app_dns;
 		st->confidence = m.complete ? 100 : 90;
-		size_t n = m.name_len < sizeof(st->label) - 1 ? m.name_len : sizeof(st->label) - 1;
-
-		memcpy(st->label, m.name, n);
-		st->label[n] = '\0';
+		/* m.name is already dotted, lower-case and sanitised */
+		cls_label_set(s, (const uint8_t *)m.name, m.name_len);
 		st->verdict = V_RECOGNISED;
 	} else if ((r < 0 && st->pkts == 1) || st->pkts >= DNS_MAX_PKTS) {
 		st->verdict = V_GAVE_UP;
@@ -370,7 +367,7 @@ dns_classify(void *ctx, void *state, const struct cls_session *s, struct cls_res
 	out->app_id = st->app_id;
 	out->confidence = st->confidence;
 	out->flags = CLS_RES_FINAL;
-	memcpy(out->label, st->label, sizeof(out->label));
+	cls_label_get(s, out->label, sizeof(out->label));
 }
 
 const struct cls_plugin cls_plugin_dns = {

@@ -258,8 +258,8 @@ cls_engine_create(const struct cls_engine_params *p, char *err, size_t errlen)
 		return NULL;
 	}
 	e->p = *p;
-	if (!e->p.label_size)
-		e->p.label_size = 96;
+	if (!e->p.label_size || e->p.label_size > CLS_LABEL_MAX)
+		e->p.label_size = CLS_LABEL_MAX;
 	if (!e->p.first_n)
 		e->p.first_n = 8;
 	if (e->p.first_n > CLS_FIRST_N_MAX)
@@ -685,6 +685,18 @@ const char *
 cls_session_label(const struct cls_engine *e, const void *state)
 {
 	return label_of(e, (void *)(uintptr_t)state);
+}
+
+char *
+cls_session_label_slot(const struct cls_engine *e, void *state)
+{
+	return label_of(e, state);
+}
+
+uint32_t
+cls_engine_label_size(const struct cls_engine *e)
+{
+	return e->p.label_size;
 }
 
 void

@@ -36,7 +36,7 @@ struct cls_engine_params {
 	enum cls_policy policy;
 	uint8_t min_confidence;      /* a decision below this is "unknown (low confidence)" */
 	uint32_t first_n;            /* first-N packet features (0: plugin needs decide, default 8) */
-	uint32_t label_size;         /* bytes kept per session for the sub-label (default 96) */
+	uint32_t label_size;         /* bytes kept per session for the sub-label (default 128) */
 	bool training;               /* call session_sign() on labelled sessions */
 };
 
@@ -97,6 +97,9 @@ bool cls_session_decided(const void *state);
 void cls_session_decision(const void *state, struct cls_decision *d);
 /* The sub-label kept with the decision ("" if none). */
 const char *cls_session_label(const struct cls_engine *e, const void *state);
+/* The session's shared label slot (struct cls_session.label) and its size. */
+char *cls_session_label_slot(const struct cls_engine *e, void *state);
+uint32_t cls_engine_label_size(const struct cls_engine *e);
 /* Training: hand the ground truth to every plugin's session_sign(). */
 void cls_session_sign(struct cls_worker *w, void *state, const struct cls_session *s,
 	const struct cls_truth *truth);

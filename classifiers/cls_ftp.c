@@ -5,8 +5,9 @@
  * catch the replies and commands that name a data endpoint: 227 (PASV) and 229 (EPSV) from the
  * server, PORT and EPRT from the client. Each becomes an expected session (cls_plugin.h): the
  * data connection, which carries no signature of its own, is labelled FTP/data at its first
- * packet. Bounds: gives up after 6 payload packets that do not look like FTP; an FTP control
- * session is read for at most 512 payload packets. */
+ * packet. Bounds: gives up at the first payload that is not the server's 220 greeting, or after
+ * 6 payload packets without a client command; an FTP control session is read for at most 512
+ * payload packets. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -192,9 +193,15 @@ ftp_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 	const uint8_t *d = p->payload;
 	uint32_t n = p->payload_len;
 	if (!st->is_ftp) {
-		if (p->dir == CLS_DIR_BWD && n >= 4 && starts(d, n, "220") && (d[3] == ' ' || d[3] == '-'))
-			st->greeting = 1;
-		else if (st->greeting && p->dir == CLS_DIR_FWD &&
+		/* an FTP server speaks first: any other first payload is not an FTP control
+		 * session (or one whose start we missed, which only a port table can guess) */
+		if (st->pkts == 1) {
+			if (p->dir == CLS_DIR_BWD && n >= 4 && starts(d, n, "220") &&
+				(d[3] == ' ' || d[3] == '-'))
+				st->greeting = 1;
+			else
+				st->gave_up = 1;
+		} else if (st->greeting && p->dir == CLS_DIR_FWD &&
 			(starts(d, n, "USER ") || starts(d, n, "AUTH ") || starts(d, n, "FEAT") ||
 				starts(d, n, "SYST") || starts(d, n, "OPTS ")))
 			st->is_ftp = 1;

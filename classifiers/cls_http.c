@@ -231,7 +231,6 @@ struct http_state {
 	uint8_t confidence;
 	uint8_t method_seen;  /* the client's prefix began "<METHOD> " */
 	uint16_t app_id;
-	char label[CLS_LABEL_MAX];
 };
 _Static_assert(sizeof(struct http_state) <= 176, "HTTP per-session state budget");
 
@@ -293,13 +292,12 @@ http_done(struct http_state *st, void *wctx, uint8_t verdict, uint8_t confidence
 }
 
 static void
-http_from_request(const struct http_ctx *c, struct http_state *st, void *wctx,
-	const struct cls_http_msg *m, uint8_t confidence)
+http_from_request(const struct http_ctx *c, struct http_state *st, const struct cls_session *s,
+	void *wctx, const struct cls_http_msg *m, uint8_t confidence)
 {
 	st->app_id = m->connect || m->absolute_form ? c->app_proxy : c->app_http;
 	if (m->host)
-		cls_label_copy(st->label, sizeof(st->label), m->host,
-			cls_http_host_len(m->host, m->host_len));
+		cls_label_set(s, m->host, cls_http_host_len(m->host, m->host_len));
 	http_done(st, wctx, V_RECOGNISED, confidence);
 }
 
@@ -313,13 +311,13 @@ http_not(struct http_state *st, void *wctx, unsigned int d)
 
 /* A request head that cannot complete within our bounds: HTTP if it began like one. */
 static void
-http_bounded(const struct http_ctx *c, struct http_state *st, void *wctx,
-	const struct cls_http_msg *m)
+http_bounded(const struct http_ctx *c, struct http_state *st, const struct cls_session *s,
+	void *wctx, const struct cls_http_msg *m)
 {
 	if (m->line_complete)
-		http_from_request(c, st, wctx, m, 95);
+		http_from_request(c, st, s, wctx, m, 95);
 	else if (st->method_seen)
-		http_from_request(c, st, wctx, m, 90);
+		http_from_request(c, st, s, wctx, m, 90);
 	else
 		http_done(st, wctx, V_GAVE_UP, 0);
 }
@@ -355,7 +353,7 @@ http_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 	if (hd->pkts == 1) {
 		r = cls_http_parse_request(p->payload, p->payload_len, &m);
 		if (r == 1) {
-			http_from_request(c, st, wctx, &m, m.host ? 100 : 95);
+			http_from_request(c, st, s, wctx, &m, m.host ? 100 : 95);
 			return;
 		}
 		if (r < 0) {
@@ -379,7 +377,7 @@ http_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 			cls_http_parse_request(p->payload, p->payload_len, &m);
 		else
 			memset(&m, 0, sizeof(m));
-		http_bounded(c, st, wctx, &m);
+		http_bounded(c, st, s, wctx, &m);
 		return;
 	}
 	size_t take = p->payload_len;
@@ -393,11 +391,11 @@ http_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 	hd->len = (uint16_t)(hd->len + take);
 	r = cls_http_parse_request(buf, hd->len, &m);
 	if (r == 1)
-		http_from_request(c, st, wctx, &m, m.host ? 100 : 95);
+		http_from_request(c, st, s, wctx, &m, m.host ? 100 : 95);
 	else if (r < 0)
 		http_not(st, wctx, d);
 	else if (full || hd->pkts >= HTTP_MAX_PKTS)
-		http_bounded(c, st, wctx, &m);
+		http_bounded(c, st, s, wctx, &m);
 }
 
 static bool
@@ -422,7 +420,7 @@ http_classify(void *ctx, void *state, const struct cls_session *s, struct cls_re
 		out->app_id = st->app_id;
 		out->confidence = st->confidence;
 		out->flags = CLS_RES_FINAL;
-		memcpy(out->label, st->label, sizeof(out->label));
+		cls_label_get(s, out->label, sizeof(out->label));
 		return;
 	}
 	if (st->verdict == V_UNDECIDED && st->method_seen) {

@@ -494,7 +494,6 @@ struct quic_state {
 	uint8_t pkts;         /* payload datagrams seen */
 	uint8_t confidence;
 	uint16_t sub_id;
-	char label[CLS_LABEL_MAX];
 };
 _Static_assert(sizeof(struct quic_state) <= 320, "QUIC per-session state budget");
 
@@ -619,7 +618,7 @@ quic_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 		if (h.alpn && h.alpn_len >= 2 && memcmp(h.alpn, "h3", 2) == 0)
 			st->sub_id = c->sub_h3;
 		if (h.sni)
-			cls_label_copy(st->label, sizeof(st->label), h.sni, h.sni_len);
+			cls_label_set(s, h.sni, h.sni_len);
 		quic_done(st, w, V_RECOGNISED, 100);
 	} else if (r < 0 || st->conn.crypto_overflow || st->pkts >= QUIC_MAX_PKTS) {
 		quic_done(st, w, V_RECOGNISED, 100);
@@ -657,7 +656,7 @@ quic_classify(void *ctx, void *state, const struct cls_session *s, struct cls_re
 	out->sub_id = st->sub_id;
 	out->confidence = conf;
 	out->flags = st->verdict == V_RECOGNISED ? CLS_RES_FINAL : 0;
-	memcpy(out->label, st->label, sizeof(out->label));
+	cls_label_get(s, out->label, sizeof(out->label));
 }
 
 static void

@@ -46,6 +46,11 @@ struct cls_session {
 	uint64_t bytes[2];               /* wire bytes per direction */
 	uint64_t payload_bytes[2];       /* transport payload bytes per direction */
 	struct cls_features feat;
+	/* The session's sub-label (SNI, DNS name, HTTP host), one slot shared by all classifiers
+	 * so none has to keep its own copy: a classifier that recognises the session writes it,
+	 * NUL-terminated, if it is still empty. NULL when the caller keeps none. */
+	char *label;
+	uint32_t label_size;
 };
 
 struct cls_packet {

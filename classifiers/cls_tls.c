@@ -396,7 +396,6 @@ struct tls_state {
 	uint8_t verdict;      /* enum tls_verdict */
 	uint8_t confidence;
 	uint16_t app_id, sub_id;
-	char label[CLS_LABEL_MAX];
 };
 _Static_assert(sizeof(struct tls_state) <= 192, "TLS per-session state budget");
 
@@ -476,7 +475,8 @@ tls_done(struct tls_state *st, void *wctx, uint8_t verdict)
 }
 
 static void
-tls_from_hello(const struct tls_ctx *c, struct tls_state *st, const struct cls_tls_hello *h,
+tls_from_hello(const struct tls_ctx *c, struct tls_state *st, const struct cls_session *s,
+	const struct cls_tls_hello *h,
 	uint8_t confidence)
 {
 	st->app_id = c->app_tls;
@@ -495,7 +495,7 @@ tls_from_hello(const struct tls_ctx *c, struct tls_state *st, const struct cls_t
 		}
 	}
 	if (h->sni)
-		cls_label_copy(st->label, sizeof(st->label), h->sni, h->sni_len);
+		cls_label_set(s, h->sni, h->sni_len);
 }
 
 /* One direction turned out not to be TLS: the session is not, unless the other direction is a
@@ -510,8 +510,8 @@ tls_not(struct tls_state *st, void *wctx, unsigned int d)
 
 /* First segment of a direction: decide its role and try the hello in place. */
 static void
-tls_first(const struct tls_ctx *c, struct tls_state *st, void *wctx, unsigned int d,
-	const uint8_t *p, size_t len)
+tls_first(const struct tls_ctx *c, struct tls_state *st, const struct cls_session *s, void *wctx,
+	unsigned int d, const uint8_t *p, size_t len)
 {
 	struct cls_tls_hello h;
 	size_t avail;
@@ -531,7 +531,7 @@ tls_first(const struct tls_ctx *c, struct tls_state *st, void *wctx, unsigned in
 	if (p[5] == CLS_TLS_HS_CLIENT_HELLO) {
 		r = cls_tls_parse_client_hello(p + 5, avail, &h);
 		if (r == 1) {
-			tls_from_hello(c, st, &h, 100);
+			tls_from_hello(c, st, s, &h, 100);
 			tls_done(st, wctx, V_RECOGNISED);
 		} else if (r == 0) {
 			st->dir[d].role = ROLE_CLIENT; /* spans records/segments: reassemble */
@@ -548,7 +548,7 @@ tls_first(const struct tls_ctx *c, struct tls_state *st, void *wctx, unsigned in
 			if (r == 0)
 				memset(&h, 0, sizeof(h));
 			h.sni = NULL;
-			tls_from_hello(c, st, &h, 80);
+			tls_from_hello(c, st, s, &h, 80);
 			tls_done(st, wctx, V_RECOGNISED);
 			return;
 		}
@@ -590,7 +590,7 @@ tls_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 	bool first = td->pkts == 1;
 
 	if (first) {
-		tls_first(c, st, wctx, d, p->payload, p->payload_len);
+		tls_first(c, st, s, wctx, d, p->payload, p->payload_len);
 		if (st->verdict || td->role != ROLE_CLIENT)
 			return;
 	}
@@ -605,7 +605,7 @@ tls_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 	td->len = (uint16_t)n;
 	r = cls_tls_parse_client_hello(buf, n, &h);
 	if (r == 1) {
-		tls_from_hello(c, st, &h, 100);
+		tls_from_hello(c, st, s, &h, 100);
 		tls_done(st, wctx, V_RECOGNISED);
 	} else if (r < 0 || rd < 0) {
 		tls_not(st, wctx, d);
@@ -639,7 +639,7 @@ tls_classify(void *ctx, void *state, const struct cls_session *s, struct cls_res
 		out->sub_id = st->sub_id;
 		out->confidence = st->confidence;
 		out->flags = CLS_RES_FINAL;
-		memcpy(out->label, st->label, sizeof(out->label));
+		cls_label_get(s, out->label, sizeof(out->label));
 		return;
 	}
 	if (st->verdict == V_UNDECIDED &&

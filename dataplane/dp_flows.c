@@ -54,23 +54,6 @@ addr_str(const struct cls_key *k, const uint8_t *a, char *out)
 		inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN);
 }
 
-/* CSV field: quoted when it holds a separator, quote or line break (RFC 4180) */
-static void
-csv_str(FILE *f, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void
 json_str(FILE *f, const char *s)
 {
@@ -222,6 +205,74 @@ dp_flows_open(const struct dp_flows_params *p)
 	return fl;
 }
 
+/* A CSV record is assembled in a stack buffer with these appenders, not stdio's formatter:
+ * one record per session ending, and vfprintf was a tenth of an offline classification run. */
+struct out_buf {
+	char *p, *end;
+};
+
+static inline void
+ob_str(struct out_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (n > (size_t)(b->end - b->p))
+		n = (size_t)(b->end - b->p);
+	memcpy(b->p, s, n);
+	b->p += n;
+}
+
+static inline void
+ob_chr(struct out_buf *b, char c)
+{
+	if (b->p < b->end)
+		*b->p++ = c;
+}
+
+static inline void
+ob_u64(struct out_buf *b, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n && b->p < b->end)
+		*b->p++ = tmp[--n];
+}
+
+/* seconds.nanoseconds, nine digits */
+static inline void
+ob_ts(struct out_buf *b, uint64_t ns)
+{
+	ob_u64(b, ns / NS_PER_S);
+	ob_chr(b, '.');
+	uint64_t f = ns % NS_PER_S;
+	char tmp[9];
+	for (int i = 8; i >= 0; i--) {
+		tmp[i] = (char)('0' + f % 10);
+		f /= 10;
+	}
+	for (int i = 0; i < 9; i++)
+		ob_chr(b, tmp[i]);
+}
+
+static inline void
+ob_csv(struct out_buf *b, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		ob_str(b, s);
+		return;
+	}
+	ob_chr(b, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			ob_chr(b, '"');
+		ob_chr(b, *s);
+	}
+	ob_chr(b, '"');
+}
+
 static void
 write_record(struct dp_flows *fl, const struct dp_flow_rec *r)
 {
@@ -262,26 +313,67 @@ write_record(struct dp_flows *fl, const struct dp_flow_rec *r)
 		fputs("}\n", f);
 		return;
 	}
-	fprintf(f, "%" PRIu64 ",%s,%s,%u,%s,%u,%" PRIu64 ".%09" PRIu64 ",%" PRIu64 ".%09" PRIu64
-		",%u,%" PRIu64 ",%u,%" PRIu64 ",%s,%s,%u,%s,",
-		r->flow_id, proto, src, r->key.sport, dst, r->key.dport, r->first_ts / NS_PER_S,
-		r->first_ts % NS_PER_S, r->last_ts / NS_PER_S, r->last_ts % NS_PER_S,
-		r->pkts[0], r->bytes[0], r->pkts[1], r->bytes[1], app, sub, r->d.confidence,
-		classifier);
-	csv_str(f, r->label);
-	fprintf(f, ",%s,%s", reason, end_names[r->end]);
-	if (fl->p.truth)
-		fprintf(f, ",%s,%s", r->has_truth ? app_name(fl, r->truth_app) : "",
-			r->has_truth ? sub_name(fl, r->truth_app, r->truth_sub) : "");
-	if (fl->p.features) {
-		fputc(',', f);
-		for (unsigned int i = 0; i < r->n_feat; i++)
-			fprintf(f, "%s%d", i ? ";" : "", r->dirs[i] ? -(int)r->sizes[i] : r->sizes[i]);
-		fputc(',', f);
-		for (unsigned int i = 0; i < r->n_feat; i++)
-			fprintf(f, "%s%u", i ? ";" : "", r->iat_us[i]);
+	char buf[2048];
+	struct out_buf o = {buf, buf + sizeof(buf)};
+	ob_u64(&o, r->flow_id);
+	ob_chr(&o, ',');
+	ob_str(&o, proto);
+	ob_chr(&o, ',');
+	ob_str(&o, src);
+	ob_chr(&o, ',');
+	ob_u64(&o, r->key.sport);
+	ob_chr(&o, ',');
+	ob_str(&o, dst);
+	ob_chr(&o, ',');
+	ob_u64(&o, r->key.dport);
+	ob_chr(&o, ',');
+	ob_ts(&o, r->first_ts);
+	ob_chr(&o, ',');
+	ob_ts(&o, r->last_ts);
+	for (int d = 0; d < 2; d++) {
+		ob_chr(&o, ',');
+		ob_u64(&o, r->pkts[d]);
+		ob_chr(&o, ',');
+		ob_u64(&o, r->bytes[d]);
 	}
-	fputc('\n', f);
+	ob_chr(&o, ',');
+	ob_str(&o, app);
+	ob_chr(&o, ',');
+	ob_str(&o, sub);
+	ob_chr(&o, ',');
+	ob_u64(&o, r->d.confidence);
+	ob_chr(&o, ',');
+	ob_str(&o, classifier);
+	ob_chr(&o, ',');
+	ob_csv(&o, r->label);
+	ob_chr(&o, ',');
+	ob_str(&o, reason);
+	ob_chr(&o, ',');
+	ob_str(&o, end_names[r->end]);
+	if (fl->p.truth) {
+		ob_chr(&o, ',');
+		ob_str(&o, r->has_truth ? app_name(fl, r->truth_app) : "");
+		ob_chr(&o, ',');
+		ob_str(&o, r->has_truth ? sub_name(fl, r->truth_app, r->truth_sub) : "");
+	}
+	if (fl->p.features) {
+		ob_chr(&o, ',');
+		for (unsigned int i = 0; i < r->n_feat; i++) {
+			if (i)
+				ob_chr(&o, ';');
+			if (r->dirs[i] && r->sizes[i])
+				ob_chr(&o, '-');
+			ob_u64(&o, r->sizes[i]);
+		}
+		ob_chr(&o, ',');
+		for (unsigned int i = 0; i < r->n_feat; i++) {
+			if (i)
+				ob_chr(&o, ';');
+			ob_u64(&o, r->iat_us[i]);
+		}
+	}
+	ob_chr(&o, '\n');
+	fwrite(buf, 1, (size_t)(o.p - buf), f);
 }
 
 static void

@@ -317,6 +317,7 @@ struct harness {
 	void *ctx, *state;
 	struct cls_session s;
 	uint32_t index;
+	char label[CLS_LABEL_MAX]; /* the engine's shared label slot */
 };
 
 static void
@@ -325,6 +326,8 @@ h_open(struct harness *h, uint8_t proto, int family, const char *dst)
 	struct cls_config cfg = {.config_dir = ".", .apps = apps, .options = ""};
 
 	memset(h, 0, sizeof(*h));
+	h->s.label = h->label;
+	h->s.label_size = sizeof(h->label);
 	assert_int_equal(cls_plugin_dns.enable(&h->ctx, &cfg), 0);
 	h->state = calloc(1, cls_plugin_dns.state_size);
 	h->s.key.proto = proto;

@@ -198,6 +198,7 @@ struct harness {
 	void *ctx, *wctx, *state;
 	struct cls_session s;
 	uint32_t index;
+	char label[CLS_LABEL_MAX]; /* the engine's shared label slot */
 };
 
 static void
@@ -206,6 +207,8 @@ h_open(struct harness *h, uint8_t proto, const char *options)
 	struct cls_config cfg = {.config_dir = ".", .apps = apps, .options = options};
 
 	memset(h, 0, sizeof(*h));
+	h->s.label = h->label;
+	h->s.label_size = sizeof(h->label);
 	assert_int_equal(cls_plugin_http.enable(&h->ctx, &cfg), 0);
 	h->wctx = cls_plugin_http.worker_init(h->ctx);
 	assert_non_null(h->wctx);

@@ -212,6 +212,7 @@ struct harness {
 	void *ctx, *wctx, *state;
 	struct cls_session s;
 	uint32_t index;
+	char label[CLS_LABEL_MAX]; /* the engine's shared label slot */
 };
 
 static void
@@ -220,6 +221,8 @@ h_open(struct harness *h, uint8_t proto, uint8_t type, const char *options)
 	struct cls_config cfg = {.config_dir = ".", .apps = apps, .options = options};
 
 	memset(h, 0, sizeof(*h));
+	h->s.label = h->label;
+	h->s.label_size = sizeof(h->label);
 	assert_int_equal(cls_plugin_tls.abi_version, CLS_ABI_VERSION);
 	assert_int_equal(cls_plugin_tls.enable(&h->ctx, &cfg), 0);
 	h->wctx = cls_plugin_tls.worker_init(h->ctx);
