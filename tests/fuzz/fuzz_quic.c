@@ -14,90 +14,9 @@
 #include "cls_apps.h"
 #include "cls_dissect.h"
 #include "cls_plugin.h"
+#include "fuzz_plugin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* An application table for enable(): written once to a temporary file (cls_apps has only a
- * file loader) and removed at once. */
-static struct cls_apps *
-fuzz_apps(void)
-{
-	static const char table[] = "1 0 DNS x\n1 1 DNS/DoT x\n2 0 HTTP x\n3 0 TLS x\n"
-				    "3 1 TLS/HTTP2 x\n3 2 TLS/HTTP1.1 x\n4 0 QUIC x\n"
-				    "4 1 QUIC/HTTP3 x\n31 0 mDNS x\n48 0 LLMNR x\n54 0 IMAPS x\n"
-				    "55 0 POP3S x\n56 0 HTTP-Proxy x\n";
-	char path[] = "/tmp/fuzz_cls_appsXXXXXX", err[256];
-	int fd = mkstemp(path);
-	struct cls_apps *a;
-
-	if (fd < 0 || write(fd, table, sizeof(table) - 1) != (ssize_t)(sizeof(table) - 1))
-		abort();
-	close(fd);
-	a = cls_apps_load(path, err, sizeof(err));
-	unlink(path);
-	if (!a)
-		abort();
-	return a;
-}
-
-/* Drive a plugin like the engine does: the input is cut into segments, each introduced by one
- * byte (top bit = direction, low 7 bits x 23 = length, 0 = the rest), each copied to a heap
- * buffer of exactly its size so ASan sees any over-read. Checks the result contract. */
-static void
-fuzz_plugin(const struct cls_plugin *pl, void *ctx, void *wctx, uint8_t proto,
-	const uint8_t *dst4, const uint8_t *data, size_t size)
-{
-	struct cls_session s;
-	struct cls_result r;
-	void *state = calloc(1, pl->state_size);
-	uint32_t index = 0;
-
-	if (!state)
-		abort();
-	memset(&s, 0, sizeof(s));
-	s.key.proto = proto;
-	s.key.family = 4;
-	s.type = CLS_SESSION_BIFLOW;
-	if (dst4)
-		memcpy(s.key.dst, dst4, 4);
-	while (size > 0 && index < 64) {
-		uint8_t c = data[0];
-		size_t n = (size_t)(c & 0x7f) * 23;
-
-		data++;
-		size--;
-		if (n == 0 || n > size)
-			n = size;
-		uint8_t *seg = malloc(n ? n : 1);
-
-		if (!seg)
-			abort();
-		if (n)
-			memcpy(seg, data, n);
-		struct cls_packet p = {.payload = seg, .payload_len = (uint32_t)n,
-			.wire_len = (uint32_t)n + 54, .ts_ns = (uint64_t)index * 1000000,
-			.index = index, .dir = c >> 7, .l4proto = proto};
-
-		index++;
-		s.pkts[p.dir]++;
-		pl->packet(ctx, wctx, state, &s, &p);
-		free(seg);
-		data += n;
-		size -= n;
-		if (pl->is_session_classifiable(ctx, state, &s))
-			break;
-	}
-	pl->classify_session(ctx, state, &s, &r);
-	if (r.confidence > 100 || (r.app_id == 0 && r.confidence != 0) ||
-		memchr(r.label, '\0', sizeof(r.label)) == NULL)
-		abort();
-	for (const char *l = r.label; *l; l++) /* labels are CSV-safe */
-		if (*l == ',' || *l == '"' || *l == '\n' || (unsigned char)*l < 0x20)
-			abort();
-	if (pl->session_free)
-		pl->session_free(ctx, wctx, state);
-	free(state);
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
