@@ -25,9 +25,9 @@ packages=(
 	libdpdk-dev dpdk-dev libpcap-dev libhyperscan-dev libbpf-dev libnuma-dev
 	libsqlite3-dev libcivetweb-dev
 	# well-kept additions (see docs/ARCHITECTURE.md for why each)
-	libjansson-dev libssl-dev libcmocka-dev
+	libjansson-dev libssl-dev libcmocka-dev libsodium-dev
 	# reference peers and test tools
-	tcpdump tshark python3 iproute2 procps libndpi-bin
+	tcpdump tshark python3 iproute2 procps libndpi-bin wrk
 )
 
 missing=()

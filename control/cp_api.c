@@ -1,0 +1,144 @@
+/* cp_api.c — representations and input checks shared by the API handler files. */
+#include <errno.h>
+#include <string.h>
+
+#include "cp_api.h"
+#include "cp_auth.h"
+#include "cp_db.h"
+#include "cp_http.h"
+#include "cp_log.h"
+
+static const char sql_user[] =
+	"SELECT id, username, source, disabled, created_at, updated_at, last_login_at"
+	" FROM users WHERE id = ?1";
+static const char sql_user_groups[] =
+	"SELECT g.id, g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id"
+	" WHERE ug.user_id = ?1 ORDER BY g.name";
+
+json_t *
+cp_api_time(int64_t ms)
+{
+	char buf[CP_TIME_LEN];
+	return ms ? json_string(cp_time_format(ms, buf)) : json_null();
+}
+
+json_t *
+cp_api_perms(uint64_t set)
+{
+	json_t *a = json_array();
+	for (int p = CP_PERM_FIRST_NAMED; p < CP_PERM_END; p++)
+		if (set & cp_perm_bit((enum cp_perm)p))
+			json_array_append_new(a, json_string(cp_perm_name((enum cp_perm)p)));
+	return a;
+}
+
+int
+cp_api_parse_perms(struct cp_req *r, json_t *array, uint64_t *set)
+{
+	size_t i;
+	json_t *v;
+	*set = 0;
+	json_array_foreach(array, i, v) {
+		enum cp_perm p = CP_PERM_UNSET;
+		if (json_is_string(v))
+			p = cp_perm_lookup(json_string_value(v));
+		if (p == CP_PERM_UNSET) {
+			cp_fail(r, 400, "unknown_permission",
+				"permissions[%zu] is unknown (see GET /api/v1/permissions)", i);
+			return -1;
+		}
+		*set |= cp_perm_bit(p);
+	}
+	return 0;
+}
+
+static bool
+valid_name(const char *s, size_t max, bool upper_and_at)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			(upper_and_at && c >= 'A' && c <= 'Z');
+		if (i == 0 && !alnum)
+			return false;
+		if (!alnum && c != '.' && c != '_' && c != '-' && !(upper_and_at && c == '@'))
+			return false;
+	}
+	return true;
+}
+
+bool
+cp_api_valid_username(const char *name)
+{
+	return valid_name(name, CP_USERNAME_MAX, true);
+}
+
+bool
+cp_api_valid_groupname(const char *name)
+{
+	return valid_name(name, CP_GROUPNAME_MAX, false);
+}
+
+int
+cp_api_check_password(struct cp_req *r, const char *field, const char *password)
+{
+	size_t n = strlen(password);
+	if (n < CP_PASSWORD_MIN || n > CP_PASSWORD_MAX) {
+		cp_fail(r, 400, "weak_password", "'%s' must be %d to %d bytes long", field,
+			CP_PASSWORD_MIN, CP_PASSWORD_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+json_t *
+cp_api_user(struct cp_db *db, int64_t id, int *err)
+{
+	sqlite3_stmt *st = cp_db_stmt(db, sql_user);
+	if (!st) {
+		*err = -EIO;
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		*err = rc == SQLITE_DONE ? -ENOENT : cp_db_errno(rc);
+		return NULL;
+	}
+	json_t *u = json_pack("{s:I, s:s, s:s, s:b, s:o, s:o, s:o}",
+		"id", (json_int_t)id,
+		"username", (const char *)sqlite3_column_text(st, 1),
+		"source", (const char *)sqlite3_column_text(st, 2),
+		"disabled", sqlite3_column_int(st, 3),
+		"created_at", cp_api_time(sqlite3_column_int64(st, 4)),
+		"updated_at", cp_api_time(sqlite3_column_int64(st, 5)),
+		"last_login_at", cp_api_time(sqlite3_column_int64(st, 6)));
+	sqlite3_reset(st);
+
+	json_t *groups = json_array();
+	st = cp_db_stmt(db, sql_user_groups);
+	rc = SQLITE_ERROR;
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			json_array_append_new(groups, json_pack("{s:I, s:s}",
+				"id", (json_int_t)sqlite3_column_int64(st, 0),
+				"name", (const char *)sqlite3_column_text(st, 1)));
+		sqlite3_reset(st);
+	}
+	uint64_t perms = 0;
+	int prc = cp_auth_perms(db, id, &perms);
+	if (!u || rc != SQLITE_DONE || prc) {
+		json_decref(u);
+		json_decref(groups);
+		*err = prc ? prc : rc != SQLITE_DONE ? cp_db_errno(rc) : -ENOMEM;
+		return NULL;
+	}
+	json_object_set_new(u, "groups", groups);
+	json_object_set_new(u, "permissions", cp_api_perms(perms));
+	return u;
+}

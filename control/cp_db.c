@@ -1,0 +1,257 @@
+/* cp_db.c — SQLite connections, the statement cache, transactions and the migration runner.
+ *
+ * The statement cache is a small array searched by the SQL string's address: the program has a
+ * fixed set of SQL literals (well under CP_DB_STMT_CACHE), so a linear scan of pointers is
+ * cheaper than hashing text and nothing is ever evicted. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cp_db.h"
+#include "cp_log.h"
+
+#define CP_DB_STMT_CACHE 160
+
+struct cp_db {
+	sqlite3 *h;
+	int n_stmts;
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} stmts[CP_DB_STMT_CACHE];
+};
+
+int
+cp_db_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+int
+cp_db_exec(struct cp_db *db, const char *sql)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(db->h, sql, NULL, NULL, &err);
+	if (rc != SQLITE_OK) {
+		cp_error("db", "%s", err ? err : sqlite3_errstr(rc));
+		sqlite3_free(err);
+		return cp_db_errno(rc);
+	}
+	return 0;
+}
+
+struct cp_db *
+cp_db_open(const char *path)
+{
+	struct cp_db *db = calloc(1, sizeof(*db));
+	if (!db) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	int rc = sqlite3_open_v2(path, &db->h,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		cp_error("db", "cannot open %s: %s", path,
+			db->h ? sqlite3_errmsg(db->h) : "no memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->h, CP_DB_BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(db->h, 1);
+	/* journal_mode answers with the mode it got: an odd file system may refuse WAL */
+	sqlite3_stmt *st;
+	rc = sqlite3_prepare_v2(db->h, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+		strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0)
+		rc = SQLITE_CANTOPEN;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		cp_error("db", "%s: cannot switch to WAL mode", path);
+		goto fail;
+	}
+	rc = cp_db_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+			    "PRAGMA trusted_schema=OFF; PRAGMA cache_size=-2000");
+	if (rc)
+		goto fail;
+	return db;
+fail:
+	sqlite3_close_v2(db->h);
+	free(db);
+	errno = EIO;
+	return NULL;
+}
+
+void
+cp_db_close(struct cp_db *db)
+{
+	if (!db)
+		return;
+	for (int i = 0; i < db->n_stmts; i++)
+		sqlite3_finalize(db->stmts[i].st);
+	sqlite3_close_v2(db->h);
+	free(db);
+}
+
+sqlite3 *
+cp_db_handle(struct cp_db *db)
+{
+	return db->h;
+}
+
+sqlite3_stmt *
+cp_db_stmt(struct cp_db *db, const char *sql)
+{
+	for (int i = 0; i < db->n_stmts; i++) {
+		if (db->stmts[i].sql == sql) {
+			sqlite3_stmt *st = db->stmts[i].st;
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return st;
+		}
+	}
+	if (db->n_stmts == CP_DB_STMT_CACHE) {
+		cp_error("db", "statement cache full (%d): raise CP_DB_STMT_CACHE",
+			CP_DB_STMT_CACHE);
+		return NULL;
+	}
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (rc != SQLITE_OK) {
+		cp_error("db", "cannot prepare '%.60s...': %s", sql, sqlite3_errmsg(db->h));
+		return NULL;
+	}
+	db->stmts[db->n_stmts].sql = sql;
+	db->stmts[db->n_stmts].st = st;
+	db->n_stmts++;
+	return st;
+}
+
+void
+cp_db_reset_all(struct cp_db *db)
+{
+	for (int i = 0; i < db->n_stmts; i++)
+		sqlite3_reset(db->stmts[i].st);
+}
+
+int
+cp_db_begin(struct cp_db *db)
+{
+	return cp_db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int
+cp_db_commit(struct cp_db *db)
+{
+	int rc = cp_db_exec(db, "COMMIT");
+	if (rc)
+		cp_db_rollback(db);
+	return rc;
+}
+
+void
+cp_db_rollback(struct cp_db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int64_t
+cp_db_last_id(struct cp_db *db)
+{
+	return sqlite3_last_insert_rowid(db->h);
+}
+
+int
+cp_db_changes(struct cp_db *db)
+{
+	return sqlite3_changes(db->h);
+}
+
+int
+cp_db_version(struct cp_db *db)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return cp_db_errno(rc);
+	int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -EIO;
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int
+apply_step(struct cp_db *db, const struct cp_migration *m)
+{
+	char pragma[64];
+	int rc = cp_db_begin(db);
+	if (rc)
+		return rc;
+	rc = cp_db_exec(db, m->sql);
+	if (rc == 0) {
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", m->version);
+		rc = cp_db_exec(db, pragma);
+	}
+	if (rc == 0)
+		rc = cp_db_commit(db);
+	else
+		cp_db_rollback(db);
+	return rc;
+}
+
+int
+cp_db_migrate(struct cp_db *db, int target)
+{
+	for (int i = 0; i < cp_migrations_count; i++) {
+		if (cp_migrations[i].version != i + 1) {
+			cp_error("db", "migration list broken at entry %d (version %d)", i,
+				cp_migrations[i].version);
+			return -EINVAL;
+		}
+	}
+	int latest = cp_migrations_count;
+	if (target <= 0)
+		target = latest;
+	if (target > latest) {
+		cp_error("db", "schema version %d requested; this binary knows up to %d", target,
+			latest);
+		return -EINVAL;
+	}
+	int v = cp_db_version(db);
+	if (v < 0)
+		return v;
+	if (v > latest) {
+		cp_error("db", "database schema %d is newer than this tide-control (%d): refusing "
+			       "to touch it", v, latest);
+		return -EPROTO;
+	}
+	for (int i = 0; i < cp_migrations_count; i++) {
+		const struct cp_migration *m = &cp_migrations[i];
+		if (m->version <= v || m->version > target)
+			continue;
+		int rc = apply_step(db, m);
+		if (rc) {
+			cp_error("db", "migration %d (%s) failed; database left at version %d",
+				m->version, m->name, v);
+			return rc;
+		}
+		cp_info("db", "schema migrated to %d: %s", m->version, m->name);
+		v = m->version;
+	}
+	return v;
+}

@@ -1,0 +1,198 @@
+/* cp_log.c — the logging module: one line format, to stderr and optionally a file.
+ *
+ * Each line is formatted into one buffer and written with a single write(2) per destination
+ * (the file is opened O_APPEND), so lines from the civetweb worker threads never interleave.
+ * A line is capped at CP_LOG_LINE_MAX bytes; longer messages are cut and end in "...". The file
+ * descriptor is swapped under a lock on reopen only. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cp_log.h"
+
+#define CP_LOG_LINE_MAX 2048
+
+static const char *const level_names[] = {
+	[CP_LOG_DEBUG] = "debug", [CP_LOG_INFO] = "info", [CP_LOG_WARN] = "warn",
+	[CP_LOG_ERROR] = "error",
+};
+
+static struct {
+	pthread_rwlock_t lock; /* writers of lines take it shared; reopen takes it exclusive */
+	int fd;                /* the log file, or -1 */
+	char *path;
+	enum cp_log_level level;
+} log_state = { PTHREAD_RWLOCK_INITIALIZER, -1, NULL, CP_LOG_INFO };
+
+int64_t
+cp_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *
+cp_time_format(int64_t ms, char buf[CP_TIME_LEN])
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	size_t n = strftime(buf, CP_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, CP_TIME_LEN - n, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
+	return buf;
+}
+
+int
+cp_log_level_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+static int
+open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+int
+cp_log_open(const char *path, enum cp_log_level level)
+{
+	int fd = -1;
+	char *copy = NULL;
+	if (path) {
+		fd = open_file(path);
+		if (fd < 0)
+			return fd;
+		copy = strdup(path);
+		if (!copy) {
+			close(fd);
+			return -ENOMEM;
+		}
+	}
+	pthread_rwlock_wrlock(&log_state.lock);
+	if (log_state.fd >= 0)
+		close(log_state.fd);
+	free(log_state.path);
+	log_state.fd = fd;
+	log_state.path = copy;
+	log_state.level = level;
+	pthread_rwlock_unlock(&log_state.lock);
+	return 0;
+}
+
+int
+cp_log_reopen(void)
+{
+	int rc = 0;
+	pthread_rwlock_wrlock(&log_state.lock);
+	if (log_state.path) {
+		int fd = open_file(log_state.path);
+		if (fd < 0) {
+			rc = fd; /* keep writing to the old descriptor */
+		} else {
+			close(log_state.fd);
+			log_state.fd = fd;
+		}
+	}
+	pthread_rwlock_unlock(&log_state.lock);
+	return rc;
+}
+
+void
+cp_log_close(void)
+{
+	pthread_rwlock_wrlock(&log_state.lock);
+	if (log_state.fd >= 0)
+		close(log_state.fd);
+	log_state.fd = -1;
+	free(log_state.path);
+	log_state.path = NULL;
+	pthread_rwlock_unlock(&log_state.lock);
+}
+
+const char *
+cp_log_path(void)
+{
+	return log_state.path;
+}
+
+/* Control characters (newlines above all) become "\xNN" so one event stays one line. */
+static size_t
+escape_into(char *dst, size_t cap, const char *src, int *cut)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	for (; *src && n + 4 < cap; src++) {
+		unsigned char c = (unsigned char)*src;
+		if (c < 0x20 || c == 0x7f) {
+			dst[n++] = '\\';
+			dst[n++] = 'x';
+			dst[n++] = hex[c >> 4];
+			dst[n++] = hex[c & 15];
+		} else {
+			dst[n++] = (char)c;
+		}
+	}
+	*cut = *src != '\0';
+	return n;
+}
+
+static void
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* nowhere left to report a logging failure */
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+}
+
+void
+cp_log(enum cp_log_level level, const char *module, const char *fmt, ...)
+{
+	if (level < log_state.level)
+		return;
+	char msg[CP_LOG_LINE_MAX];
+	char line[CP_LOG_LINE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+
+	char ts[CP_TIME_LEN];
+	int n = snprintf(line, sizeof(line), "%s %s %s: ", cp_time_format(cp_now_ms(), ts),
+		level_names[level], module);
+	if (n < 0 || (size_t)n >= sizeof(line) - 8)
+		return;
+	int cut;
+	size_t len = (size_t)n + escape_into(line + n, sizeof(line) - (size_t)n - 5, msg, &cut);
+	if ((size_t)m >= sizeof(msg) || cut) {
+		memcpy(line + len, "...", 3);
+		len += 3;
+	}
+	line[len++] = '\n';
+
+	pthread_rwlock_rdlock(&log_state.lock);
+	write_all(STDERR_FILENO, line, len);
+	if (log_state.fd >= 0)
+		write_all(log_state.fd, line, len);
+	pthread_rwlock_unlock(&log_state.lock);
+}

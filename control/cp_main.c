@@ -1,0 +1,285 @@
+/* cp_main.c — tide-control, the Hive: entry point.
+ *
+ * Order: options (usage errors cost nothing) → route table check (a route without a
+ * permission stops the start, deny by default) → data directory, its lock (one Hive per
+ * database) and the log → schema migrations → first-start seeding (the admin account) →
+ * HTTP → wait for a signal (SIGHUP reopens the log for rotation) → orderly stop: civetweb
+ * finishes the requests in flight, then the database closes. Nothing is buffered in memory
+ * between a request and its commit, so a kill -9 at any point loses no acknowledged write. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cp_audit.h"
+#include "cp_crypto.h"
+#include "cp_db.h"
+#include "cp_http.h"
+#include "cp_log.h"
+#include "cp_options.h"
+#include "cp_routes.h"
+
+#ifndef TIDE_VERSION
+#define TIDE_VERSION "unknown"
+#endif
+
+#define ADMIN_NAME "admin"
+#define ADMIN_PASSWORD_BYTES 15 /* 120 bits, 20 base64url characters */
+
+static const char sql_admins_all[] =
+	"INSERT OR IGNORE INTO group_permissions (group_id, permission)"
+	" SELECT id, ?1 FROM groups WHERE builtin = 1 AND name = 'admins'";
+static const char sql_user_count[] = "SELECT count(*) FROM users";
+static const char sql_admin_insert[] =
+	"INSERT INTO users (username, password_hash, created_at, updated_at)"
+	" VALUES (?1, ?2, ?3, ?3)";
+static const char sql_admin_group[] =
+	"INSERT INTO user_groups (user_id, group_id)"
+	" SELECT ?1, id FROM groups WHERE builtin = 1 AND name = 'admins'";
+
+static int
+mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int
+step(struct cp_db *db, const char *sql, const char *text, int64_t a, int64_t b)
+{
+	sqlite3_stmt *st = cp_db_stmt(db, sql);
+	if (!st)
+		return -EIO;
+	if (text)
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_int64(st, 1, a);
+	if (sqlite3_bind_parameter_count(st) >= 3)
+		sqlite3_bind_int64(st, 3, b);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
+}
+
+/* The admins group gets every permission this binary knows (new ones included), and a fresh
+ * database gets its first account. The generated password is printed once, never logged. */
+static int
+seed(struct cp_db *db)
+{
+	char password[CP_PASSWORD_MAX + 1], hash[CP_PWHASH_MAX];
+	bool generated = false;
+	int rc = cp_db_begin(db);
+	for (int p = CP_PERM_FIRST_NAMED; rc == 0 && p < CP_PERM_END; p++)
+		rc = step(db, sql_admins_all, cp_perm_name((enum cp_perm)p), 0, 0);
+	sqlite3_stmt *st = rc ? NULL : cp_db_stmt(db, sql_user_count);
+	int64_t users = -1;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		users = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	if (rc == 0 && users < 0)
+		rc = -EIO;
+	if (rc == 0 && users == 0) {
+		const char *env = getenv("TIDE_ADMIN_PASSWORD");
+		if (env && (strlen(env) < 8 || strlen(env) > CP_PASSWORD_MAX)) {
+			cp_error("main", "TIDE_ADMIN_PASSWORD must be 8 to %d bytes",
+				CP_PASSWORD_MAX);
+			rc = -EINVAL;
+		} else if (env) {
+			snprintf(password, sizeof(password), "%s", env);
+		} else {
+			rc = cp_random_b64(password, sizeof(password), ADMIN_PASSWORD_BYTES);
+			generated = true;
+		}
+		if (rc == 0)
+			rc = cp_password_hash(password, hash);
+		if (rc == 0 && (st = cp_db_stmt(db, sql_admin_insert))) {
+			sqlite3_bind_text(st, 1, ADMIN_NAME, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 3, cp_now_ms());
+			rc = cp_db_errno(sqlite3_step(st));
+			sqlite3_reset(st);
+		}
+		int64_t id = cp_db_last_id(db);
+		if (rc == 0)
+			rc = step(db, sql_admin_group, NULL, id, 0);
+		if (rc == 0)
+			rc = cp_audit_append(db, "system", "", CP_AUDIT_USER_CREATE,
+				"user:" ADMIN_NAME, json_pack("{s:I, s:[s], s:s}", "id",
+					(json_int_t)id, "groups", "admins", "password",
+					generated ? "generated" : "TIDE_ADMIN_PASSWORD"));
+	}
+	if (rc == 0)
+		rc = cp_db_commit(db);
+	else
+		cp_db_rollback(db);
+	if (rc == 0 && users == 0) {
+		cp_info("main", "first start: created user '%s' in group admins", ADMIN_NAME);
+		if (generated) {
+			printf("admin password: %s\n", password);
+			fflush(stdout);
+		}
+	}
+	memset(password, 0, sizeof(password));
+	return rc;
+}
+
+/* One Hive per data directory: a second one would race on the same jobs. The lock dies with
+ * the process, so a kill -9 never leaves a stale one. */
+static int
+lock_data_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/tide-control.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int err = errno;
+		close(fd);
+		return err == EWOULDBLOCK ? -EBUSY : -err;
+	}
+	return fd;
+}
+
+static int
+run(struct cp_options *o)
+{
+	struct cp_server srv;
+	memset(&srv, 0, sizeof(srv));
+	srv.opt = o;
+	int rc = mkdir_p(o->data_dir);
+	if (rc) {
+		fprintf(stderr, "tide-control: cannot create %s: %s\n", o->data_dir, strerror(-rc));
+		return 1;
+	}
+	int lock = lock_data_dir(o->data_dir);
+	if (lock < 0) {
+		fprintf(stderr, "tide-control: %s: %s\n", o->data_dir, lock == -EBUSY ?
+			"another tide-control is using this data directory" : strerror(-lock));
+		return 1;
+	}
+	char log_path[PATH_MAX];
+	const char *lp = NULL;
+	if (strcmp(o->log_file, "-") != 0) {
+		if (o->log_file[0])
+			snprintf(log_path, sizeof(log_path), "%s", o->log_file);
+		else
+			snprintf(log_path, sizeof(log_path), "%s/tide-control.log", o->data_dir);
+		lp = log_path;
+	}
+	rc = cp_log_open(lp, (enum cp_log_level)cp_log_level_parse(o->log_level));
+	if (rc)
+		fprintf(stderr, "tide-control: cannot open log %s: %s (logging to stderr)\n", lp,
+			strerror(-rc));
+	snprintf(srv.db_path, sizeof(srv.db_path), "%s/%s", o->data_dir, CP_DB_FILE);
+	if (realpath(o->webui_dir, srv.webui_dir) == NULL)
+		srv.webui_dir[0] = '\0';
+
+	int status = 1;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct cp_db *db = NULL;
+	if (cp_crypto_init(cpus > 0 ? (unsigned)cpus : 1)) {
+		cp_error("main", "cannot initialise libsodium");
+		goto out;
+	}
+	db = cp_db_open(srv.db_path);
+	if (!db)
+		goto out;
+	rc = cp_db_migrate(db, (int)o->migrate_to);
+	if (rc < 0)
+		goto out;
+	if (o->migrate_to) {
+		printf("schema version %d\n", rc);
+		status = 0;
+		goto out;
+	}
+	if (seed(db))
+		goto out;
+	cp_db_close(db);
+	db = NULL;
+
+	/* signals are taken synchronously by this thread; civetweb's threads inherit the mask */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (cp_http_start(&srv))
+		goto out;
+	/* the port actually bound (--listen ADDR:0 picks a free one), for whoever started us */
+	int port = cp_http_port(&srv);
+	cp_info("main", "tide-control %s serving %s on %s port %d (data %s, schema %d)",
+		TIDE_VERSION, srv.tls ? "https" : "http", o->listen, port, o->data_dir, rc);
+	printf("tide-control listening on %s port %d\n", srv.tls ? "https" : "http", port);
+	fflush(stdout);
+	for (;;) {
+		int sig;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			cp_log_reopen();
+			cp_info("main", "log reopened");
+			continue;
+		}
+		cp_info("main", "stopping on signal %d", sig);
+		break;
+	}
+	cp_http_stop(&srv);
+	status = 0;
+out:
+	cp_db_close(db);
+	cp_crypto_fini();
+	cp_log_close();
+	close(lock);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cp_options o;
+	if (cp_options_parse(&o, argc, argv)) {
+		cp_options_free(&o);
+		return 2;
+	}
+	int status = 0;
+	if (o.help) {
+		cp_options_usage(stdout);
+	} else if (o.version) {
+		printf("tide-control %s\n", TIDE_VERSION);
+	} else if (cp_log_level_parse(o.log_level) < 0) {
+		fprintf(stderr, "tide-control: log_level must be debug, info, warn or error\n");
+		status = 2;
+	} else if (cp_routes_check()) {
+		status = 1; /* already said which rows */
+	} else if (o.list_routes) {
+		cp_routes_list(stdout);
+	} else {
+		umask(077);
+		status = run(&o);
+	}
+	cp_options_free(&o);
+	return status;
+}

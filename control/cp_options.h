@@ -1,0 +1,48 @@
+/* cp_options.h — tide-control's settings: command line and configuration file.
+ *
+ * One table (cp_options.c) describes every setting once; the command line (`--data-dir DIR`)
+ * and the configuration file (`data_dir = DIR`) are two spellings of the same entry, and the
+ * command line wins. With no arguments the embedded defaults give a working loopback Hive. */
+#ifndef CP_OPTIONS_H
+#define CP_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct cp_options {
+	/* process and storage */
+	char *listen;              /* ADDR:PORT, IPv6 as [ADDR]:PORT */
+	char *data_dir;            /* holds tide.db (and, later, datasets) */
+	char *config_path;         /* --config FILE */
+	char *log_file;            /* "" = <data_dir>/tide-control.log, "-" = stderr only */
+	char *log_level;           /* debug | info | warn | error */
+	bool access_log;           /* one info line per request */
+	char *webui_dir;           /* static files of the web console */
+	char *tls_cert;            /* PEM certificate (chain); with tls_key turns HTTPS on */
+	char *tls_key;             /* PEM private key */
+	char *tls_shim;            /* cp_ssl_shim.so; "" = beside the binary, then LIBDIR/tide */
+	uint64_t threads;          /* civetweb worker threads = concurrent connections served */
+	uint64_t max_body;         /* request body cap in bytes (413 above it) */
+	/* authentication */
+	uint64_t session_ttl;      /* seconds a login session lives */
+	uint64_t login_user_failures;  /* failures in a row before an account is locked */
+	uint64_t login_addr_failures;  /* failures in a row before a client address is locked */
+	uint64_t login_lockout;    /* first lock-out, seconds; doubles with each further failure */
+	uint64_t login_lockout_max;/* cap of a single lock-out, seconds */
+	uint64_t login_window;     /* seconds after which an unlocked failure streak is forgotten */
+
+	/* one-shot actions */
+	bool help;
+	bool version;
+	bool list_routes;          /* print METHOD PATH PERMISSION for every route and exit */
+	uint64_t migrate_to;       /* hidden: migrate the database to this version and exit */
+};
+
+/* Fills o from defaults, then the config file named by --config, then the command line.
+ * Returns 0, or -EINVAL after printing the problem (and where) to stderr. */
+int cp_options_parse(struct cp_options *o, int argc, char **argv);
+void cp_options_free(struct cp_options *o);
+void cp_options_usage(FILE *out);
+
+#endif

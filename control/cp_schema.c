@@ -1,0 +1,93 @@
+/* cp_schema.c — the control plane's database schema, as an ordered list of migrations.
+ *
+ * The list is the schema's whole history: a new database runs every step, an old one runs the
+ * steps it has not seen (cp_db_migrate), each in one transaction. Released steps are never
+ * edited; a change is a new step at the end (ALTER TABLE ADD COLUMN, or create-copy-rename for
+ * what SQLite cannot alter). tests/control/test_migrations.py upgrades a version-1 database
+ * holding data and checks nothing is lost.
+ *
+ * Conventions: times are INTEGER milliseconds since the Unix epoch (UTC); secrets handed to
+ * clients are stored only as SHA-256 BLOBs; names compare case-insensitively. */
+#include "cp_db.h"
+
+#define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+
+const struct cp_migration cp_migrations[] = {
+	{ 1, "users, groups, sessions, append-only audit log",
+		"CREATE TABLE users ("
+		"  id INTEGER PRIMARY KEY,"
+		"  username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+		/* argon2id string; NULL: no local password (accounts made from LDAP) */
+		"  password_hash TEXT,"
+		"  source TEXT NOT NULL DEFAULT 'local' CHECK (source IN ('local', 'ldap')),"
+		"  disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+		"  created_at INTEGER NOT NULL,"
+		"  updated_at INTEGER NOT NULL);"
+		"CREATE TABLE groups ("
+		"  id INTEGER PRIMARY KEY,"
+		"  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+		"  description TEXT NOT NULL DEFAULT '',"
+		"  builtin INTEGER NOT NULL DEFAULT 0 CHECK (builtin IN (0, 1)),"
+		"  created_at INTEGER NOT NULL);"
+		"CREATE TABLE group_permissions ("
+		"  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+		"  permission TEXT NOT NULL,"
+		"  PRIMARY KEY (group_id, permission)) WITHOUT ROWID;"
+		"CREATE TABLE user_groups ("
+		"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+		"  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+		"  PRIMARY KEY (user_id, group_id)) WITHOUT ROWID;"
+		"CREATE INDEX user_groups_by_group ON user_groups(group_id);"
+		"CREATE TABLE sessions ("
+		"  id_hash BLOB PRIMARY KEY,"           /* SHA-256 of the cookie value */
+		"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+		"  csrf_token TEXT NOT NULL,"
+		"  address TEXT NOT NULL,"
+		"  created_at INTEGER NOT NULL,"
+		"  expires_at INTEGER NOT NULL) WITHOUT ROWID;"
+		"CREATE INDEX sessions_by_user ON sessions(user_id);"
+		/* actor and target are text, not foreign keys: the record outlives what it names */
+		"CREATE TABLE audit ("
+		"  id INTEGER PRIMARY KEY,"
+		"  time INTEGER NOT NULL,"
+		"  actor TEXT NOT NULL,"
+		"  address TEXT NOT NULL,"
+		"  action TEXT NOT NULL,"
+		"  target TEXT NOT NULL DEFAULT '',"
+		"  detail TEXT NOT NULL DEFAULT '{}');"
+		"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+		"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+		"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+		"  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;"
+		"INSERT INTO groups (name, description, builtin, created_at) VALUES"
+		"  ('admins', 'Every permission', 1, " NOW_MS "),"
+		"  ('users', 'Researchers: own capture jobs', 1, " NOW_MS ");"
+		"INSERT INTO group_permissions (group_id, permission)"
+		"  SELECT id, p.column1 FROM groups, (VALUES ('jobs.read'), ('jobs.write')) AS p"
+		"  WHERE name = 'users';" },
+
+	{ 2, "application tokens, last login time",
+		"CREATE TABLE tokens ("
+		"  id INTEGER PRIMARY KEY,"
+		"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+		"  name TEXT NOT NULL,"
+		"  hash BLOB NOT NULL UNIQUE,"          /* SHA-256 of the whole token */
+		"  prefix TEXT NOT NULL,"               /* its first characters, to recognise it */
+		"  created_at INTEGER NOT NULL,"
+		"  expires_at INTEGER,"                 /* NULL: never */
+		"  last_used_at INTEGER,"
+		"  revoked_at INTEGER);"
+		"CREATE INDEX tokens_by_user ON tokens(user_id);"
+		"ALTER TABLE users ADD COLUMN last_login_at INTEGER;" },
+
+	{ 3, "login throttling, audit look-up by action",
+		/* key: 'user:<lower-case name>' or 'addr:<address or IPv6 /64>' */
+		"CREATE TABLE login_throttle ("
+		"  key TEXT PRIMARY KEY,"
+		"  failures INTEGER NOT NULL,"
+		"  last_failure_at INTEGER NOT NULL,"
+		"  locked_until INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+		"CREATE INDEX audit_by_action ON audit(action, id);" },
+};
+
+const int cp_migrations_count = sizeof(cp_migrations) / sizeof(cp_migrations[0]);

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# scripts/bench-control.sh — the control plane benchmark (docs/BENCHMARKS.md). Prints figures;
+# never fails on them.
+#
+# Starts tide-control as shipped (default settings: 16 threads, access log on, WAL with
+# synchronous=FULL) on a free loopback port with a fresh data directory, signs in, makes an
+# application token and points wrk (64 connections, 2 threads, 10 s, --latency) at an
+# authenticated GET with `Authorization: Bearer` — every request resolves the token (SHA-256
+# and an indexed SELECT), loads the user's permissions and builds the answer from SQLite.
+# RUNS runs; prints requests/s and p99 latency of each and the median.
+#
+# Env: RUNS (default 3), DURATION (default 10s), CONNECTIONS (default 64),
+#      ENDPOINT (default /api/v1/auth/me), TIDE_CONTROL (default build/tide-control),
+#      SETUP=0 to skip scripts/setup.sh. Extra arguments go to tide-control.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+RUNS="${RUNS:-3}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+ENDPOINT="${ENDPOINT:-/api/v1/auth/me}"
+BIN="${TIDE_CONTROL:-build/tide-control}"
+
+[ "${SETUP:-1}" = 0 ] || bash scripts/setup.sh >/dev/null
+if ! command -v wrk >/dev/null; then
+	echo "bench-control.sh: wrk is missing (apt-get install wrk)" >&2
+	exit 1
+fi
+[ -x "$BIN" ] || { echo "bench-control.sh: no $BIN (build first)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/tide-bench-control.XXXXXX)
+pid=
+cleanup() {
+	[ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+TIDE_ADMIN_PASSWORD="$password" "$BIN" --listen 127.0.0.1:0 --data-dir "$work/data" "$@" \
+	> "$work/stdout" 2> "$work/stderr" &
+pid=$!
+port=
+for _ in $(seq 200); do
+	port=$(sed -n 's/^tide-control listening on http port \([0-9]*\)$/\1/p' "$work/stdout")
+	[ -n "$port" ] && break
+	kill -0 "$pid" 2>/dev/null || { cat "$work/stderr" >&2; exit 1; }
+	sleep 0.1
+done
+[ -n "$port" ] || { echo "bench-control.sh: tide-control did not start" >&2; exit 1; }
+
+token=$(python3 - "$port" "$password" <<'PY'
+import http.client, json, sys
+port, password = int(sys.argv[1]), sys.argv[2]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+c.request("POST", "/api/v1/auth/login", json.dumps({"username": "admin", "password": password}),
+          {"Content-Type": "application/json"})
+r = c.getresponse()
+login = json.load(r)
+cookie = r.getheader("Set-Cookie").split(";")[0]
+c.request("POST", "/api/v1/tokens", json.dumps({"name": "bench"}),
+          {"Content-Type": "application/json", "Cookie": cookie,
+           "X-CSRF-Token": login["csrf_token"]})
+print(json.load(c.getresponse())["token"])
+PY
+)
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# wrk prints latencies as 812.00us / 3.41ms / 1.02s; convert to ms
+to_ms() {
+	awk '{v = $1
+	      if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
+	      else if (v ~ /ms$/) { sub(/ms$/, "", v) }
+	      else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }
+	      printf "%.2f\n", v}'
+}
+
+echo "== tide-control: GET $ENDPOINT, bearer token, $CONNECTIONS connections, $DURATION x $RUNS =="
+echo "   ($(nproc) CPUs; wrk and tide-control share them)"
+: > "$work/rps"
+: > "$work/p99"
+for run in $(seq "$RUNS"); do
+	wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $token" \
+		"http://127.0.0.1:$port$ENDPOINT" > "$work/wrk.$run"
+	rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.$run")
+	p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.$run" | to_ms)
+	errors=$(awk '/Non-2xx|Socket errors/' "$work/wrk.$run" | tr -s ' ' | paste -sd ';' -)
+	printf "run %d: %10.0f requests/s   p99 %6.2f ms%s\n" "$run" "$rps" "$p99" \
+		"${errors:+   ($errors)}"
+	echo "$rps" >> "$work/rps"
+	echo "$p99" >> "$work/p99"
+done
+printf "median: %8.0f requests/s   p99 %6.2f ms\n" "$(median < "$work/rps")" \
+	"$(median < "$work/p99")"

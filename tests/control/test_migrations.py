@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Schema migrations upgrade an old database without losing data.
+
+Proves: `--migrate-to 1` leaves a database made by the first schema (user_version 1, no later
+tables); data written into it — a user with a real argon2id hash, a group with permissions, a
+membership, audit rows — survives starting the current binary, which brings the schema to the
+latest version (new tables and columns present, the audit triggers still refusing changes); the
+old user can sign in and use the new features; and a database newer than the binary is refused.
+"""
+import os
+import sqlite3
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cplib  # noqa: E402
+from cplib import Hive, admin, expect, login, make_token, make_user  # noqa: E402
+
+BIN = cplib.binary_from_argv()
+NOW = 1790000000000
+
+
+def real_hash(password):
+    """An argon2id hash made by tide-control itself (python's stdlib has no argon2)."""
+    with Hive(BIN) as h:
+        make_user(admin(h), "donor", password)
+        con = h.db()
+        (hsh,) = con.execute("SELECT password_hash FROM users WHERE username = 'donor'").fetchone()
+        con.close()
+        return hsh
+
+
+def columns(con, table):
+    return [row[1] for row in con.execute("PRAGMA table_info(%s)" % table)]
+
+
+def test_upgrade_from_version_1():
+    hsh = real_hash("oldtimer-password")
+    h = Hive(BIN)
+    try:
+        out = subprocess.run([BIN, "--data-dir", h.data_dir, "--migrate-to", "1",
+                              "--log-file", "-"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "schema version 1" in out.stdout, out.stdout
+
+        con = sqlite3.connect(h.db_path)
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "tokens" not in tables and "login_throttle" not in tables, tables
+        assert "last_login_at" not in columns(con, "users")
+        # what a version-1 Hive would have written
+        con.execute("INSERT INTO users (id, username, password_hash, created_at, updated_at)"
+                    " VALUES (7, 'oldtimer', ?, ?, ?)", (hsh, NOW, NOW))
+        con.execute("INSERT INTO groups (id, name, description, created_at)"
+                    " VALUES (9, 'veterans', 'from v1', ?)", (NOW,))
+        con.executemany("INSERT INTO group_permissions VALUES (9, ?)",
+                        [("audit.read",), ("logs.read",)])
+        con.execute("INSERT INTO user_groups VALUES (7, 9)")
+        con.execute("INSERT INTO user_groups SELECT 7, id FROM groups WHERE name = 'admins'")
+        con.execute("INSERT INTO audit (time, actor, address, action, target, detail)"
+                    " VALUES (?, 'oldtimer', '10.0.0.1', 'auth.login', 'user:oldtimer', '{}')",
+                    (NOW,))
+        con.commit()
+        con.close()
+
+        h.start()     # the current binary: migrates 2..latest
+        con = h.db()
+        latest = con.execute("PRAGMA user_version").fetchone()[0]
+        assert latest >= 3, latest
+        assert "last_login_at" in columns(con, "users")
+        assert "hash" in columns(con, "tokens")
+        users = con.execute("SELECT id, username, password_hash FROM users").fetchall()
+        assert users == [(7, "oldtimer", hsh)], users   # no second admin made over real data
+        assert con.execute("SELECT description FROM groups WHERE id = 9").fetchone() == ("from v1",)
+        perms = {r[0] for r in con.execute("SELECT permission FROM group_permissions "
+                                           "WHERE group_id = 9")}
+        assert perms == {"audit.read", "logs.read"}
+        assert con.execute("SELECT actor, address FROM audit WHERE time = ?", (NOW,)).fetchall() \
+            == [("oldtimer", "10.0.0.1")]
+        try:
+            con.execute("DELETE FROM audit")
+            raise AssertionError("audit trigger lost in the upgrade")
+        except sqlite3.DatabaseError:
+            pass
+        con.close()
+
+        s = login(h, "oldtimer", "oldtimer-password")
+        me = expect(s.get("/api/v1/auth/me"), 200).json["user"]
+        assert {g["name"] for g in me["groups"]} == {"veterans", "admins"}
+        make_token(s, "after-upgrade")                    # a version-2 feature
+        old = [x for x in expect(s.get("/api/v1/audit?actor=oldtimer"), 200).json["items"]
+               if x["address"] == "10.0.0.1"]
+        assert len(old) == 1
+        h.stop()
+    finally:
+        h.cleanup()
+
+
+def test_newer_database_refused():
+    h = Hive(BIN)
+    try:
+        subprocess.run([BIN, "--data-dir", h.data_dir, "--migrate-to", "1", "--log-file", "-"],
+                       capture_output=True, timeout=60, check=True)
+        con = sqlite3.connect(h.db_path)
+        con.execute("PRAGMA user_version = 999")
+        con.commit()
+        con.close()
+        out = subprocess.run([BIN, "--data-dir", h.data_dir, "--listen", "127.0.0.1:0",
+                              "--log-file", "-"], capture_output=True, text=True, timeout=60)
+        assert out.returncode != 0 and "newer" in out.stderr, (out.returncode, out.stderr)
+    finally:
+        h.cleanup()
+
+
+if __name__ == "__main__":
+    cplib.run_tests(globals())
