@@ -287,18 +287,22 @@ keep_an_admin(struct cp_req *r, int64_t uid, bool removing)
 	return 0;
 }
 
-/* ---- users ------------------------------------------------------------------------------ */
+/* ---- listing -------------------------------------------------------------------------- */
 
+/* One row's JSON by id; NULL with *err (-ENOENT when the row is gone). */
+typedef json_t *(*item_json_fn)(struct cp_db *db, int64_t id, int *err);
+
+/* GET of a page of ids (sql takes limit, offset) as {"items": [...]}: users and groups alike. */
 static int
-get_users(struct cp_req *r)
+list_page(struct cp_req *r, const char *sql, item_json_fn item, const char *what)
 {
 	int64_t limit, offset, ids[CP_LIST_MAX];
 	if (cp_query_int(r, "limit", 1, CP_LIST_MAX, 100, &limit) ||
 		cp_query_int(r, "offset", 0, INT32_MAX, 0, &offset))
 		return r->status;
-	sqlite3_stmt *st = cp_db_stmt(r->db, sql_users_page);
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql);
 	if (!st)
-		return cp_fail_errno(r, -EIO, "listing users");
+		return cp_fail_errno(r, -EIO, what);
 	sqlite3_bind_int64(st, 1, limit);
 	sqlite3_bind_int64(st, 2, offset);
 	int n = 0, rc = SQLITE_DONE;
@@ -306,34 +310,49 @@ get_users(struct cp_req *r)
 		ids[n++] = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return cp_fail_errno(r, cp_db_errno(rc), "listing users");
+		return cp_fail_errno(r, cp_db_errno(rc), what);
 	json_t *items = json_array();
 	for (int i = 0; i < n; i++) {
 		int err;
-		json_t *u = cp_api_user(r->db, ids[i], &err);
-		if (!u && err == -ENOENT)
+		json_t *it = item(r->db, ids[i], &err);
+		if (!it && err == -ENOENT)
 			continue; /* deleted since the id was listed */
-		if (!u) {
+		if (!it) {
 			json_decref(items);
-			return cp_fail_errno(r, err, "listing users");
+			return cp_fail_errno(r, err, what);
 		}
-		json_array_append_new(items, u);
+		json_array_append_new(items, it);
 	}
 	return cp_reply(r, 200, json_pack("{s:o}", "items", items));
 }
 
+/* GET of one row by the id in the path. */
 static int
-get_user(struct cp_req *r)
+get_one(struct cp_req *r, item_json_fn item, const char *not_found, const char *what)
 {
 	int64_t id = cp_param_id(r, 0);
 	if (id < 0)
 		return r->status;
 	int err;
-	json_t *u = cp_api_user(r->db, id, &err);
-	if (!u)
-		return err == -ENOENT ? cp_fail(r, 404, "not_found", "no such user")
-				      : cp_fail_errno(r, err, "reading the user");
-	return cp_reply(r, 200, u);
+	json_t *it = item(r->db, id, &err);
+	if (!it)
+		return err == -ENOENT ? cp_fail(r, 404, "not_found", not_found)
+				      : cp_fail_errno(r, err, what);
+	return cp_reply(r, 200, it);
+}
+
+/* ---- users ------------------------------------------------------------------------------ */
+
+static int
+get_users(struct cp_req *r)
+{
+	return list_page(r, sql_users_page, cp_api_user, "listing users");
+}
+
+static int
+get_user(struct cp_req *r)
+{
+	return get_one(r, cp_api_user, "no such user", "reading the user");
 }
 
 static int
@@ -610,48 +629,13 @@ delete_user(struct cp_req *r)
 static int
 get_groups(struct cp_req *r)
 {
-	int64_t limit, offset, ids[CP_LIST_MAX];
-	if (cp_query_int(r, "limit", 1, CP_LIST_MAX, 100, &limit) ||
-		cp_query_int(r, "offset", 0, INT32_MAX, 0, &offset))
-		return r->status;
-	sqlite3_stmt *st = cp_db_stmt(r->db, sql_groups_page);
-	if (!st)
-		return cp_fail_errno(r, -EIO, "listing groups");
-	sqlite3_bind_int64(st, 1, limit);
-	sqlite3_bind_int64(st, 2, offset);
-	int n = 0, rc = SQLITE_DONE;
-	while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return cp_fail_errno(r, cp_db_errno(rc), "listing groups");
-	json_t *items = json_array();
-	for (int i = 0; i < n; i++) {
-		int err;
-		json_t *g = group_json(r->db, ids[i], &err);
-		if (!g && err == -ENOENT)
-			continue; /* deleted since the id was listed */
-		if (!g) {
-			json_decref(items);
-			return cp_fail_errno(r, err, "listing groups");
-		}
-		json_array_append_new(items, g);
-	}
-	return cp_reply(r, 200, json_pack("{s:o}", "items", items));
+	return list_page(r, sql_groups_page, group_json, "listing groups");
 }
 
 static int
 get_group(struct cp_req *r)
 {
-	int64_t id = cp_param_id(r, 0);
-	if (id < 0)
-		return r->status;
-	int err;
-	json_t *g = group_json(r->db, id, &err);
-	if (!g)
-		return err == -ENOENT ? cp_fail(r, 404, "not_found", "no such group")
-				      : cp_fail_errno(r, err, "reading the group");
-	return cp_reply(r, 200, g);
+	return get_one(r, group_json, "no such group", "reading the group");
 }
 
 static int
