@@ -25,9 +25,11 @@ packages=(
 	libdpdk-dev dpdk-dev libpcap-dev libhyperscan-dev libbpf-dev libnuma-dev
 	libsqlite3-dev libcivetweb-dev
 	# well-kept additions (see docs/ARCHITECTURE.md for why each)
-	libjansson-dev libssl-dev libcmocka-dev libsodium-dev
+	libjansson-dev libssl-dev libcmocka-dev libsodium-dev libldap-dev libseccomp-dev
 	# reference peers and test tools
 	tcpdump tshark python3 iproute2 procps libndpi-bin wrk
+	# the control plane's LDAP tests and post-processing sandbox
+	slapd ldap-utils bubblewrap
 )
 
 missing=()
