@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -46,6 +48,30 @@ struct plugin_slot {
 	uint64_t won;
 };
 
+/* Expected sessions, shared by the workers: the symmetric hash sends an FTP data connection to
+ * any worker, not the control session's. A small ring, oldest overwritten, entries live 2
+ * minutes; the mutex is taken only to announce (rare) and, at a session's first packet, when the
+ * ring holds something (`live`, read without the lock first). */
+#define EXPECT_SLOTS 256
+#define EXPECT_TTL_NS (120ull * 1000000000ull)
+struct expect_table {
+	pthread_mutex_t mu;
+	struct {
+		struct cls_expectation x;
+		uint64_t until;
+		int8_t plugin;
+		uint8_t used;
+	} slot[EXPECT_SLOTS];
+	unsigned int next;
+	_Atomic uint32_t live;
+};
+
+/* what plugins get in cls_packet.expect: the shared table and who is announcing */
+struct cls_expect {
+	struct expect_table *t;
+	int8_t current_plugin;
+};
+
 struct cls_engine {
 	struct cls_engine_params p;
 	struct cls_apps *apps;
@@ -56,26 +82,12 @@ struct cls_engine {
 	char config_dir[512];
 	char model_dir[512];
 	uint64_t decided, unknown[CLS_UNKNOWN_MAX];
-};
-
-/* expected sessions, per worker: a small ring, oldest overwritten; entries live 2 minutes */
-#define EXPECT_SLOTS 256
-#define EXPECT_TTL_NS (120ull * 1000000000ull)
-struct cls_expect {
-	struct {
-		struct cls_expectation x;
-		uint64_t until;
-		int8_t plugin;
-		uint8_t used;
-	} slot[EXPECT_SLOTS];
-	unsigned int next;
-	int8_t current_plugin;        /* set by the engine around each plugin's packet() */
-	uint32_t live;                /* slots in use: the lookup is skipped when 0 */
+	struct expect_table expect;   /* expected sessions, shared by workers */
 };
 
 struct cls_worker {
 	struct cls_engine *e;
-	struct cls_expect expect;
+	struct cls_expect expect;     /* handle on e->expect */
 	/* combiner counts, kept per worker (no sharing) and added to the engine's at destroy */
 	uint64_t won[CLS_MAX_PLUGINS];
 	uint64_t decided, unknown[CLS_UNKNOWN_MAX];
@@ -258,6 +270,7 @@ cls_engine_create(const struct cls_engine_params *p, char *err, size_t errlen)
 		return NULL;
 	}
 	e->p = *p;
+	pthread_mutex_init(&e->expect.mu, NULL);
 	if (!e->p.label_size || e->p.label_size > CLS_LABEL_MAX)
 		e->p.label_size = CLS_LABEL_MAX;
 	if (!e->p.first_n)
@@ -334,6 +347,7 @@ cls_engine_destroy(struct cls_engine *e)
 			dlclose(ps->dl);
 	}
 	cls_apps_free(e->apps);
+	pthread_mutex_destroy(&e->expect.mu);
 	free(e);
 }
 
@@ -380,6 +394,7 @@ cls_worker_create(struct cls_engine *e)
 	if (!w)
 		return NULL;
 	w->e = e;
+	w->expect.t = &e->expect;
 	for (unsigned int i = 0; i < e->n; i++)
 		if (e->pl[i].ops->worker_init) {
 			w->wctx[i] = e->pl[i].ops->worker_init(e->pl[i].ctx);
@@ -550,15 +565,18 @@ ask_all(struct cls_worker *w, void *state, const struct cls_session *s)
 void
 cls_expect_add(struct cls_expect *x, const struct cls_expectation *e, uint64_t now_ns)
 {
-	if (!x || !e || !e->port)
+	if (!x || !x->t || !e || !e->port)
 		return;
-	unsigned int k = x->next++ % EXPECT_SLOTS;
-	if (!x->slot[k].used)
-		x->live++;
-	x->slot[k].x = *e;
-	x->slot[k].until = now_ns + EXPECT_TTL_NS;
-	x->slot[k].plugin = x->current_plugin;
-	x->slot[k].used = 1;
+	struct expect_table *t = x->t;
+	pthread_mutex_lock(&t->mu);
+	unsigned int k = t->next++ % EXPECT_SLOTS;
+	if (!t->slot[k].used)
+		atomic_fetch_add(&t->live, 1);
+	t->slot[k].x = *e;
+	t->slot[k].until = now_ns + EXPECT_TTL_NS;
+	t->slot[k].plugin = x->current_plugin;
+	t->slot[k].used = 1;
+	pthread_mutex_unlock(&t->mu);
 }
 
 static bool
@@ -573,16 +591,18 @@ ep_match(const uint8_t *addr, uint16_t port, const uint8_t *peer, const struct c
 static int
 expected(struct cls_worker *w, const struct cls_session *s, uint64_t now, struct cls_result *out)
 {
-	struct cls_expect *x = &w->expect;
-	for (unsigned int k = 0; k < EXPECT_SLOTS && x->live; k++) {
-		if (!x->slot[k].used)
+	struct expect_table *t = &w->e->expect;
+	int who = -2;
+	pthread_mutex_lock(&t->mu);
+	for (unsigned int k = 0; k < EXPECT_SLOTS && atomic_load(&t->live); k++) {
+		if (!t->slot[k].used)
 			continue;
-		if (x->slot[k].until < now) {
-			x->slot[k].used = 0;
-			x->live--;
+		if (t->slot[k].until < now) {
+			t->slot[k].used = 0;
+			atomic_fetch_sub(&t->live, 1);
 			continue;
 		}
-		const struct cls_expectation *e = &x->slot[k].x;
+		const struct cls_expectation *e = &t->slot[k].x;
 		if (e->proto != s->key.proto || e->family != s->key.family)
 			continue;
 		if (!ep_match(s->key.dst, s->key.dport, s->key.src, e) &&
@@ -593,11 +613,13 @@ expected(struct cls_worker *w, const struct cls_session *s, uint64_t now, struct
 		out->sub_id = e->sub_id;
 		out->confidence = e->confidence;
 		out->flags = CLS_RES_FINAL;
-		x->slot[k].used = 0;
-		x->live--;
-		return x->slot[k].plugin;
+		t->slot[k].used = 0;
+		atomic_fetch_sub(&t->live, 1);
+		who = t->slot[k].plugin;
+		break;
 	}
-	return -2;
+	pthread_mutex_unlock(&t->mu);
+	return who;
 }
 
 bool
@@ -607,7 +629,7 @@ cls_session_packet(struct cls_worker *w, void *state, const struct cls_session *
 	struct cls_engine *e = w->e;
 	if (hdr(state)->decided)
 		return false;
-	if (pkt->index == 0 && w->expect.live) {
+	if (pkt->index == 0 && atomic_load_explicit(&e->expect.live, memory_order_relaxed)) {
 		int who = expected(w, s, pkt->ts_ns, &w->res[0]);
 		if (who != -2) {
 			struct sess_hdr *h = hdr(state);

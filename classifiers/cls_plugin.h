@@ -41,8 +41,9 @@ struct cls_result {
 
 /* Expected sessions: a control protocol (FTP's PASV/PORT, TFTP's request) tells the engine the
  * endpoint a future session will use, and that session is decided at its first packet — it
- * carries no signature of its own. Tables are per worker (no locks), bounded, and entries
- * expire; a session that lands on another worker is simply not matched. */
+ * carries no signature of its own. One table serves every worker (a data
+ * connection hashes to any worker), bounded (256, oldest overwritten); entries expire after
+ * two minutes. */
 struct cls_expect;
 struct cls_expectation {
 	uint8_t addr[16];             /* an endpoint of the future session (network order) */
