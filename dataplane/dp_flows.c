@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
 
 #include <arpa/inet.h>
 
@@ -22,6 +25,7 @@ struct dp_flows {
 	char base[4096];             /* path without .csv/.jsonl, for cyclic names */
 	char ext[16];
 	char cur_path[4200];
+	bool use_part;               /* a regular file: written as .part, renamed at close */
 	FILE *f;
 	char *buf;
 	pthread_mutex_t mu;
@@ -113,9 +117,15 @@ open_file(struct dp_flows *fl, uint64_t ts_ns)
 	} else {
 		snprintf(fl->cur_path, sizeof(fl->cur_path), "%s", fl->p.path);
 	}
-	fl->f = fopen(fl->cur_path, "w");
+	/* written as <name>.part and renamed when complete, as shards are: a file under its
+	 * final name is never a crashed run's half (/dev/null and other non-files are used as is) */
+	struct stat stt;
+	fl->use_part = !(stat(fl->cur_path, &stt) == 0 && !S_ISREG(stt.st_mode));
+	char part[4300];
+	snprintf(part, sizeof(part), "%s%s", fl->cur_path, fl->use_part ? ".part" : "");
+	fl->f = fopen(part, "w");
 	if (!fl->f) {
-		fprintf(stderr, "tide-dataplane: cannot write %s: %s\n", fl->cur_path, strerror(errno));
+		fprintf(stderr, "tide-dataplane: cannot write %s: %s\n", part, strerror(errno));
 		return -errno;
 	}
 	setvbuf(fl->f, fl->buf, _IOFBF, 1 << 20);
@@ -161,9 +171,17 @@ close_file(struct dp_flows *fl)
 		return 0;
 	if (fflush(fl->f) != 0 || ferror(fl->f))
 		rc = -errno;
+	if (fsync(fileno(fl->f)) != 0 && fl->use_part && rc == 0)
+		rc = -errno;
 	if (fclose(fl->f) != 0 && rc == 0)
 		rc = -errno;
 	fl->f = NULL;
+	if (fl->use_part) {
+		char part[4300];
+		snprintf(part, sizeof(part), "%s.part", fl->cur_path);
+		if (rc == 0 && rename(part, fl->cur_path) != 0)
+			rc = -errno;
+	}
 	int src = write_summary(fl);
 	memset(fl->apps, 0, sizeof(*fl->apps) * fl->n_apps);
 	return rc ? rc : src;

@@ -365,8 +365,13 @@ run(int argc, char **argv)
 					strerror(errno));
 				return 1;
 			}
-			snprintf(flows_path, sizeof(flows_path), "%s/%s.%s", dir, opt.drone,
-				opt.flows_jsonl ? "jsonl" : "csv");
+			/* a re-run into the same dataset (after a crash, say) keeps the earlier
+			 * run's records: the first free name of <drone>.csv, <drone>-1.csv, … */
+			const char *ext = opt.flows_jsonl ? "jsonl" : "csv";
+			snprintf(flows_path, sizeof(flows_path), "%s/%s.%s", dir, opt.drone, ext);
+			for (unsigned int k = 1; k < 1000 && access(flows_path, F_OK) == 0; k++)
+				snprintf(flows_path, sizeof(flows_path), "%s/%s-%u.%s", dir, opt.drone,
+					k, ext);
 		}
 		c->engine = engine;
 		snprintf(c->flows_path, sizeof(c->flows_path), "%s", flows_path);
