@@ -5,7 +5,13 @@
  * address gets 429 even with the right password, so guessing gains nothing during a lock),
  * unknown and disabled users cost the same argon2id time as real ones and get the same 401,
  * and every outcome is audited. Lock-out state lives in the database (login_throttle), so a
- * restart does not reset it. */
+ * restart does not reset it.
+ *
+ * With ldap_uri set, a name no local account holds, or an account made from LDAP, is checked
+ * against the directory (cp_ldap.c) under the same throttle; the account is created at its
+ * first login and its groups are made to follow its LDAP groups at every login, in the
+ * transaction that opens the session. A local account always shadows a directory entry of the
+ * same name, so the directory can never take over `admin`. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +23,7 @@
 #include "cp_auth.h"
 #include "cp_db.h"
 #include "cp_http.h"
+#include "cp_ldap.h"
 #include "cp_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
@@ -24,9 +31,24 @@
 #define CP_TOKEN_NAME_MAX 128
 #define CP_TOKENS_PER_USER 100          /* live (unrevoked, unexpired) tokens */
 #define CP_TOKEN_LIFETIME_MAX 315360000 /* ten years, in seconds */
+#define CP_LDAP_RETRY_AFTER 10          /* seconds suggested to a client when LDAP is down */
 
 static const char sql_login_user[] =
-	"SELECT id, username, password_hash, disabled FROM users WHERE username = ?1";
+	"SELECT id, username, password_hash, disabled, source FROM users WHERE username = ?1";
+static const char sql_ldap_user_insert[] =
+	"INSERT INTO users (username, source, created_at, updated_at) VALUES (?1, 'ldap', ?2, ?2)";
+static const char sql_group_named[] = "SELECT id, name FROM groups WHERE name = ?1";
+/* ?2: the JSON array of the group ids the account keeps */
+static const char sql_member_stale[] =
+	"SELECT g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id"
+	" WHERE ug.user_id = ?1 AND ug.group_id NOT IN (SELECT value FROM json_each(?2))"
+	" ORDER BY g.name";
+static const char sql_member_unstale[] =
+	"DELETE FROM user_groups WHERE user_id = ?1"
+	" AND group_id NOT IN (SELECT value FROM json_each(?2))";
+static const char sql_member_add[] =
+	"INSERT OR IGNORE INTO user_groups (user_id, group_id) VALUES (?1, ?2)";
+static const char sql_user_touched[] = "UPDATE users SET updated_at = ?2 WHERE id = ?1";
 static const char sql_login_done[] =
 	"UPDATE users SET last_login_at = ?2, password_hash = coalesce(?3, password_hash)"
 	" WHERE id = ?1";
@@ -114,12 +136,289 @@ fail_login(struct cp_req *r, const char *action, const char *username, const cha
 	return cp_fail(r, 401, "invalid_credentials", "wrong user name or password");
 }
 
+/* The account a login names, as stored. */
+struct login_user {
+	int64_t id; /* 0: no such account */
+	char name[CP_USERNAME_MAX + 1];
+	char hash[CP_PWHASH_MAX];
+	bool disabled;
+	bool ldap;  /* source 'ldap': made from the directory, checked against it */
+};
+
+static int
+load_login_user(struct cp_db *db, const char *username, struct login_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	sqlite3_stmt *st = cp_db_stmt(db, sql_login_user);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, username, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		u->id = sqlite3_column_int64(st, 0);
+		snprintf(u->name, sizeof(u->name), "%s", sqlite3_column_text(st, 1));
+		const unsigned char *h = sqlite3_column_text(st, 2);
+		snprintf(u->hash, sizeof(u->hash), "%s", h ? (const char *)h : "");
+		u->disabled = sqlite3_column_int(st, 3) != 0;
+		u->ldap = strcmp((const char *)sqlite3_column_text(st, 4), "ldap") == 0;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
+}
+
+/* Inside the caller's transaction: the session, the last login time (and a rehashed password
+ * when given), a cleared failure streak for the account and the audit row. */
+static int
+open_session(struct cp_req *r, int64_t id, const char *name, const char *ukey, int64_t now,
+	int64_t expires, const char *method, const char *rehashed,
+	char cookie[CP_SECRET_B64_LEN + 1], char csrf[CP_SECRET_B64_LEN + 1])
+{
+	sqlite3_stmt *st;
+	int rc = cp_session_create(r->db, id, r->addr, expires, cookie, csrf);
+	if (rc == 0 && (st = cp_db_stmt(r->db, sql_login_done))) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, now);
+		if (rehashed && rehashed[0])
+			sqlite3_bind_text(st, 3, rehashed, -1, SQLITE_TRANSIENT);
+		rc = cp_db_errno(sqlite3_step(st));
+	} else if (rc == 0) {
+		rc = -EIO;
+	}
+	if (rc == 0)
+		rc = cp_throttle_clear(r->db, ukey);
+	char target[CP_USERNAME_MAX + 8];
+	snprintf(target, sizeof(target), "user:%s", name);
+	if (rc == 0)
+		rc = cp_audit_append(r->db, name, r->addr, CP_AUDIT_LOGIN, target,
+			json_pack("{s:s, s:s}", "outcome", "success", "method", method));
+	return rc;
+}
+
+/* After the commit: the user, the cookie and the CSRF token. */
+static int
+login_reply(struct cp_req *r, int64_t id, const char *name, const char *cookie,
+	const char *csrf, int64_t expires)
+{
+	int rc;
+	r->who.kind = CP_AUTH_SESSION; /* for the access log line */
+	snprintf(r->who.username, sizeof(r->who.username), "%s", name);
+	json_t *user = cp_api_user(r->db, id, &rc);
+	if (!user)
+		return cp_fail_errno(r, rc, "login");
+	session_cookie(r, cookie, (int64_t)r->srv->opt->session_ttl);
+	return cp_reply(r, 200, json_pack("{s:o, s:s, s:o}", "user", user, "csrf_token", csrf,
+		"expires_at", cp_api_time(expires)));
+}
+
+/* 503: the directory did not answer (down, too slow, TLS or configuration trouble; the log
+ * says which). Audited but not counted against the account or address: an outage is nobody's
+ * wrong password, and no password was checked. Local accounts are unaffected. */
+static int
+ldap_down(struct cp_req *r, const char *username)
+{
+	char target[CP_USERNAME_MAX + 8];
+	snprintf(target, sizeof(target), "user:%s", username);
+	int rc = cp_db_begin(r->db);
+	if (rc == 0)
+		rc = cp_audit_append(r->db, username, r->addr, CP_AUDIT_LOGIN, target,
+			json_pack("{s:s, s:s, s:s}", "outcome", "failure", "method", "ldap",
+				"reason", "ldap_unavailable"));
+	if (rc == 0)
+		rc = cp_db_commit(r->db);
+	else
+		cp_db_rollback(r->db);
+	if (rc)
+		return cp_fail_errno(r, rc, "login");
+	cp_header(r, "Retry-After", "%d", CP_LDAP_RETRY_AFTER);
+	return cp_fail(r, 503, "ldap_unavailable",
+		"the LDAP directory did not answer; try again later (local accounts still work)");
+}
+
+/* JSON array of the names column of rows from st (bound by the caller). */
+static int
+names_of(sqlite3_stmt *st, json_t *into)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(into, json_string((const char *)sqlite3_column_text(st, 0)));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
+}
+
+/* Inside the login transaction: makes an LDAP account's groups exactly the existing tide
+ * groups its LDAP groups map to — whatever was added through the API is undone; mapped groups
+ * that do not exist are skipped (logged) — and creates the account at its first login. With
+ * nothing to give and no account yet, nothing is created (*id stays 0). Changes are audited
+ * (user.create, user.sync). Returns the number of groups the account ends with, -EPERM when
+ * a local or disabled account took the name since the check, or -errno. */
+static int
+ldap_sync(struct cp_req *r, const char *username, const struct cp_ldap_account *a,
+	int64_t now, int64_t *id, char name[CP_USERNAME_MAX + 1])
+{
+	struct login_user u;
+	int rc = load_login_user(r->db, username, &u);
+	if (rc)
+		return rc;
+	if (u.id && (!u.ldap || u.disabled))
+		return -EPERM;
+	json_t *want_ids = json_array(), *want = json_array();
+	sqlite3_stmt *st;
+	for (unsigned i = 0; rc == 0 && i < a->n_groups; i++) {
+		if (!(st = cp_db_stmt(r->db, sql_group_named))) {
+			rc = -EIO;
+			break;
+		}
+		sqlite3_bind_text(st, 1, a->groups[i], -1, SQLITE_TRANSIENT);
+		int step = sqlite3_step(st);
+		if (step == SQLITE_ROW) {
+			json_array_append_new(want_ids, json_integer(sqlite3_column_int64(st, 0)));
+			json_array_append_new(want,
+				json_string((const char *)sqlite3_column_text(st, 1)));
+		} else if (step == SQLITE_DONE) {
+			cp_warn("ldap", "ldap_group_map names tide group '%s', which does not exist",
+				a->groups[i]);
+		} else {
+			rc = cp_db_errno(step);
+		}
+		sqlite3_reset(st);
+	}
+	size_t n_want = json_array_size(want);
+	char *ids = rc ? NULL : json_dumps(want_ids, JSON_COMPACT);
+	json_t *added = json_array(), *removed = json_array();
+	char target[CP_USERNAME_MAX + 8];
+	*id = u.id;
+	snprintf(name, CP_USERNAME_MAX + 1, "%s", u.id ? u.name : username);
+	snprintf(target, sizeof(target), "user:%s", name);
+	if (rc == 0 && !ids)
+		rc = -ENOMEM;
+	if (rc || (!u.id && n_want == 0))
+		goto out;
+	if (!u.id) {
+		if (!(st = cp_db_stmt(r->db, sql_ldap_user_insert))) {
+			rc = -EIO;
+			goto out;
+		}
+		sqlite3_bind_text(st, 1, username, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, now);
+		rc = cp_db_errno(sqlite3_step(st));
+		*id = cp_db_last_id(r->db);
+		if (rc == 0)
+			rc = cp_audit_append(r->db, name, r->addr, CP_AUDIT_USER_CREATE, target,
+				json_pack("{s:I, s:s, s:s, s:O}", "id", (json_int_t)*id, "source",
+					"ldap", "dn", a->dn, "groups", want));
+	}
+	/* removals first (names kept for the audit row), then additions one by one */
+	if (rc == 0 && (st = cp_db_stmt(r->db, sql_member_stale))) {
+		sqlite3_bind_int64(st, 1, *id);
+		sqlite3_bind_text(st, 2, ids, -1, SQLITE_TRANSIENT);
+		rc = names_of(st, removed);
+	} else if (rc == 0) {
+		rc = -EIO;
+	}
+	if (rc == 0 && (st = cp_db_stmt(r->db, sql_member_unstale))) {
+		sqlite3_bind_int64(st, 1, *id);
+		sqlite3_bind_text(st, 2, ids, -1, SQLITE_TRANSIENT);
+		rc = cp_db_errno(sqlite3_step(st));
+	} else if (rc == 0) {
+		rc = -EIO;
+	}
+	for (size_t i = 0; rc == 0 && i < n_want; i++) {
+		if (!(st = cp_db_stmt(r->db, sql_member_add))) {
+			rc = -EIO;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, *id);
+		sqlite3_bind_int64(st, 2, json_integer_value(json_array_get(want_ids, i)));
+		rc = cp_db_errno(sqlite3_step(st));
+		if (rc == 0 && cp_db_changes(r->db) > 0 && u.id)
+			json_array_append(added, json_array_get(want, i));
+	}
+	if (rc == 0 && (json_array_size(added) || json_array_size(removed))) {
+		if ((st = cp_db_stmt(r->db, sql_user_touched))) {
+			sqlite3_bind_int64(st, 1, *id);
+			sqlite3_bind_int64(st, 2, now);
+			rc = cp_db_errno(sqlite3_step(st));
+		} else {
+			rc = -EIO;
+		}
+		if (rc == 0)
+			rc = cp_audit_append(r->db, name, r->addr, CP_AUDIT_USER_SYNC, target,
+				json_pack("{s:s, s:s, s:O, s:O, s:O}", "source", "ldap", "dn", a->dn,
+					"added", added, "removed", removed, "groups", want));
+	}
+out:
+	free(ids);
+	json_decref(want_ids);
+	json_decref(want);
+	json_decref(added);
+	json_decref(removed);
+	return rc ? rc : (int)n_want;
+}
+
+/* Login against the directory, for names no local account holds and for accounts made from
+ * LDAP. Wrong password, unknown or unusable name: 401, counted like a local failure. An
+ * authenticated user with no mapped tide group: 403 no_tide_group, and an existing account
+ * loses its groups (its tokens then carry no permission). Directory trouble: 503. The
+ * directory is asked outside any transaction, so a slow one never holds the database. */
+static int
+ldap_login(struct cp_req *r, const char *username, const char *password, const char *ukey,
+	const char *akey, int64_t now)
+{
+	/* the safe set keeps every filter metacharacter out; cp_ldap escapes anyway */
+	if (!cp_api_valid_username(username))
+		return fail_login(r, CP_AUDIT_LOGIN, username, ukey, akey, now, "invalid_username");
+	if (!password[0])
+		return fail_login(r, CP_AUDIT_LOGIN, username, ukey, akey, now, "empty_password");
+	struct cp_ldap_account a;
+	int rc = cp_ldap_authenticate(r->srv->ldap, username, password, &a);
+	if (rc == -EACCES)
+		return fail_login(r, CP_AUDIT_LOGIN, username, ukey, akey, now,
+			"ldap_bad_password");
+	if (rc == -ENOENT || rc == -EINVAL)
+		return fail_login(r, CP_AUDIT_LOGIN, username, ukey, akey, now,
+			"ldap_unknown_user");
+	if (rc)
+		return ldap_down(r, username);
+
+	int64_t id = 0, expires = now + (int64_t)r->srv->opt->session_ttl * 1000;
+	char name[CP_USERNAME_MAX + 1], cookie[CP_SECRET_B64_LEN + 1], csrf[CP_SECRET_B64_LEN + 1];
+	char target[CP_USERNAME_MAX + 8];
+	rc = cp_db_begin(r->db);
+	if (rc)
+		return cp_fail_errno(r, rc, "login");
+	int groups = ldap_sync(r, username, &a, now, &id, name);
+	if (groups > 0) {
+		rc = open_session(r, id, name, ukey, now, expires, "ldap", NULL, cookie, csrf);
+	} else if (groups == 0) {
+		snprintf(target, sizeof(target), "user:%s", name);
+		rc = cp_throttle_clear(r->db, ukey); /* the password was right */
+		if (rc == 0)
+			rc = cp_audit_append(r->db, name, r->addr, CP_AUDIT_LOGIN, target,
+				json_pack("{s:s, s:s, s:s, s:s}", "outcome", "failure", "method",
+					"ldap", "reason", "no_tide_group", "dn", a.dn));
+	} else {
+		rc = groups;
+	}
+	if (rc == 0)
+		rc = cp_db_commit(r->db);
+	else
+		cp_db_rollback(r->db);
+	if (rc == -EPERM) /* a local account took the name meanwhile: LDAP must not speak for it */
+		return fail_login(r, CP_AUDIT_LOGIN, username, ukey, akey, now, "account_changed");
+	if (rc)
+		return cp_fail_errno(r, rc, "login");
+	if (groups == 0)
+		return cp_fail(r, 403, "no_tide_group", "no tide group for this LDAP account");
+	return login_reply(r, id, name, cookie, csrf, expires);
+}
+
 static int
 post_login(struct cp_req *r)
 {
+	/* an empty password is a wrong password (401), not a malformed request */
 	static const struct cp_field fields[] = {
 		{ "username", CP_FIELD_STRING, true, 1, CP_USERNAME_MAX },
-		{ "password", CP_FIELD_STRING, true, 1, CP_PASSWORD_MAX },
+		{ "password", CP_FIELD_STRING, true, 0, CP_PASSWORD_MAX },
 	};
 	if (cp_check_body(r, fields, 2))
 		return r->status;
@@ -135,76 +434,42 @@ post_login(struct cp_req *r)
 	if (wu > 0 || wa > 0)
 		return refuse_locked(r, username, wu > wa ? wu : wa, wu >= wa);
 
-	sqlite3_stmt *st = cp_db_stmt(r->db, sql_login_user);
-	if (!st)
-		return cp_fail_errno(r, -EIO, "login");
-	sqlite3_bind_text(st, 1, username, -1, SQLITE_TRANSIENT);
-	int64_t id = 0;
-	bool disabled = false;
-	char hash[CP_PWHASH_MAX] = "";
-	char canonical[CP_USERNAME_MAX + 1] = "";
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
-		snprintf(canonical, sizeof(canonical), "%s", sqlite3_column_text(st, 1));
-		const unsigned char *h = sqlite3_column_text(st, 2);
-		snprintf(hash, sizeof(hash), "%s", h ? (const char *)h : "");
-		disabled = sqlite3_column_int(st, 3) != 0;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return cp_fail_errno(r, cp_db_errno(rc), "login");
-	if (!id || disabled || !hash[0]) {
+	struct login_user u;
+	int rc = load_login_user(r->db, username, &u);
+	if (rc)
+		return cp_fail_errno(r, rc, "login");
+	/* the directory is asked about names no local account holds and about accounts made
+	 * from it; a local account always shadows an LDAP entry of the same name */
+	if (r->srv->ldap && (!u.id || (u.ldap && !u.disabled)))
+		return ldap_login(r, username, password, ukey, akey, now);
+	if (!u.id || u.disabled || !u.hash[0]) {
 		cp_password_verify_dummy(password);
 		const char *why = "no_local_password";
-		if (!id)
+		if (!u.id)
 			why = "unknown_user";
-		else if (disabled)
+		else if (u.disabled)
 			why = "disabled";
 		return fail_login(r, CP_AUDIT_LOGIN, username, ukey, akey, now, why);
 	}
-	if (cp_password_verify(hash, password) != 0)
+	if (cp_password_verify(u.hash, password) != 0)
 		return fail_login(r, CP_AUDIT_LOGIN, username, ukey, akey, now, "bad_password");
 
 	char rehashed[CP_PWHASH_MAX] = "";
-	if (cp_password_needs_rehash(hash) && cp_password_hash(password, rehashed) != 0)
+	if (cp_password_needs_rehash(u.hash) && cp_password_hash(password, rehashed) != 0)
 		rehashed[0] = '\0';
 	int64_t expires = now + (int64_t)r->srv->opt->session_ttl * 1000;
 	char cookie[CP_SECRET_B64_LEN + 1], csrf[CP_SECRET_B64_LEN + 1];
-	char target[CP_USERNAME_MAX + 8];
-	snprintf(target, sizeof(target), "user:%s", canonical);
 	rc = cp_db_begin(r->db);
 	if (rc == 0)
-		rc = cp_session_create(r->db, id, r->addr, expires, cookie, csrf);
-	if (rc == 0 && (st = cp_db_stmt(r->db, sql_login_done))) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, now);
-		if (rehashed[0])
-			sqlite3_bind_text(st, 3, rehashed, -1, SQLITE_TRANSIENT);
-		rc = cp_db_errno(sqlite3_step(st));
-	} else if (rc == 0) {
-		rc = -EIO;
-	}
-	if (rc == 0)
-		rc = cp_throttle_clear(r->db, ukey);
-	if (rc == 0)
-		rc = cp_audit_append(r->db, canonical, r->addr, CP_AUDIT_LOGIN, target,
-			json_pack("{s:s, s:s}", "outcome", "success", "method", "password"));
+		rc = open_session(r, u.id, u.name, ukey, now, expires, "password", rehashed,
+			cookie, csrf);
 	if (rc == 0)
 		rc = cp_db_commit(r->db);
 	else
 		cp_db_rollback(r->db);
 	if (rc)
 		return cp_fail_errno(r, rc, "login");
-
-	r->who.kind = CP_AUTH_SESSION; /* for the access log line */
-	snprintf(r->who.username, sizeof(r->who.username), "%s", canonical);
-	json_t *user = cp_api_user(r->db, id, &rc);
-	if (!user)
-		return cp_fail_errno(r, rc, "login");
-	session_cookie(r, cookie, (int64_t)r->srv->opt->session_ttl);
-	return cp_reply(r, 200, json_pack("{s:o, s:s, s:o}", "user", user, "csrf_token", csrf,
-		"expires_at", cp_api_time(expires)));
+	return login_reply(r, u.id, u.name, cookie, csrf, expires);
 }
 
 static int

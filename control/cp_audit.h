@@ -23,6 +23,7 @@ struct cp_req;
 #define CP_AUDIT_USER_CREATE "user.create"
 #define CP_AUDIT_USER_UPDATE "user.update"
 #define CP_AUDIT_USER_DELETE "user.delete"
+#define CP_AUDIT_USER_SYNC "user.sync" /* an LDAP account's groups follow its directory groups */
 #define CP_AUDIT_GROUP_CREATE "group.create"
 #define CP_AUDIT_GROUP_UPDATE "group.update"
 #define CP_AUDIT_GROUP_DELETE "group.delete"

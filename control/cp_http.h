@@ -22,6 +22,7 @@ struct mg_connection;
 struct mg_context;
 struct mg_request_info;
 struct cp_db;
+struct cp_ldap;
 struct cp_options;
 struct cp_route;
 
@@ -38,6 +39,7 @@ struct cp_server {
 	char db_path[4096];
 	char webui_dir[4096]; /* resolved with realpath; "" when missing (placeholder page) */
 	bool tls;
+	const struct cp_ldap *ldap; /* LDAP sign-in (cp_ldap.h); NULL = local accounts only */
 };
 
 enum cp_auth_kind { CP_AUTH_NONE = 0, CP_AUTH_SESSION, CP_AUTH_TOKEN };

@@ -2,10 +2,11 @@
  *
  * Order: options (usage errors cost nothing) → route table check (a route without a
  * permission stops the start, deny by default) → data directory, its lock (one Hive per
- * database) and the log → schema migrations → first-start seeding (the admin account) →
- * HTTP → wait for a signal (SIGHUP reopens the log for rotation) → orderly stop: civetweb
- * finishes the requests in flight, then the database closes. Nothing is buffered in memory
- * between a request and its commit, so a kill -9 at any point loses no acknowledged write. */
+ * database) and the log → LDAP settings and TLS context (while single-threaded) → schema
+ * migrations → first-start seeding (the admin account) → HTTP → wait for a signal (SIGHUP
+ * reopens the log for rotation) → orderly stop: civetweb finishes the requests in flight,
+ * then the database closes. Nothing is buffered in memory between a request and its commit,
+ * so a kill -9 at any point loses no acknowledged write. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +23,7 @@
 #include "cp_crypto.h"
 #include "cp_db.h"
 #include "cp_http.h"
+#include "cp_ldap.h"
 #include "cp_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
@@ -198,10 +200,16 @@ run(struct cp_options *o)
 	int status = 1;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct cp_db *db = NULL;
+	struct cp_ldap *ldap = NULL;
 	if (cp_crypto_init(cpus > 0 ? (unsigned)cpus : 1)) {
 		cp_error("main", "cannot initialise libsodium");
 		goto out;
 	}
+	/* before the database (a bad setting changes nothing) and before any thread (libldap's
+	 * TLS context is set up here, see cp_ldap.c) */
+	if (o->ldap_uri[0] && !(ldap = cp_ldap_new(o)))
+		goto out;
+	srv.ldap = ldap;
 	db = cp_db_open(srv.db_path);
 	if (!db)
 		goto out;
@@ -250,6 +258,7 @@ run(struct cp_options *o)
 	status = 0;
 out:
 	cp_db_close(db);
+	cp_ldap_free(ldap);
 	cp_crypto_fini();
 	cp_log_close();
 	close(lock);

@@ -31,6 +31,20 @@ struct cp_options {
 	uint64_t login_lockout;    /* first lock-out, seconds; doubles with each further failure */
 	uint64_t login_lockout_max;/* cap of a single lock-out, seconds */
 	uint64_t login_window;     /* seconds after which an unlocked failure streak is forgotten */
+	/* LDAP sign-in (cp_ldap.c); ldap_uri empty = local accounts only */
+	char *ldap_uri;            /* ldap://HOST[:PORT] or ldaps://...; several = tried in order */
+	bool ldap_starttls;        /* StartTLS on an ldap:// connection (required, not opportunistic) */
+	char *ldap_ca_file;        /* PEM CA bundle for ldaps/StartTLS; "" = system's (ldap.conf) */
+	char *ldap_bind_dn;        /* service account for the search; "" = anonymous search */
+	char *ldap_bind_password;  /* its password; or: */
+	char *ldap_bind_password_file; /* a file holding it (first line), kept out of ps and config */
+	char *ldap_base_dn;        /* where users are searched (subtree) */
+	char *ldap_user_filter;    /* %s (and %u) = the RFC 4515-escaped user name */
+	char *ldap_group_attr;     /* attribute of the user entry listing its group DNs */
+	char *ldap_group_base;     /* non-empty: find groups by searching here instead */
+	char *ldap_group_filter;   /* group search; %s = escaped user DN, %u = escaped user name */
+	char *ldap_group_map;      /* GROUP=tidegroup;... with GROUP an LDAP group DN or CN */
+	uint64_t ldap_timeout;     /* seconds for one whole LDAP login (connect, searches, binds) */
 
 	/* one-shot actions */
 	bool help;
