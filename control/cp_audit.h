@@ -27,6 +27,11 @@ struct cp_req;
 #define CP_AUDIT_GROUP_CREATE "group.create"
 #define CP_AUDIT_GROUP_UPDATE "group.update"
 #define CP_AUDIT_GROUP_DELETE "group.delete"
+#define CP_AUDIT_JOB_CREATE "job.create"
+#define CP_AUDIT_JOB_STOP "job.stop"
+#define CP_AUDIT_JOB_CANCEL "job.cancel"
+#define CP_AUDIT_JOB_DELETE "job.delete"
+#define CP_AUDIT_JOB_DOWNLOAD "job.download"
 
 /* Appends a row; detail is stolen (NULL = {}). 0 or -errno. */
 int cp_audit_append(struct cp_db *db, const char *actor, const char *addr, const char *action,

@@ -3,7 +3,8 @@
  * Order: options (usage errors cost nothing) → route table check (a route without a
  * permission stops the start, deny by default) → data directory, its lock (one Hive per
  * database) and the log → LDAP settings and TLS context (while single-threaded) → schema
- * migrations → first-start seeding (the admin account) → HTTP → wait for a signal (SIGHUP
+ * migrations → first-start seeding (the admin account) → the local drone (reconciles jobs a
+ * killed control plane left running) → HTTP → wait for a signal (SIGHUP
  * reopens the log for rotation) → orderly stop: civetweb finishes the requests in flight,
  * then the database closes. Nothing is buffered in memory between a request and its commit,
  * so a kill -9 at any point loses no acknowledged write. */
@@ -22,6 +23,7 @@
 #include "cp_audit.h"
 #include "cp_crypto.h"
 #include "cp_db.h"
+#include "cp_drone_local.h"
 #include "cp_http.h"
 #include "cp_ldap.h"
 #include "cp_log.h"
@@ -201,6 +203,7 @@ run(struct cp_options *o)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct cp_db *db = NULL;
 	struct cp_ldap *ldap = NULL;
+	struct cp_drone_local *drone = NULL;
 	if (cp_crypto_init(cpus > 0 ? (unsigned)cpus : 1)) {
 		cp_error("main", "cannot initialise libsodium");
 		goto out;
@@ -234,6 +237,10 @@ run(struct cp_options *o)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* before HTTP: jobs a killed control plane left running are failed first */
+	drone = cp_drone_local_start(o, srv.db_path);
+	if (!drone)
+		goto out;
 	if (cp_http_start(&srv))
 		goto out;
 	/* the port actually bound (--listen ADDR:0 picks a free one), for whoever started us */
@@ -257,6 +264,7 @@ run(struct cp_options *o)
 	cp_http_stop(&srv);
 	status = 0;
 out:
+	cp_drone_local_stop(drone);
 	cp_db_close(db);
 	cp_ldap_free(ldap);
 	cp_crypto_fini();

@@ -57,6 +57,8 @@ static const struct opt_def opt_defs[] = {
 	{ "tls_key", OPT_STR, O(tls_key), 0, 0, "", 0, "FILE", "PEM private key" },
 	{ "tls_shim", OPT_STR, O(tls_shim), 0, 0, "", 0, "FILE",
 		"cp_ssl_shim.so (default: next to tide-control, then the install dir)" },
+	{ "dataplane_path", OPT_STR, O(dataplane_path), 0, 0, "", 0, "FILE",
+		"tide-dataplane for the local drone (default: next to tide-control)" },
 	{ "threads", OPT_UINT, O(threads), 2, 256, "16", 0, "N",
 		"HTTP worker threads (each with its own database connection)" },
 	{ "max_body", OPT_SIZE, O(max_body), 1024, 64u << 20, "1M", 0, "SIZE",

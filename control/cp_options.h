@@ -22,6 +22,7 @@ struct cp_options {
 	char *tls_cert;            /* PEM certificate (chain); with tls_key turns HTTPS on */
 	char *tls_key;             /* PEM private key */
 	char *tls_shim;            /* cp_ssl_shim.so; "" = beside the binary, then LIBDIR/tide */
+	char *dataplane_path;      /* tide-dataplane; "" = next to tide-control's executable */
 	uint64_t threads;          /* civetweb worker threads = concurrent connections served */
 	uint64_t max_body;         /* request body cap in bytes (413 above it) */
 	/* authentication */

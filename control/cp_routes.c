@@ -2,7 +2,10 @@
  *
  * Matching is a linear scan comparing segment by segment: tens of routes, a few hundred
  * nanoseconds, and no allocation. A {param} segment accepts [A-Za-z0-9_-][A-Za-z0-9._-]* up to
- * CP_PARAM_MAX bytes, so "." and ".." (however they were encoded) never match a parameter. */
+ * CP_PARAM_MAX bytes, so "." and ".." (however they were encoded) never match a parameter. A
+ * last segment {name...} takes the rest of the path (a dataset file's relative path): one or
+ * more such segments joined by '/', CP_PARAM_MAX bytes in all, so it never holds "..", ".",
+ * an empty segment or a leading '/' either. */
 #include <errno.h>
 #include <string.h>
 
@@ -15,6 +18,7 @@ static const struct cp_route_table *const tables[] = {
 	&cp_api_system_routes,
 	&cp_api_auth_routes,
 	&cp_api_users_routes,
+	&cp_api_jobs_routes,
 };
 
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
@@ -43,6 +47,8 @@ check_pattern(const char *p)
 		if (s[0] == '{') {
 			if (len < 3 || s[len - 1] != '}' || ++n_params > CP_MAX_PARAMS)
 				return -EINVAL;
+			if (len > 5 && memcmp(s + len - 4, "...}", 4) == 0 && end)
+				return -EINVAL; /* a rest-of-path parameter is the last segment */
 		} else {
 			for (size_t i = 0; i < len; i++)
 				if (!param_char(s[i], i == 0) || s[i] == '{' || s[i] == '}')
@@ -99,6 +105,28 @@ cp_routes_check(void)
 	return bad ? -EINVAL : 0;
 }
 
+/* Does the rest of a path s (after a '/') match a {name...} segment? */
+static bool
+match_tail(const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > CP_PARAM_MAX)
+		return false;
+	bool first = true;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '/') {
+			if (first)
+				return false; /* empty segment */
+			first = true;
+			continue;
+		}
+		if (!param_char(s[i], first))
+			return false;
+		first = false;
+	}
+	return !first; /* no trailing slash */
+}
+
 /* Does path match pattern? Fills params when it does. */
 static bool
 match_path(const char *pattern, const char *path, struct cp_req *r)
@@ -113,7 +141,13 @@ match_path(const char *pattern, const char *path, struct cp_req *r)
 		const char *pe = strchr(p, '/'), *se = strchr(s, '/');
 		size_t pl = pe ? (size_t)(pe - p) : strlen(p);
 		size_t sl = se ? (size_t)(se - s) : strlen(s);
-		if (p[0] == '{') {
+		if (p[0] == '{' && pl > 5 && memcmp(p + pl - 4, "...}", 4) == 0) {
+			if (!match_tail(s))
+				return false;
+			snprintf(r->params[n++], sizeof(r->params[0]), "%s", s);
+			r->n_params = n;
+			return true;
+		} else if (p[0] == '{') {
 			if (sl == 0 || sl > CP_PARAM_MAX)
 				return false;
 			for (size_t i = 0; i < sl; i++)

@@ -18,7 +18,8 @@ struct cp_req;
 
 struct cp_route {
 	const char *method;  /* GET, POST, PUT, PATCH or DELETE */
-	const char *pattern; /* "/api/v1/users/{id}": a {name} segment matches one path segment */
+	const char *pattern; /* "/api/v1/users/{id}": a {name} segment matches one path segment,
+	                      * a last {name...} the rest of the path (cp_routes.c) */
 	enum cp_perm perm;   /* required: CP_PERM_PUBLIC, CP_PERM_AUTHENTICATED or a named one */
 	int (*handler)(struct cp_req *r); /* returns the HTTP status it answered (cp_reply) */
 };
@@ -37,6 +38,7 @@ struct cp_route_table {
 extern const struct cp_route_table cp_api_system_routes; /* health, permissions, audit, logs */
 extern const struct cp_route_table cp_api_auth_routes;   /* login, logout, me, tokens */
 extern const struct cp_route_table cp_api_users_routes;  /* users, groups */
+extern const struct cp_route_table cp_api_jobs_routes;   /* jobs, links, dataset files */
 
 /* 0, or -EINVAL after logging every bad row. */
 int cp_routes_check(void);

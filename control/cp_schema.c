@@ -88,6 +88,33 @@ const struct cp_migration cp_migrations[] = {
 		"  last_failure_at INTEGER NOT NULL,"
 		"  locked_until INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
 		"CREATE INDEX audit_by_action ON audit(action, id);" },
+
+	{ 4, "capture jobs on the local drone",
+		/* owner_id is not a foreign key: a job and its dataset outlive a deleted user */
+		"CREATE TABLE jobs ("
+		"  id INTEGER PRIMARY KEY,"
+		"  name TEXT NOT NULL,"
+		"  description TEXT NOT NULL DEFAULT '',"
+		"  owner_id INTEGER NOT NULL,"
+		"  owner TEXT NOT NULL,"                /* user name at creation, for listings */
+		"  filter TEXT NOT NULL DEFAULT '',"
+		"  max_size INTEGER NOT NULL,"          /* bytes */
+		"  max_duration INTEGER NOT NULL,"      /* seconds */
+		"  snaplen INTEGER NOT NULL DEFAULT 0," /* 0 = whole packets */
+		"  anonymise INTEGER NOT NULL DEFAULT 0 CHECK (anonymise IN (0, 1)),"
+		"  classify INTEGER NOT NULL DEFAULT 0 CHECK (classify IN (0, 1)),"
+		"  session_type TEXT NOT NULL DEFAULT 'biflow',"
+		"  link TEXT NOT NULL,"
+		"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running',"
+		"    'finishing', 'done', 'failed', 'cancelled')),"
+		"  reason TEXT NOT NULL DEFAULT '',"
+		"  pid INTEGER NOT NULL DEFAULT 0,"     /* the running dataplane, for restarts */
+		"  created_at INTEGER NOT NULL,"
+		"  started_at INTEGER,"
+		"  ended_at INTEGER,"
+		"  counters TEXT NOT NULL DEFAULT '{}');"
+		"CREATE INDEX jobs_by_owner ON jobs(owner_id, id);"
+		"CREATE INDEX jobs_by_state ON jobs(state, link, id);" },
 };
 
 const int cp_migrations_count = sizeof(cp_migrations) / sizeof(cp_migrations[0]);

@@ -37,6 +37,10 @@ CP_ROUTE_TABLE(cp_api_users_routes,
 	{ "GET", "/api/v1/health", CP_PERM_PUBLIC, ok_handler },
 	{ "DELETE", "/api/v1/things/{id}/parts/{part}", CP_PERM_JOBS_WRITE, ok_handler },
 );
+CP_ROUTE_TABLE(cp_api_jobs_routes,
+	{ "GET", "/api/v1/boxes/{id}/files/{path...}", CP_PERM_JOBS_READ, ok_handler },
+	{ "GET", "/api/v1/boxes/{rest...}/x", CP_PERM_JOBS_READ, ok_handler },
+);
 
 static int failures;
 
@@ -83,6 +87,8 @@ main(void)
 	CHECK(strstr(text, "GET /api/v1/trailing/: bad pattern") != NULL);
 	CHECK(strstr(text, "GET /api/v1/health: duplicate") != NULL);
 	CHECK(strstr(text, "things/{id}/parts/{part}: ") == NULL); /* the good rows pass */
+	CHECK(strstr(text, "GET /api/v1/boxes/{rest...}/x: bad pattern") != NULL);
+	CHECK(strstr(text, "files/{path...}: ") == NULL);
 
 	struct cp_req *r = calloc(1, sizeof(*r));
 	char allow[64];
@@ -100,6 +106,15 @@ main(void)
 		CHECK(match(r, "GET", never[i], allow, sizeof(allow)) == NULL);
 		CHECK(allow[0] == '\0');
 	}
+	/* a rest-of-path parameter: segments as safe as single ones */
+	rt = match(r, "GET", "/api/v1/boxes/7/files/shards/a/000001.pcapng", allow, sizeof(allow));
+	CHECK(rt && r->n_params == 2 && strcmp(r->params[1], "shards/a/000001.pcapng") == 0);
+	const char *never_tail[] = { "/api/v1/boxes/7/files/../../tide.db",
+		"/api/v1/boxes/7/files/a/../b", "/api/v1/boxes/7/files//etc/passwd",
+		"/api/v1/boxes/7/files/a/", "/api/v1/boxes/7/files/", "/api/v1/boxes/7/files/./a",
+		"/api/v1/boxes/7/files/a//b", "/api/v1/boxes/7/files/.tide.lock" };
+	for (size_t i = 0; i < sizeof(never_tail) / sizeof(never_tail[0]); i++)
+		CHECK(match(r, "GET", never_tail[i], allow, sizeof(allow)) == NULL);
 	free(r);
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);

@@ -1,0 +1,735 @@
+/* cp_api_jobs.c — capture jobs, links and dataset files (jobs.read, jobs.write).
+ *
+ * Scoping: a user sees and manages their own jobs; jobs.read_all sees and manages every job.
+ * A job outside the caller's scope answers 404, exactly like one that does not exist, so ids
+ * reveal nothing. Handlers only change rows: the local drone (cp_drone_local.c) notices state
+ * changes and signals its dataplane.
+ *
+ * Dataset files are served by construction, never by a path built from the request: the
+ * dataset directory is walked (openat relative to directory descriptors, O_NOFOLLOW at every
+ * step, regular files and directories only, names starting with '.' skipped), and a requested
+ * path is served only when it is one of the walked paths — then opened again component by
+ * component the same way. The route matcher already refuses "..", "." and empty segments
+ * (cp_routes.c); this is the second, independent wall. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+
+#include "cp_api.h"
+#include "cp_audit.h"
+#include "cp_db.h"
+#include "cp_drone_local.h"
+#include "cp_http.h"
+#include "cp_log.h"
+#include "cp_options.h"
+#include "cp_routes.h"
+
+#define JOB_NAME_MAX 128
+#define FILTER_MAX 4096
+#define MAX_SIZE_MIN (1ll << 20)          /* 1 MiB */
+#define MAX_SIZE_MAX (4ll << 40)          /* 4 TiB */
+#define MAX_DURATION_MAX (7 * 86400)      /* a week */
+#define SNAPLEN_MIN 64
+#define SNAPLEN_MAX 65535
+#define WALK_DEPTH 8                      /* shards/<drone>/<link>/file is 4 */
+#define WALK_FILES 100000                 /* files listed per dataset */
+#define SEND_CHUNK (256 * 1024)
+
+static const char sql_job[] =
+	"SELECT id, name, description, owner_id, owner, filter, max_size, max_duration, snaplen,"
+	" anonymise, classify, session_type, link, state, reason, created_at, started_at,"
+	" ended_at, counters, pid FROM jobs WHERE id = ?1";
+static const char sql_jobs_page[] =
+	"SELECT id FROM jobs WHERE ?3 OR owner_id = ?4 ORDER BY id DESC LIMIT ?1 OFFSET ?2";
+static const char sql_job_insert[] =
+	"INSERT INTO jobs (name, description, owner_id, owner, filter, max_size, max_duration,"
+	" snaplen, anonymise, classify, session_type, link, created_at)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+static const char sql_job_stop[] =
+	"UPDATE jobs SET state = 'finishing' WHERE id = ?1 AND state = 'running'";
+static const char sql_job_cancel[] =
+	"UPDATE jobs SET state = 'cancelled', reason = 'cancelled by ' || ?2,"
+	" ended_at = CASE WHEN state = 'pending' THEN ?3 ELSE ended_at END"
+	" WHERE id = ?1 AND state IN ('pending', 'running', 'finishing')";
+static const char sql_job_delete[] =
+	"DELETE FROM jobs WHERE id = ?1 AND state IN ('done', 'failed', 'cancelled') AND pid = 0";
+
+/* ---- jobs as JSON ------------------------------------------------------------------------ */
+
+struct job_meta {
+	int64_t owner_id;
+	char state[16];
+	int64_t pid;
+};
+
+static bool
+visible(const struct cp_req *r, int64_t owner_id)
+{
+	return (r->who.perms & cp_perm_bit(CP_PERM_JOBS_READ_ALL)) || owner_id == r->who.user_id;
+}
+
+/* The job's representation, NULL with *err (-ENOENT when missing or out of scope). */
+static json_t *
+job_json(struct cp_req *r, int64_t id, struct job_meta *meta, int *err)
+{
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_job);
+	if (!st) {
+		*err = -EIO;
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW || !visible(r, sqlite3_column_int64(st, 3))) {
+		sqlite3_reset(st);
+		*err = rc == SQLITE_ROW || rc == SQLITE_DONE ? -ENOENT : cp_db_errno(rc);
+		return NULL;
+	}
+#define TEXT(i) ((const char *)sqlite3_column_text(st, i))
+	json_t *counters = json_loads(TEXT(18), 0, NULL);
+	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:b, s:b, s:s,"
+		" s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}",
+		"id", (json_int_t)id, "name", TEXT(1), "description", TEXT(2),
+		"owner_id", (json_int_t)sqlite3_column_int64(st, 3), "owner", TEXT(4),
+		"filter", TEXT(5), "max_size", (json_int_t)sqlite3_column_int64(st, 6),
+		"max_duration", (json_int_t)sqlite3_column_int64(st, 7),
+		"snaplen", (json_int_t)sqlite3_column_int64(st, 8),
+		"anonymise", sqlite3_column_int(st, 9), "classify", sqlite3_column_int(st, 10),
+		"session_type", TEXT(11), "link", TEXT(12), "drone", CP_DRONE_LOCAL_NAME,
+		"state", TEXT(13), "reason", TEXT(14),
+		"created_at", cp_api_time(sqlite3_column_int64(st, 15)),
+		"started_at", cp_api_time(sqlite3_column_int64(st, 16)),
+		"ended_at", cp_api_time(sqlite3_column_int64(st, 17)),
+		"counters", counters ? counters : json_object());
+#undef TEXT
+	if (meta) {
+		meta->owner_id = sqlite3_column_int64(st, 3);
+		snprintf(meta->state, sizeof(meta->state), "%s", sqlite3_column_text(st, 13));
+		meta->pid = sqlite3_column_int64(st, 19);
+	}
+	sqlite3_reset(st);
+	*err = j ? 0 : -ENOMEM;
+	return j;
+}
+
+/* The job in the path, in scope: 0, or answers 404/5xx and returns -1. */
+static int
+load_job(struct cp_req *r, int64_t *id, struct job_meta *meta, json_t **out)
+{
+	*id = cp_param_id(r, 0);
+	if (*id < 0)
+		return -1;
+	int err;
+	json_t *j = job_json(r, *id, meta, &err);
+	if (!j) {
+		if (err == -ENOENT)
+			cp_fail(r, 404, "not_found", "no such job");
+		else
+			cp_fail_errno(r, err, "reading the job");
+		return -1;
+	}
+	if (out)
+		*out = j;
+	else
+		json_decref(j);
+	return 0;
+}
+
+/* ---- validation -------------------------------------------------------------------------- */
+
+/* Printable text without control characters (names and descriptions end up in listings). */
+static bool
+plain_text(json_t *v, bool allow_newlines)
+{
+	const char *s = json_string_value(v);
+	if (!s || strlen(s) != json_string_length(v))
+		return false; /* embedded NUL */
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 && !(allow_newlines && (*s == '\n' || *s == '\t')))
+			return false;
+	return true;
+}
+
+/* 0 when the filter compiles; else answers (422 with libpcap's message, or 5xx), -1. */
+static int
+check_filter(struct cp_req *r, json_t *v)
+{
+	if (!v)
+		return 0;
+	if (!plain_text(v, false))
+		return cp_fail(r, 400, "invalid_field", "'filter' holds control characters"), -1;
+	const char *filter = json_string_value(v);
+	if (!filter[0])
+		return 0;
+	char dataplane[PATH_MAX], msg[512];
+	int rc = cp_drone_dataplane(r->srv->opt, dataplane, sizeof(dataplane));
+	if (rc == 0)
+		rc = cp_drone_check_filter(dataplane, filter, msg, sizeof(msg));
+	if (rc == 0)
+		return 0;
+	if (rc == -EINVAL)
+		cp_fail(r, 422, "invalid_filter", "%s", msg[0] ? msg : "the filter does not compile");
+	else if (rc == -ETIMEDOUT)
+		cp_fail(r, 503, "filter_check_timeout", "compiling the filter took too long");
+	else
+		cp_fail(r, 500, "filter_check_failed", "the filter could not be checked");
+	return -1;
+}
+
+static int
+post_validate(struct cp_req *r)
+{
+	static const struct cp_field fields[] = {
+		{ "filter", CP_FIELD_STRING, true, 0, FILTER_MAX },
+	};
+	if (cp_check_body(r, fields, 1) || check_filter(r, json_object_get(r->body, "filter")))
+		return r->status;
+	return cp_reply(r, 200, json_pack("{s:b}", "valid", 1));
+}
+
+/* ---- jobs -------------------------------------------------------------------------------- */
+
+static int
+post_job(struct cp_req *r)
+{
+	static const struct cp_field fields[] = {
+		{ "name", CP_FIELD_STRING, true, 1, JOB_NAME_MAX },
+		{ "description", CP_FIELD_STRING, false, 0, CP_DESCRIPTION_MAX },
+		{ "filter", CP_FIELD_STRING, false, 0, FILTER_MAX },
+		{ "max_size", CP_FIELD_INT, true, MAX_SIZE_MIN, MAX_SIZE_MAX },
+		{ "max_duration", CP_FIELD_INT, true, 1, MAX_DURATION_MAX },
+		{ "snaplen", CP_FIELD_INT, false, 0, SNAPLEN_MAX },
+		{ "anonymise", CP_FIELD_BOOL, false, 0, 0 },
+		{ "classify", CP_FIELD_BOOL, false, 0, 0 },
+		{ "session_type", CP_FIELD_STRING, false, 1, 16 },
+		{ "link", CP_FIELD_STRING, false, 1, 64 },
+	};
+	if (cp_check_body(r, fields, sizeof(fields) / sizeof(fields[0])))
+		return r->status;
+	json_t *b = r->body;
+	json_t *desc = json_object_get(b, "description");
+	const char *session = json_string_value(json_object_get(b, "session_type"));
+	const char *link = json_string_value(json_object_get(b, "link"));
+	int64_t snaplen = json_integer_value(json_object_get(b, "snaplen"));
+	if (!plain_text(json_object_get(b, "name"), false))
+		return cp_fail(r, 400, "invalid_field", "'name' holds control characters");
+	if (desc && !plain_text(desc, true))
+		return cp_fail(r, 400, "invalid_field", "'description' holds control characters");
+	if (snaplen != 0 && snaplen < SNAPLEN_MIN)
+		return cp_fail(r, 400, "invalid_field", "'snaplen' must be 0 (whole packets) or %d-%d",
+			SNAPLEN_MIN, SNAPLEN_MAX);
+	if (session && strcmp(session, "flow") && strcmp(session, "biflow") &&
+		strcmp(session, "host"))
+		return cp_fail(r, 400, "invalid_field", "'session_type' must be flow, biflow or host");
+	if (link && strcmp(link, CP_DRONE_LOCAL_LINK) != 0)
+		return cp_fail(r, 422, "unknown_link", "no link '%s' (GET /api/v1/links)", link);
+	if (check_filter(r, json_object_get(b, "filter")))
+		return r->status;
+
+	int rc = cp_db_begin(r->db);
+	if (rc)
+		return cp_fail_errno(r, rc, "creating the job");
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_job_insert);
+	rc = st ? 0 : -EIO;
+	if (st) {
+		const char *filter = json_string_value(json_object_get(b, "filter"));
+		sqlite3_bind_text(st, 1, json_string_value(json_object_get(b, "name")), -1,
+			SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, desc ? json_string_value(desc) : "", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, r->who.user_id);
+		sqlite3_bind_text(st, 4, r->who.username, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 5, filter ? filter : "", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(b, "max_size")));
+		sqlite3_bind_int64(st, 7, json_integer_value(json_object_get(b, "max_duration")));
+		sqlite3_bind_int64(st, 8, snaplen);
+		sqlite3_bind_int(st, 9, json_is_true(json_object_get(b, "anonymise")));
+		sqlite3_bind_int(st, 10, json_is_true(json_object_get(b, "classify")));
+		sqlite3_bind_text(st, 11, session ? session : "biflow", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 12, CP_DRONE_LOCAL_LINK, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 13, cp_now_ms());
+		int s = sqlite3_step(st);
+		sqlite3_reset(st);
+		rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);
+	}
+	int64_t id = rc ? 0 : cp_db_last_id(r->db);
+	char target[32];
+	snprintf(target, sizeof(target), "job:%lld", (long long)id);
+	if (rc == 0)
+		rc = cp_audit(r, CP_AUDIT_JOB_CREATE, target, json_pack("{s:O, s:s}", "name",
+			json_object_get(b, "name"), "link", CP_DRONE_LOCAL_LINK));
+	if (rc == 0)
+		rc = cp_db_commit(r->db);
+	else
+		cp_db_rollback(r->db);
+	if (rc)
+		return cp_fail_errno(r, rc, "creating the job");
+	int err;
+	json_t *j = job_json(r, id, NULL, &err);
+	return j ? cp_reply(r, 201, j) : cp_fail_errno(r, err, "reading the job");
+}
+
+static int
+get_jobs(struct cp_req *r)
+{
+	int64_t limit, offset, ids[CP_LIST_MAX];
+	if (cp_query_int(r, "limit", 1, CP_LIST_MAX, 100, &limit) ||
+		cp_query_int(r, "offset", 0, INT32_MAX, 0, &offset))
+		return r->status;
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_jobs_page);
+	if (!st)
+		return cp_fail_errno(r, -EIO, "listing jobs");
+	sqlite3_bind_int64(st, 1, limit);
+	sqlite3_bind_int64(st, 2, offset);
+	sqlite3_bind_int(st, 3, (r->who.perms & cp_perm_bit(CP_PERM_JOBS_READ_ALL)) != 0);
+	sqlite3_bind_int64(st, 4, r->who.user_id);
+	int n = 0, rc = SQLITE_DONE;
+	while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return cp_fail_errno(r, cp_db_errno(rc), "listing jobs");
+	json_t *items = json_array();
+	for (int i = 0; i < n; i++) {
+		int err;
+		json_t *j = job_json(r, ids[i], NULL, &err);
+		if (!j && err == -ENOENT)
+			continue; /* deleted since it was listed */
+		if (!j) {
+			json_decref(items);
+			return cp_fail_errno(r, err, "listing jobs");
+		}
+		json_array_append_new(items, j);
+	}
+	return cp_reply(r, 200, json_pack("{s:o}", "items", items));
+}
+
+static int
+get_job(struct cp_req *r)
+{
+	int64_t id;
+	json_t *j;
+	if (load_job(r, &id, NULL, &j))
+		return r->status;
+	return cp_reply(r, 200, j);
+}
+
+/* stop and cancel: one conditional UPDATE, 409 when the job is in no state to allow it */
+static int
+change_state(struct cp_req *r, const char *sql, const char *action, const char *verb)
+{
+	int64_t id;
+	struct job_meta m;
+	if (load_job(r, &id, &m, NULL))
+		return r->status;
+	int rc = cp_db_begin(r->db);
+	if (rc)
+		return cp_fail_errno(r, rc, verb);
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql);
+	if (!st) {
+		cp_db_rollback(r->db);
+		return cp_fail_errno(r, -EIO, verb);
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_bind_parameter_count(st) >= 3) {
+		sqlite3_bind_text(st, 2, r->who.username, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, cp_now_ms());
+	}
+	int s = sqlite3_step(st);
+	sqlite3_reset(st);
+	rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);
+	if (rc == 0 && cp_db_changes(r->db) == 0) {
+		cp_db_rollback(r->db);
+		return cp_fail(r, 409, "invalid_state", "cannot %s a job that is %s", verb, m.state);
+	}
+	char target[32];
+	snprintf(target, sizeof(target), "job:%lld", (long long)id);
+	if (rc == 0)
+		rc = cp_audit(r, action, target, json_pack("{s:s}", "from", m.state));
+	if (rc == 0)
+		rc = cp_db_commit(r->db);
+	else
+		cp_db_rollback(r->db);
+	if (rc)
+		return cp_fail_errno(r, rc, verb);
+	int err;
+	json_t *j = job_json(r, id, NULL, &err);
+	return j ? cp_reply(r, 200, j) : cp_fail_errno(r, err, "reading the job");
+}
+
+static int
+post_job_stop(struct cp_req *r)
+{
+	return change_state(r, sql_job_stop, CP_AUDIT_JOB_STOP, "stop");
+}
+
+static int
+post_job_cancel(struct cp_req *r)
+{
+	return change_state(r, sql_job_cancel, CP_AUDIT_JOB_CANCEL, "cancel");
+}
+
+/* Removes name (a file or a tree) under dirfd without following symlinks. 0 or -errno. */
+static int
+remove_at(int dirfd, const char *name, int depth)
+{
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if ((errno != EISDIR && errno != EPERM) || depth > WALK_DEPTH)
+		return -errno;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(dir)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			rc = remove_at(fd, e->d_name, depth + 1);
+	closedir(dir);
+	if (rc == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+		rc = -errno;
+	return rc;
+}
+
+static int
+delete_job(struct cp_req *r)
+{
+	int64_t id;
+	struct job_meta m;
+	if (load_job(r, &id, &m, NULL))
+		return r->status;
+	int rc = cp_db_begin(r->db);
+	if (rc)
+		return cp_fail_errno(r, rc, "deleting the job");
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_job_delete);
+	int s = SQLITE_ERROR;
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		s = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);
+	if (rc == 0 && cp_db_changes(r->db) == 0) {
+		cp_db_rollback(r->db);
+		return cp_fail(r, 409, "invalid_state",
+			"only an ended job can be deleted (this one is %s)", m.state);
+	}
+	char target[32];
+	snprintf(target, sizeof(target), "job:%lld", (long long)id);
+	if (rc == 0)
+		rc = cp_audit(r, CP_AUDIT_JOB_DELETE, target, NULL);
+	if (rc == 0)
+		rc = cp_db_commit(r->db);
+	else
+		cp_db_rollback(r->db);
+	if (rc)
+		return cp_fail_errno(r, rc, "deleting the job");
+	/* the row is gone first: a crash here leaves files no route can reach, never a job
+	 * without its files */
+	char jobs[PATH_MAX], name[64];
+	int dfd = snprintf(jobs, sizeof(jobs), "%s/jobs", r->srv->opt->data_dir) <
+		(int)sizeof(jobs) ? open(jobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	static const char *const suffixes[] = { "", ".log", ".key" };
+	for (size_t i = 0; dfd >= 0 && i < 3; i++) {
+		snprintf(name, sizeof(name), "%lld%s", (long long)id, suffixes[i]);
+		if ((rc = remove_at(dfd, name, 0)))
+			cp_warn("jobs", "job %lld: cannot remove %s/%s: %s", (long long)id, jobs,
+				name, strerror(-rc));
+	}
+	if (dfd >= 0)
+		close(dfd);
+	return cp_reply(r, 204, NULL);
+}
+
+/* ---- links ------------------------------------------------------------------------------- */
+
+static int
+get_links(struct cp_req *r)
+{
+	return cp_reply(r, 200, json_pack("{s:[{s:s, s:s, s:s}]}", "items", "name",
+		CP_DRONE_LOCAL_LINK, "drone", CP_DRONE_LOCAL_NAME, "state", "online"));
+}
+
+/* ---- dataset files ----------------------------------------------------------------------- */
+
+/* Opens the job's dataset directory; -ENOENT when it has none (yet). */
+static int
+open_dataset(struct cp_req *r, int64_t id)
+{
+	char path[PATH_MAX];
+	if (cp_drone_job_path(r->srv->opt->data_dir, id, "", path, sizeof(path)))
+		return -ENAMETOOLONG;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Appends every regular file under dirfd to out as {"path","size"}; prefix is dirfd's path
+ * relative to the dataset ("" at the top). Symlinks, devices and dot-names are skipped. */
+static int
+walk(int dirfd, const char *prefix, int depth, json_t *out)
+{
+	DIR *dir = fdopendir(dirfd);
+	if (!dir) {
+		close(dirfd);
+		return -errno;
+	}
+	struct dirent *e;
+	int rc = 0;
+	while (rc == 0 && (e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char rel[PATH_MAX];
+		if ((size_t)snprintf(rel, sizeof(rel), "%s%s", prefix, e->d_name) >= CP_PARAM_MAX)
+			continue; /* could not be requested anyway */
+		struct stat sb;
+		if (fstatat(dirfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISREG(sb.st_mode)) {
+			if (json_array_size(out) >= WALK_FILES)
+				break;
+			json_array_append_new(out, json_pack("{s:s, s:I}", "path", rel, "size",
+				(json_int_t)sb.st_size));
+		} else if (S_ISDIR(sb.st_mode) && depth < WALK_DEPTH) {
+			int fd = openat(dirfd, e->d_name,
+				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			strcat(rel, "/");
+			rc = walk(fd, rel, depth + 1, out);
+		}
+	}
+	closedir(dir);
+	return rc;
+}
+
+/* Every {"file": ..., "sha256": ...} object anywhere in the manifest. */
+static void
+manifest_hashes(json_t *node, json_t *map)
+{
+	if (json_is_object(node)) {
+		const char *file = json_string_value(json_object_get(node, "file"));
+		json_t *sha = json_object_get(node, "sha256");
+		if (file && json_is_string(sha))
+			json_object_set(map, file, sha);
+		const char *k;
+		json_t *v;
+		json_object_foreach(node, k, v)
+			manifest_hashes(v, map);
+	} else if (json_is_array(node)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(node, i, v)
+			manifest_hashes(v, map);
+	}
+}
+
+static int
+compare_paths(const void *a, const void *b)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "path")),
+		json_string_value(json_object_get(*(json_t *const *)b, "path")));
+}
+
+/* The dataset's files, sorted by path, with sha256 where the manifest lists it. NULL with
+ * *err (-ENOENT: no dataset). */
+static json_t *
+list_files(struct cp_req *r, int64_t id, int *err)
+{
+	int fd = open_dataset(r, id);
+	if (fd < 0) {
+		*err = fd;
+		return NULL;
+	}
+	int mfd = openat(fd, "manifest.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	json_t *files = json_array(), *hashes = json_object();
+	*err = walk(fd, "", 0, files);
+	if (mfd >= 0) {
+		FILE *f = fdopen(mfd, "r");
+		json_t *m = f ? json_loadf(f, 0, NULL) : NULL;
+		manifest_hashes(m, hashes);
+		json_decref(m);
+		if (f)
+			fclose(f);
+		else
+			close(mfd);
+	}
+	size_t n = json_array_size(files);
+	json_t **v = n ? malloc(n * sizeof(*v)) : NULL;
+	json_t *sorted = json_array();
+	for (size_t i = 0; v && i < n; i++)
+		v[i] = json_array_get(files, i);
+	if (v)
+		qsort(v, n, sizeof(*v), compare_paths);
+	for (size_t i = 0; v && i < n; i++) {
+		json_t *sha = json_object_get(hashes, json_string_value(json_object_get(v[i], "path")));
+		json_object_set(v[i], "sha256", sha ? sha : json_null());
+		json_array_append(sorted, v[i]);
+	}
+	free(v);
+	json_decref(files);
+	json_decref(hashes);
+	if (*err || (n && !v)) {
+		*err = *err ? *err : -ENOMEM;
+		json_decref(sorted);
+		return NULL;
+	}
+	return sorted;
+}
+
+static int
+get_files(struct cp_req *r)
+{
+	int64_t id;
+	if (load_job(r, &id, NULL, NULL))
+		return r->status;
+	int err;
+	json_t *files = list_files(r, id, &err);
+	if (!files && err == -ENOENT)
+		files = json_array(); /* not started yet */
+	else if (!files)
+		return cp_fail_errno(r, err, "listing the dataset");
+	return cp_reply(r, 200, json_pack("{s:o}", "items", files));
+}
+
+/* Opens rel (one of the walked paths) under dirfd component by component, O_NOFOLLOW. */
+static int
+open_walked(int dirfd, const char *rel)
+{
+	char buf[CP_PARAM_MAX + 1];
+	snprintf(buf, sizeof(buf), "%s", rel);
+	int fd = dup(dirfd);
+	char *save = NULL;
+	for (char *c = strtok_r(buf, "/", &save); fd >= 0 && c; c = strtok_r(NULL, "/", &save)) {
+		bool last = save == NULL || *save == '\0';
+		int next = openat(fd, c, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+			(last ? 0 : O_DIRECTORY));
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
+/* A single "bytes=" range against size. 0 and [*from, *to] when satisfiable; 1 when absent or
+ * not a single range (the whole file is sent, as RFC 9110 allows); -1 when unsatisfiable. */
+static int
+parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
+{
+	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+		return 1;
+	const char *s = h + 6;
+	char *end;
+	if (*s == '-') {
+		long long n = strtoll(s + 1, &end, 10);
+		if (end == s + 1 || *end || n <= 0)
+			return n == 0 && end != s + 1 && !*end ? -1 : 1;
+		*from = n >= size ? 0 : size - n;
+		*to = size - 1;
+		return size > 0 ? 0 : -1;
+	}
+	if (*s < '0' || *s > '9')
+		return 1;
+	long long a = strtoll(s, &end, 10), b = size - 1;
+	if (*end != '-')
+		return 1;
+	if (end[1]) {
+		const char *bs = end + 1;
+		if (*bs < '0' || *bs > '9')
+			return 1;
+		b = strtoll(bs, &end, 10);
+		if (*end || b < a)
+			return 1;
+	}
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = b >= size ? size - 1 : b;
+	return 0;
+}
+
+static int
+get_file(struct cp_req *r)
+{
+	int64_t id;
+	if (load_job(r, &id, NULL, NULL))
+		return r->status;
+	const char *want = r->params[1];
+	int err;
+	json_t *files = list_files(r, id, &err);
+	if (!files && err != -ENOENT)
+		return cp_fail_errno(r, err, "listing the dataset");
+	bool listed = false;
+	size_t i;
+	json_t *f;
+	json_array_foreach(files, i, f)
+		listed |= strcmp(json_string_value(json_object_get(f, "path")), want) == 0;
+	json_decref(files);
+	if (!listed)
+		return cp_fail(r, 404, "not_found", "no such file in the dataset");
+
+	int dfd = open_dataset(r, id);
+	int fd = dfd < 0 ? -1 : open_walked(dfd, want);
+	if (dfd >= 0)
+		close(dfd);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return cp_fail(r, 404, "not_found", "no such file in the dataset");
+	}
+	int64_t size = sb.st_size, from = 0, to = size - 1;
+	int range = parse_range(mg_get_header(r->conn, "Range"), size, &from, &to);
+	char target[32];
+	snprintf(target, sizeof(target), "job:%lld", (long long)id);
+	cp_audit(r, CP_AUDIT_JOB_DOWNLOAD, target, json_pack("{s:s}", "file", want));
+	if (range < 0) {
+		close(fd);
+		cp_header(r, "Content-Range", "bytes */%lld", (long long)size);
+		return cp_fail(r, 416, "range_not_satisfiable", "the file has %lld bytes",
+			(long long)size);
+	}
+	const char *base = strrchr(want, '/');
+	base = base ? base + 1 : want;
+	cp_header(r, "Accept-Ranges", "bytes");
+	cp_header(r, "Content-Disposition", "attachment; filename=\"%s\"", base);
+	if (range == 0)
+		cp_header(r, "Content-Range", "bytes %lld-%lld/%lld", (long long)from,
+			(long long)to, (long long)size);
+	r->status = range == 0 ? 206 : 200;
+	cp_http_head(r, "application/octet-stream", to - from + 1);
+	char *buf = malloc(SEND_CHUNK);
+	for (int64_t off = from; buf && off <= to;) {
+		size_t want_n = (size_t)(to - off + 1 < SEND_CHUNK ? to - off + 1 : SEND_CHUNK);
+		ssize_t n = pread(fd, buf, want_n, off);
+		if (n <= 0 || mg_write(r->conn, buf, (size_t)n) <= 0)
+			break; /* the file shrank, or the client left: the connection closes short */
+		off += n;
+	}
+	free(buf);
+	close(fd);
+	return r->status;
+}
+
+CP_ROUTE_TABLE(cp_api_jobs_routes,
+	{ "GET", "/api/v1/links", CP_PERM_JOBS_READ, get_links },
+	{ "POST", "/api/v1/jobs/validate", CP_PERM_JOBS_WRITE, post_validate },
+	{ "POST", "/api/v1/jobs", CP_PERM_JOBS_WRITE, post_job },
+	{ "GET", "/api/v1/jobs", CP_PERM_JOBS_READ, get_jobs },
+	{ "GET", "/api/v1/jobs/{id}", CP_PERM_JOBS_READ, get_job },
+	{ "DELETE", "/api/v1/jobs/{id}", CP_PERM_JOBS_WRITE, delete_job },
+	{ "POST", "/api/v1/jobs/{id}/stop", CP_PERM_JOBS_WRITE, post_job_stop },
+	{ "POST", "/api/v1/jobs/{id}/cancel", CP_PERM_JOBS_WRITE, post_job_cancel },
+	{ "GET", "/api/v1/jobs/{id}/files", CP_PERM_JOBS_READ, get_files },
+	{ "GET", "/api/v1/jobs/{id}/files/{path...}", CP_PERM_JOBS_READ, get_file },
+);

@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Capture jobs on the local drone, end to end: tide-control runs the real tide-dataplane.
+
+Proves: a bad filter is refused with libpcap's message (validate endpoint and job creation);
+a job runs pending → running → done with counters, a dataset holding manifest.json, a shard and
+flows/local.csv; a downloaded shard matches the manifest's sha256; Range answers 206 with the
+right bytes; no traversal (.., encoded .., absolute paths, planted symlinks) reaches anything
+outside the walked dataset; owners see their jobs, others only with jobs.read_all; a stopped job
+ends done with stop reason "signal"; a second job queues behind the first and can be cancelled;
+a kill -9 of tide-control mid-job leaves the job failed "control plane restarted" and no
+dataplane behind.
+"""
+import hashlib
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cplib  # noqa: E402
+from cplib import Client, Hive, admin, expect, login, make_group, make_user  # noqa: E402
+
+BIN = cplib.binary_from_argv()
+DATAPLANE = None
+if "--dataplane" in sys.argv:
+    i = sys.argv.index("--dataplane")
+    DATAPLANE = os.path.abspath(sys.argv[i + 1])
+    del sys.argv[i:i + 2]
+else:
+    DATAPLANE = os.path.join(os.path.dirname(BIN), "tide-dataplane")
+
+JOB_WAIT = 30.0
+_hive = None
+_users = {}
+
+
+def hive():
+    global _hive
+    if _hive is None:
+        _hive = Hive(BIN, args=["--dataplane-path", DATAPLANE]).start()
+        a = admin(_hive)
+        make_user(a, "alice")
+        make_user(a, "bob")
+        make_group(a, "auditors", ["jobs.read", "jobs.read_all"])
+        make_user(a, "carol", groups=["auditors"])
+        for name in ("alice", "bob", "carol"):
+            _users[name] = login(_hive, name, "password-123")
+    return _hive
+
+
+def user(name):
+    hive()
+    return _users[name]
+
+
+def wait_state(c, job_id, states, timeout=JOB_WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = expect(c.get("/api/v1/jobs/%d" % job_id), 200)
+        if r.json["state"] in states:
+            return r.json
+        time.sleep(0.2)
+    raise AssertionError("job %d not in %s after %ss: %r" % (job_id, states, timeout, r.json))
+
+
+def create(c, **kw):
+    body = {"name": "test job", "max_size": 8 << 20, "max_duration": 3}
+    body.update(kw)
+    return expect(c.post("/api/v1/jobs", body), 201).json
+
+
+def test_links_and_filter_validation():
+    c = user("alice")
+    r = expect(c.get("/api/v1/links"), 200)
+    assert r.json["items"] == [{"name": "demo", "drone": "local", "state": "online"}], r.json
+    expect(c.post("/api/v1/jobs/validate", {"filter": "udp port 53"}), 200)
+    assert c.post("/api/v1/jobs/validate", {"filter": "udp port 53"}).json == {"valid": True}
+    r = expect(c.post("/api/v1/jobs/validate", {"filter": "udp prt 53"}), 422, "invalid_filter")
+    assert "syntax error" in r.json["error"]["message"], r.json
+    r = expect(c.post("/api/v1/jobs", {"name": "bad", "filter": "udp prt 53", "max_size": 1 << 20,
+                                        "max_duration": 3}), 422, "invalid_filter")
+    assert "syntax error" in r.json["error"]["message"], r.json
+    # filters are one argv element, never a shell word
+    r = expect(c.post("/api/v1/jobs/validate", {"filter": "udp; touch /tmp/tide-pwned"}), 422)
+    assert not os.path.exists("/tmp/tide-pwned")
+    # bounds and unknown links
+    expect(c.post("/api/v1/jobs", {"name": "x", "max_size": 1, "max_duration": 3}), 400)
+    expect(c.post("/api/v1/jobs", {"name": "x", "max_size": 1 << 20, "max_duration": 0}), 400)
+    expect(c.post("/api/v1/jobs", {"name": "x", "max_size": 1 << 20, "max_duration": 3,
+                                   "snaplen": 10}), 400)
+    expect(c.post("/api/v1/jobs", {"name": "x", "max_size": 1 << 20, "max_duration": 3,
+                                   "link": "eth0"}), 422, "unknown_link")
+    expect(c.post("/api/v1/jobs", {"name": "x\u0000y", "max_size": 1 << 20,
+                                   "max_duration": 3}), 400)
+    # no job was created by any of these
+    assert expect(c.get("/api/v1/jobs"), 200).json["items"] == []
+
+
+def test_job_dataset_download_and_scope():
+    h = hive()
+    c = user("alice")
+    job = create(c, name="dns", filter="udp port 53", classify=True)
+    assert job["state"] in ("pending", "running"), job
+    job = wait_state(c, job["id"], ("done", "failed"))
+    assert job["state"] == "done", job
+    assert job["counters"]["written"] > 0 and job["counters"]["bytes_written"] > 0, job
+    files = expect(c.get("/api/v1/jobs/%d/files" % job["id"]), 200).json["items"]
+    paths = [f["path"] for f in files]
+    assert "manifest.json" in paths and "flows/local.csv" in paths, paths
+    shards = [f for f in files if f["path"].startswith("shards/") and f["path"].endswith(".pcapng")]
+    assert shards and shards[0]["sha256"], files
+    shard = shards[0]
+    raw = download(h, c, "/api/v1/jobs/%d/files/%s" % (job["id"], shard["path"]))
+    assert len(raw) == shard["size"], (len(raw), shard)
+    assert hashlib.sha256(raw).hexdigest() == shard["sha256"], shard
+    # Range
+    st, hdrs, part = download(h, c, "/api/v1/jobs/%d/files/%s" % (job["id"], shard["path"]),
+                              headers={"Range": "bytes=100-1099"}, full=True)
+    assert st == 206 and part == raw[100:1100], (st, len(part))
+    assert hdrs.get("content-range") == "bytes 100-1099/%d" % len(raw), hdrs
+    st, hdrs, part = download(h, c, "/api/v1/jobs/%d/files/%s" % (job["id"], shard["path"]),
+                              headers={"Range": "bytes=-10"}, full=True)
+    assert st == 206 and part == raw[-10:], st
+    st, _, _ = download(h, c, "/api/v1/jobs/%d/files/%s" % (job["id"], shard["path"]),
+                        headers={"Range": "bytes=%d-" % (len(raw) + 5)}, full=True)
+    assert st == 416, st
+
+    # traversal: nothing outside the walked dataset is ever served
+    dataset = os.path.join(h.data_dir, "jobs", str(job["id"]))
+    os.symlink(h.db_path, os.path.join(dataset, "evil.db"))
+    os.symlink(h.data_dir, os.path.join(dataset, "shards", "up"))
+    os.symlink("/etc", os.path.join(dataset, "flows", "etc"))
+    base = "/api/v1/jobs/%d/files/" % job["id"]
+    for p in ("../../tide.db", "%2e%2e/%2e%2e/tide.db", "%2E%2E%2F%2E%2E%2Ftide.db",
+              "..%2f..%2ftide.db", "/etc/passwd", "%2fetc%2fpasswd", "//etc/passwd",
+              "manifest.json/../../../tide.db", "evil.db", "shards/up/tide.db",
+              "flows/etc/passwd", "./manifest.json", ".tide.lock", "nonexistent"):
+        r = c.get(base + p)
+        assert r.status == 404, (p, r)
+    listed = [f["path"] for f in expect(c.get(base[:-1]), 200).json["items"]]
+    assert not [p for p in listed if "evil" in p or p.startswith("shards/up")
+                or p.startswith("flows/etc")], listed
+
+    # scope: bob does not see alice's job, carol (jobs.read_all) does
+    bob, carol = user("bob"), user("carol")
+    expect(bob.get("/api/v1/jobs/%d" % job["id"]), 404)
+    expect(bob.get(base + "manifest.json"), 404)
+    expect(bob.get(base[:-1]), 404)
+    expect(bob.post("/api/v1/jobs/%d/stop" % job["id"]), 404)
+    expect(bob.delete("/api/v1/jobs/%d" % job["id"]), 404)
+    assert all(j["id"] != job["id"] for j in expect(bob.get("/api/v1/jobs"), 200).json["items"])
+    expect(carol.get("/api/v1/jobs/%d" % job["id"]), 200)
+    expect(carol.get(base + "manifest.json"), 200)
+    assert any(j["id"] == job["id"] for j in expect(carol.get("/api/v1/jobs"), 200).json["items"])
+    expect(carol.post("/api/v1/jobs", {"name": "x", "max_size": 1 << 20, "max_duration": 3}), 403)
+
+    # delete: ended jobs only; removes the dataset
+    expect(c.delete("/api/v1/jobs/%d" % job["id"]), 204)
+    expect(c.get("/api/v1/jobs/%d" % job["id"]), 404)
+    assert not os.path.exists(dataset)
+    actions = [a["action"] for a in cplib.audit_rows(h)]
+    assert "job.create" in actions and "job.delete" in actions, actions
+
+
+def download(h, c, path, headers=None, full=False):
+    """Binary GET (Client decodes text); returns the body, or (status, headers, body)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    hd = {"Cookie": c.cookie}
+    hd.update(headers or {})
+    try:
+        conn.request("GET", path, headers=hd)
+        r = conn.getresponse()
+        body = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        status = r.status
+    finally:
+        conn.close()
+    if full:
+        return status, hdrs, body
+    assert status == 200, (status, body[:200])
+    return body
+
+
+def test_stop_queue_and_cancel():
+    c = user("alice")
+    long_job = create(c, name="long", filter="tcp port 9", max_duration=600)
+    wait_state(c, long_job["id"], ("running",))
+    queued = create(c, name="queued", filter="tcp port 9", max_duration=600)
+    time.sleep(0.6)  # several runner polls: one job per link, so it waits
+    assert expect(c.get("/api/v1/jobs/%d" % queued["id"]), 200).json["state"] == "pending"
+    expect(c.delete("/api/v1/jobs/%d" % long_job["id"]), 409, "invalid_state")
+    expect(user("bob").post("/api/v1/jobs/%d/cancel" % queued["id"]), 404)
+    r = expect(c.post("/api/v1/jobs/%d/cancel" % queued["id"]), 200)
+    assert r.json["state"] == "cancelled", r.json
+    expect(c.post("/api/v1/jobs/%d/cancel" % queued["id"]), 409, "invalid_state")
+    r = expect(c.post("/api/v1/jobs/%d/stop" % long_job["id"]), 200)
+    assert r.json["state"] in ("finishing", "done"), r.json
+    job = wait_state(c, long_job["id"], ("done", "failed"), timeout=20)
+    assert job["state"] == "done" and job["counters"]["stop_reason"] == "signal", job
+    assert expect(c.get("/api/v1/jobs/%d" % queued["id"]), 200).json["state"] == "cancelled"
+    actions = [a["action"] for a in cplib.audit_rows(hive())]
+    assert "job.stop" in actions and "job.cancel" in actions, actions
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_kill9_mid_job():
+    with Hive(BIN, args=["--dataplane-path", DATAPLANE]) as h:
+        c = admin(h)
+        job = create(c, name="doomed", filter="tcp port 9", max_duration=600)
+        wait_state(c, job["id"], ("running",))
+        con = h.db()
+        pid = con.execute("SELECT pid FROM jobs WHERE id = ?", (job["id"],)).fetchone()[0]
+        con.close()
+        assert pid > 0 and pid_alive(pid), pid
+        h.kill9()
+        deadline = time.monotonic() + 10
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        h.start()
+        c = admin(h)
+        job = expect(c.get("/api/v1/jobs/%d" % job["id"]), 200).json
+        assert job["state"] == "failed" and job["reason"] == "control plane restarted", job
+        assert not pid_alive(pid), "dataplane %d outlived the control plane" % pid
+
+
+try:
+    cplib.run_tests(globals())
+finally:
+    if _hive is not None:
+        _hive.cleanup()
