@@ -12,6 +12,9 @@
 
 #include <arpa/inet.h>
 #include <cmocka.h>
+
+#define CLS_TESTLIB_APPS
+#include "cls_testlib.h"
 #include <netinet/in.h>
 
 #include "cls_apps.h"
@@ -50,36 +53,7 @@ static const uint8_t mdns_announce[] = {
 
 static struct cls_apps *apps;
 
-static struct cls_apps *
-load_apps(void)
-{
-	static const char *const paths[] = {"config/tide_apps.txt", "../config/tide_apps.txt",
-		"../../config/tide_apps.txt", "../../../config/tide_apps.txt",
-		"../../../../config/tide_apps.txt"};
-	char err[256];
-	const char *env = getenv("TIDE_APPS");
 
-	if (env)
-		return cls_apps_load(env, err, sizeof(err));
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		struct cls_apps *a = cls_apps_load(paths[i], err, sizeof(err));
-
-		if (a)
-			return a;
-	}
-	return NULL;
-}
-
-static uint8_t *
-dup_exact(const uint8_t *p, size_t n)
-{
-	uint8_t *q = malloc(n ? n : 1);
-
-	assert_non_null(q);
-	if (n)
-		memcpy(q, p, n);
-	return q;
-}
 
 static int
 parse(const uint8_t *p, size_t n, unsigned int flags, struct cls_dns_msg *m)

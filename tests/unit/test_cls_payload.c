@@ -40,6 +40,9 @@ extern const struct cls_plugin cls_plugin_payload;
 #define UDP 17
 
 static char tmp_dir[64];
+
+#define CLS_TESTLIB_CAPTURE
+#include "cls_testlib.h"
 static char src_root[PATH_MAX];
 static struct cls_apps *apps;      /* small synthetic table */
 static struct cls_apps *real_apps; /* config/tide_apps.txt, NULL when not found */
@@ -62,42 +65,8 @@ write_file(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-static char stderr_buf[8192];
-static int saved_stderr = -1;
 
-static void
-capture_begin(void)
-{
-	char path[PATH_MAX];
-	int fd;
 
-	snprintf(path, sizeof(path), "%s/stderr.txt", tmp_dir);
-	fflush(stderr);
-	saved_stderr = dup(2);
-	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-	assert_true(fd >= 0 && saved_stderr >= 0);
-	dup2(fd, 2);
-	close(fd);
-}
-
-static const char *
-capture_end(void)
-{
-	char path[PATH_MAX];
-	FILE *f;
-	size_t n;
-
-	fflush(stderr);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	snprintf(path, sizeof(path), "%s/stderr.txt", tmp_dir);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(stderr_buf, 1, sizeof(stderr_buf) - 1, f);
-	stderr_buf[n] = '\0';
-	fclose(f);
-	return stderr_buf;
-}
 
 static int
 hexval(char c)

@@ -14,6 +14,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#define CLS_TESTLIB_APPS
+#include "cls_testlib.h"
 #include <netinet/in.h>
 #include <openssl/evp.h>
 
@@ -251,25 +254,6 @@ static const uint8_t rfc9001_server_initial[] = {
 
 static struct cls_apps *apps;
 
-static struct cls_apps *
-load_apps(void)
-{
-	static const char *const paths[] = {"config/tide_apps.txt", "../config/tide_apps.txt",
-		"../../config/tide_apps.txt", "../../../config/tide_apps.txt",
-		"../../../../config/tide_apps.txt"};
-	char err[256];
-	const char *env = getenv("TIDE_APPS");
-
-	if (env)
-		return cls_apps_load(env, err, sizeof(err));
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		struct cls_apps *a = cls_apps_load(paths[i], err, sizeof(err));
-
-		if (a)
-			return a;
-	}
-	return NULL;
-}
 
 static void
 unhex(const char *s, uint8_t *out, size_t n)
@@ -282,16 +266,6 @@ unhex(const char *s, uint8_t *out, size_t n)
 	}
 }
 
-static uint8_t *
-dup_exact(const uint8_t *p, size_t n)
-{
-	uint8_t *q = malloc(n ? n : 1);
-
-	assert_non_null(q);
-	if (n)
-		memcpy(q, p, n);
-	return q;
-}
 
 static size_t
 put16(uint8_t *p, size_t o, unsigned int v)
