@@ -26,6 +26,7 @@ packages=(
 	libsqlite3-dev libcivetweb-dev
 	# well-kept additions (see docs/ARCHITECTURE.md for why each)
 	libjansson-dev libssl-dev libcmocka-dev libsodium-dev libldap-dev libseccomp-dev
+	libarchive-dev
 	# reference peers and test tools
 	tcpdump tshark python3 iproute2 procps libndpi-bin wrk
 	# the control plane's LDAP tests and post-processing sandbox
