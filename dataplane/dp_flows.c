@@ -100,7 +100,7 @@ write_header(struct dp_flows *fl)
 	if (fl->p.truth)
 		fputs(",truth_app,truth_sub_app", fl->f);
 	if (fl->p.features)
-		fputs(",pkt_sizes,pkt_iat_us", fl->f);
+		fputs(",pkt_sizes,pkt_dirs,pkt_iat_us", fl->f);
 	fputc('\n', fl->f);
 }
 
@@ -323,7 +323,10 @@ write_record(struct dp_flows *fl, const struct dp_flow_rec *r)
 			fputs(",\"pkt_sizes\":[", f);
 			for (unsigned int i = 0; i < r->n_feat; i++)
 				fprintf(f, "%s%d", i ? "," : "", r->dirs[i] ? -(int)r->sizes[i] : r->sizes[i]);
-			fputs("],\"pkt_iat_us\":[", f);
+			fputs("],\"pkt_dirs\":[", f);
+		for (unsigned int i = 0; i < r->n_feat; i++)
+			fprintf(f, "%s%u", i ? "," : "", r->dirs[i]);
+		fputs("],\"pkt_iat_us\":[", f);
 			for (unsigned int i = 0; i < r->n_feat; i++)
 				fprintf(f, "%s%u", i ? "," : "", r->iat_us[i]);
 			fputc(']', f);
@@ -382,6 +385,12 @@ write_record(struct dp_flows *fl, const struct dp_flow_rec *r)
 			if (r->dirs[i] && r->sizes[i])
 				ob_chr(&o, '-');
 			ob_u64(&o, r->sizes[i]);
+		}
+		ob_chr(&o, ',');
+		for (unsigned int i = 0; i < r->n_feat; i++) {
+			if (i)
+				ob_chr(&o, ';');
+			ob_chr(&o, r->dirs[i] ? '1' : '0'); /* 0: from src, 1: to src */
 		}
 		ob_chr(&o, ',');
 		for (unsigned int i = 0; i < r->n_feat; i++) {

@@ -106,7 +106,7 @@ dp_options_usage(const char *prog)
 	       "  --min-confidence N   below this a decision is 'unknown' (default 1)\n"
 	       "  --truth FILE         ground truth (pre-classifier): adds truth columns\n"
 	       "  --train              train classifiers on --truth; models go to --model-dir\n"
-	       "  --features           add first-N packet sizes and inter-arrival times\n"
+	       "  --features           add first-N packet sizes, directions and inter-arrival times\n"
 	       "  --first-n N          packets in the features (default 8, max 32)\n"
 	       "  --first-bytes N      keep the first N payload bytes per direction\n"
 	       "  --stream-bytes N     keep the first N bytes of the session stream\n"
