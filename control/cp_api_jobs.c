@@ -10,7 +10,11 @@
  * step, regular files and directories only, names starting with '.' skipped), and a requested
  * path is served only when it is one of the walked paths — then opened again component by
  * component the same way. The route matcher already refuses "..", "." and empty segments
- * (cp_routes.c); this is the second, independent wall. */
+ * (cp_routes.c); this is the second, independent wall.
+ *
+ * The archive route streams those same walked files as one tar (or tar.gz) through libarchive,
+ * block by block as chunked transfer: nothing is built on disk or in memory, so a dataset of
+ * any size costs one read buffer and libarchive's block. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <civetweb.h>
 
 #include "cp_api.h"
@@ -43,6 +49,7 @@
 #define WALK_DEPTH 8                      /* shards/<drone>/<link>/file is 4 */
 #define WALK_FILES 100000                 /* files listed per dataset */
 #define SEND_CHUNK (256 * 1024)
+#define ARCHIVE_BLOCK (64 * 1024)         /* libarchive's write block = one HTTP chunk */
 
 static const char sql_job[] =
 	"SELECT id, name, description, owner_id, owner, filter, max_size, max_duration, snaplen,"
@@ -721,6 +728,135 @@ get_file(struct cp_req *r)
 	return r->status;
 }
 
+/* ---- the whole dataset as one archive ----------------------------------------------------- */
+
+struct archive_sink {
+	struct mg_connection *conn;
+	bool broken; /* a file could not be read or the client left: write nothing more */
+};
+
+static la_ssize_t
+archive_sink_write(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+	struct archive_sink *sink = ctx;
+	if (sink->broken || len > UINT32_MAX ||
+		mg_send_chunk(sink->conn, buf, (unsigned int)len) <= 0) {
+		sink->broken = true;
+		archive_set_error(a, EPIPE, "the client left");
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+/* Appends the walked file rel (opened again the walked way) as job-<id>/rel. 0 or -1. */
+static int
+archive_add(struct archive *a, struct archive_entry *e, int dfd, int64_t id, const char *rel,
+	char *buf)
+{
+	int fd = open_walked(dfd, rel);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return 0; /* removed since the listing: the listing would not show it now either */
+	}
+	char name[64 + CP_PARAM_MAX];
+	snprintf(name, sizeof(name), "job-%lld/%s", (long long)id, rel);
+	archive_entry_clear(e);
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, sb.st_size);
+	archive_entry_set_mtime(e, sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+	int rc = archive_write_header(a, e) == ARCHIVE_OK ? 0 : -1;
+	/* only st_size bytes: a file that shrank is padded by libarchive, one that grew is cut */
+	for (int64_t off = 0; rc == 0 && off < sb.st_size;) {
+		size_t n = (size_t)(sb.st_size - off < SEND_CHUNK ? sb.st_size - off : SEND_CHUNK);
+		ssize_t got = pread(fd, buf, n, off);
+		if (got <= 0 || archive_write_data(a, buf, (size_t)got) != got)
+			rc = -1;
+		off += got > 0 ? got : 0;
+	}
+	close(fd);
+	return rc;
+}
+
+static int
+get_archive(struct cp_req *r)
+{
+	int64_t id;
+	struct job_meta m;
+	if (load_job(r, &id, &m, NULL))
+		return r->status;
+	char format[16];
+	int q = cp_query(r, "format", format, sizeof(format));
+	if (q == -ENOENT)
+		snprintf(format, sizeof(format), "tar");
+	else if (q || (strcmp(format, "tar") && strcmp(format, "tar.gz")))
+		return cp_fail(r, 400, "invalid_parameter", "format must be tar or tar.gz");
+	bool gz = strcmp(format, "tar.gz") == 0;
+	if (strcmp(m.state, "done") && strcmp(m.state, "failed") && strcmp(m.state, "cancelled"))
+		return cp_fail(r, 409, "invalid_state", "the job is %s; archives are of ended jobs",
+			m.state);
+	int err;
+	json_t *files = list_files(r, id, &err);
+	if (!files && err == -ENOENT)
+		files = json_array(); /* cancelled before it started: an empty archive */
+	else if (!files)
+		return cp_fail_errno(r, err, "listing the dataset");
+	int dfd = open_dataset(r, id);
+	char *buf = malloc(SEND_CHUNK);
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	struct archive_sink sink = { .conn = r->conn };
+	if (!buf || !a || !e || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+		(gz && archive_write_add_filter_gzip(a) != ARCHIVE_OK) ||
+		archive_write_set_bytes_per_block(a, ARCHIVE_BLOCK) != ARCHIVE_OK ||
+		archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK) {
+		free(buf);
+		archive_entry_free(e);
+		if (a)
+			archive_write_free(a);
+		if (dfd >= 0)
+			close(dfd);
+		json_decref(files);
+		return cp_fail_errno(r, -ENOMEM, "starting the archive");
+	}
+	char target[32];
+	snprintf(target, sizeof(target), "job:%lld", (long long)id);
+	cp_audit(r, CP_AUDIT_JOB_DOWNLOAD, target, json_pack("{s:s, s:I}", "archive", format,
+		"files", (json_int_t)json_array_size(files)));
+	cp_header(r, "Content-Type", "%s", gz ? "application/gzip" : "application/x-tar");
+	cp_header(r, "Content-Disposition", "attachment; filename=\"job-%lld.%s\"", (long long)id,
+		format);
+	cp_header(r, "Transfer-Encoding", "chunked");
+	r->status = 200;
+	cp_http_head(r, NULL, -1);
+
+	int rc = archive_write_open2(a, &sink, NULL, archive_sink_write, NULL, NULL) ==
+		ARCHIVE_OK ? 0 : -1;
+	size_t i;
+	json_t *f;
+	json_array_foreach(files, i, f) {
+		if (rc || dfd < 0)
+			break;
+		rc = archive_add(a, e, dfd, id, json_string_value(json_object_get(f, "path")), buf);
+	}
+	if (rc == 0 && archive_write_close(a) == ARCHIVE_OK && !sink.broken)
+		mg_send_chunk(r->conn, "", 0); /* the last chunk: only a complete archive ends well */
+	else
+		cp_warn("jobs", "job %lld: archive cut short: %s", (long long)id,
+			archive_error_string(a) ? archive_error_string(a) : "cannot read the dataset");
+	sink.broken = true; /* archive_write_free must not write after a failure */
+	archive_write_free(a);
+	archive_entry_free(e);
+	free(buf);
+	if (dfd >= 0)
+		close(dfd);
+	json_decref(files);
+	return r->status;
+}
+
 CP_ROUTE_TABLE(cp_api_jobs_routes,
 	{ "GET", "/api/v1/links", CP_PERM_JOBS_READ, get_links },
 	{ "POST", "/api/v1/jobs/validate", CP_PERM_JOBS_WRITE, post_validate },
@@ -732,4 +868,5 @@ CP_ROUTE_TABLE(cp_api_jobs_routes,
 	{ "POST", "/api/v1/jobs/{id}/cancel", CP_PERM_JOBS_WRITE, post_job_cancel },
 	{ "GET", "/api/v1/jobs/{id}/files", CP_PERM_JOBS_READ, get_files },
 	{ "GET", "/api/v1/jobs/{id}/files/{path...}", CP_PERM_JOBS_READ, get_file },
+	{ "GET", "/api/v1/jobs/{id}/archive", CP_PERM_JOBS_READ, get_archive },
 );

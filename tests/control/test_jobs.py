@@ -8,11 +8,15 @@ right bytes; no traversal (.., encoded .., absolute paths, planted symlinks) rea
 outside the walked dataset; owners see their jobs, others only with jobs.read_all; a stopped job
 ends done with stop reason "signal"; a second job queues behind the first and can be cancelled;
 a kill -9 of tide-control mid-job leaves the job failed "control plane restarted" and no
-dataplane behind.
+dataplane behind; GET /jobs/{id}/archive streams the whole dataset (tar and tar.gz, chunked)
+whose members match the listing and the manifest's sha256, 404 out of scope, 409 while running.
 """
 import hashlib
+import io
+import json
 import os
 import sys
+import tarfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -161,11 +165,11 @@ def test_job_dataset_download_and_scope():
     assert "job.create" in actions and "job.delete" in actions, actions
 
 
-def download(h, c, path, headers=None, full=False):
+def download(h, c, path, headers=None, full=False, token=None):
     """Binary GET (Client decodes text); returns the body, or (status, headers, body)."""
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
-    hd = {"Cookie": c.cookie}
+    hd = {"Authorization": "Bearer " + token} if token else {"Cookie": c.cookie}
     hd.update(headers or {})
     try:
         conn.request("GET", path, headers=hd)
@@ -202,6 +206,67 @@ def test_stop_queue_and_cancel():
     assert "job.stop" in actions and "job.cancel" in actions, actions
 
 
+def manifest_shards(node, out):
+    """{file: sha256} of every {"file", "sha256"} object anywhere in the manifest."""
+    if isinstance(node, dict):
+        if isinstance(node.get("file"), str) and isinstance(node.get("sha256"), str):
+            out[node["file"]] = node["sha256"]
+        for v in node.values():
+            manifest_shards(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            manifest_shards(v, out)
+    return out
+
+
+def test_archive():
+    h = hive()
+    c = user("alice")
+    tok = cplib.make_token(c, "archiver")["token"]
+    job = create(c, name="archive", filter="udp port 53")
+    base = "/api/v1/jobs/%d" % job["id"]
+    st, _, _ = download(h, None, base + "/archive", token=tok, full=True)
+    assert st == 409, st  # pending or running: no archive yet
+    job = wait_state(c, job["id"], ("done", "failed"))
+    assert job["state"] == "done", job
+    listing = {f["path"]: f for f in expect(c.get(base + "/files"), 200).json["items"]}
+    # a dot-file and a symlink in the dataset are in neither the listing nor the archive
+    dataset = os.path.join(h.data_dir, "jobs", str(job["id"]))
+    with open(os.path.join(dataset, ".hidden"), "w") as f:
+        f.write("secret")
+    os.symlink(h.db_path, os.path.join(dataset, "evil.db"))
+    for fmt, mode in ((None, "r:"), ("tar", "r:"), ("tar.gz", "r:gz")):
+        path = base + "/archive" + ("?format=" + fmt if fmt else "")
+        st, hdrs, raw = download(h, None, path, token=tok, full=True)
+        assert st == 200, (st, raw[:200])
+        assert hdrs.get("transfer-encoding") == "chunked", hdrs
+        assert hdrs.get("content-type") == ("application/gzip" if fmt == "tar.gz"
+                                            else "application/x-tar"), hdrs
+        members = {}
+        with tarfile.open(fileobj=io.BytesIO(raw), mode=mode) as t:
+            for m in t.getmembers():
+                assert m.isfile(), m.name
+                assert m.name.startswith("job-%d/" % job["id"]), m.name
+                members[m.name[len("job-%d/" % job["id"]):]] = t.extractfile(m).read()
+        assert set(members) == set(listing), (sorted(members), sorted(listing))
+        manifest = manifest_shards(json.loads(members["manifest.json"]), {})
+        shards = [p for p in members if p.startswith("shards/")]
+        assert shards and all(p in manifest for p in shards), (shards, manifest)
+        for p, data in members.items():
+            assert len(data) == listing[p]["size"], p
+            if p in manifest:
+                assert hashlib.sha256(data).hexdigest() == manifest[p] == listing[p]["sha256"], p
+    st, _, _ = download(h, None, base + "/archive?format=zip", token=tok, full=True)
+    assert st == 400, st
+    # scope: another user's job is not found; jobs.read_all may
+    st, _, _ = download(h, user("bob"), base + "/archive", full=True)
+    assert st == 404, st
+    st, _, _ = download(h, user("carol"), base + "/archive", full=True)
+    assert st == 200, st
+    rows = [a for a in cplib.audit_rows(h, "job.download") if a["target"] == "job:%d" % job["id"]]
+    assert any(json.loads(a["detail"]).get("archive") == "tar.gz" for a in rows), rows
+
+
 def pid_alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -215,9 +280,13 @@ def test_kill9_mid_job():
         c = admin(h)
         job = create(c, name="doomed", filter="tcp port 9", max_duration=600)
         wait_state(c, job["id"], ("running",))
-        con = h.db()
-        pid = con.execute("SELECT pid FROM jobs WHERE id = ?", (job["id"],)).fetchone()[0]
-        con.close()
+        # the runner records the pid just after it marks the job running
+        deadline, pid = time.monotonic() + 10, 0
+        while pid == 0 and time.monotonic() < deadline:
+            con = h.db()
+            pid = con.execute("SELECT pid FROM jobs WHERE id = ?", (job["id"],)).fetchone()[0]
+            con.close()
+            time.sleep(0 if pid else 0.05)
         assert pid > 0 and pid_alive(pid), pid
         h.kill9()
         deadline = time.monotonic() + 10
