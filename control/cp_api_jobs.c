@@ -50,17 +50,20 @@
 #define WALK_FILES 100000                 /* files listed per dataset */
 #define SEND_CHUNK (256 * 1024)
 #define ARCHIVE_BLOCK (64 * 1024)         /* libarchive's write block = one HTTP chunk */
+#define SCRIPT_MAX 65536                  /* bytes of a post-processing script */
+#define SCRIPT_TIMEOUT_MAX 3600           /* seconds */
+#define SCRIPT_TIMEOUT_DEFAULT 300
 
 static const char sql_job[] =
 	"SELECT id, name, description, owner_id, owner, filter, max_size, max_duration, snaplen,"
 	" anonymise, classify, session_type, link, state, reason, created_at, started_at,"
-	" ended_at, counters, pid FROM jobs WHERE id = ?1";
+	" ended_at, counters, pid, has_script, script_timeout FROM jobs WHERE id = ?1";
 static const char sql_jobs_page[] =
 	"SELECT id FROM jobs WHERE ?3 OR owner_id = ?4 ORDER BY id DESC LIMIT ?1 OFFSET ?2";
 static const char sql_job_insert[] =
 	"INSERT INTO jobs (name, description, owner_id, owner, filter, max_size, max_duration,"
-	" snaplen, anonymise, classify, session_type, link, created_at)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+	" snaplen, anonymise, classify, session_type, link, created_at, has_script, script_timeout)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 static const char sql_job_stop[] =
 	"UPDATE jobs SET state = 'finishing' WHERE id = ?1 AND state = 'running'";
 static const char sql_job_cancel[] =
@@ -103,7 +106,7 @@ job_json(struct cp_req *r, int64_t id, struct job_meta *meta, int *err)
 #define TEXT(i) ((const char *)sqlite3_column_text(st, i))
 	json_t *counters = json_loads(TEXT(18), 0, NULL);
 	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:b, s:b, s:s,"
-		" s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}",
+		" s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:I}",
 		"id", (json_int_t)id, "name", TEXT(1), "description", TEXT(2),
 		"owner_id", (json_int_t)sqlite3_column_int64(st, 3), "owner", TEXT(4),
 		"filter", TEXT(5), "max_size", (json_int_t)sqlite3_column_int64(st, 6),
@@ -115,7 +118,9 @@ job_json(struct cp_req *r, int64_t id, struct job_meta *meta, int *err)
 		"created_at", cp_api_time(sqlite3_column_int64(st, 15)),
 		"started_at", cp_api_time(sqlite3_column_int64(st, 16)),
 		"ended_at", cp_api_time(sqlite3_column_int64(st, 17)),
-		"counters", counters ? counters : json_object());
+		"counters", counters ? counters : json_object(),
+		"has_script", sqlite3_column_int(st, 20),
+		"script_timeout", (json_int_t)sqlite3_column_int64(st, 21));
 #undef TEXT
 	if (meta) {
 		meta->owner_id = sqlite3_column_int64(st, 3);
@@ -204,6 +209,28 @@ post_validate(struct cp_req *r)
 
 /* ---- jobs -------------------------------------------------------------------------------- */
 
+/* DATA_DIR/jobs/<id>.sh, 0600: outside the dataset, so never served. path receives it. */
+static int
+write_script(const char *data_dir, int64_t id, json_t *script, char *path, size_t size)
+{
+	char jobs[PATH_MAX];
+	if ((size_t)snprintf(jobs, sizeof(jobs), "%s/jobs", data_dir) >= sizeof(jobs) ||
+		cp_drone_job_path(data_dir, id, ".sh", path, size))
+		return -ENAMETOOLONG;
+	if (mkdir(jobs, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	size_t len = json_string_length(script);
+	int rc = write(fd, json_string_value(script), len) == (ssize_t)len && fsync(fd) == 0 ?
+		0 : -EIO;
+	close(fd);
+	if (rc)
+		unlink(path);
+	return rc;
+}
+
 static int
 post_job(struct cp_req *r)
 {
@@ -218,6 +245,8 @@ post_job(struct cp_req *r)
 		{ "classify", CP_FIELD_BOOL, false, 0, 0 },
 		{ "session_type", CP_FIELD_STRING, false, 1, 16 },
 		{ "link", CP_FIELD_STRING, false, 1, 64 },
+		{ "script", CP_FIELD_STRING, false, 1, SCRIPT_MAX },
+		{ "script_timeout", CP_FIELD_INT, false, 1, SCRIPT_TIMEOUT_MAX },
 	};
 	if (cp_check_body(r, fields, sizeof(fields) / sizeof(fields[0])))
 		return r->status;
@@ -226,6 +255,7 @@ post_job(struct cp_req *r)
 	const char *session = json_string_value(json_object_get(b, "session_type"));
 	const char *link = json_string_value(json_object_get(b, "link"));
 	int64_t snaplen = json_integer_value(json_object_get(b, "snaplen"));
+	json_t *script = json_object_get(b, "script"), *timeout = json_object_get(b, "script_timeout");
 	if (!plain_text(json_object_get(b, "name"), false))
 		return cp_fail(r, 400, "invalid_field", "'name' holds control characters");
 	if (desc && !plain_text(desc, true))
@@ -262,20 +292,30 @@ post_job(struct cp_req *r)
 		sqlite3_bind_text(st, 11, session ? session : "biflow", -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 12, CP_DRONE_LOCAL_LINK, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 13, cp_now_ms());
+		sqlite3_bind_int(st, 14, script != NULL);
+		sqlite3_bind_int64(st, 15, timeout ? json_integer_value(timeout) :
+			SCRIPT_TIMEOUT_DEFAULT);
 		int s = sqlite3_step(st);
 		sqlite3_reset(st);
 		rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);
 	}
 	int64_t id = rc ? 0 : cp_db_last_id(r->db);
-	char target[32];
+	char target[32], script_path[PATH_MAX] = "";
 	snprintf(target, sizeof(target), "job:%lld", (long long)id);
+	/* written before the commit: the drone cannot see the job before its script exists */
+	if (rc == 0 && script)
+		rc = write_script(r->srv->opt->data_dir, id, script, script_path,
+			sizeof(script_path));
 	if (rc == 0)
-		rc = cp_audit(r, CP_AUDIT_JOB_CREATE, target, json_pack("{s:O, s:s}", "name",
-			json_object_get(b, "name"), "link", CP_DRONE_LOCAL_LINK));
+		rc = cp_audit(r, CP_AUDIT_JOB_CREATE, target, json_pack("{s:O, s:s, s:b}", "name",
+			json_object_get(b, "name"), "link", CP_DRONE_LOCAL_LINK, "script",
+			script != NULL));
 	if (rc == 0)
 		rc = cp_db_commit(r->db);
 	else
 		cp_db_rollback(r->db);
+	if (rc && script_path[0])
+		unlink(script_path);
 	if (rc)
 		return cp_fail_errno(r, rc, "creating the job");
 	int err;
@@ -448,8 +488,8 @@ delete_job(struct cp_req *r)
 	char jobs[PATH_MAX], name[64];
 	int dfd = snprintf(jobs, sizeof(jobs), "%s/jobs", r->srv->opt->data_dir) <
 		(int)sizeof(jobs) ? open(jobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	static const char *const suffixes[] = { "", ".log", ".key" };
-	for (size_t i = 0; dfd >= 0 && i < 3; i++) {
+	static const char *const suffixes[] = { "", ".log", ".key", ".sh", ".script.log" };
+	for (size_t i = 0; dfd >= 0 && i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		snprintf(name, sizeof(name), "%lld%s", (long long)id, suffixes[i]);
 		if ((rc = remove_at(dfd, name, 0)))
 			cp_warn("jobs", "job %lld: cannot remove %s/%s: %s", (long long)id, jobs,
@@ -728,6 +768,37 @@ get_file(struct cp_req *r)
 	return r->status;
 }
 
+/* The script's stdout and stderr (capped by the sandbox), as text. */
+static int
+get_script_log(struct cp_req *r)
+{
+	int64_t id;
+	if (load_job(r, &id, NULL, NULL))
+		return r->status;
+	char path[PATH_MAX];
+	int fd = cp_drone_job_path(r->srv->opt->data_dir, id, ".script.log", path, sizeof(path)) ?
+		-1 : open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return cp_fail(r, 404, "not_found", "the job has no script log");
+	}
+	r->status = 200;
+	cp_http_head(r, "text/plain; charset=utf-8", sb.st_size);
+	char *buf = malloc(SEND_CHUNK);
+	for (int64_t off = 0; buf && off < sb.st_size;) {
+		size_t n = (size_t)(sb.st_size - off < SEND_CHUNK ? sb.st_size - off : SEND_CHUNK);
+		ssize_t got = pread(fd, buf, n, off);
+		if (got <= 0 || mg_write(r->conn, buf, (size_t)got) <= 0)
+			break; /* the connection closes short */
+		off += got;
+	}
+	free(buf);
+	close(fd);
+	return r->status;
+}
+
 /* ---- the whole dataset as one archive ----------------------------------------------------- */
 
 struct archive_sink {
@@ -869,4 +940,5 @@ CP_ROUTE_TABLE(cp_api_jobs_routes,
 	{ "GET", "/api/v1/jobs/{id}/files", CP_PERM_JOBS_READ, get_files },
 	{ "GET", "/api/v1/jobs/{id}/files/{path...}", CP_PERM_JOBS_READ, get_file },
 	{ "GET", "/api/v1/jobs/{id}/archive", CP_PERM_JOBS_READ, get_archive },
+	{ "GET", "/api/v1/jobs/{id}/script-log", CP_PERM_JOBS_READ, get_script_log },
 );

@@ -1,5 +1,7 @@
 /* cp_drone_local.c — the local drone: a thread running pending capture jobs as tide-dataplane
- * children, one job per link at a time (later jobs wait as pending: the queue).
+ * children, one job per link at a time (later jobs wait as pending: the queue), and a second
+ * thread running the post-processing scripts of captured jobs in the sandbox (cp_sandbox.h),
+ * one at a time, so a script that runs for its whole timeout never holds up the next capture.
  *
  * Children are started with fork/execv and an argv built beforehand — never a shell, the
  * filter is one argv element. Between fork and exec the child only makes async-signal-safe
@@ -7,6 +9,7 @@
  * asks to be killed when its parent dies, and closes every descriptor but 0-2. See
  * cp_drone_local.h for the state machine and restart reconciliation. */
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -30,20 +33,22 @@
 #include "cp_drone_local.h"
 #include "cp_log.h"
 #include "cp_options.h"
+#include "cp_sandbox.h"
 
 #define MAX_ARGS 32
 #define REASON_MAX 256
 #define STOP_GRACE_MS 10000  /* SIGINT → SIGKILL when a stopped dataplane does not exit */
 #define OVERRUN_MS 30000     /* beyond max_duration before the runner stops a job itself */
+#define PROCESSOR_JOIN_MS 3000 /* at stop, the wait for a script run before leaving it behind */
 
 static const char sql_recover[] =
-	"SELECT id, pid FROM jobs WHERE state IN ('running', 'finishing')";
+	"SELECT id, pid FROM jobs WHERE state IN ('running', 'finishing', 'processing')";
 static const char sql_fail_restarted[] =
 	"UPDATE jobs SET state = 'failed', reason = 'control plane restarted', pid = 0,"
 	" ended_at = ?2 WHERE id = ?1";
 static const char sql_next[] =
-	"SELECT id, filter, max_size, max_duration, snaplen, anonymise, classify, session_type"
-	" FROM jobs WHERE state = 'pending' AND link = ?1 ORDER BY id LIMIT 1";
+	"SELECT id, filter, max_size, max_duration, snaplen, anonymise, classify, session_type,"
+	" has_script FROM jobs WHERE state = 'pending' AND link = ?1 ORDER BY id LIMIT 1";
 static const char sql_claim[] =
 	"UPDATE jobs SET state = 'running', started_at = ?2 WHERE id = ?1 AND state = 'pending'";
 static const char sql_set_pid[] = "UPDATE jobs SET pid = ?2 WHERE id = ?1";
@@ -52,11 +57,20 @@ static const char sql_finish[] =
 	"UPDATE jobs SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE ?2 END,"
 	" reason = CASE WHEN state = 'cancelled' THEN reason ELSE ?3 END,"
 	" counters = ?4, ended_at = ?5, pid = 0 WHERE id = ?1";
+static const char sql_next_script[] =
+	"SELECT id, script_timeout FROM jobs WHERE state = 'processing' ORDER BY id LIMIT 1";
+static const char sql_script_end[] =
+	"UPDATE jobs SET state = ?2, reason = CASE WHEN ?2 = 'done' THEN reason ELSE ?3 END,"
+	" ended_at = ?4 WHERE id = ?1 AND state = 'processing'";
 
 struct cp_drone_local {
 	pthread_t thread;
+	pthread_t processor;
+	bool processor_started;
 	atomic_bool stopping;
+	atomic_bool processor_done;
 	struct cp_db *db;
+	struct cp_db *pdb;  /* the processing thread's own connection */
 	char data_dir[PATH_MAX];
 	char dataplane[PATH_MAX];
 };
@@ -66,6 +80,7 @@ struct running {
 	int64_t id;
 	pid_t pid;
 	int64_t started_ms, max_duration_ms, signalled_ms;
+	bool has_script;
 };
 
 int
@@ -336,6 +351,7 @@ start_next(struct cp_drone_local *d, struct running *run)
 	snprintf(snaplen, sizeof(snaplen), "%lld", (long long)snap);
 	bool anon = sqlite3_column_int(st, 5) != 0, classify = sqlite3_column_int(st, 6) != 0;
 	snprintf(session_type, sizeof(session_type), "%s", sqlite3_column_text(st, 7));
+	bool has_script = sqlite3_column_int(st, 8) != 0;
 	sqlite3_reset(st);
 
 	int rc = step_ids(d->db, sql_claim, id, cp_now_ms());
@@ -411,6 +427,7 @@ start_next(struct cp_drone_local *d, struct running *run)
 	run->started_ms = mono_ms();
 	run->max_duration_ms = dur * 1000;
 	run->signalled_ms = 0;
+	run->has_script = has_script;
 	return 1;
 }
 
@@ -433,7 +450,8 @@ reap(struct cp_drone_local *d, const struct running *run, int status)
 		json_decref(m);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		finish(d, run->id, "done", reason, counters);
+		/* the processing thread takes it from here (a cancelled job stays cancelled) */
+		finish(d, run->id, run->has_script ? "processing" : "done", reason, counters);
 		return;
 	}
 	char text[8192];
@@ -511,6 +529,111 @@ runner(void *arg)
 	return NULL;
 }
 
+/* ---- post-processing ------------------------------------------------------------------- */
+
+/* The sandbox uid reads the dataset: files 0644, directories 0755 (symlinks are left alone;
+ * the data directory above stays 0700). */
+static int
+open_up(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_F)
+		return chmod(path, 0644) == 0 ? 0 : -errno;
+	if (type == FTW_D)
+		return chmod(path, 0755) == 0 ? 0 : -errno;
+	return 0;
+}
+
+static int
+set_script_end(struct cp_drone_local *d, int64_t id, const char *state, const char *reason)
+{
+	sqlite3_stmt *st = cp_db_stmt(d->pdb, sql_script_end);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, cp_now_ms());
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return cp_db_errno(rc);
+	cp_info("drone", "job %lld ended: %s (%s)", (long long)id, state, reason);
+	return 0;
+}
+
+/* Runs the script of job id over its dataset; blocks for the run (at most its timeout plus the
+ * sandbox's grace and copy-out). Records done or failed with the reason. */
+static void
+process_job(struct cp_drone_local *d, int64_t id, uint32_t timeout_s)
+{
+	char script[PATH_MAX], dataset[PATH_MAX], processed[PATH_MAX], log[PATH_MAX];
+	char reason[REASON_MAX];
+	int rc = 0;
+	if (cp_drone_job_path(d->data_dir, id, ".sh", script, sizeof(script)) ||
+		cp_drone_job_path(d->data_dir, id, "", dataset, sizeof(dataset)) ||
+		cp_drone_job_path(d->data_dir, id, "/processed", processed, sizeof(processed)) ||
+		cp_drone_job_path(d->data_dir, id, ".script.log", log, sizeof(log)))
+		rc = -ENAMETOOLONG;
+	if (rc == 0 && mkdir(processed, 0755) != 0 && errno != EEXIST)
+		rc = -errno;
+	if (rc == 0)
+		rc = nftw(dataset, open_up, 16, FTW_PHYS);
+	if (rc > 0)
+		rc = -EIO; /* nftw's own failure */
+	struct cp_sandbox_params p = {
+		.script_path = script,
+		.dataset_dir = dataset,
+		.processed_dir = processed,
+		.log_path = log,
+		.timeout_s = timeout_s,
+	};
+	struct cp_sandbox_result res;
+	memset(&res, 0, sizeof(res));
+	if (rc == 0) {
+		cp_info("drone", "job %lld processing: %s", (long long)id, script);
+		rc = cp_sandbox_run(&p, &res);
+	}
+	const char *state = "failed";
+	if (rc < 0)
+		snprintf(reason, sizeof(reason), "script could not run: %s", strerror(-rc));
+	else if (res.timed_out)
+		snprintf(reason, sizeof(reason), "script timed out");
+	else if (res.exit_status < 0)
+		snprintf(reason, sizeof(reason), "script was stopped");
+	else if (res.exit_status != 0)
+		snprintf(reason, sizeof(reason), "script exited %d", res.exit_status);
+	else
+		state = "done", reason[0] = '\0';
+	if ((rc = set_script_end(d, id, state, reason)))
+		cp_error("drone", "job %lld: cannot record the script's end: %s", (long long)id,
+			strerror(-rc));
+}
+
+static void *
+processor(void *arg)
+{
+	struct cp_drone_local *d = arg;
+	while (!atomic_load(&d->stopping)) {
+		sqlite3_stmt *st = cp_db_stmt(d->pdb, sql_next_script);
+		int64_t id = 0, timeout = 0;
+		if (st && sqlite3_step(st) == SQLITE_ROW) {
+			id = sqlite3_column_int64(st, 0);
+			timeout = sqlite3_column_int64(st, 1);
+		}
+		if (st)
+			sqlite3_reset(st);
+		if (id > 0)
+			process_job(d, id, timeout > 0 && timeout <= UINT32_MAX ? (uint32_t)timeout : 0);
+		cp_db_reset_all(d->pdb);
+		if (id <= 0)
+			usleep(CP_DRONE_POLL_MS * 1000);
+	}
+	atomic_store(&d->processor_done, true);
+	return NULL;
+}
+
 struct cp_drone_local *
 cp_drone_local_start(const struct cp_options *o, const char *db_path)
 {
@@ -523,12 +646,21 @@ cp_drone_local_start(const struct cp_options *o, const char *db_path)
 		rc = -ENAMETOOLONG;
 	if (rc == 0 && !(d->db = cp_db_open(db_path)))
 		rc = -errno;
+	if (rc == 0 && !(d->pdb = cp_db_open(db_path)))
+		rc = -errno;
 	if (rc == 0)
 		rc = recover(d);
+	if (rc == 0)
+		rc = -pthread_create(&d->processor, NULL, processor, d);
+	d->processor_started = rc == 0;
 	if (rc == 0)
 		rc = -pthread_create(&d->thread, NULL, runner, d);
 	if (rc) {
 		cp_error("drone", "cannot start the local drone: %s", strerror(-rc));
+		atomic_store(&d->stopping, true);
+		if (d->processor_started)
+			pthread_join(d->processor, NULL);
+		cp_db_close(d->pdb);
 		cp_db_close(d->db);
 		free(d);
 		errno = -rc;
@@ -546,6 +678,17 @@ cp_drone_local_stop(struct cp_drone_local *d)
 		return;
 	atomic_store(&d->stopping, true);
 	pthread_join(d->thread, NULL);
+	/* a script run is not interrupted: wait a little, then leave it to die with the process
+	 * (the sandbox dies with its parent); the next start fails the job as restarted */
+	for (int t = 0; t < PROCESSOR_JOIN_MS / 50 && !atomic_load(&d->processor_done); t++)
+		usleep(50000);
+	if (!atomic_load(&d->processor_done)) {
+		cp_warn("drone", "a post-processing script is still running: left behind");
+		cp_db_close(d->db);
+		return; /* d and pdb stay with the running thread */
+	}
+	pthread_join(d->processor, NULL);
+	cp_db_close(d->pdb);
 	cp_db_close(d->db);
 	free(d);
 }

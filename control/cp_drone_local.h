@@ -10,7 +10,11 @@
  *
  * Layout under DATA_DIR/jobs/: <id>/ the dataset (the dataplane's --out), <id>.log the child's
  * stdout and stderr, <id>.key the per-job anonymisation key (0600, outside the dataset so it is
- * never served). */
+ * never served), <id>.sh the post-processing script (0600) and <id>.script.log its output.
+ *
+ * A job with a script goes to processing where it would have been done; a second thread runs the script
+ * in the sandbox (cp_sandbox.h) and ends it done or failed, so the capture queue keeps moving.
+ * Jobs left processing by an earlier process are failed "control plane restarted". */
 #ifndef CP_DRONE_LOCAL_H
 #define CP_DRONE_LOCAL_H
 

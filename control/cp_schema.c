@@ -115,6 +115,44 @@ const struct cp_migration cp_migrations[] = {
 		"  counters TEXT NOT NULL DEFAULT '{}');"
 		"CREATE INDEX jobs_by_owner ON jobs(owner_id, id);"
 		"CREATE INDEX jobs_by_state ON jobs(state, link, id);" },
+
+	{ 5, "post-processing scripts: state 'processing', has_script, script_timeout",
+		/* SQLite cannot alter a CHECK: the table is rebuilt and its rows copied */
+		"CREATE TABLE jobs_new ("
+		"  id INTEGER PRIMARY KEY,"
+		"  name TEXT NOT NULL,"
+		"  description TEXT NOT NULL DEFAULT '',"
+		"  owner_id INTEGER NOT NULL,"
+		"  owner TEXT NOT NULL,"
+		"  filter TEXT NOT NULL DEFAULT '',"
+		"  max_size INTEGER NOT NULL,"
+		"  max_duration INTEGER NOT NULL,"
+		"  snaplen INTEGER NOT NULL DEFAULT 0,"
+		"  anonymise INTEGER NOT NULL DEFAULT 0 CHECK (anonymise IN (0, 1)),"
+		"  classify INTEGER NOT NULL DEFAULT 0 CHECK (classify IN (0, 1)),"
+		"  session_type TEXT NOT NULL DEFAULT 'biflow',"
+		"  link TEXT NOT NULL,"
+		"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running',"
+		"    'finishing', 'processing', 'done', 'failed', 'cancelled')),"
+		"  reason TEXT NOT NULL DEFAULT '',"
+		"  pid INTEGER NOT NULL DEFAULT 0,"
+		"  created_at INTEGER NOT NULL,"
+		"  started_at INTEGER,"
+		"  ended_at INTEGER,"
+		"  counters TEXT NOT NULL DEFAULT '{}',"
+		/* the script is DATA_DIR/jobs/<id>.sh, outside the dataset */
+		"  has_script INTEGER NOT NULL DEFAULT 0 CHECK (has_script IN (0, 1)),"
+		"  script_timeout INTEGER NOT NULL DEFAULT 300);" /* seconds */
+		"INSERT INTO jobs_new (id, name, description, owner_id, owner, filter, max_size,"
+		"  max_duration, snaplen, anonymise, classify, session_type, link, state, reason, pid,"
+		"  created_at, started_at, ended_at, counters)"
+		"  SELECT id, name, description, owner_id, owner, filter, max_size, max_duration,"
+		"  snaplen, anonymise, classify, session_type, link, state, reason, pid, created_at,"
+		"  started_at, ended_at, counters FROM jobs;"
+		"DROP TABLE jobs;"
+		"ALTER TABLE jobs_new RENAME TO jobs;"
+		"CREATE INDEX jobs_by_owner ON jobs(owner_id, id);"
+		"CREATE INDEX jobs_by_state ON jobs(state, link, id);" },
 };
 
 const int cp_migrations_count = sizeof(cp_migrations) / sizeof(cp_migrations[0]);

@@ -9,12 +9,17 @@ outside the walked dataset; owners see their jobs, others only with jobs.read_al
 ends done with stop reason "signal"; a second job queues behind the first and can be cancelled;
 a kill -9 of tide-control mid-job leaves the job failed "control plane restarted" and no
 dataplane behind; GET /jobs/{id}/archive streams the whole dataset (tar and tar.gz, chunked)
-whose members match the listing and the manifest's sha256, 404 out of scope, 409 while running.
+whose members match the listing and the manifest's sha256, 404 out of scope, 409 while running;
+a job with a post-processing script goes processing → done, its processed/ output (capinfos of
+the shards) is listed and downloadable and its script log served; a script trying to reach a
+listener on the host's loopback fails "script exited 1" and the listener sees nothing; a job's
+processing does not hold up the next job's capture; delete removes the script and its log.
 """
 import hashlib
 import io
 import json
 import os
+import socket
 import sys
 import tarfile
 import time
@@ -265,6 +270,76 @@ def test_archive():
     assert st == 200, st
     rows = [a for a in cplib.audit_rows(h, "job.download") if a["target"] == "job:%d" % job["id"]]
     assert any(json.loads(a["detail"]).get("archive") == "tar.gz" for a in rows), rows
+
+
+def test_post_processing_script():
+    h = hive()
+    c = user("alice")
+    base_body = {"name": "x", "max_size": 1 << 20, "max_duration": 1}
+    expect(c.post("/api/v1/jobs", dict(base_body, script="")), 400)
+    expect(c.post("/api/v1/jobs", dict(base_body, script="true", script_timeout=0)), 400)
+    expect(c.post("/api/v1/jobs", dict(base_body, script="true", script_timeout=3601)), 400)
+    expect(c.post("/api/v1/jobs", dict(base_body, script="x" * 65537)), 400)
+
+    script = ("capinfos /job/shards/*/*/*.pcapng > /job/processed/summary.txt; "
+              "python3 -c \"print('ok')\"\n")
+    job = create(c, name="summary", filter="udp port 53", max_duration=2, script=script)
+    assert job["has_script"] is True and job["script_timeout"] == 300, job
+    jobs_dir = os.path.join(h.data_dir, "jobs")
+    sh = os.path.join(jobs_dir, "%d.sh" % job["id"])
+    assert os.stat(sh).st_mode & 0o777 == 0o600
+    job = wait_state(c, job["id"], ("done", "failed", "cancelled"), timeout=60)
+    assert job["state"] == "done", job
+    base = "/api/v1/jobs/%d" % job["id"]
+    paths = [f["path"] for f in expect(c.get(base + "/files"), 200).json["items"]]
+    assert "processed/summary.txt" in paths, paths
+    summary = download(h, c, base + "/files/processed/summary.txt").decode()
+    assert "Number of packets" in summary and ".pcapng" in summary, summary
+    st, hdrs, log = download(h, c, base + "/script-log", full=True)
+    assert st == 200 and b"ok" in log, (st, log)
+    st, _, _ = download(h, user("bob"), base + "/script-log", full=True)
+    assert st == 404, st
+    # a job without a script has no script log
+    plain = wait_state(c, create(c, name="plain", max_duration=1)["id"], ("done", "failed"))
+    st, _, _ = download(h, c, "/api/v1/jobs/%d/script-log" % plain["id"], full=True)
+    assert st == 404, st
+
+    # no network: a listener on the host's loopback is out of reach
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    lsock.setblocking(False)
+    port = lsock.getsockname()[1]
+    try:
+        probe = ("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", %d), "
+                 "timeout=2)'\n" % port)
+        bad = create(c, name="probe", filter="tcp port 9", max_duration=1, script=probe)
+        bad = wait_state(c, bad["id"], ("done", "failed", "cancelled"), timeout=60)
+        assert bad["state"] == "failed" and bad["reason"] == "script exited 1", bad
+        try:
+            conn, peer = lsock.accept()
+            conn.close()
+            raise AssertionError("the script reached the host: %r" % (peer,))
+        except BlockingIOError:
+            pass
+    finally:
+        lsock.close()
+
+    # the queue: a job's processing does not hold up the next capture
+    slow = create(c, name="slow", filter="tcp port 9", max_duration=1, script="sleep 6\n")
+    nxt = create(c, name="next", filter="tcp port 9", max_duration=1)
+    wait_state(c, slow["id"], ("processing",), timeout=20)
+    n = wait_state(c, nxt["id"], ("running", "finishing", "done", "failed"), timeout=5)
+    assert n["state"] != "failed", n
+    assert expect(c.get("/api/v1/jobs/%d" % slow["id"]), 200).json["state"] == "processing"
+    expect(c.delete("/api/v1/jobs/%d" % slow["id"]), 409, "invalid_state")
+    slow = wait_state(c, slow["id"], ("done", "failed"), timeout=30)
+    assert slow["state"] == "done", slow
+
+    # delete removes the script and its log with the dataset
+    expect(c.delete(base), 204)
+    for suffix in ("", ".sh", ".script.log"):
+        assert not os.path.exists(os.path.join(jobs_dir, "%d%s" % (job["id"], suffix))), suffix
 
 
 def pid_alive(pid):
