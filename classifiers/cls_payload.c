@@ -39,6 +39,7 @@
 #include <hs/hs.h>
 
 #include "cls_apps.h"
+#include "cls_file_option.h"
 #include "cls_plugin.h"
 
 #define PL_FILE_DEFAULT "signatures.txt"
@@ -630,9 +631,6 @@ static int
 pl_enable(void **ctxp, const struct cls_config *cfg)
 {
 	struct pl_ctx *c;
-	const char *file = NULL;
-	size_t file_len = 0;
-	int n = 0;
 
 	if (!cfg || !cfg->apps)
 		return -EINVAL;
@@ -640,32 +638,15 @@ pl_enable(void **ctxp, const struct cls_config *cfg)
 		fprintf(stderr, "cls_payload: this CPU cannot run Hyperscan (needs SSSE3)\n");
 		return -ENOTSUP;
 	}
-	for (const char *o = cfg->options ? cfg->options : ""; *o;) {
-		size_t len = strcspn(o, ",");
-
-		if (len > 5 && strncmp(o, "file=", 5) == 0) {
-			file = o + 5;
-			file_len = len - 5;
-		} else if (len) {
-			fprintf(stderr, "cls_payload: unknown option '%.*s' (known: file=<path>)\n",
-				(int)len, o);
-			return -EINVAL;
-		}
-		o += len + (o[len] == ',');
-	}
+	char path[sizeof(((struct pl_ctx *)0)->default_path)];
+	int rc = cls_file_option(cfg, "cls_payload", PL_FILE_DEFAULT, path, sizeof(path));
+	if (rc)
+		return rc;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->apps = cfg->apps;
-	if (file)
-		n = snprintf(c->default_path, sizeof(c->default_path), "%.*s", (int)file_len, file);
-	else if (cfg->config_dir)
-		n = snprintf(c->default_path, sizeof(c->default_path), "%s/%s", cfg->config_dir,
-			PL_FILE_DEFAULT);
-	if (n < 0 || (size_t)n >= sizeof(c->default_path)) {
-		free(c);
-		return -ENAMETOOLONG;
-	}
+	memcpy(c->default_path, path, sizeof(path));
 	*ctxp = c;
 	return 0;
 }

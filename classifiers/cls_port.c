@@ -33,6 +33,7 @@
 #include <strings.h>
 
 #include "cls_apps.h"
+#include "cls_file_option.h"
 #include "cls_plugin.h"
 
 #define PORT_FILE_DEFAULT "ports.txt"
@@ -554,39 +555,18 @@ static int
 port_enable(void **ctxp, const struct cls_config *cfg)
 {
 	struct port_ctx *c;
-	const char *opt = cfg && cfg->options ? cfg->options : "";
-	const char *file = NULL;
-	size_t file_len = 0;
 
 	if (!cfg || !cfg->apps)
 		return -EINVAL;
-	for (const char *o = opt; *o;) {
-		size_t len = strcspn(o, ",");
-
-		if (len > 5 && strncmp(o, "file=", 5) == 0) {
-			file = o + 5;
-			file_len = len - 5;
-		} else if (len) {
-			fprintf(stderr, "cls_port: unknown option '%.*s' (known: file=<path>)\n",
-				(int)len, o);
-			return -EINVAL;
-		}
-		o += len + (o[len] == ',');
-	}
+	char path[sizeof(((struct port_ctx *)0)->default_path)];
+	int rc = cls_file_option(cfg, "cls_port", PORT_FILE_DEFAULT, path, sizeof(path));
+	if (rc)
+		return rc;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->apps = cfg->apps;
-	int n = 0;
-	if (file)
-		n = snprintf(c->default_path, sizeof(c->default_path), "%.*s", (int)file_len, file);
-	else if (cfg->config_dir)
-		n = snprintf(c->default_path, sizeof(c->default_path), "%s/%s", cfg->config_dir,
-			PORT_FILE_DEFAULT);
-	if (n < 0 || (size_t)n >= sizeof(c->default_path)) {
-		free(c);
-		return -ENAMETOOLONG;
-	}
+	memcpy(c->default_path, path, sizeof(path));
 	*ctxp = c;
 	return 0;
 }
