@@ -1,0 +1,349 @@
+/* job.js — one capture job: parameters, progress, per-drone/per-link distribution, live
+ * throughput, application mix, the post-processing script's log, the dataset's files, and the
+ * one-click archive download.
+ *
+ * Polls the job every second while it is active (every 10 s once ended). Rates are computed
+ * here from successive counter readings (Δcounter / Δt), so any drone that reports running
+ * counters gets a chart; one that reports only final counters gets a note instead. */
+import * as api from '../api.js';
+import { h, replace, note, errorText, pageHead, section, badge, progress, fmtBytes, fmtCount,
+	fmtDuration, fmtSI, timeEl, confirmBox } from '../dom.js';
+import { rateChart, barList, stackBar } from '../charts.js';
+import * as J from '../jobs.js';
+
+const ACTIVE_POLL = 1000, ENDED_POLL = 10000, SIDE_POLL = 4000, MAX_SAMPLES = 600;
+
+function dl(rows) {
+	return h('dl', { class: 'params' }, rows.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+function params(j) {
+	return dl([
+		['Owner', j.owner],
+		j.group ? ['Group', j.group] : null,
+		['Links', J.linkNames(j).join(', ')],
+		['Filter', j.filter ? h('code', {}, j.filter) : h('span', { class: 'muted' }, 'none (every packet)')],
+		['Max size', fmtBytes(j.max_size)],
+		['Max duration', fmtDuration(j.max_duration)],
+		['Snap length', j.snaplen ? `${j.snaplen} bytes` : 'whole packets'],
+		['IP anonymisation', j.anonymise ? 'yes (prefix-preserving, per-job key)' : 'no'],
+		['Classification', j.classify ? 'on' : 'off'],
+		['Session type', j.session_type || '—'],
+		['Post-processing script', j.has_script ? `yes (timeout ${fmtDuration(j.script_timeout)})` : 'no'],
+		j.description ? ['Description', j.description] : null,
+		['Created', timeEl(j.created_at)],
+		['Started', timeEl(j.started_at)],
+		['Ended', timeEl(j.ended_at)],
+	]);
+}
+
+/* Per-link rows from the job's link counters, or from the dataset's shard sizes when the
+ * control plane only reports final totals for a single link. */
+function distribution(j, files) {
+	const ls = J.links(j).map((l) => ({ ...l, c: J.counters(l.counters) }));
+	const known = ls.some((l) => l.c.bytes !== null || l.c.packets !== null);
+	if (!known && files && ls.length === 1) {
+		const sh = files.filter((f) => f.path.startsWith('shards/'));
+		const bytes = sh.reduce((a, f) => a + f.size, 0);
+		if (sh.length)
+			ls[0].c = { ...ls[0].c, bytes, fromFiles: true };
+	}
+	return ls;
+}
+
+function distributionView(j, files) {
+	const ls = distribution(j, files);
+	const byDrone = new Map();
+	for (const l of ls) {
+		if (!byDrone.has(l.drone))
+			byDrone.set(l.drone, []);
+		byDrone.get(l.drone).push(l);
+	}
+	const val = (l) => l.c.bytes ?? 0;
+	const total = ls.reduce((a, l) => a + val(l), 0);
+	const out = [];
+	if (byDrone.size > 1)
+		out.push(h('h3', {}, 'Drones'), stackBar([...byDrone].map(([d, xs]) => ({ label: d, value: xs.reduce((a, l) => a + val(l), 0) })),
+			{ label: 'Bytes by drone', fmt: fmtBytes }));
+	for (const [d, xs] of byDrone)
+		out.push(h('h3', {}, `Drone ${d}`), stackBar(xs.map((l) => ({ label: l.link, value: val(l) })),
+			{ label: `Bytes by link on ${d}`, fmt: fmtBytes }));
+	out.push(h('table', { class: 'dist' },
+		h('thead', {}, h('tr', {}, ['Drone', 'Link', 'State', 'Packets', 'Bytes', 'Drops', 'Share']
+			.map((t) => h('th', { scope: 'col' }, t)))),
+		h('tbody', {}, ls.map((l) => h('tr', { 'data-link': `${l.drone}/${l.link}` },
+			h('td', {}, l.drone), h('td', {}, l.link), h('td', {}, badge(l.state), l.reason ? ` ${l.reason}` : ''),
+			h('td', { class: 'num' }, fmtCount(l.c.packets)),
+			h('td', { class: 'num', 'data-bytes': l.c.bytes ?? '' }, fmtBytes(l.c.bytes), l.c.fromFiles ? ' (shards)' : ''),
+			h('td', { class: 'num' }, fmtCount(l.c.drops)),
+			h('td', { class: 'num' }, total ? `${(val(l) / total * 100).toFixed(1)} %` : '—'))))));
+	if (!total && J.isActive(j))
+		out.push(note('info', 'Byte counts per link appear as the drones report them.'));
+	return out;
+}
+
+function countersView(j) {
+	const c = J.counters(j.counters);
+	const p = J.progress(j);
+	const reasons = J.dropReasons(j.counters);
+	const sizeText = p.bytes === null ? `— of ${fmtBytes(p.max_size)}` : `${fmtBytes(p.bytes)} of ${fmtBytes(p.max_size)}`;
+	const durText = `${fmtDuration(p.elapsed)} of ${fmtDuration(p.max_duration)}`;
+	return [
+		h('div', { class: 'limits' },
+			h('div', { 'data-limit': 'size' }, h('span', { class: 'limit-name' }, 'Size'), progress(p.bytes, p.max_size, 'Size limit', sizeText)),
+			h('div', { 'data-limit': 'duration' }, h('span', { class: 'limit-name' }, 'Duration'), progress(p.elapsed, p.max_duration, 'Duration limit', durText))),
+		h('div', { class: 'stats' },
+			h('div', {}, h('span', { class: 'stat-label' }, 'Packets'), h('span', { class: 'stat', 'data-counter': 'packets' }, fmtCount(c.packets))),
+			h('div', {}, h('span', { class: 'stat-label' }, 'Bytes'), h('span', { class: 'stat', 'data-counter': 'bytes' }, fmtBytes(c.bytes))),
+			h('div', {}, h('span', { class: 'stat-label' }, 'Drops'), h('span', { class: ['stat', c.drops ? 'warn' : ''], 'data-counter': 'drops' }, fmtCount(c.drops))),
+			j.counters?.received !== undefined ? h('div', {}, h('span', { class: 'stat-label' }, 'Received / matched'),
+				h('span', { class: 'stat' }, `${fmtCount(j.counters.received)} / ${fmtCount(j.counters.matched)}`)) : null),
+		reasons && Object.values(reasons).some((v) => v) ? h('details', {}, h('summary', {}, 'Drops by reason'),
+			dl(Object.entries(reasons).map(([k, v]) => [k.replace(/_/g, ' '), fmtCount(v)]))) : null,
+	];
+}
+
+export default {
+	title: 'Job',
+	perm: 'jobs.read',
+	async render(ctx) {
+		const id = Number(ctx.params[0]);
+		let job = null, files = null, samples = [], lastReading = null, appsMetric = 'bytes', apps = null;
+		let sawRunning = false, lastState = null, sideBusy = false, sideAt = 0, appsFrom = 'api', summaryKey = '';
+
+		const head = h('div');
+		const err = h('div');
+		const status = h('div');
+		const paramsBox = h('div');
+		const distBox = h('div');
+		const rateBox = h('div');
+		const appsBox = h('div');
+		const scriptBox = h('div');
+		const filesBox = h('div');
+		const scriptSec = section('Post-processing script output', scriptBox);
+		replace(ctx.root, head, err,
+			h('div', { class: 'grid2' }, section('Status', status), section('Parameters', paramsBox)),
+			section('Data distribution', distBox),
+			section('Throughput', rateBox),
+			section('Application mix', h('div', { class: 'seg-toggle', role: 'group', 'aria-label': 'Measure' },
+				['bytes', 'sessions', 'packets'].map((m) => h('button', { type: 'button', 'data-metric': m,
+					'aria-pressed': String(m === appsMetric), onclick: (ev) => {
+						appsMetric = m;
+						for (const b of ev.target.parentNode.children)
+							b.setAttribute('aria-pressed', String(b.dataset.metric === m));
+						drawApps();
+					} }, m))), appsBox),
+			scriptSec,
+			section('Dataset files', filesBox));
+
+		async function act(what, verb) {
+			try {
+				if (verb === 'delete') {
+					if (!await confirmBox(`Delete job ${id}?`, `The job "${job.name}" and its whole dataset are removed for good.`))
+						return;
+					await api.del(`/jobs/${id}`);
+					ctx.navigate('#/jobs');
+					return;
+				}
+				if (verb === 'cancel' && !await confirmBox(`Cancel job ${id}?`, 'The capture stops and the job ends cancelled.', 'Cancel job'))
+					return;
+				job = await api.post(`/jobs/${id}/${verb}`);
+				lastState = null;
+				draw();
+			} catch (e) {
+				replace(err, note('error', `Could not ${what}: ${errorText(e)}`));
+			}
+		}
+
+		function drawHead() {
+			const w = ctx.can('jobs.write');
+			const ended = J.isEnded(job);
+			replace(head, pageHead(h('span', {}, `Job ${job.id}: `, h('span', { class: 'job-name' }, job.name), ' ', badge(job.state)),
+				w && job.state === 'running' ? h('button', { type: 'button', onclick: () => act('stop the job', 'stop') }, 'Stop') : null,
+				w && (job.state === 'pending' || job.state === 'running') ? h('button', { type: 'button', onclick: () => act('cancel the job', 'cancel') }, 'Cancel') : null,
+				ended ? h('a', { class: 'button primary', id: 'download-archive', href: api.url(`/jobs/${id}/archive?format=tar.gz`), download: `job-${id}.tar.gz` }, 'Download dataset (.tar.gz)') : null,
+				ended ? h('a', { class: 'button', href: api.url(`/jobs/${id}/archive`), download: `job-${id}.tar` }, '.tar') : null,
+				w && ended ? h('button', { type: 'button', class: 'danger', onclick: () => act('delete the job', 'delete') }, 'Delete') : null));
+		}
+
+		function sample(j) {
+			const c = J.counters(j.counters);
+			const t = performance.now();
+			if (c.packets === null && c.bytes === null)
+				return;
+			if (lastReading && t - lastReading.t >= 200) {
+				const dt = (t - lastReading.t) / 1000;
+				const r = (a, b) => (a === null || b === null ? null : Math.max(0, (a - b) / dt));
+				samples.push({ t, packets_s: r(c.packets, lastReading.packets), bytes_s: r(c.bytes, lastReading.bytes),
+					drops_s: r(c.drops, lastReading.drops) });
+				if (samples.length > MAX_SAMPLES)
+					samples = samples.slice(-MAX_SAMPLES);
+			}
+			if (!lastReading || t - lastReading.t >= 200)
+				lastReading = { t, ...c };
+		}
+
+		function drawRates() {
+			if (!samples.length) {
+				replace(rateBox, note(J.isActive(job) ? 'info' : 'empty', J.isActive(job)
+					? (job.state === 'pending' ? 'The job waits for its link; the chart starts when it runs.'
+						: 'Waiting for running counters from the drone (this drone may report them only when the capture ends).')
+					: sawRunning ? 'The drone reported no running counters while this page watched, so there is no throughput to draw.'
+						: 'Throughput is drawn live while the job runs; this page did not watch it run.'));
+				return;
+			}
+			replace(rateBox, h('div', { class: 'rates' },
+				rateChart(samples, 'packets_s', { label: 'Packets/s', unit: 'pkt/s', cls: 's0' }),
+				rateChart(samples, 'bytes_s', { label: 'Bytes/s', unit: 'B/s', cls: 's1' }),
+				rateChart(samples, 'drops_s', { label: 'Drops/s', unit: '/s', cls: 's2' })));
+		}
+
+		function drawApps() {
+			if (apps === null)
+				return;
+			if (apps instanceof Error) {
+				replace(appsBox, apps.status === 404 || apps.status === 405
+					? note('empty', 'This control plane does not report the application mix (no /jobs/{id}/apps).')
+					: note('error', `Could not load the application mix: ${errorText(apps)}`));
+				return;
+			}
+			if (!apps.length) {
+				replace(appsBox, note('empty', job.classify
+					? (J.isActive(job) ? 'No classified sessions yet.' : 'No classified sessions in this dataset.')
+					: 'Classification is off for this job.'));
+				return;
+			}
+			const items = apps.map((a) => ({ label: a.app, value: a[appsMetric] ?? 0,
+				text: appsMetric === 'bytes' ? fmtBytes(a.bytes) : fmtCount(a[appsMetric]) }))
+				.sort((a, b) => b.value - a.value);
+			replace(appsBox, barList(items, { label: `Application mix by ${appsMetric}` }),
+				appsFrom === 'summary' ? h('p', { class: 'hint' }, 'From the dataset\'s flow summaries (flows/*.summary.csv).') : null);
+		}
+
+		function drawFiles() {
+			if (files instanceof Error) {
+				replace(filesBox, note(files.status === 404 ? 'empty' : 'error', files.status === 404
+					? 'No dataset yet.' : `Could not list the files: ${errorText(files)}`));
+				return;
+			}
+			if (!files)
+				return;
+			if (!files.length) {
+				replace(filesBox, note('empty', J.isActive(job) ? 'Files appear as the capture writes them.' : 'The dataset holds no files.'));
+				return;
+			}
+			const total = files.reduce((a, f) => a + f.size, 0);
+			replace(filesBox, h('table', { class: 'files', id: 'files-table' },
+				h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'File'), h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, 'SHA-256'))),
+				h('tbody', {}, files.map((f) => h('tr', { 'data-path': f.path },
+					h('td', {}, h('a', { href: api.url(`/jobs/${id}/files/${f.path.split('/').map(encodeURIComponent).join('/')}`),
+						download: f.path.split('/').pop() }, f.path)),
+					h('td', { class: 'num', 'data-size': f.size }, fmtBytes(f.size)),
+					h('td', {}, f.sha256 ? h('code', { class: 'hash', title: f.sha256 }, f.sha256) : h('span', { class: 'muted' }, 'not in manifest'))))),
+				h('tfoot', {}, h('tr', {}, h('th', { scope: 'row' }, `${files.length} files`), h('td', { class: 'num' }, fmtBytes(total)), h('td')))));
+		}
+
+		/* A control plane without /jobs/{id}/apps: the dataset's flows/<drone>.csv.summary.csv
+		 * files (app,group,sessions,packets,bytes) hold the same numbers, per drone; add them up. */
+		let summaryItems = null;
+		async function appsFromSummaries() {
+			const sums = files.filter((f) => /^flows\/[^/]+\.summary\.csv$/.test(f.path));
+			if (!sums.length)
+				return;
+			const key = sums.map((f) => `${f.path}:${f.size}`).join();
+			if (key !== summaryKey) {
+				const acc = new Map();
+				try {
+					for (const f of sums) {
+						const text = await api.get(`/jobs/${id}/files/${f.path}`, { text: true });
+						const [head, ...rows] = text.trim().split('\n').map((l) => l.split(','));
+						const col = (n) => head.indexOf(n);
+						for (const r of rows) {
+							const app = r[col('app')] || '(unknown)';
+							const a = acc.get(app) || { app, sessions: 0, packets: 0, bytes: 0 };
+							for (const k of ['sessions', 'packets', 'bytes'])
+								a[k] += Number(r[col(k)]) || 0;
+							acc.set(app, a);
+						}
+					}
+				} catch (e) {
+					return; /* keep the "not reported" note */
+				}
+				summaryKey = key;
+				summaryItems = [...acc.values()];
+			}
+			apps = summaryItems;
+			appsFrom = 'summary';
+		}
+
+		async function refreshSide(force) {
+			if (sideBusy || (!force && performance.now() - sideAt < SIDE_POLL))
+				return;
+			sideBusy = true;
+			sideAt = performance.now();
+			const jobs = [];
+			jobs.push(api.get(`/jobs/${id}/files`).then((r) => { files = r.items || []; }, (e) => { files = e; }));
+			jobs.push(api.get(`/jobs/${id}/apps`).then((r) => { apps = r.items || []; }, (e) => { apps = e; }));
+			if (job.has_script && !['pending', 'running', 'finishing'].includes(job.state))
+				jobs.push(api.get(`/jobs/${id}/script-log`, { text: true }).then((t) => {
+					replace(scriptBox, t ? h('pre', { class: 'log', id: 'script-log' }, t) : note('empty', 'The script printed nothing.'));
+				}, (e) => {
+					replace(scriptBox, e.status === 404 ? note('empty', job.state === 'processing' ? 'The script is running; no output yet.' : 'The script left no output.')
+						: note('error', `Could not load the script output: ${errorText(e)}`));
+				}));
+			await Promise.all(jobs);
+			if ((apps instanceof Error) && (apps.status === 404 || apps.status === 405) && Array.isArray(files))
+				await appsFromSummaries();
+			sideBusy = false;
+			if (!ctx.alive) return;
+			drawFiles();
+			drawApps();
+			replace(distBox, distributionView(job, files instanceof Error ? null : files));
+		}
+
+		function draw() {
+			if (job.state !== lastState) {
+				drawHead();
+				replace(paramsBox, params(job));
+				scriptSec.hidden = !job.has_script;
+				if (job.has_script && ['pending', 'running', 'finishing'].includes(job.state))
+					replace(scriptBox, note('empty', 'The script runs in the sandbox after the capture ends.'));
+				refreshSide(true);
+				lastState = job.state;
+			} else if (J.isActive(job)) {
+				refreshSide(false);
+			}
+			replace(status, countersView(job));
+			replace(distBox, distributionView(job, files instanceof Error ? null : files));
+			drawRates();
+		}
+
+		let ticks = 0;
+		await ctx.every(ACTIVE_POLL, async () => {
+			if (job && !J.isActive(job) && ++ticks % (ENDED_POLL / ACTIVE_POLL) !== 0)
+				return;
+			try {
+				const j = await api.get(`/jobs/${id}`);
+				if (!ctx.alive) return;
+				job = j;
+				replace(err);
+				document.title = `Job ${id}: ${job.name} — tide`;
+				if (job.state === 'running')
+					sawRunning = true;
+				if (J.isActive(job))
+					sample(job);
+				draw();
+			} catch (e) {
+				if (!ctx.alive) return;
+				if (!job)
+					replace(ctx.root, pageHead(`Job ${id}`), note('error', e.status === 404
+						? 'There is no such job, or it is not shared with you.' : `Could not load the job: ${errorText(e)}`),
+					h('p', {}, h('a', { href: '#/jobs' }, 'Back to the dashboard')));
+				else
+					replace(err, note('error', `Could not refresh: ${errorText(e)}. Retrying…`));
+				if (e.status === 404)
+					ctx.alive = false;
+			}
+		});
+	},
+};

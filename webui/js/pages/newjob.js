@@ -1,0 +1,262 @@
+/* newjob.js — the capture job form, checked as it is filled in.
+ *
+ * The filter is compiled by the server (POST /jobs/validate runs the real dataplane's
+ * --check-filter) 350 ms after the last keystroke; answers to older keystrokes are dropped.
+ * Links come from GET /links, online ones only; limits have units; a script is read in the
+ * browser with FileReader and sent as the job's "script". The submit button stays disabled,
+ * with the reasons listed next to it, until every field is valid. A single local link is sent
+ * as "link" (understood by every control plane), several as "links": ["drone/link", ...]. */
+import * as api from '../api.js';
+import { h, replace, field, note, errorText, pageHead, section, fmtBytes, newId } from '../dom.js';
+
+const SIZE_UNITS = [['MiB', 2 ** 20], ['GiB', 2 ** 30], ['TiB', 2 ** 40]];
+const TIME_UNITS = [['s', 1], ['min', 60], ['h', 3600], ['d', 86400]];
+const MIN_SIZE = 2 ** 20, MAX_SIZE = 4 * 2 ** 40, MAX_DURATION = 604800, MAX_SCRIPT = 65536;
+const DEBOUNCE_MS = 350;
+
+function unitInput(name, value, units, unit) {
+	const n = h('input', { type: 'number', name, min: 0, step: 'any', value, inputmode: 'decimal', class: 'num-in' });
+	const u = h('select', { name: `${name}_unit`, 'aria-label': `${name.replace('_', ' ')} unit` },
+		units.map(([label, mult]) => h('option', { value: mult, selected: label === unit }, label)));
+	return { n, u, value: () => (n.value === '' ? NaN : Number(n.value) * Number(u.value)) };
+}
+
+export default {
+	title: 'New capture job',
+	perm: 'jobs.write',
+	async render(ctx) {
+		const name = h('input', { name: 'name', required: true, maxlength: 128, autocomplete: 'off' });
+		const desc = h('textarea', { name: 'description', rows: 2, maxlength: 1024 });
+		const filter = h('input', { name: 'filter', class: 'mono', maxlength: 4096, autocomplete: 'off',
+			spellcheck: 'false', placeholder: 'e.g. udp port 443 (empty = every packet)' });
+		const filterStatus = h('div', { class: 'filter-status', id: 'filter-status', 'aria-live': 'polite' });
+		filter.setAttribute('aria-describedby', 'filter-status');
+		const size = unitInput('max_size', 100, SIZE_UNITS, 'MiB');
+		const dur = unitInput('max_duration', 10, TIME_UNITS, 'min');
+		const snaplen = h('input', { type: 'number', name: 'snaplen', min: 0, max: 65535, value: 0, class: 'num-in' });
+		const anonymise = h('input', { type: 'checkbox', name: 'anonymise' });
+		const classify = h('input', { type: 'checkbox', name: 'classify', checked: true });
+		const sessionType = h('select', { name: 'session_type' },
+			[['biflow', 'bidirectional flows (biflow)'], ['flow', 'unidirectional flows (flow)'], ['host', 'host pairs (host)']]
+				.map(([v, l]) => h('option', { value: v }, l)));
+		const scriptFile = h('input', { type: 'file', name: 'script', accept: '.sh,.py,.pl,.awk,text/*' });
+		const scriptInfo = h('div', { class: 'hint', 'aria-live': 'polite' }, 'No script: the dataset is kept as captured.');
+		const scriptTimeout = h('input', { type: 'number', name: 'script_timeout', min: 1, max: 3600, value: 300, class: 'num-in' });
+		const linksBox = h('fieldset', { class: 'links' }, h('legend', {}, 'Links'), h('p', { class: 'muted' }, 'Loading links…'));
+		const groupSel = h('select', { name: 'group' }, h('option', { value: '' }, 'default (my users group)'),
+			(ctx.me.user.groups || []).map((g) => h('option', { value: g.name }, g.name)));
+		const submit = h('button', { type: 'submit', class: 'primary', disabled: true }, 'Create job');
+		const problems = h('ul', { class: 'problems', id: 'form-problems', 'aria-live': 'polite' });
+		const result = h('div');
+
+		let script = null; /* {name, text, bytes} */
+		let filterState = { state: 'valid', text: '' };
+		let filterSeq = 0, filterTimer = null;
+		let links = [];
+		ctx.onLeave(() => clearTimeout(filterTimer));
+
+		const form = h('form', { class: 'job-form', novalidate: true },
+			section('Job',
+				field('Name', name),
+				field('Description (optional)', desc)),
+			section('What to capture',
+				linksBox,
+				ctx.features.drones ? field('Share with group', groupSel, 'Members of the group with jobs.read see the job; with jobs.write they may stop or delete it.') : null,
+				h('div', { class: 'field' }, h('label', { for: (filter.id = newId('f')) }, 'Filter (tcpdump syntax)'), filter, filterStatus)),
+			section('Limits — the capture ends at whichever comes first',
+				h('div', { class: 'field' }, h('label', { for: (size.n.id = newId('f')) }, 'Maximum size'), h('div', { class: 'unit' }, size.n, size.u),
+					h('div', { class: 'hint' }, '1 MiB to 4 TiB')),
+				h('div', { class: 'field' }, h('label', { for: (dur.n.id = newId('f')) }, 'Maximum duration'), h('div', { class: 'unit' }, dur.n, dur.u),
+					h('div', { class: 'hint' }, '1 s to 7 days'))),
+			section('Privacy and sessions',
+				field('Snap length (bytes kept per packet)', snaplen, '0 keeps whole packets; otherwise 64 to 65535.'),
+				h('div', { class: 'check' }, anonymise, h('label', { for: (anonymise.id = newId('f')) }, 'Anonymise IP addresses (prefix-preserving, with a key of this job)')),
+				field('Session type', sessionType),
+				h('div', { class: 'check' }, classify, h('label', { for: (classify.id = newId('f')) }, 'Classify applications (application mix and labelled flows)'))),
+			section('Post-processing (optional)',
+				field('Script run in the sandbox after the capture (dataset read-only at /job; write results to /job/processed)', scriptFile),
+				scriptInfo,
+				h('button', { type: 'button', class: 'small', id: 'script-clear', hidden: true, onclick: () => {
+					script = null;
+					scriptFile.value = '';
+					replace(scriptInfo, 'No script: the dataset is kept as captured.');
+					document.getElementById('script-clear').hidden = true;
+					check();
+				} }, 'Remove script'),
+				field('Script timeout (seconds)', scriptTimeout, '1 to 3600')),
+			h('div', { class: 'submit-row' }, submit, problems), result);
+
+		replace(ctx.root, pageHead('New capture job'), form);
+
+		function selectedLinks() {
+			return [...linksBox.querySelectorAll('input[type=checkbox]:checked')].map((c) => c.value);
+		}
+
+		function check() {
+			const p = [];
+			if (!name.value.trim())
+				p.push('Give the job a name.');
+			if (!selectedLinks().length)
+				p.push(links.length ? 'Choose at least one online link.' : 'No link is online.');
+			if (filterState.state === 'invalid')
+				p.push('The filter does not compile.');
+			else if (filterState.state === 'checking')
+				p.push('Checking the filter…');
+			else if (filterState.state === 'error')
+				p.push('The filter could not be checked.');
+			const s = size.value();
+			if (!(Math.round(s) >= MIN_SIZE && Math.round(s) <= MAX_SIZE))
+				p.push('Maximum size must be between 1 MiB and 4 TiB.');
+			const d = dur.value();
+			if (!(Math.round(d) >= 1 && Math.round(d) <= MAX_DURATION))
+				p.push('Maximum duration must be between 1 s and 7 days.');
+			const sl = Number(snaplen.value);
+			if (!(Number.isInteger(sl) && (sl === 0 || (sl >= 64 && sl <= 65535))))
+				p.push('Snap length must be 0 or 64 to 65535.');
+			if (script) {
+				const t = Number(scriptTimeout.value);
+				if (!(Number.isInteger(t) && t >= 1 && t <= 3600))
+					p.push('Script timeout must be 1 to 3600 seconds.');
+				if (script.bytes < 1 || script.bytes > MAX_SCRIPT)
+					p.push('The script must be 1 byte to 64 KiB.');
+			}
+			replace(problems, p.map((t) => h('li', {}, t)));
+			submit.disabled = p.length > 0;
+			return p.length === 0;
+		}
+
+		async function validateFilter() {
+			const text = filter.value;
+			const seq = ++filterSeq;
+			if (!text.trim()) {
+				filterState = { state: 'valid', text };
+				replace(filterStatus, h('span', { class: 'muted' }, 'No filter: every packet is captured.'));
+				check();
+				return;
+			}
+			try {
+				await api.post('/jobs/validate', { filter: text });
+				if (seq !== filterSeq) return;
+				filterState = { state: 'valid', text };
+				replace(filterStatus, h('span', { class: 'ok', 'data-filter': 'valid' }, '✓ The filter compiles.'));
+			} catch (e) {
+				if (seq !== filterSeq) return;
+				if (e.status === 422 || e.code === 'invalid_filter' || e.code === 'invalid_field') {
+					filterState = { state: 'invalid', text };
+					replace(filterStatus, h('span', { class: 'bad', 'data-filter': 'invalid' }, '✗ ', e.message));
+				} else {
+					filterState = { state: 'error', text };
+					replace(filterStatus, h('span', { class: 'bad', 'data-filter': 'error' }, `Could not check the filter: ${errorText(e)}`));
+				}
+			}
+			check();
+		}
+
+		filter.addEventListener('input', () => {
+			clearTimeout(filterTimer);
+			filterSeq++;
+			filterState = { state: 'checking', text: filter.value };
+			replace(filterStatus, h('span', { class: 'muted' }, 'Checking…'));
+			check();
+			filterTimer = setTimeout(validateFilter, DEBOUNCE_MS);
+		});
+		for (const el of [name, size.n, size.u, dur.n, dur.u, snaplen, scriptTimeout])
+			el.addEventListener('input', check);
+		linksBox.addEventListener('change', check);
+
+		scriptFile.addEventListener('change', () => {
+			const f = scriptFile.files[0];
+			if (!f) return;
+			if (f.size > MAX_SCRIPT || f.size < 1) {
+				script = { name: f.name, text: '', bytes: f.size };
+				replace(scriptInfo, h('span', { class: 'bad' }, `${f.name} is ${fmtBytes(f.size)}; a script must be 1 byte to 64 KiB.`));
+				check();
+				return;
+			}
+			const rd = new FileReader();
+			rd.onload = () => {
+				const text = String(rd.result);
+				script = { name: f.name, text, bytes: new TextEncoder().encode(text).length };
+				const first = text.split('\n')[0].slice(0, 80);
+				replace(scriptInfo, h('span', { id: 'script-name' }, `${f.name} (${fmtBytes(script.bytes)})`), ' — ',
+					first.startsWith('#!') ? `runs with ${first.slice(2).trim()}` : 'runs with /bin/sh');
+				document.getElementById('script-clear').hidden = false;
+				check();
+			};
+			rd.onerror = () => {
+				script = null;
+				replace(scriptInfo, h('span', { class: 'bad' }, `Could not read ${f.name}.`));
+				check();
+			};
+			rd.readAsText(f);
+		});
+
+		form.addEventListener('submit', async (ev) => {
+			ev.preventDefault();
+			if (!check())
+				return;
+			const chosen = selectedLinks();
+			const body = {
+				name: name.value.trim(),
+				filter: filter.value,
+				max_size: Math.round(size.value()),
+				max_duration: Math.round(dur.value()),
+				snaplen: Number(snaplen.value),
+				anonymise: anonymise.checked,
+				classify: classify.checked,
+				session_type: sessionType.value,
+			};
+			if (desc.value.trim())
+				body.description = desc.value.trim();
+			if (chosen.length === 1 && chosen[0].startsWith('local/'))
+				body.link = chosen[0].slice('local/'.length);
+			else
+				body.links = chosen;
+			if (ctx.features.drones && groupSel.value)
+				body.group = groupSel.value;
+			if (script) {
+				body.script = script.text;
+				body.script_timeout = Number(scriptTimeout.value);
+			}
+			submit.disabled = true;
+			replace(result, h('p', { class: 'muted' }, 'Creating…'));
+			try {
+				const j = await api.post('/jobs', body);
+				ctx.navigate(`#/jobs/${j.id}`);
+			} catch (e) {
+				const msg = {
+					invalid_filter: 'The server refused the filter: ',
+					unknown_link: 'A chosen link does not exist (any more): ',
+					quota_exceeded: 'The group\'s disk quota cannot hold this job\'s maximum size: ',
+				}[e.code] || 'The job was not created: ';
+				replace(result, note('error', msg, errorText(e)));
+				check();
+			}
+		});
+
+		try {
+			const r = await api.get('/links');
+			links = r.items || [];
+		} catch (e) {
+			replace(linksBox, h('legend', {}, 'Links'), note('error', `Could not load the links: ${errorText(e)}`));
+			check();
+			return;
+		}
+		const online = links.filter((l) => l.state === 'online');
+		replace(linksBox, h('legend', {}, 'Links (from online drones)'),
+			links.length === 0 ? note('empty', 'No drone has reported a link yet.') : null,
+			links.map((l) => {
+				const id = newId('link');
+				const v = `${l.drone}/${l.name}`;
+				const on = l.state === 'online';
+				return h('div', { class: ['check', !on && 'off'] },
+					h('input', { type: 'checkbox', id, value: v, disabled: !on, checked: on && online.length === 1 }),
+					h('label', { for: id }, h('span', { class: 'mono' }, v), ' ',
+						on ? '' : h('span', { class: 'muted' }, '(offline)'),
+						l.busy ? h('span', { class: 'muted' }, ` — busy with job ${l.job}; this job queues behind it`) : '',
+						l.device ? h('span', { class: 'muted' }, ` — ${l.device}`) : ''));
+			}));
+		check();
+		name.focus();
+	},
+};
