@@ -47,6 +47,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+"$here/scripts/setup-webui.sh" # the web console's browser tests: chromium, node, playwright-core
 [ "$build" -eq 1 ] || exit 0
 
 cd "$here"

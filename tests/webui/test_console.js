@@ -1,0 +1,530 @@
+#!/usr/bin/env node
+/* test_console.js — the web console in a real browser (Debian's chromium through playwright-core)
+ * against a real tide-control whose local drone replays config/demo.pcap through the real
+ * tide-dataplane.
+ *
+ * Proves, in one session as a user would go: a wrong password and a locked-out account are
+ * told apart (429 with a Retry-After countdown); sign-in works by keyboard alone; a bad filter is
+ * refused as it is typed (debounced: fewer checks than keystrokes) and keeps the form from being
+ * submitted; a job made through the form (units, script upload) runs, and its progress bar moves
+ * on the dashboard with no page reload; its details show the per-link distribution, the
+ * application mix, the script's output and the files with their SHA-256, and the one-click
+ * archive downloads a tar.gz whose members match the hashes shown; a user and a group are
+ * created, edited, disabled and deleted (checked through the API too); a token is shown once,
+ * works, and stops working when revoked; the drones page shows the local drone (and refuses bad
+ * tuning when the control plane has drones); the logs and audit log show what just happened; a
+ * researcher is offered none of the admin pages; signing out ends the session. Throughout, no
+ * request leaves 127.0.0.1:<port>, no script error and no CSP violation occurs.
+ *
+ * Usage: test_console.js --control BIN --dataplane BIN --webui DIR --out DIR
+ * Screenshots of each page go to --out (under the build directory). Exit 0 pass, 1 fail,
+ * 77 skip (no chromium or no playwright-core; run.sh checks that before node starts). */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2)
+	args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+for (const k of ['control', 'dataplane', 'webui', 'out']) {
+	if (!args[k]) {
+		console.error(`usage: test_console.js --control BIN --dataplane BIN --webui DIR --out DIR (missing --${k})`);
+		process.exit(2);
+	}
+}
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+let chromium;
+try {
+	({ chromium } = await import('playwright-core'));
+} catch {
+	console.log('SKIP: playwright-core is not installed (run scripts/setup-webui.sh)');
+	process.exit(77);
+}
+if (!fs.existsSync(CHROMIUM)) {
+	console.log(`SKIP: no chromium at ${CHROMIUM} (run scripts/setup-webui.sh)`);
+	process.exit(77);
+}
+
+const ADMIN_PASSWORD = 'admin-pass-0123';
+const LOCKOUT_S = 60;
+const T0 = Date.now();
+fs.mkdirSync(args.out, { recursive: true });
+for (const f of fs.readdirSync(args.out))
+	if (f.endsWith('.png')) fs.rmSync(path.join(args.out, f));
+
+/* ---------- the Hive ---------- */
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tide-webui-test-'));
+let hive = null, hiveErr = '';
+function startHive() {
+	return new Promise((resolve, reject) => {
+		hive = spawn(args.control, ['--listen', '127.0.0.1:0', '--data-dir', path.join(tmp, 'data'),
+			'--webui', path.resolve(args.webui), '--dataplane-path', path.resolve(args.dataplane),
+			'--login-user-failures', '2', '--login-lockout', `${LOCKOUT_S}s`],
+		{ env: { ...process.env, TIDE_ADMIN_PASSWORD: ADMIN_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] });
+		let out = '';
+		const timer = setTimeout(() => reject(new Error(`tide-control did not start in 30 s:\n${hiveErr.slice(-2000)}`)), 30000);
+		hive.stdout.on('data', (d) => {
+			out += d;
+			const m = out.match(/tide-control listening on http port (\d+)/);
+			if (m) {
+				clearTimeout(timer);
+				resolve(Number(m[1]));
+			}
+		});
+		hive.stderr.on('data', (d) => { hiveErr += d; if (hiveErr.length > 200000) hiveErr = hiveErr.slice(-100000); });
+		hive.on('exit', (code) => { clearTimeout(timer); reject(new Error(`tide-control exited ${code}:\n${hiveErr.slice(-2000)}`)); });
+	});
+}
+
+/* ---------- checks ---------- */
+class Failure extends Error {}
+function check(cond, what) {
+	if (!cond)
+		throw new Failure(what);
+}
+
+/* A side door to the API (Node's fetch with the admin's cookie) to check what the UI did. */
+async function apiSession(base, username, password) {
+	const r = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+		body: JSON.stringify({ username, password }) });
+	check(r.status === 200, `API login as ${username}: ${r.status}`);
+	const cookie = r.headers.get('set-cookie').split(';')[0];
+	const { csrf_token: csrf } = await r.json();
+	return async (method, p, body) => {
+		const res = await fetch(`${base}/api/v1${p}`, { method, headers: { Cookie: cookie, 'X-CSRF-Token': csrf,
+			...(body ? { 'Content-Type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+		const text = await res.text();
+		let json = null;
+		try { json = JSON.parse(text); } catch { /* not JSON */ }
+		return { status: res.status, json, text };
+	};
+}
+
+/* Members of a (pax or ustar) tar: {name: Buffer}. */
+function untar(buf) {
+	const out = {};
+	let pax = {};
+	for (let off = 0; off + 512 <= buf.length;) {
+		const hdr = buf.subarray(off, off + 512);
+		if (hdr.every((b) => b === 0))
+			break;
+		const str = (a, b) => hdr.subarray(a, b).toString('utf8').replace(/\0.*$/s, '');
+		const size = pax.size !== undefined ? Number(pax.size) : parseInt(str(124, 136).trim() || '0', 8);
+		const type = String.fromCharCode(hdr[156] || 48);
+		const prefix = str(345, 500);
+		const name = pax.path || (prefix ? `${prefix}/${str(0, 100)}` : str(0, 100));
+		const body = buf.subarray(off + 512, off + 512 + size);
+		off += 512 + Math.ceil(size / 512) * 512;
+		if (type === 'x') {
+			pax = {};
+			for (let s = body.toString('utf8'); s.length;) {
+				const sp = s.indexOf(' ');
+				const len = Number(s.slice(0, sp));
+				const rec = s.slice(sp + 1, len - 1);
+				const eq = rec.indexOf('=');
+				pax[rec.slice(0, eq)] = rec.slice(eq + 1);
+				s = s.slice(len);
+			}
+			continue;
+		}
+		pax = {};
+		if (type === 'g')
+			continue;
+		if (type === '0' || type === '\0')
+			out[name] = body;
+	}
+	return out;
+}
+
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* ---------- the run ---------- */
+let browser = null, page = null, failures = 0;
+const outside = [], pageErrors = [], cspViolations = [];
+let shot = 0;
+async function screenshot(name) {
+	shot++;
+	await page.screenshot({ path: path.join(args.out, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+}
+
+async function step(name, fn) {
+	const t = Date.now();
+	try {
+		await fn();
+		console.log(`ok   ${name} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+	} catch (e) {
+		failures++;
+		console.log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
+		try { await screenshot(`FAILED-${name.replace(/\W+/g, '-')}`); } catch { /* browser gone */ }
+		throw e;
+	}
+}
+
+async function main() {
+	const port = await startHive();
+	const base = `http://127.0.0.1:${port}`;
+	const host = `127.0.0.1:${port}`;
+	const api = await apiSession(base, 'admin', ADMIN_PASSWORD);
+	const hasDrones = (await api('GET', '/drones')).status === 200;
+	console.log(`# tide-control on port ${port}; drones API: ${hasDrones ? 'yes' : 'no (degraded pages)'}`);
+
+	/* headless; launch() gives chromium a fresh, empty profile directory of its own each time.
+	 * The background-networking flags keep chromium itself from calling out (a closed network
+	 * refuses those connections, and they are not the console's). */
+	browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox',
+		'--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+		'--disable-component-update', '--disable-sync'] });
+	const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, acceptDownloads: true });
+	/* Every request is looked at; one to any other host fails the test (and is not sent). */
+	await context.route('**/*', (route) => {
+		const u = new URL(route.request().url());
+		if (u.host !== host || u.protocol !== 'http:') {
+			outside.push(route.request().url());
+			return route.abort('blockedbyclient');
+		}
+		return route.continue();
+	});
+	page = await context.newPage();
+	const requests = [];
+	page.on('request', (r) => requests.push(r.url()));
+	page.on('pageerror', (e) => pageErrors.push(e.message));
+	page.on('console', (m) => {
+		if (/Content Security Policy|Refused to (load|apply|execute)/i.test(m.text()))
+			cspViolations.push(m.text());
+	});
+	page.setDefaultTimeout(15000);
+	const S = (sel) => page.locator(sel);
+	const nav = (label) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true });
+
+	await step('the login page loads', async () => {
+		await page.goto(`${base}/`);
+		await S('input[name=username]').waitFor();
+		check(await S('#top').isHidden(), 'navigation shown before sign-in');
+		await screenshot('login');
+	});
+
+	await step('a wrong password is refused', async () => {
+		await S('input[name=username]').fill('admin');
+		await S('input[name=password]').fill('not-the-password');
+		await S('button[type=submit]').click();
+		await S('.login-error').waitFor();
+		const t = await S('.login-error').textContent();
+		check(t.includes('Wrong user name or password'), `login error says "${t}"`);
+		check(await S('button[type=submit]').isEnabled(), 'submit disabled after a plain failure');
+	});
+
+	await step('lock-out is shown with its Retry-After countdown', async () => {
+		const user = S('input[name=username]'), pass = S('input[name=password]'), btn = S('button[type=submit]');
+		await user.fill('mallory');
+		for (let i = 0; i < 2; i++) {
+			await pass.fill(`guess-${i}`);
+			await btn.click();
+			await page.waitForFunction(() => document.querySelector('.login-error') && !document.querySelector('button[type=submit]').disabled);
+		}
+		await pass.fill('guess-3');
+		await btn.click();
+		await S('.retry').waitFor();
+		const secs = Number(await S('.retry').getAttribute('data-seconds'));
+		check(secs >= 1 && secs <= LOCKOUT_S, `countdown of ${secs} s, lock-out is ${LOCKOUT_S} s`);
+		check((await S('.login-error').textContent()).includes('Too many failed sign-ins'), 'lock-out message');
+		check(await btn.isDisabled(), 'submit not disabled while locked out');
+		await screenshot('login-locked-out');
+		await user.fill('admin'); /* another account is not locked */
+		check(await btn.isEnabled(), 'submit stays disabled for another user name');
+	});
+
+	await step('sign in by keyboard alone', async () => {
+		await page.goto(`${base}/`);
+		await S('input[name=username]').waitFor();
+		check(await page.evaluate(() => document.activeElement?.name) === 'username', 'user name field not focused');
+		await page.keyboard.type('admin');
+		await page.keyboard.press('Tab');
+		await page.keyboard.type(ADMIN_PASSWORD);
+		await page.keyboard.press('Enter');
+		await page.getByRole('heading', { name: 'Capture jobs' }).waitFor();
+		for (const l of ['Dashboard', 'New job', 'Drones', 'Users & groups', 'Tokens', 'Logs'])
+			check(await nav(l).isVisible(), `admin's navigation lacks ${l}`);
+		await S('.note-empty').waitFor();
+		check((await S('.note-empty').textContent()).includes('No capture jobs yet'), 'empty dashboard state');
+		await screenshot('dashboard-empty');
+	});
+
+	let jobId;
+	await step('the job form refuses a bad filter as it is typed', async () => {
+		await nav('New job').click();
+		await S('input[name=name]').fill('webui test capture');
+		await S('input[type=checkbox][value="local/demo"]').waitFor();
+		check(await S('input[type=checkbox][value="local/demo"]').isChecked(), 'the only online link is not preselected');
+		const before = requests.filter((u) => u.endsWith('/api/v1/jobs/validate')).length;
+		await S('input[name=filter]').pressSequentially('tcp port', { delay: 25 });
+		await S('[data-filter=invalid]').waitFor();
+		const msg = await S('[data-filter=invalid]').textContent();
+		check(/syntax error|parse/i.test(msg), `filter message "${msg}"`);
+		const checks = requests.filter((u) => u.endsWith('/api/v1/jobs/validate')).length - before;
+		check(checks >= 1 && checks < 8, `${checks} filter checks for 8 keystrokes (debounce)`);
+		check(await S('button[type=submit]').isDisabled(), 'submit enabled with a bad filter');
+		check((await S('#form-problems').textContent()).includes('filter does not compile'), 'problem list');
+		await screenshot('new-job-bad-filter');
+	});
+
+	await step('a job is created through the form (units, script upload)', async () => {
+		await S('input[name=filter]').fill('udp port 123 or icmp');
+		await S('[data-filter=valid]').waitFor();
+		await S('input[name=max_size]').fill('1');
+		await S('select[name=max_size_unit]').selectOption({ label: 'GiB' });
+		await S('input[name=max_duration]').fill('8');
+		await S('select[name=max_duration_unit]').selectOption({ label: 's' });
+		await S('input[name=snaplen]').fill('10');
+		check(await S('button[type=submit]').isDisabled(), 'snaplen 10 accepted');
+		await S('input[name=snaplen]').fill('0');
+		await S('input[type=file][name=script]').setInputFiles({ name: 'post.sh', mimeType: 'text/plain',
+			buffer: Buffer.from('#!/bin/sh\n# from the web console test\nls /job > /job/processed/listing.txt\necho "webui-script-ran $(ls /job | wc -l)"\n') });
+		await page.waitForFunction(() => document.getElementById('script-name')?.textContent.includes('post.sh'));
+		check(await S('button[type=submit]').isEnabled(), `submit disabled: ${await S('#form-problems').textContent()}`);
+		await screenshot('new-job-filled');
+		await S('button[type=submit]').click();
+		await page.waitForURL(/#\/jobs\/\d+$/);
+		jobId = Number(page.url().match(/#\/jobs\/(\d+)$/)[1]);
+		const j = (await api('GET', `/jobs/${jobId}`)).json;
+		check(j.max_size === 2 ** 30 && j.max_duration === 8, `limits sent as ${j.max_size} B, ${j.max_duration} s`);
+		check(j.filter === 'udp port 123 or icmp' && j.has_script === true && j.classify === true, `job as created: ${JSON.stringify(j)}`);
+	});
+
+	await step('the dashboard updates live: the progress bar moves, no reload', async () => {
+		await nav('Dashboard').click();
+		await page.evaluate(() => { window.__noReload = true; });
+		const row = S(`tr[data-job-id="${jobId}"]`);
+		await S(`tr[data-job-id="${jobId}"][data-state=running]`).waitFor({ timeout: 20000 });
+		const bar = row.locator('td[data-col=duration] [role=progressbar]');
+		const v1 = Number(await bar.getAttribute('aria-valuenow'));
+		await sleep(2500);
+		const v2 = Number(await bar.getAttribute('aria-valuenow'));
+		check(v2 > v1, `duration progress did not move: ${v1} → ${v2}`);
+		check(await page.evaluate(() => window.__noReload === true), 'the page reloaded');
+		await screenshot('dashboard-running');
+		await S('#job-filter').fill('no such job anywhere');
+		await S('text=No job matches the filter').waitFor();
+		check(await row.count() === 0, 'filter did not hide the row');
+		await S('#job-filter').fill('');
+		await S('button.sort[data-sort=name]').click();
+		check(await S('th:has(button[data-sort=name])').getAttribute('aria-sort') === 'ascending', 'sorting by name');
+	});
+
+	await step('job details while it runs', async () => {
+		await S(`tr[data-job-id="${jobId}"] a`).click();
+		await S('[data-limit=duration] [role=progressbar]').waitFor();
+		check((await S('h1').textContent()).includes('webui test capture'), 'job heading');
+		if (hasDrones) { /* live counters: the rate charts fill in */
+			await S('figure.rate').first().waitFor({ timeout: 8000 });
+		}
+		await screenshot('job-running');
+	});
+
+	let shownHashes = {};
+	await step('the job ends done with files, hashes, distribution, app mix, script output', async () => {
+		await S('h1 .badge[data-state=done], h1 .badge[data-state=failed]').waitFor({ timeout: 90000 });
+		const j = (await api('GET', `/jobs/${jobId}`)).json;
+		const sandboxMissing = j.state === 'failed' && /script could not run/.test(j.reason);
+		check(j.state === 'done' || sandboxMissing, `job ended ${j.state}: ${j.reason}`);
+		await S('#files-table').waitFor();
+		for (const tr of await S('#files-table tbody tr').all()) {
+			const p = await tr.getAttribute('data-path');
+			const hash = await tr.locator('code.hash').count() ? await tr.locator('code.hash').getAttribute('title') : null;
+			shownHashes[p] = { hash, size: Number(await tr.locator('[data-size]').getAttribute('data-size')) };
+		}
+		const shard = Object.keys(shownHashes).find((p) => p.endsWith('.pcapng'));
+		check(shard && shownHashes[shard].size > 0, `no non-empty shard listed: ${JSON.stringify(shownHashes)}`);
+		check(/^[0-9a-f]{64}$/.test(shownHashes[shard].hash || ''), `shard hash shown as ${shownHashes[shard].hash}`);
+		const distBytes = Number(await S('table.dist tr[data-link="local/demo"] [data-bytes]').getAttribute('data-bytes'));
+		check(distBytes > 0, `distribution for local/demo shows ${distBytes} bytes`);
+		await S('.bar-list li').first().waitFor();
+		check(await S('.bar-list li').count() >= 1, 'application mix is empty');
+		if (!sandboxMissing) {
+			await S('#script-log').waitFor();
+			check((await S('#script-log').textContent()).includes('webui-script-ran'), 'script output not shown');
+		} else {
+			console.log('#   (no sandbox here: the script could not run; its output is not checked)');
+		}
+		await screenshot('job-done');
+	});
+
+	await step('one-click download: the archive holds the files with the hashes shown', async () => {
+		const [dl] = await Promise.all([page.waitForEvent('download'), S('#download-archive').click()]);
+		const file = path.join(tmp, 'archive.tar.gz');
+		await dl.saveAs(file);
+		check(dl.suggestedFilename() === `job-${jobId}.tar.gz`, `download named ${dl.suggestedFilename()}`);
+		const members = untar(zlib.gunzipSync(fs.readFileSync(file)));
+		const names = Object.keys(members);
+		check(names.includes(`job-${jobId}/manifest.json`), `archive members: ${names.join(', ')}`);
+		for (const [p, { hash, size }] of Object.entries(shownHashes)) {
+			const m = members[`job-${jobId}/${p}`];
+			check(m, `${p} is listed but not in the archive`);
+			check(m.length === size, `${p}: ${m.length} bytes in the archive, ${size} shown`);
+			if (hash)
+				check(sha256(m) === hash, `${p}: sha256 differs from the one shown`);
+		}
+	});
+
+	await step('users and groups: create, edit, disable, delete', async () => {
+		await nav('Users & groups').click();
+		await S('#users-table').waitFor();
+		await S('#new-user').click();
+		let dlg = S('dialog[open]');
+		await dlg.locator('input[name=username]').fill('alice');
+		await dlg.locator('input[name=password]').fill('short');
+		await dlg.getByRole('button', { name: 'Create user' }).click();
+		await dlg.locator('.dlg-error').filter({ hasText: /password/i }).waitFor(); /* the server's weak_password/invalid_field */
+		await dlg.locator('input[name=password]').fill('alice-password-1');
+		await dlg.getByRole('button', { name: 'Create user' }).click();
+		await S('tr[data-user=alice]').waitFor();
+
+		await S('#new-group').click();
+		dlg = S('dialog[open]');
+		await dlg.locator('input[name=name]').fill('auditors');
+		await dlg.getByLabel('jobs.write').uncheck();
+		await dlg.getByLabel('audit.read').check();
+		await dlg.getByRole('button', { name: 'Create group' }).click();
+		await S('tr[data-group=auditors]').waitFor();
+		const perms = await S('tr[data-group=auditors] td.perms').textContent();
+		check(perms.includes('audit.read') && !perms.includes('jobs.write'), `auditors has ${perms}`);
+
+		await S('tr[data-user=alice]').getByRole('button', { name: 'Edit' }).click();
+		dlg = S('dialog[open]');
+		await dlg.getByLabel('auditors').check();
+		await dlg.getByRole('button', { name: 'Save' }).click();
+		await page.waitForFunction(() => document.querySelector('tr[data-user=alice]')?.textContent.includes('auditors'));
+		let alice = (await api('GET', '/users')).json.items.find((u) => u.username === 'alice');
+		check(alice.groups.map((g) => g.name).sort().join() === 'auditors,users', `alice's groups: ${JSON.stringify(alice.groups)}`);
+
+		await S('tr[data-user=alice]').getByRole('button', { name: 'Disable' }).click();
+		await S('tr[data-user=alice] td[data-col=state]').filter({ hasText: 'disabled' }).waitFor();
+		alice = (await api('GET', `/users/${alice.id}`)).json;
+		check(alice.disabled === true, 'alice not disabled on the server');
+		await screenshot('users');
+
+		await S('tr[data-user=alice]').getByRole('button', { name: 'Delete' }).click();
+		await S('dialog[open]').getByRole('button', { name: 'Delete' }).click();
+		await S('tr[data-user=alice]').waitFor({ state: 'detached' });
+		check((await api('GET', `/users/${alice.id}`)).status === 404, 'alice still exists on the server');
+	});
+
+	await step('tokens: shown once, works, revoked', async () => {
+		await nav('Tokens').click();
+		await S('input[name=token_name]').fill('ci-hook');
+		await S('#token-form button[type=submit]').click();
+		await S('#token-secret').waitFor();
+		const secret = await S('#token-secret').inputValue();
+		check(/^tide_[A-Za-z0-9_-]{43}$/.test(secret), `token shown as ${secret}`);
+		const me = await fetch(`${base}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${secret}` } });
+		check(me.status === 200 && (await me.json()).user.username === 'admin', `token refused: ${me.status}`);
+		await screenshot('token-created');
+		await nav('Dashboard').click();
+		await nav('Tokens').click();
+		await S('tr[data-token=ci-hook]').waitFor();
+		check(await S('#token-secret').count() === 0, 'the secret is shown again');
+		const prefix = (await S('tr[data-token=ci-hook] code').textContent()).replace('…', '');
+		check(prefix.length >= 6 && secret.startsWith(prefix), `prefix ${prefix} of ${secret}`);
+		await S('tr[data-token=ci-hook]').getByRole('button', { name: 'Revoke' }).click();
+		await S('dialog[open]').getByRole('button', { name: 'Revoke' }).click();
+		await S('tr[data-token=ci-hook] td[data-col=state]').filter({ hasText: 'revoked' }).waitFor();
+		const after = await fetch(`${base}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${secret}` } });
+		check(after.status === 401, `revoked token answered ${after.status}`);
+	});
+
+	await step('drones page', async () => {
+		await nav('Drones').click();
+		if (hasDrones) {
+			const card = S('section[data-drone=local]');
+			await card.waitFor();
+			check(await card.locator('h2 .badge[data-state=online]').count() === 1, 'local drone not online');
+			await card.locator('tr[data-link="local/demo"]').waitFor();
+			await card.getByRole('button', { name: 'Tuning…' }).click();
+			const dlg = S('dialog[open]');
+			await dlg.locator('input[name=rx_queues]').fill('99');
+			await dlg.getByRole('button', { name: 'Apply' }).click();
+			await dlg.locator('.dlg-error').filter({ hasText: 'rx_queues' }).waitFor();
+			await screenshot('drone-tuning-refused');
+			await dlg.getByRole('button', { name: 'Cancel' }).click();
+		} else {
+			await S('text=does not report drone details').waitFor();
+			await S('tr[data-link="local/demo"]').waitFor();
+		}
+		await screenshot('drones');
+	});
+
+	await step('logs and the audit log', async () => {
+		await nav('Logs').click();
+		await S('#log-view').waitFor();
+		check((await S('#log-view').textContent()).includes('POST /api/v1/jobs'), 'log lacks the job creation');
+		await S('#audit-table').waitFor();
+		for (const a of ['user.create', 'user.delete', 'token.create', 'token.revoke', 'job.create'])
+			check(await S(`#audit-table tr[data-action="${a}"]`).count() >= 1, `audit log lacks ${a}`);
+		await S('input[name=audit_action]').fill('token.revoke');
+		await S('input[name=audit_action]').press('Enter');
+		await page.waitForFunction(() => [...document.querySelectorAll('#audit-table tbody tr')].every((r) => r.dataset.action === 'token.revoke'));
+		await screenshot('logs');
+	});
+
+	await step('a researcher is offered only what they may do', async () => {
+		check((await api('POST', '/users', { username: 'bob', password: 'bob-password-1', groups: ['users'] })).status === 201, 'bob');
+		await S('#logout').click();
+		await S('input[name=username]').waitFor();
+		await S('input[name=username]').fill('bob');
+		await S('input[name=password]').fill('bob-password-1');
+		await S('button[type=submit]').click();
+		await page.getByRole('heading', { name: 'Capture jobs' }).waitFor();
+		for (const l of ['Users & groups', 'Logs'])
+			check(await nav(l).isHidden(), `researcher is offered ${l}`);
+		for (const l of ['Dashboard', 'New job', 'Tokens'])
+			check(await nav(l).isVisible(), `researcher lacks ${l}`);
+		await S('.note-empty').waitFor();
+		check(await S(`tr[data-job-id="${jobId}"]`).count() === 0, "researcher sees the admin's job");
+		await screenshot('researcher-dashboard');
+		await page.goto(`${base}/#/users`);
+		await S('text=does not have the permission').waitFor();
+	});
+
+	await step('signing out ends the session', async () => {
+		await S('#logout').click();
+		await S('input[name=username]').waitFor();
+		await S('text=You have signed out').waitFor();
+		const st = await page.evaluate(async () => (await fetch('/api/v1/auth/me')).status);
+		check(st === 401, `after sign-out /auth/me answered ${st}`);
+	});
+
+	await step('nothing left the appliance; no script errors, no CSP violations', async () => {
+		const foreign = requests.filter((u) => { try { return new URL(u).host !== host; } catch { return true; } });
+		check(outside.length === 0 && foreign.length === 0, `requests outside ${host}: ${[...outside, ...foreign].join(', ')}`);
+		check(requests.length > 50, `only ${requests.length} requests seen`);
+		check(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
+		check(cspViolations.length === 0, `CSP violations: ${cspViolations.join(' | ')}`);
+	});
+}
+
+let rc = 0;
+try {
+	await main();
+} catch (e) {
+	rc = 1;
+	if (failures === 0)
+		console.log(`FAIL setup: ${e.stack || e}`);
+	if (hiveErr)
+		console.log(`--- tide-control stderr (tail) ---\n${hiveErr.slice(-3000)}`);
+} finally {
+	if (browser)
+		await browser.close().catch(() => {});
+	if (hive && hive.exitCode === null) {
+		hive.removeAllListeners('exit');
+		hive.kill('SIGTERM');
+		await Promise.race([new Promise((r) => hive.once('exit', r)), sleep(10000)]);
+		if (hive.exitCode === null)
+			hive.kill('SIGKILL');
+	}
+	fs.rmSync(tmp, { recursive: true, force: true });
+}
+console.log(`${rc ? 'FAILED' : 'passed'} in ${((Date.now() - T0) / 1000).toFixed(1)} s; screenshots in ${args.out}`);
+process.exit(rc);
