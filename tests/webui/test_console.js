@@ -13,7 +13,8 @@
  * created, edited, disabled and deleted (checked through the API too); a token is shown once,
  * works, and stops working when revoked; the drones page shows the local drone (and refuses bad
  * tuning when the control plane has drones); the logs and audit log show what just happened; a
- * researcher is offered none of the admin pages; signing out ends the session. Throughout, no
+ * researcher is offered none of the admin pages; a session that ends sends the user to sign in
+ * and back to the page they were on; signing out ends the session. Throughout, no
  * request leaves 127.0.0.1:<port>, no script error and no CSP violation occurs.
  *
  * Usage: test_console.js --control BIN --dataplane BIN --webui DIR --out DIR
@@ -486,6 +487,18 @@ async function main() {
 		await screenshot('researcher-dashboard');
 		await page.goto(`${base}/#/users`);
 		await S('text=does not have the permission').waitFor();
+	});
+
+	await step('an ended session returns to sign-in, then to the same page', async () => {
+		await nav('Drones').click();
+		await page.waitForURL(/#\/drones$/);
+		await page.context().clearCookies(); /* as if the session expired */
+		await S('text=Your session has ended').waitFor();
+		await S('input[name=username]').fill('bob');
+		await S('input[name=password]').fill('bob-password-1');
+		await S('button[type=submit]').click();
+		await page.waitForURL(/#\/drones$/);
+		await page.getByRole('heading', { name: 'Drones and links' }).waitFor();
 	});
 
 	await step('signing out ends the session', async () => {

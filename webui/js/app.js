@@ -91,10 +91,13 @@ export async function refreshMe() {
 	return me;
 }
 
-function signedOut(notice) {
+function signedOut(notice, remember = false) {
 	state.me = null;
 	api.setCsrf('');
 	state.loginNotice = notice || null;
+	state.afterLogin = null;
+	if (remember && location.hash && location.hash !== '#/login' && !/^#\/?$/.test(location.hash))
+		state.afterLogin = location.hash;
 	renderNav();
 	if (location.hash !== '#/login')
 		location.hash = '#/login';
@@ -104,7 +107,7 @@ function signedOut(notice) {
 
 api.setUnauthenticatedHandler((e) => {
 	if (state.me)
-		signedOut(e.code === 'unauthenticated' ? 'Your session has ended; please sign in again.' : errorText(e));
+		signedOut(e.code === 'unauthenticated' ? 'Your session has ended; please sign in again.' : errorText(e), true);
 });
 
 document.getElementById('logout').addEventListener('click', async () => {

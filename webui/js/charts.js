@@ -11,8 +11,11 @@ import { h, fmtSI } from './dom.js';
 const W = 600, H = 120, PAD_L = 58, PAD_R = 8, PAD_T = 8, PAD_B = 20;
 
 /* samples: [{t: ms, packets_s, bytes_s, drops_s}], newest last. */
-export function rateChart(samples, key, { label, unit, windowSec = 120, cls = '' } = {}) {
+export function rateChart(samples, key, { label, unit, maxWindowSec = 120, cls = '' } = {}) {
 	const now = samples.length ? samples[samples.length - 1].t : Date.now();
+	/* the window grows with the watch, 20 s to maxWindowSec, so a young capture fills the width */
+	const span = samples.length ? (now - samples[0].t) / 1000 : 0;
+	const windowSec = Math.round(Math.min(maxWindowSec, Math.max(20, span)));
 	const pts = samples.filter((s) => now - s.t <= windowSec * 1000 && Number.isFinite(s[key]));
 	const max = Math.max(1, ...pts.map((s) => s[key]));
 	const x = (t) => PAD_L + (W - PAD_L - PAD_R) * (1 - (now - t) / (windowSec * 1000));

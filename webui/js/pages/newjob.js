@@ -43,7 +43,7 @@ export default {
 		const scriptInfo = h('div', { class: 'hint', 'aria-live': 'polite' }, 'No script: the dataset is kept as captured.');
 		const scriptTimeout = h('input', { type: 'number', name: 'script_timeout', min: 1, max: 3600, value: 300, class: 'num-in' });
 		const linksBox = h('fieldset', { class: 'links' }, h('legend', {}, 'Links'), h('p', { class: 'muted' }, 'Loading links…'));
-		const groupSel = h('select', { name: 'group' }, h('option', { value: '' }, 'default (my users group)'),
+		const groupSel = h('select', { name: 'group' }, h('option', { value: '' }, 'default: users if I am a member, else my first group'),
 			(ctx.me.user.groups || []).map((g) => h('option', { value: g.name }, g.name)));
 		const submit = h('button', { type: 'submit', class: 'primary', disabled: true }, 'Create job');
 		const problems = h('ul', { class: 'problems', id: 'form-problems', 'aria-live': 'polite' });
