@@ -12,7 +12,7 @@ import { h, replace, field, note, errorText, pageHead, badge, timeEl, fmtBytes, 
 const POLL_MS = 2000;
 const POW2 = [64, 128, 256, 512, 1024, 2048, 4096];
 
-function linksTable(links) {
+function linksTable(links, showDrone = false) {
 	if (!links.length)
 		return note('empty', 'This drone reports no links.');
 	return h('table', { class: 'links-table' },
@@ -21,9 +21,9 @@ function linksTable(links) {
 		h('tbody', {}, links.map((l) => {
 			const c = l.counters || {};
 			return h('tr', { 'data-link': `${l.drone}/${l.name}` },
-				h('td', {}, h('strong', {}, l.name)), h('td', { class: 'muted' }, l.device || '—'),
+				h('td', {}, h('strong', {}, showDrone ? `${l.drone}/${l.name}` : l.name)), h('td', { class: 'muted' }, l.device || '—'),
 				h('td', {}, badge(l.state)),
-				h('td', {}, l.job ? h('a', { href: `#/jobs/${l.job}` }, `job ${l.job}`) : (l.busy ? 'busy' : h('span', { class: 'muted' }, 'idle'))),
+				h('td', {}, l.job ? h('a', { href: `#/jobs/${l.job}` }, `job ${l.job}`) : (l.busy === undefined ? '—' : l.busy ? 'busy' : h('span', { class: 'muted' }, 'idle'))),
 				h('td', { class: 'num' }, l.max_rx_queues ?? '—'), h('td', { class: 'num' }, l.numa_node ?? '—'),
 				h('td', { class: 'num', 'data-counter': 'packets' }, fmtCount(c.packets)),
 				h('td', { class: 'num' }, fmtBytes(c.bytes)),
@@ -188,7 +188,7 @@ export default {
 			try {
 				const r = await api.get('/links');
 				replace(list, note('info', 'This control plane does not report drone details (no /api/v1/drones); its links are:'),
-					h('section', { class: 'card drone', 'data-drone': 'links' }, linksTable(r.items.map((l) => ({ ...l })))));
+					h('section', { class: 'card drone', 'data-drone': 'links' }, linksTable(r.items, true)));
 			} catch (e) {
 				replace(list, note('error', `Could not load the links: ${errorText(e)}`));
 			}

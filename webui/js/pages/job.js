@@ -7,7 +7,7 @@
  * counters gets a chart; one that reports only final counters gets a note instead. */
 import * as api from '../api.js';
 import { h, replace, note, errorText, pageHead, section, badge, progress, fmtBytes, fmtCount,
-	fmtDuration, fmtSI, timeEl, confirmBox } from '../dom.js';
+	fmtDuration, timeEl, confirmBox } from '../dom.js';
 import { rateChart, barList, stackBar } from '../charts.js';
 import * as J from '../jobs.js';
 
