@@ -168,8 +168,12 @@ static void list_cmds(FILE *f, const char *group);
 static int
 cmd_help(struct tc_ctx *c, int argc, char **argv)
 {
-	(void)c;
-	int used;
+	int used, first, rc = tc_parse(c, &tc_main_cmds[1], argc, argv, NULL, NULL, NULL, NULL,
+		&first);
+	if (rc >= 0)
+		return rc;
+	argc -= first - 1;
+	argv += first - 1;
 	const struct tc_cmd *cmd = find_cmd(argc - 1, argv + 1, &used);
 	if (cmd) {
 		print_cmd_help(cmd, stdout);

@@ -30,7 +30,7 @@ packages=(
 	# reference peers and test tools
 	tcpdump tshark python3 iproute2 procps libndpi-bin wrk
 	# the control plane's LDAP tests and post-processing sandbox
-	slapd ldap-utils bubblewrap
+	slapd ldap-utils bubblewrap tmux
 )
 
 missing=()

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""The Python client (scripts/tideclient.py) and the anomaly example against a real Hive.
+
+Proves: the client lists links, refuses a bad filter with libpcap's message (TideError 422
+invalid_filter) before creating anything, starts a job with a filter and limits given as "8M"
+and "10m", stops it, waits for it, downloads the archive and extracts exactly the listed files
+with their sha256; a single file resumes from a .part with Range; the capture() context manager
+stops its job; a bad token raises 401 invalid_token, an unknown job 404, an unreachable server
+status 0; sizes and durations parse. scripts/examples/anomaly_capture.py runs the seed's
+scenario end to end (simulated detector, and JSON events on stdin) and prints a dataset path
+whose files match the listing.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+from clilib import SCRIPTS, env, finish
+
+sys.path.insert(0, SCRIPTS)
+import tideclient  # noqa: E402
+from tideclient import Client, TideError  # noqa: E402
+
+# STOP_RACE: tide-control marks a job running when it spawns tide-dataplane; a stop in the
+# first few hundred milliseconds, before the dataplane has set up its signal handling, ends the
+# job "failed: tide-dataplane killed by signal 2" (a control-plane issue, reported). Tests let a
+# capture run a moment before stopping it.
+
+
+def client():
+    e = env()
+    return Client(e.server, e.token, timeout=30)
+
+
+def sha_file(p):
+    with open(p, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def expect_error(fn, status, code=None):
+    try:
+        fn()
+    except TideError as err:
+        assert err.status == status and (code is None or err.code == code), (err.status, err.code)
+        return err
+    raise AssertionError("no TideError %s" % status)
+
+
+def test_units():
+    assert tideclient.parse_size("8M") == 8 << 20 and tideclient.parse_size("1.5GiB") == 3 << 29
+    assert tideclient.parse_size(1234) == 1234
+    assert tideclient.parse_duration("1h30m") == 5400 and tideclient.parse_duration("90") == 90
+    for bad in ("", "ten", "5x"):
+        try:
+            tideclient.parse_size(bad)
+            raise AssertionError(bad)
+        except ValueError:
+            pass
+
+
+def test_job_stop_wait_download():
+    t = client()
+    links = t.links()
+    assert "local/demo" in [link["id"] for link in links], links
+    before = len(t.jobs())
+    err = expect_error(lambda: t.create_job("bad", links=["local/demo"], filter="udp prt 53",
+                                            max_size="8M", max_duration="10m"), 422, "invalid_filter")
+    assert "syntax error" in err.message
+    assert len(t.jobs()) == before
+    job = t.create_job("pyclient", links=["local/demo"], filter="udp port 53", max_size="64M",
+                       max_duration="10m", classify=True)
+    assert job["filter"] == "udp port 53" and job["max_size"] == 64 << 20, job
+    assert job["max_duration"] == 600 and job["classify"] is True, job
+    t.wait(job["id"], states=("running",), timeout=60, interval=0.2)
+    time.sleep(1.5)   # see STOP_RACE
+    t.stop(job["id"])
+    job = t.wait(job["id"], timeout=60, interval=0.2)
+    assert job["state"] == "done" and job["counters"]["stop_reason"] == "signal", job
+    listing = {f["path"]: f for f in t.files(job["id"])}
+    out = os.path.join(env().home, "py-datasets")
+    path = t.download(job["id"], out, fmt="tar.gz")
+    assert path == os.path.join(out, "job-%d" % job["id"]) and os.path.isdir(path)
+    found = set()
+    for root, _, names in os.walk(path):
+        for n in names:
+            rel = os.path.relpath(os.path.join(root, n), path)
+            found.add(rel)
+            if listing[rel]["sha256"]:
+                assert sha_file(os.path.join(root, n)) == listing[rel]["sha256"], rel
+    assert found == set(listing), (found, set(listing))
+    # single file, resumed from a partial .part
+    shard = next(f for f in listing.values() if f["path"].startswith("shards/"))
+    dest = os.path.join(env().home, "py-one.pcapng")
+    with open(os.path.join(path, shard["path"]), "rb") as f:
+        head = f.read(shard["size"] // 2)
+    with open(dest + ".part", "wb") as f:
+        f.write(head)
+    log_before = env().hive.log_text().count(" 206 ")
+    t.download_file(job["id"], shard["path"], dest)
+    assert sha_file(dest) == shard["sha256"] and not os.path.exists(dest + ".part")
+    assert env().hive.log_text().count(" 206 ") > log_before, "no ranged request"
+    t.delete(job["id"])
+    expect_error(lambda: t.job(job["id"]), 404, "not_found")
+
+
+def test_capture_context_and_errors():
+    t = client()
+    with t.capture("ctx", links="demo", filter="tcp port 9", max_size="8M",
+                   max_duration="10m") as job:
+        t.wait(job["id"], states=("running",), timeout=60, interval=0.2)
+        time.sleep(1.5)
+    job = t.wait(job["id"], timeout=60, interval=0.2)
+    assert job["state"] == "done", job
+    e = env()
+    expect_error(lambda: Client(e.server, "tide_" + "x" * 43).links(), 401, "invalid_token")
+    expect_error(lambda: t.stop(99999), 404)
+    expect_error(lambda: Client("http://127.0.0.1:9", "tide_x").links(), 0, "unreachable")
+    expect_error(lambda: t.download_file(job["id"], "nope", "/tmp/x"), 404)
+
+
+def run_example(*args, stdin=None):
+    e = env()
+    envv = dict(os.environ, TIDE_SERVER=e.server, TIDE_TOKEN=e.token)
+    return subprocess.run([sys.executable, os.path.join(SCRIPTS, "examples", "anomaly_capture.py")]
+                          + list(args), capture_output=True, text=True, env=envv, input=stdin,
+                          timeout=240)
+
+
+def check_dataset(line_out):
+    path = [ln.split("dataset: ", 1)[1] for ln in line_out.splitlines()
+            if ln.startswith("dataset: ")]
+    assert len(path) == 1, line_out
+    path = path[0]
+    jid = int(os.path.basename(path).split("-")[1])
+    listing = client().files(jid)
+    for f in listing:
+        p = os.path.join(path, f["path"])
+        assert os.path.getsize(p) == f["size"], f
+        if f["sha256"]:
+            assert sha_file(p) == f["sha256"], f
+    assert any(f["path"] == "manifest.json" for f in listing)
+
+
+def test_anomaly_example_simulated():
+    out = os.path.join(env().home, "anomalies")
+    r = run_example("--simulate", "2", "--link", "local/demo", "--filter", "udp", "--out", out,
+                    "--max-size", "8M")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "capturing on local/demo as job" in r.stdout, r.stdout
+    check_dataset(r.stdout)
+
+
+def test_anomaly_example_events_on_stdin():
+    e = env()
+    out = os.path.join(e.home, "anomalies2")
+    envv = dict(os.environ, TIDE_SERVER=e.server, TIDE_TOKEN=e.token)
+    p = subprocess.Popen([sys.executable, os.path.join(SCRIPTS, "examples", "anomaly_capture.py"),
+                          "--events", "-", "--out", out, "--max-size", "64M"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=envv)
+    # the detector: an event for an unknown link, then an anomaly lasting about 3 s
+    for ev in ({"event": "anomaly_start", "id": "a1", "link": "local/nosuch"},
+               {"event": "anomaly_start", "id": "a2", "link": "local/demo", "filter": "tcp"}):
+        p.stdin.write(json.dumps(ev) + "\n")
+    p.stdin.flush()
+    time.sleep(3)
+    p.stdin.write(json.dumps({"event": "anomaly_end", "id": "a2"}) + "\n")
+    stdout, stderr = p.communicate(timeout=240)
+    assert p.returncode == 0, (stdout, stderr)
+    assert "no link local/nosuch" in stderr, stderr
+    assert "job" in stdout and "done" in stdout, stdout
+    check_dataset(stdout)
+    r = run_example("--events", "-", "--out", out, stdin="")
+    assert r.returncode == 1, r      # no anomaly, no dataset
+
+
+if __name__ == "__main__":
+    finish(globals())
