@@ -1,8 +1,9 @@
 /* cp_api_jobs.c — capture jobs, links and dataset files (jobs.read, jobs.write).
  *
- * Scoping: a job belongs to its owner and to one group (chosen at creation). A user sees and
- * manages their own jobs and those of their groups (stop, cancel and delete also need
- * jobs.write, as every changing route); jobs.read_all sees and manages every job. A job outside
+ * Scoping: a job belongs to its owner and counts against one group of theirs (its quota). By
+ * default only the owner sees it — datasets are private. Created with "group": G it is shared:
+ * G's members see and manage it too (stop, cancel and delete also need jobs.write, as every
+ * changing route). jobs.read_all sees and manages every job. A job outside
  * the caller's scope answers 404, exactly like one that does not exist, so ids reveal nothing.
  * Handlers only change rows: the scheduler (cp_scheduler.c) notices state changes and tells the
  * drones. A job runs on one or more links ("drone/link"), each a row of job_links.
@@ -68,20 +69,22 @@ static const char sql_job[] =
 	"SELECT id, name, description, owner_id, owner, filter, max_size, max_duration, snaplen,"
 	" anonymise, classify, session_type, link, state, reason, created_at, started_at,"
 	" ended_at, counters, pid, has_script, script_timeout, group_id,"
-	" (SELECT name FROM groups WHERE id = jobs.group_id), dataset_bytes FROM jobs WHERE id = ?1";
+	" (SELECT name FROM groups WHERE id = jobs.group_id), dataset_bytes, shared FROM jobs"
+	" WHERE id = ?1";
 static const char sql_in_group[] =
 	"SELECT 1 FROM user_groups WHERE user_id = ?1 AND group_id = ?2";
 static const char sql_job_links[] =
 	"SELECT drone, link, state, reason, counters FROM job_links WHERE job_id = ?1"
 	" ORDER BY drone, link";
 static const char sql_jobs_page[] =
-	"SELECT id FROM jobs WHERE (?3 OR owner_id = ?4 OR group_id IN"
-	" (SELECT group_id FROM user_groups WHERE user_id = ?4))"
+	"SELECT id FROM jobs WHERE (?3 OR owner_id = ?4 OR (shared AND group_id IN"
+	" (SELECT group_id FROM user_groups WHERE user_id = ?4)))"
 	" AND (?5 = '' OR state = ?5) ORDER BY id DESC LIMIT ?1 OFFSET ?2";
 static const char sql_job_insert[] =
 	"INSERT INTO jobs (name, description, owner_id, owner, filter, max_size, max_duration,"
 	" snaplen, anonymise, classify, session_type, link, created_at, has_script, script_timeout,"
-	" group_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+	" group_id, shared) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+	" ?15, ?16, ?17)";
 static const char sql_job_link_insert[] =
 	"INSERT INTO job_links (job_id, drone, link) VALUES (?1, ?2, ?3)";
 static const char sql_drone_links[] =
@@ -196,7 +199,8 @@ job_json(struct cp_req *r, int64_t id, struct job_meta *meta, int *err)
 		*err = rc == SQLITE_DONE ? -ENOENT : cp_db_errno(rc);
 		return NULL;
 	}
-	int64_t owner = sqlite3_column_int64(st, 3), group = sqlite3_column_int64(st, 22);
+	int64_t owner = sqlite3_column_int64(st, 3);
+	int64_t group = sqlite3_column_int(st, 25) ? sqlite3_column_int64(st, 22) : 0;
 	int64_t started_ms = sqlite3_column_int64(st, 16), ended_ms = sqlite3_column_int64(st, 17);
 	if (!visible(r, owner, group)) {
 		sqlite3_reset(st);
@@ -225,6 +229,7 @@ job_json(struct cp_req *r, int64_t id, struct job_meta *meta, int *err)
 		json_object_set_new(j, "group", sqlite3_column_type(st, 23) == SQLITE_NULL ?
 			json_null() : json_string(TEXT(23)));
 		json_object_set_new(j, "dataset_bytes", json_integer(sqlite3_column_int64(st, 24)));
+		json_object_set_new(j, "shared", json_boolean(sqlite3_column_int(st, 25)));
 	}
 #undef TEXT
 	if (meta) {
@@ -560,6 +565,7 @@ post_job(struct cp_req *r)
 		sqlite3_bind_int64(st, 15, timeout ? json_integer_value(timeout) :
 			SCRIPT_TIMEOUT_DEFAULT);
 		sqlite3_bind_int64(st, 16, grp.id);
+		sqlite3_bind_int(st, 17, json_object_get(b, "group") != NULL);
 		int s = sqlite3_step(st);
 		sqlite3_reset(st);
 		rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);

@@ -123,7 +123,7 @@ cp_drones_online(const char *drone, int64_t *offline_since_ms)
 {
 	pthread_mutex_lock(&mu);
 	bool on = find_online(drone) != NULL;
-	int64_t since = started_ms;
+	int64_t since = started_ms ? started_ms : cp_now_ms();
 	for (int i = 0; !on && i < n_aways; i++)
 		if (strcasecmp(aways[i].name, drone) == 0)
 			since = aways[i].since_ms;
@@ -199,20 +199,9 @@ hello(struct slot *s, json_t *m)
 		return 0;
 	}
 	pthread_mutex_lock(&mu);
-	bool twice = find_online(real) != NULL;
-	if (!twice) {
-		s->authed = true;
-		s->id = id;
-		snprintf(s->name, sizeof(s->name), "%s", real);
-		json_decref(s->captures);
-		s->captures = json_incref(json_object_get(m, "captures"));
-		if (!json_is_array(s->captures)) {
-			json_decref(s->captures);
-			s->captures = json_array();
-		}
-	}
+	bool already = find_online(real) != NULL;
 	pthread_mutex_unlock(&mu);
-	if (twice) {
+	if (already) {
 		json_decref(tuning);
 		cp_warn("drones", "refused drone %s from %s: it is already connected", real,
 			s->address);
@@ -241,6 +230,27 @@ hello(struct slot *s, json_t *m)
 	free(host);
 	free(links);
 	free(applied);
+	pthread_mutex_lock(&mu);
+	bool twice = find_online(real) != NULL;
+	if (!twice) {
+		s->authed = true;
+		s->id = id;
+		snprintf(s->name, sizeof(s->name), "%s", real);
+		json_decref(s->captures);
+		s->captures = json_incref(json_object_get(m, "captures"));
+		if (!json_is_array(s->captures)) {
+			json_decref(s->captures);
+			s->captures = json_array();
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	if (twice) {
+		json_decref(tuning);
+		cp_warn("drones", "refused drone %s from %s: it is already connected", real,
+			s->address);
+		refuse(s->conn, "already_connected", "this drone is already connected");
+		return 0;
+	}
 	json_t *w = json_pack("{s:s, s:s, s:o}", "type", "welcome", "name", real, "tuning",
 		json_is_object(tuning) ? tuning : json_object());
 	pthread_mutex_lock(&mu);

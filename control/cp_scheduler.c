@@ -338,7 +338,7 @@ sum_counters(const struct link_row *l, int n)
 {
 	json_t *sum = json_object();
 	static const char *const keys[] = { "packets", "bytes", "received", "rx_bytes", "drops",
-		"files" };
+		"files", "written", "bytes_written", "filtered", "matched" };
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 		json_int_t v = 0;
 		for (int i = 0; i < n; i++)

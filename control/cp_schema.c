@@ -197,8 +197,10 @@ const struct cp_migration cp_migrations[] = {
 		"  sha256 TEXT NOT NULL,"
 		"  uploaded_at INTEGER NOT NULL,"
 		"  PRIMARY KEY (job_id, path)) WITHOUT ROWID;"
-		/* group_id NULL: the owner's alone (jobs made before groups scoped them) */
+		/* group_id: the group the job counts against (quota); shared = 1: its members see
+		 * and manage it too. Older jobs: no group, the owner's alone. */
 		"ALTER TABLE jobs ADD COLUMN group_id INTEGER;"
+		"ALTER TABLE jobs ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;"
 		"ALTER TABLE jobs ADD COLUMN dataset_bytes INTEGER NOT NULL DEFAULT 0;"
 		"CREATE INDEX jobs_by_group ON jobs(group_id, id);"
 		"ALTER TABLE groups ADD COLUMN quota_bytes INTEGER NOT NULL DEFAULT 0;" },

@@ -355,7 +355,7 @@ probe_link(struct agent *a, const struct link_cfg *l)
 	char *argv[16];
 	int n = 0;
 	argv[n++] = a->self;
-	int kind = input_args(l, inbuf, sizeof(inbuf), argv + 1, &n);
+	int kind = input_args(l, inbuf, sizeof(inbuf), argv, &n);
 	if (kind < 0)
 		return NULL;
 	if (kind == 1) { /* --demo is an application option */
@@ -831,12 +831,19 @@ counters_from(json_t *t)
 			drops += json_integer_value(v);
 		}
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "packets",
+	json_t *out = json_deep_copy(t);
+	json_t *norm = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "packets",
 		json_integer_value(json_object_get(t, "written")), "bytes",
 		json_integer_value(json_object_get(t, "bytes_written")), "received",
 		json_integer_value(json_object_get(t, "received")), "rx_bytes",
 		json_integer_value(json_object_get(t, "rx_bytes")), "drops", drops,
 		"drops_by_reason", by);
+	/* the dataplane's own names (written, bytes_written, dropped_*) stay beside them */
+	if (!json_is_object(out))
+		out = json_object();
+	json_object_update(out, norm);
+	json_decref(norm);
+	return out;
 }
 
 static void
@@ -879,14 +886,20 @@ last_log_line(const char *path, char *out, size_t size)
 	close(fd);
 	if (n <= 0)
 		return;
-	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
-		n--;
 	text[n] = '\0';
-	char *line = strrchr(text, '\n');
-	line = line ? line + 1 : text;
-	if (strncmp(line, "tide-dataplane: ", 16) == 0)
-		line += 16;
-	snprintf(out, size, "%s", line);
+	/* the last line tide-dataplane wrote itself; DPDK's own (EAL:, TELEMETRY:) are noise */
+	char *line = NULL;
+	for (char *p = text; p && *p;) {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		if (strncmp(p, "tide-dataplane: ", 16) == 0)
+			line = p + 16;
+		else if (*p && !strchr(p, ':'))
+			line = p;
+		p = nl ? nl + 1 : NULL;
+	}
+	snprintf(out, size, "%s", line ? line : "");
 }
 
 static void
@@ -903,6 +916,9 @@ reaped(struct agent *a, struct capture *c, int status)
 	const char *why = json_string_value(json_object_get(man, "stop_reason"));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		snprintf(c->reason, sizeof(c->reason), "%s", why ? why : "");
+	} else if (WIFSIGNALED(status)) {
+		snprintf(c->reason, sizeof(c->reason), "tide-dataplane killed by signal %d",
+			WTERMSIG(status));
 	} else {
 		snprintf(path, sizeof(path), "%s.log", c->dir);
 		last_log_line(path, c->reason, sizeof(c->reason));
