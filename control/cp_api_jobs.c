@@ -1,9 +1,17 @@
 /* cp_api_jobs.c — capture jobs, links and dataset files (jobs.read, jobs.write).
  *
- * Scoping: a user sees and manages their own jobs; jobs.read_all sees and manages every job.
- * A job outside the caller's scope answers 404, exactly like one that does not exist, so ids
- * reveal nothing. Handlers only change rows: the local drone (cp_drone_local.c) notices state
- * changes and signals its dataplane.
+ * Scoping: a job belongs to its owner and counts against one group of theirs (its quota). By
+ * default only the owner sees it — datasets are private. Created with "group": G it is shared:
+ * G's members see and manage it too (stop, cancel and delete also need jobs.write, as every
+ * changing route). jobs.read_all sees and manages every job. A job outside
+ * the caller's scope answers 404, exactly like one that does not exist, so ids reveal nothing.
+ * Handlers only change rows: the scheduler (cp_scheduler.c) notices state changes and tells the
+ * drones. A job runs on one or more links ("drone/link"), each a row of job_links.
+ *
+ * Quotas: a group with quota_bytes > 0 cannot hold more than that: a new job is refused (409
+ * quota_exceeded) when its max_size, added to the group's datasets and to the max_size of its
+ * jobs not yet ended, would pass the quota. Reserving max_size up front means a running job can
+ * never push its group over.
  *
  * Dataset files are served by construction, never by a path built from the request: the
  * dataset directory is walked (openat relative to directory descriptors, O_NOFOLLOW at every
@@ -23,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +43,7 @@
 #include "cp_audit.h"
 #include "cp_db.h"
 #include "cp_drone_local.h"
+#include "cp_drones.h"
 #include "cp_http.h"
 #include "cp_log.h"
 #include "cp_options.h"
@@ -53,23 +63,47 @@
 #define SCRIPT_MAX 65536                  /* bytes of a post-processing script */
 #define SCRIPT_TIMEOUT_MAX 3600           /* seconds */
 #define SCRIPT_TIMEOUT_DEFAULT 300
+#define JOB_LINKS_MAX 64                  /* links of one job */
 
 static const char sql_job[] =
 	"SELECT id, name, description, owner_id, owner, filter, max_size, max_duration, snaplen,"
 	" anonymise, classify, session_type, link, state, reason, created_at, started_at,"
-	" ended_at, counters, pid, has_script, script_timeout FROM jobs WHERE id = ?1";
+	" ended_at, counters, pid, has_script, script_timeout, group_id,"
+	" (SELECT name FROM groups WHERE id = jobs.group_id), dataset_bytes, shared FROM jobs"
+	" WHERE id = ?1";
+static const char sql_in_group[] =
+	"SELECT 1 FROM user_groups WHERE user_id = ?1 AND group_id = ?2";
+static const char sql_job_links[] =
+	"SELECT drone, link, state, reason, counters FROM job_links WHERE job_id = ?1"
+	" ORDER BY drone, link";
 static const char sql_jobs_page[] =
-	"SELECT id FROM jobs WHERE ?3 OR owner_id = ?4 ORDER BY id DESC LIMIT ?1 OFFSET ?2";
+	"SELECT id FROM jobs WHERE (?3 OR owner_id = ?4 OR (shared AND group_id IN"
+	" (SELECT group_id FROM user_groups WHERE user_id = ?4)))"
+	" AND (?5 = '' OR state = ?5) ORDER BY id DESC LIMIT ?1 OFFSET ?2";
 static const char sql_job_insert[] =
 	"INSERT INTO jobs (name, description, owner_id, owner, filter, max_size, max_duration,"
-	" snaplen, anonymise, classify, session_type, link, created_at, has_script, script_timeout)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+	" snaplen, anonymise, classify, session_type, link, created_at, has_script, script_timeout,"
+	" group_id, shared) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+	" ?15, ?16, ?17)";
+static const char sql_job_link_insert[] =
+	"INSERT INTO job_links (job_id, drone, link) VALUES (?1, ?2, ?3)";
+static const char sql_drone_links[] =
+	"SELECT builtin, links FROM drones WHERE name = ?1";
+static const char sql_group_by_name[] =
+	"SELECT g.id, g.name, g.quota_bytes, EXISTS (SELECT 1 FROM user_groups u"
+	" WHERE u.user_id = ?2 AND u.group_id = g.id) FROM groups g WHERE g.name = ?1";
+static const char sql_default_group[] =
+	"SELECT g.id, g.name, g.quota_bytes FROM groups g JOIN user_groups u ON u.group_id = g.id"
+	" WHERE u.user_id = ?1 ORDER BY g.name = 'users' DESC, g.id LIMIT 1";
+static const char sql_group_used[] =
+	"SELECT COALESCE(SUM(CASE WHEN state IN ('pending', 'running', 'finishing')"
+	" THEN max_size ELSE dataset_bytes END), 0) FROM jobs WHERE group_id = ?1";
 static const char sql_job_stop[] =
 	"UPDATE jobs SET state = 'finishing' WHERE id = ?1 AND state = 'running'";
 static const char sql_job_cancel[] =
 	"UPDATE jobs SET state = 'cancelled', reason = 'cancelled by ' || ?2,"
 	" ended_at = CASE WHEN state = 'pending' THEN ?3 ELSE ended_at END"
-	" WHERE id = ?1 AND state IN ('pending', 'running', 'finishing')";
+	" WHERE id = ?1 AND state IN ('pending', 'running', 'finishing', 'processing')";
 static const char sql_job_delete[] =
 	"DELETE FROM jobs WHERE id = ?1 AND state IN ('done', 'failed', 'cancelled') AND pid = 0";
 
@@ -82,9 +116,71 @@ struct job_meta {
 };
 
 static bool
-visible(const struct cp_req *r, int64_t owner_id)
+visible(const struct cp_req *r, int64_t owner_id, int64_t group_id)
 {
-	return (r->who.perms & cp_perm_bit(CP_PERM_JOBS_READ_ALL)) || owner_id == r->who.user_id;
+	if ((r->who.perms & cp_perm_bit(CP_PERM_JOBS_READ_ALL)) || owner_id == r->who.user_id)
+		return true;
+	if (group_id <= 0)
+		return false;
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_in_group);
+	if (!st)
+		return false;
+	sqlite3_bind_int64(st, 1, r->who.user_id);
+	sqlite3_bind_int64(st, 2, group_id);
+	bool in = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	return in;
+}
+
+/* The job's links with their state and counters, the counters summed, and progress. */
+static void
+add_links(struct cp_req *r, int64_t id, json_t *j)
+{
+	json_t *links = json_array(), *sum = json_object();
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_job_links);
+	if (st)
+		sqlite3_bind_int64(st, 1, id);
+	static const char *const keys[] = { "packets", "bytes", "received", "drops" };
+	json_int_t tot[4] = { 0 };
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		json_t *c = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
+		if (!json_is_object(c)) {
+			json_decref(c);
+			c = json_object();
+		}
+		for (int k = 0; k < 4; k++)
+			tot[k] += json_integer_value(json_object_get(c, keys[k]));
+		json_array_append_new(links, json_pack("{s:s, s:s, s:s, s:s, s:o}", "drone",
+			sqlite3_column_text(st, 0), "link", sqlite3_column_text(st, 1), "state",
+			sqlite3_column_text(st, 2), "reason", sqlite3_column_text(st, 3), "counters", c));
+	}
+	if (st)
+		sqlite3_reset(st);
+	const char *state = json_string_value(json_object_get(j, "state"));
+	json_t *counters = json_object_get(j, "counters");
+	/* while it runs the job's own counters are empty: show the links' live sum */
+	if (state && (!strcmp(state, "pending") || !strcmp(state, "running") ||
+		!strcmp(state, "finishing"))) {
+		for (int k = 0; k < 4; k++)
+			json_object_set_new(counters, keys[k], json_integer(tot[k]));
+	}
+	for (int k = 0; k < 4; k++)
+		if (!json_object_get(counters, keys[k]))
+			json_object_set_new(counters, keys[k], json_integer(tot[k]));
+	json_decref(sum);
+	json_object_set_new(j, "links", links);
+	json_t *first = json_array_get(links, 0);
+	if (first) {
+		json_object_set(j, "drone", json_object_get(first, "drone"));
+		json_object_set(j, "link", json_object_get(first, "link"));
+	}
+	int64_t elapsed = 0;
+	const char *started = json_string_value(json_object_get(j, "started_at"));
+	(void)started;
+	json_object_set_new(j, "progress", json_pack("{s:I, s:O, s:I, s:O}", "bytes",
+		json_integer_value(json_object_get(counters, "bytes")), "max_size",
+		json_object_get(j, "max_size"), "elapsed", (json_int_t)elapsed, "max_duration",
+		json_object_get(j, "max_duration")));
 }
 
 /* The job's representation, NULL with *err (-ENOENT when missing or out of scope). */
@@ -98,9 +194,17 @@ job_json(struct cp_req *r, int64_t id, struct job_meta *meta, int *err)
 	}
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW || !visible(r, sqlite3_column_int64(st, 3))) {
+	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
-		*err = rc == SQLITE_ROW || rc == SQLITE_DONE ? -ENOENT : cp_db_errno(rc);
+		*err = rc == SQLITE_DONE ? -ENOENT : cp_db_errno(rc);
+		return NULL;
+	}
+	int64_t owner = sqlite3_column_int64(st, 3);
+	int64_t group = sqlite3_column_int(st, 25) ? sqlite3_column_int64(st, 22) : 0;
+	int64_t started_ms = sqlite3_column_int64(st, 16), ended_ms = sqlite3_column_int64(st, 17);
+	if (!visible(r, owner, group)) {
+		sqlite3_reset(st);
+		*err = -ENOENT;
 		return NULL;
 	}
 #define TEXT(i) ((const char *)sqlite3_column_text(st, i))
@@ -121,6 +225,12 @@ job_json(struct cp_req *r, int64_t id, struct job_meta *meta, int *err)
 		"counters", counters ? counters : json_object(),
 		"has_script", sqlite3_column_int(st, 20),
 		"script_timeout", (json_int_t)sqlite3_column_int64(st, 21));
+	if (j) {
+		json_object_set_new(j, "group", sqlite3_column_type(st, 23) == SQLITE_NULL ?
+			json_null() : json_string(TEXT(23)));
+		json_object_set_new(j, "dataset_bytes", json_integer(sqlite3_column_int64(st, 24)));
+		json_object_set_new(j, "shared", json_boolean(sqlite3_column_int(st, 25)));
+	}
 #undef TEXT
 	if (meta) {
 		meta->owner_id = sqlite3_column_int64(st, 3);
@@ -128,6 +238,12 @@ job_json(struct cp_req *r, int64_t id, struct job_meta *meta, int *err)
 		meta->pid = sqlite3_column_int64(st, 19);
 	}
 	sqlite3_reset(st);
+	if (j) {
+		add_links(r, id, j);
+		int64_t until = ended_ms ? ended_ms : cp_now_ms();
+		json_object_set_new(json_object_get(j, "progress"), "elapsed",
+			json_integer(started_ms ? (until - started_ms) / 1000 : 0));
+	}
 	*err = j ? 0 : -ENOMEM;
 	return j;
 }
@@ -231,6 +347,142 @@ write_script(const char *data_dir, int64_t id, json_t *script, char *path, size_
 	return rc;
 }
 
+struct job_link {
+	char drone[CP_DRONE_NAME_MAX + 1];
+	char link[64];
+};
+
+/* Is link one of the drone's? The links its drone last reported; for the local drone also the
+ * configured ones (it may not have dialled in yet right after a start). */
+static bool
+drone_has_link(struct cp_req *r, const char *drone, const char *link, bool *known_drone)
+{
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_drone_links);
+	bool found = false, builtin = false;
+	*known_drone = false;
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, drone, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*known_drone = true;
+		builtin = sqlite3_column_int(st, 0) != 0;
+		json_t *links = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
+		size_t i;
+		json_t *l;
+		json_array_foreach(links, i, l)
+			if (!strcmp(json_string_value(json_object_get(l, "name")) ?: "", link))
+				found = true;
+		json_decref(links);
+	}
+	sqlite3_reset(st);
+	if (!found && builtin) {
+		const char *p = r->srv->opt->local_links;
+		size_t len = strlen(link);
+		while (p && *p) {
+			while (*p == ';' || *p == ' ')
+				p++;
+			if (!strncmp(p, link, len) && p[len] == '=')
+				found = true;
+			p = strchr(p, ';');
+		}
+	}
+	return found;
+}
+
+/* "links": ["drone/link", ...] (or the older "link": "name" on the local drone) into out.
+ * The count, or -1 after answering. */
+static int
+parse_links(struct cp_req *r, json_t *arr, const char *link, struct job_link *out)
+{
+	int n = 0;
+	if (arr && link)
+		return cp_fail(r, 400, "invalid_field", "give 'links' or 'link', not both"), -1;
+	if (!arr) {
+		snprintf(out[0].drone, sizeof(out[0].drone), "%s", CP_DRONE_LOCAL_NAME);
+		snprintf(out[0].link, sizeof(out[0].link), "%s", link ? link : CP_DRONE_LOCAL_LINK);
+		n = 1;
+	} else {
+		size_t i;
+		json_t *v;
+		json_array_foreach(arr, i, v) {
+			const char *s = json_string_value(v);
+			const char *slash = s ? strchr(s, '/') : NULL;
+			if (!slash || slash == s || !slash[1] || strlen(slash + 1) >= sizeof(out[0].link) ||
+				(size_t)(slash - s) > CP_DRONE_NAME_MAX)
+				return cp_fail(r, 400, "invalid_field",
+					"'links' holds \"drone/link\" strings"), -1;
+			snprintf(out[n].drone, sizeof(out[n].drone), "%.*s", (int)(slash - s), s);
+			snprintf(out[n].link, sizeof(out[n].link), "%s", slash + 1);
+			for (int k = 0; k < n; k++)
+				if (!strcasecmp(out[k].drone, out[n].drone) && !strcmp(out[k].link,
+					out[n].link))
+					return cp_fail(r, 400, "invalid_field", "link %s is given twice", s),
+						-1;
+			n++;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		bool known;
+		if (!drone_has_link(r, out[i].drone, out[i].link, &known))
+			return cp_fail(r, 422, "unknown_link", known ?
+				"drone %s has no link '%s' (GET /api/v1/links)" :
+				"no drone '%s' (link '%s'; GET /api/v1/drones)", out[i].drone,
+				out[i].link), -1;
+	}
+	return n;
+}
+
+struct job_group {
+	int64_t id;
+	char name[65];
+	int64_t quota;
+};
+
+/* The group the job is shared with: the one named (the caller's own, or any for jobs.read_all),
+ * else the caller's 'users' group, else their first. 0, or -1 after answering. */
+static int
+pick_group(struct cp_req *r, const char *name, struct job_group *g)
+{
+	sqlite3_stmt *st = cp_db_stmt(r->db, name ? sql_group_by_name : sql_default_group);
+	if (!st)
+		return cp_fail_errno(r, -EIO, "reading groups"), -1;
+	if (name) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, r->who.user_id);
+	} else {
+		sqlite3_bind_int64(st, 1, r->who.user_id);
+	}
+	int rc = sqlite3_step(st);
+	bool member = rc == SQLITE_ROW && (!name || sqlite3_column_int(st, 3) ||
+		(r->who.perms & cp_perm_bit(CP_PERM_JOBS_READ_ALL)));
+	if (rc == SQLITE_ROW) {
+		g->id = sqlite3_column_int64(st, 0);
+		snprintf(g->name, sizeof(g->name), "%s", sqlite3_column_text(st, 1));
+		g->quota = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW && member)
+		return 0;
+	if (name)
+		return cp_fail(r, 422, "unknown_group", "'%s' is not one of your groups", name), -1;
+	return cp_fail(r, 403, "forbidden", "you belong to no group to share the job with"), -1;
+}
+
+/* Bytes the group holds or has reserved (datasets of ended jobs, max_size of others). */
+static int64_t
+group_used(struct cp_req *r, int64_t group)
+{
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_group_used);
+	int64_t used = -1;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, group);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		used = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return used;
+}
+
 static int
 post_job(struct cp_req *r)
 {
@@ -245,6 +497,8 @@ post_job(struct cp_req *r)
 		{ "classify", CP_FIELD_BOOL, false, 0, 0 },
 		{ "session_type", CP_FIELD_STRING, false, 1, 16 },
 		{ "link", CP_FIELD_STRING, false, 1, 64 },
+		{ "links", CP_FIELD_ARRAY, false, 1, JOB_LINKS_MAX },
+		{ "group", CP_FIELD_STRING, false, 1, 64 },
 		{ "script", CP_FIELD_STRING, false, 1, SCRIPT_MAX },
 		{ "script_timeout", CP_FIELD_INT, false, 1, SCRIPT_TIMEOUT_MAX },
 	};
@@ -266,12 +520,27 @@ post_job(struct cp_req *r)
 	if (session && strcmp(session, "flow") && strcmp(session, "biflow") &&
 		strcmp(session, "host"))
 		return cp_fail(r, 400, "invalid_field", "'session_type' must be flow, biflow or host");
-	if (link && strcmp(link, CP_DRONE_LOCAL_LINK) != 0)
-		return cp_fail(r, 422, "unknown_link", "no link '%s' (GET /api/v1/links)", link);
+	struct job_link links[JOB_LINKS_MAX];
+	int n_links = parse_links(r, json_object_get(b, "links"), link, links);
+	if (n_links < 0)
+		return r->status;
+	struct job_group grp;
+	if (pick_group(r, json_string_value(json_object_get(b, "group")), &grp))
+		return r->status;
 	if (check_filter(r, json_object_get(b, "filter")))
 		return r->status;
 
 	int rc = cp_db_begin(r->db);
+	if (rc == 0 && grp.quota > 0) {
+		int64_t used = group_used(r, grp.id);
+		int64_t want = json_integer_value(json_object_get(b, "max_size"));
+		if (used >= 0 && used + want > grp.quota) {
+			cp_db_rollback(r->db);
+			return cp_fail(r, 409, "quota_exceeded", "group %s: %lld of its %lld bytes are "
+				"used or reserved; this job may need %lld more", grp.name, (long long)used,
+				(long long)grp.quota, (long long)want);
+		}
+	}
 	if (rc)
 		return cp_fail_errno(r, rc, "creating the job");
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_job_insert);
@@ -290,16 +559,35 @@ post_job(struct cp_req *r)
 		sqlite3_bind_int(st, 9, json_is_true(json_object_get(b, "anonymise")));
 		sqlite3_bind_int(st, 10, json_is_true(json_object_get(b, "classify")));
 		sqlite3_bind_text(st, 11, session ? session : "biflow", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 12, CP_DRONE_LOCAL_LINK, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 12, links[0].link, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 13, cp_now_ms());
 		sqlite3_bind_int(st, 14, script != NULL);
 		sqlite3_bind_int64(st, 15, timeout ? json_integer_value(timeout) :
 			SCRIPT_TIMEOUT_DEFAULT);
+		sqlite3_bind_int64(st, 16, grp.id);
+		sqlite3_bind_int(st, 17, json_object_get(b, "group") != NULL);
 		int s = sqlite3_step(st);
 		sqlite3_reset(st);
 		rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);
 	}
 	int64_t id = rc ? 0 : cp_db_last_id(r->db);
+	json_t *link_names = json_array();
+	for (int i = 0; rc == 0 && i < n_links; i++) {
+		sqlite3_stmt *ls = cp_db_stmt(r->db, sql_job_link_insert);
+		if (!ls) {
+			rc = -EIO;
+			break;
+		}
+		sqlite3_bind_int64(ls, 1, id);
+		sqlite3_bind_text(ls, 2, links[i].drone, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(ls, 3, links[i].link, -1, SQLITE_TRANSIENT);
+		int s = sqlite3_step(ls);
+		sqlite3_reset(ls);
+		rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);
+		char both[CP_DRONE_NAME_MAX + 66];
+		snprintf(both, sizeof(both), "%.31s/%.63s", links[i].drone, links[i].link);
+		json_array_append_new(link_names, json_string(both));
+	}
 	char target[32], script_path[PATH_MAX] = "";
 	snprintf(target, sizeof(target), "job:%lld", (long long)id);
 	/* written before the commit: the drone cannot see the job before its script exists */
@@ -307,9 +595,10 @@ post_job(struct cp_req *r)
 		rc = write_script(r->srv->opt->data_dir, id, script, script_path,
 			sizeof(script_path));
 	if (rc == 0)
-		rc = cp_audit(r, CP_AUDIT_JOB_CREATE, target, json_pack("{s:O, s:s, s:b}", "name",
-			json_object_get(b, "name"), "link", CP_DRONE_LOCAL_LINK, "script",
-			script != NULL));
+		rc = cp_audit(r, CP_AUDIT_JOB_CREATE, target, json_pack("{s:O, s:O, s:s, s:b}",
+			"name", json_object_get(b, "name"), "links", link_names, "group", grp.name,
+			"script", script != NULL));
+	json_decref(link_names);
 	if (rc == 0)
 		rc = cp_db_commit(r->db);
 	else
@@ -327,9 +616,12 @@ static int
 get_jobs(struct cp_req *r)
 {
 	int64_t limit, offset, ids[CP_LIST_MAX];
+	char state[16] = "";
 	if (cp_query_int(r, "limit", 1, CP_LIST_MAX, 100, &limit) ||
 		cp_query_int(r, "offset", 0, INT32_MAX, 0, &offset))
 		return r->status;
+	if (cp_query(r, "state", state, sizeof(state)) < 0)
+		state[0] = '\0';
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_jobs_page);
 	if (!st)
 		return cp_fail_errno(r, -EIO, "listing jobs");
@@ -337,6 +629,7 @@ get_jobs(struct cp_req *r)
 	sqlite3_bind_int64(st, 2, offset);
 	sqlite3_bind_int(st, 3, (r->who.perms & cp_perm_bit(CP_PERM_JOBS_READ_ALL)) != 0);
 	sqlite3_bind_int64(st, 4, r->who.user_id);
+	sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
 	int n = 0, rc = SQLITE_DONE;
 	while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		ids[n++] = sqlite3_column_int64(st, 0);
@@ -498,15 +791,6 @@ delete_job(struct cp_req *r)
 	if (dfd >= 0)
 		close(dfd);
 	return cp_reply(r, 204, NULL);
-}
-
-/* ---- links ------------------------------------------------------------------------------- */
-
-static int
-get_links(struct cp_req *r)
-{
-	return cp_reply(r, 200, json_pack("{s:[{s:s, s:s, s:s}]}", "items", "name",
-		CP_DRONE_LOCAL_LINK, "drone", CP_DRONE_LOCAL_NAME, "state", "online"));
 }
 
 /* ---- dataset files ----------------------------------------------------------------------- */
@@ -928,8 +1212,110 @@ get_archive(struct cp_req *r)
 	return r->status;
 }
 
+/* ---- application mix ---------------------------------------------------------------------- */
+
+/* Adds one <flows>.summary.csv (app,group,sessions,packets,bytes) into sums. */
+static void
+add_summary(int fd, json_t *sums)
+{
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return;
+	}
+	char line[512];
+	bool header = true;
+	while (fgets(line, sizeof(line), f)) {
+		if (header) {
+			header = false;
+			continue;
+		}
+		char app[128], group[128];
+		long long sessions, packets, bytes;
+		if (sscanf(line, "%127[^,],%127[^,],%lld,%lld,%lld", app, group, &sessions, &packets,
+			&bytes) != 5 && sscanf(line, "%127[^,],,%lld,%lld,%lld", app, &sessions, &packets,
+			&bytes) != 4)
+			continue;
+		json_t *e = json_object_get(sums, app);
+		if (!e) {
+			e = json_pack("{s:s, s:I, s:I, s:I}", "app", app, "sessions", (json_int_t)0,
+				"packets", (json_int_t)0, "bytes", (json_int_t)0);
+			json_object_set_new(sums, app, e);
+		}
+		json_object_set_new(e, "sessions", json_integer(json_integer_value(
+			json_object_get(e, "sessions")) + sessions));
+		json_object_set_new(e, "packets", json_integer(json_integer_value(
+			json_object_get(e, "packets")) + packets));
+		json_object_set_new(e, "bytes", json_integer(json_integer_value(
+			json_object_get(e, "bytes")) + bytes));
+	}
+	fclose(f);
+}
+
+static int
+compare_bytes(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "bytes"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "bytes"));
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* GET /jobs/{id}/apps: sessions, packets and bytes per application, from every flow file's
+ * summary (flows/<drone>/<link>.csv.summary.csv), biggest first. */
+static int
+get_apps(struct cp_req *r)
+{
+	int64_t id;
+	if (load_job(r, &id, NULL, NULL))
+		return r->status;
+	json_t *sums = json_object();
+	int fd = open_dataset(r, id);
+	int flows = fd >= 0 ? openat(fd, "flows", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		O_CLOEXEC) : -1;
+	DIR *d = flows >= 0 ? fdopendir(flows) : NULL;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		DIR *sd = sub >= 0 ? fdopendir(sub) : NULL;
+		struct dirent *f;
+		while (sd && (f = readdir(sd))) {
+			size_t l = strlen(f->d_name);
+			if (f->d_name[0] == '.' || l < 12 || strcmp(f->d_name + l - 12, ".summary.csv"))
+				continue;
+			int ffd = openat(dirfd(sd), f->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (ffd >= 0)
+				add_summary(ffd, sums);
+		}
+		if (sd)
+			closedir(sd);
+		else if (sub >= 0)
+			close(sub);
+	}
+	if (d)
+		closedir(d);
+	else if (flows >= 0)
+		close(flows);
+	if (fd >= 0)
+		close(fd);
+	size_t n = json_object_size(sums), i = 0;
+	json_t **v = n ? calloc(n, sizeof(*v)) : NULL, *items = json_array();
+	const char *k;
+	json_t *e2;
+	json_object_foreach(sums, k, e2)
+		if (v)
+			v[i++] = e2;
+	if (v)
+		qsort(v, n, sizeof(*v), compare_bytes);
+	for (i = 0; v && i < n; i++)
+		json_array_append(items, v[i]);
+	free(v);
+	json_decref(sums);
+	return cp_reply(r, 200, json_pack("{s:o}", "items", items));
+}
+
 CP_ROUTE_TABLE(cp_api_jobs_routes,
-	{ "GET", "/api/v1/links", CP_PERM_JOBS_READ, get_links },
 	{ "POST", "/api/v1/jobs/validate", CP_PERM_JOBS_WRITE, post_validate },
 	{ "POST", "/api/v1/jobs", CP_PERM_JOBS_WRITE, post_job },
 	{ "GET", "/api/v1/jobs", CP_PERM_JOBS_READ, get_jobs },
@@ -941,4 +1327,5 @@ CP_ROUTE_TABLE(cp_api_jobs_routes,
 	{ "GET", "/api/v1/jobs/{id}/files/{path...}", CP_PERM_JOBS_READ, get_file },
 	{ "GET", "/api/v1/jobs/{id}/archive", CP_PERM_JOBS_READ, get_archive },
 	{ "GET", "/api/v1/jobs/{id}/script-log", CP_PERM_JOBS_READ, get_script_log },
+	{ "GET", "/api/v1/jobs/{id}/apps", CP_PERM_JOBS_READ, get_apps },
 );

@@ -46,7 +46,11 @@ static const char sql_other_admins[] =
 	" JOIN users u ON u.id = ug.user_id"
 	" WHERE g.builtin = 1 AND g.name = 'admins' AND u.disabled = 0 AND u.id <> ?1";
 static const char sql_group_by_id[] =
-	"SELECT id, name, description, builtin, created_at FROM groups WHERE id = ?1";
+	"SELECT id, name, description, builtin, created_at, quota_bytes, (SELECT"
+	" COALESCE(SUM(CASE WHEN state IN ('pending', 'running', 'finishing') THEN max_size"
+	" ELSE dataset_bytes END), 0) FROM jobs WHERE group_id = groups.id)"
+	" FROM groups WHERE id = ?1";
+static const char sql_group_quota[] = "UPDATE groups SET quota_bytes = ?2 WHERE id = ?1";
 static const char sql_group_by_name[] =
 	"SELECT id, name, description, builtin, created_at FROM groups WHERE name = ?1";
 static const char sql_group_perms[] =
@@ -160,6 +164,10 @@ group_json(struct cp_db *db, int64_t id, int *err)
 		"description", (const char *)sqlite3_column_text(st, 2),
 		"builtin", sqlite3_column_int(st, 3),
 		"created_at", cp_api_time(sqlite3_column_int64(st, 4)));
+	if (g) {
+		json_object_set_new(g, "quota_bytes", json_integer(sqlite3_column_int64(st, 5)));
+		json_object_set_new(g, "used_bytes", json_integer(sqlite3_column_int64(st, 6)));
+	}
 	sqlite3_reset(st);
 	uint64_t perms;
 	int64_t members;
@@ -730,15 +738,17 @@ patch_group(struct cp_req *r)
 		{ "name", CP_FIELD_STRING, false, 1, CP_GROUPNAME_MAX },
 		{ "description", CP_FIELD_STRING, false, 0, CP_DESCRIPTION_MAX },
 		{ "permissions", CP_FIELD_ARRAY, false, 0, CP_PERM_NAMED_COUNT },
+		{ "quota_bytes", CP_FIELD_INT, false, 0, 1ll << 50 },
 	};
 	int64_t id = cp_param_id(r, 0);
-	if (id < 0 || cp_check_body(r, fields, 3))
+	if (id < 0 || cp_check_body(r, fields, 4))
 		return r->status;
 	const char *name = json_string_value(json_object_get(r->body, "name"));
 	const char *desc = json_string_value(json_object_get(r->body, "description"));
 	json_t *jperms = json_object_get(r->body, "permissions");
+	json_t *quota = json_object_get(r->body, "quota_bytes");
 	uint64_t perms = 0;
-	if (!name && !desc && !jperms)
+	if (!name && !desc && !jperms && !quota)
 		return cp_fail(r, 400, "missing_field", "nothing to change");
 	if (check_group_text(r, name, desc) || (jperms && cp_api_parse_perms(r, jperms, &perms)))
 		return r->status;
@@ -780,6 +790,14 @@ patch_group(struct cp_req *r)
 	}
 	if (rc == 0 && jperms)
 		rc = set_group_perms(r->db, id, perms);
+	if (rc == 0 && quota) {
+		sqlite3_stmt *q = cp_db_stmt(r->db, sql_group_quota);
+		if (q) {
+			sqlite3_bind_int64(q, 1, id);
+			sqlite3_bind_int64(q, 2, json_integer_value(quota));
+		}
+		rc = step_done(q);
+	}
 	json_t *detail = json_pack("{s:I, s:[]}", "id", (json_int_t)id, "changed");
 	json_t *changed = json_object_get(detail, "changed");
 	if (name) {
@@ -788,6 +806,10 @@ patch_group(struct cp_req *r)
 	}
 	if (desc)
 		json_array_append_new(changed, json_string("description"));
+	if (quota) {
+		json_array_append_new(changed, json_string("quota_bytes"));
+		json_object_set(detail, "quota_bytes", quota);
+	}
 	if (jperms) {
 		json_array_append_new(changed, json_string("permissions"));
 		json_object_set_new(detail, "permissions", cp_api_perms(perms));

@@ -32,6 +32,10 @@ struct cp_req;
 #define CP_AUDIT_JOB_CANCEL "job.cancel"
 #define CP_AUDIT_JOB_DELETE "job.delete"
 #define CP_AUDIT_JOB_DOWNLOAD "job.download"
+#define CP_AUDIT_DRONE_CREATE "drone.create"
+#define CP_AUDIT_DRONE_DELETE "drone.delete"
+#define CP_AUDIT_DRONE_TOKEN "drone.token"
+#define CP_AUDIT_DRONE_TUNE "drone.tune"
 
 /* Appends a row; detail is stolen (NULL = {}). 0 or -errno. */
 int cp_audit_append(struct cp_db *db, const char *actor, const char *addr, const char *action,

@@ -1,20 +1,14 @@
-/* cp_drone_local.h — the appliance's own drone: runs capture jobs as tide-dataplane children.
+/* cp_drone_local.h — the appliance's own drone and the helpers that run tide-dataplane.
  *
- * One thread owns every child. The API handlers never signal a process: they change a job's
- * state in the database (pending → cancelled, running → finishing or cancelled) and the runner,
- * which polls every CP_DRONE_POLL_MS, acts on it (SIGINT: the dataplane closes its shards and
- * writes manifest.json). So a state change is durable before it is acted on, and a control
- * plane killed at any point is reconciled at the next start: jobs left running are failed with
- * "control plane restarted" and their dataplane, if alive, is killed. Children also die with
- * the control plane (PR_SET_PDEATHSIG), so none outlives a kill -9.
+ * The local drone is `tide-dataplane --hive ws://127.0.0.1:PORT --drone local --link ...`
+ * (links from the local_links setting, the embedded demo replay by default), started and kept
+ * running by the Hive once HTTP listens; it dials in like any drone (cp_drones.h). Jobs are run
+ * by the scheduler (cp_scheduler.h) on any drone's links.
  *
- * Layout under DATA_DIR/jobs/: <id>/ the dataset (the dataplane's --out), <id>.log the child's
- * stdout and stderr, <id>.key the per-job anonymisation key (0600, outside the dataset so it is
- * never served), <id>.sh the post-processing script (0600) and <id>.script.log its output.
- *
- * A job with a script goes to processing where it would have been done; a second thread runs the script
- * in the sandbox (cp_sandbox.h) and ends it done or failed, so the capture queue keeps moving.
- * Jobs left processing by an earlier process are failed "control plane restarted". */
+ * Layout under DATA_DIR/jobs/: <id>/ the dataset, <id>.key the per-job anonymisation key
+ * (0600, outside the dataset so it is never served), <id>.sh the post-processing script (0600)
+ * and <id>.script.log its output. DATA_DIR/spool/ is the local drone's spool and
+ * DATA_DIR/drone-local.log its log. */
 #ifndef CP_DRONE_LOCAL_H
 #define CP_DRONE_LOCAL_H
 
@@ -25,8 +19,7 @@ struct cp_options;
 struct cp_drone_local;
 
 #define CP_DRONE_LOCAL_NAME "local"
-#define CP_DRONE_LOCAL_LINK "demo" /* the only local link for now: the embedded demo replay */
-#define CP_DRONE_POLL_MS 200
+#define CP_DRONE_LOCAL_LINK "demo" /* the default local link: the embedded demo replay */
 #define CP_FILTER_CHECK_TIMEOUT_MS 5000
 
 /* The tide-dataplane to run: the dataplane_path setting, else the one next to this
@@ -41,10 +34,11 @@ int cp_drone_check_filter(const char *dataplane, const char *filter, char *msg, 
 int cp_drone_job_path(const char *data_dir, int64_t id, const char *suffix, char *out,
 	size_t size);
 
-/* Reconciles jobs left running by an earlier process, then starts the runner thread.
- * NULL with errno set on failure. */
-struct cp_drone_local *cp_drone_local_start(const struct cp_options *o, const char *db_path);
-/* Stops the runner: a running job is stopped as by POST /jobs/{id}/stop (bounded wait). */
+/* Issues the local drone a fresh token and starts it against the Hive on 127.0.0.1:port.
+ * NULL when local_links is empty, or with errno set on failure. */
+struct cp_drone_local *cp_drone_local_start(const struct cp_options *o, const char *db_path,
+	int port);
+/* Stops the local drone (SIGTERM: it stops its captures; SIGKILL after a grace period). */
 void cp_drone_local_stop(struct cp_drone_local *d);
 
 #endif

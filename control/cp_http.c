@@ -29,6 +29,7 @@
 
 #include "cp_auth.h"
 #include "cp_db.h"
+#include "cp_drones.h"
 #include "cp_http.h"
 #include "cp_log.h"
 #include "cp_options.h"
@@ -382,6 +383,22 @@ handle_api(struct cp_req *r)
 		cp_header(r, "Allow", "%s", allow);
 		return cp_fail(r, 405, "method_not_allowed", "%s is not allowed here", r->method);
 	}
+	if (r->route->perm == CP_PERM_DRONE) {
+		/* drone uploads: a drone token, and the handler streams the body itself */
+		if (!worker_db && !(worker_db = cp_db_open(r->srv->db_path)))
+			return cp_fail(r, 503, "busy", "the database cannot be opened");
+		r->db = worker_db;
+		int rc = cp_drones_identify(r);
+		if (rc == -ENOENT || rc == -EACCES) {
+			cp_header(r, "WWW-Authenticate", "Bearer realm=\"tide-drones\"");
+			return cp_fail(r, 401, rc == -ENOENT ? "unauthenticated" : "invalid_token",
+				"this route needs a drone token");
+		}
+		if (rc)
+			return cp_fail_errno(r, rc, "authentication");
+		snprintf(r->who.username, sizeof(r->who.username), "drone:%s", r->drone);
+		return r->route->handler(r);
+	}
 	if (r->ri->content_length > (long long)r->srv->opt->max_body) {
 		/* refused unread: close rather than let civetweb drain a huge body */
 		mg_disable_connection_keep_alive(r->conn);
@@ -463,6 +480,13 @@ begin_request(struct mg_connection *conn)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	const struct mg_request_info *ri = mg_get_request_info(conn);
+	/* the drones' WebSocket: left to civetweb's handler (cp_drones.c), which authenticates
+	 * the drone by the hello it must send first */
+	const char *upgrade = mg_get_header(conn, "Upgrade");
+	if (upgrade && strcasecmp(upgrade, "websocket") == 0 && ri->local_uri_raw &&
+		strcmp(ri->local_uri_raw, CP_DRONES_WS_PATH) == 0 &&
+		strcmp(ri->request_method, "GET") == 0)
+		return 0;
 	struct cp_req *r = calloc(1, sizeof(*r));
 	if (!r) {
 		mg_send_http_error(conn, 503, "out of memory");
@@ -633,6 +657,7 @@ cp_http_start(struct cp_server *srv)
 		"access_control_allow_origin", "", /* same-origin console; no CORS */
 		"static_file_cache_control", "no-cache", /* console files: revalidate by ETag */
 		"decode_url", "no",             /* decode_path() does it, refusing %00 */
+		"websocket_timeout_ms", "5000", /* a drone silent this long is closed: offline */
 		NULL,
 	};
 	struct mg_callbacks cb;
@@ -662,8 +687,9 @@ cp_http_port(const struct cp_server *srv)
 void
 cp_http_stop(struct cp_server *srv)
 {
-	if (srv->mg)
-		mg_stop(srv->mg);
+	if (!srv->mg)
+		return; /* never started, or already stopped */
+	mg_stop(srv->mg);
 	srv->mg = NULL;
 	mg_exit_library();
 	if (ssl_shim)

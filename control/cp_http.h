@@ -70,6 +70,8 @@ struct cp_req {
 	json_t *body;                        /* the parsed JSON body, or NULL when none */
 	char addr[CP_ADDR_MAX];
 	struct cp_identity who;
+	char drone[32];                      /* CP_PERM_DRONE routes: the drone the token names */
+	int64_t drone_id;
 
 	/* the answer, sent by cp_http.c once the handler returns */
 	int status;

@@ -3,8 +3,8 @@
  * Order: options (usage errors cost nothing) → route table check (a route without a
  * permission stops the start, deny by default) → data directory, its lock (one Hive per
  * database) and the log → LDAP settings and TLS context (while single-threaded) → schema
- * migrations → first-start seeding (the admin account) → the local drone (reconciles jobs a
- * killed control plane left running) → HTTP → wait for a signal (SIGHUP
+ * migrations → first-start seeding (the admin account) → the scheduler → HTTP with the
+ * drones' WebSocket → the local drone (a child dialling in) → wait for a signal (SIGHUP
  * reopens the log for rotation) → orderly stop: civetweb finishes the requests in flight,
  * then the database closes. Nothing is buffered in memory between a request and its commit,
  * so a kill -9 at any point loses no acknowledged write. */
@@ -24,11 +24,13 @@
 #include "cp_crypto.h"
 #include "cp_db.h"
 #include "cp_drone_local.h"
+#include "cp_drones.h"
 #include "cp_http.h"
 #include "cp_ldap.h"
 #include "cp_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
+#include "cp_scheduler.h"
 
 #ifndef TIDE_VERSION
 #define TIDE_VERSION "unknown"
@@ -204,6 +206,7 @@ run(struct cp_options *o)
 	struct cp_db *db = NULL;
 	struct cp_ldap *ldap = NULL;
 	struct cp_drone_local *drone = NULL;
+	struct cp_scheduler *sched = NULL;
 	if (cp_crypto_init(cpus > 0 ? (unsigned)cpus : 1)) {
 		cp_error("main", "cannot initialise libsodium");
 		goto out;
@@ -237,14 +240,17 @@ run(struct cp_options *o)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	/* before HTTP: jobs a killed control plane left running are failed first */
-	drone = cp_drone_local_start(o, srv.db_path);
-	if (!drone)
+	sched = cp_scheduler_start(o, srv.db_path);
+	if (!sched)
 		goto out;
 	if (cp_http_start(&srv))
 		goto out;
+	cp_drones_start(&srv);
 	/* the port actually bound (--listen ADDR:0 picks a free one), for whoever started us */
 	int port = cp_http_port(&srv);
+	/* the local drone dials in like any other, once we listen */
+	if (o->local_links[0] && !(drone = cp_drone_local_start(o, srv.db_path, port)))
+		goto out;
 	cp_info("main", "tide-control %s serving %s on %s port %d (data %s, schema %d)",
 		TIDE_VERSION, srv.tls ? "https" : "http", o->listen, port, o->data_dir, rc);
 	printf("tide-control listening on %s port %d\n", srv.tls ? "https" : "http", port);
@@ -261,10 +267,15 @@ run(struct cp_options *o)
 		cp_info("main", "stopping on signal %d", sig);
 		break;
 	}
+	cp_drone_local_stop(drone); /* while HTTP still serves its last uploads */
+	drone = NULL;
 	cp_http_stop(&srv);
 	status = 0;
 out:
 	cp_drone_local_stop(drone);
+	cp_http_stop(&srv);
+	cp_drones_stop();
+	cp_scheduler_stop(sched);
 	cp_db_close(db);
 	cp_ldap_free(ldap);
 	cp_crypto_fini();

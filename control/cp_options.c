@@ -59,6 +59,13 @@ static const struct opt_def opt_defs[] = {
 		"cp_ssl_shim.so (default: next to tide-control, then the install dir)" },
 	{ "dataplane_path", OPT_STR, O(dataplane_path), 0, 0, "", 0, "FILE",
 		"tide-dataplane for the local drone (default: next to tide-control)" },
+	{ "local_links", OPT_STR, O(local_links), 0, 0, "demo=demo", 0, "LINKS",
+		"the local drone's links, NAME=SPEC;... (SPEC: demo, pcap:FILE, vdev:ARGS, "
+		"pci:BDF; empty = no local drone)" },
+	{ "drone_grace", OPT_DURATION, O(drone_grace), 1, 86400, "30s", 0, "DURATION",
+		"how long a drone may stay away before its running captures are failed" },
+	{ "max_upload", OPT_SIZE, O(max_upload), 1u << 20, 1ull << 42, "1024G", 0, "SIZE",
+		"largest file a drone may upload into a dataset" },
 	{ "threads", OPT_UINT, O(threads), 2, 256, "16", 0, "N",
 		"HTTP worker threads (each with its own database connection)" },
 	{ "max_body", OPT_SIZE, O(max_body), 1024, 64u << 20, "1M", 0, "SIZE",

@@ -6,6 +6,7 @@
 static const char *const perm_names[CP_PERM_END] = {
 	[CP_PERM_PUBLIC] = "public",
 	[CP_PERM_AUTHENTICATED] = "authenticated",
+	[CP_PERM_DRONE] = "drone",
 #define CP_PERM_NAME(id, name, desc) [CP_PERM_##id] = name,
 	CP_PERMISSIONS(CP_PERM_NAME)
 #undef CP_PERM_NAME
@@ -14,6 +15,7 @@ static const char *const perm_names[CP_PERM_END] = {
 static const char *const perm_descriptions[CP_PERM_END] = {
 	[CP_PERM_PUBLIC] = "no credentials needed",
 	[CP_PERM_AUTHENTICATED] = "any signed-in user",
+	[CP_PERM_DRONE] = "a registered drone's token",
 #define CP_PERM_DESC(id, name, desc) [CP_PERM_##id] = desc,
 	CP_PERMISSIONS(CP_PERM_DESC)
 #undef CP_PERM_DESC

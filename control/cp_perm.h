@@ -26,13 +26,14 @@ enum cp_perm {
 	CP_PERM_UNSET = 0,     /* never valid: a route row without a permission */
 	CP_PERM_PUBLIC,        /* no credentials needed (health, login) */
 	CP_PERM_AUTHENTICATED, /* any signed-in user (their own session and tokens) */
+	CP_PERM_DRONE,         /* a drone's token (uploads); never a user */
 #define CP_PERM_ENUM(id, name, desc) CP_PERM_##id,
 	CP_PERMISSIONS(CP_PERM_ENUM)
 #undef CP_PERM_ENUM
 	CP_PERM_END
 };
 
-#define CP_PERM_FIRST_NAMED (CP_PERM_AUTHENTICATED + 1)
+#define CP_PERM_FIRST_NAMED (CP_PERM_DRONE + 1)
 #define CP_PERM_NAMED_COUNT (CP_PERM_END - CP_PERM_FIRST_NAMED)
 _Static_assert(CP_PERM_NAMED_COUNT < 64, "a user's permissions are one 64-bit set");
 

@@ -38,7 +38,8 @@ struct cp_route_table {
 extern const struct cp_route_table cp_api_system_routes; /* health, permissions, audit, logs */
 extern const struct cp_route_table cp_api_auth_routes;   /* login, logout, me, tokens */
 extern const struct cp_route_table cp_api_users_routes;  /* users, groups */
-extern const struct cp_route_table cp_api_jobs_routes;   /* jobs, links, dataset files */
+extern const struct cp_route_table cp_api_jobs_routes;   /* jobs, dataset files */
+extern const struct cp_route_table cp_api_drones_routes; /* drones, links, tuning, uploads */
 
 /* 0, or -EINVAL after logging every bad row. */
 int cp_routes_check(void);

@@ -815,8 +815,12 @@ supervise(struct run *run, int *wstatus)
 		int64_t now = mono_ms();
 		if (exited && now - exited_at > DRAIN_MS)
 			break;
-		if (!exited && run->phase == RUNNING && now >= deadline) {
-			r->timed_out = true;
+		bool cancel = run->p.cancel && atomic_load(run->p.cancel);
+		if (!exited && run->phase == RUNNING && (now >= deadline || cancel)) {
+			if (now >= deadline)
+				r->timed_out = true;
+			else
+				r->cancelled = true;
 			if (run->ns_ino) {
 				signal_sandbox(run, SIGTERM);
 				run->phase = TERM_SENT;
@@ -834,6 +838,8 @@ supervise(struct run *run, int *wstatus)
 			run->phase == RUNNING ? deadline : run->phase == TERM_SENT ? kill_at : now + 1000;
 		if (run->pidfd < 0 && next > now + 50)
 			next = now + 50;
+		if (run->p.cancel && next > now + 200)
+			next = now + 200;
 		struct pollfd pfd[3];
 		int n = 0, i_out = -1, i_status = -1, i_pid = -1;
 		if (out_open) {

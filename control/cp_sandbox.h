@@ -83,6 +83,7 @@
 #ifndef CP_SANDBOX_H
 #define CP_SANDBOX_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -127,6 +128,8 @@ struct cp_sandbox_params {
 	uint32_t max_procs;
 	uint32_t max_files;
 	uint32_t kill_grace_ms;
+	atomic_bool *cancel;       /* set by another thread to stop the script like a timeout
+	                            * (checked every 200 ms); NULL = cannot be cancelled */
 };
 
 /* How memory (and process count) was limited. */
@@ -141,6 +144,7 @@ struct cp_sandbox_result {
 	                    * -1 when it was stopped before it ended */
 	int signal;        /* the signal that ended the script, 0 if none */
 	bool timed_out;
+	bool cancelled;    /* stopped because *cancel was set */
 	bool memory_exceeded; /* a process was OOM-killed at the memory limit (cgroups only) */
 	bool pids_exceeded;   /* a fork was refused at pids.max (cgroups only) */
 	bool scratch_exceeded; /* the scratch was full when the script ended, or a write passed

@@ -153,6 +153,57 @@ const struct cp_migration cp_migrations[] = {
 		"ALTER TABLE jobs_new RENAME TO jobs;"
 		"CREATE INDEX jobs_by_owner ON jobs(owner_id, id);"
 		"CREATE INDEX jobs_by_state ON jobs(state, link, id);" },
+
+	{ 6, "drones dialling in, jobs on several links, group scoping and quotas, uploaded files",
+		/* token_hash: SHA-256 of the drone token; NULL until one is issued. host, links and
+		 * applied are what the drone last reported; tuning is what the Hive wants. */
+		"CREATE TABLE drones ("
+		"  id INTEGER PRIMARY KEY,"
+		"  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+		"  token_hash BLOB UNIQUE,"
+		"  builtin INTEGER NOT NULL DEFAULT 0 CHECK (builtin IN (0, 1)),"
+		"  created_at INTEGER NOT NULL,"
+		"  last_seen_at INTEGER,"
+		"  version TEXT NOT NULL DEFAULT '',"
+		"  hostname TEXT NOT NULL DEFAULT '',"
+		"  address TEXT NOT NULL DEFAULT '',"
+		"  host TEXT NOT NULL DEFAULT '{}',"
+		"  links TEXT NOT NULL DEFAULT '[]',"
+		"  tuning TEXT NOT NULL DEFAULT '{}',"
+		"  applied TEXT NOT NULL DEFAULT '{}');"
+		"INSERT INTO drones (name, builtin, created_at) VALUES ('local', 1, " NOW_MS ");"
+		/* one row per (job, drone, link): the job's parallel captures */
+		"CREATE TABLE job_links ("
+		"  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+		"  drone TEXT NOT NULL COLLATE NOCASE,"
+		"  link TEXT NOT NULL,"
+		"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running',"
+		"    'finishing', 'done', 'failed', 'cancelled')),"
+		"  reason TEXT NOT NULL DEFAULT '',"
+		"  counters TEXT NOT NULL DEFAULT '{}',"
+		"  started_at INTEGER,"
+		"  ended_at INTEGER,"
+		"  PRIMARY KEY (job_id, drone, link)) WITHOUT ROWID;"
+		"CREATE INDEX job_links_by_link ON job_links(drone, link, state);"
+		"INSERT INTO job_links (job_id, drone, link, state, reason, counters, started_at,"
+		"  ended_at) SELECT id, 'local', link, CASE state WHEN 'processing' THEN 'done'"
+		"  ELSE state END, reason, counters, started_at, ended_at FROM jobs;"
+		/* files a drone uploaded into a dataset, with the SHA-256 the Hive computed */
+		"CREATE TABLE job_files ("
+		"  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+		"  path TEXT NOT NULL,"
+		"  drone TEXT NOT NULL,"
+		"  size INTEGER NOT NULL,"
+		"  sha256 TEXT NOT NULL,"
+		"  uploaded_at INTEGER NOT NULL,"
+		"  PRIMARY KEY (job_id, path)) WITHOUT ROWID;"
+		/* group_id: the group the job counts against (quota); shared = 1: its members see
+		 * and manage it too. Older jobs: no group, the owner's alone. */
+		"ALTER TABLE jobs ADD COLUMN group_id INTEGER;"
+		"ALTER TABLE jobs ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;"
+		"ALTER TABLE jobs ADD COLUMN dataset_bytes INTEGER NOT NULL DEFAULT 0;"
+		"CREATE INDEX jobs_by_group ON jobs(group_id, id);"
+		"ALTER TABLE groups ADD COLUMN quota_bytes INTEGER NOT NULL DEFAULT 0;" },
 };
 
 const int cp_migrations_count = sizeof(cp_migrations) / sizeof(cp_migrations[0]);

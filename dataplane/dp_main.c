@@ -25,6 +25,7 @@
 #include <rte_mbuf_dyn.h>
 
 #include "cls_truth.h"
+#include "dp_drone.h"
 #include "dp_eal.h"
 #include "dp_flows.h"
 #include "dp_linktype.h"
@@ -204,6 +205,27 @@ static struct {
 	bool ports;
 } res;
 
+/* --probe: what a drone reports to the Hive about each port, one JSON object per line. */
+static int
+probe_ports(void)
+{
+	uint16_t port;
+	RTE_ETH_FOREACH_DEV(port) {
+		struct rte_eth_dev_info info;
+		char name[RTE_ETH_NAME_MAX_LEN];
+		if (rte_eth_dev_info_get(port, &info) != 0)
+			continue;
+		rte_eth_dev_get_name_by_port(port, name);
+		printf("{\"port\":%u,\"name\":\"%s\",\"driver\":\"%s\",\"max_rx_queues\":%u,"
+		       "\"max_rx_desc\":%u,\"numa_node\":%d,\"rss\":%s}\n",
+			port, name, info.driver_name ? info.driver_name : "", info.max_rx_queues,
+			info.rx_desc_lim.nb_max, rte_eth_dev_socket_id(port),
+			info.flow_type_rss_offloads ? "true" : "false");
+	}
+	fflush(stdout);
+	return 0;
+}
+
 static int
 run(int argc, char **argv)
 {
@@ -248,7 +270,7 @@ run(int argc, char **argv)
 	}
 	if (opt.train && !opt.flows_path && !opt.out_dir)
 		opt.flows_path = "/dev/null"; /* training alone: the models are the output */
-	if (!opt.out_dir && !opt.flows_path) {
+	if (!opt.out_dir && !opt.flows_path && !opt.probe) {
 		fprintf(stderr, "tide-dataplane: give --out DIR (a dataset) and/or --flows FILE "
 				"(flow records only); see --help\n");
 		return 2;
@@ -296,6 +318,8 @@ run(int argc, char **argv)
 	if (dp_eal_start(argc, argv, extra, &used_huge) < 0)
 		return 1;
 	res.eal = true;
+	if (opt.probe)
+		return probe_ports();
 	if (!used_huge)
 		fprintf(stderr, "tide-dataplane: no free hugepages: running with --no-huge "
 				"(fine for files and demos; use hugepages for line rate)\n");
@@ -320,8 +344,11 @@ run(int argc, char **argv)
 		}
 	}
 	unsigned int n_ports = rte_eth_dev_count_avail();
-	unsigned int n_mbufs = RING_SIZE * 2 + (n_ports ? n_ports : 1) * (NB_RXD + SW_RING_SIZE) *
+	uint16_t nb_rxd = opt.rx_desc ? opt.rx_desc : NB_RXD;
+	unsigned int n_mbufs = RING_SIZE * 2 + (n_ports ? n_ports : 1) * (nb_rxd + SW_RING_SIZE) *
 		n_workers + 4096;
+	if (opt.mbufs)
+		n_mbufs = opt.mbufs;
 	if (dp_capture_init(c, n_workers, offline, n_mbufs) != 0)
 		return 1;
 	/* one job from the command line; the design (and the control plane) allows DP_MAX_JOBS */
@@ -338,7 +365,7 @@ run(int argc, char **argv)
 		snprintf(input, sizeof(input), "pcap:%s", opt.pcap_path);
 	} else {
 		res.ports = true; /* set up or half set up: stopped at exit either way */
-		if (dp_port_setup_all(c, NB_RXD) != 0)
+		if (dp_port_setup_all(c, nb_rxd) != 0)
 			return 1;
 		size_t off = 0;
 		for (unsigned int l = 0; l < c->n_links; l++) {
@@ -429,6 +456,18 @@ run(int argc, char **argv)
 		fprintf(stderr, "tide-dataplane: cannot start the writer thread\n");
 		return 1;
 	}
+	if (opt.writer_cpus) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		for (const char *p = opt.writer_cpus; *p; p += strspn(p, ","))
+			for (long cpu = strtol(p, (char **)&p, 10); cpu >= 0 && cpu < CPU_SETSIZE;
+				cpu = -1)
+				CPU_SET((int)cpu, &set);
+		int aff = pthread_setaffinity_np(writer, sizeof(set), &set);
+		if (aff)
+			fprintf(stderr, "tide-dataplane: --writer-cpus %s: %s (writer not pinned)\n",
+				opt.writer_cpus, strerror(aff));
+	}
 	if (offline) {
 		dp_offline_run(c, pf, &opt);
 	} else {
@@ -488,6 +527,8 @@ int
 main(int argc, char **argv)
 {
 	struct dp_capture *c = &capture;
+	if (dp_drone_wanted(argc, argv))
+		return dp_drone_main(argc, argv);
 	int status = run(argc, argv);
 
 	if (res.eal) {

@@ -17,7 +17,8 @@ enum {
 	OPT_QUIET, OPT_CHECK_FILTER, OPT_LINKTYPE, OPT_FLOWS, OPT_CLASSIFY, OPT_FLOWS_FORMAT,
 	OPT_SESSION_TYPE, OPT_TIMEOUT, OPT_SESSIONS, OPT_MODE, OPT_INTERVAL, OPT_CONFIG, OPT_PLUGINS,
 	OPT_PLUGIN_DIR, OPT_MODEL_DIR, OPT_POLICY, OPT_MIN_CONF, OPT_TRUTH, OPT_TRAIN, OPT_FEATURES,
-	OPT_FIRST_N, OPT_FIRST_BYTES, OPT_STREAM_BYTES, OPT_HELP,
+	OPT_FIRST_N, OPT_FIRST_BYTES, OPT_STREAM_BYTES, OPT_HELP, OPT_LINK_NAME, OPT_RX_QUEUES,
+	OPT_RX_DESC, OPT_TX_DESC, OPT_BURST, OPT_MBUFS, OPT_WRITER_CORE, OPT_PROBE,
 };
 
 static const struct option long_options[] = {
@@ -58,6 +59,14 @@ static const struct option long_options[] = {
 	{"first-bytes", required_argument, NULL, OPT_FIRST_BYTES},
 	{"stream-bytes", required_argument, NULL, OPT_STREAM_BYTES},
 	{"help", no_argument, NULL, OPT_HELP},
+	{"link-name", required_argument, NULL, OPT_LINK_NAME},
+	{"rx-queues", required_argument, NULL, OPT_RX_QUEUES},
+	{"rx-desc", required_argument, NULL, OPT_RX_DESC},
+	{"tx-desc", required_argument, NULL, OPT_TX_DESC},
+	{"burst", required_argument, NULL, OPT_BURST},
+	{"mbufs", required_argument, NULL, OPT_MBUFS},
+	{"writer-cpus", required_argument, NULL, OPT_WRITER_CORE},
+	{"probe", no_argument, NULL, OPT_PROBE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -89,6 +98,14 @@ dp_options_usage(const char *prog)
 	       "  --count N            stop after N received packets\n"
 	       "  --workers N          worker lcores (default: every lcore but the main one)\n"
 	       "  --quiet              no periodic statistics line on stderr\n"
+	       "tuning (the drone sets these from the Hive's per-drone tuning):\n"
+	       "  --link-name NAME     the link's name in the dataset (default: the port's name)\n"
+	       "  --rx-queues N        RX queues per port (default: one per worker, capped by the port)\n"
+	       "  --rx-desc N          RX descriptors per queue (default 1024; power of two)\n"
+	       "  --tx-desc N          TX descriptors (recorded; a capture sets up no TX queue)\n"
+	       "  --burst N            packets per RX burst, 1-32 (default 32)\n"
+	       "  --mbufs N            mbufs in the packet pool (default: sized from the rings)\n"
+	       "  --writer-cpus LIST   run the writer thread on these CPUs (e.g. 2,3)\n"
 	       "identification (TIE):\n"
 	       "  --flows FILE         one record per session (CSV; JSON Lines with\n"
 	       "                       --flows-format jsonl); alone, no packets are written\n"
@@ -112,6 +129,8 @@ dp_options_usage(const char *prog)
 	       "  --stream-bytes N     keep the first N bytes of the session stream\n"
 	       "tools:\n"
 	       "  --check-filter       only compile --filter (for --linktype N, default 1) and exit\n"
+	       "  --probe              print the probed ports (driver, queues, NUMA node) as JSON\n"
+	       "  --hive URL ...       drone mode: dial a Hive and run its jobs (--hive --help)\n"
 	       "  --help               this text\n"
 	       "\n"
 	       "exit status: 0 done (also when a limit ended the capture), 1 runtime error,\n"
@@ -226,6 +245,42 @@ dp_options_parse(struct dp_options *o, int argc, char **argv)
 				goto bad;
 			o->workers = (unsigned int)v;
 			break;
+		case OPT_LINK_NAME:
+			if (!optarg[0] || strlen(optarg) > 31 || strchr(optarg, '/') ||
+				optarg[0] == '.')
+				goto bad;
+			o->link_name = optarg;
+			break;
+		case OPT_RX_QUEUES:
+			if (parse_u64(optarg, &v) || v == 0 || v > 128)
+				goto bad;
+			o->rx_queues = (unsigned int)v;
+			break;
+		case OPT_RX_DESC:
+		case OPT_TX_DESC:
+			if (parse_u64(optarg, &v) || v < 64 || v > 4096 || (v & (v - 1)))
+				goto bad;
+			if (c == OPT_RX_DESC)
+				o->rx_desc = (uint16_t)v;
+			else
+				o->tx_desc = (uint16_t)v;
+			break;
+		case OPT_BURST:
+			if (parse_u64(optarg, &v) || v == 0 || v > 32)
+				goto bad;
+			o->burst = (unsigned int)v;
+			break;
+		case OPT_MBUFS:
+			if (parse_u64(optarg, &v) || v < 1023 || v > 4194303)
+				goto bad;
+			o->mbufs = (unsigned int)v;
+			break;
+		case OPT_WRITER_CORE:
+			if (!optarg[0] || strspn(optarg, "0123456789,") != strlen(optarg))
+				goto bad;
+			o->writer_cpus = optarg;
+			break;
+		case OPT_PROBE: o->probe = true; break;
 		case OPT_FLOWS: o->flows_path = optarg; break;
 		case OPT_CLASSIFY: o->classify = true; break;
 		case OPT_TRAIN: o->train = true; break;

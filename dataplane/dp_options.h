@@ -29,6 +29,15 @@ struct dp_options {
 	unsigned int check_linktype;/* --linktype for --check-filter (default Ethernet) */
 	char drone_buf[64];
 
+	/* tuning (0 / -1 = the default) */
+	const char *link_name;      /* --link-name: the (single) port's name in the dataset */
+	unsigned int rx_queues;     /* --rx-queues */
+	uint16_t rx_desc, tx_desc;  /* --rx-desc, --tx-desc */
+	unsigned int burst;         /* --burst (1..DP_BURST) */
+	unsigned int mbufs;         /* --mbufs */
+	const char *writer_cpus;    /* --writer-cpus LIST (NULL = not pinned) */
+	bool probe;                 /* --probe: describe the ports and exit */
+
 	/* sessions and classification (TIE) */
 	const char *flows_path;     /* --flows FILE (implies classification) */
 	bool classify;              /* --classify: flows into OUT/flows/<drone>.csv */

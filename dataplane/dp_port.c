@@ -5,6 +5,7 @@
 #include <rte_ethdev.h>
 
 #include "dp_linktype.h"
+#include "dp_options.h"
 #include "dp_port.h"
 
 /* A Toeplitz key made of one repeated 16-bit pattern hashes (a,b) and (b,a) alike: both
@@ -29,9 +30,12 @@ setup_port(struct dp_capture *c, uint16_t port, struct dp_link *l, uint16_t nb_r
 		return -1;
 	}
 	rte_eth_dev_get_name_by_port(port, l->name);
+	if (c->opt && c->opt->link_name && c->n_links == 0)
+		snprintf(l->name, sizeof(l->name), "%s", c->opt->link_name);
 	l->port_id = port;
 	l->linktype = DP_LINKTYPE_ETHERNET;
-	uint16_t nq = (uint16_t)RTE_MIN(c->n_workers, (unsigned int)info.max_rx_queues);
+	unsigned int want = c->opt && c->opt->rx_queues ? c->opt->rx_queues : c->n_workers;
+	uint16_t nq = (uint16_t)RTE_MIN(want, (unsigned int)info.max_rx_queues);
 	if (nq == 0)
 		nq = 1;
 

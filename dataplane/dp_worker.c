@@ -11,6 +11,7 @@
 
 #include "dp_flows.h"
 #include "dp_hash.h"
+#include "dp_options.h"
 #include "dp_worker.h"
 
 struct dp_capture *dp_worker_capture;
@@ -209,6 +210,8 @@ dp_worker_main(void *arg)
 	struct dp_capture *c = dp_worker_capture;
 	struct rte_mbuf *pkts[DP_BURST], *keep[DP_BURST];
 	unsigned int idle = 0;
+	const uint16_t burst = (uint16_t)(c->opt && c->opt->burst && c->opt->burst <= DP_BURST ?
+		c->opt->burst : DP_BURST);
 
 	while (likely(!atomic_load_explicit(&c->quit, memory_order_relaxed))) {
 		/* session expiry runs on packet arrival below, and every ~1k empty polls so an idle
@@ -221,7 +224,7 @@ dp_worker_main(void *arg)
 		}
 		for (unsigned int q = 0; q < w->n_rxq; q++) {
 			const struct dp_rxq *rq = &w->rxq[q];
-			uint16_t n = rte_eth_rx_burst(rq->port_id, rq->queue, pkts, DP_BURST);
+			uint16_t n = rte_eth_rx_burst(rq->port_id, rq->queue, pkts, burst);
 			if (unlikely(n == 0))
 				continue;
 			/* --count N is exact: packets past the budget are not taken (freed uncounted,

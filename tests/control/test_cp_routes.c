@@ -41,6 +41,9 @@ CP_ROUTE_TABLE(cp_api_jobs_routes,
 	{ "GET", "/api/v1/boxes/{id}/files/{path...}", CP_PERM_JOBS_READ, ok_handler },
 	{ "GET", "/api/v1/boxes/{rest...}/x", CP_PERM_JOBS_READ, ok_handler },
 );
+CP_ROUTE_TABLE(cp_api_drones_routes,
+	{ "PUT", "/api/v1/crates/{id}", CP_PERM_DRONE, ok_handler },
+);
 
 static int failures;
 

@@ -79,8 +79,15 @@ def create(c, **kw):
 
 def test_links_and_filter_validation():
     c = user("alice")
-    r = expect(c.get("/api/v1/links"), 200)
-    assert r.json["items"] == [{"name": "demo", "drone": "local", "state": "online"}], r.json
+    deadline = time.monotonic() + 20  # the local drone dials in just after the Hive starts
+    while True:
+        r = expect(c.get("/api/v1/links"), 200)
+        if r.json["items"] and r.json["items"][0]["state"] == "online" or \
+                time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert [(l["drone"], l["name"], l["state"], l["busy"]) for l in r.json["items"]] == \
+        [("local", "demo", "online", False)], r.json
     expect(c.post("/api/v1/jobs/validate", {"filter": "udp port 53"}), 200)
     assert c.post("/api/v1/jobs/validate", {"filter": "udp port 53"}).json == {"valid": True}
     r = expect(c.post("/api/v1/jobs/validate", {"filter": "udp prt 53"}), 422, "invalid_filter")
@@ -114,7 +121,17 @@ def test_job_dataset_download_and_scope():
     assert job["counters"]["written"] > 0 and job["counters"]["bytes_written"] > 0, job
     files = expect(c.get("/api/v1/jobs/%d/files" % job["id"]), 200).json["items"]
     paths = [f["path"] for f in files]
-    assert "manifest.json" in paths and "flows/local.csv" in paths, paths
+    assert "manifest.json" in paths and "flows/local/demo.csv" in paths, paths
+    assert "manifests/local/demo.json" in paths, paths
+    # the Hive's manifest lists every uploaded file with the SHA-256 it computed on receipt
+    man = json.loads(download(h, c, "/api/v1/jobs/%d/files/manifest.json" % job["id"]))
+    listed = {f["file"]: f["sha256"] for f in man["files"]}
+    for f in files:
+        if f["path"] != "manifest.json":
+            assert listed.get(f["path"]) == f["sha256"], (f, listed)
+    assert man["links"][0]["drone"] == "local" and man["links"][0]["state"] == "done", man
+    apps = expect(c.get("/api/v1/jobs/%d/apps" % job["id"]), 200).json["items"]
+    assert apps and apps[0]["app"] == "DNS" and apps[0]["sessions"] > 0, apps
     shards = [f for f in files if f["path"].startswith("shards/") and f["path"].endswith(".pcapng")]
     assert shards and shards[0]["sha256"], files
     shard = shards[0]
@@ -161,6 +178,14 @@ def test_job_dataset_download_and_scope():
     expect(carol.get(base + "manifest.json"), 200)
     assert any(j["id"] == job["id"] for j in expect(carol.get("/api/v1/jobs"), 200).json["items"])
     expect(carol.post("/api/v1/jobs", {"name": "x", "max_size": 1 << 20, "max_duration": 3}), 403)
+
+    # sharing: a job created with "group" is seen and managed by that group's members
+    shared = create(c, name="shared", filter="tcp port 9", max_duration=600, group="users")
+    assert shared["shared"] and shared["group"] == "users", shared
+    expect(bob.get("/api/v1/jobs/%d" % shared["id"]), 200)
+    expect(bob.post("/api/v1/jobs/%d/cancel" % shared["id"]), 200)
+    expect(c.post("/api/v1/jobs", {"name": "x", "max_size": 1 << 20, "max_duration": 3,
+                                   "group": "admins"}), 422, "unknown_group")
 
     # delete: ended jobs only; removes the dataset
     expect(c.delete("/api/v1/jobs/%d" % job["id"]), 204)
@@ -350,28 +375,44 @@ def pid_alive(pid):
         return False
 
 
+def capture_pids(data_dir):
+    """Live tide-dataplane capture children writing under data_dir (the local drone's spool)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--out" in argv and any(data_dir.encode() in a for a in argv):
+            pids.append(int(d))
+    return pids
+
+
 def test_kill9_mid_job():
     with Hive(BIN, args=["--dataplane-path", DATAPLANE]) as h:
         c = admin(h)
         job = create(c, name="doomed", filter="tcp port 9", max_duration=600)
         wait_state(c, job["id"], ("running",))
-        # the runner records the pid just after it marks the job running
-        deadline, pid = time.monotonic() + 10, 0
-        while pid == 0 and time.monotonic() < deadline:
-            con = h.db()
-            pid = con.execute("SELECT pid FROM jobs WHERE id = ?", (job["id"],)).fetchone()[0]
-            con.close()
-            time.sleep(0 if pid else 0.05)
-        assert pid > 0 and pid_alive(pid), pid
+        deadline, pids = time.monotonic() + 10, []
+        while not pids and time.monotonic() < deadline:
+            pids = capture_pids(h.data_dir)
+            time.sleep(0 if pids else 0.05)
+        assert pids and all(pid_alive(p) for p in pids), pids
         h.kill9()
         deadline = time.monotonic() + 10
-        while pid_alive(pid) and time.monotonic() < deadline:
+        while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert not any(pid_alive(p) for p in pids), "capture %s outlived the control plane" % pids
         h.start()
         c = admin(h)
-        job = expect(c.get("/api/v1/jobs/%d" % job["id"]), 200).json
-        assert job["state"] == "failed" and job["reason"] == "control plane restarted", job
-        assert not pid_alive(pid), "dataplane %d outlived the control plane" % pid
+        # the restarted local drone finds the capture's spool and reports it; the job fails
+        # with a reason that says why, instead of hanging in running
+        job = wait_state(c, job["id"], ("failed",), timeout=60)
+        assert "restarted" in job["reason"], job
+        assert job["links"][0]["state"] == "failed", job
 
 
 try:

@@ -17,7 +17,7 @@ from cplib import Client, Hive, admin, as_token, concrete, expect, make_group, m
     make_user  # noqa: E402
 
 BIN = cplib.binary_from_argv()
-PSEUDO = {"public", "authenticated"}
+PSEUDO = {"public", "authenticated", "drone"}
 
 
 def body_for(method):

@@ -1,0 +1,735 @@
+/* cp_api_drones.c — drones, their links and tuning (REST), and the drones' upload route.
+ *
+ * Anyone who may read jobs sees drones and links (a job form offers them); registering a drone,
+ * rotating its token and tuning it need drones.admin. A drone token (tided_…) is shown once and
+ * stored as its SHA-256, like application tokens.
+ *
+ * Tuning is validated against what the drone reported of its host at its last hello — cores,
+ * NUMA nodes, hugepages and each link's RX queue limit — so a value the drone cannot honour is
+ * refused here with the limit in the message (422 invalid_tuning), never discovered at the next
+ * capture. Accepted tuning is stored, sent to the drone if it is online (it persists it and
+ * applies it at the next capture on each link: every capture is a new DPDK process), and
+ * audited.
+ *
+ * Uploads: PUT /api/v1/drones/upload/{job}/{path...} with a drone token, the file as the body,
+ * Content-Length and X-Tide-Sha256. The path must lie in the drone's own part of the dataset
+ * (shards/<drone>/, flows/<drone>/, manifests/<drone>/), each segment of [A-Za-z0-9._-] not
+ * starting with '.'; the job must have a link on that drone. The body is written to a dot-file
+ * in the dataset (never listed or served), hashed as it arrives, fsynced, compared with the
+ * declared SHA-256 and only then renamed into place and recorded in job_files; a mismatch is
+ * 422 and leaves nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <civetweb.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <sodium.h>
+
+#include "cp_api.h"
+#include "cp_audit.h"
+#include "cp_crypto.h"
+#include "cp_db.h"
+#include "cp_drone_local.h"
+#include "cp_drones.h"
+#include "cp_http.h"
+#include "cp_log.h"
+#include "cp_options.h"
+#include "cp_routes.h"
+
+#define UPLOAD_CHUNK (256 * 1024)
+#define UPLOAD_DEPTH 8
+
+static const char sql_drones[] =
+	"SELECT id, name, builtin, created_at, last_seen_at, version, hostname, address, host,"
+	" links, tuning, applied FROM drones ORDER BY name";
+static const char sql_drone[] =
+	"SELECT id, name, builtin, created_at, last_seen_at, version, hostname, address, host,"
+	" links, tuning, applied FROM drones WHERE id = ?1";
+static const char sql_insert[] =
+	"INSERT INTO drones (name, token_hash, created_at) VALUES (?1, ?2, ?3)";
+static const char sql_token[] = "UPDATE drones SET token_hash = ?2 WHERE id = ?1";
+static const char sql_delete[] = "DELETE FROM drones WHERE id = ?1 AND builtin = 0";
+static const char sql_set_tuning[] = "UPDATE drones SET tuning = ?2 WHERE id = ?1";
+static const char sql_job_on_drone[] =
+	"SELECT 1 FROM job_links WHERE job_id = ?1 AND drone = ?2";
+static const char sql_file_upsert[] =
+	"INSERT INTO job_files (job_id, path, drone, size, sha256, uploaded_at)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (job_id, path) DO UPDATE SET"
+	" size = excluded.size, sha256 = excluded.sha256, uploaded_at = excluded.uploaded_at";
+
+/* ---- drones as JSON ------------------------------------------------------------------------- */
+
+/* live counters of the capture on (drone, link), from the drone's last status */
+static json_t *
+link_live(json_t *live, const char *link, json_t **job)
+{
+	size_t i;
+	json_t *c;
+	*job = json_null();
+	json_array_foreach(json_object_get(live, "captures"), i, c) {
+		const char *state = json_string_value(json_object_get(c, "state"));
+		if (strcmp(json_string_value(json_object_get(c, "link")) ?: "", link) == 0 && state &&
+			(!strcmp(state, "running") || !strcmp(state, "finishing"))) {
+			*job = json_incref(json_object_get(c, "job"));
+			return json_incref(json_object_get(c, "counters"));
+		}
+	}
+	return NULL;
+}
+
+/* Per-link rates from the previous look at the same counters (one process-wide memory). */
+static void
+add_rates(const char *drone, const char *link, json_t *counters)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static struct {
+		char key[96];
+		int64_t at_ms, packets, bytes, drops;
+		double pps, bps, dps;
+	} seen[512];
+	char key[96];
+	snprintf(key, sizeof(key), "%s/%s", drone, link);
+	int64_t now = cp_now_ms();
+	int64_t p = json_integer_value(json_object_get(counters, "received"));
+	int64_t b = json_integer_value(json_object_get(counters, "rx_bytes"));
+	int64_t d = json_integer_value(json_object_get(counters, "drops"));
+	pthread_mutex_lock(&mu);
+	int slot = -1, free_slot = -1;
+	for (int i = 0; i < 512 && slot < 0; i++) {
+		if (!strcmp(seen[i].key, key))
+			slot = i;
+		else if (free_slot < 0 && !seen[i].key[0])
+			free_slot = i;
+	}
+	if (slot < 0)
+		slot = free_slot >= 0 ? free_slot : (int)(now % 512);
+	if (strcmp(seen[slot].key, key) || p < seen[slot].packets) {
+		snprintf(seen[slot].key, sizeof(seen[slot].key), "%s", key);
+		seen[slot].pps = seen[slot].bps = seen[slot].dps = 0;
+	} else if (now - seen[slot].at_ms >= 500) {
+		double dt = (double)(now - seen[slot].at_ms) / 1000.0;
+		seen[slot].pps = (double)(p - seen[slot].packets) / dt;
+		seen[slot].bps = (double)(b - seen[slot].bytes) * 8.0 / dt;
+		seen[slot].dps = (double)(d - seen[slot].drops) / dt;
+	} else {
+		goto keep;
+	}
+	seen[slot].at_ms = now;
+	seen[slot].packets = p;
+	seen[slot].bytes = b;
+	seen[slot].drops = d;
+keep:
+	json_object_set_new(counters, "pps", json_real(seen[slot].pps));
+	json_object_set_new(counters, "bps", json_real(seen[slot].bps));
+	json_object_set_new(counters, "drops_per_s", json_real(seen[slot].dps));
+	pthread_mutex_unlock(&mu);
+}
+
+static json_t *
+zero_counters(void)
+{
+	return json_pack("{s:i, s:i, s:i, s:i, s:i, s:{}}", "packets", 0, "bytes", 0, "received", 0,
+		"rx_bytes", 0, "drops", 0, "drops_by_reason");
+}
+
+/* The drone's links with live state. New reference. */
+static json_t *
+links_json(const char *drone, json_t *reported, json_t *live)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *l;
+	json_array_foreach(reported, i, l) {
+		const char *name = json_string_value(json_object_get(l, "name"));
+		if (!name)
+			continue;
+		json_t *job;
+		json_t *counters = live ? link_live(live, name, &job) : NULL;
+		if (!live)
+			job = json_null();
+		if (!counters)
+			counters = zero_counters();
+		else
+			add_rates(drone, name, counters);
+		json_t *o = json_pack("{s:s, s:s, s:O, s:s, s:b, s:o, s:o}", "drone", drone, "name",
+			name, "device", json_object_get(l, "device") ?: json_string(""), "state",
+			live ? "online" : "offline", "busy", !json_is_null(job), "job", job, "counters",
+			counters);
+		json_object_set(o, "driver", json_object_get(l, "driver") ?: json_string(""));
+		json_object_set(o, "max_rx_queues", json_object_get(l, "max_rx_queues") ?:
+			json_integer(1));
+		json_object_set(o, "numa_node", json_object_get(l, "numa_node") ?: json_integer(-1));
+		json_array_append_new(out, o);
+	}
+	return out;
+}
+
+static json_t *
+drone_row_json(sqlite3_stmt *st)
+{
+#define T(i) ((const char *)sqlite3_column_text(st, i))
+	const char *name = T(1);
+	json_t *live = cp_drones_live(name);
+	json_t *host = json_loads(T(8), 0, NULL), *links = json_loads(T(9), 0, NULL);
+	json_t *tuning = json_loads(T(10), 0, NULL), *applied = json_loads(T(11), 0, NULL);
+	json_t *j = json_pack("{s:I, s:s, s:b, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
+		"id", (json_int_t)sqlite3_column_int64(st, 0), "name", name, "builtin",
+		sqlite3_column_int(st, 2), "state", live ? "online" : "offline", "version", T(5),
+		"hostname", T(6), "address", T(7), "created_at",
+		cp_api_time(sqlite3_column_int64(st, 3)), "last_seen_at",
+		cp_api_time(sqlite3_column_int64(st, 4)), "host",
+		json_is_object(host) ? host : json_object(), "tuning",
+		json_is_object(tuning) ? tuning : json_object(), "applied",
+		json_is_object(applied) ? applied : json_object(), "links",
+		links_json(name, links, live));
+	json_object_set_new(j, "connected_at", live ? cp_api_time(json_integer_value(
+		json_object_get(live, "connected_at"))) : json_null());
+	json_decref(links);
+	json_decref(live);
+	return j;
+#undef T
+}
+
+static int
+get_drones(struct cp_req *r)
+{
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_drones);
+	if (!st)
+		return cp_fail_errno(r, -EIO, "listing drones");
+	json_t *items = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(items, drone_row_json(st));
+	sqlite3_reset(st);
+	return cp_reply(r, 200, json_pack("{s:o}", "items", items));
+}
+
+static json_t *
+load_drone(struct cp_req *r, int64_t *id)
+{
+	*id = cp_param_id(r, 0);
+	if (*id < 0)
+		return NULL;
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_drone);
+	if (!st) {
+		cp_fail_errno(r, -EIO, "reading the drone");
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, *id);
+	json_t *j = sqlite3_step(st) == SQLITE_ROW ? drone_row_json(st) : NULL;
+	sqlite3_reset(st);
+	if (!j)
+		cp_fail(r, 404, "not_found", "no such drone");
+	return j;
+}
+
+static int
+get_drone(struct cp_req *r)
+{
+	int64_t id;
+	json_t *j = load_drone(r, &id);
+	return j ? cp_reply(r, 200, j) : r->status;
+}
+
+static int
+get_links(struct cp_req *r)
+{
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_drones);
+	if (!st)
+		return cp_fail_errno(r, -EIO, "listing links");
+	json_t *items = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		json_t *d = drone_row_json(st);
+		json_array_extend(items, json_object_get(d, "links"));
+		json_decref(d);
+	}
+	sqlite3_reset(st);
+	return cp_reply(r, 200, json_pack("{s:o}", "items", items));
+}
+
+/* ---- registration and tokens --------------------------------------------------------------- */
+
+static int
+new_token(char out[80], uint8_t hash[32])
+{
+	char secret[48];
+	int rc = cp_random_b64(secret, sizeof(secret), 32);
+	if (rc)
+		return rc;
+	snprintf(out, 80, CP_DRONE_TOKEN_PREFIX "%s", secret);
+	cp_sha256(out, strlen(out), hash);
+	return 0;
+}
+
+static int
+post_drone(struct cp_req *r)
+{
+	static const struct cp_field fields[] = {
+		{ "name", CP_FIELD_STRING, true, 1, CP_DRONE_NAME_MAX },
+	};
+	if (cp_check_body(r, fields, 1))
+		return r->status;
+	const char *name = json_string_value(json_object_get(r->body, "name"));
+	if (!cp_drones_valid_name(name))
+		return cp_fail(r, 400, "invalid_field", "'name': 1-%d of a-z A-Z 0-9 . _ -, not "
+			"starting with . or -", CP_DRONE_NAME_MAX);
+	char token[80];
+	uint8_t hash[32];
+	int rc = new_token(token, hash);
+	if (rc == 0)
+		rc = cp_db_begin(r->db);
+	if (rc)
+		return cp_fail_errno(r, rc, "registering the drone");
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_insert);
+	int s = SQLITE_ERROR;
+	if (st) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(st, 2, hash, sizeof(hash), SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, cp_now_ms());
+		s = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);
+	int64_t id = rc ? 0 : cp_db_last_id(r->db);
+	char target[64];
+	snprintf(target, sizeof(target), "drone:%s", name);
+	if (rc == 0)
+		rc = cp_audit(r, CP_AUDIT_DRONE_CREATE, target, NULL);
+	if (rc == 0)
+		rc = cp_db_commit(r->db);
+	else
+		cp_db_rollback(r->db);
+	if (rc == -EEXIST)
+		return cp_fail(r, 409, "exists", "a drone named '%s' exists", name);
+	if (rc)
+		return cp_fail_errno(r, rc, "registering the drone");
+	json_t *j = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name", name, "token",
+		token);
+	sodium_memzero(token, sizeof(token));
+	return cp_reply(r, 201, j);
+}
+
+static int
+post_drone_token(struct cp_req *r)
+{
+	int64_t id;
+	json_t *d = load_drone(r, &id);
+	if (!d)
+		return r->status;
+	char token[80], target[64];
+	uint8_t hash[32];
+	snprintf(target, sizeof(target), "drone:%s", json_string_value(json_object_get(d, "name")));
+	if (json_is_true(json_object_get(d, "builtin"))) {
+		json_decref(d);
+		return cp_fail(r, 409, "builtin", "the local drone's token is made at every start");
+	}
+	int rc = new_token(token, hash);
+	if (rc == 0)
+		rc = cp_db_begin(r->db);
+	if (rc) {
+		json_decref(d);
+		return cp_fail_errno(r, rc, "issuing a token");
+	}
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_token);
+	int s = SQLITE_ERROR;
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_blob(st, 2, hash, sizeof(hash), SQLITE_STATIC);
+		s = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);
+	if (rc == 0)
+		rc = cp_audit(r, CP_AUDIT_DRONE_TOKEN, target, NULL);
+	if (rc == 0)
+		rc = cp_db_commit(r->db);
+	else
+		cp_db_rollback(r->db);
+	if (rc) {
+		json_decref(d);
+		return cp_fail_errno(r, rc, "issuing a token");
+	}
+	json_t *j = json_pack("{s:I, s:O, s:s}", "id", (json_int_t)id, "name",
+		json_object_get(d, "name"), "token", token);
+	sodium_memzero(token, sizeof(token));
+	json_decref(d);
+	return cp_reply(r, 200, j);
+}
+
+static int
+delete_drone(struct cp_req *r)
+{
+	int64_t id;
+	json_t *d = load_drone(r, &id);
+	if (!d)
+		return r->status;
+	char target[64];
+	snprintf(target, sizeof(target), "drone:%s", json_string_value(json_object_get(d, "name")));
+	bool builtin = json_is_true(json_object_get(d, "builtin"));
+	json_decref(d);
+	if (builtin)
+		return cp_fail(r, 409, "builtin", "the local drone cannot be deleted");
+	int rc = cp_db_begin(r->db);
+	if (rc)
+		return cp_fail_errno(r, rc, "deleting the drone");
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_delete);
+	int s = SQLITE_ERROR;
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		s = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);
+	if (rc == 0)
+		rc = cp_audit(r, CP_AUDIT_DRONE_DELETE, target, NULL);
+	if (rc == 0)
+		rc = cp_db_commit(r->db);
+	else
+		cp_db_rollback(r->db);
+	return rc ? cp_fail_errno(r, rc, "deleting the drone") : cp_reply(r, 204, NULL);
+}
+
+/* ---- tuning ----------------------------------------------------------------------------------- */
+
+/* What the drone's host allows, from its last hello; NULL when it never said. */
+static json_t *
+limits_of(json_t *d)
+{
+	json_t *host = json_object_get(d, "host");
+	if (!json_integer_value(json_object_get(host, "cores")))
+		return NULL;
+	json_int_t maxq = 0;
+	size_t i;
+	json_t *l;
+	json_array_foreach(json_object_get(d, "links"), i, l) {
+		json_int_t q = json_integer_value(json_object_get(l, "max_rx_queues"));
+		if (q > 0 && (maxq == 0 || q < maxq))
+			maxq = q;
+	}
+	return json_pack("{s:O, s:O, s:I, s:O, s:I, s:I, s:I, s:I}", "cores",
+		json_object_get(host, "cores"), "numa_nodes", json_object_get(host, "numa_nodes") ?:
+		json_integer(1), "max_rx_queues", maxq ? maxq : 1, "hugepages_total",
+		json_object_get(host, "hugepages_total") ?: json_integer(0), "max_burst",
+		(json_int_t)32, "min_desc", (json_int_t)64, "max_desc", (json_int_t)4096,
+		"max_mempool_size", (json_int_t)4194303);
+}
+
+static int
+tuning_reply(struct cp_req *r, json_t *d, int status)
+{
+	json_t *limits = limits_of(d);
+	json_t *j = json_pack("{s:O, s:O, s:O, s:o, s:O}", "drone", json_object_get(d, "name"),
+		"tuning", json_object_get(d, "tuning"), "applied", json_object_get(d, "applied"),
+		"limits", limits ? limits : json_null(), "state", json_object_get(d, "state"));
+	json_decref(d);
+	return cp_reply(r, status, j);
+}
+
+static int
+get_tuning(struct cp_req *r)
+{
+	int64_t id;
+	json_t *d = load_drone(r, &id);
+	return d ? tuning_reply(r, d, 200) : r->status;
+}
+
+static bool
+pow2(int64_t v)
+{
+	return v > 0 && (v & (v - 1)) == 0;
+}
+
+static int
+put_tuning(struct cp_req *r)
+{
+	static const struct cp_field fields[] = {
+		{ "workers", CP_FIELD_INT, false, 1, 128 },
+		{ "rx_queues", CP_FIELD_INT, false, 1, 128 },
+		{ "rx_desc", CP_FIELD_INT, false, 64, 4096 },
+		{ "tx_desc", CP_FIELD_INT, false, 64, 4096 },
+		{ "burst", CP_FIELD_INT, false, 1, 32 },
+		{ "mempool_size", CP_FIELD_INT, false, 1023, 4194303 },
+		{ "writer_cores", CP_FIELD_INT, false, 0, 128 },
+		{ "numa_node", CP_FIELD_INT, false, -1, 64 },
+		{ "hugepages", CP_FIELD_BOOL, false, 0, 0 },
+	};
+	if (cp_check_body(r, fields, sizeof(fields) / sizeof(fields[0])))
+		return r->status;
+	int64_t id;
+	json_t *d = load_drone(r, &id);
+	if (!d)
+		return r->status;
+	json_t *limits = limits_of(d);
+	if (!limits) {
+		json_decref(d);
+		return cp_fail(r, 409, "drone_unknown", "the drone has not connected yet: its "
+			"host's limits are unknown");
+	}
+	json_t *t = json_deep_copy(json_object_get(d, "tuning"));
+	json_object_update(t, r->body);
+#define LIM(k) json_integer_value(json_object_get(limits, k))
+#define VAL(k, def) (json_object_get(t, k) ? json_integer_value(json_object_get(t, k)) : (def))
+	int64_t cores = LIM("cores"), workers = VAL("workers", 1);
+	char why[256] = "";
+	if (workers + 1 > cores && cores > 1)
+		snprintf(why, sizeof(why), "workers: %lld needs %lld cores with the main one; the "
+			"drone has %lld", (long long)workers, (long long)workers + 1, (long long)cores);
+	else if (VAL("rx_queues", 1) > LIM("max_rx_queues"))
+		snprintf(why, sizeof(why), "rx_queues: %lld is more than the drone's links allow "
+			"(%lld)", (long long)VAL("rx_queues", 1), (long long)LIM("max_rx_queues"));
+	else if (json_object_get(t, "rx_desc") && !pow2(VAL("rx_desc", 1024)))
+		snprintf(why, sizeof(why), "rx_desc: %lld is not a power of two",
+			(long long)VAL("rx_desc", 1024));
+	else if (json_object_get(t, "tx_desc") && !pow2(VAL("tx_desc", 1024)))
+		snprintf(why, sizeof(why), "tx_desc: %lld is not a power of two",
+			(long long)VAL("tx_desc", 1024));
+	else if (workers + VAL("writer_cores", 0) > cores)
+		snprintf(why, sizeof(why), "writer_cores: %lld with %lld workers is more than the "
+			"drone's %lld cores", (long long)VAL("writer_cores", 0), (long long)workers,
+			(long long)cores);
+	else if (VAL("numa_node", -1) >= LIM("numa_nodes"))
+		snprintf(why, sizeof(why), "numa_node: %lld, but the drone has %lld NUMA node(s)",
+			(long long)VAL("numa_node", -1), (long long)LIM("numa_nodes"));
+	else if (json_is_true(json_object_get(r->body, "hugepages")) &&
+		LIM("hugepages_total") == 0)
+		snprintf(why, sizeof(why), "hugepages: the drone has no hugepages reserved");
+#undef LIM
+#undef VAL
+	json_decref(limits);
+	if (why[0]) {
+		json_decref(t);
+		json_decref(d);
+		return cp_fail(r, 422, "invalid_tuning", "%s", why);
+	}
+	char *text = json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS);
+	char target[64];
+	snprintf(target, sizeof(target), "drone:%s", json_string_value(json_object_get(d, "name")));
+	int rc = text ? cp_db_begin(r->db) : -ENOMEM;
+	if (rc == 0) {
+		sqlite3_stmt *st = cp_db_stmt(r->db, sql_set_tuning);
+		int s = SQLITE_ERROR;
+		if (st) {
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+			s = sqlite3_step(st);
+			sqlite3_reset(st);
+		}
+		rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);
+		if (rc == 0)
+			rc = cp_audit(r, CP_AUDIT_DRONE_TUNE, target, json_pack("{s:O, s:O}", "from",
+				json_object_get(d, "tuning"), "to", t));
+		if (rc == 0)
+			rc = cp_db_commit(r->db);
+		else
+			cp_db_rollback(r->db);
+	}
+	free(text);
+	if (rc) {
+		json_decref(t);
+		json_decref(d);
+		return cp_fail_errno(r, rc, "saving the tuning");
+	}
+	json_t *m = json_pack("{s:s, s:O}", "type", "tune", "tuning", t);
+	cp_drones_send(json_string_value(json_object_get(d, "name")), m);
+	json_decref(m);
+	json_object_set_new(d, "tuning", t);
+	return tuning_reply(r, d, 200);
+}
+
+/* ---- uploads -------------------------------------------------------------------------------- */
+
+static bool
+valid_segment(const char *s, size_t len)
+{
+	if (len == 0 || len > 128 || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+			    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+			return false;
+	return true;
+}
+
+/* The path's segments are safe and it lies in the drone's own part of the dataset. */
+static bool
+upload_path_ok(const char *path, const char *drone)
+{
+	static const char *const areas[] = { "shards/", "flows/", "manifests/" };
+	bool area = false;
+	for (size_t i = 0; i < 3; i++) {
+		size_t l = strlen(areas[i]), dl = strlen(drone);
+		if (!strncmp(path, areas[i], l) && !strncmp(path + l, drone, dl) &&
+			path[l + dl] == '/')
+			area = true;
+	}
+	if (!area)
+		return false;
+	int depth = 0;
+	for (const char *p = path; *p; depth++) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		if (!valid_segment(p, len) || depth >= UPLOAD_DEPTH)
+			return false;
+		p += len + (slash ? 1 : 0);
+		if (slash && !*p)
+			return false;
+	}
+	return true;
+}
+
+/* mkdir -p of path's parent directories under dir (0755: the sandbox reads datasets). */
+static int
+make_parents(const char *dir, const char *rel)
+{
+	char p[PATH_MAX];
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, rel) >= sizeof(p))
+		return -ENAMETOOLONG;
+	size_t base = strlen(dir);
+	for (char *s = p + base + 1; (s = strchr(s, '/')); s++) {
+		*s = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	return 0;
+}
+
+static int
+put_upload(struct cp_req *r)
+{
+	int64_t job = cp_param_id(r, 0);
+	if (job < 0)
+		return r->status;
+	const char *rel = r->params[1];
+	if (!upload_path_ok(rel, r->drone))
+		return cp_fail(r, 403, "forbidden", "a drone uploads only into shards/%s/, "
+			"flows/%s/ or manifests/%s/ with plain names", r->drone, r->drone, r->drone);
+	const char *sha = mg_get_header(r->conn, "X-Tide-Sha256");
+	long long len = r->ri->content_length;
+	if (!sha || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64)
+		return cp_fail(r, 400, "missing_field", "X-Tide-Sha256 (64 lower-case hex) is "
+			"required");
+	if (len < 0)
+		return cp_fail(r, 411, "length_required", "uploads need Content-Length");
+	if ((uint64_t)len > r->srv->opt->max_upload) {
+		mg_disable_connection_keep_alive(r->conn);
+		return cp_fail(r, 413, "body_too_large", "uploads are limited to %llu bytes",
+			(unsigned long long)r->srv->opt->max_upload);
+	}
+	sqlite3_stmt *st = cp_db_stmt(r->db, sql_job_on_drone);
+	if (!st)
+		return cp_fail_errno(r, -EIO, "checking the job");
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_text(st, 2, r->drone, -1, SQLITE_STATIC);
+	bool ours = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	if (!ours) {
+		mg_disable_connection_keep_alive(r->conn);
+		return cp_fail(r, 404, "not_found", "no job %lld on drone %s", (long long)job,
+			r->drone);
+	}
+	char dir[PATH_MAX], tmp[PATH_MAX + 64], final[PATH_MAX + 600];
+	if (cp_drone_job_path(r->srv->opt->data_dir, job, "", dir, sizeof(dir)))
+		return cp_fail_errno(r, -ENAMETOOLONG, "storing the upload");
+	mkdir(dir, 0755);
+	int rc = make_parents(dir, rel);
+	if (rc)
+		return cp_fail_errno(r, rc, "storing the upload");
+	char rnd[24];
+	cp_random_b64(rnd, sizeof(rnd), 12);
+	snprintf(tmp, sizeof(tmp), "%s/.upload-%s", dir, rnd);
+	snprintf(final, sizeof(final), "%s/%s", dir, rel);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return cp_fail_errno(r, -errno, "storing the upload");
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	char *buf = malloc(UPLOAD_CHUNK);
+	long long got = 0;
+	rc = buf ? 0 : -ENOMEM;
+	while (rc == 0 && got < len) {
+		int n = mg_read(r->conn, buf, UPLOAD_CHUNK);
+		if (n <= 0)
+			break;
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		for (ssize_t off = 0; rc == 0 && off < n;) {
+			ssize_t w = write(fd, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				rc = -errno;
+			else
+				off += w;
+		}
+		got += n;
+	}
+	free(buf);
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && got != len)
+		rc = -EPIPE;
+	if (rc == 0 && strcmp(hex, sha) != 0) {
+		unlink(tmp);
+		cp_warn("drones", "job %lld: %s from drone %s: SHA-256 mismatch (sent %s, got %s)",
+			(long long)job, rel, r->drone, sha, hex);
+		return cp_fail(r, 422, "checksum_mismatch", "the body's SHA-256 is %s, not %s", hex,
+			sha);
+	}
+	if (rc == 0 && rename(tmp, final) != 0)
+		rc = -errno;
+	if (rc) {
+		unlink(tmp);
+		mg_disable_connection_keep_alive(r->conn);
+		if (rc == -EPIPE)
+			return cp_fail(r, 400, "invalid_body", "the body ended early");
+		return cp_fail_errno(r, rc, "storing the upload");
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	st = cp_db_stmt(r->db, sql_file_upsert);
+	int s = SQLITE_ERROR;
+	if (st) {
+		sqlite3_bind_int64(st, 1, job);
+		sqlite3_bind_text(st, 2, rel, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, r->drone, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, len);
+		sqlite3_bind_text(st, 5, hex, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, cp_now_ms());
+		s = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	if (s != SQLITE_DONE)
+		return cp_fail_errno(r, cp_db_errno(s), "recording the upload");
+	return cp_reply(r, 201, json_pack("{s:s, s:I, s:s}", "path", rel, "size", (json_int_t)len,
+		"sha256", hex));
+}
+
+CP_ROUTE_TABLE(cp_api_drones_routes,
+	{ "GET", "/api/v1/drones", CP_PERM_JOBS_READ, get_drones },
+	{ "POST", "/api/v1/drones", CP_PERM_DRONES_ADMIN, post_drone },
+	{ "GET", "/api/v1/drones/{id}", CP_PERM_JOBS_READ, get_drone },
+	{ "DELETE", "/api/v1/drones/{id}", CP_PERM_DRONES_ADMIN, delete_drone },
+	{ "POST", "/api/v1/drones/{id}/token", CP_PERM_DRONES_ADMIN, post_drone_token },
+	{ "GET", "/api/v1/drones/{id}/tuning", CP_PERM_DRONES_ADMIN, get_tuning },
+	{ "PUT", "/api/v1/drones/{id}/tuning", CP_PERM_DRONES_ADMIN, put_tuning },
+	{ "PUT", "/api/v1/drones/upload/{job}/{path...}", CP_PERM_DRONE, put_upload },
+	{ "GET", "/api/v1/links", CP_PERM_JOBS_READ, get_links },
+);

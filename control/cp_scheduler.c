@@ -1,0 +1,801 @@
+/* cp_scheduler.c — the job scheduler and the post-processing thread (see cp_scheduler.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "cp_db.h"
+#include "cp_drone_local.h"
+#include "cp_drones.h"
+#include "cp_log.h"
+#include "cp_options.h"
+#include "cp_sandbox.h"
+#include "cp_scheduler.h"
+
+#define MAX_ACTIVE 512           /* jobs looked at per tick */
+#define MAX_JOB_LINKS 64
+#define RESEND_MS 5000           /* stop/cancel repeated while a link is finishing */
+#define FINISH_TIMEOUT_MS 120000 /* a finishing link that never ends fails */
+#define OVERRUN_MS 30000         /* past max_duration before the Hive stops a link itself */
+#define UNREPORTED_MS 15000      /* an online drone that does not report a capture this long */
+#define PROCESSOR_JOIN_MS 3000
+
+struct cp_scheduler {
+	pthread_t thread, processor;
+	bool processor_started;
+	atomic_bool stopping, processor_done;
+	atomic_llong processing_id;      /* the job whose script runs, 0 = none */
+	atomic_bool cancel_script;
+	struct cp_db *db, *pdb;
+	const struct cp_options *opt;
+	char data_dir[PATH_MAX];
+	int64_t last_resend_ms;
+};
+
+struct link_row {
+	char drone[CP_DRONE_NAME_MAX + 1];
+	char link[64];
+	char state[16];
+	char reason[256];
+	json_t *counters;
+	int64_t started_at;
+};
+
+static const char sql_pending[] =
+	"SELECT id, filter, max_size, max_duration, snaplen, anonymise, classify, session_type"
+	" FROM jobs WHERE state = 'pending' ORDER BY id LIMIT 512";
+static const char sql_busy[] =
+	"SELECT drone, link FROM job_links WHERE state IN ('running', 'finishing')";
+static const char sql_links[] =
+	"SELECT drone, link, state, reason, counters, COALESCE(started_at, 0) FROM job_links"
+	" WHERE job_id = ?1 ORDER BY drone, link";
+static const char sql_claim_job[] =
+	"UPDATE jobs SET state = 'running', started_at = ?2 WHERE id = ?1 AND state = 'pending'";
+static const char sql_claim_links[] =
+	"UPDATE job_links SET state = 'running', started_at = ?2 WHERE job_id = ?1"
+	" AND state = 'pending'";
+static const char sql_active[] =
+	"SELECT id, state, max_size, max_duration, COALESCE(started_at, 0), has_script, reason"
+	" FROM jobs WHERE state IN ('running', 'finishing') OR (state = 'cancelled' AND id IN"
+	" (SELECT job_id FROM job_links WHERE state IN ('pending', 'running', 'finishing')))"
+	" ORDER BY id LIMIT 512";
+static const char sql_job_finishing[] =
+	"UPDATE jobs SET state = 'finishing', reason = ?2 WHERE id = ?1 AND state = 'running'";
+static const char sql_link_state[] =
+	"UPDATE job_links SET state = ?4, reason = CASE WHEN ?5 = '' THEN reason ELSE ?5 END,"
+	" ended_at = CASE WHEN ?4 IN ('done', 'failed', 'cancelled') THEN ?6 ELSE ended_at END"
+	" WHERE job_id = ?1 AND drone = ?2 AND link = ?3 AND state = ?7";
+static const char sql_job_end[] =
+	"UPDATE jobs SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE ?2 END,"
+	" reason = CASE WHEN state = 'cancelled' THEN reason ELSE ?3 END, counters = ?4,"
+	" ended_at = COALESCE(ended_at, ?5), dataset_bytes = ?6, pid = 0"
+	" WHERE id = ?1 AND state IN ('running', 'finishing', 'cancelled')";
+static const char sql_dataset_bytes[] =
+	"SELECT COALESCE(SUM(size), 0) FROM job_files WHERE job_id = ?1";
+static const char sql_files[] =
+	"SELECT path, size, sha256, drone FROM job_files WHERE job_id = ?1 ORDER BY path";
+static const char sql_job_params[] =
+	"SELECT name, description, owner, filter, max_size, max_duration, snaplen, anonymise,"
+	" classify, session_type, created_at, started_at FROM jobs WHERE id = ?1";
+static const char sql_next_script[] =
+	"SELECT id, script_timeout FROM jobs WHERE state = 'processing' ORDER BY id LIMIT 1";
+static const char sql_script_end[] =
+	"UPDATE jobs SET state = ?2, reason = CASE WHEN ?2 = 'done' THEN reason ELSE ?3 END,"
+	" ended_at = ?4 WHERE id = ?1 AND state = 'processing'";
+static const char sql_state[] = "SELECT state FROM jobs WHERE id = ?1";
+static const char sql_recover_processing[] =
+	"UPDATE jobs SET state = 'failed', reason = 'control plane restarted during the script',"
+	" ended_at = ?1 WHERE state = 'processing'";
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static int
+write_key(const char *path, char hex[65])
+{
+	unsigned char key[32];
+	randombytes_buf(key, sizeof(key));
+	sodium_bin2hex(hex, 65, key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = write(fd, hex, 64) == 64 && fsync(fd) == 0 ? 0 : -EIO;
+	close(fd);
+	return rc;
+}
+
+static int
+step2(struct cp_db *db, const char *sql, int64_t a, int64_t b)
+{
+	sqlite3_stmt *st = cp_db_stmt(db, sql);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
+}
+
+static int
+load_links(struct cp_db *db, int64_t job, struct link_row *out, int max)
+{
+	sqlite3_stmt *st = cp_db_stmt(db, sql_links);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, job);
+	int n = 0;
+	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+		struct link_row *l = &out[n++];
+		snprintf(l->drone, sizeof(l->drone), "%s", sqlite3_column_text(st, 0));
+		snprintf(l->link, sizeof(l->link), "%s", sqlite3_column_text(st, 1));
+		snprintf(l->state, sizeof(l->state), "%s", sqlite3_column_text(st, 2));
+		snprintf(l->reason, sizeof(l->reason), "%s", sqlite3_column_text(st, 3));
+		l->counters = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
+		l->started_at = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	return n;
+}
+
+static void
+free_links(struct link_row *l, int n)
+{
+	for (int i = 0; i < n; i++)
+		json_decref(l[i].counters);
+}
+
+static int
+set_link(struct cp_db *db, int64_t job, const struct link_row *l, const char *to,
+	const char *reason)
+{
+	sqlite3_stmt *st = cp_db_stmt(db, sql_link_state);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_text(st, 2, l->drone, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, l->link, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, reason ? reason : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 6, cp_now_ms());
+	sqlite3_bind_text(st, 7, l->state, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE && cp_db_changes(db) && reason && reason[0])
+		cp_info("sched", "job %lld: %s/%s %s: %s", (long long)job, l->drone, l->link, to,
+			reason);
+	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
+}
+
+static bool
+active(const char *state)
+{
+	return !strcmp(state, "running") || !strcmp(state, "finishing");
+}
+
+static bool
+ended(const char *state)
+{
+	return !strcmp(state, "done") || !strcmp(state, "failed") || !strcmp(state, "cancelled");
+}
+
+/* ---- starting jobs ------------------------------------------------------------------------- */
+
+struct claim {
+	char drone[CP_DRONE_NAME_MAX + 1];
+	char link[64];
+};
+
+static bool
+claimed(const struct claim *c, int n, const char *drone, const char *link)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcasecmp(c[i].drone, drone) && !strcmp(c[i].link, link))
+			return true;
+	return false;
+}
+
+static void
+start_pending(struct cp_scheduler *s)
+{
+	static struct claim claims[4096];
+	int n_claims = 0;
+	sqlite3_stmt *st = cp_db_stmt(s->db, sql_busy);
+	while (st && n_claims < 4096 && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(claims[n_claims].drone, sizeof(claims[0].drone), "%s",
+			sqlite3_column_text(st, 0));
+		snprintf(claims[n_claims++].link, sizeof(claims[0].link), "%s",
+			sqlite3_column_text(st, 1));
+	}
+	if (st)
+		sqlite3_reset(st);
+
+	struct pending {
+		int64_t id, max_size, max_duration, snaplen;
+		bool anon, classify;
+		char filter[4096], session_type[16];
+	};
+	static struct pending jobs[512];
+	int n = 0;
+	st = cp_db_stmt(s->db, sql_pending);
+	while (st && n < 512 && sqlite3_step(st) == SQLITE_ROW) {
+		struct pending *p = &jobs[n++];
+		p->id = sqlite3_column_int64(st, 0);
+		snprintf(p->filter, sizeof(p->filter), "%s", sqlite3_column_text(st, 1));
+		p->max_size = sqlite3_column_int64(st, 2);
+		p->max_duration = sqlite3_column_int64(st, 3);
+		p->snaplen = sqlite3_column_int64(st, 4);
+		p->anon = sqlite3_column_int(st, 5) != 0;
+		p->classify = sqlite3_column_int(st, 6) != 0;
+		snprintf(p->session_type, sizeof(p->session_type), "%s", sqlite3_column_text(st, 7));
+	}
+	if (st)
+		sqlite3_reset(st);
+
+	for (int j = 0; j < n; j++) {
+		struct pending *p = &jobs[j];
+		struct link_row links[MAX_JOB_LINKS];
+		int nl = load_links(s->db, p->id, links, MAX_JOB_LINKS);
+		bool go = nl > 0;
+		for (int i = 0; i < nl; i++) {
+			if (claimed(claims, n_claims, links[i].drone, links[i].link) ||
+				!cp_drones_online(links[i].drone, NULL))
+				go = false;
+			if (n_claims < 4096) { /* later jobs queue behind this one */
+				snprintf(claims[n_claims].drone, sizeof(claims[0].drone), "%.31s",
+					links[i].drone);
+				snprintf(claims[n_claims++].link, sizeof(claims[0].link), "%s",
+					links[i].link);
+			}
+		}
+		if (!go) {
+			free_links(links, nl);
+			continue;
+		}
+		char key_path[PATH_MAX], hex[65] = "";
+		if (p->anon && (cp_drone_job_path(s->data_dir, p->id, ".key", key_path,
+			sizeof(key_path)) || write_key(key_path, hex))) {
+			cp_error("sched", "job %lld: cannot write its anonymisation key", (long long)p->id);
+			free_links(links, nl);
+			continue;
+		}
+		int64_t now = cp_now_ms();
+		int rc = cp_db_begin(s->db);
+		if (rc == 0)
+			rc = step2(s->db, sql_claim_job, p->id, now);
+		bool won = rc == 0 && cp_db_changes(s->db) == 1;
+		if (won)
+			rc = step2(s->db, sql_claim_links, p->id, now);
+		if (rc == 0 && won)
+			rc = cp_db_commit(s->db);
+		else
+			cp_db_rollback(s->db);
+		if (rc || !won) {
+			free_links(links, nl);
+			continue; /* cancelled meanwhile, or the database is busy: next tick */
+		}
+		json_t *m = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:b, s:s}", "type",
+			"start", "job", (json_int_t)p->id, "link", "", "filter", p->filter, "max_size",
+			(json_int_t)p->max_size, "max_duration", (json_int_t)p->max_duration, "snaplen",
+			(json_int_t)p->snaplen, "classify", p->classify, "session_type",
+			p->session_type);
+		if (hex[0])
+			json_object_set_new(m, "anon_key", json_string(hex));
+		for (int i = 0; i < nl; i++) {
+			json_object_set_new(m, "link", json_string(links[i].link));
+			if (cp_drones_send(links[i].drone, m))
+				cp_warn("sched", "job %lld: %s went offline before its start",
+					(long long)p->id, links[i].drone);
+		}
+		sodium_memzero(hex, sizeof(hex));
+		json_decref(m);
+		cp_info("sched", "job %lld running on %d link(s)", (long long)p->id, nl);
+		free_links(links, nl);
+	}
+}
+
+/* ---- running jobs -------------------------------------------------------------------------- */
+
+static void
+send_to_link(const struct link_row *l, int64_t job, const char *type)
+{
+	json_t *m = json_pack("{s:s, s:I, s:s}", "type", type, "job", (json_int_t)job, "link",
+		l->link);
+	cp_drones_send(l->drone, m);
+	json_decref(m);
+}
+
+/* Does the online drone still report this capture? */
+static bool
+drone_reports(const char *drone, int64_t job, const char *link, int64_t *connected_at)
+{
+	json_t *live = cp_drones_live(drone);
+	bool found = false;
+	*connected_at = json_integer_value(json_object_get(live, "connected_at"));
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(live, "captures"), i, c)
+		if (json_integer_value(json_object_get(c, "job")) == job &&
+			!strcmp(json_string_value(json_object_get(c, "link")) ?: "", link))
+			found = true;
+	json_decref(live);
+	return found;
+}
+
+static json_t *
+sum_counters(const struct link_row *l, int n)
+{
+	json_t *sum = json_object();
+	static const char *const keys[] = { "packets", "bytes", "received", "rx_bytes", "drops",
+		"files", "written", "bytes_written", "filtered", "matched" };
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		json_int_t v = 0;
+		for (int i = 0; i < n; i++)
+			v += json_integer_value(json_object_get(l[i].counters, keys[k]));
+		json_object_set_new(sum, keys[k], json_integer(v));
+	}
+	return sum;
+}
+
+static void
+write_manifest(struct cp_scheduler *s, int64_t job, const char *state, const char *reason,
+	const struct link_row *links, int nl, json_t *counters)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], tmp[PATH_MAX + 48];
+	if (cp_drone_job_path(s->data_dir, job, "", dir, sizeof(dir)))
+		return;
+	mkdir(dir, 0755);
+	json_t *m = json_object(), *jl = json_array(), *files = json_array();
+	sqlite3_stmt *st = cp_db_stmt(s->db, sql_job_params);
+	if (st) {
+		sqlite3_bind_int64(st, 1, job);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+#define T(i) ((const char *)sqlite3_column_text(st, i))
+			json_object_set_new(m, "job", json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I,"
+				" s:I, s:b, s:b, s:s, s:I, s:I}", "id", (json_int_t)job, "name", T(0),
+				"description", T(1), "owner", T(2), "filter", T(3), "max_size",
+				(json_int_t)sqlite3_column_int64(st, 4), "max_duration",
+				(json_int_t)sqlite3_column_int64(st, 5), "snaplen",
+				(json_int_t)sqlite3_column_int64(st, 6), "anonymise",
+				sqlite3_column_int(st, 7), "classify", sqlite3_column_int(st, 8),
+				"session_type", T(9), "created_at",
+				(json_int_t)sqlite3_column_int64(st, 10), "started_at",
+				(json_int_t)sqlite3_column_int64(st, 11)));
+#undef T
+		}
+		sqlite3_reset(st);
+	}
+	json_object_set_new(m, "format", json_string("tide-dataset/1"));
+	json_object_set_new(m, "state", json_string(state));
+	json_object_set_new(m, "reason", json_string(reason));
+	json_object_set_new(m, "ended_at", json_integer(cp_now_ms()));
+	for (int i = 0; i < nl; i++) {
+		char man[128];
+		snprintf(man, sizeof(man), "manifests/%.31s/%.63s.json", links[i].drone,
+			links[i].link);
+		json_array_append_new(jl, json_pack("{s:s, s:s, s:s, s:s, s:O, s:s}", "drone",
+			links[i].drone, "link", links[i].link, "state", links[i].state, "reason",
+			links[i].reason, "counters", links[i].counters ? links[i].counters : json_null(),
+			"manifest", man));
+	}
+	json_object_set_new(m, "links", jl);
+	json_object_set(m, "counters", counters);
+	st = cp_db_stmt(s->db, sql_files);
+	if (st) {
+		sqlite3_bind_int64(st, 1, job);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:s}", "file",
+				sqlite3_column_text(st, 0), "size",
+				(json_int_t)sqlite3_column_int64(st, 1), "sha256",
+				sqlite3_column_text(st, 2), "drone", sqlite3_column_text(st, 3)));
+		sqlite3_reset(st);
+	}
+	json_object_set_new(m, "files", files);
+	snprintf(path, sizeof(path), "%s/manifest.json", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.manifest.json.tmp", dir);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	char *text = json_dumps(m, JSON_INDENT(2));
+	bool ok = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text) &&
+		fsync(fd) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (ok && rename(tmp, path) == 0) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	} else {
+		unlink(tmp);
+		cp_error("sched", "job %lld: cannot write manifest.json", (long long)job);
+	}
+	free(text);
+	json_decref(m);
+}
+
+static void
+finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_script,
+	struct link_row *links, int nl)
+{
+	const char *state = has_script ? "processing" : "done";
+	char reason[512];
+	snprintf(reason, sizeof(reason), "%s", job_reason);
+	for (int i = 0; i < nl; i++)
+		if (!strcmp(links[i].state, "failed")) {
+			state = "failed";
+			snprintf(reason, sizeof(reason), "%s/%s: %s", links[i].drone, links[i].link,
+				links[i].reason);
+			break;
+		}
+	if (!reason[0])
+		for (int i = 0; i < nl; i++)
+			if (links[i].reason[0]) {
+				snprintf(reason, sizeof(reason), "%s", links[i].reason);
+				break;
+			}
+	json_t *counters = sum_counters(links, nl);
+	if (reason[0] && strcmp(state, "failed"))
+		json_object_set_new(counters, "stop_reason", json_string(reason));
+	int64_t bytes = 0;
+	sqlite3_stmt *st = cp_db_stmt(s->db, sql_dataset_bytes);
+	if (st) {
+		sqlite3_bind_int64(st, 1, job);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			bytes = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+	}
+	write_manifest(s, job, state, reason, links, nl, counters);
+	char *text = json_dumps(counters, JSON_COMPACT);
+	st = cp_db_stmt(s->db, sql_job_end);
+	if (st && text) {
+		sqlite3_bind_int64(st, 1, job);
+		sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, text, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 5, cp_now_ms());
+		sqlite3_bind_int64(st, 6, bytes);
+		if (sqlite3_step(st) == SQLITE_DONE)
+			cp_info("sched", "job %lld ended: %s%s%s", (long long)job, state,
+				reason[0] ? " — " : "", reason);
+		else
+			cp_error("sched", "job %lld: cannot record its end", (long long)job);
+		sqlite3_reset(st);
+	}
+	free(text);
+	json_decref(counters);
+}
+
+static void
+supervise(struct cp_scheduler *s)
+{
+	struct job {
+		int64_t id, max_size, max_duration, started_at;
+		char state[16], reason[256];
+		bool has_script;
+	};
+	static struct job jobs[MAX_ACTIVE];
+	int n = 0;
+	sqlite3_stmt *st = cp_db_stmt(s->db, sql_active);
+	while (st && n < MAX_ACTIVE && sqlite3_step(st) == SQLITE_ROW) {
+		struct job *j = &jobs[n++];
+		j->id = sqlite3_column_int64(st, 0);
+		snprintf(j->state, sizeof(j->state), "%s", sqlite3_column_text(st, 1));
+		j->max_size = sqlite3_column_int64(st, 2);
+		j->max_duration = sqlite3_column_int64(st, 3);
+		j->started_at = sqlite3_column_int64(st, 4);
+		j->has_script = sqlite3_column_int(st, 5) != 0;
+		snprintf(j->reason, sizeof(j->reason), "%s", sqlite3_column_text(st, 6));
+	}
+	if (st)
+		sqlite3_reset(st);
+	int64_t now = cp_now_ms();
+	bool resend = now - s->last_resend_ms >= RESEND_MS;
+	if (resend)
+		s->last_resend_ms = now;
+	int64_t grace = (int64_t)s->opt->drone_grace * 1000;
+
+	for (int k = 0; k < n; k++) {
+		struct job *j = &jobs[k];
+		struct link_row links[MAX_JOB_LINKS];
+		int nl = load_links(s->db, j->id, links, MAX_JOB_LINKS);
+		if (nl < 0)
+			continue;
+		bool cancelled = !strcmp(j->state, "cancelled");
+		/* links that can no longer end by themselves */
+		for (int i = 0; i < nl; i++) {
+			struct link_row *l = &links[i];
+			int64_t away_since, connected_at;
+			if (!strcmp(l->state, "pending")) {
+				if (cancelled && set_link(s->db, j->id, l, "cancelled", "") == 0)
+					snprintf(l->state, sizeof(l->state), "cancelled");
+				continue;
+			}
+			if (!active(l->state))
+				continue;
+			char why[256] = "";
+			if (!cp_drones_online(l->drone, &away_since)) {
+				if (now - away_since > grace)
+					snprintf(why, sizeof(why), "drone %.31s lost (offline for %lld s)",
+						l->drone, (long long)((now - away_since) / 1000));
+			} else if (!drone_reports(l->drone, j->id, l->link, &connected_at) &&
+				now - connected_at > UNREPORTED_MS &&
+				now - l->started_at > UNREPORTED_MS) {
+				snprintf(why, sizeof(why), "drone %.31s no longer has this capture",
+					l->drone);
+			} else if (!strcmp(l->state, "finishing") && j->started_at &&
+				now - j->started_at > j->max_duration * 1000 + OVERRUN_MS +
+					FINISH_TIMEOUT_MS) {
+				snprintf(why, sizeof(why), "drone %.31s did not stop the capture", l->drone);
+			}
+			if (why[0] && set_link(s->db, j->id, l, "failed", why) == 0) {
+				snprintf(l->state, sizeof(l->state), "failed");
+				snprintf(l->reason, sizeof(l->reason), "%s", why);
+			}
+		}
+		/* limits across every link, and a failed link stops the others */
+		if (!strcmp(j->state, "running")) {
+			json_t *sum = sum_counters(links, nl);
+			const char *stop = NULL;
+			if (json_integer_value(json_object_get(sum, "bytes")) >= j->max_size)
+				stop = "max_size";
+			else if (j->started_at && now - j->started_at >= j->max_duration * 1000)
+				stop = "max_duration";
+			for (int i = 0; !stop && i < nl; i++)
+				if (!strcmp(links[i].state, "failed"))
+					stop = "a link failed";
+			bool all_ended = true;
+			for (int i = 0; i < nl; i++)
+				all_ended &= ended(links[i].state);
+			json_decref(sum);
+			if (stop && !all_ended) {
+				sqlite3_stmt *u = cp_db_stmt(s->db, sql_job_finishing);
+				if (u) {
+					sqlite3_bind_int64(u, 1, j->id);
+					sqlite3_bind_text(u, 2, strcmp(stop, "a link failed") ? stop : "",
+						-1, SQLITE_STATIC);
+					sqlite3_step(u);
+					sqlite3_reset(u);
+				}
+				snprintf(j->state, sizeof(j->state), "finishing");
+				cp_info("sched", "job %lld finishing: %s", (long long)j->id, stop);
+			}
+		}
+		/* tell drones to stop (or cancel) their captures; repeated while they finish */
+		bool stopping = !strcmp(j->state, "finishing") || cancelled;
+		for (int i = 0; stopping && i < nl; i++) {
+			struct link_row *l = &links[i];
+			if (!strcmp(l->state, "running")) {
+				send_to_link(l, j->id, cancelled ? "cancel" : "stop");
+				if (set_link(s->db, j->id, l, "finishing", "") == 0)
+					snprintf(l->state, sizeof(l->state), "finishing");
+			} else if (!strcmp(l->state, "finishing") && resend) {
+				send_to_link(l, j->id, cancelled ? "cancel" : "stop");
+			}
+		}
+		bool all_ended = nl > 0;
+		for (int i = 0; i < nl; i++)
+			all_ended &= ended(links[i].state);
+		if (all_ended)
+			finalize(s, j->id, j->reason, j->has_script, links, nl);
+		free_links(links, nl);
+	}
+}
+
+static void *
+scheduler(void *arg)
+{
+	struct cp_scheduler *s = arg;
+	while (!atomic_load(&s->stopping)) {
+		start_pending(s);
+		supervise(s);
+		/* a cancelled processing job stops its script */
+		long long pid = atomic_load(&s->processing_id);
+		if (pid > 0) {
+			sqlite3_stmt *st = cp_db_stmt(s->db, sql_state);
+			if (st) {
+				sqlite3_bind_int64(st, 1, pid);
+				if (sqlite3_step(st) == SQLITE_ROW &&
+					strcmp((const char *)sqlite3_column_text(st, 0), "processing") != 0)
+					atomic_store(&s->cancel_script, true);
+				sqlite3_reset(st);
+			}
+		}
+		cp_db_reset_all(s->db);
+		usleep(CP_SCHED_POLL_MS * 1000);
+	}
+	return NULL;
+}
+
+/* ---- post-processing ------------------------------------------------------------------- */
+
+/* The sandbox uid reads the dataset: files 0644, directories 0755 (symlinks are left alone;
+ * the data directory above stays 0700). */
+static int
+open_up(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_F)
+		return chmod(path, 0644) == 0 ? 0 : -errno;
+	if (type == FTW_D)
+		return chmod(path, 0755) == 0 ? 0 : -errno;
+	return 0;
+}
+
+static int
+set_script_end(struct cp_scheduler *s, int64_t id, const char *state, const char *reason)
+{
+	sqlite3_stmt *st = cp_db_stmt(s->pdb, sql_script_end);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, cp_now_ms());
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return cp_db_errno(rc);
+	cp_info("sched", "job %lld ended: %s (%s)", (long long)id, state, reason);
+	return 0;
+}
+
+static void
+process_job(struct cp_scheduler *s, int64_t id, uint32_t timeout_s)
+{
+	char script[PATH_MAX], dataset[PATH_MAX], processed[PATH_MAX], log[PATH_MAX];
+	char reason[256];
+	int rc = 0;
+	if (cp_drone_job_path(s->data_dir, id, ".sh", script, sizeof(script)) ||
+		cp_drone_job_path(s->data_dir, id, "", dataset, sizeof(dataset)) ||
+		cp_drone_job_path(s->data_dir, id, "/processed", processed, sizeof(processed)) ||
+		cp_drone_job_path(s->data_dir, id, ".script.log", log, sizeof(log)))
+		rc = -ENAMETOOLONG;
+	if (rc == 0 && mkdir(dataset, 0755) != 0 && errno != EEXIST)
+		rc = -errno;
+	if (rc == 0 && mkdir(processed, 0755) != 0 && errno != EEXIST)
+		rc = -errno;
+	if (rc == 0)
+		rc = nftw(dataset, open_up, 16, FTW_PHYS);
+	if (rc > 0)
+		rc = -EIO;
+	atomic_store(&s->cancel_script, false);
+	atomic_store(&s->processing_id, id);
+	struct cp_sandbox_params p = {
+		.script_path = script,
+		.dataset_dir = dataset,
+		.processed_dir = processed,
+		.log_path = log,
+		.timeout_s = timeout_s,
+		.cancel = &s->cancel_script,
+	};
+	struct cp_sandbox_result res;
+	memset(&res, 0, sizeof(res));
+	if (rc == 0) {
+		cp_info("sched", "job %lld processing: %s", (long long)id, script);
+		rc = cp_sandbox_run(&p, &res);
+	}
+	atomic_store(&s->processing_id, 0);
+	if (atomic_load(&s->stopping))
+		return; /* the Hive is stopping: the next start fails the job, clearly */
+	const char *state = "failed";
+	if (res.cancelled)
+		state = "cancelled", snprintf(reason, sizeof(reason), "script cancelled");
+	else if (rc < 0)
+		snprintf(reason, sizeof(reason), "script could not run: %s", strerror(-rc));
+	else if (res.timed_out)
+		snprintf(reason, sizeof(reason), "script timed out");
+	else if (res.exit_status < 0)
+		snprintf(reason, sizeof(reason), "script was stopped");
+	else if (res.exit_status != 0)
+		snprintf(reason, sizeof(reason), "script exited %d", res.exit_status);
+	else
+		state = "done", reason[0] = '\0';
+	/* a cancelled job is already 'cancelled': the conditional update leaves it so */
+	if ((rc = set_script_end(s, id, state, reason)))
+		cp_error("sched", "job %lld: cannot record the script's end: %s", (long long)id,
+			strerror(-rc));
+}
+
+static void *
+processor(void *arg)
+{
+	struct cp_scheduler *s = arg;
+	while (!atomic_load(&s->stopping)) {
+		sqlite3_stmt *st = cp_db_stmt(s->pdb, sql_next_script);
+		int64_t id = 0, timeout = 0;
+		if (st && sqlite3_step(st) == SQLITE_ROW) {
+			id = sqlite3_column_int64(st, 0);
+			timeout = sqlite3_column_int64(st, 1);
+		}
+		if (st)
+			sqlite3_reset(st);
+		if (id > 0)
+			process_job(s, id, timeout > 0 && timeout <= UINT32_MAX ? (uint32_t)timeout : 0);
+		cp_db_reset_all(s->pdb);
+		if (id <= 0)
+			usleep(CP_SCHED_POLL_MS * 1000);
+	}
+	atomic_store(&s->processor_done, true);
+	return NULL;
+}
+
+struct cp_scheduler *
+cp_scheduler_start(const struct cp_options *o, const char *db_path)
+{
+	struct cp_scheduler *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->opt = o;
+	int rc = (size_t)snprintf(s->data_dir, sizeof(s->data_dir), "%s", o->data_dir) >=
+		sizeof(s->data_dir) ? -ENAMETOOLONG : 0;
+	if (rc == 0 && !(s->db = cp_db_open(db_path)))
+		rc = -errno;
+	if (rc == 0 && !(s->pdb = cp_db_open(db_path)))
+		rc = -errno;
+	if (rc == 0) {
+		/* a script interrupted by a stop or a crash is not rerun: the job fails clearly */
+		sqlite3_stmt *st = cp_db_stmt(s->db, sql_recover_processing);
+		if (st) {
+			sqlite3_bind_int64(st, 1, cp_now_ms());
+			sqlite3_step(st);
+			if (cp_db_changes(s->db))
+				cp_warn("sched", "%d job(s) failed: control plane restarted during their "
+					"script", cp_db_changes(s->db));
+			sqlite3_reset(st);
+		}
+		char jobs[PATH_MAX + 8];
+		snprintf(jobs, sizeof(jobs), "%s/jobs", s->data_dir);
+		if (mkdir(jobs, 0700) != 0 && errno != EEXIST)
+			rc = -errno;
+	}
+	if (rc == 0)
+		rc = -pthread_create(&s->processor, NULL, processor, s);
+	s->processor_started = rc == 0;
+	if (rc == 0)
+		rc = -pthread_create(&s->thread, NULL, scheduler, s);
+	if (rc) {
+		cp_error("sched", "cannot start the scheduler: %s", strerror(-rc));
+		atomic_store(&s->stopping, true);
+		if (s->processor_started)
+			pthread_join(s->processor, NULL);
+		cp_db_close(s->pdb);
+		cp_db_close(s->db);
+		free(s);
+		errno = -rc;
+		return NULL;
+	}
+	return s;
+}
+
+void
+cp_scheduler_stop(struct cp_scheduler *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->stopping, true);
+	pthread_join(s->thread, NULL);
+	atomic_store(&s->cancel_script, true);
+	for (int t = 0; t < PROCESSOR_JOIN_MS / 50 && !atomic_load(&s->processor_done); t++)
+		usleep(50000);
+	if (!atomic_load(&s->processor_done)) {
+		cp_warn("sched", "a post-processing script is still running: left behind");
+		cp_db_close(s->db);
+		return;
+	}
+	pthread_join(s->processor, NULL);
+	cp_db_close(s->pdb);
+	cp_db_close(s->db);
+	free(s);
+}

@@ -1,0 +1,33 @@
+/* cp_scheduler.h — runs capture jobs on drones' links, and post-processing scripts.
+ *
+ * A job has one row per link in job_links (its parallel captures, identical parameters). The
+ * scheduler thread polls every CP_SCHED_POLL_MS:
+ *   - pending jobs start, oldest first, when every link's drone is online and no link is busy
+ *     or claimed by an older pending job (the queue per link); a start message per link carries
+ *     the job's filter, limits, snaplen, classification and, for anonymised jobs, the job's
+ *     Crypto-PAn key (one key per job, so addresses match across links);
+ *   - running jobs are stopped on every link when the sum of their bytes reaches max_size, when
+ *     max_duration has passed, when a user stops or cancels them, or when one link fails;
+ *   - a link whose drone has been offline longer than drone_grace fails ("drone lost"), as
+ *     does one its drone no longer reports;
+ *   - a job whose links have all ended gets its state (cancelled; failed if a link failed, with
+ *     that link's reason; else processing when it has a script, else done), its summed counters,
+ *     its manifest.json (parameters, links, every uploaded file with the SHA-256 the Hive
+ *     computed) and its dataset size.
+ * State changes by the API are rows first; the scheduler acts on them, so a kill -9 at any
+ * point leaves rows a restart continues from (drones reconnect and report their captures).
+ *
+ * A second thread runs post-processing scripts in the sandbox (cp_sandbox.h), one at a time;
+ * cancelling a processing job stops its script. */
+#ifndef CP_SCHEDULER_H
+#define CP_SCHEDULER_H
+
+struct cp_options;
+struct cp_scheduler;
+
+#define CP_SCHED_POLL_MS 200
+
+struct cp_scheduler *cp_scheduler_start(const struct cp_options *o, const char *db_path);
+void cp_scheduler_stop(struct cp_scheduler *s);
+
+#endif
