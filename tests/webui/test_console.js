@@ -331,7 +331,7 @@ async function main() {
 		const j = (await api('GET', `/jobs/${jobId}`)).json;
 		const sandboxMissing = j.state === 'failed' && /script could not run/.test(j.reason);
 		check(j.state === 'done' || sandboxMissing, `job ended ${j.state}: ${j.reason}`);
-		await S('#files-table').waitFor();
+		await S(`#files-table[data-job-state="${j.state}"]`).waitFor(); /* listed after the end */
 		for (const tr of await S('#files-table tbody tr').all()) {
 			const p = await tr.getAttribute('data-path');
 			const hash = await tr.locator('code.hash').count() ? await tr.locator('code.hash').getAttribute('title') : null;

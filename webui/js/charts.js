@@ -8,14 +8,14 @@
  * Each chart carries its numbers as text too, so it reads without the picture. */
 import { h, fmtSI } from './dom.js';
 
-const W = 600, H = 120, PAD_L = 58, PAD_R = 8, PAD_T = 8, PAD_B = 20;
+const W = 600, H = 120, PAD_L = 50, PAD_R = 8, PAD_T = 8, PAD_B = 20;
 
 /* samples: [{t: ms, packets_s, bytes_s, drops_s}], newest last. */
 export function rateChart(samples, key, { label, unit, maxWindowSec = 120, cls = '' } = {}) {
 	const now = samples.length ? samples[samples.length - 1].t : Date.now();
-	/* the window grows with the watch, 20 s to maxWindowSec, so a young capture fills the width */
+	/* the window grows with the watch, 10 s to maxWindowSec, so a young capture fills the width */
 	const span = samples.length ? (now - samples[0].t) / 1000 : 0;
-	const windowSec = Math.round(Math.min(maxWindowSec, Math.max(20, span)));
+	const windowSec = Math.round(Math.min(maxWindowSec, Math.max(10, span)));
 	const pts = samples.filter((s) => now - s.t <= windowSec * 1000 && Number.isFinite(s[key]));
 	const max = Math.max(1, ...pts.map((s) => s[key]));
 	const x = (t) => PAD_L + (W - PAD_L - PAD_R) * (1 - (now - t) / (windowSec * 1000));
@@ -26,7 +26,7 @@ export function rateChart(samples, key, { label, unit, maxWindowSec = 120, cls =
 	h('svg:line', { x1: PAD_L, y1: y(0), x2: W - PAD_R, y2: y(0), class: 'axis' }),
 	h('svg:line', { x1: PAD_L, y1: PAD_T, x2: PAD_L, y2: y(0), class: 'axis' }),
 	h('svg:line', { x1: PAD_L, y1: y(max), x2: W - PAD_R, y2: y(max), class: 'grid' }),
-	h('svg:text', { x: PAD_L - 4, y: y(max) + 4, class: 'tick', 'text-anchor': 'end' }, fmtSI(max, unit)),
+	h('svg:text', { x: PAD_L - 4, y: y(max) + 4, class: 'tick', 'text-anchor': 'end' }, fmtSI(max)),
 	h('svg:text', { x: PAD_L - 4, y: y(0), class: 'tick', 'text-anchor': 'end' }, '0'),
 	h('svg:text', { x: PAD_L, y: H - 4, class: 'tick' }, `−${windowSec} s`),
 	h('svg:text', { x: W - PAD_R, y: H - 4, class: 'tick', 'text-anchor': 'end' }, 'now'));

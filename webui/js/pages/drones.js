@@ -24,7 +24,7 @@ function linksTable(links, showDrone = false) {
 				h('td', {}, h('strong', {}, showDrone ? `${l.drone}/${l.name}` : l.name)), h('td', { class: 'muted' }, l.device || '—'),
 				h('td', {}, badge(l.state)),
 				h('td', {}, l.job ? h('a', { href: `#/jobs/${l.job}` }, `job ${l.job}`) : (l.busy === undefined ? '—' : l.busy ? 'busy' : h('span', { class: 'muted' }, 'idle'))),
-				h('td', { class: 'num' }, l.max_rx_queues ?? '—'), h('td', { class: 'num' }, l.numa_node ?? '—'),
+				h('td', { class: 'num' }, l.max_rx_queues ?? '—'), h('td', { class: 'num' }, l.numa_node === undefined ? '—' : l.numa_node < 0 ? 'any' : l.numa_node),
 				h('td', { class: 'num', 'data-counter': 'packets' }, fmtCount(c.packets)),
 				h('td', { class: 'num' }, fmtBytes(c.bytes)),
 				h('td', { class: ['num', c.drops ? 'warn' : ''], title: c.drops_by_reason ? Object.entries(c.drops_by_reason).map(([k, v]) => `${k}: ${v}`).join(', ') : null }, fmtCount(c.drops)),

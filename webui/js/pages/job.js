@@ -96,8 +96,10 @@ function countersView(j) {
 			h('div', {}, h('span', { class: 'stat-label' }, 'Packets'), h('span', { class: 'stat', 'data-counter': 'packets' }, fmtCount(c.packets))),
 			h('div', {}, h('span', { class: 'stat-label' }, 'Bytes'), h('span', { class: 'stat', 'data-counter': 'bytes' }, fmtBytes(c.bytes))),
 			h('div', {}, h('span', { class: 'stat-label' }, 'Drops'), h('span', { class: ['stat', c.drops ? 'warn' : ''], 'data-counter': 'drops' }, fmtCount(c.drops))),
-			j.counters?.received !== undefined ? h('div', {}, h('span', { class: 'stat-label' }, 'Received / matched'),
-				h('span', { class: 'stat' }, `${fmtCount(j.counters.received)} / ${fmtCount(j.counters.matched)}`)) : null),
+			j.counters?.received !== undefined ? h('div', {}, h('span', { class: 'stat-label' },
+				j.counters.matched !== undefined ? 'Received / matched' : 'Received on the link'),
+			h('span', { class: 'stat' }, j.counters.matched !== undefined
+				? `${fmtCount(j.counters.received)} / ${fmtCount(j.counters.matched)}` : fmtCount(j.counters.received))) : null),
 		reasons && Object.values(reasons).some((v) => v) ? h('details', {}, h('summary', {}, 'Drops by reason'),
 			dl(Object.entries(reasons).map(([k, v]) => [k.replace(/_/g, ' '), fmtCount(v)]))) : null,
 	];
@@ -233,7 +235,7 @@ export default {
 				return;
 			}
 			const total = files.reduce((a, f) => a + f.size, 0);
-			replace(filesBox, h('table', { class: 'files', id: 'files-table' },
+			replace(filesBox, h('table', { class: 'files', id: 'files-table', 'data-job-state': filesState },
 				h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'File'), h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, 'SHA-256'))),
 				h('tbody', {}, files.map((f) => h('tr', { 'data-path': f.path },
 					h('td', {}, h('a', { href: api.url(`/jobs/${id}/files/${f.path.split('/').map(encodeURIComponent).join('/')}`),
@@ -247,7 +249,7 @@ export default {
 		 * files (app,group,sessions,packets,bytes) hold the same numbers, per drone; add them up. */
 		let summaryItems = null;
 		async function appsFromSummaries() {
-			const sums = files.filter((f) => /^flows\/[^/]+\.summary\.csv$/.test(f.path));
+			const sums = files.filter((f) => /^flows\/.+\.summary\.csv$/.test(f.path));
 			if (!sums.length)
 				return;
 			const key = sums.map((f) => `${f.path}:${f.size}`).join();
@@ -276,11 +278,19 @@ export default {
 			appsFrom = 'summary';
 		}
 
+		/* Files, apps and script log; a forced refresh asked for while one is in flight runs
+		 * right after it, so the listing after the last state change is never skipped. */
+		let sideAgain = false, filesState = '';
 		async function refreshSide(force) {
-			if (sideBusy || (!force && performance.now() - sideAt < SIDE_POLL))
+			if (sideBusy) {
+				sideAgain = sideAgain || force;
+				return;
+			}
+			if (!force && performance.now() - sideAt < SIDE_POLL)
 				return;
 			sideBusy = true;
 			sideAt = performance.now();
+			const askedIn = job.state;
 			const jobs = [];
 			jobs.push(api.get(`/jobs/${id}/files`).then((r) => { files = r.items || []; }, (e) => { files = e; }));
 			jobs.push(api.get(`/jobs/${id}/apps`).then((r) => { apps = r.items || []; }, (e) => { apps = e; }));
@@ -291,11 +301,16 @@ export default {
 					replace(scriptBox, e.status === 404 ? note('empty', job.state === 'processing' ? 'The script is running; no output yet.' : 'The script left no output.')
 						: note('error', `Could not load the script output: ${errorText(e)}`));
 				}));
+			jobs[0] = jobs[0].then(() => { filesState = askedIn; });
 			await Promise.all(jobs);
 			if ((apps instanceof Error) && (apps.status === 404 || apps.status === 405) && Array.isArray(files))
 				await appsFromSummaries();
 			sideBusy = false;
 			if (!ctx.alive) return;
+			if (sideAgain) {
+				sideAgain = false;
+				refreshSide(true);
+			}
 			drawFiles();
 			drawApps();
 			replace(distBox, distributionView(job, files instanceof Error ? null : files));
