@@ -9,7 +9,11 @@
 # and an indexed SELECT), loads the user's permissions and builds the answer from SQLite.
 # RUNS runs; prints requests/s and p99 latency of each and the median.
 #
-# Env: RUNS (default 3), DURATION (default 10s), CONNECTIONS (default 64),
+# CAPTURE=1 (issue 4's figure): a capture job runs on the local drone's demo link the whole time
+# (filter "icmp": every replayed packet is received and filtered, few are written), wrk hits
+# the job list and the job's status, and the job's drop counters are read before and after.
+#
+# Env: RUNS (default 3), DURATION (default 10s), CONNECTIONS (default 64), CAPTURE (default 0),
 #      ENDPOINT (default /api/v1/auth/me), TIDE_CONTROL (default build/tide-control),
 #      SETUP=0 to skip scripts/setup.sh. Extra arguments go to tide-control.
 set -euo pipefail
@@ -75,6 +79,35 @@ to_ms() {
 	      printf "%.2f\n", v}'
 }
 
+job_counters() { # prints "received drops" of job $1
+	curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/jobs/$1" |
+		python3 -c 'import json,sys; c=json.load(sys.stdin)["counters"]; print(c.get("received",0), c.get("drops",0))'
+}
+endpoints="$ENDPOINT"
+if [ "${CAPTURE:-0}" = 1 ]; then
+	for _ in $(seq 100); do # the local drone dials in just after the start
+		curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/links" |
+			grep -q '"online"' && break
+		sleep 0.2
+	done
+	job=$(curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+		-d '{"name":"bench","filter":"icmp","max_size":1073741824,"max_duration":3600}' \
+		"http://127.0.0.1:$port/api/v1/jobs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+	for _ in $(seq 100); do
+		curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/jobs/$job" |
+			grep -q '"state":"running"' && break
+		sleep 0.2
+	done
+	sleep 3 # counters flowing
+	# the same capture without load first: its drops are the baseline
+	read -r rxa dropsa <<< "$(job_counters "$job")"
+	sleep "${DURATION%s}"
+	read -r rx0 drops0 <<< "$(job_counters "$job")"
+	echo "capture alone for $DURATION: $((rx0 - rxa)) packets received, $((drops0 - dropsa)) dropped"
+	endpoints="/api/v1/jobs /api/v1/jobs/$job"
+	echo "== capture job $job running on local/demo (filter icmp) during the runs =="
+fi
+for ENDPOINT in $endpoints; do
 echo "== tide-control: GET $ENDPOINT, bearer token, $CONNECTIONS connections, $DURATION x $RUNS =="
 echo "   ($(nproc) CPUs; wrk and tide-control share them)"
 : > "$work/rps"
@@ -92,3 +125,8 @@ for run in $(seq "$RUNS"); do
 done
 printf "median: %8.0f requests/s   p99 %6.2f ms\n" "$(median < "$work/rps")" \
 	"$(median < "$work/p99")"
+done
+if [ "${CAPTURE:-0}" = 1 ]; then
+	read -r rx1 drops1 <<< "$(job_counters "$job")"
+	echo "capture during the runs: $((rx1 - rx0)) packets received, $((drops1 - drops0)) dropped"
+fi
