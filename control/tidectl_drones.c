@@ -24,10 +24,10 @@ static const struct tune_key {
 } tune_keys[] = {
 	{ "workers", false, "worker lcores per capture (1..cores-1)" },
 	{ "rx_queues", false, "RX queues per port (1..max_rx_queues)" },
-	{ "rx_desc", false, "RX descriptors (64..4096, power of two)" },
-	{ "tx_desc", false, "TX descriptors (64..4096, power of two)" },
-	{ "burst", false, "burst size (1..512)" },
-	{ "mempool_size", false, "mbufs in the pool (1023..4194303)" },
+	{ "rx_desc", false, "RX descriptors (min_desc..max_desc, power of two)" },
+	{ "tx_desc", false, "TX descriptors (min_desc..max_desc, power of two)" },
+	{ "burst", false, "burst size (1..max_burst)" },
+	{ "mempool_size", false, "mbufs in the pool (1023..max_mempool_size)" },
 	{ "writer_cores", false, "writer cores (1..cores)" },
 	{ "numa_node", false, "NUMA node (-1 = the NIC's, 0..numa_nodes-1)" },
 	{ "hugepages", true, "use hugepages (true/false)" },
@@ -349,11 +349,13 @@ tuning_table(const json_t *r)
 	struct tc_table *t = tc_table_new(hdr);
 	for (size_t i = 0; i < N_KEYS; i++) {
 		char d[32], a[32];
-		tc_jtext(json_object_get(tn, tune_keys[i].name), d, sizeof(d));
-		if (json_is_object(ap))
-			tc_jtext(json_object_get(ap, tune_keys[i].name), a, sizeof(a));
-		else
-			snprintf(a, sizeof(a), "(not yet)");
+		json_t *dv = json_object_get(tn, tune_keys[i].name), *av = json_object_get(ap, tune_keys[i].name);
+		tc_jtext(dv, d, sizeof(d));
+		tc_jtext(av, a, sizeof(a));
+		if (!dv)
+			snprintf(d, sizeof(d), "default");
+		if (!av)
+			snprintf(a, sizeof(a), json_is_object(ap) ? "default" : "(not yet)");
 		const char *cells[] = { tune_keys[i].name, d, a, tune_keys[i].what };
 		tc_table_add(t, cells);
 	}

@@ -357,10 +357,19 @@ hive_frame(struct top *t)
 			char hp[32];
 			snprintf(hp, sizeof(hp), "%lld/%lld", tc_jint(h, "hugepages_free"),
 				tc_jint(h, "hugepages_total"));
-			line(t, PLAIN, "%-16.16s %-8s %5lld %5lld %14s %6zu  workers=%lld rx_queues=%lld "
-				"burst=%lld", tc_jstr(x, "name"), tc_jstr(x, "state"), tc_jint(h, "cores"),
-				tc_jint(h, "numa_nodes"), hp, json_array_size(json_object_get(x, "links")),
-				tc_jint(tn, "workers"), tc_jint(tn, "rx_queues"), tc_jint(tn, "burst"));
+			char tl[256] = "";
+			size_t tn_n = 0;
+			const char *k;
+			json_t *v;
+			json_object_foreach(tn, k, v) {
+				char s[32];
+				tc_jtext(v, s, sizeof(s));
+				int w = snprintf(tl + tn_n, sizeof(tl) - tn_n, "%s%s=%s", tn_n ? " " : "", k, s);
+				tn_n += w > 0 && (size_t)w < sizeof(tl) - tn_n ? (size_t)w : 0;
+			}
+			line(t, PLAIN, "%-16.16s %-8s %5lld %5lld %14s %6zu  %s", tc_jstr(x, "name"),
+				tc_jstr(x, "state"), tc_jint(h, "cores"), tc_jint(h, "numa_nodes"), hp,
+				json_array_size(json_object_get(x, "links")), tn_n ? tl : "defaults");
 		}
 		line(t, PLAIN, "");
 		json_t *all = json_array();
@@ -396,7 +405,7 @@ hive_frame(struct top *t)
 		double by = json_object_get(ct, "bytes") ? num(ct, "bytes") : num(ct, "bytes_written");
 		double dr = num(ct, "drops");
 		json_t *dd = json_object_get(ct, "dropped");
-		if (json_is_object(dd)) {
+		if (!json_object_get(ct, "drops") && json_is_object(dd)) {
 			const char *k;
 			json_t *v;
 			json_object_foreach(dd, k, v)

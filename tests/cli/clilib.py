@@ -54,6 +54,7 @@ class Env:
         self.token = make_token(self.admin, "cli-tests")["token"]
         self.home = tempfile.mkdtemp(prefix="tidectl-home-", dir=self.hive.tmp)
         self.server = "http://127.0.0.1:%d" % self.hive.port
+        self.wait_links()
 
     def env(self, token=True, **extra):
         e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.home,
@@ -94,6 +95,36 @@ class Env:
                 return job
             time.sleep(0.2)
         raise AssertionError("job %d not in %s after %ss: %r" % (job_id, states, timeout, job))
+
+    def wait_capturing(self, job_id, timeout=JOB_WAIT):
+        """Until the job has really captured packets: live counters (drone contract) or, on a
+        Hive without them, a first shard on disk. tide-control says "running" as soon as the
+        capture is spawned; a stop before the dataplane has finished starting (its signal
+        handling) has ended jobs "failed: killed by signal 2" — so tests that stop a capture
+        wait for packets first."""
+        shards = os.path.join(self.hive.data_dir, "jobs", str(job_id), "shards")
+        c = self.client()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = c.get("/api/v1/jobs/%d" % job_id).json
+            if (job.get("counters") or {}).get("packets"):
+                return
+            for _root, _dirs, names in os.walk(shards):
+                if names:
+                    return
+            time.sleep(0.1)
+        raise AssertionError("job %d captured nothing in %ss" % (job_id, timeout))
+
+    def wait_links(self, timeout=30.0):
+        """Until the local drone's link is online (a drone dials in after the Hive starts)."""
+        c = self.client()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            items = c.get("/api/v1/links").json["items"]
+            if any(l["name"] == "demo" and l["state"] == "online" for l in items):
+                return
+            time.sleep(0.1)
+        raise AssertionError("link local/demo not online after %ss" % timeout)
 
     def has_drone_api(self):
         return self.client().get("/api/v1/drones").status == 200

@@ -23,11 +23,6 @@ sys.path.insert(0, SCRIPTS)
 import tideclient  # noqa: E402
 from tideclient import Client, TideError  # noqa: E402
 
-# STOP_RACE: tide-control marks a job running when it spawns tide-dataplane; a stop in the
-# first few hundred milliseconds, before the dataplane has set up its signal handling, ends the
-# job "failed: tide-dataplane killed by signal 2" (a control-plane issue, reported). Tests let a
-# capture run a moment before stopping it.
-
 
 def client():
     e = env()
@@ -69,12 +64,12 @@ def test_job_stop_wait_download():
                                             max_size="8M", max_duration="10m"), 422, "invalid_filter")
     assert "syntax error" in err.message
     assert len(t.jobs()) == before
-    job = t.create_job("pyclient", links=["local/demo"], filter="udp port 53", max_size="64M",
+    job = t.create_job("pyclient", links=["local/demo"], filter="udp port 53", max_size="2G",
                        max_duration="10m", classify=True)
-    assert job["filter"] == "udp port 53" and job["max_size"] == 64 << 20, job
+    assert job["filter"] == "udp port 53" and job["max_size"] == 2 << 30, job
     assert job["max_duration"] == 600 and job["classify"] is True, job
     t.wait(job["id"], states=("running",), timeout=60, interval=0.2)
-    time.sleep(1.5)   # see STOP_RACE
+    env().wait_capturing(job["id"])   # see clilib.Env.wait_capturing
     t.stop(job["id"])
     job = t.wait(job["id"], timeout=60, interval=0.2)
     assert job["state"] == "done" and job["counters"]["stop_reason"] == "signal", job
@@ -107,10 +102,10 @@ def test_job_stop_wait_download():
 
 def test_capture_context_and_errors():
     t = client()
-    with t.capture("ctx", links="demo", filter="tcp port 9", max_size="8M",
+    with t.capture("ctx", links="demo", filter="udp port 53", max_size="2G",
                    max_duration="10m") as job:
         t.wait(job["id"], states=("running",), timeout=60, interval=0.2)
-        time.sleep(1.5)
+        env().wait_capturing(job["id"])
     job = t.wait(job["id"], timeout=60, interval=0.2)
     assert job["state"] == "done", job
     e = env()
@@ -165,9 +160,13 @@ def test_anomaly_example_events_on_stdin():
                {"event": "anomaly_start", "id": "a2", "link": "local/demo", "filter": "tcp"}):
         p.stdin.write(json.dumps(ev) + "\n")
     p.stdin.flush()
-    time.sleep(3)
+    line = p.stdout.readline()    # "anomaly a2: capturing on local/demo as job N"
+    assert "capturing on local/demo as job" in line, line
+    e.wait_capturing(int(line.split()[-1]))
+    time.sleep(1)
     p.stdin.write(json.dumps({"event": "anomaly_end", "id": "a2"}) + "\n")
     stdout, stderr = p.communicate(timeout=240)
+    stdout = line + stdout
     assert p.returncode == 0, (stdout, stderr)
     assert "no link local/nosuch" in stderr, stderr
     assert "job" in stdout and "done" in stdout, stdout

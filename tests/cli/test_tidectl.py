@@ -146,9 +146,10 @@ def test_jobs_create_every_option_and_lifecycle():
                 ["jobs", "wait"], ["files", "list"], ["download"], ["jobs", "script-log"]):
         e.fails(4, *(cmd + ["99999"]))
     # wait: timed out (9), ended in another state (10)
-    long_job = e.ok("jobs", "create", "long", "-f", "tcp port 9", "-s", "8M", "-t", "10m",
+    long_job = e.ok("jobs", "create", "long", "-f", "udp port 53", "-s", "2G", "-t", "10m",
                     "-q").out.strip()
     e.wait_state(int(long_job), ("running",))
+    e.wait_capturing(int(long_job))
     queued = e.ok("jobs", "create", "queued", "-s", "8M", "-t", "10m", "-q").out.strip()
     r = e.fails(9, "jobs", "wait", queued, "--state", "running", "--for", "2s", "--interval", "0.5")
     assert "not running after 2s" in r.err, r
@@ -306,8 +307,9 @@ def test_links_drones_tune():
     assert "local/demo" in r.out, r
     r = e.ok("tune", "local")
     assert "workers" in r.out and "rx_queues" in r.out and "limits of the drone host" in r.out, r
-    r = e.ok("tune", "local", "burst=64", "--json")
-    assert json.loads(r.out)["tuning"]["burst"] == 64, r
+    r = e.ok("tune", "local", "burst=16", "--json")
+    assert json.loads(r.out)["tuning"]["burst"] == 16, r
+    e.fails(7, "tune", "local", "burst=100000")
     r = e.fails(7, "tune", "local", "rx_queues=64")
     assert "invalid_tuning" in r.err, r
     e.fails(4, "tune", "nosuchdrone")

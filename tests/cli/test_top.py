@@ -148,6 +148,7 @@ def test_top_hive():
     if drone_api:
         # the link's live rate, from the drone's running capture
         wait_screen(name, r"^local/demo\s+online\s+%d\s+[1-9]" % job["id"])
+    e.wait_capturing(job["id"])
     c.post("/api/v1/jobs/%d/stop" % job["id"])
     wait_screen(name, r"^%d\s+top-watch\s+done" % job["id"])
     quit_top(name)
