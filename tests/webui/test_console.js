@@ -11,8 +11,8 @@
  * application mix, the script's output and the files with their SHA-256, and the one-click
  * archive downloads a tar.gz whose members match the hashes shown; a user and a group are
  * created, edited, disabled and deleted (checked through the API too); a token is shown once,
- * works, and stops working when revoked; the drones page shows the local drone (and refuses bad
- * tuning when the control plane has drones); the logs and audit log show what just happened; a
+ * works, and stops working when revoked; the drones page shows the local drone, refuses bad
+ * tuning with the server's reason and stores good tuning; the logs and audit log show what just happened; a
  * researcher is offered none of the admin pages; a session that ends sends the user to sign in
  * and back to the page they were on; signing out ends the session. Throughout, no
  * request leaves 127.0.0.1:<port>, no script error and no CSP violation occurs.
@@ -306,6 +306,10 @@ async function main() {
 		const v2 = Number(await bar.getAttribute('aria-valuenow'));
 		check(v2 > v1, `duration progress did not move: ${v1} → ${v2}`);
 		check(await page.evaluate(() => window.__noReload === true), 'the page reloaded');
+		if (hasDrones) { /* live counters: the size bar fills while the job runs */
+			await page.waitForFunction((id) => Number(document.querySelector(
+				`tr[data-job-id="${id}"] td[data-col=size] [role=progressbar]`)?.getAttribute('aria-valuenow')) > 0, jobId);
+		}
 		await screenshot('dashboard-running');
 		await S('#job-filter').fill('no such job anywhere');
 		await S('text=No job matches the filter').waitFor();
@@ -388,8 +392,16 @@ async function main() {
 		await dlg.locator('input[name=name]').fill('auditors');
 		await dlg.getByLabel('jobs.write').uncheck();
 		await dlg.getByLabel('audit.read').check();
+		const quotas = (await api('GET', '/groups')).json.items.some((g) => 'quota_bytes' in g);
+		if (quotas)
+			await dlg.locator('input[name=quota]').fill('5');
 		await dlg.getByRole('button', { name: 'Create group' }).click();
 		await S('tr[data-group=auditors]').waitFor();
+		if (quotas) {
+			const g = (await api('GET', '/groups')).json.items.find((x) => x.name === 'auditors');
+			check(g.quota_bytes === 5 * 2 ** 30, `auditors' quota is ${g.quota_bytes}`);
+			check((await S('tr[data-group=auditors]').textContent()).includes('of 5.00 GiB'), 'quota column');
+		}
 		const perms = await S('tr[data-group=auditors] td.perms').textContent();
 		check(perms.includes('audit.read') && !perms.includes('jobs.write'), `auditors has ${perms}`);
 
@@ -449,7 +461,13 @@ async function main() {
 			await dlg.getByRole('button', { name: 'Apply' }).click();
 			await dlg.locator('.dlg-error').filter({ hasText: 'rx_queues' }).waitFor();
 			await screenshot('drone-tuning-refused');
-			await dlg.getByRole('button', { name: 'Cancel' }).click();
+			await dlg.locator('input[name=rx_queues]').fill('');
+			await dlg.locator('input[name=burst]').fill('16');
+			await dlg.getByRole('button', { name: 'Apply' }).click();
+			await S('text=Tuning of local saved').waitFor();
+			const id = (await api('GET', '/drones')).json.items.find((d) => d.name === 'local').id;
+			const t = (await api('GET', `/drones/${id}/tuning`)).json;
+			check(t.tuning.burst === 16 && t.tuning.rx_queues === undefined, `tuning stored: ${JSON.stringify(t.tuning)}`);
 		} else {
 			await S('text=does not report drone details').waitFor();
 			await S('tr[data-link="local/demo"]').waitFor();

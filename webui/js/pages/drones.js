@@ -10,7 +10,6 @@ import { h, replace, field, note, errorText, pageHead, badge, timeEl, fmtBytes, 
 	modal, confirmBox, newId, copyText } from '../dom.js';
 
 const POLL_MS = 2000;
-const POW2 = [64, 128, 256, 512, 1024, 2048, 4096];
 
 function linksTable(links, showDrone = false) {
 	if (!links.length)
@@ -63,46 +62,49 @@ async function tune(d, say) {
 	}
 	const lim = t.limits || {};
 	const cur = t.tuning || {};
-	const ap = t.applied || null;
-	const inputs = {};
-	const num = (k, min, max, hint) => {
-		inputs[k] = h('input', { type: 'number', name: k, value: cur[k] ?? '', min, max, step: 1, class: 'num-in' });
-		return field(k.replace(/_/g, ' '), inputs[k], `${hint}${ap && k in ap ? ` · applied: ${ap[k]}` : ''}`);
-	};
-	const pow = (k, hint) => {
-		inputs[k] = h('select', { name: k }, POW2.map((v) => h('option', { value: v, selected: cur[k] === v }, v)));
-		return field(k.replace(/_/g, ' '), inputs[k], `${hint}${ap && k in ap ? ` · applied: ${ap[k]}` : ''}`);
-	};
+	const ap = t.applied || {};
 	const cores = lim.cores ?? 1;
+	const inputs = {};
+	/* Every field may stay at "default" (the drone's own choice, absent from the tuning); only
+	 * fields the admin changed are sent. */
+	const hint = (k, text) => `${text}${k in ap ? ` · applied now: ${ap[k]}` : ''}`;
+	const label = (k) => k.replace(/_/g, ' ');
+	const num = (k, min, max, text) => {
+		inputs[k] = h('input', { type: 'number', name: k, value: cur[k] ?? '', min, max, step: 1,
+			class: 'num-in', placeholder: 'default' });
+		return field(label(k), inputs[k], hint(k, text));
+	};
+	const choice = (k, options, text) => {
+		inputs[k] = h('select', { name: k }, h('option', { value: '', selected: !(k in cur) }, 'default'),
+			options.map(([v, l]) => h('option', { value: String(v), selected: k in cur && String(cur[k]) === String(v) }, l)));
+		return field(label(k), inputs[k], hint(k, text));
+	};
+	const minD = lim.min_desc ?? 64, maxD = lim.max_desc ?? 4096;
+	const descs = [64, 128, 256, 512, 1024, 2048, 4096].filter((v) => v >= minD && v <= maxD).map((v) => [v, v]);
+	const maxBurst = lim.max_burst ?? 32, maxPool = lim.max_mempool_size ?? 4194303;
 	const res = await modal(`Tuning of drone ${d.name}`, (f) => {
 		f.classList.add('tuning-form');
-		f.append(h('p', { class: 'hint' }, 'Applied by the drone at the next capture start on each link (every capture is a fresh DPDK process).'),
+		f.append(h('p', { class: 'hint' }, 'Applied by the drone at the next capture start on each link (every capture is a fresh DPDK process). Empty = the drone\'s default.'),
 			num('workers', 1, Math.max(1, cores - 1), `worker lcores per capture, 1–${Math.max(1, cores - 1)}`),
 			num('rx_queues', 1, lim.max_rx_queues ?? 1, `RX queues per link, 1–${lim.max_rx_queues ?? 1}`),
-			pow('rx_desc', 'RX descriptors'), pow('tx_desc', 'TX descriptors'),
-			num('burst', 1, 512, 'packets per burst, 1–512'),
-			num('mempool_size', 1023, 4194303, 'mbufs, 1023–4194303'),
-			num('writer_cores', 1, cores, `writer cores, 1–${cores}`));
-		inputs.numa_node = h('select', { name: 'numa_node' }, h('option', { value: -1, selected: cur.numa_node === -1 }, 'the NIC\'s node'),
-			Array.from({ length: lim.numa_nodes ?? 1 }, (_, i) => h('option', { value: i, selected: cur.numa_node === i }, `node ${i}`)));
-		inputs.hugepages = h('input', { type: 'checkbox', name: 'hugepages', id: newId('c'), checked: !!cur.hugepages });
-		f.append(field('NUMA node', inputs.numa_node),
-			h('div', { class: 'check' }, inputs.hugepages, h('label', { for: inputs.hugepages.id },
-				`Use huge pages (${lim.hugepages_total ?? 0} on the host)`)));
+			choice('rx_desc', descs, 'RX descriptors per queue'), choice('tx_desc', descs, 'TX descriptors per queue'),
+			num('burst', 1, maxBurst, `packets per burst, 1–${maxBurst}`),
+			num('mempool_size', 1023, maxPool, `mbufs, 1023–${maxPool}`),
+			num('writer_cores', 0, cores, `CPUs reserved for the writer, 0–${cores}`),
+			choice('numa_node', [[-1, 'the NIC\'s node'], ...Array.from({ length: lim.numa_nodes ?? 1 }, (_, i) => [i, `node ${i}`])], 'where lcores and memory go'),
+			choice('hugepages', [['true', 'yes'], ['false', 'no']], `${lim.hugepages_total ?? 0} huge pages on the host`));
 	}, {
 		ok: 'Apply',
 		validate: async () => {
 			const body = {};
 			for (const [k, el] of Object.entries(inputs)) {
-				if (k === 'hugepages') {
-					if (el.checked !== !!cur.hugepages) body.hugepages = el.checked;
-					continue;
-				}
-				if (el.value === '') continue;
-				const v = Number(el.value);
-				if (!Number.isInteger(v))
-					return `${k.replace(/_/g, ' ')} must be a whole number.`;
-				if (v !== cur[k]) body[k] = v;
+				if (el.value === '')
+					continue; /* default: not sent (a key once set stays until changed) */
+				const v = k === 'hugepages' ? el.value === 'true' : Number(el.value);
+				if (k !== 'hugepages' && !Number.isInteger(v))
+					return `${label(k)} must be a whole number.`;
+				if (v !== cur[k])
+					body[k] = v;
 			}
 			if (!Object.keys(body).length)
 				return null;

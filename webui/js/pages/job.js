@@ -20,7 +20,7 @@ function dl(rows) {
 function params(j) {
 	return dl([
 		['Owner', j.owner],
-		j.group ? ['Group', j.group] : null,
+		j.group ? ['Group', j.shared === false ? `${j.group} (quota only; not shared)` : j.shared ? `${j.group} (shared)` : j.group] : null,
 		['Links', J.linkNames(j).join(', ')],
 		['Filter', j.filter ? h('code', {}, j.filter) : h('span', { class: 'muted' }, 'none (every packet)')],
 		['Max size', fmtBytes(j.max_size)],
@@ -147,7 +147,7 @@ export default {
 					ctx.navigate('#/jobs');
 					return;
 				}
-				if (verb === 'cancel' && !await confirmBox(`Cancel job ${id}?`, 'The capture stops and the job ends cancelled.', 'Cancel job'))
+				if (verb === 'cancel' && !await confirmBox(`Cancel job ${id}?`, job.state === 'processing' ? 'The post-processing script is stopped and the job ends cancelled.' : 'The capture stops and the job ends cancelled.', 'Cancel job'))
 					return;
 				job = await api.post(`/jobs/${id}/${verb}`);
 				lastState = null;
@@ -162,7 +162,7 @@ export default {
 			const ended = J.isEnded(job);
 			replace(head, pageHead(h('span', {}, `Job ${job.id}: `, h('span', { class: 'job-name' }, job.name), ' ', badge(job.state)),
 				w && job.state === 'running' ? h('button', { type: 'button', onclick: () => act('stop the job', 'stop') }, 'Stop') : null,
-				w && (job.state === 'pending' || job.state === 'running') ? h('button', { type: 'button', onclick: () => act('cancel the job', 'cancel') }, 'Cancel') : null,
+				w && ['pending', 'running', 'processing'].includes(job.state) ? h('button', { type: 'button', onclick: () => act('cancel the job', 'cancel') }, 'Cancel') : null,
 				ended ? h('a', { class: 'button primary', id: 'download-archive', href: api.url(`/jobs/${id}/archive?format=tar.gz`), download: `job-${id}.tar.gz` }, 'Download dataset (.tar.gz)') : null,
 				ended ? h('a', { class: 'button', href: api.url(`/jobs/${id}/archive`), download: `job-${id}.tar` }, '.tar') : null,
 				w && ended ? h('button', { type: 'button', class: 'danger', onclick: () => act('delete the job', 'delete') }, 'Delete') : null));

@@ -43,7 +43,7 @@ export default {
 		const scriptInfo = h('div', { class: 'hint', 'aria-live': 'polite' }, 'No script: the dataset is kept as captured.');
 		const scriptTimeout = h('input', { type: 'number', name: 'script_timeout', min: 1, max: 3600, value: 300, class: 'num-in' });
 		const linksBox = h('fieldset', { class: 'links' }, h('legend', {}, 'Links'), h('p', { class: 'muted' }, 'Loading links…'));
-		const groupSel = h('select', { name: 'group' }, h('option', { value: '' }, 'default: users if I am a member, else my first group'),
+		const groupSel = h('select', { name: 'group' }, h('option', { value: '' }, 'nobody — only me'),
 			(ctx.me.user.groups || []).map((g) => h('option', { value: g.name }, g.name)));
 		const submit = h('button', { type: 'submit', class: 'primary', disabled: true }, 'Create job');
 		const problems = h('ul', { class: 'problems', id: 'form-problems', 'aria-live': 'polite' });
@@ -61,7 +61,7 @@ export default {
 				field('Description (optional)', desc)),
 			section('What to capture',
 				linksBox,
-				ctx.features.drones ? field('Share with group', groupSel, 'Members of the group with jobs.read see the job; with jobs.write they may stop or delete it.') : null,
+				ctx.features.drones ? field('Share with group', groupSel, 'Members of the group with jobs.read see the job; with jobs.write they may stop, cancel or delete it. The job counts against this group\'s disk quota (unshared: my users group\'s, else my first group\'s).') : null,
 				h('div', { class: 'field' }, h('label', { for: (filter.id = newId('f')) }, 'Filter (tcpdump syntax)'), filter, filterStatus)),
 			section('Limits — the capture ends at whichever comes first',
 				h('div', { class: 'field' }, h('label', { for: (size.n.id = newId('f')) }, 'Maximum size'), h('div', { class: 'unit' }, size.n, size.u),

@@ -176,13 +176,20 @@ export default {
 					const body = { description: descIn.value, permissions: checked(permsEl) };
 					if (!g || (!g.builtin && nameIn.value !== g.name))
 						body.name = nameIn.value;
-					if ((g && 'quota_bytes' in g) || (!g && hasQuota()))
-						body.quota_bytes = Math.round(Number(quotaIn.value || 0) * 2 ** 30);
+					const quota = Math.round(Number(quotaIn.value || 0) * 2 ** 30);
+					if (!(quota >= 0))
+						return 'The quota must be a number of GiB, 0 for none.';
+					if (g && 'quota_bytes' in g && quota !== g.quota_bytes)
+						body.quota_bytes = quota;
 					try {
-						if (g)
+						if (g) {
 							await api.patch(`/groups/${g.id}`, body);
-						else
-							await api.post('/groups', body);
+						} else {
+							/* a quota is set by PATCH only (POST /groups takes none) */
+							const made = await api.post('/groups', body);
+							if (hasQuota() && quota > 0)
+								await api.patch(`/groups/${made.id}`, { quota_bytes: quota });
+						}
 					} catch (e) {
 						return errorText(e);
 					}
