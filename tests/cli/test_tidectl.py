@@ -10,8 +10,9 @@ every option of the web form carries them all, waits to done, lists its files, s
 log; wait times out (9) and tells a job that ended otherwise (10); stop/cancel/delete and their
 conflicts (5); the archive and single files download verified; users, groups, tokens (create,
 --save, revoke), login (token saved 0600), logs, audit and their permission errors; links,
-drones and tune (against the drone contract when the server has it, a clear 4 when not); the
-bash completion completes commands.
+drones and tune (against the drone contract when the server has it, a clear 4 when not); https
+verifies the server's certificate and name (--cacert; untrusted exits 6); the bash completion
+completes commands.
 """
 import json
 import os
@@ -321,6 +322,36 @@ def test_links_drones_tune():
     e.ok("drones", "delete", "probe-cli")
     e.fails(4, "drones", "show", "probe-cli")
     assert "drone.tune" in e.ok("audit", "--action", "drone.tune").out
+
+
+def test_https_verified():
+    """https: the CA given with --cacert verifies name and chain; an untrusted one exits 6."""
+    import shutil
+    import tempfile
+    from clilib import CONTROL, Hive, admin, make_token
+    if not shutil.which("openssl"):
+        print("(openssl missing: https not tested)")
+        return
+    d = tempfile.mkdtemp(prefix="tidectl-tls-")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    d + "/key.pem", "-out", d + "/cert.pem", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    h = Hive(CONTROL, tls=(d + "/cert.pem", d + "/key.pem"),
+             args=["--tls-shim", os.path.join(os.path.dirname(CONTROL), "cp_ssl_shim.so")]).start()
+    try:
+        tok = make_token(admin(h))["token"]
+        e = env()
+        base = ["--token", tok, "--server", "https://localhost:%d" % h.port]
+        r = e.ok(*(base + ["--cacert", d + "/cert.pem", "tokens", "list"]), token=False)
+        assert "PREFIX" in r.out, r
+        r = e.fails(6, *(base + ["tokens", "list"]), token=False)
+        assert "not trusted" in r.err, r
+        e.ok(*(base + ["--insecure", "tokens", "list"]), token=False)
+    finally:
+        h.stop()
+        h.cleanup()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_bash_completion():
