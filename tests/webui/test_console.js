@@ -517,6 +517,9 @@ async function main() {
 		await S('button[type=submit]').click();
 		await page.waitForURL(/#\/drones$/);
 		await page.getByRole('heading', { name: 'Drones and links' }).waitFor();
+		await S('tr[data-link="local/demo"]').waitFor();
+		check(await page.getByRole('button', { name: /Tuning|Rotate token|Register drone/ }).count() === 0,
+			'a researcher is offered drone administration');
 	});
 
 	await step('signing out ends the session', async () => {
