@@ -280,6 +280,13 @@ def test_users_groups_tokens_login():
     assert any(a["target"] == "user:dora" for a in json.loads(r.out)["items"]), r
     r = e.ok("audit", "-n", "2", "--all")
     assert "token.create" in r.out and "auth.login" in r.out, r
+    if e.has_drone_api():   # group quotas came with the drones branch
+        e.ok("groups", "create", "quota-team", "--quota", "10G", "-p", "jobs.read")
+        r = e.ok("groups", "show", "quota-team", "--json")
+        assert json.loads(r.out)["quota_bytes"] == 10 << 30, r
+        e.ok("groups", "update", "quota-team", "--quota", "0")
+        assert json.loads(e.ok("groups", "show", "quota-team", "--json").out)["quota_bytes"] == 0
+        e.ok("groups", "delete", "quota-team")
     e.ok("users", "delete", "dora")
     e.fails(4, "users", "delete", "dora")
     e.ok("groups", "delete", "ops")
