@@ -13,7 +13,8 @@
  * created, edited, disabled and deleted (checked through the API too); a token is shown once,
  * works, and stops working when revoked; the drones page shows the local drone, refuses bad
  * tuning with the server's reason and stores good tuning; the logs and audit log show what just happened; a
- * researcher is offered none of the admin pages; a session that ends sends the user to sign in
+ * researcher is offered none of the admin pages and is told when a job would pass the group's
+ * disk quota; a session that ends sends the user to sign in
  * and back to the page they were on; signing out ends the session. Throughout, no
  * request leaves 127.0.0.1:<port>, no script error and no CSP violation occurs.
  *
@@ -505,6 +506,18 @@ async function main() {
 		await screenshot('researcher-dashboard');
 		await page.goto(`${base}/#/users`);
 		await S('text=does not have the permission').waitFor();
+		const users = (await api('GET', '/groups')).json.items.find((g) => g.name === 'users');
+		if ('quota_bytes' in users) { /* a job over the group's quota is refused, and said so */
+			check((await api('PATCH', `/groups/${users.id}`, { quota_bytes: 2 ** 30 })).status === 200, 'set quota');
+			await nav('New job').click();
+			await S('input[name=name]').fill('too big for the quota');
+			await S('input[name=max_size]').fill('2');
+			await S('select[name=max_size_unit]').selectOption({ label: 'GiB' });
+			await S('button[type=submit]:not([disabled])').click();
+			await S('.note-error').filter({ hasText: 'quota' }).waitFor();
+			check(/#\/jobs\/new$/.test(page.url()), 'left the form after a refused job');
+			await screenshot('researcher-quota-refused');
+		}
 	});
 
 	await step('an ended session returns to sign-in, then to the same page', async () => {

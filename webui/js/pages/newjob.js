@@ -254,7 +254,7 @@ export default {
 					h('label', { for: id }, h('span', { class: 'mono' }, v), ' ',
 						on ? '' : h('span', { class: 'muted' }, '(offline)'),
 						l.busy ? h('span', { class: 'muted' }, ` — busy with job ${l.job}; this job queues behind it`) : '',
-						l.device ? h('span', { class: 'muted' }, ` — ${l.device}`) : ''));
+						l.device && l.device !== l.name ? h('span', { class: 'muted' }, ` — ${l.device}`) : ''));
 			}));
 		check();
 		name.focus();
