@@ -9,14 +9,14 @@
  * submitted; a job made through the form (units, script upload) runs, and its progress bar moves
  * on the dashboard with no page reload; its details show the per-link distribution, the
  * application mix, the script's output and the files with their SHA-256, and the one-click
- * archive downloads a tar.gz whose members match the hashes shown; a user and a group are
- * created, edited, disabled and deleted (checked through the API too); a token is shown once,
- * works, and stops working when revoked; the drones page shows the local drone, refuses bad
- * tuning with the server's reason and stores good tuning; the logs and audit log show what just happened; a
- * researcher is offered none of the admin pages and is told when a job would pass the group's
- * disk quota; a session that ends sends the user to sign in
- * and back to the page they were on; signing out ends the session. Throughout, no
- * request leaves 127.0.0.1:<port>, no script error and no CSP violation occurs.
+ * archive downloads a tar.gz whose members match the hashes shown; a user and a group (with a
+ * quota) are created, edited, disabled and deleted (checked through the API too); a token is
+ * shown once, works, and stops working when revoked; the drones page shows the local drone,
+ * refuses bad tuning with the server's reason and stores good tuning; the logs and the audit
+ * log show what just happened; a researcher is offered none of the admin pages and is told when
+ * a job would pass the group's disk quota; a session that ends sends the user to sign in and
+ * back to the page they were on; signing out ends the session. Throughout, no request leaves
+ * 127.0.0.1:<port>, no script error and no CSP violation occurs.
  *
  * Usage: test_console.js --control BIN --dataplane BIN --webui DIR --out DIR
  * Screenshots of each page go to --out (under the build directory). Exit 0 pass, 1 fail,
