@@ -27,7 +27,8 @@
 #define MAX_JOB_LINKS 64
 #define RESEND_MS 5000           /* stop/cancel repeated while a link is finishing */
 #define FINISH_TIMEOUT_MS 120000 /* a finishing link that never ends fails */
-#define OVERRUN_MS 30000         /* past max_duration before the Hive stops a link itself */
+#define OVERRUN_MS 10000         /* past max_duration before the Hive stops the links itself
+                                  * (each capture counts its duration from its own start) */
 #define UNREPORTED_MS 15000      /* an online drone that does not report a capture this long */
 #define PROCESSOR_JOIN_MS 3000
 
@@ -549,8 +550,10 @@ supervise(struct cp_scheduler *s)
 			const char *stop = NULL;
 			if (json_integer_value(json_object_get(sum, "bytes")) >= j->max_size)
 				stop = "max_size";
-			else if (j->started_at && now - j->started_at >= j->max_duration * 1000)
-				stop = "max_duration";
+			else if (j->started_at && now - j->started_at >= j->max_duration * 1000 +
+				OVERRUN_MS)
+				stop = "max_duration"; /* captures stop themselves on time; this is the
+				                         * backstop for one that does not */
 			for (int i = 0; !stop && i < nl; i++)
 				if (!strcmp(links[i].state, "failed"))
 					stop = "a link failed";

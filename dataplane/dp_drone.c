@@ -916,6 +916,10 @@ reaped(struct agent *a, struct capture *c, int status)
 	const char *why = json_string_value(json_object_get(man, "stop_reason"));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		snprintf(c->reason, sizeof(c->reason), "%s", why ? why : "");
+	} else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT && c->state == CAP_STOPPING) {
+		/* stopped before it had set up its handler: a stop, not a failure */
+		snprintf(c->reason, sizeof(c->reason), "stopped before the capture started");
+		status = 0;
 	} else if (WIFSIGNALED(status)) {
 		snprintf(c->reason, sizeof(c->reason), "tide-dataplane killed by signal %d",
 			WTERMSIG(status));
