@@ -669,6 +669,7 @@ static const struct cp_field group_fields_create[] = {
 	{ "name", CP_FIELD_STRING, true, 1, CP_GROUPNAME_MAX },
 	{ "description", CP_FIELD_STRING, false, 0, CP_DESCRIPTION_MAX },
 	{ "permissions", CP_FIELD_ARRAY, false, 0, CP_PERM_NAMED_COUNT },
+	{ "quota_bytes", CP_FIELD_INT, false, 0, 1ll << 50 },
 };
 
 static int
@@ -691,7 +692,7 @@ check_group_text(struct cp_req *r, const char *name, const char *desc)
 static int
 post_group(struct cp_req *r)
 {
-	if (cp_check_body(r, group_fields_create, 3))
+	if (cp_check_body(r, group_fields_create, 4))
 		return r->status;
 	const char *name = json_string_value(json_object_get(r->body, "name"));
 	const char *desc = json_string_value(json_object_get(r->body, "description"));
@@ -717,6 +718,15 @@ post_group(struct cp_req *r)
 	int64_t id = cp_db_last_id(r->db);
 	if (rc == 0)
 		rc = set_group_perms(r->db, id, perms);
+	json_t *quota = json_object_get(r->body, "quota_bytes");
+	if (rc == 0 && quota) {
+		sqlite3_stmt *q = cp_db_stmt(r->db, sql_group_quota);
+		if (q) {
+			sqlite3_bind_int64(q, 1, id);
+			sqlite3_bind_int64(q, 2, json_integer_value(quota));
+		}
+		rc = step_done(q);
+	}
 	char target[CP_GROUPNAME_MAX + 8];
 	snprintf(target, sizeof(target), "group:%s", name);
 	if (rc == 0)
