@@ -123,6 +123,22 @@ drones_table(const json_t *r)
 
 static void links_table(const json_t *items);
 
+/* Options, then the drone named by the first operand (id or name): -1 with *id and *first
+ * set, or the exit status the command returns. */
+static int
+drone_operand(struct tc_ctx *c, const struct tc_cmd *cmd, int argc, char **argv, int *first,
+	long long *id)
+{
+	int rc = noargs(c, cmd, argc, argv, first);
+	if (rc >= 0)
+		return rc;
+	if (*first >= argc)
+		return tc_usage_error(cmd, "which drone? (id or name)");
+	if ((rc = resolve_drone(c, argv[*first], id)))
+		return rc;
+	return -1;
+}
+
 static int
 cmd_drones_list(struct tc_ctx *c, int argc, char **argv)
 {
@@ -144,13 +160,10 @@ static int
 cmd_drones_show(struct tc_ctx *c, int argc, char **argv)
 {
 	const struct tc_cmd *cmd = &tc_drone_cmds[1];
-	int first, rc = noargs(c, cmd, argc, argv, &first);
-	if (rc >= 0)
-		return rc;
+	int first;
 	long long id;
-	if (first >= argc)
-		return tc_usage_error(cmd, "which drone? (id or name)");
-	if ((rc = resolve_drone(c, argv[first], &id)))
+	int rc = drone_operand(c, cmd, argc, argv, &first, &id);
+	if (rc >= 0)
 		return rc;
 	char path[64];
 	json_t *d;
@@ -230,13 +243,10 @@ static int
 cmd_drones_delete(struct tc_ctx *c, int argc, char **argv)
 {
 	const struct tc_cmd *cmd = &tc_drone_cmds[3];
-	int first, rc = noargs(c, cmd, argc, argv, &first);
-	if (rc >= 0)
-		return rc;
+	int first;
 	long long id;
-	if (first >= argc)
-		return tc_usage_error(cmd, "which drone? (id or name)");
-	if ((rc = resolve_drone(c, argv[first], &id)))
+	int rc = drone_operand(c, cmd, argc, argv, &first, &id);
+	if (rc >= 0)
 		return rc;
 	char path[64];
 	snprintf(path, sizeof(path), "/api/v1/drones/%lld", id);
@@ -251,13 +261,10 @@ static int
 cmd_drones_token(struct tc_ctx *c, int argc, char **argv)
 {
 	const struct tc_cmd *cmd = &tc_drone_cmds[4];
-	int first, rc = noargs(c, cmd, argc, argv, &first);
-	if (rc >= 0)
-		return rc;
+	int first;
 	long long id;
-	if (first >= argc)
-		return tc_usage_error(cmd, "which drone? (id or name)");
-	if ((rc = resolve_drone(c, argv[first], &id)))
+	int rc = drone_operand(c, cmd, argc, argv, &first, &id);
+	if (rc >= 0)
 		return rc;
 	char path[64];
 	json_t *r;
