@@ -257,18 +257,6 @@ get_links(struct cp_req *r)
 /* ---- registration and tokens --------------------------------------------------------------- */
 
 static int
-new_token(char out[80], uint8_t hash[32])
-{
-	char secret[48];
-	int rc = cp_random_b64(secret, sizeof(secret), 32);
-	if (rc)
-		return rc;
-	snprintf(out, 80, CP_DRONE_TOKEN_PREFIX "%s", secret);
-	cp_sha256(out, strlen(out), hash);
-	return 0;
-}
-
-static int
 post_drone(struct cp_req *r)
 {
 	static const struct cp_field fields[] = {
@@ -280,9 +268,9 @@ post_drone(struct cp_req *r)
 	if (!cp_drones_valid_name(name))
 		return cp_fail(r, 400, "invalid_field", "'name': 1-%d of a-z A-Z 0-9 . _ -, not "
 			"starting with . or -", CP_DRONE_NAME_MAX);
-	char token[80];
+	char token[CP_DRONE_TOKEN_MAX];
 	uint8_t hash[32];
-	int rc = new_token(token, hash);
+	int rc = cp_drones_new_token(token, hash);
 	if (rc == 0)
 		rc = cp_db_begin(r->db);
 	if (rc)
@@ -323,14 +311,14 @@ post_drone_token(struct cp_req *r)
 	json_t *d = load_drone(r, &id);
 	if (!d)
 		return r->status;
-	char token[80], target[64];
+	char token[CP_DRONE_TOKEN_MAX], target[64];
 	uint8_t hash[32];
 	snprintf(target, sizeof(target), "drone:%s", json_string_value(json_object_get(d, "name")));
 	if (json_is_true(json_object_get(d, "builtin"))) {
 		json_decref(d);
 		return cp_fail(r, 409, "builtin", "the local drone's token is made at every start");
 	}
-	int rc = new_token(token, hash);
+	int rc = cp_drones_new_token(token, hash);
 	if (rc == 0)
 		rc = cp_db_begin(r->db);
 	if (rc) {

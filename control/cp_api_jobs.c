@@ -136,7 +136,7 @@ visible(const struct cp_req *r, int64_t owner_id, int64_t group_id)
 static void
 add_links(struct cp_req *r, int64_t id, json_t *j)
 {
-	json_t *links = json_array(), *sum = json_object();
+	json_t *links = json_array();
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_job_links);
 	if (st)
 		sqlite3_bind_int64(st, 1, id);
@@ -167,19 +167,16 @@ add_links(struct cp_req *r, int64_t id, json_t *j)
 	for (int k = 0; k < 4; k++)
 		if (!json_object_get(counters, keys[k]))
 			json_object_set_new(counters, keys[k], json_integer(tot[k]));
-	json_decref(sum);
 	json_object_set_new(j, "links", links);
 	json_t *first = json_array_get(links, 0);
 	if (first) {
 		json_object_set(j, "drone", json_object_get(first, "drone"));
 		json_object_set(j, "link", json_object_get(first, "link"));
 	}
-	int64_t elapsed = 0;
-	const char *started = json_string_value(json_object_get(j, "started_at"));
-	(void)started;
-	json_object_set_new(j, "progress", json_pack("{s:I, s:O, s:I, s:O}", "bytes",
+	/* elapsed is filled in by the caller, which has the start and end times */
+	json_object_set_new(j, "progress", json_pack("{s:I, s:O, s:i, s:O}", "bytes",
 		json_integer_value(json_object_get(counters, "bytes")), "max_size",
-		json_object_get(j, "max_size"), "elapsed", (json_int_t)elapsed, "max_duration",
+		json_object_get(j, "max_size"), "elapsed", 0, "max_duration",
 		json_object_get(j, "max_duration")));
 }
 

@@ -51,7 +51,7 @@ struct cp_drone_local {
 	char hive[64];
 	char spool[PATH_MAX];
 	char log[PATH_MAX];
-	char token[64];
+	char token[CP_DRONE_TOKEN_MAX];
 	char links[4096];
 	pid_t pid;
 };
@@ -288,10 +288,7 @@ cp_drone_local_start(const struct cp_options *o, const char *db_path, int port)
 		rc = -ENAMETOOLONG;
 	/* a fresh token at every start; only its hash is stored */
 	uint8_t hash[32];
-	char secret[48];
-	if (rc == 0 && cp_random_b64(secret, sizeof(secret), 32) == 0) {
-		snprintf(d->token, sizeof(d->token), CP_DRONE_TOKEN_PREFIX "%s", secret);
-		cp_sha256(d->token, strlen(d->token), hash);
+	if (rc == 0 && cp_drones_new_token(d->token, hash) == 0) {
 		struct cp_db *db = cp_db_open(db_path);
 		sqlite3_stmt *st = db ? cp_db_stmt(db, sql_local_token) : NULL;
 		if (st) {
@@ -305,7 +302,6 @@ cp_drone_local_start(const struct cp_options *o, const char *db_path, int port)
 	} else if (rc == 0) {
 		rc = -EIO;
 	}
-	sodium_memzero(secret, sizeof(secret));
 	if (rc == 0)
 		rc = -pthread_create(&d->thread, NULL, supervisor, d);
 	if (rc) {

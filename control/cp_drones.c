@@ -58,6 +58,18 @@ static const char sql_ended[] =
 	" WHERE job_id = ?1 AND drone = ?2 AND link = ?3"
 	" AND state IN ('pending', 'running', 'finishing')";
 
+int
+cp_drones_new_token(char out[CP_DRONE_TOKEN_MAX], uint8_t hash[32])
+{
+	char secret[48];
+	int rc = cp_random_b64(secret, sizeof(secret), 32);
+	if (rc)
+		return rc;
+	snprintf(out, CP_DRONE_TOKEN_MAX, CP_DRONE_TOKEN_PREFIX "%s", secret);
+	cp_sha256(out, strlen(out), hash);
+	return 0;
+}
+
 bool
 cp_drones_valid_name(const char *s)
 {

@@ -49,6 +49,12 @@ json_t *cp_drones_live(const char *drone);
  * -EACCES for a bad token, -ENOENT for none, other -errno. */
 int cp_drones_identify(struct cp_req *r);
 
+#define CP_DRONE_TOKEN_MAX 80
+
+/* A fresh drone token (tided_ + 43 base64url characters) into out and its SHA-256 (what is
+ * stored) into hash. 0 or -errno. */
+int cp_drones_new_token(char out[CP_DRONE_TOKEN_MAX], uint8_t hash[32]);
+
 /* A drone name: 1-31 of a-z A-Z 0-9 . _ -, not starting with '.' or '-'. */
 bool cp_drones_valid_name(const char *name);
 
