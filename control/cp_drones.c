@@ -1,10 +1,12 @@
-/* cp_drones.c — drone connections (see cp_drones.h): the WebSocket handlers, the in-memory
- * registry of online drones, and the messages that drones send.
+/* cp_drones.c — the drones' messages and the in-memory registry of online drones (see
+ * cp_drones.h). The connections themselves belong to the drone listener (cp_drone_ws.c); this
+ * file never touches a socket: it is handed complete messages and answers through the
+ * transport's send function, which only queues.
  *
- * Locking: one mutex guards the registry (slots, live status, offline times). Writes to a
- * drone's socket happen under it too, so a connection is never written after its close
- * handler has run (civetweb frees it after that). Database work happens outside the lock,
- * on the connection thread's own database connection. */
+ * Locking: one mutex guards the registry (slots, live status, offline times) and is held while
+ * a message is queued for a drone, so nothing is queued on a connection after
+ * cp_drones_conn_close() has returned. Database work happens outside the lock, on the
+ * listener thread's own database connection. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,23 +14,26 @@
 #include <string.h>
 #include <strings.h>
 
-#include <civetweb.h>
+#include <civetweb.h> /* cp_drones_identify reads the upload request's header */
 
 #include "cp_crypto.h"
 #include "cp_db.h"
 #include "cp_drones.h"
 #include "cp_http.h"
+#include "cp_json.h"
 #include "cp_log.h"
 
-struct slot {
+struct cp_drone_conn {
 	bool used, authed;
-	struct mg_connection *conn;
+	cp_drone_send_fn send;  /* the transport's queue */
+	void *transport;
 	char name[CP_DRONE_NAME_MAX + 1];
 	int64_t id;
 	char address[CP_ADDR_MAX];
 	int64_t connected_ms;
+	int64_t last_seen_write_ms;
 	json_t *captures;   /* the last status's captures */
-	struct cp_db *db;   /* the connection thread's */
+	struct cp_db *db;   /* the listener thread's */
 };
 
 struct away {
@@ -37,11 +42,12 @@ struct away {
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct slot slots[CP_DRONES_MAX];
+static struct cp_drone_conn slots[CP_DRONES_MAX];
 static struct away aways[CP_DRONES_MAX];
 static int n_aways;
 static int64_t started_ms;
-static const struct cp_server *server;
+static int upload_port;   /* the HTTP API's, where drones PUT files */
+static bool upload_tls;
 
 static const char sql_by_token[] = "SELECT id, name, tuning FROM drones WHERE token_hash = ?1";
 static const char sql_hello[] =
@@ -84,7 +90,7 @@ cp_drones_valid_name(const char *s)
 }
 
 /* under mu */
-static struct slot *
+static struct cp_drone_conn *
 find_online(const char *name)
 {
 	for (int i = 0; i < CP_DRONES_MAX; i++)
@@ -108,15 +114,22 @@ set_away(const char *name, int64_t since)
 	}
 }
 
+/* under mu */
 static int
-send_locked(struct slot *s, json_t *msg)
+send_locked(struct cp_drone_conn *s, json_t *msg)
 {
 	char *text = json_dumps(msg, JSON_COMPACT);
-	int rc = -ENOMEM;
-	if (text)
-		rc = mg_websocket_write(s->conn, MG_WEBSOCKET_OPCODE_TEXT, text, strlen(text)) > 0 ?
-			0 : -EIO;
+	int rc = text ? s->send(s->transport, text, strlen(text)) : -ENOMEM;
 	free(text);
+	return rc;
+}
+
+static int
+send_to(struct cp_drone_conn *s, json_t *msg)
+{
+	pthread_mutex_lock(&mu);
+	int rc = send_locked(s, msg);
+	pthread_mutex_unlock(&mu);
 	return rc;
 }
 
@@ -124,7 +137,7 @@ int
 cp_drones_send(const char *drone, json_t *msg)
 {
 	pthread_mutex_lock(&mu);
-	struct slot *s = find_online(drone);
+	struct cp_drone_conn *s = find_online(drone);
 	int rc = s ? send_locked(s, msg) : -ENOTCONN;
 	pthread_mutex_unlock(&mu);
 	return rc;
@@ -150,7 +163,7 @@ cp_drones_live(const char *drone)
 {
 	json_t *out = NULL;
 	pthread_mutex_lock(&mu);
-	struct slot *s = find_online(drone);
+	struct cp_drone_conn *s = find_online(drone);
 	if (s)
 		out = json_pack("{s:s, s:I, s:O}", "address", s->address, "connected_at",
 			(json_int_t)s->connected_ms, "captures",
@@ -162,24 +175,22 @@ cp_drones_live(const char *drone)
 /* ---- messages ---------------------------------------------------------------------------- */
 
 static void
-refuse(struct mg_connection *conn, const char *code, const char *message)
+refuse(struct cp_drone_conn *s, const char *code, const char *message)
 {
 	json_t *m = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message",
 		message);
-	char *text = json_dumps(m, JSON_COMPACT);
-	if (text)
-		mg_websocket_write(conn, MG_WEBSOCKET_OPCODE_TEXT, text, strlen(text));
-	free(text);
+	if (m)
+		send_to(s, m);
 	json_decref(m);
 }
 
 static int
-hello(struct slot *s, json_t *m)
+hello(struct cp_drone_conn *s, json_t *m)
 {
 	const char *token = json_string_value(json_object_get(m, "token"));
 	const char *name = json_string_value(json_object_get(m, "name"));
 	if (!token || !name) {
-		refuse(s->conn, "bad_hello", "hello needs token and name");
+		refuse(s, "bad_hello", "hello needs token and name");
 		return 0;
 	}
 	uint8_t hash[32];
@@ -200,14 +211,14 @@ hello(struct slot *s, json_t *m)
 	if (!id) {
 		cp_warn("drones", "refused a drone from %s: unknown token (claimed name '%.31s')",
 			s->address, name);
-		refuse(s->conn, "bad_token", "unknown drone token");
+		refuse(s, "bad_token", "unknown drone token");
 		return 0;
 	}
 	if (strcasecmp(real, name) != 0) {
 		json_decref(tuning);
 		cp_warn("drones", "refused a drone from %s: the token is %s's, it said '%.31s'",
 			s->address, real, name);
-		refuse(s->conn, "bad_token", "this token belongs to another drone");
+		refuse(s, "bad_token", "this token belongs to another drone");
 		return 0;
 	}
 	pthread_mutex_lock(&mu);
@@ -217,7 +228,7 @@ hello(struct slot *s, json_t *m)
 		json_decref(tuning);
 		cp_warn("drones", "refused drone %s from %s: it is already connected", real,
 			s->address);
-		refuse(s->conn, "already_connected", "this drone is already connected");
+		refuse(s, "already_connected", "this drone is already connected");
 		return 0;
 	}
 	char *host = json_dumps(json_object_get(m, "host"), JSON_COMPACT);
@@ -260,14 +271,13 @@ hello(struct slot *s, json_t *m)
 		json_decref(tuning);
 		cp_warn("drones", "refused drone %s from %s: it is already connected", real,
 			s->address);
-		refuse(s->conn, "already_connected", "this drone is already connected");
+		refuse(s, "already_connected", "this drone is already connected");
 		return 0;
 	}
-	json_t *w = json_pack("{s:s, s:s, s:o}", "type", "welcome", "name", real, "tuning",
-		json_is_object(tuning) ? tuning : json_object());
-	pthread_mutex_lock(&mu);
-	send_locked(s, w);
-	pthread_mutex_unlock(&mu);
+	json_t *w = json_pack("{s:s, s:s, s:o, s:i, s:b}", "type", "welcome", "name", real,
+		"tuning", json_is_object(tuning) ? tuning : json_object(), "upload_port",
+		upload_port, "upload_tls", upload_tls);
+	send_to(s, w);
 	json_decref(w);
 	cp_info("drones", "drone %s online from %s (version %s, %zu links)", real, s->address,
 		version ? version : "?", json_array_size(json_object_get(m, "links")));
@@ -275,7 +285,7 @@ hello(struct slot *s, json_t *m)
 }
 
 static void
-status(struct slot *s, json_t *m)
+status(struct cp_drone_conn *s, json_t *m)
 {
 	json_t *caps = json_object_get(m, "captures");
 	if (!json_is_array(caps))
@@ -300,10 +310,9 @@ status(struct slot *s, json_t *m)
 		}
 		free(counters);
 	}
-	static __thread int64_t last_seen_write;
 	int64_t now = cp_now_ms();
-	if (now - last_seen_write > 10000) { /* last_seen_at to ~10 s is plenty */
-		last_seen_write = now;
+	if (now - s->last_seen_write_ms > 10000) { /* last_seen_at to ~10 s is plenty */
+		s->last_seen_write_ms = now;
 		sqlite3_stmt *st = cp_db_stmt(s->db, sql_seen);
 		if (st) {
 			sqlite3_bind_int64(st, 1, s->id);
@@ -317,7 +326,7 @@ status(struct slot *s, json_t *m)
 /* Every file the drone says it sent must be in job_files with the same size and SHA-256
  * (computed by the Hive as it received it). The number that are not. */
 static int
-unverified(struct slot *s, int64_t job, json_t *files)
+unverified(struct cp_drone_conn *s, int64_t job, json_t *files)
 {
 	int bad = 0;
 	size_t i;
@@ -346,7 +355,7 @@ unverified(struct slot *s, int64_t job, json_t *files)
 }
 
 static void
-ended(struct slot *s, json_t *m)
+ended(struct cp_drone_conn *s, json_t *m)
 {
 	int64_t job = json_integer_value(json_object_get(m, "job"));
 	const char *link = json_string_value(json_object_get(m, "link"));
@@ -392,14 +401,12 @@ ended(struct slot *s, json_t *m)
 	/* acknowledged once recorded (or already ended here): the drone frees its spool */
 	json_t *ack = json_pack("{s:s, s:I, s:s}", "type", "ack", "job", (json_int_t)job, "link",
 		link);
-	pthread_mutex_lock(&mu);
-	send_locked(s, ack);
-	pthread_mutex_unlock(&mu);
+	send_to(s, ack);
 	json_decref(ack);
 }
 
 static void
-tuned(struct slot *s, json_t *m)
+tuned(struct cp_drone_conn *s, json_t *m)
 {
 	char *applied = json_dumps(json_object_get(m, "tuning"), JSON_COMPACT);
 	sqlite3_stmt *st = cp_db_stmt(s->db, sql_applied);
@@ -414,21 +421,13 @@ tuned(struct slot *s, json_t *m)
 		json_string_value(json_object_get(m, "applied")) ?: "");
 }
 
-/* ---- civetweb's WebSocket callbacks --------------------------------------------------------- */
+/* ---- the transport's side ------------------------------------------------------------------ */
 
-static int
-ws_connect(const struct mg_connection *conn, void *cbdata)
+struct cp_drone_conn *
+cp_drones_conn_open(const char *address, struct cp_db *db, cp_drone_send_fn send,
+	void *transport)
 {
-	(void)conn;
-	(void)cbdata;
-	return 0; /* accept; the hello authenticates */
-}
-
-static void
-ws_ready(struct mg_connection *conn, void *cbdata)
-{
-	(void)cbdata;
-	struct slot *s = NULL;
+	struct cp_drone_conn *s = NULL;
 	pthread_mutex_lock(&mu);
 	for (int i = 0; i < CP_DRONES_MAX && !s; i++)
 		if (!slots[i].used)
@@ -436,40 +435,43 @@ ws_ready(struct mg_connection *conn, void *cbdata)
 	if (s) {
 		memset(s, 0, sizeof(*s));
 		s->used = true;
-		s->conn = conn;
+		s->send = send;
+		s->transport = transport;
+		s->db = db;
 		s->connected_ms = cp_now_ms();
-		snprintf(s->address, sizeof(s->address), "%s", mg_get_request_info(conn)->remote_addr);
+		snprintf(s->address, sizeof(s->address), "%s", address);
 	}
 	pthread_mutex_unlock(&mu);
-	if (!s) {
-		refuse(conn, "busy", "too many drones");
-		return;
-	}
-	s->db = cp_db_open(server->db_path);
-	mg_set_user_connection_data(conn, s);
+	if (!s)
+		errno = EBUSY;
+	return s;
 }
 
-static int
-ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbdata)
+bool
+cp_drones_conn_authed(const struct cp_drone_conn *s)
 {
-	(void)cbdata;
-	struct slot *s = mg_get_user_connection_data(conn);
-	int opcode = bits & 0xf;
-	if (!s || !s->db)
-		return 0;
-	if (opcode == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE)
-		return 0;
-	if (opcode != MG_WEBSOCKET_OPCODE_TEXT || !(bits & 0x80))
-		return 1; /* pings are answered by civetweb; fragments are not part of the protocol */
-	json_t *m = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+	return s->authed;
+}
+
+int
+cp_drones_conn_message(struct cp_drone_conn *s, const char *data, size_t len)
+{
+	json_error_t err;
+	json_t *m = cp_json_parse(data, len, &err);
 	const char *type = json_string_value(json_object_get(m, "type"));
 	int keep = 1;
-	if (!type) {
+	if (!m) {
+		cp_warn("drones", "%s from %s: a message that is not JSON (%s)",
+			s->authed ? s->name : "unauthenticated drone", s->address, err.text);
+		if (!s->authed)
+			refuse(s, "bad_hello", "say hello first, in JSON");
+		keep = s->authed;
+	} else if (!type) {
 		keep = s->authed;
 	} else if (!s->authed) {
 		keep = strcmp(type, "hello") == 0 ? hello(s, m) : 0;
 		if (!keep && strcmp(type, "hello") != 0)
-			refuse(conn, "bad_hello", "say hello first");
+			refuse(s, "bad_hello", "say hello first");
 	} else if (strcmp(type, "status") == 0) {
 		status(s, m);
 	} else if (strcmp(type, "ended") == 0) {
@@ -479,52 +481,30 @@ ws_data(struct mg_connection *conn, int bits, char *data, size_t len, void *cbda
 	}
 	json_decref(m);
 	cp_db_reset_all(s->db);
-	if (!s->authed && s->connected_ms + CP_DRONES_HELLO_MS < cp_now_ms())
-		keep = 0;
 	return keep;
 }
 
-static void
-ws_close(const struct mg_connection *conn, void *cbdata)
+void
+cp_drones_conn_close(struct cp_drone_conn *s)
 {
-	(void)cbdata;
-	struct slot *s = mg_get_user_connection_data(conn);
-	if (!s)
-		return;
-	struct cp_db *db;
 	pthread_mutex_lock(&mu);
 	if (s->authed) {
 		set_away(s->name, cp_now_ms());
 		cp_warn("drones", "drone %s offline (connection from %s closed)", s->name,
 			s->address);
 	}
-	db = s->db;
 	json_decref(s->captures);
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_unlock(&mu);
-	cp_db_close(db);
-}
-
-int
-cp_drones_start(struct cp_server *srv)
-{
-	server = srv;
-	started_ms = cp_now_ms();
-	mg_set_websocket_handler(srv->mg, CP_DRONES_WS_PATH, ws_connect, ws_ready, ws_data,
-		ws_close, NULL);
-	return 0;
 }
 
 void
-cp_drones_stop(void)
+cp_drones_init(int http_port, bool https)
 {
-	/* civetweb has closed every connection (mg_stop) and called ws_close for each */
 	pthread_mutex_lock(&mu);
-	for (int i = 0; i < CP_DRONES_MAX; i++)
-		if (slots[i].used) {
-			json_decref(slots[i].captures);
-			slots[i].captures = NULL;
-		}
+	started_ms = cp_now_ms();
+	upload_port = http_port;
+	upload_tls = https;
 	pthread_mutex_unlock(&mu);
 }
 

@@ -11,8 +11,8 @@
  * cp_static.c, which resolves paths itself, so there is one place to audit for traversal.
  *
  * Stack budget: Debian builds civetweb with 100 KiB worker stacks. Handlers keep large
- * buffers on the heap, and JSON nesting is capped (CP_JSON_MAX_DEPTH) before jansson's
- * recursive parser sees the body — its own limit (2048 levels) would overflow such a stack. */
+ * buffers on the heap, and bodies are parsed by cp_json_parse (cp_json.h), which caps JSON
+ * nesting before jansson's recursive parser sees it. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -29,8 +29,10 @@
 
 #include "cp_auth.h"
 #include "cp_db.h"
+#include "cp_drone_ws.h"
 #include "cp_drones.h"
 #include "cp_http.h"
+#include "cp_json.h"
 #include "cp_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
@@ -197,108 +199,18 @@ cp_query_int(struct cp_req *r, const char *name, int64_t min, int64_t max, int64
 	return 0;
 }
 
-static const char *const field_type_names[] = {
-	[CP_FIELD_STRING] = "a string", [CP_FIELD_BOOL] = "a boolean",
-	[CP_FIELD_INT] = "an integer", [CP_FIELD_ARRAY] = "an array",
-};
-
 int
 cp_check_body(struct cp_req *r, const struct cp_field *fields, size_t n_fields)
 {
-	if (!r->body || !json_is_object(r->body)) {
-		cp_fail(r, 400, "invalid_body", "the request body must be a JSON object");
-		return -1;
-	}
-	const char *key;
-	json_t *v;
-	json_object_foreach(r->body, key, v) {
-		size_t i;
-		for (i = 0; i < n_fields && strcmp(fields[i].name, key) != 0; i++)
-			;
-		if (i == n_fields) {
-			cp_fail(r, 400, "unknown_field", "unknown field '%.64s'", key);
-			return -1;
-		}
-	}
-	for (size_t i = 0; i < n_fields; i++) {
-		const struct cp_field *f = &fields[i];
-		v = json_object_get(r->body, f->name);
-		if (!v) {
-			if (f->required) {
-				cp_fail(r, 400, "missing_field", "'%s' is required", f->name);
-				return -1;
-			}
-			continue;
-		}
-		int64_t size = 0;
-		bool ok;
-		switch (f->type) {
-		case CP_FIELD_STRING:
-			ok = json_is_string(v);
-			size = ok ? (int64_t)json_string_length(v) : 0;
-			break;
-		case CP_FIELD_BOOL:
-			ok = json_is_boolean(v);
-			break;
-		case CP_FIELD_INT:
-			ok = json_is_integer(v);
-			size = ok ? json_integer_value(v) : 0;
-			break;
-		case CP_FIELD_ARRAY:
-			ok = json_is_array(v);
-			size = ok ? (int64_t)json_array_size(v) : 0;
-			break;
-		default:
-			ok = false;
-		}
-		if (!ok) {
-			cp_fail(r, 400, "invalid_field", "'%s' must be %s", f->name,
-				field_type_names[f->type]);
-			return -1;
-		}
-		if (f->type == CP_FIELD_STRING && strlen(json_string_value(v)) != (size_t)size) {
-			cp_fail(r, 400, "invalid_field", "'%s' must not contain NUL", f->name);
-			return -1;
-		}
-		if (f->type != CP_FIELD_BOOL && (size < f->min || size > f->max)) {
-			cp_fail(r, 400, "invalid_field", "'%s' must be %s %lld to %lld", f->name,
-				f->type == CP_FIELD_INT ? "from" : "of length",
-				(long long)f->min, (long long)f->max);
-			return -1;
-		}
-	}
-	return 0;
+	const char *code = "invalid_body";
+	char msg[256];
+	if (cp_json_check(r->body, fields, n_fields, &code, msg, sizeof(msg)) == 0)
+		return 0;
+	cp_fail(r, 400, code, "%s", msg);
+	return -1;
 }
 
 /* ---- the pipeline ------------------------------------------------------------------------- */
-
-#define CP_JSON_MAX_DEPTH 32 /* our bodies are flat objects with small arrays */
-
-/* Deepest [ / { nesting in a JSON text, ignoring brackets inside strings; stops counting
- * once over the cap. Malformed text is left for jansson to report. */
-static int
-json_depth(const char *s, size_t len)
-{
-	int depth = 0, max = 0;
-	bool in_string = false;
-	for (size_t i = 0; i < len && max <= CP_JSON_MAX_DEPTH; i++) {
-		char c = s[i];
-		if (in_string) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = false;
-		} else if (c == '"') {
-			in_string = true;
-		} else if (c == '[' || c == '{') {
-			if (++depth > max)
-				max = depth;
-		} else if (c == ']' || c == '}') {
-			depth--;
-		}
-	}
-	return max;
-}
 
 static bool
 changes_state(const char *method)
@@ -357,16 +269,15 @@ read_body(struct cp_req *r)
 	} else if (len > 0 && !json_media_type(mg_get_header(r->conn, "Content-Type"))) {
 		status = cp_fail(r, 415, "unsupported_media_type",
 			"send JSON with Content-Type: application/json");
-	} else if (len > 0 && json_depth(buf, len) > CP_JSON_MAX_DEPTH) {
-		status = cp_fail(r, 400, "bad_json", "JSON nested deeper than %d levels",
-			CP_JSON_MAX_DEPTH);
 	} else if (len > 0) {
 		json_error_t err;
-		r->body = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
-		if (!r->body)
+		r->body = cp_json_parse(buf, len, &err);
+		if (!r->body && err.line > 0)
 			status = cp_fail(r, 400, "bad_json",
 				"invalid JSON at line %d column %d: %s", err.line, err.column,
 				err.text);
+		else if (!r->body)
+			status = cp_fail(r, 400, "bad_json", "%s", err.text);
 	}
 	free(buf);
 	return status;
@@ -480,13 +391,6 @@ begin_request(struct mg_connection *conn)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	const struct mg_request_info *ri = mg_get_request_info(conn);
-	/* the drones' WebSocket: left to civetweb's handler (cp_drones.c), which authenticates
-	 * the drone by the hello it must send first */
-	const char *upgrade = mg_get_header(conn, "Upgrade");
-	if (upgrade && strcasecmp(upgrade, "websocket") == 0 && ri->local_uri_raw &&
-		strcmp(ri->local_uri_raw, CP_DRONES_WS_PATH) == 0 &&
-		strcmp(ri->request_method, "GET") == 0)
-		return 0;
 	struct cp_req *r = calloc(1, sizeof(*r));
 	if (!r) {
 		mg_send_http_error(conn, 503, "out of memory");
@@ -499,7 +403,19 @@ begin_request(struct mg_connection *conn)
 	r->path = "";
 	snprintf(r->addr, sizeof(r->addr), "%s", ri->remote_addr);
 
-	if (decode_path(r, ri->local_uri_raw) == 0) {
+	const char *upgrade = mg_get_header(conn, "Upgrade");
+	if (upgrade && strcasecmp(upgrade, "websocket") == 0) {
+		/* no WebSocket here; a drone that dials this port is told where to go. Written
+		 * by hand: civetweb's response-header functions refuse a WebSocket request. */
+		cp_fail(r, 400, "wrong_port", "drones connect to ws://HOST:%d%s (drone_listen), "
+			"not to the API's port", cp_drone_ws_port(), CP_DRONES_WS_PATH);
+		char *text = json_dumps(r->resp, JSON_COMPACT);
+		mg_printf(conn, "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+			"Content-Length: %zu\r\nConnection: close\r\n\r\n%s", text ? strlen(text) : 0,
+			text ? text : "");
+		free(text);
+		r->sent = true;
+	} else if (decode_path(r, ri->local_uri_raw) == 0) {
 		if (strncmp(r->path, "/api/", 5) == 0 || strcmp(r->path, "/api") == 0)
 			handle_api(r);
 		else
@@ -650,14 +566,13 @@ cp_http_start(struct cp_server *srv)
 		"num_threads", threads,
 		"enable_keep_alive", "yes",
 		"keep_alive_timeout_ms", "5000",
-		"request_timeout_ms", "30000",
+		"request_timeout_ms", "10000",  /* idle time while a request or its body arrives */
 		"tcp_nodelay", "1",
 		"listen_backlog", "1024",
 		"max_request_size", "16384",    /* request line + headers */
 		"access_control_allow_origin", "", /* same-origin console; no CORS */
 		"static_file_cache_control", "no-cache", /* console files: revalidate by ETag */
 		"decode_url", "no",             /* decode_path() does it, refusing %00 */
-		"websocket_timeout_ms", "5000", /* a drone silent this long is closed: offline */
 		NULL,
 	};
 	struct mg_callbacks cb;

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cp_crypto.h"
+#include "cp_json.h"
 #include "cp_perm.h"
 
 struct mg_connection;
@@ -108,15 +109,7 @@ int cp_query(struct cp_req *r, const char *name, char *buf, size_t size);
 int cp_query_int(struct cp_req *r, const char *name, int64_t min, int64_t max, int64_t def,
 	int64_t *out);
 
-/* Body validation, described as data: every member of the body must be listed, with its JSON
- * type and size bound; required members must be present. */
-enum cp_field_type { CP_FIELD_STRING, CP_FIELD_BOOL, CP_FIELD_INT, CP_FIELD_ARRAY };
-struct cp_field {
-	const char *name;
-	enum cp_field_type type;
-	bool required;
-	int64_t min, max; /* string bytes, integer value or array length */
-};
+/* Body validation against a field table (cp_json.h). */
 /* 0 when the body is an object matching fields; otherwise answers 400 and returns -1. */
 int cp_check_body(struct cp_req *r, const struct cp_field *fields, size_t n_fields);
 

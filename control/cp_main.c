@@ -24,6 +24,7 @@
 #include "cp_crypto.h"
 #include "cp_db.h"
 #include "cp_drone_local.h"
+#include "cp_drone_ws.h"
 #include "cp_drones.h"
 #include "cp_http.h"
 #include "cp_ldap.h"
@@ -245,14 +246,20 @@ run(struct cp_options *o)
 		goto out;
 	if (cp_http_start(&srv))
 		goto out;
-	cp_drones_start(&srv);
-	/* the port actually bound (--listen ADDR:0 picks a free one), for whoever started us */
+	/* the ports actually bound (ADDR:0 picks a free one), for whoever started us */
 	int port = cp_http_port(&srv);
-	/* the local drone dials in like any other, once we listen */
-	if (o->local_links[0] && !(drone = cp_drone_local_start(o, srv.db_path, port)))
+	cp_drones_init(port, srv.tls);
+	if (cp_drone_ws_start(&srv))
 		goto out;
-	cp_info("main", "tide-control %s serving %s on %s port %d (data %s, schema %d)",
-		TIDE_VERSION, srv.tls ? "https" : "http", o->listen, port, o->data_dir, rc);
+	int drone_port = cp_drone_ws_port();
+	/* the local drone dials in like any other, once we listen */
+	if (o->local_links[0] && !(drone = cp_drone_local_start(o, srv.db_path, drone_port)))
+		goto out;
+	cp_info("main", "tide-control %s serving %s on %s port %d, drones on port %d (data %s, "
+		"schema %d)", TIDE_VERSION, srv.tls ? "https" : "http", o->listen, port, drone_port,
+		o->data_dir, rc);
+	/* the drone port first: a reader that waits for the "listening" line has both */
+	printf("tide-control drones on ws port %d\n", drone_port);
 	printf("tide-control listening on %s port %d\n", srv.tls ? "https" : "http", port);
 	fflush(stdout);
 	for (;;) {
@@ -269,12 +276,13 @@ run(struct cp_options *o)
 	}
 	cp_drone_local_stop(drone); /* while HTTP still serves its last uploads */
 	drone = NULL;
+	cp_drone_ws_stop();
 	cp_http_stop(&srv);
 	status = 0;
 out:
 	cp_drone_local_stop(drone);
+	cp_drone_ws_stop();
 	cp_http_stop(&srv);
-	cp_drones_stop();
 	cp_scheduler_stop(sched);
 	cp_db_close(db);
 	cp_ldap_free(ldap);

@@ -40,6 +40,9 @@ struct opt_def {
 static const struct opt_def opt_defs[] = {
 	{ "listen", OPT_STR, O(listen), 0, 0, "127.0.0.1:8080", 0, "ADDR:PORT",
 		"address to serve on ([ADDR]:PORT for IPv6)" },
+	{ "drone_listen", OPT_STR, O(drone_listen), 0, 0, "", 0, "ADDR:PORT",
+		"address for drones' connections (default: listen's address, the next port; "
+		"port 0 when listen's is 0)" },
 	{ "data_dir", OPT_STR, O(data_dir), 0, 0, "./tide-data", 0, "DIR",
 		"data directory (SQLite database tide.db)" },
 	{ "config", OPT_STR, O(config_path), 0, 0, "", OPT_CLI_ONLY, "FILE",
@@ -66,8 +69,9 @@ static const struct opt_def opt_defs[] = {
 		"how long a drone may stay away before its running captures are failed" },
 	{ "max_upload", OPT_SIZE, O(max_upload), 1u << 20, 1ull << 42, "1024G", 0, "SIZE",
 		"largest file a drone may upload into a dataset" },
-	{ "threads", OPT_UINT, O(threads), 2, 256, "16", 0, "N",
-		"HTTP worker threads (each with its own database connection)" },
+	{ "threads", OPT_UINT, O(threads), 2, 1024, "128", 0, "N",
+		"HTTP worker threads = connections served at once, keep-alive and slow ones "
+		"included (each with its own database connection)" },
 	{ "max_body", OPT_SIZE, O(max_body), 1024, 64u << 20, "1M", 0, "SIZE",
 		"largest request body accepted (413 above)" },
 	{ "session_ttl", OPT_DURATION, O(session_ttl), 60, 30 * 86400, "12h", 0, "DURATION",

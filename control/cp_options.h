@@ -13,6 +13,7 @@
 struct cp_options {
 	/* process and storage */
 	char *listen;              /* ADDR:PORT, IPv6 as [ADDR]:PORT */
+	char *drone_listen;        /* drones' WebSocket; "" = listen's address, the next port */
 	char *data_dir;            /* holds tide.db (and, later, datasets) */
 	char *config_path;         /* --config FILE */
 	char *log_file;            /* "" = <data_dir>/tide-control.log, "-" = stderr only */

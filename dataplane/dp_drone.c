@@ -81,7 +81,8 @@ struct capture {
 
 struct agent {
 	char hive_host[256];
-	int hive_port;
+	int hive_port;         /* the drone listener's (--hive) */
+	atomic_int upload_port; /* the HTTP API's, from the welcome; 0 until welcomed */
 	char name[64];
 	char token[128];
 	char spool[PATH_MAX];
@@ -158,7 +159,8 @@ usage(const char *prog)
 	       "Drone mode: dial the Hive (tide-control), announce this host and its links, and run\n"
 	       "the capture jobs the Hive schedules, uploading each finished dataset.\n"
 	       "\n"
-	       "  --hive URL           ws://HOST:PORT of the Hive\n"
+	       "  --hive URL           ws://HOST:PORT of the Hive's drone listener (its\n"
+	       "                       drone_listen; by default the API's port + 1)\n"
 	       "  --drone NAME         this drone's name (default: the host name)\n"
 	       "  --token-file FILE    the drone token (or TIDE_DRONE_TOKEN); FILE must be 0600\n"
 	       "  --link NAME=SPEC     a link: demo (the embedded demo replay), pcap:FILE (a file\n"
@@ -1036,14 +1038,16 @@ put_file(struct agent *a, long long job, const char *path, const char *dest, con
 	long long size)
 {
 	char err[256];
-	struct mg_connection *c = mg_connect_client(a->hive_host, a->hive_port, 0, err,
-		sizeof(err));
+	int port = atomic_load(&a->upload_port);
+	if (!port)
+		return -1; /* not welcomed yet: the Hive has not said where uploads go */
+	struct mg_connection *c = mg_connect_client(a->hive_host, port, 0, err, sizeof(err));
 	if (!c)
 		return -1;
 	mg_printf(c, "PUT " UPLOAD_PREFIX "%lld/%s HTTP/1.1\r\nHost: %s:%d\r\n"
 		     "Authorization: Bearer %s\r\nContent-Type: application/octet-stream\r\n"
 		     "Content-Length: %lld\r\nX-Tide-Sha256: %s\r\nConnection: close\r\n\r\n",
-		job, dest, a->hive_host, a->hive_port, a->token, size, sha);
+		job, dest, a->hive_host, port, a->token, size, sha);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	static __thread char buf[1 << 18];
 	ssize_t r = 0;
@@ -1213,6 +1217,16 @@ handle(struct agent *a, json_t *m)
 	const char *type = json_string_value(json_object_get(m, "type"));
 	if (!type)
 		return;
+	if (strcmp(type, "welcome") == 0) {
+		json_int_t port = json_integer_value(json_object_get(m, "upload_port"));
+		if (json_is_true(json_object_get(m, "upload_tls")))
+			logf_("the Hive takes uploads over HTTPS only, which this drone cannot do yet; "
+				"files stay in the spool");
+		else if (port > 0 && port <= 65535)
+			atomic_store(&a->upload_port, (int)port);
+		else
+			logf_("the Hive's welcome names no upload port; files stay in the spool");
+	}
 	if (strcmp(type, "welcome") == 0 || strcmp(type, "tune") == 0) {
 		json_t *t = json_object_get(m, "tuning");
 		if (json_is_object(t)) {

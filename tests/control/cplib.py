@@ -1,12 +1,12 @@
 """cplib — run a real tide-control for a test and talk to it the way a client does.
 
 Shared by the tests in this folder (python3 stdlib only). Each Hive gets its own temporary
-data directory and `--listen 127.0.0.1:0`: the kernel picks a free port and tide-control prints
-it ("tide-control listening on http port N"), so tests never race for ports and may run in
-parallel. Every wait is bounded; every Hive is killed when its test ends.
+data directory and `--listen 127.0.0.1:0`: the kernel picks free ports and tide-control prints
+them ("tide-control drones on ws port N", then "tide-control listening on http port N"), so
+tests never race for ports and may run in parallel. Every wait is bounded; every Hive is killed when its test ends.
 
   binary_from_argv()        take --binary PATH out of sys.argv (meson passes it)
-  Hive(binary, ...)         start(), stop(), kill9(), restart(); .port, .admin_password,
+  Hive(binary, ...)         start(), stop(), kill9(), restart(); .port, .drone_port, .admin_password,
                             .data_dir, .db_path, .log_text(), .stderr_text()
   Client(hive)              request(method, path, body, headers) -> Response(status, headers, json)
   Session / token helpers   login(), make_token(), as_token(), as_session()
@@ -92,6 +92,7 @@ class Hive:
         self.env.update(env or {})
         self.proc = None
         self.port = None
+        self.drone_port = None          # the drone listener's (drones dial ws://...:drone_port)
         self.stdout_lines = []
         self.admin_password = admin_password
         self._stderr = None
@@ -122,6 +123,9 @@ class Hive:
                     m = re.match(r"admin password: (\S+)$", line)
                     if m:
                         self.admin_password = m.group(1)
+                    m = re.match(r"tide-control drones on ws port (\d+)$", line)
+                    if m:
+                        self.drone_port = int(m.group(1))
                     m = re.match(r"tide-control listening on (https?) port (\d+)$", line)
                     if m:
                         self.port = int(m.group(2))

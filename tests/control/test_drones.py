@@ -45,7 +45,7 @@ class Drone:
         self.proc = None
 
     def start(self):
-        args = [DATAPLANE, "--hive", "ws://127.0.0.1:%d" % self.hive.port, "--drone", self.name,
+        args = [DATAPLANE, "--hive", "ws://127.0.0.1:%d" % self.hive.drone_port, "--drone", self.name,
                 "--spool", os.path.join(self.spool, "spool")]
         for l in self.links:
             args += ["--link", l]

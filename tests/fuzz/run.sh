@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh — builds every tests/fuzz/fuzz_*.c as a libFuzzer binary and runs each for a
 # fixed time from its seed corpus; exit 1 if any target fails to build or finds a crash.
-# Targets link the dataplane core and the classification engine's sources.
+# Targets link the dataplane core and the classification engine's sources; fuzz_cp_* targets
+# link the control plane's JSON and drone-message sources instead.
 #
 # Generic on purpose: a new target is just a new fuzz_<name>.c (seeds, if any, in
 # tests/fuzz/seeds/fuzz_<name>/). Each target links the dataplane core sources that exist.
@@ -31,6 +32,12 @@ for f in "$root"/classifiers/cls_*.c; do
 	[ -f "$f" ] && core+=("$f")
 done
 
+# the control plane's JSON decoding and drone-message handling (fuzz_cp_* targets)
+control=()
+for f in cp_json.c cp_drones.c cp_db.c cp_schema.c cp_log.c cp_crypto.c; do
+	control+=("$root/control/$f")
+done
+
 status=0
 found=0
 for src in "$root"/tests/fuzz/fuzz_*.c; do
@@ -38,10 +45,21 @@ for src in "$root"/tests/fuzz/fuzz_*.c; do
 	found=1
 	name=$(basename "$src" .c)
 	bin="$out/$name"
+	# fuzz_cp_*: the Hive's message handlers, with the control sources they need
+	case "$name" in
+	fuzz_cp_*)
+		srcs=("${control[@]}")
+		libs=(-ljansson -lsqlite3 -lsodium -lcivetweb -lcrypto -lpthread)
+		;;
+	*)
+		srcs=("${core[@]}")
+		libs=(-lcrypto -lhs -ldl -lm)
+		;;
+	esac
 	if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -D_GNU_SOURCE -I"$root/dataplane" \
-		-I"$root/classifiers" -I/usr/include/hs "$src" "${core[@]}" -lcrypto -lhs -ldl -lm \
-		-o "$bin" >"$out/$name.build.log" 2>&1; then
+		-I"$root/classifiers" -I"$root/control" -I/usr/include/hs "$src" "${srcs[@]}" \
+		"${libs[@]}" -o "$bin" >"$out/$name.build.log" 2>&1; then
 		echo "$name: BUILD FAILED (see $out/$name.build.log)"
 		status=1
 		continue

@@ -1,0 +1,268 @@
+"""The drone listener under attack: what one hostile or broken client could do to the Hive.
+
+Every test is a regression of the issue "Hardening the Hive": a deeply nested frame used to
+overflow a worker's stack, silent WebSockets held every HTTP worker, a 256 MiB frame was
+buffered whole, and an HTTP slowloris blocked the API. Here the Hive must stay up and its API
+answer within a generous bound while the attack runs, the attacking connections must be closed
+by timers (not by the attacker), and memory must not grow with announced frame sizes.
+Runs a real tide-control with no local drone (`--local-links ""`).
+"""
+
+import json
+import os
+import socket
+import threading
+import time
+
+from cplib import Hive, admin, binary_from_argv, expect, run_tests
+from wslib import BINARY, CLOSE, CONT, PING, TEXT, WS
+
+BIN = binary_from_argv()
+ARGS = ["--local-links", ""]
+HELLO_S = 5        # CP_DRONES_HELLO_S
+SILENT_S = 10      # CP_DRONES_SILENT_S
+UNAUTH_MAX = 8     # CP_DRONES_UNAUTH_MAX
+API_BOUND = 5.0    # seconds an API request may take while under attack (2 busy cores, ASan)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def health_ok(hive):
+    """GET /api/v1/health on a fresh connection: seconds taken; raises when it fails."""
+    t0 = time.monotonic()
+    s = socket.create_connection(("127.0.0.1", hive.port), timeout=API_BOUND * 4)
+    try:
+        s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    assert data.startswith(b"HTTP/1.1 200"), data[:200]
+    return time.monotonic() - t0
+
+
+def api_stays_responsive(hive, seconds):
+    """GET /health repeatedly for `seconds`; every answer within API_BOUND."""
+    worst = 0.0
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        worst = max(worst, health_ok(hive))
+        n += 1
+        time.sleep(0.2)
+    assert worst < API_BOUND, "GET /health took %.1fs under attack" % worst
+    return n, worst
+
+
+def drone_token(c, name):
+    r = c.post("/api/v1/drones", {"name": name})
+    expect(r, 201)
+    return r.json["token"]
+
+
+def hello(hive, name, token):
+    ws = WS.open(hive.drone_port)
+    assert ws.status == 101, ws.status
+    ws.send(json.dumps({"type": "hello", "name": name, "token": token, "version": "test",
+                        "host": {}, "links": [], "captures": []}))
+    f = ws.recv(30)
+    assert f and f[0] == TEXT, f
+    return ws, json.loads(f[1])
+
+
+def test_nested_frame_does_not_kill_the_hive():
+    with Hive(BIN, args=ARGS) as h:
+        pid = h.proc.pid
+        for text in ("[" * 1000 + "]" * 1000,
+                     '{"type":"hello","token":"x","name":"y","host":' + "[" * 5000 + "]" * 5000
+                     + "}"):
+            ws = WS.open(h.drone_port)
+            assert ws.status == 101, ws.status
+            ws.send(text)
+            f = ws.recv(30)
+            # an error message naming the problem, then the close
+            assert f and f[0] == TEXT and b"bad_hello" in f[1], f
+            assert ws.closed_within(30), "a refused client stays connected"
+            ws.close()
+        assert h.proc.poll() is None, "tide-control died"
+        assert h.proc.pid == pid
+        health_ok(h)
+        assert "nested deeper than" in h.log_text()
+        # and the same cap on an authenticated drone's messages
+        c = admin(h)
+        ws, welcome = hello(h, "probe1", drone_token(c, "probe1"))
+        assert welcome["type"] == "welcome" and welcome["upload_port"] == h.port, welcome
+        ws.send('{"type":"status","captures":' + "[" * 3000 + "]" * 3000 + "}")
+        ws.send('{"type":"status","captures":[]}')
+        time.sleep(0.5)
+        assert h.proc.poll() is None
+        health_ok(h)
+        ws.close()
+
+
+def test_silent_clients_do_not_starve_the_api():
+    with Hive(BIN, args=ARGS) as h:
+        kinds = ["silent", "pings", "binary", "fragment", "silent", "pings", "silent", "fragment"]
+        assert len(kinds) == UNAUTH_MAX
+        socks = []
+        t0 = time.monotonic()
+        for kind in kinds:
+            ws = WS.open(h.drone_port)
+            assert ws.status == 101, (kind, ws.status)
+            socks.append((kind, ws))
+        # one more newcomer than the cap is refused before the upgrade
+        extra = WS.open(h.drone_port)
+        assert extra.status != 101, "the %dth unauthenticated connection was accepted" % (
+            UNAUTH_MAX + 1)
+        extra.close()
+        stop = threading.Event()
+
+        def noise():
+            while not stop.is_set():
+                for kind, ws in socks:
+                    if kind == "pings":
+                        ws.send(b"", opcode=PING)
+                    elif kind == "fragment":
+                        ws.send(b'{"type":', opcode=TEXT if not hasattr(ws, "started") else CONT,
+                                fin=False)
+                        ws.started = True
+                stop.wait(0.5)
+        for kind, ws in socks:
+            if kind == "binary":
+                ws.send(b"\x00\x01\x02", opcode=BINARY)
+        th = threading.Thread(target=noise, daemon=True)
+        th.start()
+        try:
+            n, worst = api_stays_responsive(h, 3)
+            # every one of them is closed by the Hive's timers, pings and fragments included
+            for kind, ws in socks:
+                left = HELLO_S + 25 - (time.monotonic() - t0)
+                assert ws.closed_within(max(left, 0.1)), "%s client still open after %ds" % (
+                    kind, HELLO_S + 25)
+            took = time.monotonic() - t0
+            assert took >= HELLO_S - 1, "closed after %.1fs: before the hello deadline" % took
+        finally:
+            stop.set()
+            th.join(5)
+            for _, ws in socks:
+                ws.close()
+        # the newcomers' places are free again
+        ws = WS.open(h.drone_port)
+        assert ws.status == 101
+        ws.close()
+        health_ok(h)
+
+
+def test_oversized_frames_are_refused_before_their_payload():
+    with Hive(BIN, args=ARGS) as h:
+        before = rss_kib(h.proc.pid)
+        socks = []
+        for _ in range(UNAUTH_MAX):
+            ws = WS.open(h.drone_port)
+            assert ws.status == 101
+            # a 256 MiB frame announced, 1 MiB of it sent
+            ws.send(b"x" * (1 << 20), announce=256 << 20)
+            socks.append(ws)
+        for ws in socks:
+            assert ws.closed_within(30), "a 256 MiB frame was not refused"
+            ws.close()
+        # an authenticated drone may send more, but not without bound
+        c = admin(h)
+        ws, _ = hello(h, "probe1", drone_token(c, "probe1"))
+        ws.send(b"x" * (1 << 20), announce=64 << 20)
+        f = ws.recv(30)
+        assert f is None or f[0] == CLOSE, f
+        if f:
+            code = int.from_bytes(f[1][:2], "big")
+            assert code == 1009, code      # message too big
+        assert ws.closed_within(30)
+        ws.close()
+        grown = (rss_kib(h.proc.pid) - before) / 1024
+        assert grown < 48, "RSS grew %.0f MiB for refused frames" % grown
+        health_ok(h)
+
+
+def test_authenticated_drone_silent_goes_offline():
+    with Hive(BIN, args=ARGS) as h:
+        c = admin(h)
+        ws, welcome = hello(h, "probe1", drone_token(c, "probe1"))
+        assert welcome["name"] == "probe1"
+
+        def state():
+            return [d for d in c.get("/api/v1/drones").json["items"]
+                    if d["name"] == "probe1"][0]["state"]
+        assert state() == "online"
+        t0 = time.monotonic()
+        # pings are not messages: a drone that only pings is silent
+        stop = threading.Event()
+        th = threading.Thread(target=lambda: [ws.send(b"", opcode=PING) or stop.wait(1)
+                                              for _ in iter(stop.is_set, True)], daemon=True)
+        th.start()
+        try:
+            assert ws.closed_within(SILENT_S + 30), "a silent drone stays connected"
+        finally:
+            stop.set()
+            th.join(5)
+        took = time.monotonic() - t0
+        assert took >= SILENT_S - 1, "closed after %.1fs" % took
+        deadline = time.monotonic() + 10
+        while state() != "offline" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert state() == "offline"
+        ws.close()
+
+
+def test_http_slowloris_does_not_block_the_api():
+    with Hive(BIN, args=ARGS) as h:
+        socks = []
+        for _ in range(16):
+            s = socket.create_connection(("127.0.0.1", h.port), timeout=30)
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+            socks.append(s)
+        stop = threading.Event()
+
+        def trickle():
+            i = 0
+            while not stop.is_set():
+                for s in socks:
+                    try:
+                        s.sendall(b"X-Slow-%d: y\r\n" % i)
+                    except OSError:
+                        pass
+                i += 1
+                stop.wait(2)
+        th = threading.Thread(target=trickle, daemon=True)
+        th.start()
+        try:
+            api_stays_responsive(h, 4)
+        finally:
+            stop.set()
+            th.join(5)
+            for s in socks:
+                s.close()
+
+
+def test_drones_dialling_the_api_port_are_told_where_to_go():
+    with Hive(BIN, args=ARGS) as h:
+        ws = WS.open(h.port)
+        assert ws.status not in (0, 101), ws.status
+        assert str(h.drone_port).encode() in ws.buf, ws.buf[:300]
+        ws.close()
+        # and the drone port serves nothing but the drones' WebSocket
+        ws = WS.open(h.drone_port, path="/api/v1/health")
+        assert ws.status != 101
+        ws.close()
+
+
+if __name__ == "__main__":
+    run_tests(globals())
