@@ -2,7 +2,7 @@
 # scripts/bench-control.sh — the control plane benchmark (docs/BENCHMARKS.md). Prints figures;
 # never fails on them.
 #
-# Starts tide-control as shipped (default settings: 16 threads, access log on, WAL with
+# Starts tide-control as shipped (default settings: 128 threads, access log on, WAL with
 # synchronous=FULL) on a free loopback port with a fresh data directory, signs in, makes an
 # application token and points wrk (64 connections, 2 threads, 10 s, --latency) at an
 # authenticated GET with `Authorization: Bearer` — every request resolves the token (SHA-256
@@ -13,7 +13,12 @@
 # (filter "icmp": every replayed packet is received and filtered, few are written), wrk hits
 # the job list and the job's status, and the job's drop counters are read before and after.
 #
+# ATTACK=1 (issue 10's figure): the same wrk runs twice, first alone, then while 16 silent
+# WebSocket clients hold the drone port (no frames, or only pings) and a slowloris client holds
+# 16 API connections (a header line every 2 s); prints both medians and their ratio.
+#
 # Env: RUNS (default 3), DURATION (default 10s), CONNECTIONS (default 64), CAPTURE (default 0),
+#      ATTACK (default 0),
 #      ENDPOINT (default /api/v1/auth/me), TIDE_CONTROL (default build/tide-control),
 #      SETUP=0 to skip scripts/setup.sh. Extra arguments go to tide-control.
 set -euo pipefail
@@ -47,6 +52,7 @@ pid=$!
 port=
 for _ in $(seq 200); do
 	port=$(sed -n 's/^tide-control listening on http port \([0-9]*\)$/\1/p' "$work/stdout")
+	drone_port=$(sed -n 's/^tide-control drones on ws port \([0-9]*\)$/\1/p' "$work/stdout")
 	[ -n "$port" ] && break
 	kill -0 "$pid" 2>/dev/null || { cat "$work/stderr" >&2; exit 1; }
 	sleep 0.1
@@ -107,7 +113,70 @@ if [ "${CAPTURE:-0}" = 1 ]; then
 	endpoints="/api/v1/jobs /api/v1/jobs/$job"
 	echo "== capture job $job running on local/demo (filter icmp) during the runs =="
 fi
+# ATTACK=1: 16 silent WebSocket clients on the drone port (half only ping) and 16 slowloris
+# connections on the API port, reopened when the Hive closes them; stops by itself after
+# LIFETIME seconds or when killed.
+attack() {
+	python3 - "$port" "$drone_port" "$1" <<'PY' &
+import base64, os, socket, sys, threading, time
+api, drones, lifetime = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+end = time.monotonic() + lifetime
+opened = {"ws": 0, "slow": 0}
+def ws_client(ping):
+    while time.monotonic() < end:
+        try:
+            s = socket.create_connection(("127.0.0.1", drones), timeout=5)
+            key = base64.b64encode(os.urandom(16)).decode()
+            s.sendall(("GET /api/v1/drones/connect HTTP/1.1\r\nHost: x\r\nUpgrade: websocket"
+                       "\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+            opened["ws"] += 1
+            s.settimeout(1)
+            while time.monotonic() < end:
+                if ping:
+                    s.sendall(b"\x89\x80" + os.urandom(4))
+                try:
+                    if s.recv(4096) == b"":
+                        break
+                except socket.timeout:
+                    pass
+            s.close()
+        except OSError:
+            time.sleep(0.5)
+def slowloris():
+    while time.monotonic() < end:
+        try:
+            s = socket.create_connection(("127.0.0.1", api), timeout=5)
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+            opened["slow"] += 1
+            i = 0
+            while time.monotonic() < end:
+                time.sleep(2)
+                s.sendall(b"X-Slow-%d: y\r\n" % i)
+                i += 1
+        except OSError:
+            pass
+threads = [threading.Thread(target=ws_client, args=(i % 2 == 1,), daemon=True)
+           for i in range(16)]
+threads += [threading.Thread(target=slowloris, daemon=True) for _ in range(16)]
+for t in threads:
+    t.start()
+while time.monotonic() < end:
+    time.sleep(1)
+print("attackers opened %d WebSockets and %d slowloris connections" % (opened["ws"],
+      opened["slow"]))
+PY
+	attacker=$!
+}
+
 for ENDPOINT in $endpoints; do
+for phase in alone attacked; do
+[ "$phase" = alone ] || [ "${ATTACK:-0}" = 1 ] || continue
+if [ "$phase" = attacked ]; then
+	attack $(( (${DURATION%s} + 2) * RUNS + 10 ))
+	sleep 3 # every attacker connected
+	echo "== under attack: 16 silent WebSockets on the drone port, 16 slowloris connections =="
+fi
 echo "== tide-control: GET $ENDPOINT, bearer token, $CONNECTIONS connections, $DURATION x $RUNS =="
 echo "   ($(nproc) CPUs; wrk and tide-control share them)"
 : > "$work/rps"
@@ -123,8 +192,21 @@ for run in $(seq "$RUNS"); do
 	echo "$rps" >> "$work/rps"
 	echo "$p99" >> "$work/p99"
 done
-printf "median: %8.0f requests/s   p99 %6.2f ms\n" "$(median < "$work/rps")" \
-	"$(median < "$work/p99")"
+rps_med=$(median < "$work/rps")
+p99_med=$(median < "$work/p99")
+printf "median: %8.0f requests/s   p99 %6.2f ms\n" "$rps_med" "$p99_med"
+if [ "$phase" = alone ]; then
+	rps_alone=$rps_med
+	p99_alone=$p99_med
+else
+	kill "$attacker" 2>/dev/null || true
+	wait "$attacker" 2>/dev/null || true
+	awk -v a="$rps_alone" -v b="$rps_med" -v pa="$p99_alone" -v pb="$p99_med" 'BEGIN {
+		printf "under attack / alone: requests/s %.2fx, p99 %.2fx\n", b / a, pb / pa }'
+	grep -c "refused a WebSocket\|closed the connection" "$work/data/tide-control.log" |
+		sed 's/^/drone listener refusals logged: /' || true
+fi
+done
 done
 if [ "${CAPTURE:-0}" = 1 ]; then
 	read -r rx1 drops1 <<< "$(job_counters "$job")"

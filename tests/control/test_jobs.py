@@ -37,7 +37,7 @@ if "--dataplane" in sys.argv:
 else:
     DATAPLANE = os.path.join(os.path.dirname(BIN), "tide-dataplane")
 
-JOB_WAIT = 30.0
+JOB_WAIT = 90.0  # generous: the suite runs on 2 busy cores with ASan
 _hive = None
 _users = {}
 
@@ -219,6 +219,13 @@ def test_stop_queue_and_cancel():
     c = user("alice")
     long_job = create(c, name="long", filter="tcp port 9", max_duration=600)
     wait_state(c, long_job["id"], ("running",))
+    # the job runs once its capture receives: a DPDK start can take seconds on busy cores,
+    # and a stop before it would be "stopped before the capture started", not a signal
+    deadline = time.monotonic() + JOB_WAIT
+    while expect(c.get("/api/v1/jobs/%d" % long_job["id"]), 200).json["counters"].get(
+            "received", 0) == 0:
+        assert time.monotonic() < deadline, "the capture received nothing in %ss" % JOB_WAIT
+        time.sleep(0.2)
     queued = create(c, name="queued", filter="tcp port 9", max_duration=600)
     time.sleep(0.6)  # several runner polls: one job per link, so it waits
     assert expect(c.get("/api/v1/jobs/%d" % queued["id"]), 200).json["state"] == "pending"
