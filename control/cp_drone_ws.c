@@ -132,6 +132,28 @@ peer(struct lws *wsi, char *out, size_t size)
 		snprintf(out, size, "?");
 }
 
+/* Refusals are logged at most once per CP_DRONE_WS_LOG_MS, with how many the line stands for:
+ * a client hammering the port must not fill the disk with log lines (service thread only). */
+#define CP_DRONE_WS_LOG_MS 10000
+static int64_t refusal_logged_ms;
+static unsigned long refusals_unlogged;
+
+static void
+refused(const char *addr, const char *why)
+{
+	int64_t now = cp_now_ms();
+	refusals_unlogged++;
+	if (now - refusal_logged_ms < CP_DRONE_WS_LOG_MS)
+		return;
+	if (refusals_unlogged > 1)
+		cp_warn("drones", "refused %lu connections since the last such line; the latest "
+			"from %s: %s", refusals_unlogged, addr, why);
+	else
+		cp_warn("drones", "refused a connection from %s: %s", addr, why);
+	refusal_logged_ms = now;
+	refusals_unlogged = 0;
+}
+
 /* Before the upgrade is answered: the right path, and room for one more newcomer. */
 static int
 filter(struct lws *wsi)
@@ -140,12 +162,11 @@ filter(struct lws *wsi)
 	peer(wsi, addr, sizeof(addr));
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
 		strcmp(uri, CP_DRONES_WS_PATH) != 0) {
-		cp_warn("drones", "refused a WebSocket from %s: not %s", addr, CP_DRONES_WS_PATH);
+		refused(addr, "not " CP_DRONES_WS_PATH);
 		return 1;
 	}
 	if (n_unauth >= CP_DRONES_UNAUTH_MAX) {
-		cp_warn("drones", "refused a WebSocket from %s: %d connections are already waiting "
-			"to say hello", addr, n_unauth);
+		refused(addr, "too many connections waiting to say hello");
 		return 1;
 	}
 	return 0;
@@ -162,8 +183,7 @@ established(struct lws *wsi, struct ws_conn *c)
 	c->drone = cp_drones_conn_open(addr, db, queue_text, c);
 	if (!c->drone) {
 		c->open = false;
-		cp_warn("drones", "refused a drone from %s: %d connections are open", addr,
-			CP_DRONES_MAX);
+		refused(addr, "every drone slot is taken");
 		return close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many drones");
 	}
 	c->counted = true;
@@ -219,8 +239,8 @@ receive(struct lws *wsi, struct ws_conn *c, const void *in, size_t len)
 	if (c->msg_len + len + remaining > cap) {
 		char addr[CP_ADDR_MAX];
 		peer(wsi, addr, sizeof(addr));
-		cp_warn("drones", "closed the connection from %s: a message over %zu bytes", addr,
-			cap);
+		refused(addr, cap == CP_DRONES_MSG_BYTES ? "a message over the size limit" :
+			"a message before the hello over its size limit");
 		return close_with(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
 	}
 	if (c->msg_len + len > c->msg_cap) {

@@ -9,6 +9,7 @@
  * listener thread's own database connection. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,41 @@ cp_drones_live(const char *drone)
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
+/* What strangers get wrong is logged at most once per 10 s, with a count: reconnecting with a
+ * bad hello in a loop must not turn into a log line per try (the listener does the same for
+ * the connections it refuses). */
+#define UNAUTH_LOG_MS 10000
+
+static void __attribute__((format(printf, 1, 2)))
+stranger_warn(const char *fmt, ...)
+{
+	static pthread_mutex_t lmu = PTHREAD_MUTEX_INITIALIZER;
+	static int64_t logged_ms;
+	static unsigned long unlogged;
+	int64_t now = cp_now_ms();
+	pthread_mutex_lock(&lmu);
+	unlogged++;
+	bool now_ok = now - logged_ms >= UNAUTH_LOG_MS;
+	unsigned long n = unlogged;
+	if (now_ok) {
+		logged_ms = now;
+		unlogged = 0;
+	}
+	pthread_mutex_unlock(&lmu);
+	if (!now_ok)
+		return;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n > 1)
+		cp_warn("drones", "%s (and %lu more refusals since the last such line)", msg,
+			n - 1);
+	else
+		cp_warn("drones", "%s", msg);
+}
+
 static void
 refuse(struct cp_drone_conn *s, const char *code, const char *message)
 {
@@ -209,14 +245,14 @@ hello(struct cp_drone_conn *s, json_t *m)
 	}
 	sqlite3_reset(st);
 	if (!id) {
-		cp_warn("drones", "refused a drone from %s: unknown token (claimed name '%.31s')",
+		stranger_warn("refused a drone from %s: unknown token (claimed name '%.31s')",
 			s->address, name);
 		refuse(s, "bad_token", "unknown drone token");
 		return 0;
 	}
 	if (strcasecmp(real, name) != 0) {
 		json_decref(tuning);
-		cp_warn("drones", "refused a drone from %s: the token is %s's, it said '%.31s'",
+		stranger_warn("refused a drone from %s: the token is %s's, it said '%.31s'",
 			s->address, real, name);
 		refuse(s, "bad_token", "this token belongs to another drone");
 		return 0;
@@ -461,10 +497,14 @@ cp_drones_conn_message(struct cp_drone_conn *s, const char *data, size_t len)
 	const char *type = json_string_value(json_object_get(m, "type"));
 	int keep = 1;
 	if (!m) {
-		cp_warn("drones", "%s from %s: a message that is not JSON (%s)",
-			s->authed ? s->name : "unauthenticated drone", s->address, err.text);
-		if (!s->authed)
+		if (s->authed) {
+			cp_warn("drones", "drone %s: a message that is not JSON (%s)", s->name,
+				err.text);
+		} else {
+			stranger_warn("refused a connection from %s: its hello is not JSON (%s)",
+				s->address, err.text);
 			refuse(s, "bad_hello", "say hello first, in JSON");
+		}
 		keep = s->authed;
 	} else if (!type) {
 		keep = s->authed;

@@ -203,8 +203,8 @@ else
 	wait "$attacker" 2>/dev/null || true
 	awk -v a="$rps_alone" -v b="$rps_med" -v pa="$p99_alone" -v pb="$p99_med" 'BEGIN {
 		printf "under attack / alone: requests/s %.2fx, p99 %.2fx\n", b / a, pb / pa }'
-	grep -c "refused a WebSocket\|closed the connection" "$work/data/tide-control.log" |
-		sed 's/^/drone listener refusals logged: /' || true
+	grep -c "refused" "$work/data/tide-control.log" |
+		sed 's/^/log lines about refused connections: /' || true
 fi
 done
 done

@@ -252,6 +252,29 @@ def test_http_slowloris_does_not_block_the_api():
                 s.close()
 
 
+def test_refusals_are_counted_not_logged_one_by_one():
+    """A client retrying a bad hello in a loop costs a log line per 10 s, not one per try."""
+    with Hive(BIN, args=ARGS) as h:
+        tries = 150
+        for i in range(tries):
+            ws = WS.open(h.drone_port)
+            assert ws.status == 101, (i, ws.status)
+            ws.send(json.dumps({"type": "hello", "name": "probe1", "token": "tided_nope%d" % i}))
+            f = ws.recv(30)
+            assert f and b"bad_token" in f[1], f
+            ws.close()
+        lines = [l for l in h.log_text().splitlines() if "refused a drone" in l]
+        assert 1 <= len(lines) <= 5, "%d log lines for %d refusals" % (len(lines), tries)
+        # the count is kept: the next line, once the window has passed, says how many
+        time.sleep(10.5)
+        ws = WS.open(h.drone_port)
+        ws.send(json.dumps({"type": "hello", "name": "probe1", "token": "tided_last"}))
+        assert ws.recv(30)
+        ws.close()
+        last = [l for l in h.log_text().splitlines() if "refused a drone" in l][-1]
+        assert "more refusals" in last, last
+
+
 def test_drones_dialling_the_api_port_are_told_where_to_go():
     with Hive(BIN, args=ARGS) as h:
         ws = WS.open(h.port)
