@@ -1,5 +1,6 @@
 /* cp_api.c — representations and input checks shared by the API handler files. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cp_api.h"
@@ -141,4 +142,47 @@ cp_api_user(struct cp_db *db, int64_t id, int *err)
 	json_object_set_new(u, "groups", groups);
 	json_object_set_new(u, "permissions", cp_api_perms(perms));
 	return u;
+}
+
+/* Names of the permissions in need that the actor lacks, for messages. */
+static const char *
+missing_perms(uint64_t need, uint64_t have, char *buf, size_t size)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (int p = CP_PERM_FIRST_NAMED; p < CP_PERM_END; p++) {
+		if (!(need & ~have & cp_perm_bit((enum cp_perm)p)))
+			continue;
+		int w = snprintf(buf + n, size - n, "%s%s", n ? ", " : "",
+			cp_perm_name((enum cp_perm)p));
+		if (w < 0 || (size_t)w >= size - n)
+			break;
+		n += (size_t)w;
+	}
+	return buf;
+}
+
+int
+cp_api_check_grant(struct cp_req *r, uint64_t need, const char *what)
+{
+	char names[256];
+	if ((need & ~r->who.perms) == 0)
+		return 0;
+	cp_fail(r, 403, "escalation", "%s needs permissions you do not hold: %s", what,
+		missing_perms(need, r->who.perms, names, sizeof(names)));
+	return -1;
+}
+
+int
+cp_api_check_takeover(struct cp_req *r, int64_t user_id, const char *what)
+{
+	if (user_id == r->who.user_id)
+		return 0;
+	uint64_t perms;
+	int rc = cp_auth_perms(r->db, user_id, &perms);
+	if (rc) {
+		cp_fail_errno(r, rc, "reading the user's permissions");
+		return -1;
+	}
+	return cp_api_check_grant(r, perms, what);
 }

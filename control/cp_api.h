@@ -37,4 +37,13 @@ int cp_api_check_password(struct cp_req *r, const char *field, const char *passw
  * "created_at", "updated_at", "last_login_at"}; NULL with *err = -ENOENT or another -errno. */
 json_t *cp_api_user(struct cp_db *db, int64_t id, int *err);
 
+/* The one rule against escalation (see cp_api_users.c): nobody grants, or acts on the
+ * belongings of, someone holding a permission they lack. 0 when the actor holds every
+ * permission in need; else answers 403 escalation naming the missing ones and returns -1. */
+int cp_api_check_grant(struct cp_req *r, uint64_t need, const char *what);
+/* The same applied to user_id's current permissions (anyone may act on themselves), for
+ * changing, deleting or revoking the tokens of another user. 0, or answers 403/5xx and
+ * returns -1. Inside the caller's transaction, so the permissions cannot change meanwhile. */
+int cp_api_check_takeover(struct cp_req *r, int64_t user_id, const char *what);
+
 #endif

@@ -720,6 +720,12 @@ delete_token(struct cp_req *r)
 		cp_db_rollback(r->db);
 		return cp_fail(r, 404, "not_found", "no such token");
 	}
+	/* revoking is acting on the owner: the rule users and groups follow (cp_api_users.c),
+	 * else a users.admin could cut an admin off */
+	if (cp_api_check_takeover(r, owner, "revoking this user's token")) {
+		cp_db_rollback(r->db);
+		return r->status;
+	}
 	if (revoked) {
 		cp_db_rollback(r->db);
 		return cp_reply(r, 204, NULL);

@@ -3,8 +3,10 @@
  * Nobody can gain a permission they do not hold, through any path:
  *  - granting: permissions added to a group, and groups added to a user, must be a subset of
  *    the actor's own permissions;
- *  - taking over: a user or group may only be changed or deleted by someone who holds every
- *    permission it has (else a users.admin could reset an admin's password and become admin);
+ *  - taking over: a user or group may only be changed or deleted, and a user's tokens revoked
+ *    (cp_api_auth.c), by someone who holds every permission it has (else a users.admin could
+ *    reset an admin's password and become admin, or cut an admin off); one function,
+ *    cp_api_check_takeover (cp_api.c), applies it everywhere;
  *  - self: a user cannot change their own groups, disable or delete themselves;
  *  - the last enabled member of the built-in admins group cannot be removed, disabled or
  *    deleted, and the admins group always holds every permission.
@@ -182,36 +184,6 @@ group_json(struct cp_db *db, int64_t id, int *err)
 	json_object_set_new(g, "permissions", cp_api_perms(perms));
 	json_object_set_new(g, "members", json_integer(members));
 	return g;
-}
-
-/* Names of the permissions in need that the actor lacks, for messages. */
-static const char *
-missing_perms(uint64_t need, uint64_t have, char *buf, size_t size)
-{
-	size_t n = 0;
-	buf[0] = '\0';
-	for (int p = CP_PERM_FIRST_NAMED; p < CP_PERM_END; p++) {
-		if (!(need & ~have & cp_perm_bit((enum cp_perm)p)))
-			continue;
-		int w = snprintf(buf + n, size - n, "%s%s", n ? ", " : "",
-			cp_perm_name((enum cp_perm)p));
-		if (w < 0 || (size_t)w >= size - n)
-			break;
-		n += (size_t)w;
-	}
-	return buf;
-}
-
-/* 0 when the actor holds every permission in need; else answers 403 and returns -1. */
-static int
-check_grant(struct cp_req *r, uint64_t need, const char *what)
-{
-	char names[256];
-	if ((need & ~r->who.perms) == 0)
-		return 0;
-	cp_fail(r, 403, "escalation", "%s needs permissions you do not hold: %s", what,
-		missing_perms(need, r->who.perms, names, sizeof(names)));
-	return -1;
 }
 
 /* Resolves a JSON array of group ids or names. 0, or answers (400/5xx) and returns -1. */
@@ -406,7 +378,7 @@ post_user(struct cp_req *r)
 	uint64_t need = 0;
 	for (size_t i = 0; i < n; i++)
 		need |= g[i].perms;
-	if (check_grant(r, need, "these groups"))
+	if (cp_api_check_grant(r, need, "these groups"))
 		return abort_tx(r);
 
 	int64_t now = cp_now_ms();
@@ -468,13 +440,7 @@ load_target_user(struct cp_req *r, int64_t id, char name[CP_USERNAME_MAX + 1], b
 			cp_fail_errno(r, cp_db_errno(rc), "reading the user");
 		return -1;
 	}
-	uint64_t perms;
-	rc = cp_auth_perms(r->db, id, &perms);
-	if (rc) {
-		cp_fail_errno(r, rc, "reading the user");
-		return -1;
-	}
-	return id == r->who.user_id ? 0 : check_grant(r, perms, "managing this user");
+	return cp_api_check_takeover(r, id, "managing this user");
 }
 
 static int
@@ -542,7 +508,7 @@ patch_user(struct cp_req *r)
 			if (is_admins(&g[i]))
 				leaves_admins = false;
 		}
-		if (check_grant(r, need, "these groups"))
+		if (cp_api_check_grant(r, need, "these groups"))
 			return abort_tx(r);
 	}
 	if (keep_an_admin(r, id, leaves_admins || json_is_true(jdis)))
@@ -699,7 +665,7 @@ post_group(struct cp_req *r)
 	json_t *jperms = json_object_get(r->body, "permissions");
 	uint64_t perms = 0;
 	if (check_group_text(r, name, desc) || (jperms && cp_api_parse_perms(r, jperms, &perms)) ||
-		check_grant(r, perms, "this group"))
+		cp_api_check_grant(r, perms, "this group"))
 		return r->status;
 	int rc = cp_db_begin(r->db);
 	if (rc)
@@ -783,7 +749,7 @@ patch_group(struct cp_req *r)
 		cp_fail(r, 409, "builtin", "the admins group holds every permission");
 		return abort_tx(r);
 	}
-	if (check_grant(r, g.perms | perms, "changing this group"))
+	if (cp_api_check_grant(r, g.perms | perms, "changing this group"))
 		return abort_tx(r);
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_group_update);
 	if (st) {
@@ -858,7 +824,7 @@ delete_group(struct cp_req *r)
 		cp_fail(r, 409, "builtin", "built-in groups cannot be deleted");
 		return abort_tx(r);
 	}
-	if (check_grant(r, g.perms, "deleting this group"))
+	if (cp_api_check_grant(r, g.perms, "deleting this group"))
 		return abort_tx(r);
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_group_delete);
 	if (st)

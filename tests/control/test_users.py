@@ -4,8 +4,9 @@
 Proves: create/read/update/disable/delete of users and groups with their audit rows; names
 and passwords are validated; a user manager (users.admin only) cannot add themselves or anyone
 to a group holding permissions they lack, cannot add such permissions to a group (their own
-included), cannot take over an admin (password reset, disable, delete), cannot change their own
-groups or disable/delete themselves; the last admin stays; the built-in groups keep their
+included), cannot take over an admin (password reset, disable, delete, revoking their tokens —
+their own tokens and those of weaker users they may revoke), cannot change their own groups or
+disable/delete themselves; the last admin stays; the built-in groups keep their
 names and admins keeps every permission.
 """
 import json
@@ -160,6 +161,35 @@ def test_no_escalation():
         assert perms == ["users.admin"], perms
         expect(Client(h).post("/api/v1/auth/login", {"username": "admin",
                                                      "password": h.admin_password}), 200)
+
+
+def test_token_revocation_follows_the_takeover_rule():
+    with Hive(BIN) as h:
+        a = admin(h)
+        make_group(a, "managers", ["users.admin"])
+        make_user(a, "mallory", "mallory-password", groups=["managers"])
+        make_user(a, "plain", "plain-password", groups=[])        # holds nothing
+        mc = login(h, "mallory", "mallory-password")
+        admin_tok = cplib.make_token(a, "admin-script")
+        plain_tok = cplib.make_token(login(h, "plain", "plain-password"), "plain-script")
+        own_tok = cplib.make_token(mc, "own")
+
+        # a users.admin who is no admin cannot cut an admin off
+        r = expect(mc.delete("/api/v1/tokens/%d" % admin_tok["id"]), 403, "escalation")
+        assert "users.admin" not in r.json["error"]["message"], r.json    # names what is missing
+        assert "audit.read" in r.json["error"]["message"], r.json
+        expect(cplib.as_token(h, admin_tok["token"]).get("/api/v1/auth/me"), 200)
+        # their own token, and one of a user holding nothing they lack: allowed
+        expect(mc.delete("/api/v1/tokens/%d" % own_tok["id"]), 204)
+        expect(cplib.as_token(h, own_tok["token"]).get("/api/v1/auth/me"), 401)
+        expect(mc.delete("/api/v1/tokens/%d" % plain_tok["id"]), 204)
+        expect(cplib.as_token(h, plain_tok["token"]).get("/api/v1/auth/me"), 401)
+        # an admin may revoke anyone's
+        t2 = cplib.make_token(mc, "second")
+        expect(a.delete("/api/v1/tokens/%d" % t2["id"]), 204)
+        # the refusal changed nothing and left no revoke row
+        revoked = [json.loads(x["detail"])["owner"] for x in audit_rows(h, "token.revoke")]
+        assert revoked == ["mallory", "plain", "mallory"], revoked
 
 
 def test_last_admin():
