@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+#include <civetweb.h>
 
 #include "cp_api.h"
 #include "cp_auth.h"
@@ -185,4 +188,67 @@ cp_api_check_takeover(struct cp_req *r, int64_t user_id, const char *what)
 		return -1;
 	}
 	return cp_api_check_grant(r, perms, what);
+}
+
+/* Appends name to a ", "-separated list in buf (for messages). */
+static void
+list_append(char *buf, size_t size, const char *name)
+{
+	size_t n = strlen(buf);
+	snprintf(buf + n, size - n, "%s%s", n ? ", " : "", name);
+}
+
+int
+cp_api_check_query(struct cp_req *r, const char *const names[])
+{
+	char allowed[256] = "";
+	for (size_t i = 0; names[i]; i++)
+		list_append(allowed, sizeof(allowed), names[i]);
+	uint32_t seen = 0;
+	for (const char *p = r->ri->query_string; p && *p;) {
+		size_t seg = strcspn(p, "&"), len = strcspn(p, "=&"), i = 0;
+		/* matched without case, as civetweb's mg_get_var finds them */
+		while (seg && names[i] && (strlen(names[i]) != len || strncasecmp(names[i], p, len)))
+			i++;
+		if (seg && !names[i]) {
+			cp_fail(r, 400, "invalid_parameter", "unknown query parameter '%.*s' (%s%s)",
+				(int)(len < 40 ? len : 40), p, allowed[0] ? "this route takes " :
+				"this route takes none", allowed);
+			return -1;
+		}
+		if (seg && p[len] != '=') {
+			cp_fail(r, 400, "invalid_parameter", "query parameter '%s' has no value",
+				names[i]);
+			return -1;
+		}
+		if (seg && (seen & (1u << i))) {
+			cp_fail(r, 400, "invalid_parameter", "query parameter '%s' is given twice",
+				names[i]);
+			return -1;
+		}
+		if (seg)
+			seen |= 1u << i;
+		p += seg + (p[seg] == '&');
+	}
+	return 0;
+}
+
+int
+cp_api_query_enum(struct cp_req *r, const char *name, const char *const values[], int *out)
+{
+	char buf[64], allowed[256] = "";
+	*out = -1;
+	int rc = cp_query(r, name, buf, sizeof(buf));
+	if (rc == -ENOENT)
+		return 0;
+	for (int i = 0; rc == 0 && values[i]; i++) {
+		if (strcmp(buf, values[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	for (int i = 0; values[i]; i++)
+		list_append(allowed, sizeof(allowed), values[i]);
+	cp_fail(r, 400, "invalid_parameter", "%s must be one of %s", name, allowed);
+	return -1;
 }

@@ -46,4 +46,14 @@ int cp_api_check_grant(struct cp_req *r, uint64_t need, const char *what);
  * returns -1. Inside the caller's transaction, so the permissions cannot change meanwhile. */
 int cp_api_check_takeover(struct cp_req *r, int64_t user_id, const char *what);
 
+/* List routes refuse query parameters they do not take, and repeated ones: a typo
+ * (?stat=done) or a second value must not silently widen or change the answer. names is
+ * NULL-terminated (at most 32). 0, or answers 400 invalid_parameter and returns -1. */
+int cp_api_check_query(struct cp_req *r, const char *const names[]);
+/* Query parameter name as one of values (NULL-terminated): *out is its index, or -1 when the
+ * parameter is absent. 0, or answers 400 invalid_parameter listing the values and returns -1
+ * (an unknown, empty or over-long value never falls back to "no filter"). */
+int cp_api_query_enum(struct cp_req *r, const char *name, const char *const values[],
+	int *out);
+
 #endif

@@ -109,6 +109,10 @@ static const char sql_job_delete[] =
 
 /* ---- jobs as JSON ------------------------------------------------------------------------ */
 
+/* Every state the jobs table allows (its CHECK in cp_schema.c), for ?state= */
+static const char *const job_states[] = { "pending", "running", "finishing", "processing",
+	"done", "failed", "cancelled", NULL };
+
 struct job_meta {
 	int64_t owner_id;
 	char state[16];
@@ -612,13 +616,14 @@ post_job(struct cp_req *r)
 static int
 get_jobs(struct cp_req *r)
 {
+	static const char *const params[] = { "limit", "offset", "state", NULL };
 	int64_t limit, offset, ids[CP_LIST_MAX];
-	char state[16] = "";
-	if (cp_query_int(r, "limit", 1, CP_LIST_MAX, 100, &limit) ||
-		cp_query_int(r, "offset", 0, INT32_MAX, 0, &offset))
+	int state;
+	if (cp_api_check_query(r, params) ||
+		cp_query_int(r, "limit", 1, CP_LIST_MAX, 100, &limit) ||
+		cp_query_int(r, "offset", 0, INT32_MAX, 0, &offset) ||
+		cp_api_query_enum(r, "state", job_states, &state))
 		return r->status;
-	if (cp_query(r, "state", state, sizeof(state)) < 0)
-		state[0] = '\0';
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_jobs_page);
 	if (!st)
 		return cp_fail_errno(r, -EIO, "listing jobs");
@@ -626,7 +631,7 @@ get_jobs(struct cp_req *r)
 	sqlite3_bind_int64(st, 2, offset);
 	sqlite3_bind_int(st, 3, (r->who.perms & cp_perm_bit(CP_PERM_JOBS_READ_ALL)) != 0);
 	sqlite3_bind_int64(st, 4, r->who.user_id);
-	sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, state < 0 ? "" : job_states[state], -1, SQLITE_STATIC);
 	int n = 0, rc = SQLITE_DONE;
 	while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		ids[n++] = sqlite3_column_int64(st, 0);

@@ -53,9 +53,11 @@ get_permissions(struct cp_req *r)
 static int
 get_audit(struct cp_req *r)
 {
+	static const char *const params[] = { "limit", "before", "action", "actor", NULL };
 	int64_t limit, before;
 	char action[64], actor[CP_USERNAME_MAX + 1];
-	if (cp_query_int(r, "limit", 1, CP_LIST_MAX, 100, &limit) ||
+	if (cp_api_check_query(r, params) ||
+		cp_query_int(r, "limit", 1, CP_LIST_MAX, 100, &limit) ||
 		cp_query_int(r, "before", 0, INT64_MAX, 0, &before))
 		return r->status;
 	int has_action = cp_query(r, "action", action, sizeof(action));

@@ -276,8 +276,10 @@ typedef json_t *(*item_json_fn)(struct cp_db *db, int64_t id, int *err);
 static int
 list_page(struct cp_req *r, const char *sql, item_json_fn item, const char *what)
 {
+	static const char *const params[] = { "limit", "offset", NULL };
 	int64_t limit, offset, ids[CP_LIST_MAX];
-	if (cp_query_int(r, "limit", 1, CP_LIST_MAX, 100, &limit) ||
+	if (cp_api_check_query(r, params) ||
+		cp_query_int(r, "limit", 1, CP_LIST_MAX, 100, &limit) ||
 		cp_query_int(r, "offset", 0, INT32_MAX, 0, &offset))
 		return r->status;
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql);

@@ -86,6 +86,10 @@ def test_paging_and_filters():
         assert [x["action"] for x in only] == ["user.create"]
         expect(a.get("/api/v1/audit?limit=100000"), 400)
         expect(a.get("/api/v1/audit?before=-1"), 400)
+        # a filter is never dropped: over-long, misspelt or repeated is 400, not everything
+        for q in ("action=" + "a" * 64, "actor=" + "b" * 65, "actr=system",
+                  "actor=system&actor=admin", "limit=5&befor=3"):
+            expect(a.get("/api/v1/audit?" + q), 400, "invalid_parameter")
         # audit.read alone is enough, and needed
         make_group(a, "readers", ["audit.read"])
         make_user(a, "rita", "rita-password", groups=["readers"])

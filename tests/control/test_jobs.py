@@ -13,7 +13,9 @@ whose members match the listing and the manifest's sha256, 404 out of scope, 409
 a job with a post-processing script goes processing → done, its processed/ output (capinfos of
 the shards) is listed and downloadable and its script log served; a script trying to reach a
 listener on the host's loopback fails "script exited 1" and the listener sees nothing; a job's
-processing does not hold up the next job's capture; delete removes the script and its log.
+processing does not hold up the next job's capture; delete removes the script and its log;
+?state= filters, and an over-long, unknown or empty state, an unknown or repeated parameter is
+400 (never an unfiltered list).
 """
 import hashlib
 import io
@@ -109,6 +111,30 @@ def test_links_and_filter_validation():
                                    "max_duration": 3}), 400)
     # no job was created by any of these
     assert expect(c.get("/api/v1/jobs"), 200).json["items"] == []
+
+
+def test_list_filters_are_never_ignored():
+    c = user("alice")
+    job = create(c, name="to-cancel", filter="tcp port 9", max_duration=600)
+    expect(c.post("/api/v1/jobs/%d/cancel" % job["id"]), 200)
+    ids = lambda q: [j["id"] for j in expect(c.get("/api/v1/jobs" + q), 200).json["items"]]
+    assert job["id"] in ids("?state=cancelled"), ids("?state=cancelled")
+    assert job["id"] not in ids("?state=done")
+    assert job["id"] in ids("?STATE=cancelled&limit=5")       # names as civetweb reads them
+    # over-long (16+ bytes used to drop the filter), unknown, empty: 400 naming the states
+    for q in ("?state=" + "x" * 16, "?state=" + "cancelled" * 8, "?state=bogus", "?state=",
+              "?state=Cancelled"):
+        r = expect(c.get("/api/v1/jobs" + q), 400, "invalid_parameter")
+        msg = r.json["error"]["message"]
+        assert "pending" in msg and "cancelled" in msg and "processing" in msg, (q, msg)
+    # a typo or a second value never widens the answer
+    for q in ("?stat=done", "?state=done&state=cancelled", "?limit=1&limit=2", "?state"):
+        expect(c.get("/api/v1/jobs" + q), 400, "invalid_parameter")
+    expect(c.get("/api/v1/jobs?limit=1001"), 400, "invalid_parameter")
+    expect(c.get("/api/v1/jobs?offset=" + "9" * 30), 400, "invalid_parameter")
+    a = admin(hive())
+    expect(a.get("/api/v1/users?ofset=1"), 400, "invalid_parameter")
+    expect(a.get("/api/v1/groups?limit=2&offset=0"), 200)
 
 
 def test_job_dataset_download_and_scope():
