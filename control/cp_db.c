@@ -2,11 +2,16 @@
  *
  * The statement cache is a small array searched by the SQL string's address: the program has a
  * fixed set of SQL literals (well under CP_DB_STMT_CACHE), so a linear scan of pointers is
- * cheaper than hashing text and nothing is ever evicted. */
+ * cheaper than hashing text and nothing is ever evicted.
+ *
+ * A database that stops the start is diagnosed (cp_db_explain) with a fresh connection and
+ * SQLite's quick_check, so the message says whether the file is damaged or unreadable rather
+ * than whichever statement happened to fail first. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cp_db.h"
 #include "cp_log.h"
@@ -82,7 +87,8 @@ cp_db_open(const char *path)
 		rc = SQLITE_CANTOPEN;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_OK) {
-		cp_error("db", "%s: cannot switch to WAL mode", path);
+		cp_error("db", "%s: cannot switch to WAL mode: %s", path,
+			rc == SQLITE_CANTOPEN ? "the file system refuses it" : sqlite3_errmsg(db->h));
 		goto fail;
 	}
 	rc = cp_db_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
@@ -254,4 +260,98 @@ cp_db_migrate(struct cp_db *db, int target)
 		v = m->version;
 	}
 	return v;
+}
+
+enum db_trouble { DB_OTHER, DB_DAMAGED, DB_UNREADABLE };
+
+static enum db_trouble
+trouble_of(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_FORMAT:
+		return DB_DAMAGED;
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+	case SQLITE_PERM:
+	case SQLITE_READONLY:
+	case SQLITE_NOLFS:
+	case SQLITE_AUTH:
+		return DB_UNREADABLE;
+	default:
+		return DB_OTHER;
+	}
+}
+
+/* What is wrong with the file at path, SQLite's (or the system's) words in why. */
+static enum db_trouble
+diagnose(const char *path, char *why, size_t size)
+{
+	struct stat sb;
+	snprintf(why, size, "SQLite finds nothing wrong with it");
+	if (stat(path, &sb) != 0 && errno != ENOENT) {
+		snprintf(why, size, "%s", strerror(errno));
+		return DB_UNREADABLE;
+	}
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		snprintf(why, size, "it is a %s, not a file", S_ISDIR(sb.st_mode) ? "directory" :
+			"special file");
+		return DB_UNREADABLE;
+	}
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(h, "PRAGMA quick_check(3)", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	enum db_trouble t = DB_OTHER;
+	if (rc == SQLITE_ROW) {
+		const char *res = (const char *)sqlite3_column_text(st, 0);
+		if (res && strcmp(res, "ok") != 0) {
+			snprintf(why, size, "%s", res);
+			t = DB_DAMAGED;
+		}
+	} else if (rc != SQLITE_DONE) {
+		int sys = h ? sqlite3_system_errno(h) : 0;
+		t = trouble_of(rc);
+		snprintf(why, size, "%s%s%s", h ? sqlite3_errmsg(h) : sqlite3_errstr(rc),
+			sys && t == DB_UNREADABLE ? ": " : "",
+			sys && t == DB_UNREADABLE ? strerror(sys) : "");
+	}
+	sqlite3_finalize(st);
+	sqlite3_close_v2(h);
+	/* quick_check reports one problem a line: one log line keeps them together */
+	for (char *c = why; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+	return t;
+}
+
+void
+cp_db_explain(const char *path, int err)
+{
+	if (err == -EPROTO || err == -EINVAL)
+		return;
+	char why[512];
+	switch (diagnose(path, why, sizeof(why))) {
+	case DB_DAMAGED:
+		cp_error("db", "the database %s is damaged (%s); tide-control will not start on "
+			"it. Restore it from a backup: with tide-control stopped, put the backup in "
+			"its place and delete %s-wal and %s-shm, which belong to the damaged file. "
+			"Without a backup, move those three files aside to start with an empty "
+			"database (sqlite3's .recover may salvage rows from the old one)", path, why,
+			path, path);
+		break;
+	case DB_UNREADABLE:
+		cp_error("db", "cannot open the database %s (%s). It must be a regular file this "
+			"user can read and write, on a mounted, healthy disk; if it was lost, restore "
+			"it from a backup", path, why);
+		break;
+	case DB_OTHER:
+		cp_error("db", "cannot use the database %s: %s (%s; see the messages above)", path,
+			strerror(err < 0 ? -err : EIO), why);
+		break;
+	}
 }

@@ -42,6 +42,13 @@ int cp_db_version(struct cp_db *db);
  * Returns the resulting version or -errno. */
 int cp_db_migrate(struct cp_db *db, int target);
 
+/* Says, in the log and on stderr, why the database at path stopped the start (err: the -errno
+ * that did) and what the operator can do: a file SQLite does not recognise or whose pages fail
+ * its quick_check is damaged (restore it from a backup); one that cannot be opened or read is
+ * named with the system's reason. Reads the whole file, so it is for the failure path only.
+ * Silent for -EPROTO and -EINVAL, which cp_db_migrate has explained already. */
+void cp_db_explain(const char *path, int err);
+
 /* A prepared statement for sql, cached per connection by the string's address (pass string
  * literals), reset with its bindings cleared. NULL (logged) if it does not compile. */
 sqlite3_stmt *cp_db_stmt(struct cp_db *db, const char *sql);

@@ -218,18 +218,21 @@ run(struct cp_options *o)
 		goto out;
 	srv.ldap = ldap;
 	db = cp_db_open(srv.db_path);
-	if (!db)
+	rc = db ? cp_db_migrate(db, (int)o->migrate_to) : -EIO;
+	if (rc < 0) {
+		cp_db_explain(srv.db_path, rc); /* damaged or unreadable: say so, and what to do */
 		goto out;
-	rc = cp_db_migrate(db, (int)o->migrate_to);
-	if (rc < 0)
-		goto out;
+	}
 	if (o->migrate_to) {
 		printf("schema version %d\n", rc);
 		status = 0;
 		goto out;
 	}
-	if (seed(db))
+	int err = seed(db);
+	if (err) {
+		cp_db_explain(srv.db_path, err);
 		goto out;
+	}
 	cp_db_close(db);
 	db = NULL;
 

@@ -5,7 +5,10 @@ Proves: `--migrate-to 1` leaves a database made by the first schema (user_versio
 tables); data written into it — a user with a real argon2id hash, a group with permissions, a
 membership, audit rows — survives starting the current binary, which brings the schema to the
 latest version (new tables and columns present, the audit triggers still refusing changes); the
-old user can sign in and use the new features; and a database newer than the binary is refused.
+old user can sign in and use the new features; a database newer than the binary is refused; and
+a damaged database (garbage, or one broken page of a table the start reads) or an unreadable one
+(a directory in its place) stops the start with a message on stderr and in the log that names
+the file, gives SQLite's words and says what to do.
 """
 import os
 import sqlite3
@@ -108,6 +111,76 @@ def test_newer_database_refused():
         out = subprocess.run([BIN, "--data-dir", h.data_dir, "--listen", "127.0.0.1:0",
                               "--log-file", "-"], capture_output=True, text=True, timeout=60)
         assert out.returncode != 0 and "newer" in out.stderr, (out.returncode, out.stderr)
+    finally:
+        h.cleanup()
+
+
+def start_refused(h):
+    """Starts the binary on h's data directory; asserts it stops, returns (stderr, log)."""
+    out = subprocess.run([BIN, "--data-dir", h.data_dir, "--listen", "127.0.0.1:0"],
+                         capture_output=True, text=True, timeout=60, env=h.env)
+    assert out.returncode == 1, (out.returncode, out.stdout, out.stderr)
+    assert "listening" not in out.stdout, out.stdout
+    with open(os.path.join(h.data_dir, "tide-control.log")) as f:
+        return out.stderr, f.read()
+
+
+def made_and_stopped():
+    """A Hive whose database holds the current schema, stopped with its WAL folded in."""
+    h = Hive(BIN)
+    h.start()
+    h.stop()
+    con = sqlite3.connect(h.db_path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(h.db_path + suffix):
+            os.unlink(h.db_path + suffix)
+    return h
+
+
+def test_damaged_database_says_so():
+    # the whole file overwritten with garbage
+    h = made_and_stopped()
+    try:
+        size = os.path.getsize(h.db_path)
+        with open(h.db_path, "wb") as f:
+            f.write(os.urandom(size))
+        err, log = start_refused(h)
+        for text in (err, log):
+            assert "the database %s is damaged (file is not a database)" % h.db_path in text, text
+            assert "Restore it from a backup" in text and h.db_path + "-wal" in text, text
+    finally:
+        h.cleanup()
+    # one page of a table the start reads (groups: the admins get every permission)
+    h = made_and_stopped()
+    try:
+        con = sqlite3.connect(h.db_path)
+        page = con.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'groups'"
+                              ).fetchone()
+        con.close()
+        with open(h.db_path, "r+b") as f:
+            f.seek((root - 1) * page)
+            f.write(b"\xa5" * page)
+        err, log = start_refused(h)
+        for text in (err, log):
+            assert "the database %s is damaged (" % h.db_path in text, text
+            assert "Restore it from a backup" in text, text
+    finally:
+        h.cleanup()
+
+
+def test_unreadable_database_says_so():
+    # root reads any file whatever its mode: a directory where the file belongs fails for all
+    h = Hive(BIN)
+    try:
+        os.makedirs(h.db_path)
+        err, log = start_refused(h)
+        for text in (err, log):
+            assert "cannot open the database %s (it is a directory, not a file)" % h.db_path \
+                in text, text
+            assert "restore it from a backup" in text, text
     finally:
         h.cleanup()
 
