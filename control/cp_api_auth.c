@@ -1,8 +1,10 @@
 /* cp_api_auth.c — signing in and out, the caller's own identity and password, and application
  * tokens.
  *
- * Login order matters: the throttle is checked before the password (a locked account or
- * address gets 429 even with the right password, so guessing gains nothing during a lock),
+ * Login order matters: the attempt takes its place in the throttle before the password is
+ * looked at (a locked account or address gets 429 even with the right password, so guessing
+ * gains nothing during a lock; and the place is reserved atomically, so parallel guesses
+ * cannot all pass a check none of them has been counted against yet — cp_auth.h),
  * unknown and disabled users cost the same argon2id time as real ones and get the same 401,
  * and every outcome is audited. Lock-out state lives in the database (login_throttle), so a
  * restart does not reset it.
@@ -412,28 +414,11 @@ ldap_login(struct cp_req *r, const char *username, const char *password, const c
 	return login_reply(r, id, name, cookie, csrf, expires);
 }
 
+/* The login once its attempt holds a place in the throttle (post_login). */
 static int
-post_login(struct cp_req *r)
+login_checked(struct cp_req *r, const char *username, const char *password, const char *ukey,
+	const char *akey, int64_t now)
 {
-	/* an empty password is a wrong password (401), not a malformed request */
-	static const struct cp_field fields[] = {
-		{ "username", CP_FIELD_STRING, true, 1, CP_USERNAME_MAX },
-		{ "password", CP_FIELD_STRING, true, 0, CP_PASSWORD_MAX },
-	};
-	if (cp_check_body(r, fields, 2))
-		return r->status;
-	const char *username = json_string_value(json_object_get(r->body, "username"));
-	const char *password = json_string_value(json_object_get(r->body, "password"));
-	int64_t now = cp_now_ms();
-	char ukey[CP_THROTTLE_KEY_MAX], akey[CP_THROTTLE_KEY_MAX];
-	cp_throttle_user_key(ukey, username);
-	cp_throttle_addr_key(akey, r->addr);
-	int64_t wu = cp_throttle_wait(r->db, ukey, now), wa = cp_throttle_wait(r->db, akey, now);
-	if (wu < 0 || wa < 0)
-		return cp_fail_errno(r, (int)(wu < 0 ? wu : wa), "login");
-	if (wu > 0 || wa > 0)
-		return refuse_locked(r, username, wu > wa ? wu : wa, wu >= wa);
-
 	struct login_user u;
 	int rc = load_login_user(r->db, username, &u);
 	if (rc)
@@ -470,6 +455,45 @@ post_login(struct cp_req *r)
 	if (rc)
 		return cp_fail_errno(r, rc, "login");
 	return login_reply(r, u.id, u.name, cookie, csrf, expires);
+}
+
+/* Fills the throttle keys of an attempt: the account (as typed) and the client address. */
+static void
+throttle_keys(struct cp_req *r, const char *username, struct cp_throttle_key keys[2])
+{
+	cp_throttle_user_key(keys[0].key, username);
+	keys[0].threshold = (int64_t)r->srv->opt->login_user_failures;
+	cp_throttle_addr_key(keys[1].key, r->addr);
+	keys[1].threshold = (int64_t)r->srv->opt->login_addr_failures;
+}
+
+static int
+post_login(struct cp_req *r)
+{
+	/* an empty password is a wrong password (401), not a malformed request */
+	static const struct cp_field fields[] = {
+		{ "username", CP_FIELD_STRING, true, 1, CP_USERNAME_MAX },
+		{ "password", CP_FIELD_STRING, true, 0, CP_PASSWORD_MAX },
+	};
+	if (cp_check_body(r, fields, 2))
+		return r->status;
+	const char *username = json_string_value(json_object_get(r->body, "username"));
+	const char *password = json_string_value(json_object_get(r->body, "password"));
+	int64_t now = cp_now_ms();
+	struct cp_throttle_key keys[2];
+	throttle_keys(r, username, keys);
+	/* the place is taken before the password is looked at, so parallel guesses cannot all
+	 * pass a check that none of them has counted yet */
+	size_t which;
+	int64_t wait = cp_throttle_reserve(r->db, keys, 2, now,
+		(int64_t)r->srv->opt->login_window * 1000, &which);
+	if (wait < 0)
+		return cp_fail_errno(r, (int)wait, "login");
+	if (wait > 0)
+		return refuse_locked(r, username, wait, which == 0);
+	int status = login_checked(r, username, password, keys[0].key, keys[1].key, now);
+	cp_throttle_release(keys, 2);
+	return status;
 }
 
 static int
@@ -511,29 +535,11 @@ get_me(struct cp_req *r)
 	return cp_reply(r, 200, me);
 }
 
+/* The password change once its attempt holds the account's place (post_password). */
 static int
-post_password(struct cp_req *r)
+password_checked(struct cp_req *r, const char *cur, const char *new, const char *ukey,
+	const char *akey, int64_t now)
 {
-	static const struct cp_field fields[] = {
-		{ "current_password", CP_FIELD_STRING, true, 1, CP_PASSWORD_MAX },
-		{ "new_password", CP_FIELD_STRING, true, 1, CP_PASSWORD_MAX },
-	};
-	if (cp_check_body(r, fields, 2))
-		return r->status;
-	const char *cur = json_string_value(json_object_get(r->body, "current_password"));
-	const char *new = json_string_value(json_object_get(r->body, "new_password"));
-	if (cp_api_check_password(r, "new_password", new))
-		return r->status;
-	int64_t now = cp_now_ms();
-	char ukey[CP_THROTTLE_KEY_MAX], akey[CP_THROTTLE_KEY_MAX];
-	cp_throttle_user_key(ukey, r->who.username);
-	cp_throttle_addr_key(akey, r->addr);
-	int64_t wait = cp_throttle_wait(r->db, ukey, now);
-	if (wait < 0)
-		return cp_fail_errno(r, (int)wait, "changing the password");
-	if (wait > 0)
-		return refuse_locked(r, r->who.username, wait, true);
-
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_password_of);
 	if (!st)
 		return cp_fail_errno(r, -EIO, "changing the password");
@@ -578,6 +584,35 @@ post_password(struct cp_req *r)
 	if (rc)
 		return cp_fail_errno(r, rc, "changing the password");
 	return cp_reply(r, 204, NULL);
+}
+
+static int
+post_password(struct cp_req *r)
+{
+	static const struct cp_field fields[] = {
+		{ "current_password", CP_FIELD_STRING, true, 1, CP_PASSWORD_MAX },
+		{ "new_password", CP_FIELD_STRING, true, 1, CP_PASSWORD_MAX },
+	};
+	if (cp_check_body(r, fields, 2))
+		return r->status;
+	const char *cur = json_string_value(json_object_get(r->body, "current_password"));
+	const char *new = json_string_value(json_object_get(r->body, "new_password"));
+	if (cp_api_check_password(r, "new_password", new))
+		return r->status;
+	int64_t now = cp_now_ms();
+	struct cp_throttle_key keys[2];
+	throttle_keys(r, r->who.username, keys);
+	/* the account's place only: a locked address does not stop a signed-in user */
+	size_t which;
+	int64_t wait = cp_throttle_reserve(r->db, keys, 1, now,
+		(int64_t)r->srv->opt->login_window * 1000, &which);
+	if (wait < 0)
+		return cp_fail_errno(r, (int)wait, "changing the password");
+	if (wait > 0)
+		return refuse_locked(r, r->who.username, wait, true);
+	int status = password_checked(r, cur, new, keys[0].key, keys[1].key, now);
+	cp_throttle_release(keys, 1);
+	return status;
 }
 
 static json_t *

@@ -2,9 +2,13 @@
  *
  * Cost per authenticated request: one indexed SELECT for the credential and one for the
  * permissions. A token's last_used_at is written at most once a minute (CP_TOKEN_TOUCH_MS),
- * so reads stay reads: every write commits with an fsync. */
+ * so reads stay reads: every write commits with an fsync.
+ *
+ * The login throttle's reservations (cp_throttle_reserve) live in memory under one mutex; the
+ * streaks and locks they are weighed against live in login_throttle. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -225,23 +229,100 @@ cp_throttle_addr_key(char key[CP_THROTTLE_KEY_MAX], const char *addr)
 	snprintf(key, CP_THROTTLE_KEY_MAX, "addr:%s", addr);
 }
 
-int64_t
-cp_throttle_wait(struct cp_db *db, const char *key, int64_t now)
+/* Attempts in flight per key. Every request reserves at most two keys and there are at most
+ * 256 worker threads (cp_options.c), so 512 slots never fill; a linear scan of the few in use
+ * is cheaper than hashing. */
+#define IN_FLIGHT_SLOTS 512
+static struct {
+	pthread_mutex_t mu;
+	int used; /* slots [0, used) hold keys with count > 0 */
+	struct {
+		char key[CP_THROTTLE_KEY_MAX];
+		int64_t count;
+	} slot[IN_FLIGHT_SLOTS];
+} in_flight = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static int
+in_flight_find(const char *key)
+{
+	for (int i = 0; i < in_flight.used; i++)
+		if (strcmp(in_flight.slot[i].key, key) == 0)
+			return i;
+	return -1;
+}
+
+/* The wait key imposes now given its stored state and the attempts in flight (0: admitted). */
+static int64_t
+key_wait(struct cp_db *db, const struct cp_throttle_key *k, int64_t now, int64_t window_ms)
 {
 	sqlite3_stmt *st = cp_db_stmt(db, sql_throttle_get);
 	if (!st)
 		return -EIO;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 1, k->key, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
-	int64_t wait = 0;
+	int64_t failures = 0, last = 0, until = 0;
 	if (rc == SQLITE_ROW) {
-		int64_t until = sqlite3_column_int64(st, 2);
-		wait = until > now ? until - now : 0;
-	} else if (rc != SQLITE_DONE) {
-		wait = cp_db_errno(rc);
+		failures = sqlite3_column_int64(st, 0);
+		last = sqlite3_column_int64(st, 1);
+		until = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return cp_db_errno(rc);
+	if (until > now)
+		return until - now;
+	if (now - last > window_ms)
+		failures = 0; /* the streak is forgotten, as cp_throttle_fail will find */
+	int i = in_flight_find(k->key);
+	int64_t busy = i < 0 ? 0 : in_flight.slot[i].count;
+	int64_t allowance = failures < k->threshold ? k->threshold - failures : 1;
+	return busy < allowance ? 0 : CP_THROTTLE_IN_FLIGHT_MS;
+}
+
+int64_t
+cp_throttle_reserve(struct cp_db *db, const struct cp_throttle_key *keys, size_t n,
+	int64_t now, int64_t window_ms, size_t *which)
+{
+	int64_t wait = 0;
+	*which = 0;
+	pthread_mutex_lock(&in_flight.mu);
+	for (size_t i = 0; i < n; i++) {
+		int64_t w = key_wait(db, &keys[i], now, window_ms);
+		if (w < 0) {
+			wait = w;
+			break;
+		}
+		if (w > wait) {
+			wait = w;
+			*which = i;
+		}
+	}
+	if (wait == 0 && in_flight.used + (int)n > IN_FLIGHT_SLOTS)
+		wait = -EAGAIN;
+	for (size_t i = 0; wait == 0 && i < n; i++) {
+		int s = in_flight_find(keys[i].key);
+		if (s < 0) {
+			s = in_flight.used++;
+			snprintf(in_flight.slot[s].key, CP_THROTTLE_KEY_MAX, "%s", keys[i].key);
+			in_flight.slot[s].count = 0;
+		}
+		in_flight.slot[s].count++;
+	}
+	pthread_mutex_unlock(&in_flight.mu);
 	return wait;
+}
+
+void
+cp_throttle_release(const struct cp_throttle_key *keys, size_t n)
+{
+	pthread_mutex_lock(&in_flight.mu);
+	for (size_t i = 0; i < n; i++) {
+		int s = in_flight_find(keys[i].key);
+		if (s < 0 || --in_flight.slot[s].count > 0)
+			continue;
+		in_flight.slot[s] = in_flight.slot[--in_flight.used]; /* keep [0, used) dense */
+	}
+	pthread_mutex_unlock(&in_flight.mu);
 }
 
 int

@@ -38,12 +38,34 @@ int cp_session_create(struct cp_db *db, int64_t user_id, const char *addr, int64
 	char cookie[CP_SECRET_B64_LEN + 1], char csrf[CP_SECRET_B64_LEN + 1]);
 int cp_session_delete(struct cp_db *db, const uint8_t hash[32]);
 
-/* Login throttle, keyed by "user:<name>" and "addr:<address>" (IPv6 by /64). */
+/* Login throttle, keyed by "user:<name>" and "addr:<address>" (IPv6 by /64).
+ *
+ * Failures are counted in the database once a password has proved wrong, but argon2id takes
+ * long enough for many guesses to be checked side by side; a check-then-count throttle lets
+ * them all through. So every attempt first reserves its place, atomically, on all its keys:
+ * under one mutex the key's stored streak is read and the attempts in flight (an in-process
+ * table: one Hive per database, and a restart ends every attempt) are added to it. A key
+ * with a streak of s failures and threshold t admits t - s attempts at once (one at a time
+ * once the streak has reached t, as each further failure locks it again); beyond that, or
+ * while locked, nothing reaches the password check. The reservation is released once the
+ * outcome (failure counted, or streak cleared) is committed. */
 #define CP_THROTTLE_KEY_MAX 96
+#define CP_THROTTLE_IN_FLIGHT_MS 1000 /* suggested wait while a key's allowance is in flight */
 void cp_throttle_user_key(char key[CP_THROTTLE_KEY_MAX], const char *username);
 void cp_throttle_addr_key(char key[CP_THROTTLE_KEY_MAX], const char *addr);
-/* Milliseconds until key may try again (0 = not locked), or -errno. */
-int64_t cp_throttle_wait(struct cp_db *db, const char *key, int64_t now);
+
+struct cp_throttle_key {
+	char key[CP_THROTTLE_KEY_MAX];
+	int64_t threshold; /* failures in a row that lock it */
+};
+/* Reserves one attempt on each of the n keys (all or none). 0: reserved, release with
+ * cp_throttle_release once the outcome is committed; > 0: nothing reserved, the milliseconds
+ * until keys[*which] may try again (the longest wait among the refusing keys; a key whose
+ * allowance is all in flight answers CP_THROTTLE_IN_FLIGHT_MS); or -errno (-EAGAIN: the
+ * in-flight table is full, which the thread count rules out). */
+int64_t cp_throttle_reserve(struct cp_db *db, const struct cp_throttle_key *keys, size_t n,
+	int64_t now, int64_t window_ms, size_t *which);
+void cp_throttle_release(const struct cp_throttle_key *keys, size_t n);
 /* Counts one failure inside the caller's transaction; a streak of `threshold` failures locks
  * the key for base_ms, doubling per further failure up to max_ms; a streak is forgotten after
  * window_ms without failures. Returns 1 when the key is now locked, 0 when not, or -errno. */

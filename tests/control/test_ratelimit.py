@@ -4,10 +4,14 @@
 Proves: after N failures an account is locked — even the right password gets 429 with a
 Retry-After — the lock doubles with each further failure, it survives a restart (it lives in
 the database), a success clears the account's streak, and many failures for different accounts
-from one address lock that address. Every refusal is audited.
+from one address lock that address. Every refusal is audited. 40 guesses sent at once against
+a threshold of 5 get at most 5 password checks (401), the rest 429, for an account and for an
+address alike: the attempt is reserved before the password is checked, not counted after.
 """
+import json
 import os
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -79,6 +83,54 @@ def test_address_lockout():
         assert "address" in r.json["error"]["message"]
         assert int(r.header("Retry-After")) >= 1
         expect(wait_unlocked(h, "admin", h.admin_password), 200)
+
+
+def parallel_attempts(h, names, password, n=40):
+    """n logins sent together (one per thread, released at once); their statuses."""
+    barrier = threading.Barrier(n)
+    statuses = [None] * n
+
+    def one(i):
+        barrier.wait(timeout=30)
+        statuses[i] = attempt(h, names[i % len(names)], password).status
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "a login did not answer within 60 s"
+    return statuses
+
+
+def test_parallel_guesses_cannot_outrun_the_account_throttle():
+    args = ["--login-user-failures", "5", "--login-addr-failures", "100000", "--login-lockout",
+            "10m", "--threads", "48"]
+    with Hive(BIN, args=args) as h:
+        a = admin(h)
+        for round_ in range(3):
+            name = "target%d" % round_
+            make_user(a, name, "right-password")
+            statuses = parallel_attempts(h, [name], "wrong-password")
+            checked = statuses.count(401)
+            assert checked <= 5 and statuses.count(429) == 40 - checked, statuses
+            assert checked >= 1, statuses   # the throttle still lets the first tries through
+            # the failures that were checked are all counted, and the account is locked
+            failures = [r for r in audit_rows(h, "auth.login") if r["actor"] == name and
+                        json.loads(r["detail"])["outcome"] == "failure"]
+            assert len(failures) == checked, (failures, statuses)
+            expect(attempt(h, name, "right-password"), 429, "rate_limited")
+
+
+def test_parallel_guesses_cannot_outrun_the_address_throttle():
+    args = ["--login-user-failures", "1000", "--login-addr-failures", "5", "--login-lockout",
+            "10m", "--threads", "48"]
+    with Hive(BIN, args=args) as h:
+        statuses = parallel_attempts(h, ["nobody%d" % i for i in range(40)], "wrong-password")
+        checked = statuses.count(401)
+        assert 1 <= checked <= 5 and statuses.count(429) == 40 - checked, statuses
+        r = expect(attempt(h, "admin", h.admin_password), 429, "rate_limited")
+        assert "address" in r.json["error"]["message"], r.json
 
 
 if __name__ == "__main__":
