@@ -6,8 +6,9 @@
  * gains nothing during a lock; and the place is reserved atomically, so parallel guesses
  * cannot all pass a check none of them has been counted against yet — cp_auth.h),
  * unknown and disabled users cost the same argon2id time as real ones and get the same 401,
- * and every outcome is audited. Lock-out state lives in the database (login_throttle), so a
- * restart does not reset it.
+ * and every outcome is audited (refusals a client can repeat at will — locked, LDAP down —
+ * tallied per account or address and minute, cp_audit.h). Lock-out state lives in the
+ * database (login_throttle), so a restart does not reset it.
  *
  * With ldap_uri set, a name no local account holds, or an account made from LDAP, is checked
  * against the directory (cp_ldap.c) under the same throttle; the account is created at its
@@ -81,22 +82,24 @@ session_cookie(struct cp_req *r, const char *value, int64_t max_age_s)
 		CP_SESSION_COOKIE, value, (long long)max_age_s, r->ri->is_ssl ? "; Secure" : "");
 }
 
-/* 429 for a lock on the account or the address; audited. */
+/* 429 for a lock on the account or the address (key: the throttle key that refused). A
+ * client can repeat this at will, so it is tallied (cp_audit.h): the first refusal of the
+ * account or address is audited at once, the rest counted into one row per window. */
 static int
-refuse_locked(struct cp_req *r, const char *username, int64_t wait_ms, bool account)
+refuse_locked(struct cp_req *r, const char *username, const char *key, int64_t wait_ms,
+	bool account)
 {
 	long long secs = (wait_ms + 999) / 1000;
 	char target[CP_USERNAME_MAX + 8];
 	snprintf(target, sizeof(target), "user:%s", username);
-	int rc = cp_db_begin(r->db);
-	if (rc == 0)
-		rc = cp_audit_append(r->db, username, r->addr, CP_AUDIT_LOGIN, target,
-			json_pack("{s:s, s:s}", "outcome", "locked", "scope",
-				account ? "account" : "address"));
-	if (rc == 0)
-		rc = cp_db_commit(r->db);
-	else
-		cp_db_rollback(r->db);
+	struct cp_audit_refusal ref = {
+		.subject = key, .reason = "locked", .action = CP_AUDIT_LOGIN,
+		.what = account ? "login refused, account locked" : "login refused, address locked",
+		.actor = username, .addr = r->addr, .target = target,
+		.detail = json_pack("{s:s, s:s}", "outcome", "locked", "scope",
+			account ? "account" : "address"),
+	};
+	int rc = cp_audit_refusal(r->db, &ref);
 	if (rc)
 		return cp_fail_errno(r, rc, "login"); /* still a refusal; the audit failure shows */
 	cp_header(r, "Retry-After", "%lld", secs);
@@ -216,19 +219,19 @@ login_reply(struct cp_req *r, int64_t id, const char *name, const char *cookie,
  * says which). Audited but not counted against the account or address: an outage is nobody's
  * wrong password, and no password was checked. Local accounts are unaffected. */
 static int
-ldap_down(struct cp_req *r, const char *username)
+ldap_down(struct cp_req *r, const char *username, const char *akey)
 {
 	char target[CP_USERNAME_MAX + 8];
 	snprintf(target, sizeof(target), "user:%s", username);
-	int rc = cp_db_begin(r->db);
-	if (rc == 0)
-		rc = cp_audit_append(r->db, username, r->addr, CP_AUDIT_LOGIN, target,
-			json_pack("{s:s, s:s, s:s}", "outcome", "failure", "method", "ldap",
-				"reason", "ldap_unavailable"));
-	if (rc == 0)
-		rc = cp_db_commit(r->db);
-	else
-		cp_db_rollback(r->db);
+	/* not counted by the throttle, so repeatable at will: tallied per client address */
+	struct cp_audit_refusal ref = {
+		.subject = akey, .reason = "ldap_unavailable", .action = CP_AUDIT_LOGIN,
+		.what = "LDAP login refused, directory unavailable", .actor = username,
+		.addr = r->addr, .target = target,
+		.detail = json_pack("{s:s, s:s, s:s}", "outcome", "failure", "method", "ldap",
+			"reason", "ldap_unavailable"),
+	};
+	int rc = cp_audit_refusal(r->db, &ref);
 	if (rc)
 		return cp_fail_errno(r, rc, "login");
 	cp_header(r, "Retry-After", "%d", CP_LDAP_RETRY_AFTER);
@@ -380,7 +383,7 @@ ldap_login(struct cp_req *r, const char *username, const char *password, const c
 		return fail_login(r, CP_AUDIT_LOGIN, username, ukey, akey, now,
 			"ldap_unknown_user");
 	if (rc)
-		return ldap_down(r, username);
+		return ldap_down(r, username, akey);
 
 	int64_t id = 0, expires = now + (int64_t)r->srv->opt->session_ttl * 1000;
 	char name[CP_USERNAME_MAX + 1], cookie[CP_SECRET_B64_LEN + 1], csrf[CP_SECRET_B64_LEN + 1];
@@ -490,7 +493,7 @@ post_login(struct cp_req *r)
 	if (wait < 0)
 		return cp_fail_errno(r, (int)wait, "login");
 	if (wait > 0)
-		return refuse_locked(r, username, wait, which == 0);
+		return refuse_locked(r, username, keys[which].key, wait, which == 0);
 	int status = login_checked(r, username, password, keys[0].key, keys[1].key, now);
 	cp_throttle_release(keys, 2);
 	return status;
@@ -609,7 +612,7 @@ post_password(struct cp_req *r)
 	if (wait < 0)
 		return cp_fail_errno(r, (int)wait, "changing the password");
 	if (wait > 0)
-		return refuse_locked(r, r->who.username, wait, true);
+		return refuse_locked(r, r->who.username, keys[0].key, wait, true);
 	int status = password_checked(r, cur, new, keys[0].key, keys[1].key, now);
 	cp_throttle_release(keys, 1);
 	return status;

@@ -245,7 +245,7 @@ run(struct cp_options *o)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sched = cp_scheduler_start(o, srv.db_path);
-	if (!sched)
+	if (!sched || cp_audit_tally_start(srv.db_path, (int64_t)o->login_audit_window * 1000))
 		goto out;
 	if (cp_http_start(&srv))
 		goto out;
@@ -286,6 +286,7 @@ out:
 	cp_drone_local_stop(drone);
 	cp_drone_ws_stop();
 	cp_http_stop(&srv);
+	cp_audit_tally_stop(); /* no request is left to refuse: the open windows' counts */
 	cp_scheduler_stop(sched);
 	cp_db_close(db);
 	cp_ldap_free(ldap);

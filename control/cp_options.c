@@ -86,6 +86,9 @@ static const struct opt_def opt_defs[] = {
 		"DURATION", "longest single lock-out" },
 	{ "login_window", OPT_DURATION, O(login_window), 1, 7 * 86400, "1h", 0, "DURATION",
 		"quiet time after which a failure streak is forgotten" },
+	{ "login_audit_window", OPT_DURATION, O(login_audit_window), 1, 3600, "1m", 0, "DURATION",
+		"refused logins (locked, LDAP down) are audited once per account or address in this "
+		"period, with a count" },
 	{ "ldap_uri", OPT_STR, O(ldap_uri), 0, 0, "", 0, "URI",
 		"LDAP server(s) for sign-in, ldap:// or ldaps:// (empty = local accounts only)" },
 	{ "ldap_starttls", OPT_BOOL, O(ldap_starttls), 0, 0, "no", 0, "yes|no",

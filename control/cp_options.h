@@ -36,6 +36,7 @@ struct cp_options {
 	uint64_t login_lockout;    /* first lock-out, seconds; doubles with each further failure */
 	uint64_t login_lockout_max;/* cap of a single lock-out, seconds */
 	uint64_t login_window;     /* seconds after which an unlocked failure streak is forgotten */
+	uint64_t login_audit_window; /* seconds over which repeated login refusals share a row */
 	/* LDAP sign-in (cp_ldap.c); ldap_uri empty = local accounts only */
 	char *ldap_uri;            /* ldap://HOST[:PORT] or ldaps://...; several = tried in order */
 	bool ldap_starttls;        /* StartTLS on an ldap:// connection (required, not opportunistic) */
