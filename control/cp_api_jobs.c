@@ -13,12 +13,13 @@
  * jobs not yet ended, would pass the quota. Reserving max_size up front means a running job can
  * never push its group over.
  *
- * Dataset files are served by construction, never by a path built from the request: the
- * dataset directory is walked (openat relative to directory descriptors, O_NOFOLLOW at every
- * step, regular files and directories only, names starting with '.' skipped), and a requested
- * path is served only when it is one of the walked paths — then opened again component by
- * component the same way. The route matcher already refuses "..", "." and empty segments
- * (cp_routes.c); this is the second, independent wall.
+ * Dataset files (cp_dataset.c) follow one set of rules whether listed or opened: regular
+ * files reached through directories only, openat relative to directory descriptors with
+ * O_NOFOLLOW at every step, no component starting with '.', bounded depth. A download opens
+ * exactly the requested path by those rules, component by component — it never walks the
+ * dataset, so 65,536 files cost it nothing — and the listing of an ended job is walked once
+ * and kept while its directories are unchanged. The route matcher already refuses "..", "."
+ * and empty segments (cp_routes.c); this is the second, independent wall.
  *
  * The archive route streams those same walked files as one tar (or tar.gz) through libarchive,
  * block by block as chunked transfer: nothing is built on disk or in memory, so a dataset of
@@ -41,6 +42,7 @@
 
 #include "cp_api.h"
 #include "cp_audit.h"
+#include "cp_dataset.h"
 #include "cp_db.h"
 #include "cp_drone_local.h"
 #include "cp_drones.h"
@@ -56,8 +58,6 @@
 #define MAX_DURATION_MAX (7 * 86400)      /* a week */
 #define SNAPLEN_MIN 64
 #define SNAPLEN_MAX 65535
-#define WALK_DEPTH 8                      /* shards/<drone>/<link>/file is 4 */
-#define WALK_FILES 100000                 /* files listed per dataset */
 #define SEND_CHUNK (256 * 1024)
 #define ARCHIVE_BLOCK (64 * 1024)         /* libarchive's write block = one HTTP chunk */
 #define SCRIPT_MAX 65536                  /* bytes of a post-processing script */
@@ -117,6 +117,7 @@ struct job_meta {
 	int64_t owner_id;
 	char state[16];
 	int64_t pid;
+	int64_t ended_at; /* ms, 0 = not ended; with state, what a cached listing is valid for */
 };
 
 static bool
@@ -237,6 +238,7 @@ job_json(struct cp_req *r, int64_t id, struct job_meta *meta, int *err)
 		meta->owner_id = sqlite3_column_int64(st, 3);
 		snprintf(meta->state, sizeof(meta->state), "%s", sqlite3_column_text(st, 13));
 		meta->pid = sqlite3_column_int64(st, 19);
+		meta->ended_at = ended_ms;
 	}
 	sqlite3_reset(st);
 	if (j) {
@@ -724,7 +726,7 @@ remove_at(int dirfd, const char *name, int depth)
 {
 	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
 		return 0;
-	if ((errno != EISDIR && errno != EPERM) || depth > WALK_DEPTH)
+	if ((errno != EISDIR && errno != EPERM) || depth > CP_DATASET_DEPTH)
 		return -errno;
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -778,6 +780,7 @@ delete_job(struct cp_req *r)
 		cp_db_rollback(r->db);
 	if (rc)
 		return cp_fail_errno(r, rc, "deleting the job");
+	cp_dataset_forget(id);
 	/* the row is gone first: a crash here leaves files no route can reach, never a job
 	 * without its files */
 	char jobs[PATH_MAX], name[64];
@@ -797,161 +800,35 @@ delete_job(struct cp_req *r)
 
 /* ---- dataset files ----------------------------------------------------------------------- */
 
-/* Opens the job's dataset directory; -ENOENT when it has none (yet). */
-static int
-open_dataset(struct cp_req *r, int64_t id)
+/* The job's listing (cp_dataset.c: cached for ended jobs while their directories are
+ * unchanged). NULL with *err (-ENOENT: no dataset yet). */
+static struct cp_listing *
+listing(struct cp_req *r, int64_t id, const struct job_meta *m, int *err)
 {
-	char path[PATH_MAX];
-	if (cp_drone_job_path(r->srv->opt->data_dir, id, "", path, sizeof(path)))
-		return -ENAMETOOLONG;
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
-/* Appends every regular file under dirfd to out as {"path","size"}; prefix is dirfd's path
- * relative to the dataset ("" at the top). Symlinks, devices and dot-names are skipped. */
-static int
-walk(int dirfd, const char *prefix, int depth, json_t *out)
-{
-	DIR *dir = fdopendir(dirfd);
-	if (!dir) {
-		close(dirfd);
-		return -errno;
-	}
-	struct dirent *e;
-	int rc = 0;
-	while (rc == 0 && (e = readdir(dir))) {
-		if (e->d_name[0] == '.')
-			continue;
-		char rel[PATH_MAX];
-		if ((size_t)snprintf(rel, sizeof(rel), "%s%s", prefix, e->d_name) >= CP_PARAM_MAX)
-			continue; /* could not be requested anyway */
-		struct stat sb;
-		if (fstatat(dirfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
-			continue;
-		if (S_ISREG(sb.st_mode)) {
-			if (json_array_size(out) >= WALK_FILES)
-				break;
-			json_array_append_new(out, json_pack("{s:s, s:I}", "path", rel, "size",
-				(json_int_t)sb.st_size));
-		} else if (S_ISDIR(sb.st_mode) && depth < WALK_DEPTH) {
-			int fd = openat(dirfd, e->d_name,
-				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0)
-				continue;
-			strcat(rel, "/");
-			rc = walk(fd, rel, depth + 1, out);
-		}
-	}
-	closedir(dir);
-	return rc;
-}
-
-/* Every {"file": ..., "sha256": ...} object anywhere in the manifest. */
-static void
-manifest_hashes(json_t *node, json_t *map)
-{
-	if (json_is_object(node)) {
-		const char *file = json_string_value(json_object_get(node, "file"));
-		json_t *sha = json_object_get(node, "sha256");
-		if (file && json_is_string(sha))
-			json_object_set(map, file, sha);
-		const char *k;
-		json_t *v;
-		json_object_foreach(node, k, v)
-			manifest_hashes(v, map);
-	} else if (json_is_array(node)) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(node, i, v)
-			manifest_hashes(v, map);
-	}
-}
-
-static int
-compare_paths(const void *a, const void *b)
-{
-	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "path")),
-		json_string_value(json_object_get(*(json_t *const *)b, "path")));
-}
-
-/* The dataset's files, sorted by path, with sha256 where the manifest lists it. NULL with
- * *err (-ENOENT: no dataset). */
-static json_t *
-list_files(struct cp_req *r, int64_t id, int *err)
-{
-	int fd = open_dataset(r, id);
-	if (fd < 0) {
-		*err = fd;
-		return NULL;
-	}
-	int mfd = openat(fd, "manifest.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	json_t *files = json_array(), *hashes = json_object();
-	*err = walk(fd, "", 0, files);
-	if (mfd >= 0) {
-		FILE *f = fdopen(mfd, "r");
-		json_t *m = f ? json_loadf(f, 0, NULL) : NULL;
-		manifest_hashes(m, hashes);
-		json_decref(m);
-		if (f)
-			fclose(f);
-		else
-			close(mfd);
-	}
-	size_t n = json_array_size(files);
-	json_t **v = n ? malloc(n * sizeof(*v)) : NULL;
-	json_t *sorted = json_array();
-	for (size_t i = 0; v && i < n; i++)
-		v[i] = json_array_get(files, i);
-	if (v)
-		qsort(v, n, sizeof(*v), compare_paths);
-	for (size_t i = 0; v && i < n; i++) {
-		json_t *sha = json_object_get(hashes, json_string_value(json_object_get(v[i], "path")));
-		json_object_set(v[i], "sha256", sha ? sha : json_null());
-		json_array_append(sorted, v[i]);
-	}
-	free(v);
-	json_decref(files);
-	json_decref(hashes);
-	if (*err || (n && !v)) {
-		*err = *err ? *err : -ENOMEM;
-		json_decref(sorted);
-		return NULL;
-	}
-	return sorted;
+	return cp_dataset_listing(r->srv->opt->data_dir, id, m->state, m->ended_at, err);
 }
 
 static int
 get_files(struct cp_req *r)
 {
 	int64_t id;
-	if (load_job(r, &id, NULL, NULL))
+	struct job_meta m;
+	if (load_job(r, &id, &m, NULL))
 		return r->status;
 	int err;
-	json_t *files = list_files(r, id, &err);
-	if (!files && err == -ENOENT)
-		files = json_array(); /* not started yet */
-	else if (!files)
+	struct cp_listing *l = listing(r, id, &m, &err);
+	if (!l && err == -ENOENT) /* not started yet */
+		return cp_reply(r, 200, json_pack("{s:[]}", "items"));
+	if (!l)
 		return cp_fail_errno(r, err, "listing the dataset");
-	return cp_reply(r, 200, json_pack("{s:o}", "items", files));
-}
-
-/* Opens rel (one of the walked paths) under dirfd component by component, O_NOFOLLOW. */
-static int
-open_walked(int dirfd, const char *rel)
-{
-	char buf[CP_PARAM_MAX + 1];
-	snprintf(buf, sizeof(buf), "%s", rel);
-	int fd = dup(dirfd);
-	char *save = NULL;
-	for (char *c = strtok_r(buf, "/", &save); fd >= 0 && c; c = strtok_r(NULL, "/", &save)) {
-		bool last = save == NULL || *save == '\0';
-		int next = openat(fd, c, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-			(last ? 0 : O_DIRECTORY));
-		close(fd);
-		fd = next;
-	}
-	return fd;
+	/* the body was serialised when the listing was made: sent as it is, as send_json would */
+	size_t len;
+	const char *body = cp_listing_body(l, &len);
+	r->status = 200;
+	cp_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	cp_http_send(r, "application/json", body, len);
+	cp_listing_put(l);
+	return r->status;
 }
 
 /* A single "bytes=" range against size. 0 and [*from, *to] when satisfiable; 1 when absent or
@@ -998,29 +875,17 @@ get_file(struct cp_req *r)
 	if (load_job(r, &id, NULL, NULL))
 		return r->status;
 	const char *want = r->params[1];
-	int err;
-	json_t *files = list_files(r, id, &err);
-	if (!files && err != -ENOENT)
-		return cp_fail_errno(r, err, "listing the dataset");
-	bool listed = false;
-	size_t i;
-	json_t *f;
-	json_array_foreach(files, i, f)
-		listed |= strcmp(json_string_value(json_object_get(f, "path")), want) == 0;
-	json_decref(files);
-	if (!listed)
-		return cp_fail(r, 404, "not_found", "no such file in the dataset");
-
-	int dfd = open_dataset(r, id);
-	int fd = dfd < 0 ? -1 : open_walked(dfd, want);
+	/* exactly the requested path, opened by the rules the listing follows (cp_dataset.h):
+	 * no walk, however many files the dataset holds */
+	struct stat sb;
+	int dfd = cp_dataset_open(r->srv->opt->data_dir, id);
+	int fd = dfd < 0 ? dfd : cp_dataset_open_file(dfd, want, &sb);
 	if (dfd >= 0)
 		close(dfd);
-	struct stat sb;
-	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		if (fd >= 0)
-			close(fd);
+	if (fd == -ENOENT)
 		return cp_fail(r, 404, "not_found", "no such file in the dataset");
-	}
+	if (fd < 0)
+		return cp_fail_errno(r, fd, "opening the file");
 	int64_t size = sb.st_size, from = 0, to = size - 1;
 	int range = parse_range(mg_get_header(r->conn, "Range"), size, &from, &to);
 	char target[32];
@@ -1105,18 +970,16 @@ archive_sink_write(struct archive *a, void *ctx, const void *buf, size_t len)
 	return (la_ssize_t)len;
 }
 
-/* Appends the walked file rel (opened again the walked way) as job-<id>/rel. 0 or -1. */
+/* Appends the listed file rel (opened again by the listing's rules) as job-<id>/rel. 0 or
+ * -1. */
 static int
 archive_add(struct archive *a, struct archive_entry *e, int dfd, int64_t id, const char *rel,
 	char *buf)
 {
-	int fd = open_walked(dfd, rel);
 	struct stat sb;
-	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		if (fd >= 0)
-			close(fd);
+	int fd = cp_dataset_open_file(dfd, rel, &sb);
+	if (fd < 0)
 		return 0; /* removed since the listing: the listing would not show it now either */
-	}
 	char name[64 + CP_PARAM_MAX];
 	snprintf(name, sizeof(name), "job-%lld/%s", (long long)id, rel);
 	archive_entry_clear(e);
@@ -1156,12 +1019,10 @@ get_archive(struct cp_req *r)
 		return cp_fail(r, 409, "invalid_state", "the job is %s; archives are of ended jobs",
 			m.state);
 	int err;
-	json_t *files = list_files(r, id, &err);
-	if (!files && err == -ENOENT)
-		files = json_array(); /* cancelled before it started: an empty archive */
-	else if (!files)
+	struct cp_listing *files = listing(r, id, &m, &err);
+	if (!files && err != -ENOENT) /* -ENOENT: cancelled before it started, an empty archive */
 		return cp_fail_errno(r, err, "listing the dataset");
-	int dfd = open_dataset(r, id);
+	int dfd = cp_dataset_open(r->srv->opt->data_dir, id);
 	char *buf = malloc(SEND_CHUNK);
 	struct archive *a = archive_write_new();
 	struct archive_entry *e = archive_entry_new();
@@ -1176,13 +1037,13 @@ get_archive(struct cp_req *r)
 			archive_write_free(a);
 		if (dfd >= 0)
 			close(dfd);
-		json_decref(files);
+		cp_listing_put(files);
 		return cp_fail_errno(r, -ENOMEM, "starting the archive");
 	}
 	char target[32];
 	snprintf(target, sizeof(target), "job:%lld", (long long)id);
 	cp_audit(r, CP_AUDIT_JOB_DOWNLOAD, target, json_pack("{s:s, s:I}", "archive", format,
-		"files", (json_int_t)json_array_size(files)));
+		"files", (json_int_t)(files ? cp_listing_count(files) : 0)));
 	cp_header(r, "Content-Type", "%s", gz ? "application/gzip" : "application/x-tar");
 	cp_header(r, "Content-Disposition", "attachment; filename=\"job-%lld.%s\"", (long long)id,
 		format);
@@ -1192,13 +1053,8 @@ get_archive(struct cp_req *r)
 
 	int rc = archive_write_open2(a, &sink, NULL, archive_sink_write, NULL, NULL) ==
 		ARCHIVE_OK ? 0 : -1;
-	size_t i;
-	json_t *f;
-	json_array_foreach(files, i, f) {
-		if (rc || dfd < 0)
-			break;
-		rc = archive_add(a, e, dfd, id, json_string_value(json_object_get(f, "path")), buf);
-	}
+	for (size_t i = 0; files && dfd >= 0 && rc == 0 && i < cp_listing_count(files); i++)
+		rc = archive_add(a, e, dfd, id, cp_listing_path(files, i), buf);
 	if (rc == 0 && archive_write_close(a) == ARCHIVE_OK && !sink.broken)
 		mg_send_chunk(r->conn, "", 0); /* the last chunk: only a complete archive ends well */
 	else
@@ -1210,7 +1066,7 @@ get_archive(struct cp_req *r)
 	free(buf);
 	if (dfd >= 0)
 		close(dfd);
-	json_decref(files);
+	cp_listing_put(files);
 	return r->status;
 }
 
@@ -1271,7 +1127,7 @@ get_apps(struct cp_req *r)
 	if (load_job(r, &id, NULL, NULL))
 		return r->status;
 	json_t *sums = json_object();
-	int fd = open_dataset(r, id);
+	int fd = cp_dataset_open(r->srv->opt->data_dir, id);
 	int flows = fd >= 0 ? openat(fd, "flows", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		O_CLOEXEC) : -1;
 	DIR *d = flows >= 0 ? fdopendir(flows) : NULL;

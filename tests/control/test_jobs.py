@@ -15,7 +15,10 @@ the shards) is listed and downloadable and its script log served; a script tryin
 listener on the host's loopback fails "script exited 1" and the listener sees nothing; a job's
 processing does not hold up the next job's capture; delete removes the script and its log;
 ?state= filters, and an over-long, unknown or empty state, an unknown or repeated parameter is
-400 (never an unfiltered list).
+400 (never an unfiltered list); with 65,536 files in processed/ a download opens its path
+without walking the dataset (well under the time of one listing), the ended job's listing is
+kept and follows every change, and links, FIFOs, dot-names, directories and paths too deep
+are still refused.
 """
 import hashlib
 import io
@@ -398,6 +401,82 @@ def test_post_processing_script():
     expect(c.delete(base), 204)
     for suffix in ("", ".sh", ".script.log"):
         assert not os.path.exists(os.path.join(jobs_dir, "%d%s" % (job["id"], suffix))), suffix
+
+
+def timed_get(h, c, path):
+    """(seconds, status, body bytes) of one GET, the body read whole but not parsed."""
+    t0 = time.monotonic()
+    st, _, body = download(h, c, path, full=True)
+    return time.monotonic() - t0, st, body
+
+
+def test_large_dataset_is_not_walked_per_request():
+    h = hive()
+    c = user("alice")
+    job = create(c, name="big", filter="tcp port 9", max_duration=1)
+    job = wait_state(c, job["id"], ("done", "failed", "cancelled"))
+    base = "/api/v1/jobs/%d/files" % job["id"]
+    dataset = os.path.join(h.data_dir, "jobs", str(job["id"]))
+    processed = os.path.join(dataset, "processed")
+    os.makedirs(processed, exist_ok=True)
+    n = 65536
+    for i in range(n):     # what a post-processing script may leave behind
+        with open(os.path.join(processed, "f%05d.txt" % i), "w") as f:
+            f.write("file %d\n" % i)
+
+    # the listing walks all of them (the directory just changed, so nothing is kept yet)
+    t_walk, st, body = timed_get(h, c, base)
+    assert st == 200, st
+    items = json.loads(body)["items"]
+    assert sum(1 for x in items if x["path"].startswith("processed/f")) == n, len(items)
+    # a single file is opened by its path: no walk, so far below one listing
+    times = []
+    for i in (0, 12345, 40000, 65535, 31337):
+        t, st, got = timed_get(h, c, "%s/processed/f%05d.txt" % (base, i))
+        assert st == 200 and got == b"file %d\n" % i, (st, got)
+        times.append(t)
+    t_file = sorted(times)[len(times) // 2]
+    assert t_file * 5 < t_walk, "a download took %.3fs (median), a listing %.3fs" % (
+        t_file, t_walk)
+
+    # an ended job's listing is kept once its directories have settled; a change shows at once
+    old = time.time() - 60
+    for d in (dataset, processed, *[os.path.join(r, x) for r, ds, _ in os.walk(dataset)
+                                    for x in ds]):
+        os.utime(d, (old, old))
+    t_first, _, first = timed_get(h, c, base)
+    t_kept, _, kept = timed_get(h, c, base)
+    assert kept == first and json.loads(kept)["items"] == items, "the kept listing differs"
+    assert t_kept * 2 < max(t_first, t_walk), (t_kept, t_first, t_walk)
+    with open(os.path.join(processed, "late.txt"), "w") as f:
+        f.write("late\n")
+    paths = [x["path"] for x in json.loads(timed_get(h, c, base)[2])["items"]]
+    assert "processed/late.txt" in paths and len(paths) == len(items) + 1, len(paths)
+    os.rename(os.path.join(processed, "f00007.txt"), os.path.join(processed, ".f00007.txt"))
+    paths = [x["path"] for x in json.loads(timed_get(h, c, base)[2])["items"]]
+    assert "processed/f00007.txt" not in paths, "a file gone is still listed"
+
+    # and the walls stand without the walk: nothing but regular files under the dataset
+    os.symlink("/etc/passwd", os.path.join(processed, "passwd"))
+    os.symlink(h.data_dir, os.path.join(processed, "up"))
+    os.mkfifo(os.path.join(processed, "fifo"))
+    deep = os.path.join(processed, *["d"] * 9)
+    os.makedirs(deep)
+    with open(os.path.join(deep, "x.txt"), "w") as f:
+        f.write("too deep\n")
+    for p in ("processed/passwd", "processed/up/tide.db", "processed/fifo", "processed",
+              "processed/.f00007.txt", "processed/f00007.txt", "processed/f00001.txt/x",
+              "processed/" + "/".join(["d"] * 9) + "/x.txt", "../../tide.db",
+              "processed/%2e%2e/manifest.json", ".tide.lock", "processed/F00001.TXT"):
+        t0 = time.monotonic()
+        r = c.get(base + "/" + p)
+        assert r.status == 404, (p, r)
+        assert time.monotonic() - t0 < 10, p      # a FIFO must not hang the worker
+    listed = [x["path"] for x in expect(c.get(base), 200).json["items"]]
+    assert not [p for p in listed if p.split("/")[-1] in ("passwd", "fifo") or "/up/" in p
+                or p.endswith("d/x.txt")], listed
+    st, _, _ = download(h, c, "%s/processed/f00002.txt" % base, full=True)
+    assert st == 200, st
 
 
 def pid_alive(pid):
