@@ -298,7 +298,7 @@ cp_throttle_reserve(struct cp_db *db, const struct cp_throttle_key *keys, size_t
 		}
 	}
 	if (wait == 0 && in_flight.used + (int)n > IN_FLIGHT_SLOTS)
-		wait = -EAGAIN;
+		wait = -EBUSY;
 	for (size_t i = 0; wait == 0 && i < n; i++) {
 		int s = in_flight_find(keys[i].key);
 		if (s < 0) {

@@ -61,7 +61,7 @@ struct cp_throttle_key {
 /* Reserves one attempt on each of the n keys (all or none). 0: reserved, release with
  * cp_throttle_release once the outcome is committed; > 0: nothing reserved, the milliseconds
  * until keys[*which] may try again (the longest wait among the refusing keys; a key whose
- * allowance is all in flight answers CP_THROTTLE_IN_FLIGHT_MS); or -errno (-EAGAIN: the
+ * allowance is all in flight answers CP_THROTTLE_IN_FLIGHT_MS); or -errno (-EBUSY: the
  * in-flight table is full, which the thread count rules out). */
 int64_t cp_throttle_reserve(struct cp_db *db, const struct cp_throttle_key *keys, size_t n,
 	int64_t now, int64_t window_ms, size_t *which);
