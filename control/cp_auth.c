@@ -233,14 +233,16 @@ cp_throttle_addr_key(char key[CP_THROTTLE_KEY_MAX], const char *addr)
  * 256 worker threads (cp_options.c), so 512 slots never fill; a linear scan of the few in use
  * is cheaper than hashing. */
 #define IN_FLIGHT_SLOTS 512
+#define IN_FLIGHT_FULL INT64_MAX /* key_wait: admitted once an attempt in flight settles */
 static struct {
 	pthread_mutex_t mu;
+	pthread_cond_t settled; /* an attempt's outcome is committed: look again */
 	int used; /* slots [0, used) hold keys with count > 0 */
 	struct {
 		char key[CP_THROTTLE_KEY_MAX];
 		int64_t count;
 	} slot[IN_FLIGHT_SLOTS];
-} in_flight = { .mu = PTHREAD_MUTEX_INITIALIZER };
+} in_flight = { .mu = PTHREAD_MUTEX_INITIALIZER, .settled = PTHREAD_COND_INITIALIZER };
 
 static int
 in_flight_find(const char *key)
@@ -276,26 +278,39 @@ key_wait(struct cp_db *db, const struct cp_throttle_key *k, int64_t now, int64_t
 	int i = in_flight_find(k->key);
 	int64_t busy = i < 0 ? 0 : in_flight.slot[i].count;
 	int64_t allowance = failures < k->threshold ? k->threshold - failures : 1;
-	return busy < allowance ? 0 : CP_THROTTLE_IN_FLIGHT_MS;
+	return busy < allowance ? 0 : IN_FLIGHT_FULL;
 }
 
 int64_t
 cp_throttle_reserve(struct cp_db *db, const struct cp_throttle_key *keys, size_t n,
 	int64_t now, int64_t window_ms, size_t *which)
 {
-	int64_t wait = 0;
-	*which = 0;
+	int64_t wait, deadline = now + CP_THROTTLE_QUEUE_MS;
 	pthread_mutex_lock(&in_flight.mu);
-	for (size_t i = 0; i < n; i++) {
-		int64_t w = key_wait(db, &keys[i], now, window_ms);
-		if (w < 0) {
-			wait = w;
+	for (;;) {
+		bool full = false;
+		wait = 0;
+		*which = 0;
+		for (size_t i = 0; i < n && wait >= 0; i++) {
+			int64_t w = key_wait(db, &keys[i], now, window_ms);
+			if (w == IN_FLIGHT_FULL) {
+				full = true;
+				*which = wait ? *which : i; /* named if it stays the reason */
+			} else if (w < 0 || w > wait) {
+				wait = w;
+				*which = i;
+			}
+		}
+		if (wait != 0 || !full)
+			break;
+		/* the allowance is in flight: its outcome decides (a success clears the streak, a
+		 * failure locks), so wait for it rather than refuse a login that may be right */
+		struct timespec ts = { .tv_sec = deadline / 1000, .tv_nsec = deadline % 1000 * 1000000 };
+		if (pthread_cond_timedwait(&in_flight.settled, &in_flight.mu, &ts) == ETIMEDOUT) {
+			wait = CP_THROTTLE_IN_FLIGHT_MS;
 			break;
 		}
-		if (w > wait) {
-			wait = w;
-			*which = i;
-		}
+		now = cp_now_ms();
 	}
 	if (wait == 0 && in_flight.used + (int)n > IN_FLIGHT_SLOTS)
 		wait = -EBUSY;
@@ -322,6 +337,7 @@ cp_throttle_release(const struct cp_throttle_key *keys, size_t n)
 			continue;
 		in_flight.slot[s] = in_flight.slot[--in_flight.used]; /* keep [0, used) dense */
 	}
+	pthread_cond_broadcast(&in_flight.settled);
 	pthread_mutex_unlock(&in_flight.mu);
 }
 

@@ -46,11 +46,14 @@ int cp_session_delete(struct cp_db *db, const uint8_t hash[32]);
  * under one mutex the key's stored streak is read and the attempts in flight (an in-process
  * table: one Hive per database, and a restart ends every attempt) are added to it. A key
  * with a streak of s failures and threshold t admits t - s attempts at once (one at a time
- * once the streak has reached t, as each further failure locks it again); beyond that, or
- * while locked, nothing reaches the password check. The reservation is released once the
+ * once the streak has reached t, as each further failure locks it again); while locked,
+ * nothing reaches the password check. An attempt beyond the allowance waits (at most
+ * CP_THROTTLE_QUEUE_MS) for those in flight to settle — they may be right, and then it
+ * proceeds — and is refused if they locked the key. The reservation is released once the
  * outcome (failure counted, or streak cleared) is committed. */
 #define CP_THROTTLE_KEY_MAX 96
-#define CP_THROTTLE_IN_FLIGHT_MS 1000 /* suggested wait while a key's allowance is in flight */
+#define CP_THROTTLE_QUEUE_MS 10000    /* longest wait for the attempts in flight to settle */
+#define CP_THROTTLE_IN_FLIGHT_MS 1000 /* suggested wait when they did not settle in time */
 void cp_throttle_user_key(char key[CP_THROTTLE_KEY_MAX], const char *username);
 void cp_throttle_addr_key(char key[CP_THROTTLE_KEY_MAX], const char *addr);
 
@@ -58,11 +61,12 @@ struct cp_throttle_key {
 	char key[CP_THROTTLE_KEY_MAX];
 	int64_t threshold; /* failures in a row that lock it */
 };
-/* Reserves one attempt on each of the n keys (all or none). 0: reserved, release with
- * cp_throttle_release once the outcome is committed; > 0: nothing reserved, the milliseconds
- * until keys[*which] may try again (the longest wait among the refusing keys; a key whose
- * allowance is all in flight answers CP_THROTTLE_IN_FLIGHT_MS); or -errno (-EBUSY: the
- * in-flight table is full, which the thread count rules out). */
+/* Reserves one attempt on each of the n keys (all or none), waiting for attempts in flight
+ * when a key's allowance is taken. 0: reserved, release with cp_throttle_release once the
+ * outcome is committed; > 0: nothing reserved, the milliseconds until keys[*which] may try
+ * again (the longest lock among the keys; CP_THROTTLE_IN_FLIGHT_MS when the attempts in
+ * flight did not settle in CP_THROTTLE_QUEUE_MS); or -errno (-EBUSY: the in-flight table is
+ * full, which the thread count rules out). */
 int64_t cp_throttle_reserve(struct cp_db *db, const struct cp_throttle_key *keys, size_t n,
 	int64_t now, int64_t window_ms, size_t *which);
 void cp_throttle_release(const struct cp_throttle_key *keys, size_t n);

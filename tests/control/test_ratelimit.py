@@ -6,7 +6,8 @@ Retry-After — the lock doubles with each further failure, it survives a restar
 the database), a success clears the account's streak, and many failures for different accounts
 from one address lock that address. Every refusal is audited. 40 guesses sent at once against
 a threshold of 5 get at most 5 password checks (401), the rest 429, for an account and for an
-address alike: the attempt is reserved before the password is checked, not counted after.
+address alike: the attempt is reserved before the password is checked, not counted after;
+20 right logins at once all succeed (beyond the allowance they wait, they are not refused).
 """
 import json
 import os
@@ -120,6 +121,16 @@ def test_parallel_guesses_cannot_outrun_the_account_throttle():
                         json.loads(r["detail"])["outcome"] == "failure"]
             assert len(failures) == checked, (failures, statuses)
             expect(attempt(h, name, "right-password"), 429, "rate_limited")
+
+
+def test_parallel_right_logins_all_succeed():
+    # beyond the allowance an attempt waits for those in flight instead of being refused:
+    # a script signing in many times at once is not mistaken for a guesser
+    args = ["--login-user-failures", "5", "--login-addr-failures", "5", "--threads", "48"]
+    with Hive(BIN, args=args) as h:
+        make_user(admin(h), "busy", "busy-password")
+        statuses = parallel_attempts(h, ["busy"], "busy-password", n=20)
+        assert statuses == [200] * 20, statuses
 
 
 def test_parallel_guesses_cannot_outrun_the_address_throttle():
