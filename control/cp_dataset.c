@@ -152,15 +152,26 @@ walk(int fd, const char *prefix, int depth, struct walk *w)
 		return rc;
 	}
 	struct dirent *e;
-	while (rc == 0 && (e = readdir(dir))) {
+	/* a listing that silently missed files would be kept as if whole: every failure but a
+	 * file removed meanwhile fails the walk instead */
+	for (;;) {
+		errno = 0;
+		if (rc || !(e = readdir(dir)))
+			break;
 		if (e->d_name[0] == '.')
 			continue;
 		char rel[PATH_MAX];
 		if ((size_t)snprintf(rel, sizeof(rel), "%s%s", prefix, e->d_name) >= CP_PARAM_MAX)
 			continue; /* could not be requested anyway */
 		struct stat sb;
-		if (fstatat(fd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+		if (fstatat(fd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno != ENOENT) {
+				rc = -errno;
+				cp_warn("jobs", "walking a dataset: %s%s: %s", prefix, e->d_name,
+					strerror(errno));
+			}
 			continue;
+		}
 		if (S_ISREG(sb.st_mode)) {
 			if (json_array_size(w->files) >= CP_DATASET_FILES)
 				break;
@@ -174,6 +185,10 @@ walk(int fd, const char *prefix, int depth, struct walk *w)
 			strcat(rel, "/");
 			rc = walk(sub, rel, depth + 1, w);
 		}
+	}
+	if (rc == 0 && !e && errno != 0) { /* readdir failed rather than ended */
+		rc = -errno;
+		cp_warn("jobs", "walking a dataset: reading '%s': %s", prefix, strerror(errno));
 	}
 	closedir(dir);
 	return rc;

@@ -116,30 +116,6 @@ def test_links_and_filter_validation():
     assert expect(c.get("/api/v1/jobs"), 200).json["items"] == []
 
 
-def test_list_filters_are_never_ignored():
-    c = user("alice")
-    job = create(c, name="to-cancel", filter="tcp port 9", max_duration=600)
-    expect(c.post("/api/v1/jobs/%d/cancel" % job["id"]), 200)
-    ids = lambda q: [j["id"] for j in expect(c.get("/api/v1/jobs" + q), 200).json["items"]]
-    assert job["id"] in ids("?state=cancelled"), ids("?state=cancelled")
-    assert job["id"] not in ids("?state=done")
-    assert job["id"] in ids("?STATE=cancelled&limit=5")       # names as civetweb reads them
-    # over-long (16+ bytes used to drop the filter), unknown, empty: 400 naming the states
-    for q in ("?state=" + "x" * 16, "?state=" + "cancelled" * 8, "?state=bogus", "?state=",
-              "?state=Cancelled"):
-        r = expect(c.get("/api/v1/jobs" + q), 400, "invalid_parameter")
-        msg = r.json["error"]["message"]
-        assert "pending" in msg and "cancelled" in msg and "processing" in msg, (q, msg)
-    # a typo or a second value never widens the answer
-    for q in ("?stat=done", "?state=done&state=cancelled", "?limit=1&limit=2", "?state"):
-        expect(c.get("/api/v1/jobs" + q), 400, "invalid_parameter")
-    expect(c.get("/api/v1/jobs?limit=1001"), 400, "invalid_parameter")
-    expect(c.get("/api/v1/jobs?offset=" + "9" * 30), 400, "invalid_parameter")
-    a = admin(hive())
-    expect(a.get("/api/v1/users?ofset=1"), 400, "invalid_parameter")
-    expect(a.get("/api/v1/groups?limit=2&offset=0"), 200)
-
-
 def test_job_dataset_download_and_scope():
     h = hive()
     c = user("alice")
@@ -477,6 +453,30 @@ def test_large_dataset_is_not_walked_per_request():
                 or p.endswith("d/x.txt")], listed
     st, _, _ = download(h, c, "%s/processed/f00002.txt" % base, full=True)
     assert st == 200, st
+
+
+def test_list_filters_are_never_ignored():
+    c = user("alice")
+    job = create(c, name="to-cancel", filter="tcp port 9", max_duration=600)
+    expect(c.post("/api/v1/jobs/%d/cancel" % job["id"]), 200)
+    ids = lambda q: [j["id"] for j in expect(c.get("/api/v1/jobs" + q), 200).json["items"]]
+    assert job["id"] in ids("?state=cancelled"), ids("?state=cancelled")
+    assert job["id"] not in ids("?state=done")
+    assert job["id"] in ids("?STATE=cancelled&limit=5")       # names as civetweb reads them
+    # over-long (16+ bytes used to drop the filter), unknown, empty: 400 naming the states
+    for q in ("?state=" + "x" * 16, "?state=" + "cancelled" * 8, "?state=bogus", "?state=",
+              "?state=Cancelled"):
+        r = expect(c.get("/api/v1/jobs" + q), 400, "invalid_parameter")
+        msg = r.json["error"]["message"]
+        assert "pending" in msg and "cancelled" in msg and "processing" in msg, (q, msg)
+    # a typo or a second value never widens the answer
+    for q in ("?stat=done", "?state=done&state=cancelled", "?limit=1&limit=2", "?state"):
+        expect(c.get("/api/v1/jobs" + q), 400, "invalid_parameter")
+    expect(c.get("/api/v1/jobs?limit=1001"), 400, "invalid_parameter")
+    expect(c.get("/api/v1/jobs?offset=" + "9" * 30), 400, "invalid_parameter")
+    a = admin(hive())
+    expect(a.get("/api/v1/users?ofset=1"), 400, "invalid_parameter")
+    expect(a.get("/api/v1/groups?limit=2&offset=0"), 200)
 
 
 def pid_alive(pid):
