@@ -230,9 +230,9 @@ cp_throttle_addr_key(char key[CP_THROTTLE_KEY_MAX], const char *addr)
 }
 
 /* Attempts in flight per key. Every request reserves at most two keys and there are at most
- * 256 worker threads (cp_options.c), so 512 slots never fill; a linear scan of the few in use
- * is cheaper than hashing. */
-#define IN_FLIGHT_SLOTS 512
+ * 1024 worker threads (cp_options.c), so 2048 slots never fill; a linear scan of the few in
+ * use is cheaper than hashing. */
+#define IN_FLIGHT_SLOTS 2048
 #define IN_FLIGHT_FULL INT64_MAX /* key_wait: admitted once an attempt in flight settles */
 static struct {
 	pthread_mutex_t mu;
