@@ -31,6 +31,20 @@
                                   * (each capture counts its duration from its own start) */
 #define UNREPORTED_MS 15000      /* an online drone that does not report a capture this long */
 #define PROCESSOR_JOIN_MS 3000
+#define BACKOFF_FIRST_MS 400     /* a job whose row could not be updated is left alone this */
+#define BACKOFF_MAX_MS 10000     /* long, doubling up to this, until an update works again */
+#define BACKOFF_SLOTS 1024       /* >= pending + active jobs looked at per tick (512 each) */
+
+/* A job whose row updates fail (disk full, a trigger, a broken row): the failure is logged once
+ * per statement, with SQLite's own message, and the job is skipped until next_ms — so a full
+ * disk costs one log line and a few statements a minute per job, not five of each a second.
+ * When the job's updates work again, that is logged with the number of failed attempts. */
+struct backoff {
+	int64_t job;               /* 0 = free slot */
+	int64_t next_ms, delay_ms;
+	int attempts;              /* failed attempts in a row */
+	char what[48];             /* the statement last logged as failing */
+};
 
 struct cp_scheduler {
 	pthread_t thread, processor;
@@ -42,6 +56,8 @@ struct cp_scheduler {
 	const struct cp_options *opt;
 	char data_dir[PATH_MAX];
 	int64_t last_resend_ms;
+	struct backoff backoffs[BACKOFF_SLOTS]; /* the scheduler thread's alone */
+	bool tick_failed;          /* an update of the job being handled failed in this tick */
 };
 
 struct link_row {
@@ -129,6 +145,67 @@ step2(struct cp_db *db, const char *sql, int64_t a, int64_t b)
 	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
 }
 
+static struct backoff *
+backoff_of(struct cp_scheduler *s, int64_t job, bool create)
+{
+	struct backoff *free_slot = NULL;
+	for (int i = 0; i < BACKOFF_SLOTS; i++) {
+		if (s->backoffs[i].job == job)
+			return &s->backoffs[i];
+		if (!free_slot && s->backoffs[i].job == 0)
+			free_slot = &s->backoffs[i];
+	}
+	if (create && free_slot) {
+		memset(free_slot, 0, sizeof(*free_slot));
+		free_slot->job = job;
+	}
+	return create ? free_slot : NULL;
+}
+
+/* Is the job waiting out a back-off? */
+static bool
+held(struct cp_scheduler *s, int64_t job, int64_t now)
+{
+	struct backoff *b = backoff_of(s, job, false);
+	return b && now < b->next_ms;
+}
+
+/* An update of job's rows failed just now (what: "marking it finishing", ...): logs it unless
+ * that statement's failure is already logged, and pushes the job's next attempt back. */
+static void
+db_failed(struct cp_scheduler *s, struct cp_db *db, int64_t job, const char *what)
+{
+	const char *msg = sqlite3_errmsg(cp_db_handle(db));
+	struct backoff *b = backoff_of(s, job, true);
+	s->tick_failed = true;
+	if (!b) { /* more failing jobs than slots: cannot happen below 1024; say so, do not spin */
+		cp_error("sched", "job %lld: %s failed: %s", (long long)job, what, msg);
+		return;
+	}
+	if (strcmp(b->what, what) != 0) {
+		cp_error("sched", "job %lld: %s failed: %s (retrying, at most every %d s)",
+			(long long)job, what, msg, BACKOFF_MAX_MS / 1000);
+		snprintf(b->what, sizeof(b->what), "%s", what);
+	}
+	b->attempts++;
+	b->delay_ms = b->delay_ms ? b->delay_ms * 2 : BACKOFF_FIRST_MS;
+	if (b->delay_ms > BACKOFF_MAX_MS)
+		b->delay_ms = BACKOFF_MAX_MS;
+	b->next_ms = cp_now_ms() + b->delay_ms;
+}
+
+/* The job was handled in this tick without a failed update: forget its back-off. */
+static void
+db_worked(struct cp_scheduler *s, int64_t job)
+{
+	struct backoff *b = backoff_of(s, job, false);
+	if (!b)
+		return;
+	cp_info("sched", "job %lld: its rows can be updated again, after %d failed attempt(s)",
+		(long long)job, b->attempts);
+	b->job = 0;
+}
+
 static int
 load_links(struct cp_db *db, int64_t job, struct link_row *out, int max)
 {
@@ -158,9 +235,10 @@ free_links(struct link_row *l, int n)
 }
 
 static int
-set_link(struct cp_db *db, int64_t job, const struct link_row *l, const char *to,
+set_link(struct cp_scheduler *s, int64_t job, const struct link_row *l, const char *to,
 	const char *reason)
 {
+	struct cp_db *db = s->db;
 	sqlite3_stmt *st = cp_db_stmt(db, sql_link_state);
 	if (!st)
 		return -EIO;
@@ -172,6 +250,11 @@ set_link(struct cp_db *db, int64_t job, const struct link_row *l, const char *to
 	sqlite3_bind_int64(st, 6, cp_now_ms());
 	sqlite3_bind_text(st, 7, l->state, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		char what[48];
+		snprintf(what, sizeof(what), "marking a link %s", to);
+		db_failed(s, db, job, what);
+	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE && cp_db_changes(db) && reason && reason[0])
 		cp_info("sched", "job %lld: %s/%s %s: %s", (long long)job, l->drone, l->link, to,
@@ -260,7 +343,7 @@ start_pending(struct cp_scheduler *s)
 					links[i].link);
 			}
 		}
-		if (!go) {
+		if (!go || held(s, p->id, cp_now_ms())) {
 			free_links(links, nl);
 			continue;
 		}
@@ -272,6 +355,7 @@ start_pending(struct cp_scheduler *s)
 			continue;
 		}
 		int64_t now = cp_now_ms();
+		s->tick_failed = false;
 		int rc = cp_db_begin(s->db);
 		if (rc == 0)
 			rc = step2(s->db, sql_claim_job, p->id, now);
@@ -280,12 +364,15 @@ start_pending(struct cp_scheduler *s)
 			rc = step2(s->db, sql_claim_links, p->id, now);
 		if (rc == 0 && won)
 			rc = cp_db_commit(s->db);
-		else
+		if (rc)
+			db_failed(s, s->db, p->id, "starting it"); /* before the rollback: its message */
+		if (rc || !won)
 			cp_db_rollback(s->db);
 		if (rc || !won) {
 			free_links(links, nl);
-			continue; /* cancelled meanwhile, or the database is busy: next tick */
+			continue; /* cancelled meanwhile, or the update failed: later */
 		}
+		db_worked(s, p->id);
 		json_t *m = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:b, s:s}", "type",
 			"start", "job", (json_int_t)p->id, "link", "", "filter", p->filter, "max_size",
 			(json_int_t)p->max_size, "max_duration", (json_int_t)p->max_duration, "snaplen",
@@ -470,8 +557,10 @@ finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_s
 			cp_info("sched", "job %lld ended: %s%s%s", (long long)job, state,
 				reason[0] ? " — " : "", reason);
 		else
-			cp_error("sched", "job %lld: cannot record its end", (long long)job);
+			db_failed(s, s->db, job, "recording its end");
 		sqlite3_reset(st);
+	} else {
+		s->tick_failed = true; /* no statement or no memory: try again later */
 	}
 	free(text);
 	json_decref(counters);
@@ -508,6 +597,9 @@ supervise(struct cp_scheduler *s)
 
 	for (int k = 0; k < n; k++) {
 		struct job *j = &jobs[k];
+		if (held(s, j->id, now))
+			continue;
+		s->tick_failed = false;
 		struct link_row links[MAX_JOB_LINKS];
 		int nl = load_links(s->db, j->id, links, MAX_JOB_LINKS);
 		if (nl < 0)
@@ -518,7 +610,7 @@ supervise(struct cp_scheduler *s)
 			struct link_row *l = &links[i];
 			int64_t away_since, connected_at;
 			if (!strcmp(l->state, "pending")) {
-				if (cancelled && set_link(s->db, j->id, l, "cancelled", "") == 0)
+				if (cancelled && set_link(s, j->id, l, "cancelled", "") == 0)
 					snprintf(l->state, sizeof(l->state), "cancelled");
 				continue;
 			}
@@ -539,7 +631,7 @@ supervise(struct cp_scheduler *s)
 					FINISH_TIMEOUT_MS) {
 				snprintf(why, sizeof(why), "drone %.31s did not stop the capture", l->drone);
 			}
-			if (why[0] && set_link(s->db, j->id, l, "failed", why) == 0) {
+			if (why[0] && set_link(s, j->id, l, "failed", why) == 0) {
 				snprintf(l->state, sizeof(l->state), "failed");
 				snprintf(l->reason, sizeof(l->reason), "%s", why);
 			}
@@ -567,11 +659,16 @@ supervise(struct cp_scheduler *s)
 					sqlite3_bind_int64(u, 1, j->id);
 					sqlite3_bind_text(u, 2, strcmp(stop, "a link failed") ? stop : "",
 						-1, SQLITE_STATIC);
-					sqlite3_step(u);
+					if (sqlite3_step(u) != SQLITE_DONE)
+						db_failed(s, s->db, j->id, "marking it finishing");
+					else if (cp_db_changes(s->db))
+						cp_info("sched", "job %lld finishing: %s", (long long)j->id,
+							stop);
 					sqlite3_reset(u);
 				}
+				/* the links are stopped in this tick even when the job's row could not
+				 * be updated: the limit holds, and the row follows at a later attempt */
 				snprintf(j->state, sizeof(j->state), "finishing");
-				cp_info("sched", "job %lld finishing: %s", (long long)j->id, stop);
 			}
 		}
 		/* tell drones to stop (or cancel) their captures; repeated while they finish */
@@ -580,7 +677,7 @@ supervise(struct cp_scheduler *s)
 			struct link_row *l = &links[i];
 			if (!strcmp(l->state, "running")) {
 				send_to_link(l, j->id, cancelled ? "cancel" : "stop");
-				if (set_link(s->db, j->id, l, "finishing", "") == 0)
+				if (set_link(s, j->id, l, "finishing", "") == 0)
 					snprintf(l->state, sizeof(l->state), "finishing");
 			} else if (!strcmp(l->state, "finishing") && resend) {
 				send_to_link(l, j->id, cancelled ? "cancel" : "stop");
@@ -591,6 +688,8 @@ supervise(struct cp_scheduler *s)
 			all_ended &= ended(links[i].state);
 		if (all_ended)
 			finalize(s, j->id, j->reason, j->has_script, links, nl);
+		if (!s->tick_failed)
+			db_worked(s, j->id);
 		free_links(links, nl);
 	}
 }

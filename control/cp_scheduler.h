@@ -16,6 +16,9 @@
  *     computed) and its dataset size.
  * State changes by the API are rows first; the scheduler acts on them, so a kill -9 at any
  * point leaves rows a restart continues from (drones reconnect and report their captures).
+ * An update of a job's rows that fails (disk full, a locked or damaged database) is logged once
+ * per statement with SQLite's message, and that job is left alone for 0.4 s, doubling to 10 s,
+ * until its updates work again (logged too, with the number of failed attempts).
  *
  * A second thread runs post-processing scripts in the sandbox (cp_sandbox.h), one at a time;
  * cancelling a processing job stops its script. */
