@@ -9,19 +9,29 @@ with a drone token where the route's rules are checked. Proves:
     directory, or under a file, is 409; a path outside the drone's links of the job is 403;
   - once a link has ended, its files are sealed (409), and a done job cannot be rewritten;
   - every refusal comes before the body: sent with "Expect: 100-continue", the final answer
-    arrives instead of "100 Continue" and the body is never sent.
+    arrives instead of "100 Continue" and the body is never sent;
+  - a drone gives up on a final refusal (413 here) after one attempt and the job fails at once
+    with the Hive's reason, instead of retrying forever;
+  - with the Hive's data disk full (a small tmpfs) the upload is refused 507 disk_full before
+    its body and the job fails "disk full on the Hive", promptly;
+  - a capture that fills its own disk fails "disk full", not with a path from its last line.
+The tmpfs tests need root and mount(8); without them they say so and skip.
 """
 
 import hashlib
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cplib  # noqa: E402
 from cplib import Hive, admin, expect  # noqa: E402
-from dronelib import dataplane_from_argv, job, register, wait_job  # noqa: E402
+from dronelib import (DEMO, ONLINE_WAIT, Drone, dataplane_from_argv, job,  # noqa: E402
+                      online, register, wait_for, wait_job)
 
 BIN = cplib.binary_from_argv()
 DATAPLANE = dataplane_from_argv(BIN)
@@ -100,6 +110,25 @@ def file_sha(path):
 def listing(c, job_id):
     return {f["path"]: f for f in
             expect(c.get("/api/v1/jobs/%d/files" % job_id), 200).json["items"]}
+
+
+def mount_tmpfs(path, size):
+    """None once mounted, else why it could not be."""
+    os.makedirs(path, exist_ok=True)
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return "needs root and mount(8)"
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size, "tmpfs", path],
+                       capture_output=True, text=True, timeout=60)
+    return None if r.returncode == 0 else "mount failed: " + (r.stderr.strip() or "?")
+
+
+def umount(path):
+    if subprocess.run(["umount", path], capture_output=True, timeout=60).returncode != 0:
+        subprocess.run(["umount", "-l", path], capture_output=True, timeout=60)
+
+
+def skip(name, why):
+    print("skip %s: %s" % (name, why), flush=True)
 
 
 def test_upload_rules():
@@ -198,6 +227,112 @@ def test_upload_rules():
         leftovers = [n for _, _, names in os.walk(os.path.join(h.data_dir, "jobs", str(jid)))
                      for n in names if n.startswith(".upload-")]
         assert not leftovers, leftovers
+
+
+def stop_when_written(c, jid, nbytes):
+    """Lets the job write at least nbytes of packets, then stops it, at whatever speed the
+    capture runs: on a quiet machine the replay may reach the job's max_size (far above
+    nbytes) and end by itself before the stop, which is just as good."""
+    def written_or_ended():
+        j = job(c, jid)
+        return j["counters"]["bytes"] >= nbytes or j["state"] not in ("pending", "running")
+    wait_for("%d bytes written" % nbytes, written_or_ended)
+    r = c.post("/api/v1/jobs/%d/stop" % jid)
+    assert r.status == 200 or r.error_code() == "invalid_state", r
+
+
+def puts_of(h, jid, path):
+    return [ln for ln in h.log_text().splitlines()
+            if "PUT /api/v1/drones/upload/%d/%s " % (jid, path) in ln]
+
+
+def test_drone_gives_up_on_a_final_refusal():
+    with Hive(BIN, args=["--dataplane-path", DATAPLANE, "--local-links", "",
+                         "--max-upload", "1M"]) as h:
+        c = admin(h)
+        probe = Drone(h, "probe1", register(c, "probe1")["token"], ["p1=pcap:" + DEMO],
+                      DATAPLANE).start()
+        try:
+            wait_for("probe1", lambda: online(c, "probe1"), ONLINE_WAIT)
+            j = expect(c.post("/api/v1/jobs", {"name": "big", "max_size": 64 * MIB,
+                                                "max_duration": 600,
+                                                "links": ["probe1/p1"]}), 201).json
+            stop_when_written(c, j["id"], 2 * MIB)  # a shard larger than max_upload
+            j = wait_job(c, j["id"], ("done", "failed", "cancelled"))
+            assert j["state"] == "failed", j
+            assert j["reason"].startswith("probe1/p1: upload refused by the Hive (HTTP 413 "
+                                          "body_too_large)"), j
+            tried = puts_of(h, j["id"], "shards/probe1/p1/000000.pcapng")
+            assert len(tried) == 1 and " 413 " in tried[0], tried
+            assert "not retried" in probe.log_text()
+        finally:
+            probe.stop()
+
+
+def test_hive_disk_full():
+    tmp = tempfile.mkdtemp(prefix="tide-diskfull-")
+    mnt = os.path.join(tmp, "mnt")
+    why = mount_tmpfs(mnt, "32m")
+    if why:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return skip("test_hive_disk_full", why)
+    try:
+        with Hive(BIN, args=["--dataplane-path", DATAPLANE, "--local-links", ""],
+                  data_dir=os.path.join(mnt, "data")) as h:
+            c = admin(h)
+            probe = Drone(h, "probe1", register(c, "probe1")["token"], ["p1=pcap:" + DEMO],
+                          DATAPLANE).start()  # its spool is on the ordinary disk
+            try:
+                wait_for("probe1", lambda: online(c, "probe1"), ONLINE_WAIT)
+                j = expect(c.post("/api/v1/jobs", {"name": "too big", "max_size": 128 * MIB,
+                                                    "max_duration": 600,
+                                                    "links": ["probe1/p1"]}), 201).json
+                free = shutil.disk_usage(mnt).free
+                stop_when_written(c, j["id"], 34 * MIB)  # more than the whole tmpfs
+                j = wait_job(c, j["id"], ("done", "failed", "cancelled"))
+                assert j["state"] == "failed", j
+                assert j["reason"].startswith("probe1/p1: disk full on the Hive: "), j
+                tried = puts_of(h, j["id"], "shards/probe1/p1/000000.pcapng")
+                assert len(tried) == 1 and " 507 " in tried[0] and "disk_full" in tried[0], \
+                    tried
+                # refused before its body: nothing of it reached the disk
+                assert shutil.disk_usage(mnt).free > free - 2 * MIB
+                leftovers = [n for _, _, names in os.walk(os.path.join(h.data_dir, "jobs"))
+                             for n in names if n.startswith(".upload-")]
+                assert not leftovers, leftovers
+            finally:
+                probe.stop()
+    finally:
+        umount(mnt)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_capture_disk_full_reason():
+    with Hive(BIN, args=["--dataplane-path", DATAPLANE, "--local-links", ""]) as h:
+        c = admin(h)
+        probe = Drone(h, "probe1", register(c, "probe1")["token"], ["p1=pcap:" + DEMO],
+                      DATAPLANE).start()
+        mnt = None
+        try:
+            wait_for("probe1", lambda: online(c, "probe1"), ONLINE_WAIT)
+            # the first job's capture directory, a small file system of its own (mounted once
+            # the drone is up, so it is not taken for a capture left by an earlier drone); the
+            # capture's log stays beside it on the ordinary disk
+            mnt = os.path.join(probe.spool, "1-p1")
+            why = mount_tmpfs(mnt, "4m")
+            if why:
+                mnt = None
+                return skip("test_capture_disk_full_reason", why)
+            j = expect(c.post("/api/v1/jobs", {"name": "fills its disk", "max_size": 256 * MIB,
+                                                "max_duration": 600,
+                                                "links": ["probe1/p1"]}), 201).json
+            assert j["id"] == 1, j
+            j = wait_job(c, j["id"], ("done", "failed", "cancelled"))
+            assert j["state"] == "failed" and j["reason"] == "probe1/p1: disk full", j
+        finally:
+            probe.stop()
+            if mnt:
+                umount(mnt)
 
 
 cplib.run_tests(globals())
