@@ -14,10 +14,12 @@
  * the Hive: ..." for 507 disk_full) and the files that were stored.
  *
  * Spool: SPOOL/<job>-<link>/ is a capture's --out; SPOOL/<job>-<link>.log its stdout/stderr;
- * SPOOL/<job>-<link>.key its anonymisation key (0600); SPOOL/tuning.json the tuning last
- * received. A capture directory left by an earlier agent (killed with its children) is
- * uploaded at start as failed "drone restarted": completed shards survive, .part files are
- * not sent. */
+ * SPOOL/<job>-<link>.key its anonymisation key (0600); SPOOL/<job>-<link>.counters its last
+ * live counters (rewritten with each status); SPOOL/tuning.json the tuning last received. A
+ * capture directory left by an earlier agent (killed with its children) is uploaded at start
+ * as failed "drone restarted": completed shards survive, .part files are not sent, and its
+ * counters are those of its manifest when it had ended, else its last saved ones — never the
+ * zeros of a capture this agent did not run. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -856,6 +858,19 @@ counters_from(json_t *t)
 	return out;
 }
 
+/* The capture's live counters beside its spool directory, for an agent that finds it after a
+ * crash (adopt_leftovers). Replaced whole (rename), never fsynced: what matters is surviving the
+ * agent's death, not the host's. */
+static void
+save_counters(const struct capture *c)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s.counters", c->dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_dump_file(c->counters, tmp, JSON_COMPACT) == 0)
+		rename(tmp, path);
+}
+
 static void
 send_status(struct agent *a)
 {
@@ -870,6 +885,7 @@ send_status(struct agent *a)
 			c->counters = counters_from(t);
 			json_object_set(c->counters, "state", json_object_get(t, "state"));
 			json_decref(t);
+			save_counters(c);
 		}
 		json_array_append_new(caps, json_pack("{s:I, s:s, s:s, s:O}", "job",
 			(json_int_t)c->job, "link", a->links[c->link].name, "state",
@@ -1138,10 +1154,34 @@ release(struct agent *a, struct capture *c)
 	unlink(p);
 	snprintf(p, sizeof(p), "%s.key", c->dir);
 	unlink(p);
+	snprintf(p, sizeof(p), "%s.counters", c->dir);
+	unlink(p);
 	json_decref(c->counters);
 	json_decref(c->ended);
 	memset(c, 0, sizeof(*c));
 	(void)a;
+}
+
+/* What a capture left by an earlier agent counted: its manifest's counters when it had ended,
+ * else those of its last status. */
+static json_t *
+leftover_counters(const char *dir)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/manifest.json", dir);
+	json_t *man = json_load_file(path, 0, NULL);
+	json_t *mc = json_object_get(man, "counters");
+	json_t *out = json_is_object(mc) ? counters_from(mc) : NULL;
+	json_decref(man);
+	if (!out) {
+		snprintf(path, sizeof(path), "%s.counters", dir);
+		out = json_load_file(path, 0, NULL);
+	}
+	if (!json_is_object(out)) {
+		json_decref(out);
+		out = json_object();
+	}
+	return out;
 }
 
 /* Spool directories of an earlier agent: their captures died with it. */
@@ -1166,8 +1206,8 @@ adopt_leftovers(struct agent *a)
 		c->job = job;
 		c->link = li;
 		c->leftover = true;
-		c->counters = json_object();
 		snprintf(c->dir, sizeof(c->dir), "%s/%s", a->spool, e->d_name);
+		c->counters = leftover_counters(c->dir);
 		snprintf(c->reason, sizeof(c->reason), "drone restarted during the capture");
 		logf_("job %lld on %s: left by an earlier drone process; sending its completed files",
 			job, link);
