@@ -32,6 +32,7 @@
 #define UNREPORTED_MS 15000      /* an online drone that does not report a capture this long */
 #define MANIFEST_MAX (1 << 20)   /* bytes of a capture's manifest read back at finalize */
 #define PROCESSOR_JOIN_MS 3000
+#define PROCESSORS_MAX 64        /* bound of the max_scripts setting */
 #define BACKOFF_FIRST_MS 400     /* a job whose row could not be updated is left alone this */
 #define BACKOFF_MAX_MS 10000     /* long, doubling up to this, until an update works again */
 #define BACKOFF_SLOTS 1024       /* >= pending + active jobs looked at per tick (512 each) */
@@ -47,13 +48,26 @@ struct backoff {
 	char what[48];             /* the statement last logged as failing */
 };
 
+/* A post-processing thread: max_scripts of them run scripts at once, each taking the oldest
+ * processing job that no other one has. */
+struct processor {
+	struct cp_scheduler *s;
+	pthread_t thread;
+	bool started;
+	struct cp_db *db;          /* its own connection */
+	atomic_llong job;          /* the job whose script runs here, 0 = none */
+	atomic_bool cancel;        /* set by the scheduler thread when that job is no longer
+	                            * processing (cancelled): stops this script, no other */
+	atomic_bool done;          /* the thread has returned */
+};
+
 struct cp_scheduler {
-	pthread_t thread, processor;
-	bool processor_started;
-	atomic_bool stopping, processor_done;
-	atomic_llong processing_id;      /* the job whose script runs, 0 = none */
-	atomic_bool cancel_script;
-	struct cp_db *db, *pdb;
+	pthread_t thread;
+	atomic_bool stopping;
+	struct cp_db *db;
+	pthread_mutex_t pick_mu;   /* processors take distinct jobs */
+	int n_processors;
+	struct processor processors[PROCESSORS_MAX];
 	const struct cp_options *opt;
 	char data_dir[PATH_MAX];
 	int64_t last_resend_ms;
@@ -111,8 +125,8 @@ static const char sql_files[] =
 static const char sql_job_params[] =
 	"SELECT name, description, owner, filter, max_size, max_duration, snaplen, anonymise,"
 	" classify, session_type, created_at, started_at FROM jobs WHERE id = ?1";
-static const char sql_next_script[] =
-	"SELECT id, script_timeout FROM jobs WHERE state = 'processing' ORDER BY id LIMIT 1";
+static const char sql_next_scripts[] = /* one more than the processors can hold */
+	"SELECT id, script_timeout FROM jobs WHERE state = 'processing' ORDER BY id LIMIT 65";
 static const char sql_script_end[] =
 	"UPDATE jobs SET state = ?2, reason = CASE WHEN ?2 = 'done' THEN reason ELSE ?3 END,"
 	" ended_at = ?4 WHERE id = ?1 AND state = 'processing'";
@@ -787,17 +801,19 @@ scheduler(void *arg)
 	while (!atomic_load(&s->stopping)) {
 		start_pending(s);
 		supervise(s);
-		/* a cancelled processing job stops its script */
-		long long pid = atomic_load(&s->processing_id);
-		if (pid > 0) {
-			sqlite3_stmt *st = cp_db_stmt(s->db, sql_state);
-			if (st) {
-				sqlite3_bind_int64(st, 1, pid);
-				if (sqlite3_step(st) == SQLITE_ROW &&
-					strcmp((const char *)sqlite3_column_text(st, 0), "processing") != 0)
-					atomic_store(&s->cancel_script, true);
-				sqlite3_reset(st);
-			}
+		/* a cancelled processing job stops its script, on whichever processor it runs */
+		for (int i = 0; i < s->n_processors; i++) {
+			struct processor *p = &s->processors[i];
+			long long id = atomic_load(&p->job);
+			sqlite3_stmt *st = id > 0 ? cp_db_stmt(s->db, sql_state) : NULL;
+			if (!st)
+				continue;
+			sqlite3_bind_int64(st, 1, id);
+			if (sqlite3_step(st) == SQLITE_ROW &&
+				strcmp((const char *)sqlite3_column_text(st, 0), "processing") != 0 &&
+				atomic_load(&p->job) == id)
+				atomic_store(&p->cancel, true);
+			sqlite3_reset(st);
 		}
 		cp_db_reset_all(s->db);
 		usleep(CP_SCHED_POLL_MS * 1000);
@@ -821,27 +837,46 @@ open_up(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 	return 0;
 }
 
-static int
-set_script_end(struct cp_scheduler *s, int64_t id, const char *state, const char *reason)
+/* Records the script's end. Until that works the job stays 'processing' and this processor
+ * keeps it — another would run the script again — retrying with the scheduler's back-off and
+ * logging the failure once, with SQLite's message. */
+static void
+set_script_end(struct processor *p, int64_t id, const char *state, const char *reason)
 {
-	sqlite3_stmt *st = cp_db_stmt(s->pdb, sql_script_end);
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, cp_now_ms());
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return cp_db_errno(rc);
-	cp_info("sched", "job %lld ended: %s (%s)", (long long)id, state, reason);
-	return 0;
+	int64_t delay = BACKOFF_FIRST_MS;
+	for (int attempt = 1;; attempt++) {
+		sqlite3_stmt *st = cp_db_stmt(p->db, sql_script_end);
+		int rc = SQLITE_ERROR;
+		if (st) {
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 4, cp_now_ms());
+			rc = sqlite3_step(st);
+			if (rc != SQLITE_DONE && attempt == 1)
+				cp_error("sched", "job %lld: recording the script's end failed: %s "
+					"(retrying, at most every %d s)", (long long)id,
+					sqlite3_errmsg(cp_db_handle(p->db)), BACKOFF_MAX_MS / 1000);
+			sqlite3_reset(st);
+		}
+		cp_db_reset_all(p->db);
+		if (rc == SQLITE_DONE) {
+			cp_info("sched", "job %lld ended: %s (%s)%s", (long long)id, state, reason,
+				attempt > 1 ? ", recorded after failed attempts" : "");
+			return;
+		}
+		for (int64_t t = 0; t < delay && !atomic_load(&p->s->stopping); t += 100)
+			usleep(100 * 1000);
+		if (atomic_load(&p->s->stopping))
+			return; /* the next start fails the job, clearly */
+		delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+	}
 }
 
 static void
-process_job(struct cp_scheduler *s, int64_t id, uint32_t timeout_s)
+process_job(struct processor *pr, int64_t id, uint32_t timeout_s)
 {
+	struct cp_scheduler *s = pr->s;
 	char script[PATH_MAX], dataset[PATH_MAX], processed[PATH_MAX], log[PATH_MAX];
 	char reason[256];
 	int rc = 0;
@@ -858,15 +893,13 @@ process_job(struct cp_scheduler *s, int64_t id, uint32_t timeout_s)
 		rc = nftw(dataset, open_up, 16, FTW_PHYS);
 	if (rc > 0)
 		rc = -EIO;
-	atomic_store(&s->cancel_script, false);
-	atomic_store(&s->processing_id, id);
 	struct cp_sandbox_params p = {
 		.script_path = script,
 		.dataset_dir = dataset,
 		.processed_dir = processed,
 		.log_path = log,
 		.timeout_s = timeout_s,
-		.cancel = &s->cancel_script,
+		.cancel = &pr->cancel,
 	};
 	struct cp_sandbox_result res;
 	memset(&res, 0, sizeof(res));
@@ -874,7 +907,6 @@ process_job(struct cp_scheduler *s, int64_t id, uint32_t timeout_s)
 		cp_info("sched", "job %lld processing: %s", (long long)id, script);
 		rc = cp_sandbox_run(&p, &res);
 	}
-	atomic_store(&s->processing_id, 0);
 	if (atomic_load(&s->stopping))
 		return; /* the Hive is stopping: the next start fails the job, clearly */
 	const char *state = "failed";
@@ -891,32 +923,74 @@ process_job(struct cp_scheduler *s, int64_t id, uint32_t timeout_s)
 	else
 		state = "done", reason[0] = '\0';
 	/* a cancelled job is already 'cancelled': the conditional update leaves it so */
-	if ((rc = set_script_end(s, id, state, reason)))
-		cp_error("sched", "job %lld: cannot record the script's end: %s", (long long)id,
-			strerror(-rc));
+	set_script_end(pr, id, state, reason);
+}
+
+/* Is the job's script running on a processor? Under pick_mu. */
+static bool
+taken(const struct cp_scheduler *s, int64_t id)
+{
+	for (int i = 0; i < s->n_processors; i++)
+		if (atomic_load(&s->processors[i].job) == id)
+			return true;
+	return false;
 }
 
 static void *
 processor(void *arg)
 {
-	struct cp_scheduler *s = arg;
+	struct processor *p = arg;
+	struct cp_scheduler *s = p->s;
 	while (!atomic_load(&s->stopping)) {
-		sqlite3_stmt *st = cp_db_stmt(s->pdb, sql_next_script);
 		int64_t id = 0, timeout = 0;
-		if (st && sqlite3_step(st) == SQLITE_ROW) {
-			id = sqlite3_column_int64(st, 0);
-			timeout = sqlite3_column_int64(st, 1);
-		}
+		pthread_mutex_lock(&s->pick_mu);
+		sqlite3_stmt *st = cp_db_stmt(p->db, sql_next_scripts);
+		while (st && id == 0 && sqlite3_step(st) == SQLITE_ROW)
+			if (!taken(s, sqlite3_column_int64(st, 0))) {
+				id = sqlite3_column_int64(st, 0);
+				timeout = sqlite3_column_int64(st, 1);
+			}
 		if (st)
 			sqlite3_reset(st);
+		if (id > 0) {
+			atomic_store(&p->cancel, false);
+			atomic_store(&p->job, id);
+		}
+		pthread_mutex_unlock(&s->pick_mu);
 		if (id > 0)
-			process_job(s, id, timeout > 0 && timeout <= UINT32_MAX ? (uint32_t)timeout : 0);
-		cp_db_reset_all(s->pdb);
+			process_job(p, id, timeout > 0 && timeout <= UINT32_MAX ? (uint32_t)timeout : 0);
+		atomic_store(&p->job, 0);
+		cp_db_reset_all(p->db);
 		if (id <= 0)
 			usleep(CP_SCHED_POLL_MS * 1000);
 	}
-	atomic_store(&s->processor_done, true);
+	atomic_store(&p->done, true);
 	return NULL;
+}
+
+/* Stops the processors that started: each script is stopped like a cancel, and they are given
+ * PROCESSOR_JOIN_MS to return. false when one is still running (it is left behind). */
+static bool
+stop_processors(struct cp_scheduler *s)
+{
+	for (int i = 0; i < s->n_processors; i++)
+		atomic_store(&s->processors[i].cancel, true);
+	bool all = false;
+	for (int t = 0; !all && t <= PROCESSOR_JOIN_MS / 50; t++) {
+		all = true;
+		for (int i = 0; i < s->n_processors; i++)
+			all &= !s->processors[i].started || atomic_load(&s->processors[i].done);
+		if (!all)
+			usleep(50000);
+	}
+	if (!all)
+		return false;
+	for (int i = 0; i < s->n_processors; i++) {
+		if (s->processors[i].started)
+			pthread_join(s->processors[i].thread, NULL);
+		cp_db_close(s->processors[i].db);
+	}
+	return true;
 }
 
 struct cp_scheduler *
@@ -930,8 +1004,14 @@ cp_scheduler_start(const struct cp_options *o, const char *db_path)
 		sizeof(s->data_dir) ? -ENAMETOOLONG : 0;
 	if (rc == 0 && !(s->db = cp_db_open(db_path)))
 		rc = -errno;
-	if (rc == 0 && !(s->pdb = cp_db_open(db_path)))
-		rc = -errno;
+	pthread_mutex_init(&s->pick_mu, NULL);
+	s->n_processors = o->max_scripts > 0 && o->max_scripts <= PROCESSORS_MAX ?
+		(int)o->max_scripts : 1;
+	for (int i = 0; rc == 0 && i < s->n_processors; i++) {
+		s->processors[i].s = s;
+		if (!(s->processors[i].db = cp_db_open(db_path)))
+			rc = -errno;
+	}
 	if (rc == 0) {
 		/* a script interrupted by a stop or a crash is not rerun: the job fails clearly */
 		sqlite3_stmt *st = cp_db_stmt(s->db, sql_recover_processing);
@@ -948,18 +1028,18 @@ cp_scheduler_start(const struct cp_options *o, const char *db_path)
 		if (mkdir(jobs, 0700) != 0 && errno != EEXIST)
 			rc = -errno;
 	}
-	if (rc == 0)
-		rc = -pthread_create(&s->processor, NULL, processor, s);
-	s->processor_started = rc == 0;
+	for (int i = 0; rc == 0 && i < s->n_processors; i++) {
+		rc = -pthread_create(&s->processors[i].thread, NULL, processor, &s->processors[i]);
+		s->processors[i].started = rc == 0;
+	}
 	if (rc == 0)
 		rc = -pthread_create(&s->thread, NULL, scheduler, s);
 	if (rc) {
 		cp_error("sched", "cannot start the scheduler: %s", strerror(-rc));
 		atomic_store(&s->stopping, true);
-		if (s->processor_started)
-			pthread_join(s->processor, NULL);
-		cp_db_close(s->pdb);
+		stop_processors(s); /* nothing to process yet: they return within a poll */
 		cp_db_close(s->db);
+		pthread_mutex_destroy(&s->pick_mu);
 		free(s);
 		errno = -rc;
 		return NULL;
@@ -974,16 +1054,12 @@ cp_scheduler_stop(struct cp_scheduler *s)
 		return;
 	atomic_store(&s->stopping, true);
 	pthread_join(s->thread, NULL);
-	atomic_store(&s->cancel_script, true);
-	for (int t = 0; t < PROCESSOR_JOIN_MS / 50 && !atomic_load(&s->processor_done); t++)
-		usleep(50000);
-	if (!atomic_load(&s->processor_done)) {
+	if (!stop_processors(s)) {
 		cp_warn("sched", "a post-processing script is still running: left behind");
 		cp_db_close(s->db);
 		return;
 	}
-	pthread_join(s->processor, NULL);
-	cp_db_close(s->pdb);
 	cp_db_close(s->db);
+	pthread_mutex_destroy(&s->pick_mu);
 	free(s);
 }
