@@ -28,7 +28,11 @@
 #define RESEND_MS 5000           /* stop/cancel repeated while a link is finishing */
 #define FINISH_TIMEOUT_MS 120000 /* a finishing link that never ends fails */
 #define OVERRUN_MS 10000         /* past max_duration before the Hive stops the links itself
-                                  * (each capture counts its duration from its own start) */
+                                  * (each capture counts its duration from its own start, and
+                                  * reports it as uptime_ms) */
+#define STARTUP_MAX_MS 120000    /* a capture that never reports its uptime is stopped this long
+                                  * past max_duration: starting a DPDK process takes well under a
+                                  * second, but more than OVERRUN_MS on a loaded (ASan) host */
 #define UNREPORTED_MS 15000      /* an online drone that does not report a capture this long */
 #define MANIFEST_MAX (1 << 20)   /* bytes of a capture's manifest read back at finalize */
 #define PROCESSOR_JOIN_MS 3000
@@ -666,6 +670,23 @@ finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_s
 	json_decref(counters);
 }
 
+/* Captures stop themselves at max_duration, counted from their own start; this is the backstop
+ * for one that does not: a link whose capture reports (uptime_ms) that it ran OVERRUN_MS past
+ * max_duration, or a job none of whose captures got that far STARTUP_MAX_MS past it. Counting
+ * from the job's start instead stopped captures that were slow to start (more than OVERRUN_MS
+ * on a loaded host) before they had captured anything. */
+static bool
+overran(int64_t max_duration, int64_t started_at, int64_t now, const struct link_row *l, int nl)
+{
+	int64_t limit = max_duration * 1000;
+	for (int i = 0; i < nl; i++)
+		if (active(l[i].state) &&
+			json_integer_value(json_object_get(l[i].counters, "uptime_ms")) >=
+			limit + OVERRUN_MS)
+			return true;
+	return started_at && now - started_at >= limit + STARTUP_MAX_MS;
+}
+
 static void
 supervise(struct cp_scheduler *s)
 {
@@ -727,7 +748,7 @@ supervise(struct cp_scheduler *s)
 				snprintf(why, sizeof(why), "drone %.31s no longer has this capture",
 					l->drone);
 			} else if (!strcmp(l->state, "finishing") && j->started_at &&
-				now - j->started_at > j->max_duration * 1000 + OVERRUN_MS +
+				now - j->started_at > j->max_duration * 1000 + STARTUP_MAX_MS +
 					FINISH_TIMEOUT_MS) {
 				snprintf(why, sizeof(why), "drone %.31s did not stop the capture", l->drone);
 			}
@@ -742,10 +763,8 @@ supervise(struct cp_scheduler *s)
 			const char *stop = NULL;
 			if (json_integer_value(json_object_get(sum, "bytes")) >= j->max_size)
 				stop = "max_size";
-			else if (j->started_at && now - j->started_at >= j->max_duration * 1000 +
-				OVERRUN_MS)
-				stop = "max_duration"; /* captures stop themselves on time; this is the
-				                         * backstop for one that does not */
+			else if (overran(j->max_duration, j->started_at, now, links, nl))
+				stop = "max_duration";
 			for (int i = 0; !stop && i < nl; i++)
 				if (!strcmp(links[i].state, "failed"))
 					stop = "a link failed";

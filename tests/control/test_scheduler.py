@@ -6,7 +6,8 @@ row would — the failure is logged once per statement with SQLite's own message
 200 ms tick), the job is retried with back-off, and it ends normally once updates work again;
 a job whose capture ended while the Hive was killed with -9 (taking the local drone along)
 shows the capture's true counters after the restart, not zeros; and a link that ended without
-counters takes them from the manifest its capture uploaded.
+counters takes them from the manifest its capture uploaded; the max_duration backstop waits for
+a capture that is slow to start.
 """
 
 import hashlib
@@ -150,6 +151,28 @@ def test_link_without_counters_takes_its_manifests():
         assert got == {"packets": 123, "bytes": 4567, "received": 200, "drops": 27,
                        "files": 1}, j["counters"]
         assert j["links"][0]["counters"]["packets"] == 123, j["links"]
+
+
+def test_backstop_waits_for_a_slow_capture():
+    """max_duration is the capture's own: the Hive's backstop (10 s past it) counts from the
+    capture's reported uptime, so a capture slow to start (frozen here, as a loaded host may
+    leave it) is not stopped for the time it was not running."""
+    with Hive(BIN, args=["--dataplane-path", DATAPLANE]) as h:
+        c = admin(h)
+        wait_for("local drone", lambda: online(c, "local"), ONLINE_WAIT)
+        j = expect(c.post("/api/v1/jobs", {"name": "slow start", "filter": "udp port 53",
+                                            "max_size": 512 << 20, "max_duration": 2}),
+                   201).json
+        capture = wait_for("the capture", lambda: processes(h.data_dir, "--out"))[0][0]
+        os.kill(capture, signal.SIGSTOP)  # it reports no uptime while frozen
+        try:
+            time.sleep(2 + 10 + 3)  # max_duration + the backstop's 10 s + a margin: the window
+                                    # in which a backstop counting from the job's start fires
+        finally:
+            os.kill(capture, signal.SIGCONT)
+        j = wait_job(c, j["id"], ("done", "failed", "cancelled"))
+        assert j["state"] == "done" and j["reason"] == "max duration reached", j
+        assert "job %d finishing: max_duration" % j["id"] not in h.log_text()
 
 
 cplib.run_tests(globals())
