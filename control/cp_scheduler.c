@@ -76,6 +76,7 @@ struct cp_scheduler {
 	char data_dir[PATH_MAX];
 	int64_t last_resend_ms;
 	struct backoff backoffs[BACKOFF_SLOTS]; /* the scheduler thread's alone */
+	int n_backoffs;            /* slots in use: none, nearly always, and then no look-up */
 	bool tick_failed;          /* an update of the job being handled failed in this tick */
 };
 
@@ -173,6 +174,8 @@ static struct backoff *
 backoff_of(struct cp_scheduler *s, int64_t job, bool create)
 {
 	struct backoff *free_slot = NULL;
+	if (!create && s->n_backoffs == 0)
+		return NULL;
 	for (int i = 0; i < BACKOFF_SLOTS; i++) {
 		if (s->backoffs[i].job == job)
 			return &s->backoffs[i];
@@ -182,6 +185,7 @@ backoff_of(struct cp_scheduler *s, int64_t job, bool create)
 	if (create && free_slot) {
 		memset(free_slot, 0, sizeof(*free_slot));
 		free_slot->job = job;
+		s->n_backoffs++;
 	}
 	return create ? free_slot : NULL;
 }
@@ -228,6 +232,7 @@ db_worked(struct cp_scheduler *s, int64_t job)
 	cp_info("sched", "job %lld: its rows can be updated again, after %d failed attempt(s)",
 		(long long)job, b->attempts);
 	b->job = 0;
+	s->n_backoffs--;
 }
 
 static int
@@ -379,18 +384,20 @@ start_pending(struct cp_scheduler *s)
 			continue;
 		}
 		int64_t now = cp_now_ms();
-		s->tick_failed = false;
 		int rc = cp_db_begin(s->db);
+		bool open = rc == 0;
 		if (rc == 0)
 			rc = step2(s->db, sql_claim_job, p->id, now);
 		bool won = rc == 0 && cp_db_changes(s->db) == 1;
 		if (won)
 			rc = step2(s->db, sql_claim_links, p->id, now);
-		if (rc == 0 && won)
-			rc = cp_db_commit(s->db);
+		if (rc == 0 && won) {
+			rc = cp_db_commit(s->db); /* which rolls back itself when it fails */
+			open = false;
+		}
 		if (rc)
-			db_failed(s, s->db, p->id, "starting it"); /* before the rollback: its message */
-		if (rc || !won)
+			db_failed(s, s->db, p->id, "starting it"); /* before a rollback: its message */
+		if (open)
 			cp_db_rollback(s->db);
 		if (rc || !won) {
 			free_links(links, nl);
