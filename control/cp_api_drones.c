@@ -925,6 +925,30 @@ record(struct cp_req *r, int64_t job, const char *rel, long long len, const char
 	return rc;
 }
 
+/* Did the client ask to be told before it sends the body? */
+static bool
+expects_continue(struct cp_req *r)
+{
+	const char *expect = mg_get_header(r->conn, "Expect");
+	return expect && strcasecmp(expect, "100-continue") == 0;
+}
+
+/* The same file again, from a client that sends the body without waiting (no Expect, as drones
+ * before dp_upload.c): the body is read and dropped, so that it gets this answer rather than a
+ * write error it would take for an unreachable Hive. Bounded by max_upload. */
+static void
+drain(struct cp_req *r, long long len)
+{
+	char *buf = expects_continue(r) ? NULL : malloc(UPLOAD_CHUNK);
+	for (long long got = 0; buf && got < len;) {
+		int n = mg_read(r->conn, buf, UPLOAD_CHUNK);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	free(buf);
+}
+
 /* The file already at final (a crash between rename and record, or a concurrent upload of it):
  * 200 and recorded when it is the declared one, else 409. */
 static int
@@ -949,6 +973,8 @@ answer_existing(struct cp_req *r, int64_t job, const char *rel, const char *fina
 	int rc = record(r, job, rel, len, hex, slot);
 	if (rc && rc != -EEXIST) /* EEXIST: a concurrent upload of the same file recorded it */
 		return cp_fail_errno(r, rc, "recording the upload");
+	if (slot < 0)
+		drain(r, len); /* answered before the body: the client may be sending it anyway */
 	return cp_reply(r, 200, json_pack("{s:s, s:I, s:s, s:b}", "path", rel, "size",
 		(json_int_t)len, "sha256", hex, "already", 1));
 }
@@ -1079,9 +1105,11 @@ put_upload(struct cp_req *r)
 	bool same = s == SQLITE_ROW && sqlite3_column_int64(st, 0) == len &&
 		strcmp((const char *)sqlite3_column_text(st, 1), sha) == 0;
 	sqlite3_reset(st);
-	if (s == SQLITE_ROW && same)
+	if (s == SQLITE_ROW && same) {
+		drain(r, len);
 		return cp_reply(r, 200, json_pack("{s:s, s:I, s:s, s:b}", "path", rel, "size",
 			(json_int_t)len, "sha256", sha, "already", 1));
+	}
 	if (s == SQLITE_ROW)
 		return cp_fail(r, 409, "exists", "%s is stored already with other content; a stored "
 			"file never changes", rel);
@@ -1110,8 +1138,7 @@ put_upload(struct cp_req *r)
 	if (slot < 0)
 		return r->status;
 	/* everything that can refuse the file has been checked: now the body */
-	const char *expect = mg_get_header(r->conn, "Expect");
-	bool continued = expect && strcasecmp(expect, "100-continue") == 0;
+	bool continued = expects_continue(r);
 	if (continued)
 		mg_printf(r->conn, "HTTP/1.1 100 Continue\r\n\r\n");
 	store(r, job, rel, dir, final, len, sha, slot);

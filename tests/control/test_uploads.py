@@ -159,6 +159,11 @@ def test_upload_rules():
         # the same file again (a drone that lost the answer): acknowledged, not read again
         a = put(h, tok, jid, "shards/probe1/p1/000000.pcapng", first)
         assert a.status == 200 and a.early and a.json["already"] is True, a
+        # ...also from a client that sends the body without asking first (older drones)
+        r = cplib.as_token(h, tok).request(
+            "PUT", "/api/v1/drones/upload/%d/shards/probe1/p1/000000.pcapng" % jid, raw=first,
+            headers={"X-Tide-Sha256": sha256(first)})
+        assert r.status == 200 and r.json["already"] is True, r
         # another body for it: refused before the body; nothing changes
         a = put(h, tok, jid, "shards/probe1/p1/000000.pcapng", os.urandom(600 * KIB))
         assert a.status == 409 and a.early and a.code() == "exists", a
