@@ -1129,6 +1129,8 @@ put_upload(struct cp_req *r)
 	rc = make_parents(dir, rel);
 	if (rc == -ENOTDIR)
 		return cp_fail(r, 409, "path_conflict", "a part of %s is a file in the dataset", rel);
+	if (rc == -ENOSPC || rc == -EDQUOT)
+		return cp_fail(r, 507, "disk_full", "the Hive's data disk is full");
 	if (rc)
 		return cp_fail_errno(r, rc, "storing the upload");
 	struct stat sb;
