@@ -956,6 +956,14 @@ reaped(struct agent *a, struct capture *c, int status)
 		/* stopped before it had set up its handler: a stop, not a failure */
 		snprintf(c->reason, sizeof(c->reason), "stopped before the capture started");
 		status = 0;
+	} else if (WIFSIGNALED(status) && why && why[0]) {
+		/* its manifest is its last act, written once every shard is closed: it was killed
+		 * while exiting (a DPDK teardown that hung, seen on a loaded host) and its dataset
+		 * is complete — a stop, as the manifest says, not a failure */
+		logf_("job %lld on %s: killed by signal %d while exiting, after its manifest",
+			c->job, a->links[c->link].name, WTERMSIG(status));
+		snprintf(c->reason, sizeof(c->reason), "%s", why);
+		status = 0;
 	} else if (WIFSIGNALED(status)) {
 		snprintf(c->reason, sizeof(c->reason), "tide-dataplane killed by signal %d",
 			WTERMSIG(status));

@@ -28,8 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cplib  # noqa: E402
 import dronelib  # noqa: E402
 from cplib import Hive, admin, as_token, expect, make_token  # noqa: E402
-from dronelib import (DEMO, JOB_WAIT, ONLINE_WAIT, dataplane_from_argv, drone, online,  # noqa: E402
-                      register, wait_for, wait_job)
+from dronelib import (DEMO, JOB_WAIT, ONLINE_WAIT, alive, dataplane_from_argv, drone,  # noqa: E402
+                      online, register, wait_for, wait_job)
 
 BIN = cplib.binary_from_argv()
 DATAPLANE = dataplane_from_argv(BIN)
@@ -308,6 +308,34 @@ def test_kill9_remote_drone_and_capture():
             probe.start()
             wait_for("probe1 back", lambda: online(c, "probe1"), ONLINE_WAIT)
             wait_for("leftover reported", lambda: "earlier drone process" in probe.log_text())
+        finally:
+            probe.stop()
+
+
+def test_capture_killed_while_exiting_is_a_stop():
+    """A capture writes its manifest last, once every shard is closed; one killed after that
+    (its DPDK teardown hung on a loaded host) has a complete dataset: the job is done."""
+    with Hive(BIN, args=hive_args()) as h:
+        c = admin(h)
+        reg = register(c, "probe1")
+        probe = Drone(h, "probe1", reg["token"], ["p1=pcap:" + DEMO]).start()
+        try:
+            wait_for("probe1", lambda: online(c, "probe1"), ONLINE_WAIT)
+            job = expect(c.post("/api/v1/jobs", {"name": "hangs at exit", "max_size": 512 << 20,
+                                                  "max_duration": 3, "filter": "udp port 53",
+                                                  "links": ["probe1/p1"]}), 201).json
+            pid = wait_for("capture", lambda: capture_cmdlines(probe.spool))[0][0]
+            manifest = os.path.join(probe.spool, "%d-p1" % job["id"], "manifest.json")
+            wait_for("its manifest", lambda: os.path.exists(manifest), step=0.001)
+            os.kill(pid, signal.SIGSTOP)  # frozen the moment it exists: a hung teardown
+            if not alive(pid):
+                print("skip test_capture_killed_while_exiting_is_a_stop: the capture exited "
+                      "before it could be frozen", flush=True)
+                return
+            os.kill(pid, signal.SIGKILL)
+            job = wait_job(c, job["id"], ("done", "failed"))
+            assert job["state"] == "done" and job["reason"] == "max duration reached", job
+            assert "while exiting, after its manifest" in probe.log_text()
         finally:
             probe.stop()
 
