@@ -59,6 +59,8 @@
 #define TICK_MS 100
 #define STATUS_MS 1000
 #define STOP_GRACE_MS 15000
+#define EXIT_GRACE_MS 30000      /* a capture still alive this long after writing its manifest
+                                  * (its last act) hangs in its teardown: it is killed */
 #define BACKOFF_MAX_MS 5000
 #define MAX_UPLOAD_FILES 4096
 #define UPLOAD_RETRY_MS 1000     /* a Hive that cannot take files now: next round after this, */
@@ -83,6 +85,7 @@ struct capture {
 	bool cancelled, leftover;
 	bool upload_refused;   /* the Hive refused a file for good: the capture failed (reason) */
 	int64_t started_ms, stop_ms;
+	int64_t manifest_ms;   /* when its manifest was first seen while it still ran; 0 = not */
 	char dir[PATH_MAX];
 	char reason[256];
 	json_t *counters;      /* live, from telemetry; final, from the manifest */
@@ -806,8 +809,12 @@ telemetry(pid_t pid, const char *cmd)
 		return NULL;
 	char buf[16384];
 	json_t *out = NULL;
+	/* 200 ms for each step, connect included: a capture that does not answer (hung, stopped)
+	 * fills its listen backlog, and a connect without a timeout would then block the main
+	 * loop, its heartbeat with it, until the Hive took the whole drone for lost */
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
 		read(fd, buf, sizeof(buf)) > 0 && /* the greeting */
 		write(fd, cmd, strlen(cmd)) == (ssize_t)strlen(cmd)) {
@@ -936,6 +943,26 @@ last_log_line(const char *path, char *out, size_t size)
 		p = nl ? nl + 1 : NULL;
 	}
 	snprintf(out, size, "%s", stopped ? stopped : line ? line : "");
+}
+
+/* A capture writes its manifest last, once every shard is closed; one that has not exited
+ * EXIT_GRACE_MS after that hangs in its DPDK teardown (seen on loaded hosts) and would hold
+ * its link until the Hive's backstop: it is killed, and reaped() reports it as its manifest
+ * says. One stat() per running capture per tick. */
+static void
+watch_exit(struct agent *a, struct capture *c, int64_t now)
+{
+	char path[PATH_MAX + 32];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/manifest.json", c->dir);
+	if (!c->manifest_ms && stat(path, &sb) == 0)
+		c->manifest_ms = now;
+	if (c->manifest_ms > 0 && now - c->manifest_ms > EXIT_GRACE_MS) {
+		logf_("job %lld on %s: still running %d s after its manifest; killed", c->job,
+			a->links[c->link].name, EXIT_GRACE_MS / 1000);
+		kill(c->pid, SIGKILL);
+		c->manifest_ms = -1; /* once */
+	}
 }
 
 static void
@@ -1436,6 +1463,8 @@ dp_drone_main(int argc, char **argv)
 			struct capture *c = &a->caps[i];
 			if (c->state == CAP_STOPPING && now - c->stop_ms > STOP_GRACE_MS)
 				kill(c->pid, SIGKILL);
+			if ((c->state == CAP_RUNNING || c->state == CAP_STOPPING) && c->pid > 0)
+				watch_exit(a, c, now);
 			pthread_mutex_lock(&a->mu);
 			bool uploaded = c->state == CAP_UPLOADING && a->upload_done[i];
 			if (uploaded)
