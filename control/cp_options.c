@@ -67,6 +67,8 @@ static const struct opt_def opt_defs[] = {
 		"pci:BDF; empty = no local drone)" },
 	{ "drone_grace", OPT_DURATION, O(drone_grace), 1, 86400, "30s", 0, "DURATION",
 		"how long a drone may stay away before its running captures are failed" },
+	{ "max_scripts", OPT_UINT, O(max_scripts), 1, 64, "2", 0, "N",
+		"post-processing scripts run at once (more wait, oldest job first)" },
 	{ "max_upload", OPT_SIZE, O(max_upload), 1u << 20, 1ull << 42, "1024G", 0, "SIZE",
 		"largest file a drone may upload into a dataset" },
 	{ "threads", OPT_UINT, O(threads), 2, 1024, "128", 0, "N",

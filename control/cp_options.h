@@ -26,6 +26,7 @@ struct cp_options {
 	char *dataplane_path;      /* tide-dataplane; "" = next to tide-control's executable */
 	char *local_links;         /* the local drone's links, NAME=SPEC;... ("" = no local drone) */
 	uint64_t drone_grace;      /* seconds a drone may be away before its captures fail */
+	uint64_t max_scripts;      /* post-processing scripts run at once */
 	uint64_t max_upload;       /* bytes: largest file a drone may upload */
 	uint64_t threads;          /* civetweb worker threads = concurrent connections served */
 	uint64_t max_body;         /* request body cap in bytes (413 above it) */

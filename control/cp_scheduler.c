@@ -28,20 +28,56 @@
 #define RESEND_MS 5000           /* stop/cancel repeated while a link is finishing */
 #define FINISH_TIMEOUT_MS 120000 /* a finishing link that never ends fails */
 #define OVERRUN_MS 10000         /* past max_duration before the Hive stops the links itself
-                                  * (each capture counts its duration from its own start) */
+                                  * (each capture counts its duration from its own start, and
+                                  * reports it as uptime_ms) */
+#define STARTUP_MAX_MS 120000    /* a capture that never reports its uptime is stopped this long
+                                  * past max_duration: starting a DPDK process takes well under a
+                                  * second, but more than OVERRUN_MS on a loaded (ASan) host */
 #define UNREPORTED_MS 15000      /* an online drone that does not report a capture this long */
+#define MANIFEST_MAX (1 << 20)   /* bytes of a capture's manifest read back at finalize */
 #define PROCESSOR_JOIN_MS 3000
+#define PROCESSORS_MAX 64        /* bound of the max_scripts setting */
+#define BACKOFF_FIRST_MS 400     /* a job whose row could not be updated is left alone this */
+#define BACKOFF_MAX_MS 10000     /* long, doubling up to this, until an update works again */
+#define BACKOFF_SLOTS 1024       /* >= pending + active jobs looked at per tick (512 each) */
+
+/* A job whose row updates fail (disk full, a trigger, a broken row): the failure is logged once
+ * per statement, with SQLite's own message, and the job is skipped until next_ms — so a full
+ * disk costs one log line and a few statements a minute per job, not five of each a second.
+ * When the job's updates work again, that is logged with the number of failed attempts. */
+struct backoff {
+	int64_t job;               /* 0 = free slot */
+	int64_t next_ms, delay_ms;
+	int attempts;              /* failed attempts in a row */
+	char what[48];             /* the statement last logged as failing */
+};
+
+/* A post-processing thread: max_scripts of them run scripts at once, each taking the oldest
+ * processing job that no other one has. */
+struct processor {
+	struct cp_scheduler *s;
+	pthread_t thread;
+	bool started;
+	struct cp_db *db;          /* its own connection */
+	atomic_llong job;          /* the job whose script runs here, 0 = none */
+	atomic_bool cancel;        /* set by the scheduler thread when that job is no longer
+	                            * processing (cancelled): stops this script, no other */
+	atomic_bool done;          /* the thread has returned */
+};
 
 struct cp_scheduler {
-	pthread_t thread, processor;
-	bool processor_started;
-	atomic_bool stopping, processor_done;
-	atomic_llong processing_id;      /* the job whose script runs, 0 = none */
-	atomic_bool cancel_script;
-	struct cp_db *db, *pdb;
+	pthread_t thread;
+	atomic_bool stopping;
+	struct cp_db *db;
+	pthread_mutex_t pick_mu;   /* processors take distinct jobs */
+	int n_processors;
+	struct processor processors[PROCESSORS_MAX];
 	const struct cp_options *opt;
 	char data_dir[PATH_MAX];
 	int64_t last_resend_ms;
+	struct backoff backoffs[BACKOFF_SLOTS]; /* the scheduler thread's alone */
+	int n_backoffs;            /* slots in use: none, nearly always, and then no look-up */
+	bool tick_failed;          /* an update of the job being handled failed in this tick */
 };
 
 struct link_row {
@@ -84,13 +120,18 @@ static const char sql_job_end[] =
 	" WHERE id = ?1 AND state IN ('running', 'finishing', 'cancelled')";
 static const char sql_dataset_bytes[] =
 	"SELECT COALESCE(SUM(size), 0) FROM job_files WHERE job_id = ?1";
+static const char sql_link_manifest[] =
+	"SELECT path FROM job_files WHERE job_id = ?1"
+	" AND path = 'manifests/' || ?2 || '/' || ?3 || '.json' COLLATE NOCASE";
+static const char sql_link_counters[] =
+	"UPDATE job_links SET counters = ?4 WHERE job_id = ?1 AND drone = ?2 AND link = ?3";
 static const char sql_files[] =
 	"SELECT path, size, sha256, drone FROM job_files WHERE job_id = ?1 ORDER BY path";
 static const char sql_job_params[] =
 	"SELECT name, description, owner, filter, max_size, max_duration, snaplen, anonymise,"
 	" classify, session_type, created_at, started_at FROM jobs WHERE id = ?1";
-static const char sql_next_script[] =
-	"SELECT id, script_timeout FROM jobs WHERE state = 'processing' ORDER BY id LIMIT 1";
+static const char sql_next_scripts[] = /* one more than the processors can hold */
+	"SELECT id, script_timeout FROM jobs WHERE state = 'processing' ORDER BY id LIMIT 65";
 static const char sql_script_end[] =
 	"UPDATE jobs SET state = ?2, reason = CASE WHEN ?2 = 'done' THEN reason ELSE ?3 END,"
 	" ended_at = ?4 WHERE id = ?1 AND state = 'processing'";
@@ -129,6 +170,71 @@ step2(struct cp_db *db, const char *sql, int64_t a, int64_t b)
 	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
 }
 
+static struct backoff *
+backoff_of(struct cp_scheduler *s, int64_t job, bool create)
+{
+	struct backoff *free_slot = NULL;
+	if (!create && s->n_backoffs == 0)
+		return NULL;
+	for (int i = 0; i < BACKOFF_SLOTS; i++) {
+		if (s->backoffs[i].job == job)
+			return &s->backoffs[i];
+		if (!free_slot && s->backoffs[i].job == 0)
+			free_slot = &s->backoffs[i];
+	}
+	if (create && free_slot) {
+		memset(free_slot, 0, sizeof(*free_slot));
+		free_slot->job = job;
+		s->n_backoffs++;
+	}
+	return create ? free_slot : NULL;
+}
+
+/* Is the job waiting out a back-off? */
+static bool
+held(struct cp_scheduler *s, int64_t job, int64_t now)
+{
+	struct backoff *b = backoff_of(s, job, false);
+	return b && now < b->next_ms;
+}
+
+/* An update of job's rows failed just now (what: "marking it finishing", ...): logs it unless
+ * that statement's failure is already logged, and pushes the job's next attempt back. */
+static void
+db_failed(struct cp_scheduler *s, struct cp_db *db, int64_t job, const char *what)
+{
+	const char *msg = sqlite3_errmsg(cp_db_handle(db));
+	struct backoff *b = backoff_of(s, job, true);
+	s->tick_failed = true;
+	if (!b) { /* more failing jobs than slots: cannot happen below 1024; say so, do not spin */
+		cp_error("sched", "job %lld: %s failed: %s", (long long)job, what, msg);
+		return;
+	}
+	if (strcmp(b->what, what) != 0) {
+		cp_error("sched", "job %lld: %s failed: %s (retrying, at most every %d s)",
+			(long long)job, what, msg, BACKOFF_MAX_MS / 1000);
+		snprintf(b->what, sizeof(b->what), "%s", what);
+	}
+	b->attempts++;
+	b->delay_ms = b->delay_ms ? b->delay_ms * 2 : BACKOFF_FIRST_MS;
+	if (b->delay_ms > BACKOFF_MAX_MS)
+		b->delay_ms = BACKOFF_MAX_MS;
+	b->next_ms = cp_now_ms() + b->delay_ms;
+}
+
+/* The job was handled in this tick without a failed update: forget its back-off. */
+static void
+db_worked(struct cp_scheduler *s, int64_t job)
+{
+	struct backoff *b = backoff_of(s, job, false);
+	if (!b)
+		return;
+	cp_info("sched", "job %lld: its rows can be updated again, after %d failed attempt(s)",
+		(long long)job, b->attempts);
+	b->job = 0;
+	s->n_backoffs--;
+}
+
 static int
 load_links(struct cp_db *db, int64_t job, struct link_row *out, int max)
 {
@@ -158,9 +264,10 @@ free_links(struct link_row *l, int n)
 }
 
 static int
-set_link(struct cp_db *db, int64_t job, const struct link_row *l, const char *to,
+set_link(struct cp_scheduler *s, int64_t job, const struct link_row *l, const char *to,
 	const char *reason)
 {
+	struct cp_db *db = s->db;
 	sqlite3_stmt *st = cp_db_stmt(db, sql_link_state);
 	if (!st)
 		return -EIO;
@@ -172,6 +279,11 @@ set_link(struct cp_db *db, int64_t job, const struct link_row *l, const char *to
 	sqlite3_bind_int64(st, 6, cp_now_ms());
 	sqlite3_bind_text(st, 7, l->state, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		char what[48];
+		snprintf(what, sizeof(what), "marking a link %s", to);
+		db_failed(s, db, job, what);
+	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE && cp_db_changes(db) && reason && reason[0])
 		cp_info("sched", "job %lld: %s/%s %s: %s", (long long)job, l->drone, l->link, to,
@@ -260,7 +372,7 @@ start_pending(struct cp_scheduler *s)
 					links[i].link);
 			}
 		}
-		if (!go) {
+		if (!go || held(s, p->id, cp_now_ms())) {
 			free_links(links, nl);
 			continue;
 		}
@@ -273,19 +385,25 @@ start_pending(struct cp_scheduler *s)
 		}
 		int64_t now = cp_now_ms();
 		int rc = cp_db_begin(s->db);
+		bool open = rc == 0;
 		if (rc == 0)
 			rc = step2(s->db, sql_claim_job, p->id, now);
 		bool won = rc == 0 && cp_db_changes(s->db) == 1;
 		if (won)
 			rc = step2(s->db, sql_claim_links, p->id, now);
-		if (rc == 0 && won)
-			rc = cp_db_commit(s->db);
-		else
+		if (rc == 0 && won) {
+			rc = cp_db_commit(s->db); /* which rolls back itself when it fails */
+			open = false;
+		}
+		if (rc)
+			db_failed(s, s->db, p->id, "starting it"); /* before a rollback: its message */
+		if (open)
 			cp_db_rollback(s->db);
 		if (rc || !won) {
 			free_links(links, nl);
-			continue; /* cancelled meanwhile, or the database is busy: next tick */
+			continue; /* cancelled meanwhile, or the update failed: later */
 		}
+		db_worked(s, p->id);
 		json_t *m = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:b, s:s}", "type",
 			"start", "job", (json_int_t)p->id, "link", "", "filter", p->filter, "max_size",
 			(json_int_t)p->max_size, "max_duration", (json_int_t)p->max_duration, "snaplen",
@@ -425,10 +543,90 @@ write_manifest(struct cp_scheduler *s, int64_t job, const char *state, const cha
 	json_decref(m);
 }
 
+/* The counters of a capture's own manifest (tide-dataplane's names) in the links' names. */
+static json_t *
+manifest_counters(json_t *mc)
+{
+	json_int_t drops = 0;
+	const char *k;
+	json_t *v, *by = json_object_get(mc, "dropped");
+	json_object_foreach(by, k, v)
+		drops += json_integer_value(v);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "packets",
+		json_integer_value(json_object_get(mc, "written")), "bytes",
+		json_integer_value(json_object_get(mc, "bytes_written")), "written",
+		json_integer_value(json_object_get(mc, "written")), "bytes_written",
+		json_integer_value(json_object_get(mc, "bytes_written")), "received",
+		json_integer_value(json_object_get(mc, "received")), "matched",
+		json_integer_value(json_object_get(mc, "matched")), "filtered",
+		json_integer_value(json_object_get(mc, "filtered")), "drops", drops,
+		"drops_by_reason", json_is_object(by) ? json_incref(by) : json_object());
+}
+
+/* A link that ended without counters — its drone was killed with the capture and came back
+ * without them, or is older than this Hive — takes them from the manifest its capture wrote,
+ * which the drone uploaded as manifests/<drone>/<link>.json; its row is updated too. A killed
+ * capture wrote none: its counters stay as reported. */
+static void
+counters_from_manifest(struct cp_scheduler *s, int64_t job, struct link_row *l)
+{
+	if (json_object_get(l->counters, "packets"))
+		return;
+	char rel[256] = "", dir[PATH_MAX], path[PATH_MAX + 300];
+	sqlite3_stmt *st = cp_db_stmt(s->db, sql_link_manifest);
+	if (st) {
+		sqlite3_bind_int64(st, 1, job);
+		sqlite3_bind_text(st, 2, l->drone, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, l->link, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(rel, sizeof(rel), "%s", sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+	}
+	if (!rel[0] || cp_drone_job_path(s->data_dir, job, "", dir, sizeof(dir)))
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	/* a recorded upload: a regular file, never read through a symlink, bounded */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat sb;
+	json_t *man = NULL;
+	if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size <= MANIFEST_MAX)
+		man = json_loadfd(fd, 0, NULL);
+	if (fd >= 0)
+		close(fd);
+	json_t *mc = json_object_get(man, "counters");
+	if (!json_is_object(mc)) {
+		json_decref(man);
+		return;
+	}
+	json_t *c = manifest_counters(mc);
+	if (json_is_object(l->counters))
+		json_object_update_missing(c, l->counters); /* "files", as the drone reported them */
+	json_decref(man);
+	char *js = json_dumps(c, JSON_COMPACT);
+	st = js ? cp_db_stmt(s->db, sql_link_counters) : NULL;
+	if (st) {
+		sqlite3_bind_int64(st, 1, job);
+		sqlite3_bind_text(st, 2, l->drone, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, l->link, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, js, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			db_failed(s, s->db, job, "recording a link's counters");
+		sqlite3_reset(st);
+	}
+	free(js);
+	cp_info("sched", "job %lld: %s/%s ended without counters; taken from its manifest (%lld "
+		"packets)", (long long)job, l->drone, l->link,
+		(long long)json_integer_value(json_object_get(c, "packets")));
+	json_decref(l->counters);
+	l->counters = c;
+}
+
 static void
 finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_script,
 	struct link_row *links, int nl)
 {
+	for (int i = 0; i < nl; i++)
+		counters_from_manifest(s, job, &links[i]);
 	const char *state = has_script ? "processing" : "done";
 	char reason[512];
 	snprintf(reason, sizeof(reason), "%s", job_reason);
@@ -470,11 +668,30 @@ finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_s
 			cp_info("sched", "job %lld ended: %s%s%s", (long long)job, state,
 				reason[0] ? " — " : "", reason);
 		else
-			cp_error("sched", "job %lld: cannot record its end", (long long)job);
+			db_failed(s, s->db, job, "recording its end");
 		sqlite3_reset(st);
+	} else {
+		s->tick_failed = true; /* no statement or no memory: try again later */
 	}
 	free(text);
 	json_decref(counters);
+}
+
+/* Captures stop themselves at max_duration, counted from their own start; this is the backstop
+ * for one that does not: a link whose capture reports (uptime_ms) that it ran OVERRUN_MS past
+ * max_duration, or a job none of whose captures got that far STARTUP_MAX_MS past it. Counting
+ * from the job's start instead stopped captures that were slow to start (more than OVERRUN_MS
+ * on a loaded host) before they had captured anything. */
+static bool
+overran(int64_t max_duration, int64_t started_at, int64_t now, const struct link_row *l, int nl)
+{
+	int64_t limit = max_duration * 1000;
+	for (int i = 0; i < nl; i++)
+		if (active(l[i].state) &&
+			json_integer_value(json_object_get(l[i].counters, "uptime_ms")) >=
+			limit + OVERRUN_MS)
+			return true;
+	return started_at && now - started_at >= limit + STARTUP_MAX_MS;
 }
 
 static void
@@ -508,6 +725,9 @@ supervise(struct cp_scheduler *s)
 
 	for (int k = 0; k < n; k++) {
 		struct job *j = &jobs[k];
+		if (held(s, j->id, now))
+			continue;
+		s->tick_failed = false;
 		struct link_row links[MAX_JOB_LINKS];
 		int nl = load_links(s->db, j->id, links, MAX_JOB_LINKS);
 		if (nl < 0)
@@ -518,7 +738,7 @@ supervise(struct cp_scheduler *s)
 			struct link_row *l = &links[i];
 			int64_t away_since, connected_at;
 			if (!strcmp(l->state, "pending")) {
-				if (cancelled && set_link(s->db, j->id, l, "cancelled", "") == 0)
+				if (cancelled && set_link(s, j->id, l, "cancelled", "") == 0)
 					snprintf(l->state, sizeof(l->state), "cancelled");
 				continue;
 			}
@@ -535,11 +755,11 @@ supervise(struct cp_scheduler *s)
 				snprintf(why, sizeof(why), "drone %.31s no longer has this capture",
 					l->drone);
 			} else if (!strcmp(l->state, "finishing") && j->started_at &&
-				now - j->started_at > j->max_duration * 1000 + OVERRUN_MS +
+				now - j->started_at > j->max_duration * 1000 + STARTUP_MAX_MS +
 					FINISH_TIMEOUT_MS) {
 				snprintf(why, sizeof(why), "drone %.31s did not stop the capture", l->drone);
 			}
-			if (why[0] && set_link(s->db, j->id, l, "failed", why) == 0) {
+			if (why[0] && set_link(s, j->id, l, "failed", why) == 0) {
 				snprintf(l->state, sizeof(l->state), "failed");
 				snprintf(l->reason, sizeof(l->reason), "%s", why);
 			}
@@ -550,10 +770,8 @@ supervise(struct cp_scheduler *s)
 			const char *stop = NULL;
 			if (json_integer_value(json_object_get(sum, "bytes")) >= j->max_size)
 				stop = "max_size";
-			else if (j->started_at && now - j->started_at >= j->max_duration * 1000 +
-				OVERRUN_MS)
-				stop = "max_duration"; /* captures stop themselves on time; this is the
-				                         * backstop for one that does not */
+			else if (overran(j->max_duration, j->started_at, now, links, nl))
+				stop = "max_duration";
 			for (int i = 0; !stop && i < nl; i++)
 				if (!strcmp(links[i].state, "failed"))
 					stop = "a link failed";
@@ -567,11 +785,16 @@ supervise(struct cp_scheduler *s)
 					sqlite3_bind_int64(u, 1, j->id);
 					sqlite3_bind_text(u, 2, strcmp(stop, "a link failed") ? stop : "",
 						-1, SQLITE_STATIC);
-					sqlite3_step(u);
+					if (sqlite3_step(u) != SQLITE_DONE)
+						db_failed(s, s->db, j->id, "marking it finishing");
+					else if (cp_db_changes(s->db))
+						cp_info("sched", "job %lld finishing: %s", (long long)j->id,
+							stop);
 					sqlite3_reset(u);
 				}
+				/* the links are stopped in this tick even when the job's row could not
+				 * be updated: the limit holds, and the row follows at a later attempt */
 				snprintf(j->state, sizeof(j->state), "finishing");
-				cp_info("sched", "job %lld finishing: %s", (long long)j->id, stop);
 			}
 		}
 		/* tell drones to stop (or cancel) their captures; repeated while they finish */
@@ -580,7 +803,7 @@ supervise(struct cp_scheduler *s)
 			struct link_row *l = &links[i];
 			if (!strcmp(l->state, "running")) {
 				send_to_link(l, j->id, cancelled ? "cancel" : "stop");
-				if (set_link(s->db, j->id, l, "finishing", "") == 0)
+				if (set_link(s, j->id, l, "finishing", "") == 0)
 					snprintf(l->state, sizeof(l->state), "finishing");
 			} else if (!strcmp(l->state, "finishing") && resend) {
 				send_to_link(l, j->id, cancelled ? "cancel" : "stop");
@@ -591,6 +814,8 @@ supervise(struct cp_scheduler *s)
 			all_ended &= ended(links[i].state);
 		if (all_ended)
 			finalize(s, j->id, j->reason, j->has_script, links, nl);
+		if (!s->tick_failed)
+			db_worked(s, j->id);
 		free_links(links, nl);
 	}
 }
@@ -602,17 +827,19 @@ scheduler(void *arg)
 	while (!atomic_load(&s->stopping)) {
 		start_pending(s);
 		supervise(s);
-		/* a cancelled processing job stops its script */
-		long long pid = atomic_load(&s->processing_id);
-		if (pid > 0) {
-			sqlite3_stmt *st = cp_db_stmt(s->db, sql_state);
-			if (st) {
-				sqlite3_bind_int64(st, 1, pid);
-				if (sqlite3_step(st) == SQLITE_ROW &&
-					strcmp((const char *)sqlite3_column_text(st, 0), "processing") != 0)
-					atomic_store(&s->cancel_script, true);
-				sqlite3_reset(st);
-			}
+		/* a cancelled processing job stops its script, on whichever processor it runs */
+		for (int i = 0; i < s->n_processors; i++) {
+			struct processor *p = &s->processors[i];
+			long long id = atomic_load(&p->job);
+			sqlite3_stmt *st = id > 0 ? cp_db_stmt(s->db, sql_state) : NULL;
+			if (!st)
+				continue;
+			sqlite3_bind_int64(st, 1, id);
+			if (sqlite3_step(st) == SQLITE_ROW &&
+				strcmp((const char *)sqlite3_column_text(st, 0), "processing") != 0 &&
+				atomic_load(&p->job) == id)
+				atomic_store(&p->cancel, true);
+			sqlite3_reset(st);
 		}
 		cp_db_reset_all(s->db);
 		usleep(CP_SCHED_POLL_MS * 1000);
@@ -636,27 +863,46 @@ open_up(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 	return 0;
 }
 
-static int
-set_script_end(struct cp_scheduler *s, int64_t id, const char *state, const char *reason)
+/* Records the script's end. Until that works the job stays 'processing' and this processor
+ * keeps it — another would run the script again — retrying with the scheduler's back-off and
+ * logging the failure once, with SQLite's message. */
+static void
+set_script_end(struct processor *p, int64_t id, const char *state, const char *reason)
 {
-	sqlite3_stmt *st = cp_db_stmt(s->pdb, sql_script_end);
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, cp_now_ms());
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return cp_db_errno(rc);
-	cp_info("sched", "job %lld ended: %s (%s)", (long long)id, state, reason);
-	return 0;
+	int64_t delay = BACKOFF_FIRST_MS;
+	for (int attempt = 1;; attempt++) {
+		sqlite3_stmt *st = cp_db_stmt(p->db, sql_script_end);
+		int rc = SQLITE_ERROR;
+		if (st) {
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 4, cp_now_ms());
+			rc = sqlite3_step(st);
+			if (rc != SQLITE_DONE && attempt == 1)
+				cp_error("sched", "job %lld: recording the script's end failed: %s "
+					"(retrying, at most every %d s)", (long long)id,
+					sqlite3_errmsg(cp_db_handle(p->db)), BACKOFF_MAX_MS / 1000);
+			sqlite3_reset(st);
+		}
+		cp_db_reset_all(p->db);
+		if (rc == SQLITE_DONE) {
+			cp_info("sched", "job %lld ended: %s (%s)%s", (long long)id, state, reason,
+				attempt > 1 ? ", recorded after failed attempts" : "");
+			return;
+		}
+		for (int64_t t = 0; t < delay && !atomic_load(&p->s->stopping); t += 100)
+			usleep(100 * 1000);
+		if (atomic_load(&p->s->stopping))
+			return; /* the next start fails the job, clearly */
+		delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+	}
 }
 
 static void
-process_job(struct cp_scheduler *s, int64_t id, uint32_t timeout_s)
+process_job(struct processor *pr, int64_t id, uint32_t timeout_s)
 {
+	struct cp_scheduler *s = pr->s;
 	char script[PATH_MAX], dataset[PATH_MAX], processed[PATH_MAX], log[PATH_MAX];
 	char reason[256];
 	int rc = 0;
@@ -673,15 +919,13 @@ process_job(struct cp_scheduler *s, int64_t id, uint32_t timeout_s)
 		rc = nftw(dataset, open_up, 16, FTW_PHYS);
 	if (rc > 0)
 		rc = -EIO;
-	atomic_store(&s->cancel_script, false);
-	atomic_store(&s->processing_id, id);
 	struct cp_sandbox_params p = {
 		.script_path = script,
 		.dataset_dir = dataset,
 		.processed_dir = processed,
 		.log_path = log,
 		.timeout_s = timeout_s,
-		.cancel = &s->cancel_script,
+		.cancel = &pr->cancel,
 	};
 	struct cp_sandbox_result res;
 	memset(&res, 0, sizeof(res));
@@ -689,7 +933,6 @@ process_job(struct cp_scheduler *s, int64_t id, uint32_t timeout_s)
 		cp_info("sched", "job %lld processing: %s", (long long)id, script);
 		rc = cp_sandbox_run(&p, &res);
 	}
-	atomic_store(&s->processing_id, 0);
 	if (atomic_load(&s->stopping))
 		return; /* the Hive is stopping: the next start fails the job, clearly */
 	const char *state = "failed";
@@ -706,32 +949,74 @@ process_job(struct cp_scheduler *s, int64_t id, uint32_t timeout_s)
 	else
 		state = "done", reason[0] = '\0';
 	/* a cancelled job is already 'cancelled': the conditional update leaves it so */
-	if ((rc = set_script_end(s, id, state, reason)))
-		cp_error("sched", "job %lld: cannot record the script's end: %s", (long long)id,
-			strerror(-rc));
+	set_script_end(pr, id, state, reason);
+}
+
+/* Is the job's script running on a processor? Under pick_mu. */
+static bool
+taken(const struct cp_scheduler *s, int64_t id)
+{
+	for (int i = 0; i < s->n_processors; i++)
+		if (atomic_load(&s->processors[i].job) == id)
+			return true;
+	return false;
 }
 
 static void *
 processor(void *arg)
 {
-	struct cp_scheduler *s = arg;
+	struct processor *p = arg;
+	struct cp_scheduler *s = p->s;
 	while (!atomic_load(&s->stopping)) {
-		sqlite3_stmt *st = cp_db_stmt(s->pdb, sql_next_script);
 		int64_t id = 0, timeout = 0;
-		if (st && sqlite3_step(st) == SQLITE_ROW) {
-			id = sqlite3_column_int64(st, 0);
-			timeout = sqlite3_column_int64(st, 1);
-		}
+		pthread_mutex_lock(&s->pick_mu);
+		sqlite3_stmt *st = cp_db_stmt(p->db, sql_next_scripts);
+		while (st && id == 0 && sqlite3_step(st) == SQLITE_ROW)
+			if (!taken(s, sqlite3_column_int64(st, 0))) {
+				id = sqlite3_column_int64(st, 0);
+				timeout = sqlite3_column_int64(st, 1);
+			}
 		if (st)
 			sqlite3_reset(st);
+		if (id > 0) {
+			atomic_store(&p->cancel, false);
+			atomic_store(&p->job, id);
+		}
+		pthread_mutex_unlock(&s->pick_mu);
 		if (id > 0)
-			process_job(s, id, timeout > 0 && timeout <= UINT32_MAX ? (uint32_t)timeout : 0);
-		cp_db_reset_all(s->pdb);
+			process_job(p, id, timeout > 0 && timeout <= UINT32_MAX ? (uint32_t)timeout : 0);
+		atomic_store(&p->job, 0);
+		cp_db_reset_all(p->db);
 		if (id <= 0)
 			usleep(CP_SCHED_POLL_MS * 1000);
 	}
-	atomic_store(&s->processor_done, true);
+	atomic_store(&p->done, true);
 	return NULL;
+}
+
+/* Stops the processors that started: each script is stopped like a cancel, and they are given
+ * PROCESSOR_JOIN_MS to return. false when one is still running (it is left behind). */
+static bool
+stop_processors(struct cp_scheduler *s)
+{
+	for (int i = 0; i < s->n_processors; i++)
+		atomic_store(&s->processors[i].cancel, true);
+	bool all = false;
+	for (int t = 0; !all && t <= PROCESSOR_JOIN_MS / 50; t++) {
+		all = true;
+		for (int i = 0; i < s->n_processors; i++)
+			all &= !s->processors[i].started || atomic_load(&s->processors[i].done);
+		if (!all)
+			usleep(50000);
+	}
+	if (!all)
+		return false;
+	for (int i = 0; i < s->n_processors; i++) {
+		if (s->processors[i].started)
+			pthread_join(s->processors[i].thread, NULL);
+		cp_db_close(s->processors[i].db);
+	}
+	return true;
 }
 
 struct cp_scheduler *
@@ -745,8 +1030,14 @@ cp_scheduler_start(const struct cp_options *o, const char *db_path)
 		sizeof(s->data_dir) ? -ENAMETOOLONG : 0;
 	if (rc == 0 && !(s->db = cp_db_open(db_path)))
 		rc = -errno;
-	if (rc == 0 && !(s->pdb = cp_db_open(db_path)))
-		rc = -errno;
+	pthread_mutex_init(&s->pick_mu, NULL);
+	s->n_processors = o->max_scripts > 0 && o->max_scripts <= PROCESSORS_MAX ?
+		(int)o->max_scripts : 1;
+	for (int i = 0; rc == 0 && i < s->n_processors; i++) {
+		s->processors[i].s = s;
+		if (!(s->processors[i].db = cp_db_open(db_path)))
+			rc = -errno;
+	}
 	if (rc == 0) {
 		/* a script interrupted by a stop or a crash is not rerun: the job fails clearly */
 		sqlite3_stmt *st = cp_db_stmt(s->db, sql_recover_processing);
@@ -763,18 +1054,18 @@ cp_scheduler_start(const struct cp_options *o, const char *db_path)
 		if (mkdir(jobs, 0700) != 0 && errno != EEXIST)
 			rc = -errno;
 	}
-	if (rc == 0)
-		rc = -pthread_create(&s->processor, NULL, processor, s);
-	s->processor_started = rc == 0;
+	for (int i = 0; rc == 0 && i < s->n_processors; i++) {
+		rc = -pthread_create(&s->processors[i].thread, NULL, processor, &s->processors[i]);
+		s->processors[i].started = rc == 0;
+	}
 	if (rc == 0)
 		rc = -pthread_create(&s->thread, NULL, scheduler, s);
 	if (rc) {
 		cp_error("sched", "cannot start the scheduler: %s", strerror(-rc));
 		atomic_store(&s->stopping, true);
-		if (s->processor_started)
-			pthread_join(s->processor, NULL);
-		cp_db_close(s->pdb);
+		stop_processors(s); /* nothing to process yet: they return within a poll */
 		cp_db_close(s->db);
+		pthread_mutex_destroy(&s->pick_mu);
 		free(s);
 		errno = -rc;
 		return NULL;
@@ -789,16 +1080,12 @@ cp_scheduler_stop(struct cp_scheduler *s)
 		return;
 	atomic_store(&s->stopping, true);
 	pthread_join(s->thread, NULL);
-	atomic_store(&s->cancel_script, true);
-	for (int t = 0; t < PROCESSOR_JOIN_MS / 50 && !atomic_load(&s->processor_done); t++)
-		usleep(50000);
-	if (!atomic_load(&s->processor_done)) {
+	if (!stop_processors(s)) {
 		cp_warn("sched", "a post-processing script is still running: left behind");
 		cp_db_close(s->db);
 		return;
 	}
-	pthread_join(s->processor, NULL);
-	cp_db_close(s->pdb);
 	cp_db_close(s->db);
+	pthread_mutex_destroy(&s->pick_mu);
 	free(s);
 }

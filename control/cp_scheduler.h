@@ -16,9 +16,15 @@
  *     computed) and its dataset size.
  * State changes by the API are rows first; the scheduler acts on them, so a kill -9 at any
  * point leaves rows a restart continues from (drones reconnect and report their captures).
+ * An update of a job's rows that fails (disk full, a locked or damaged database) is logged once
+ * per statement with SQLite's message, and that job is left alone for 0.4 s, doubling to 10 s,
+ * until its updates work again (logged too, with the number of failed attempts).
  *
- * A second thread runs post-processing scripts in the sandbox (cp_sandbox.h), one at a time;
- * cancelling a processing job stops its script. */
+ * max_scripts processor threads (default 2) run post-processing scripts in the sandbox
+ * (cp_sandbox.h) side by side, each taking the oldest processing job no other one has, so one
+ * user's long script does not hold up everyone's; more wait. Cancelling a processing job stops
+ * its script, on whichever processor it runs, and no other. A script's end that cannot be
+ * recorded is retried (with the back-off above) by the processor that ran it, never rerun. */
 #ifndef CP_SCHEDULER_H
 #define CP_SCHEDULER_H
 

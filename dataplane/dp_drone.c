@@ -3,15 +3,23 @@
  *
  * Threads: the main loop owns every capture and all state, ticking every 100 ms (connect with
  * back-off, handle the Hive's messages, reap and supervise children, send status each second).
- * civetweb's client thread only queues received messages (inbox) and notes a closed socket.
- * One upload thread sends finished captures' files, so a large upload never delays the
- * heartbeat (the Hive marks a drone offline after a few silent seconds).
+ * One upload thread sends finished captures' files (dp_upload.c), so a large upload never
+ * delays the heartbeat (the Hive marks a drone offline after a few silent seconds).
+ *
+ * Uploads and their answers (docs/DRONES.md): a stored file (2xx) is done; no answer (the Hive
+ * unreachable, or the connection broke before it said anything), 5xx other than 507, 408, 425
+ * and 429 mean "not now": the capture's upload is tried again after 1 s, doubling to 30 s; 404
+ * means the job is gone (the spool copy is dropped); any other 4xx and 507 are final — no retry
+ * can change them — so the capture ends "failed" at once with the Hive's reason ("disk full on
+ * the Hive: ..." for 507 disk_full) and the files that were stored.
  *
  * Spool: SPOOL/<job>-<link>/ is a capture's --out; SPOOL/<job>-<link>.log its stdout/stderr;
- * SPOOL/<job>-<link>.key its anonymisation key (0600); SPOOL/tuning.json the tuning last
- * received. A capture directory left by an earlier agent (killed with its children) is
- * uploaded at start as failed "drone restarted": completed shards survive, .part files are
- * not sent. */
+ * SPOOL/<job>-<link>.key its anonymisation key (0600); SPOOL/<job>-<link>.counters its last
+ * live counters (rewritten with each status); SPOOL/tuning.json the tuning last received. A
+ * capture directory left by an earlier agent (killed with its children) is uploaded at start
+ * as failed "drone restarted": completed shards survive, .part files are not sent, and its
+ * counters are those of its manifest when it had ended, else its last saved ones — never the
+ * zeros of a capture this agent did not run. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,11 +44,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <civetweb.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "dp_drone.h"
+#include "dp_upload.h"
 #include "dp_ws.h"
 
 /* Spool paths are bounded by PATH_MAX and link names by LINK_NAME_MAX: a truncated snprintf
@@ -52,8 +59,12 @@
 #define TICK_MS 100
 #define STATUS_MS 1000
 #define STOP_GRACE_MS 15000
+#define EXIT_GRACE_MS 30000      /* a capture still alive this long after writing its manifest
+                                  * (its last act) hangs in its teardown: it is killed */
 #define BACKOFF_MAX_MS 5000
 #define MAX_UPLOAD_FILES 4096
+#define UPLOAD_RETRY_MS 1000     /* a Hive that cannot take files now: next round after this, */
+#define UPLOAD_RETRY_MAX_MS 30000 /* doubling up to this */
 #define LINK_NAME_MAX 31
 #define WS_PATH "/api/v1/drones/connect"
 #define UPLOAD_PREFIX "/api/v1/drones/upload/"
@@ -72,7 +83,9 @@ struct capture {
 	int link;
 	pid_t pid;
 	bool cancelled, leftover;
+	bool upload_refused;   /* the Hive refused a file for good: the capture failed (reason) */
 	int64_t started_ms, stop_ms;
+	int64_t manifest_ms;   /* when its manifest was first seen while it still ran; 0 = not */
 	char dir[PATH_MAX];
 	char reason[256];
 	json_t *counters;      /* live, from telemetry; final, from the manifest */
@@ -796,8 +809,12 @@ telemetry(pid_t pid, const char *cmd)
 		return NULL;
 	char buf[16384];
 	json_t *out = NULL;
+	/* 200 ms for each step, connect included: a capture that does not answer (hung, stopped)
+	 * fills its listen backlog, and a connect without a timeout would then block the main
+	 * loop, its heartbeat with it, until the Hive took the whole drone for lost */
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
 		read(fd, buf, sizeof(buf)) > 0 && /* the greeting */
 		write(fd, cmd, strlen(cmd)) == (ssize_t)strlen(cmd)) {
@@ -848,6 +865,19 @@ counters_from(json_t *t)
 	return out;
 }
 
+/* The capture's live counters beside its spool directory, for an agent that finds it after a
+ * crash (adopt_leftovers). Replaced whole (rename), never fsynced: what matters is surviving the
+ * agent's death, not the host's. */
+static void
+save_counters(const struct capture *c)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s.counters", c->dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_dump_file(c->counters, tmp, JSON_COMPACT) == 0)
+		rename(tmp, path);
+}
+
 static void
 send_status(struct agent *a)
 {
@@ -862,6 +892,7 @@ send_status(struct agent *a)
 			c->counters = counters_from(t);
 			json_object_set(c->counters, "state", json_object_get(t, "state"));
 			json_decref(t);
+			save_counters(c);
 		}
 		json_array_append_new(caps, json_pack("{s:I, s:s, s:s, s:O}", "job",
 			(json_int_t)c->job, "link", a->links[c->link].name, "state",
@@ -889,19 +920,49 @@ last_log_line(const char *path, char *out, size_t size)
 	if (n <= 0)
 		return;
 	text[n] = '\0';
-	/* the last line tide-dataplane wrote itself; DPDK's own (EAL:, TELEMETRY:) are noise */
-	char *line = NULL;
+	/* Its "stopped: WHY" line when there is one ("disk full", "i/o error"); else the last line
+	 * tide-dataplane wrote itself — but not the closing summary (counters, "dataset: DIR",
+	 * "flows: FILE"), which names paths, not causes. DPDK's own lines (EAL:, ...) are noise. */
+	static const char *const summary[] = { "dataset: ", "flows: ", "received " };
+	char *line = NULL, *stopped = NULL;
 	for (char *p = text; p && *p;) {
 		char *nl = strchr(p, '\n');
 		if (nl)
 			*nl = '\0';
-		if (strncmp(p, "tide-dataplane: ", 16) == 0)
-			line = p + 16;
-		else if (*p && !strchr(p, ':'))
+		if (strncmp(p, "tide-dataplane: stopped: ", 25) == 0) {
+			stopped = p + 25;
+		} else if (strncmp(p, "tide-dataplane: ", 16) == 0) {
+			bool sum = false;
+			for (size_t i = 0; i < sizeof(summary) / sizeof(summary[0]); i++)
+				sum |= strncmp(p + 16, summary[i], strlen(summary[i])) == 0;
+			if (!sum)
+				line = p + 16;
+		} else if (*p && !strchr(p, ':')) {
 			line = p;
+		}
 		p = nl ? nl + 1 : NULL;
 	}
-	snprintf(out, size, "%s", line ? line : "");
+	snprintf(out, size, "%s", stopped ? stopped : line ? line : "");
+}
+
+/* A capture writes its manifest last, once every shard is closed; one that has not exited
+ * EXIT_GRACE_MS after that hangs in its DPDK teardown (seen on loaded hosts) and would hold
+ * its link until the Hive's backstop: it is killed, and reaped() reports it as its manifest
+ * says. One stat() per running capture per tick. */
+static void
+watch_exit(struct agent *a, struct capture *c, int64_t now)
+{
+	char path[PATH_MAX + 32];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/manifest.json", c->dir);
+	if (!c->manifest_ms && stat(path, &sb) == 0)
+		c->manifest_ms = now;
+	if (c->manifest_ms > 0 && now - c->manifest_ms > EXIT_GRACE_MS) {
+		logf_("job %lld on %s: still running %d s after its manifest; killed", c->job,
+			a->links[c->link].name, EXIT_GRACE_MS / 1000);
+		kill(c->pid, SIGKILL);
+		c->manifest_ms = -1; /* once */
+	}
 }
 
 static void
@@ -922,9 +983,19 @@ reaped(struct agent *a, struct capture *c, int status)
 		/* stopped before it had set up its handler: a stop, not a failure */
 		snprintf(c->reason, sizeof(c->reason), "stopped before the capture started");
 		status = 0;
+	} else if (WIFSIGNALED(status) && why && why[0]) {
+		/* its manifest is its last act, written once every shard is closed: it was killed
+		 * while exiting (a DPDK teardown that hung, seen on a loaded host) and its dataset
+		 * is complete — a stop, as the manifest says, not a failure */
+		logf_("job %lld on %s: killed by signal %d while exiting, after its manifest",
+			c->job, a->links[c->link].name, WTERMSIG(status));
+		snprintf(c->reason, sizeof(c->reason), "%s", why);
+		status = 0;
 	} else if (WIFSIGNALED(status)) {
 		snprintf(c->reason, sizeof(c->reason), "tide-dataplane killed by signal %d",
 			WTERMSIG(status));
+	} else if (why && why[0]) {
+		snprintf(c->reason, sizeof(c->reason), "%s", why); /* e.g. "disk full" (exit 1) */
 	} else {
 		snprintf(path, sizeof(path), "%s.log", c->dir);
 		last_log_line(path, c->reason, sizeof(c->reason));
@@ -952,159 +1023,98 @@ reaped(struct agent *a, struct capture *c, int status)
 
 /* ---- uploads ------------------------------------------------------------------------------ */
 
-struct up_file {
-	char rel[512];    /* in the spool directory */
-	char dest[600];   /* in the job's dataset */
+/* PUTs one file to the Hive's HTTP port (named in its welcome); the Hive's answer in *ans
+ * (status 0: it gave none, or has not said yet where uploads go — "not now"). */
+static void
+put_file(struct agent *a, long long job, const char *path, const char *dest, const char *sha,
+	long long size, struct dp_upload_answer *ans)
+{
+	char target[PATH_MAX];
+	snprintf(target, sizeof(target), UPLOAD_PREFIX "%lld/%s", job, dest);
+	int port = atomic_load(&a->upload_port);
+	int fd = port ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		memset(ans, 0, sizeof(*ans));
+		snprintf(ans->message, sizeof(ans->message), "%s", port ? strerror(errno) :
+			"not welcomed yet: the Hive has not said where uploads go");
+		return;
+	}
+	dp_upload_put(a->hive_host, port, target, a->token, fd, size, sha, ans);
+	close(fd);
+}
+
+enum upload_outcome {
+	UPLOADED,        /* every file stored */
+	UPLOAD_LATER,    /* the Hive cannot take them now: the whole capture again, later */
+	UPLOAD_REFUSED,  /* a file was refused for good: c->reason says why */
+	UPLOAD_GONE,     /* the job no longer exists on the Hive */
 };
 
-/* Files to send: shards/ (completed only), the flow records and the manifest, never .part,
- * logs or dot-files. */
-static int
-collect(const char *root, const char *rel, const char *drone, const char *link,
-	struct up_file *out, int n, int depth)
+/* The reason a refused upload gives the capture (and so the job): the Hive's own words. */
+static void
+refusal(struct capture *c, const struct dp_upload_answer *ans)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s%s%s", root, rel[0] ? "/" : "", rel);
-	DIR *d = opendir(path);
-	if (!d || depth > 6) {
-		if (d)
-			closedir(d);
-		return n;
-	}
-	struct dirent *e;
-	while ((e = readdir(d)) && n < MAX_UPLOAD_FILES) {
-		if (e->d_name[0] == '.')
-			continue;
-		char sub[512];
-		if ((size_t)snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "", e->d_name) >=
-			sizeof(sub))
-			continue;
-		if (e->d_type == DT_DIR) {
-			n = collect(root, sub, drone, link, out, n, depth + 1);
-			continue;
-		}
-		if (e->d_type != DT_REG)
-			continue;
-		size_t l = strlen(e->d_name);
-		if (l > 5 && strcmp(e->d_name + l - 5, ".part") == 0)
-			continue;
-		struct up_file *f = &out[n];
-		snprintf(f->rel, sizeof(f->rel), "%s", sub);
-		if (strncmp(sub, "shards/", 7) == 0)
-			snprintf(f->dest, sizeof(f->dest), "%s", sub);
-		else if (strncmp(sub, "flows/", 6) == 0)
-			snprintf(f->dest, sizeof(f->dest), "flows/%s/%s", drone, sub + 6);
-		else if (strcmp(sub, "manifest.json") == 0)
-			snprintf(f->dest, sizeof(f->dest), "manifests/%s/%s.json", drone, link);
-		else
-			continue;
-		n++;
-	}
-	closedir(d);
-	return n;
+	if (ans->status == 507 && strcmp(ans->code, "disk_full") == 0)
+		snprintf(c->reason, sizeof(c->reason), "disk full on the Hive: %s", ans->message);
+	else
+		snprintf(c->reason, sizeof(c->reason), "upload refused by the Hive (HTTP %d %s): %s",
+			ans->status, ans->code[0] ? ans->code : "error", ans->message);
 }
 
-static int
-sha256_file(const char *path, char hex[65], long long *size)
+/* Uploads one capture's files; *list receives those stored (UPLOADED or UPLOAD_REFUSED). */
+static enum upload_outcome
+upload_capture(struct agent *a, struct capture *c, json_t **list)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	static __thread char buf[1 << 20];
-	ssize_t r;
-	long long total = 0;
-	while ((r = read(fd, buf, sizeof(buf))) > 0) {
-		EVP_DigestUpdate(ctx, buf, (size_t)r);
-		total += r;
-	}
-	close(fd);
-	unsigned char md[32];
-	unsigned int len = 0;
-	EVP_DigestFinal_ex(ctx, md, &len);
-	EVP_MD_CTX_free(ctx);
-	if (r < 0)
-		return -EIO;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	*size = total;
-	return 0;
-}
-
-/* PUT one file. HTTP status, or -1 when the Hive could not be reached. */
-static int
-put_file(struct agent *a, long long job, const char *path, const char *dest, const char *sha,
-	long long size)
-{
-	char err[256];
-	int port = atomic_load(&a->upload_port);
-	if (!port)
-		return -1; /* not welcomed yet: the Hive has not said where uploads go */
-	struct mg_connection *c = mg_connect_client(a->hive_host, port, 0, err, sizeof(err));
-	if (!c)
-		return -1;
-	mg_printf(c, "PUT " UPLOAD_PREFIX "%lld/%s HTTP/1.1\r\nHost: %s:%d\r\n"
-		     "Authorization: Bearer %s\r\nContent-Type: application/octet-stream\r\n"
-		     "Content-Length: %lld\r\nX-Tide-Sha256: %s\r\nConnection: close\r\n\r\n",
-		job, dest, a->hive_host, port, a->token, size, sha);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	static __thread char buf[1 << 18];
-	ssize_t r = 0;
-	bool ok = fd >= 0;
-	while (ok && (r = read(fd, buf, sizeof(buf))) > 0)
-		ok = mg_write(c, buf, (size_t)r) == (int)r;
-	if (fd >= 0)
-		close(fd);
-	int status = -1;
-	if (ok && r == 0 && mg_get_response(c, err, sizeof(err), 60000) >= 0)
-		status = mg_get_response_info(c)->status_code;
-	mg_close_connection(c);
-	return status;
-}
-
-/* Uploads one capture's files; the files message for "ended", or NULL to retry later. */
-static json_t *
-upload_capture(struct agent *a, struct capture *c, bool *job_gone)
-{
-	static struct up_file files[MAX_UPLOAD_FILES];
-	int n = collect(c->dir, "", a->name, a->links[c->link].name, files, 0, 0);
-	json_t *list = json_array();
-	*job_gone = false;
+	static struct dp_upload_file files[MAX_UPLOAD_FILES];
+	int n = dp_upload_collect(c->dir, a->name, a->links[c->link].name, files,
+		MAX_UPLOAD_FILES);
+	*list = json_array();
 	for (int i = 0; i < n; i++) {
 		char path[PATH_MAX + 600], sha[65];
 		long long size = 0;
 		snprintf(path, sizeof(path), "%s/%s", c->dir, files[i].rel);
-		if (sha256_file(path, sha, &size) != 0)
+		if (dp_upload_sha256(path, sha, &size) != 0)
 			continue;
-		int st = -1;
-		for (int attempt = 0; attempt < 3 && (st < 200 || st >= 300); attempt++) {
-			st = put_file(a, c->job, path, files[i].dest, sha, size);
-			if (st == 404 || st == 409 || st == 403 || st == 507)
-				break; /* the job is gone, or ended elsewhere: do not insist */
+		struct dp_upload_answer ans;
+		for (int attempt = 0;; attempt++) {
+			put_file(a, c->job, path, files[i].dest, sha, size, &ans);
+			/* a body damaged on the way is sent again, twice at most */
+			if (ans.status != 422 || strcmp(ans.code, "checksum_mismatch") || attempt == 2)
+				break;
 		}
-		if (st == 404) {
-			*job_gone = true;
-			json_decref(list);
-			return NULL;
-		}
-		if (st < 0) {
-			json_decref(list);
-			return NULL; /* the Hive is unreachable: try again later */
-		}
-		if (st >= 200 && st < 300)
-			json_array_append_new(list, json_pack("{s:s, s:I, s:s}", "path",
+		switch (dp_upload_verdict(&ans)) {
+		case DP_UPLOAD_STORED:
+			json_array_append_new(*list, json_pack("{s:s, s:I, s:s}", "path",
 				files[i].dest, "size", (json_int_t)size, "sha256", sha));
-		else
-			logf_("job %lld: upload of %s refused (HTTP %d)", c->job, files[i].dest, st);
+			break;
+		case DP_UPLOAD_RETRY:
+			logf_("job %lld: %s: the Hive cannot take it now (%s%s%s); trying again later",
+				c->job, files[i].dest, ans.status ? "HTTP " : "",
+				ans.status ? ans.code : "", ans.message);
+			json_decref(*list);
+			*list = NULL;
+			return UPLOAD_LATER;
+		case DP_UPLOAD_GONE:
+			logf_("job %lld: %s: the Hive no longer has this job (HTTP 404)", c->job,
+				files[i].dest);
+			json_decref(*list);
+			*list = NULL;
+			return UPLOAD_GONE;
+		case DP_UPLOAD_REFUSED:
+			refusal(c, &ans);
+			logf_("job %lld: %s refused (HTTP %d %s: %s); the capture fails, not retried",
+				c->job, files[i].dest, ans.status, ans.code, ans.message);
+			return UPLOAD_REFUSED;
+		}
 	}
-	return list;
+	return UPLOADED;
 }
 
 static void *
 uploader(void *arg)
 {
 	struct agent *a = arg;
+	int pause_ms = UPLOAD_RETRY_MS;
 	pthread_mutex_lock(&a->mu);
 	while (!atomic_load(&a->quit)) {
 		if (a->n_upload == 0) {
@@ -1118,20 +1128,31 @@ uploader(void *arg)
 		memmove(a->upload_queue, a->upload_queue + 1, sizeof(int) * (size_t)--a->n_upload);
 		pthread_mutex_unlock(&a->mu);
 		struct capture *c = &a->caps[idx];
-		bool gone = false;
-		json_t *files = c->cancelled ? json_array() : upload_capture(a, c, &gone);
+		json_t *files = NULL;
+		enum upload_outcome o = c->cancelled ? UPLOADED : upload_capture(a, c, &files);
 		pthread_mutex_lock(&a->mu);
-		if (!files && !gone) {
-			a->upload_queue[a->n_upload++] = idx; /* again, after a pause */
-			pthread_mutex_unlock(&a->mu);
-			sleep(2);
-			pthread_mutex_lock(&a->mu);
+		if (o == UPLOAD_LATER) {
+			/* again after a pause (a capture that ends meanwhile wakes us early) */
+			a->upload_queue[a->n_upload++] = idx;
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += pause_ms / 1000;
+			ts.tv_nsec += (long)(pause_ms % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (!atomic_load(&a->quit))
+				pthread_cond_timedwait(&a->upload_cv, &a->mu, &ts);
+			pause_ms = pause_ms * 2 > UPLOAD_RETRY_MAX_MS ? UPLOAD_RETRY_MAX_MS : pause_ms * 2;
 			continue;
 		}
+		pause_ms = UPLOAD_RETRY_MS;
 		json_decref(c->ended);
 		c->ended = files ? files : json_array(); /* picked up by the main loop */
-		if (gone)
+		if (o == UPLOAD_GONE)
 			json_object_set_new(c->counters, "job_gone", json_true());
+		c->upload_refused = o == UPLOAD_REFUSED;
 		a->upload_done[idx] = true;
 	}
 	pthread_mutex_unlock(&a->mu);
@@ -1168,10 +1189,34 @@ release(struct agent *a, struct capture *c)
 	unlink(p);
 	snprintf(p, sizeof(p), "%s.key", c->dir);
 	unlink(p);
+	snprintf(p, sizeof(p), "%s.counters", c->dir);
+	unlink(p);
 	json_decref(c->counters);
 	json_decref(c->ended);
 	memset(c, 0, sizeof(*c));
 	(void)a;
+}
+
+/* What a capture left by an earlier agent counted: its manifest's counters when it had ended,
+ * else those of its last status. */
+static json_t *
+leftover_counters(const char *dir)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/manifest.json", dir);
+	json_t *man = json_load_file(path, 0, NULL);
+	json_t *mc = json_object_get(man, "counters");
+	json_t *out = json_is_object(mc) ? counters_from(mc) : NULL;
+	json_decref(man);
+	if (!out) {
+		snprintf(path, sizeof(path), "%s.counters", dir);
+		out = json_load_file(path, 0, NULL);
+	}
+	if (!json_is_object(out)) {
+		json_decref(out);
+		out = json_object();
+	}
+	return out;
 }
 
 /* Spool directories of an earlier agent: their captures died with it. */
@@ -1196,8 +1241,8 @@ adopt_leftovers(struct agent *a)
 		c->job = job;
 		c->link = li;
 		c->leftover = true;
-		c->counters = json_object();
 		snprintf(c->dir, sizeof(c->dir), "%s/%s", a->spool, e->d_name);
+		c->counters = leftover_counters(c->dir);
 		snprintf(c->reason, sizeof(c->reason), "drone restarted during the capture");
 		logf_("job %lld on %s: left by an earlier drone process; sending its completed files",
 			job, link);
@@ -1369,7 +1414,6 @@ dp_drone_main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	mg_init_library(0);
 	pthread_t up;
 	if (pthread_create(&up, NULL, uploader, a) != 0)
 		return 1;
@@ -1419,6 +1463,8 @@ dp_drone_main(int argc, char **argv)
 			struct capture *c = &a->caps[i];
 			if (c->state == CAP_STOPPING && now - c->stop_ms > STOP_GRACE_MS)
 				kill(c->pid, SIGKILL);
+			if ((c->state == CAP_RUNNING || c->state == CAP_STOPPING) && c->pid > 0)
+				watch_exit(a, c, now);
 			pthread_mutex_lock(&a->mu);
 			bool uploaded = c->state == CAP_UPLOADING && a->upload_done[i];
 			if (uploaded)
@@ -1434,8 +1480,9 @@ dp_drone_main(int argc, char **argv)
 					continue;
 				}
 				const char *st = c->cancelled ? "cancelled" :
-					!c->leftover && json_is_true(json_object_get(c->counters,
-						"exit_ok")) ? "done" : "failed";
+					!c->leftover && !c->upload_refused &&
+					json_is_true(json_object_get(c->counters, "exit_ok")) ? "done" :
+					"failed";
 				report_ended(a, c, st, files);
 			}
 			if (c->state != CAP_FREE && !(c->state == CAP_REPORTING && !a->ws))
@@ -1460,7 +1507,6 @@ dp_drone_main(int argc, char **argv)
 	for (int i = 0; i < MAX_CAPTURES; i++)
 		if (a->caps[i].pid > 0)
 			kill(a->caps[i].pid, SIGKILL);
-	mg_exit_library();
 	logf_("stopped");
 	return 0;
 }

@@ -1,0 +1,149 @@
+"""dronelib — helpers for tests that run real drones against a real Hive (python3 stdlib only).
+
+Shared by test_drones, test_uploads, test_scheduler and test_processing: the remote drone
+(`tide-dataplane --hive ...` started by the test on loopback), event-driven waits and the
+look-ups a test needs to find capture processes.
+
+Every wait polls for the event it names and gives up only at a deadline. The deadlines are
+generous on purpose: the suite runs ASan builds, in parallel, on two cores that other builds
+share, and a DPDK capture's busy-polling worker competes with its own writer thread there, so
+a capture that takes 3 s on a quiet machine may take a minute. A deadline is a bound for a
+hung test, never an estimate of how long things take: tests never sleep to let something
+happen, and a slow machine only makes them slower, never red.
+
+  dataplane_from_argv()     take --dataplane PATH out of sys.argv (meson passes it)
+  Drone(hive, name, token, links, spool=None)
+                            start(), stop(), kill9(), log_text(); .spool, .proc
+  wait_for(what, fn, timeout)   fn() until truthy; its value
+  drone(c, name), online(c, name), register(c, name)
+  wait_job(c, job_id, states, timeout)
+  processes(marker, *flags) [(pid, argv)] of tide-dataplane processes whose argv holds marker
+  alive(pid)                not gone and not a zombie
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cplib import expect  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEMO = os.path.join(ROOT, "config", "demo.pcap")
+
+ONLINE_WAIT = 120.0   # a drone dialling in (it probes its links with a DPDK process first)
+JOB_WAIT = 300.0      # a job through its states; always longer than the job's own bounds
+
+
+def dataplane_from_argv(binary):
+    if "--dataplane" in sys.argv:
+        i = sys.argv.index("--dataplane")
+        path = sys.argv[i + 1]
+        del sys.argv[i:i + 2]
+        return os.path.abspath(path)
+    return os.path.join(os.path.dirname(binary), "tide-dataplane")
+
+
+class Drone:
+    """A remote drone: tide-dataplane --hive with its own spool, killed at the end."""
+
+    def __init__(self, hive, name, token, links, dataplane, spool=None):
+        self.tmp = tempfile.mkdtemp(prefix="tide-drone-")
+        self.spool = spool or os.path.join(self.tmp, "spool")
+        self.log = os.path.join(self.tmp, "drone.log")
+        self.hive, self.name, self.token, self.links = hive, name, token, links
+        self.dataplane = dataplane
+        self.proc = None
+
+    def start(self):
+        args = [self.dataplane, "--hive", "ws://127.0.0.1:%d" % self.hive.drone_port,
+                "--drone", self.name, "--spool", self.spool]
+        for link in self.links:
+            args += ["--link", link]
+        env = dict(os.environ, TIDE_DRONE_TOKEN=self.token)
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        return self
+
+    def kill9(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(90)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    def log_text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+
+def wait_for(what, fn, timeout=JOB_WAIT, step=0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ds waiting for %s" % (timeout, what))
+        time.sleep(step)
+
+
+def drone(c, name):
+    for d in expect(c.get("/api/v1/drones"), 200).json["items"]:
+        if d["name"] == name:
+            return d
+    return None
+
+
+def online(c, name):
+    d = drone(c, name)
+    return d if d and d["state"] == "online" else None
+
+
+def job(c, job_id):
+    return expect(c.get("/api/v1/jobs/%d" % job_id), 200).json
+
+
+def wait_job(c, job_id, states, timeout=JOB_WAIT):
+    return wait_for("job %d in %s" % (job_id, states),
+                    lambda: (lambda j: j if j["state"] in states else None)(job(c, job_id)),
+                    timeout)
+
+
+def register(c, name):
+    r = expect(c.post("/api/v1/drones", {"name": name}), 201).json
+    assert r["token"].startswith("tided_") and r["name"] == name, r
+    return r
+
+
+def processes(marker, *flags):
+    """[(pid, argv)] of live processes whose argv has every flag and an element holding marker."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if all(fl in argv for fl in flags) and any(marker in a for a in argv) and alive(int(d)):
+            out.append((int(d), argv))
+    return out
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
