@@ -390,7 +390,10 @@ unverified(struct cp_drone_conn *s, int64_t job, json_t *files)
 	return bad;
 }
 
-static void
+/* Records a capture's end and acknowledges it. 0 when it could not be recorded: then there is
+ * no ack, and the connection is closed so that the drone, reconnecting, repeats the ended (it
+ * repeats unacknowledged ones at every hello) instead of freeing its spool copy. */
+static int
 ended(struct cp_drone_conn *s, json_t *m)
 {
 	int64_t job = json_integer_value(json_object_get(m, "job"));
@@ -399,7 +402,7 @@ ended(struct cp_drone_conn *s, json_t *m)
 	const char *reason = json_string_value(json_object_get(m, "reason"));
 	if (job <= 0 || !link || !state || (strcmp(state, "done") && strcmp(state, "failed") &&
 		strcmp(state, "cancelled")))
-		return;
+		return 1; /* not ours to judge: ignored, as unknown messages are */
 	char why[512];
 	snprintf(why, sizeof(why), "%s", reason ? reason : "");
 	int bad = unverified(s, job, json_object_get(m, "files"));
@@ -417,6 +420,7 @@ ended(struct cp_drone_conn *s, json_t *m)
 	char *text = json_dumps(counters, JSON_COMPACT);
 	json_decref(counters);
 	sqlite3_stmt *st = cp_db_stmt(s->db, sql_ended);
+	bool recorded = false;
 	if (st && text) {
 		sqlite3_bind_int64(st, 1, job);
 		sqlite3_bind_text(st, 2, s->name, -1, SQLITE_STATIC);
@@ -425,20 +429,25 @@ ended(struct cp_drone_conn *s, json_t *m)
 		sqlite3_bind_text(st, 5, why, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 6, text, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 7, cp_now_ms());
-		if (sqlite3_step(st) != SQLITE_DONE)
-			cp_error("drones", "job %lld: cannot record the end of %s/%s", (long long)job,
-				s->name, link);
+		recorded = sqlite3_step(st) == SQLITE_DONE;
+		if (!recorded)
+			cp_error("drones", "job %lld: cannot record the end of %s/%s: %s; the drone "
+				"will repeat it", (long long)job, s->name, link,
+				sqlite3_errmsg(cp_db_handle(s->db)));
 		else if (cp_db_changes(s->db))
 			cp_info("drones", "job %lld: %s/%s ended %s%s%s", (long long)job, s->name, link,
 				state, why[0] ? ": " : "", why);
 		sqlite3_reset(st);
 	}
 	free(text);
+	if (!recorded)
+		return 0;
 	/* acknowledged once recorded (or already ended here): the drone frees its spool */
 	json_t *ack = json_pack("{s:s, s:I, s:s}", "type", "ack", "job", (json_int_t)job, "link",
 		link);
 	send_to(s, ack);
 	json_decref(ack);
+	return 1;
 }
 
 static void
@@ -515,7 +524,7 @@ cp_drones_conn_message(struct cp_drone_conn *s, const char *data, size_t len)
 	} else if (strcmp(type, "status") == 0) {
 		status(s, m);
 	} else if (strcmp(type, "ended") == 0) {
-		ended(s, m);
+		keep = ended(s, m);
 	} else if (strcmp(type, "tuned") == 0) {
 		tuned(s, m);
 	}

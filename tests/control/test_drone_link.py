@@ -252,6 +252,56 @@ def test_http_slowloris_does_not_block_the_api():
                 s.close()
 
 
+def test_an_end_that_cannot_be_recorded_is_not_acknowledged():
+    """A drone frees its spool copy on the ack: no ack unless the end is in the database."""
+    with Hive(BIN, args=ARGS) as h:
+        c = admin(h)
+        token = drone_token(c, "probe1")
+        con = h.db()
+        con.execute("INSERT INTO jobs (name, owner_id, owner, max_size, max_duration, link,"
+                    " created_at, state) VALUES ('j', 1, 'admin', 1000000, 600, 'p1', 0,"
+                    " 'running')")
+        job = con.execute("SELECT max(id) FROM jobs").fetchone()[0]
+        con.execute("INSERT INTO job_links (job_id, drone, link, state, started_at) VALUES"
+                    " (?, 'probe1', 'p1', 'running', 0)", (job,))
+        # the disk "fails" for exactly this write
+        con.execute("CREATE TRIGGER fail_end BEFORE UPDATE OF state ON job_links"
+                    " WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'simulated I/O"
+                    " error'); END")
+        con.commit()
+        end = json.dumps({"type": "ended", "job": job, "link": "p1", "state": "done",
+                          "reason": "", "counters": {"packets": 1}, "files": []})
+        ws, _ = hello(h, "probe1", token)
+        ws.send(end)
+        f = ws.recv(30)
+        while f and f[0] == TEXT and json.loads(f[1])["type"] != "ack":
+            f = ws.recv(30)
+        assert f is None or f[0] == CLOSE, "acknowledged an end it did not record: %r" % (f,)
+        assert ws.closed_within(30)
+        ws.close()
+        assert "simulated I/O error" in h.log_text()
+        con.execute("DROP TRIGGER fail_end")
+        con.commit()
+        # the drone reconnects and repeats it: now recorded and acknowledged
+        deadline = time.monotonic() + 30
+        while True:     # the closed connection's slot is freed by the listener's thread
+            ws, welcome = hello(h, "probe1", token)
+            if welcome["type"] == "welcome" or time.monotonic() > deadline:
+                break
+            ws.close()
+            time.sleep(0.2)
+        assert welcome["type"] == "welcome", welcome
+        ws.send(end)
+        f = ws.recv(30)
+        while f and f[0] == TEXT and json.loads(f[1])["type"] != "ack":
+            f = ws.recv(30)
+        assert f and json.loads(f[1])["job"] == job, f
+        ws.close()
+        state = con.execute("SELECT state FROM job_links WHERE job_id = ?", (job,)).fetchone()
+        assert state[0] == "done", state
+        con.close()
+
+
 def test_refusals_are_counted_not_logged_one_by_one():
     """A client retrying a bad hello in a loop costs a log line per 10 s, not one per try."""
     with Hive(BIN, args=ARGS) as h:
