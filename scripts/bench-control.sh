@@ -118,9 +118,13 @@ fi
 # LIFETIME seconds or when killed.
 attack() {
 	python3 - "$port" "$drone_port" "$1" <<'PY' &
-import base64, os, socket, sys, threading, time
+import base64, os, signal, socket, sys, threading, time
 api, drones, lifetime = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 end = time.monotonic() + lifetime
+def stop(*_):
+    global end
+    end = 0
+signal.signal(signal.SIGTERM, stop) # finish the loops and report
 opened = {"ws": 0, "slow": 0}
 def ws_client(ping):
     while time.monotonic() < end:
@@ -142,7 +146,8 @@ def ws_client(ping):
                     pass
             s.close()
         except OSError:
-            time.sleep(0.5)
+            pass
+        time.sleep(1) # closed or refused: back a second later, like a client that insists
 def slowloris():
     while time.monotonic() < end:
         try:
@@ -163,8 +168,9 @@ for t in threads:
     t.start()
 while time.monotonic() < end:
     time.sleep(1)
-print("attackers opened %d WebSockets and %d slowloris connections" % (opened["ws"],
-      opened["slow"]))
+cpu = os.times()
+print("attackers opened %d WebSockets and %d slowloris connections, using %.1f s of CPU" % (
+      opened["ws"], opened["slow"], cpu.user + cpu.system))
 PY
 	attacker=$!
 }
