@@ -132,26 +132,10 @@ peer(struct lws *wsi, char *out, size_t size)
 		snprintf(out, size, "?");
 }
 
-/* Refusals are logged at most once per CP_DRONE_WS_LOG_MS, with how many the line stands for:
- * a client hammering the port must not fill the disk with log lines (service thread only). */
-#define CP_DRONE_WS_LOG_MS 10000
-static int64_t refusal_logged_ms;
-static unsigned long refusals_unlogged;
-
 static void
 refused(const char *addr, const char *why)
 {
-	int64_t now = cp_now_ms();
-	refusals_unlogged++;
-	if (now - refusal_logged_ms < CP_DRONE_WS_LOG_MS)
-		return;
-	if (refusals_unlogged > 1)
-		cp_warn("drones", "refused %lu connections since the last such line; the latest "
-			"from %s: %s", refusals_unlogged, addr, why);
-	else
-		cp_warn("drones", "refused a connection from %s: %s", addr, why);
-	refusal_logged_ms = now;
-	refusals_unlogged = 0;
+	cp_drones_warn_stranger("refused a connection from %s: %s", addr, why);
 }
 
 /* Before the upgrade is answered: the right path, and room for one more newcomer. */

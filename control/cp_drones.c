@@ -175,13 +175,10 @@ cp_drones_live(const char *drone)
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
-/* What strangers get wrong is logged at most once per 10 s, with a count: reconnecting with a
- * bad hello in a loop must not turn into a log line per try (the listener does the same for
- * the connections it refuses). */
 #define UNAUTH_LOG_MS 10000
 
-static void __attribute__((format(printf, 1, 2)))
-stranger_warn(const char *fmt, ...)
+void
+cp_drones_warn_stranger(const char *fmt, ...)
 {
 	static pthread_mutex_t lmu = PTHREAD_MUTEX_INITIALIZER;
 	static int64_t logged_ms;
@@ -245,14 +242,14 @@ hello(struct cp_drone_conn *s, json_t *m)
 	}
 	sqlite3_reset(st);
 	if (!id) {
-		stranger_warn("refused a drone from %s: unknown token (claimed name '%.31s')",
+		cp_drones_warn_stranger("refused a drone from %s: unknown token (claimed name '%.31s')",
 			s->address, name);
 		refuse(s, "bad_token", "unknown drone token");
 		return 0;
 	}
 	if (strcasecmp(real, name) != 0) {
 		json_decref(tuning);
-		stranger_warn("refused a drone from %s: the token is %s's, it said '%.31s'",
+		cp_drones_warn_stranger("refused a drone from %s: the token is %s's, it said '%.31s'",
 			s->address, real, name);
 		refuse(s, "bad_token", "this token belongs to another drone");
 		return 0;
@@ -510,7 +507,7 @@ cp_drones_conn_message(struct cp_drone_conn *s, const char *data, size_t len)
 			cp_warn("drones", "drone %s: a message that is not JSON (%s)", s->name,
 				err.text);
 		} else {
-			stranger_warn("refused a connection from %s: its hello is not JSON (%s)",
+			cp_drones_warn_stranger("refused a connection from %s: its hello is not JSON (%s)",
 				s->address, err.text);
 			refuse(s, "bad_hello", "say hello first, in JSON");
 		}

@@ -56,6 +56,10 @@ struct cp_drone_conn *cp_drones_conn_open(const char *address, struct cp_db *db,
 int cp_drones_conn_message(struct cp_drone_conn *c, const char *text, size_t len);
 bool cp_drones_conn_authed(const struct cp_drone_conn *c);
 void cp_drones_conn_close(struct cp_drone_conn *c);
+/* A warning about a client that is not (yet) a drone: refused connections, bad hellos. At most
+ * one line per 10 s, saying how many it stands for, so that a client retrying in a loop cannot
+ * fill the log. */
+void cp_drones_warn_stranger(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Sends msg to the drone if it is online: 0, or -ENOTCONN. */
 int cp_drones_send(const char *drone, json_t *msg);
