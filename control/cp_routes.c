@@ -20,6 +20,7 @@ static const struct cp_route_table *const tables[] = {
 	&cp_api_users_routes,
 	&cp_api_jobs_routes,
 	&cp_api_drones_routes,
+	&cp_api_uploads_routes,
 };
 
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))

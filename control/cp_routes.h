@@ -39,7 +39,8 @@ extern const struct cp_route_table cp_api_system_routes; /* health, permissions,
 extern const struct cp_route_table cp_api_auth_routes;   /* login, logout, me, tokens */
 extern const struct cp_route_table cp_api_users_routes;  /* users, groups */
 extern const struct cp_route_table cp_api_jobs_routes;   /* jobs, dataset files */
-extern const struct cp_route_table cp_api_drones_routes; /* drones, links, tuning, uploads */
+extern const struct cp_route_table cp_api_drones_routes; /* drones, links, tuning */
+extern const struct cp_route_table cp_api_uploads_routes; /* drones' file uploads */
 
 /* 0, or -EINVAL after logging every bad row. */
 int cp_routes_check(void);

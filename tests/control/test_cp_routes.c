@@ -44,6 +44,9 @@ CP_ROUTE_TABLE(cp_api_jobs_routes,
 CP_ROUTE_TABLE(cp_api_drones_routes,
 	{ "PUT", "/api/v1/crates/{id}", CP_PERM_DRONE, ok_handler },
 );
+CP_ROUTE_TABLE(cp_api_uploads_routes,
+	{ "PUT", "/api/v1/crates/{id}/lid", CP_PERM_DRONE, ok_handler },
+);
 
 static int failures;
 
