@@ -1,6 +1,6 @@
 /* cp_drones.h — the Hive's side of the drone link: drones dial in over WebSocket.
  *
- * A drone (tide-dataplane --hive, dataplane/dp_drone.c) connects to the drone listener
+ * A drone (tide-dataplane --hive, dataplane/drone/dp_drone.c) connects to the drone listener
  * (cp_drone_ws.c: its own port and thread, so no drone — and no one pretending to be one —
  * ever holds an HTTP worker) at CP_DRONES_WS_PATH and must send {"type":"hello","token":…}
  * within CP_DRONES_HELLO_S; the token's SHA-256 must match a registered drone
