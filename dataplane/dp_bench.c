@@ -240,8 +240,8 @@ pipeline(int argc, char **argv)
 		fprintf(stderr, "tide-bench: bad filter: %s\n", err);
 		return 2;
 	}
-	if (dp_capture_add_job(c, "bench", f, 0, NULL) != 0 ||
-		dp_capture_make_rings(c, 8192, 4096) != 0)
+	if (dp_capture_add_job(c, "bench", f, 0, NULL, 1, err, sizeof(err)) != 0 ||
+		dp_capture_make_rings(c, 1, 8192, 4096) != 0)
 		return 1;
 	struct cls_engine *engine = NULL;
 	if (classify) {
@@ -252,17 +252,17 @@ pipeline(int argc, char **argv)
 			return 2;
 		}
 		struct dp_flows_params fp = {.path = "/dev/null", .engine = engine, .quiet = true};
-		c->flows = dp_flows_open(&fp);
+		c->jobs[0].flows = dp_flows_open(&fp);
 		struct dp_session_params sp = {
 			.type = CLS_SESSION_BIFLOW,
 			.capacity = 1u << 20,
 			.engine = engine,
 			.emit = dp_flows_emit,
-			.emit_arg = c->flows,
+			.emit_arg = c->jobs[0].flows,
 		};
 		c->engine = engine;
-		c->workers[0].sess = dp_sessions_create(&sp);
-		if (!c->flows || !c->workers[0].sess) {
+		c->workers[0].sess[0] = dp_sessions_create(&sp);
+		if (!c->jobs[0].flows || !c->workers[0].sess[0]) {
 			fprintf(stderr, "tide-bench: cannot create the session table\n");
 			return 1;
 		}
@@ -271,6 +271,7 @@ pipeline(int argc, char **argv)
 	dp_clock_init();
 	dp_worker_capture = c;
 	c->started_ns = dp_now_ns();
+	dp_capture_publish(c, 0, true);
 	rte_eal_remote_launch(dp_worker_main, &c->workers[0], c->workers[0].lcore);
 
 	/* a warm-up (2 s with sessions: the table fills and its memory is touched) is excluded
@@ -335,8 +336,8 @@ pipeline(int argc, char **argv)
 		for (unsigned int i = 0; i < cls_engine_n_plugins(engine); i++)
 			printf(" %s", cls_engine_plugin_name(engine, (int)i));
 		printf("; sessions created %" PRIu64 ", evicted %" PRIu64 ", %u bytes/session\n",
-			dp_session_counter(w->sess, DP_SESS_CREATED),
-			dp_session_counter(w->sess, DP_SESS_EVICTED), dp_session_footprint(w->sess));
+			dp_session_counter(w->sess[0], DP_SESS_CREATED),
+			dp_session_counter(w->sess[0], DP_SESS_EVICTED), dp_session_footprint(w->sess[0]));
 	}
 	printf("  worker packets %" PRIu64 " matched %" PRIu64 " enqueued %" PRIu64
 		" ring_full %" PRIu64 "\n",
@@ -350,8 +351,8 @@ pipeline(int argc, char **argv)
 	printf("RESULT size=%s mpps=%.2f gbps_l1=%.2f cycles_per_pkt=%.1f\n", imix ? "imix" : "64",
 		mpps, gbps_l1, (double)busy / (double)n_meas);
 	if (classify) {
-		dp_sessions_destroy(c->workers[0].sess);
-		dp_flows_close(c->flows);
+		dp_sessions_destroy(c->workers[0].sess[0]);
+		dp_flows_close(c->jobs[0].flows);
 		cls_engine_destroy(engine);
 	}
 	(void)sent;

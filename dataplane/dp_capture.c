@@ -2,14 +2,17 @@
  * tide-dataplane (dp_main.c) and the pipeline benchmark (dp_bench.c), so the benchmark measures
  * exactly the code that captures. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_rcu_qsbr.h>
 
 #include "dp_capture.h"
+#include "dp_filter.h"
 
 int dp_meta_offset = -1;
 
@@ -70,41 +73,129 @@ dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore
 
 int
 dp_capture_add_job(struct dp_capture *c, const char *name, struct dp_filter *filter,
-	uint32_t snaplen, const uint8_t *anon_key)
+	uint32_t snaplen, const uint8_t *anon_key, uint32_t links, char *err, size_t err_size)
 {
-	char err[256];
-	if (c->n_jobs == DP_MAX_JOBS)
+	unsigned int j = 0;
+	while (j < DP_MAX_JOBS && (c->jobs_in_use >> j & 1))
+		j++;
+	if (j == DP_MAX_JOBS) {
+		snprintf(err, err_size, "all %u job slots are in use", DP_MAX_JOBS);
 		return -1;
-	unsigned int j = c->n_jobs;
+	}
 	struct dp_job *job = &c->jobs[j];
+	struct rte_ring *rings[DP_MAX_LINKS];
+	memcpy(rings, job->ring, sizeof(rings)); /* made once per slot, reused */
+	memset(job, 0, sizeof(*job));
+	memcpy(job->ring, rings, sizeof(rings));
 	snprintf(job->name, sizeof(job->name), "%s", name);
-	job->filter = filter;
 	job->snaplen = snaplen;
+	job->links = links;
 	job->anonymise = anon_key != NULL;
 	if (anon_key)
 		memcpy(job->anon_key, anon_key, sizeof(job->anon_key));
-	if (dp_filter_load(filter, err, sizeof(err)) != 0) {
-		fprintf(stderr, "tide-dataplane: cannot load filter '%s': %s\n", filter->expr, err);
+	char ferr[256];
+	if (dp_filter_load(filter, ferr, sizeof(ferr)) != 0) {
+		snprintf(err, err_size, "cannot load filter '%s': %s", filter->expr, ferr);
 		return -1;
 	}
-	for (unsigned int i = 0; i < c->n_workers && anon_key; i++) {
-		c->workers[i].anon[j] = dp_anon_create(anon_key);
-		if (!c->workers[i].anon[j]) {
-			fprintf(stderr, "tide-dataplane: cannot set up anonymisation\n");
+	for (unsigned int i = 0; i < c->n_workers; i++) {
+		struct dp_worker *w = &c->workers[i];
+		memset(&w->job[j], 0, sizeof(w->job[j]));
+		w->anon[j] = NULL;
+		w->sess[j] = NULL;
+		if (anon_key && !(w->anon[j] = dp_anon_create(anon_key))) {
+			for (unsigned int k = 0; k < i; k++) {
+				dp_anon_free(c->workers[k].anon[j]);
+				c->workers[k].anon[j] = NULL;
+			}
+			snprintf(err, err_size, "cannot set up anonymisation");
 			return -1;
 		}
 	}
-	c->n_jobs++;
-	return 0;
+	for (unsigned int l = 0; l < c->n_links; l++) {
+		job->base_imissed[l] = c->link_imissed[l];
+		job->base_nombuf[l] = c->link_nombuf[l];
+	}
+	for (unsigned int i = 0; i < c->n_workers; i++)
+		job->base_sw_ring_full += c->workers[i].sw_ring_full;
+	job->filter = filter;
+	c->jobs_in_use |= 1u << j;
+	if (j >= c->n_jobs)
+		c->n_jobs = j + 1;
+	return (int)j;
+}
+
+void
+dp_job_stop(struct dp_capture *c, unsigned int j, enum dp_stop why)
+{
+	int cur = DP_STOP_NONE;
+	atomic_compare_exchange_strong(&c->jobs[j].stop_reason, &cur, (int)why);
+	atomic_store(&c->jobs[j].stopped, 1);
+	if (!c->always_on)
+		dp_capture_stop(c, why);
 }
 
 int
-dp_capture_make_rings(struct dp_capture *c, unsigned int ring_size, unsigned int sw_ring_size)
+dp_capture_init_rcu(struct dp_capture *c)
+{
+	size_t sz = rte_rcu_qsbr_get_memsize(c->n_workers);
+	c->qs = rte_zmalloc("tide_qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (!c->qs || rte_rcu_qsbr_init(c->qs, c->n_workers) != 0) {
+		fprintf(stderr, "tide-dataplane: cannot set up QSBR: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+void
+dp_capture_publish(struct dp_capture *c, unsigned int j, bool on)
+{
+	struct dp_jobtab *cur = atomic_load(&c->tab);
+	struct dp_jobtab *next = cur == &c->tabs[0] ? &c->tabs[1] : &c->tabs[0];
+	*next = cur ? *cur : (struct dp_jobtab){0};
+	if (on) {
+		next->active |= 1u << j;
+		for (unsigned int l = 0; l < c->n_links; l++)
+			if (c->jobs[j].links >> l & 1)
+				next->by_link[l] |= 1u << j;
+	} else {
+		next->active &= ~(1u << j);
+		for (unsigned int l = 0; l < DP_MAX_LINKS; l++)
+			next->by_link[l] &= ~(1u << j);
+	}
+	atomic_store_explicit(&c->tab, next, memory_order_release);
+	/* the old table is reused by the next publish: wait until no worker reads it (and, when
+	 * removing, until none delivers to the job) */
+	if (c->qs)
+		rte_rcu_qsbr_synchronize(c->qs, RTE_QSBR_THRID_INVALID);
+}
+
+void
+dp_capture_free_job(struct dp_capture *c, unsigned int j)
+{
+	struct dp_job *job = &c->jobs[j];
+	for (unsigned int i = 0; i < c->n_workers; i++) {
+		dp_anon_free(c->workers[i].anon[j]);
+		c->workers[i].anon[j] = NULL;
+	}
+	dp_filter_free(job->filter);
+	job->filter = NULL;
+	for (unsigned int l = 0; l < DP_MAX_LINKS; l++) {
+		free(job->out[l].shards);
+		job->out[l].shards = NULL;
+		job->out[l].n_shards = 0;
+	}
+	c->jobs_in_use &= ~(1u << j);
+}
+
+int
+dp_capture_make_rings(struct dp_capture *c, unsigned int n_slots, unsigned int ring_size,
+	unsigned int sw_ring_size)
 {
 	bool need_sw = false;
 	for (unsigned int l = 0; l < c->n_links; l++)
 		need_sw |= c->links[l].sw_distribute;
-	for (unsigned int j = 0; j < c->n_jobs; j++)
+	for (unsigned int j = 0; j < n_slots; j++)
 		for (unsigned int l = 0; l < c->n_links; l++) {
 			char name[RTE_RING_NAMESIZE];
 			snprintf(name, sizeof(name), "tide_w%u_%u", j, l);
@@ -130,12 +221,13 @@ fail:
 void
 dp_capture_free(struct dp_capture *c)
 {
-	for (unsigned int j = 0; j < c->n_jobs; j++) {
-		for (unsigned int i = 0; i < c->n_workers; i++)
-			dp_anon_free(c->workers[i].anon[j]);
-		for (unsigned int l = 0; l < c->n_links; l++)
+	for (unsigned int j = 0; j < DP_MAX_JOBS; j++) {
+		if (c->jobs_in_use >> j & 1)
+			dp_capture_free_job(c, j);
+		for (unsigned int l = 0; l < DP_MAX_LINKS; l++)
 			rte_ring_free(c->jobs[j].ring[l]);
 	}
+	rte_free(c->qs);
 	for (unsigned int i = 0; i < c->n_workers; i++)
 		rte_ring_free(c->workers[i].sw_in);
 	rte_free(c->workers);
@@ -143,13 +235,13 @@ dp_capture_free(struct dp_capture *c)
 }
 
 void
-dp_session_stats_keep(struct dp_capture *c, unsigned int i)
+dp_session_stats_keep(struct dp_capture *c, unsigned int i, unsigned int j)
 {
 	struct dp_worker *w = &c->workers[i];
-	if (!w->sess)
+	if (!w->sess[j])
 		return;
 	for (unsigned int k = 0; k < DP_SESS_COUNTER_MAX; k++)
-		c->sess_totals[k] += dp_session_counter(w->sess, (enum dp_sess_counter)k);
-	dp_sessions_destroy(w->sess);
-	w->sess = NULL;
+		c->jobs[j].sess_totals[k] += dp_session_counter(w->sess[j], (enum dp_sess_counter)k);
+	dp_sessions_destroy(w->sess[j]);
+	w->sess[j] = NULL;
 }

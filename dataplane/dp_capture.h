@@ -2,9 +2,16 @@
  * writers and their counters. Shared by the worker, writer, telemetry and manifest code.
  *
  * Ownership rules that keep the hot path lock-free: a worker writes only its own struct
- * dp_worker (cache-aligned, counters included); a writer writes only its own struct
- * dp_writer_ctx; everyone else (telemetry, the main loop, the manifest) only reads counters,
- * which are naturally atomic 64-bit loads on the architectures DPDK supports. */
+ * dp_worker (cache-aligned, counters included); the writer thread writes only the outputs of
+ * the jobs it drains; everyone else (telemetry, the main loop, the manifest) only reads
+ * counters, which are naturally atomic 64-bit loads on the architectures DPDK supports.
+ *
+ * Jobs come and go while the links run (the always-on drone, dp_live.h). A job lives in a fixed
+ * slot of c->jobs; workers see the set of active slots through c->tab, a small table replaced
+ * whole (read-copy-update): the control thread fills a slot, publishes a new table, and on
+ * removal publishes a table without the slot and waits, with DPDK's QSBR (rte_rcu_qsbr), until
+ * every worker has passed a quiescent point — after which no worker touches the slot and its
+ * rings can be drained, its files closed and the slot reused. No lock on the packet path. */
 #ifndef DP_CAPTURE_H
 #define DP_CAPTURE_H
 
@@ -16,6 +23,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <time.h>
 
@@ -26,7 +34,8 @@
 #include "dp_session.h"
 
 #define DP_MAX_LINKS 16
-#define DP_MAX_JOBS 8
+#define DP_MAX_JOBS 32        /* job slots in one capture (bit masks are 32 bits) */
+#define DP_LINK_JOB_SLOTS 8   /* concurrent jobs a link offers */
 #define DP_MAX_WORKERS 64
 #define DP_MAX_RXQ_PER_WORKER 16
 #define DP_BURST 32
@@ -92,15 +101,58 @@ struct dp_link {
 	unsigned int linktype;
 };
 
-/* A job: what to keep and where to write it. Read-only to workers once started. */
+struct dp_flows;
+
+/* A writer output: one job's packets from one link, into pcapng shards. */
+struct dp_writer_out {
+	struct dp_shard_writer *sw;   /* NULL: the job does not write this link */
+	char dir[4096];
+	uint64_t written;
+	uint64_t bytes;              /* packet bytes (caplen) written */
+	uint64_t dropped[DP_DROP_MAX];
+	struct dp_shard_info *shards; /* after close */
+	size_t n_shards;
+	unsigned int first_seq;
+};
+
+/* What crash recovery did to a shard an interrupted run left, for the manifest. */
+struct dp_recovered {
+	char file[512];
+	const char *action;
+};
+#define DP_RECOVERED_MAX 64
+
+/* A job: what to keep and where to write it. Read-only to workers while its slot is in the
+ * published table. */
 struct dp_job {
 	char name[64];
 	struct dp_filter *filter;
 	uint32_t snaplen;             /* 0: whole packets */
 	bool anonymise;
 	uint8_t anon_key[DP_ANON_KEY_LEN];
+	uint32_t links;               /* bit mask of the links it takes packets from */
+	uint64_t max_packets;         /* 0: unlimited; the writer ends the job at this many */
 	struct rte_ring *ring[DP_MAX_LINKS];   /* worker → writer, one per link */
+	struct dp_writer_out out[DP_MAX_LINKS]; /* by link */
+	struct dp_flows *flows;       /* its flow records (NULL: no sessions) */
+	char flows_path[4200];
+	uint64_t sess_totals[DP_SESS_COUNTER_MAX]; /* kept when the session tables are freed */
+	uint64_t written_total;       /* writer: packets written over every link */
+	/* link and worker losses when the job started: its own are the growth since */
+	uint64_t base_imissed[DP_MAX_LINKS], base_nombuf[DP_MAX_LINKS], base_sw_ring_full;
+	struct dp_recovered recovered[DP_RECOVERED_MAX];
+	unsigned int n_recovered;
+	uint64_t started_ns, ended_ns;
 	_Atomic int stopped;          /* set by the writer when a limit or the disk ends it */
+	_Atomic int stop_reason;      /* first enum dp_stop that ended it */
+	_Atomic int draining;         /* control → writer: no worker delivers any more */
+	_Atomic int drained;          /* writer → control: rings empty, outputs let go */
+};
+
+/* What workers read to know where packets go: replaced whole, never changed in place. */
+struct dp_jobtab {
+	uint32_t active;                 /* slots workers deliver to */
+	uint32_t by_link[DP_MAX_LINKS];  /* active slots that take each link's packets */
 };
 
 /* Counters a worker keeps per job. */
@@ -126,7 +178,8 @@ struct dp_worker {
 	struct dp_rxq rxq[DP_MAX_RXQ_PER_WORKER];
 	struct rte_ring *sw_in;       /* packets other workers distributed to us (MP/SC) */
 	struct dp_anon *anon[DP_MAX_JOBS];
-	struct dp_sessions *sess;     /* this worker's session table (NULL: no sessions) */
+	struct dp_sessions *sess[DP_MAX_JOBS]; /* each job's session table here (NULL: none) */
+	uint32_t flush_mask;          /* jobs with packets staged in this burst */
 
 	/* counters: written by this worker only */
 	uint64_t rx_pkts;
@@ -136,40 +189,30 @@ struct dp_worker {
 	uint64_t sw_ring_full;        /* could not hand over: dropped (ring_full) */
 	uint64_t busy_cycles;         /* TSC cycles spent on non-empty bursts */
 	uint64_t parse[DP_PARSE_STATUS_MAX];
+	uint64_t idle_sleeps;         /* back-off naps taken on a quiet link */
 	struct dp_job_counters job[DP_MAX_JOBS];
 } __rte_cache_aligned;
-
-/* A writer thread drains every (job, link) ring assigned to it into shard writers. */
-struct dp_writer_out {
-	unsigned int job, link;
-	struct dp_shard_writer *sw;
-	char dir[4096];
-	uint64_t written;
-	uint64_t bytes;              /* packet bytes (caplen) written */
-	uint64_t dropped[DP_DROP_MAX];
-	struct dp_shard_info *shards; /* after close */
-	size_t n_shards;
-	unsigned int first_seq;
-};
 
 struct dp_capture {
 	/* configuration */
 	const struct dp_options *opt;
 	unsigned int n_links;
 	struct dp_link links[DP_MAX_LINKS];
-	unsigned int n_jobs;
+	unsigned int n_jobs;          /* slots ever used: loops over jobs stop here */
+	uint32_t jobs_in_use;         /* control side: slots holding a job (active or ending) */
 	struct dp_job jobs[DP_MAX_JOBS];
+	struct dp_jobtab tabs[2];     /* the published table and the next one */
+	struct dp_jobtab *_Atomic tab;
+	_Atomic uint32_t writer_mask; /* jobs the writer drains */
+	struct rte_rcu_qsbr *qs;      /* workers' quiescent states */
+	bool always_on;               /* a job's end does not end the capture (dp_live) */
+	bool busy_poll;               /* never back off on a quiet link */
 	unsigned int n_workers;
 	struct dp_worker *workers;    /* rte_zmalloc'd, cache aligned */
 	struct rte_mempool *pool;
 	bool lossless;                /* offline input: wait for the writer rather than drop */
 	bool write_shards;            /* --out given: packets go to pcapng shards */
 	struct cls_engine *engine;    /* classification (NULL: off) */
-	struct dp_flows *flows;       /* flow records (NULL: no sessions) */
-	uint64_t sess_totals[DP_SESS_COUNTER_MAX]; /* kept when the session tables are freed */
-	char flows_path[4200];        /* the flow records file ("" when none) */
-	unsigned int n_outs;
-	struct dp_writer_out outs[DP_MAX_JOBS * DP_MAX_LINKS];
 
 	/* run state */
 	_Atomic int quit;             /* workers and readers stop */
@@ -192,19 +235,40 @@ void dp_capture_stop(struct dp_capture *c, enum dp_stop why);
 int dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore,
 	unsigned int n_mbufs);
 
-/* Add a job: load (JIT) its filter and create per-worker anonymisers when anon_key is given.
- * The capture takes the filter. 0 or -1 with a message. */
+/* Fill a free job slot: load (JIT) its filter, create per-worker anonymisers when anon_key is
+ * given, zero its counters. The job takes the filter only on success. Not yet visible to
+ * workers (dp_capture_publish). The slot, or -1 with a message in err. */
 int dp_capture_add_job(struct dp_capture *c, const char *name, struct dp_filter *filter,
-	uint32_t snaplen, const uint8_t *anon_key);
+	uint32_t snaplen, const uint8_t *anon_key, uint32_t links, char *err, size_t err_size);
 
-/* Rings: one per (job, link) to the writer, and hand-over rings when a link distributes. */
-int dp_capture_make_rings(struct dp_capture *c, unsigned int ring_size, unsigned int sw_ring_size);
+/* Make the workers deliver to job j (on) or stop delivering to it (off). Off returns once every
+ * worker has passed a quiescent point: no worker touches the slot any more. */
+void dp_capture_publish(struct dp_capture *c, unsigned int j, bool on);
+
+/* Free a job slot whose job is unpublished and whose outputs are closed. */
+void dp_capture_free_job(struct dp_capture *c, unsigned int j);
+
+/* Rings: one per (job slot, link) to the writer for the first n_slots slots, and hand-over
+ * rings when a link distributes. */
+int dp_capture_make_rings(struct dp_capture *c, unsigned int n_slots, unsigned int ring_size,
+	unsigned int sw_ring_size);
+
+/* Set up the QSBR variable the workers report to (live capture). */
+int dp_capture_init_rcu(struct dp_capture *c);
+
+/* Record the first reason job j stops for; when the capture is not always on, the capture
+ * stops with it. */
+void dp_job_stop(struct dp_capture *c, unsigned int j, enum dp_stop why);
 
 void dp_capture_free(struct dp_capture *c);
 
-/* Add worker i's session counters to c->sess_totals and free its table (engine statistics
- * are merged as it goes). */
-void dp_session_stats_keep(struct dp_capture *c, unsigned int i);
+/* Add worker i's session counters for job j to the job's sess_totals and free its table (engine
+ * statistics are merged as it goes). */
+void dp_session_stats_keep(struct dp_capture *c, unsigned int i, unsigned int j);
+
+#define DP_FOREACH_BIT(j, mask) \
+	for (uint32_t m_##j = (mask), j; m_##j && ((j = (uint32_t)__builtin_ctz(m_##j)), 1); \
+		m_##j &= m_##j - 1)
 
 static inline uint64_t
 dp_now_ns(void)

@@ -24,6 +24,8 @@
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
 
+#include <jansson.h>
+
 #include "cls_truth.h"
 #include "dp_drone.h"
 #include "dp_eal.h"
@@ -351,10 +353,6 @@ run(int argc, char **argv)
 		n_mbufs = opt.mbufs;
 	if (dp_capture_init(c, n_workers, offline, n_mbufs) != 0)
 		return 1;
-	/* one job from the command line; the design (and the control plane) allows DP_MAX_JOBS */
-	if (dp_capture_add_job(c, "capture", filter, opt.snaplen,
-		    opt.anonymise ? opt.anon_key : NULL) != 0)
-		return 1;
 
 	char input[PATH_MAX + 16];
 	if (offline) {
@@ -373,12 +371,23 @@ run(int argc, char **argv)
 				l ? "," : "", c->links[l].name);
 		}
 	}
-	if (dp_capture_make_rings(c, RING_SIZE, SW_RING_SIZE) != 0)
+	/* one job from the command line, on every link (a drone runs many: dp_live.h) */
+	if (dp_capture_add_job(c, "capture", filter, opt.snaplen,
+		    opt.anonymise ? opt.anon_key : NULL, (1u << c->n_links) - 1, err,
+		    sizeof(err)) != 0) {
+		fprintf(stderr, "tide-dataplane: %s\n", err);
+		return 1;
+	}
+	res.filter = NULL; /* the job has it */
+	if (dp_capture_make_rings(c, 1, RING_SIZE, SW_RING_SIZE) != 0)
 		return 1;
 	c->write_shards = opt.out_dir != NULL;
-	if (c->write_shards && dp_writer_open_all(c, opt.out_dir, opt.drone, opt.shard_size,
-				       opt.shard_time_s * 1000000000ull, opt.max_size) != 0)
+	if (c->write_shards && dp_writer_open_job(c, 0, opt.out_dir, opt.drone, opt.shard_size,
+				       opt.shard_time_s * 1000000000ull, opt.max_size, err,
+				       sizeof(err)) != 0) {
+		fprintf(stderr, "tide-dataplane: %s\n", err);
 		return 1;
+	}
 
 	char flows_path[PATH_MAX + 128] = "";
 	if (engine) {
@@ -401,7 +410,7 @@ run(int argc, char **argv)
 					k, ext);
 		}
 		c->engine = engine;
-		snprintf(c->flows_path, sizeof(c->flows_path), "%s", flows_path);
+		snprintf(c->jobs[0].flows_path, sizeof(c->jobs[0].flows_path), "%s", flows_path);
 		struct dp_flows_params fp = {
 			.path = flows_path,
 			.jsonl = opt.flows_jsonl,
@@ -412,8 +421,8 @@ run(int argc, char **argv)
 			.features = opt.features,
 			.quiet = opt.quiet,
 		};
-		c->flows = dp_flows_open(&fp);
-		if (!c->flows)
+		c->jobs[0].flows = dp_flows_open(&fp);
+		if (!c->jobs[0].flows)
 			return 1;
 		for (unsigned int i = 0; i < c->n_workers; i++) {
 			struct dp_session_params sp = {
@@ -428,11 +437,11 @@ run(int argc, char **argv)
 				.stream_bytes = opt.stream_bytes,
 				.features = opt.features,
 				.emit = dp_flows_emit,
-				.emit_arg = c->flows,
+				.emit_arg = c->jobs[0].flows,
 				.worker = i,
 			};
-			c->workers[i].sess = dp_sessions_create(&sp);
-			if (!c->workers[i].sess) {
+			c->workers[i].sess[0] = dp_sessions_create(&sp);
+			if (!c->workers[i].sess[0]) {
 				fprintf(stderr, "tide-dataplane: cannot create a session table of %u "
 						"sessions: %s\n",
 					opt.sessions ? opt.sessions : 1u << 20, strerror(errno));
@@ -449,7 +458,8 @@ run(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	dp_clock_init();
 	dp_worker_capture = c;
-	c->started_ns = dp_now_ns();
+	c->started_ns = c->jobs[0].started_ns = dp_now_ns();
+	dp_capture_publish(c, 0, true);
 
 	pthread_t writer;
 	if (pthread_create(&writer, NULL, dp_writer_thread, c) != 0) {
@@ -480,18 +490,18 @@ run(int argc, char **argv)
 	}
 	atomic_store(&c->writers_quit, 1);
 	pthread_join(writer, NULL);
-	int close_rc = c->write_shards ? dp_writer_close_all(c) : 0;
+	int close_rc = c->write_shards ? dp_writer_close_job(c, 0) : 0;
 
 	/* sessions still open are dumped (TIE's final dump), then the engine's statistics */
 	int train_rc = 0;
 	if (engine) {
 		for (unsigned int i = 0; i < c->n_workers; i++)
-			dp_session_flush(c->workers[i].sess);
+			dp_session_flush(c->workers[i].sess[0]);
 		for (unsigned int i = 0; i < c->n_workers; i++)
-			dp_session_stats_keep(c, i);
-		if (dp_flows_close(c->flows) != 0)
+			dp_session_stats_keep(c, i, 0);
+		if (dp_flows_close(c->jobs[0].flows) != 0)
 			close_rc = -1;
-		c->flows = NULL;
+		c->jobs[0].flows = NULL;
 		if (opt.train && cls_engine_train(engine, err, sizeof(err)) != 0) {
 			fprintf(stderr, "tide-dataplane: %s\n", err);
 			train_rc = -1;
@@ -499,17 +509,34 @@ run(int argc, char **argv)
 		if (!opt.quiet)
 			cls_engine_dump_statistics(engine, stderr);
 	}
-	c->ended_ns = dp_now_ns();
+	c->ended_ns = c->jobs[0].ended_ns = dp_now_ns();
 
-	int mrc = opt.out_dir ? dp_manifest_write(c, &opt, input) : 0;
 	enum dp_stop why = (enum dp_stop)atomic_load(&c->stop_reason);
+	int mrc = 0;
+	if (opt.out_dir) {
+		json_t *params = json_pack("{s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:I}",
+			"filter", opt.filter, "snaplen", (int)opt.snaplen, "anonymised", opt.anonymise,
+			"shard_size", (json_int_t)opt.shard_size, "shard_time",
+			(json_int_t)opt.shard_time_s, "max_size", (json_int_t)opt.max_size,
+			"max_duration", (json_int_t)opt.max_duration_s, "count", (json_int_t)opt.count);
+		struct dp_manifest_info mi = {
+			.out_dir = opt.out_dir,
+			.drone = opt.drone,
+			.input = input,
+			.parameters = params,
+			.stop_reason = dp_stop_names[why],
+			.input_error = c->input_error,
+		};
+		mrc = dp_manifest_write(c, 0, &mi);
+		json_decref(params);
+	}
 	print_line(c, stdout, "tide-dataplane: ");
 	printf("tide-dataplane: stopped: %s\n", dp_stop_names[why]);
 	if (opt.out_dir)
 		printf("tide-dataplane: dataset: %s (manifest.json)\n", opt.out_dir);
 	if (engine)
 		printf("tide-dataplane: flows: %s (%" PRIu64 " sessions)\n", flows_path,
-			c->sess_totals[DP_SESS_CREATED]);
+			c->jobs[0].sess_totals[DP_SESS_CREATED]);
 
 	if (mrc != 0 || close_rc != 0 || train_rc != 0)
 		return 1;
@@ -533,9 +560,9 @@ main(int argc, char **argv)
 
 	if (res.eal) {
 		for (unsigned int i = 0; c->workers && i < c->n_workers; i++)
-			if (c->workers[i].sess)
-				dp_sessions_destroy(c->workers[i].sess);
-		dp_flows_close(c->flows);
+			if (c->workers[i].sess[0])
+				dp_sessions_destroy(c->workers[i].sess[0]);
+		dp_flows_close(c->jobs[0].flows);
 		if (res.ports)
 			dp_port_stop_all(c);
 		dp_capture_free(c);

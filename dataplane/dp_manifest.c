@@ -32,9 +32,8 @@ hex(const uint8_t *d, size_t n, char *out)
 		sprintf(out + 2 * i, "%02x", d[i]);
 }
 
-/* sha256 of a shard an earlier (interrupted) run completed: read back once */
-static int
-sha256_file(const char *path, char out[65], uint64_t *size)
+int
+dp_sha256_file(const char *path, char out[65], uint64_t *size)
 {
 	int fd = open(path, O_RDONLY);
 	if (fd < 0)
@@ -100,7 +99,7 @@ shards_json(const struct dp_writer_out *o, const char *rel_dir)
 			char path[4200];
 			uint64_t size = 0;
 			snprintf(path, sizeof(path), "%s/%s", o->dir, names[i]);
-			if (sha256_file(path, hexsum, &size) == 0) {
+			if (dp_sha256_file(path, hexsum, &size) == 0) {
 				json_object_set_new(s, "bytes", json_integer((json_int_t)size));
 				json_object_set_new(s, "sha256", json_string(hexsum));
 			}
@@ -133,89 +132,87 @@ counters_json(const struct dp_totals *t)
 }
 
 int
-dp_manifest_write(const struct dp_capture *c, const struct dp_options *o, const char *input)
+dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_manifest_info *mi)
 {
+	const struct dp_job *job = &c->jobs[j];
 	char buf[64];
 	json_t *m = json_object();
 	json_object_set_new(m, "tide_version", json_string(TIDE_VERSION));
 	json_object_set_new(m, "format", json_integer(1));
-	json_object_set_new(m, "drone", json_string(o->drone));
-	iso8601(c->started_ns, buf, sizeof(buf));
+	json_object_set_new(m, "drone", json_string(mi->drone));
+	iso8601(job->started_ns, buf, sizeof(buf));
 	json_object_set_new(m, "started", json_string(buf));
-	iso8601(c->ended_ns, buf, sizeof(buf));
+	iso8601(job->ended_ns, buf, sizeof(buf));
 	json_object_set_new(m, "ended", json_string(buf));
 
-	json_t *p = json_object();
-	json_object_set_new(p, "input", json_string(input));
-	json_object_set_new(p, "filter", json_string(o->filter));
-	json_object_set_new(p, "snaplen", json_integer(o->snaplen));
-	json_object_set_new(p, "anonymised", json_boolean(o->anonymise));
-	json_object_set_new(p, "shard_size", json_integer((json_int_t)o->shard_size));
-	json_object_set_new(p, "shard_time", json_integer((json_int_t)o->shard_time_s));
-	json_object_set_new(p, "max_size", json_integer((json_int_t)o->max_size));
-	json_object_set_new(p, "max_duration", json_integer((json_int_t)o->max_duration_s));
-	json_object_set_new(p, "count", json_integer((json_int_t)o->count));
+	json_t *p = json_deep_copy(mi->parameters);
+	if (!json_is_object(p)) {
+		json_decref(p);
+		p = json_object();
+	}
+	json_object_set_new(p, "input", json_string(mi->input));
 	json_object_set_new(p, "workers", json_integer(c->n_workers));
 	json_object_set_new(m, "parameters", p);
-	json_object_set_new(m, "stop_reason",
-		json_string(dp_stop_names[atomic_load(&((struct dp_capture *)c)->stop_reason)]));
-	if (c->input_error[0])
-		json_object_set_new(m, "input_error", json_string(c->input_error));
+	json_object_set_new(m, "stop_reason", json_string(mi->stop_reason ? mi->stop_reason :
+		dp_stop_names[atomic_load(&((struct dp_job *)job)->stop_reason)]));
+	if (mi->input_error && mi->input_error[0])
+		json_object_set_new(m, "input_error", json_string(mi->input_error));
 
 	struct dp_totals t;
-	dp_stats_job(c, 0, &t);
+	dp_stats_job(c, j, &t);
 	json_object_set_new(m, "counters", counters_json(&t));
 
 	json_t *links = json_array();
-	for (unsigned int i = 0; i < c->n_outs; i++) {
-		const struct dp_writer_out *out = &c->outs[i];
-		const struct dp_link *l = &c->links[out->link];
+	for (unsigned int l = 0; l < c->n_links; l++) {
+		const struct dp_writer_out *out = &job->out[l];
+		if (!(job->links >> l & 1) || !out->dir[0])
+			continue;
+		const struct dp_link *lk = &c->links[l];
 		json_t *lj = json_object();
-		json_object_set_new(lj, "name", json_string(l->name));
-		if (c->n_jobs > 1)
-			json_object_set_new(lj, "job", json_string(c->jobs[out->job].name));
-		json_object_set_new(lj, "linktype", json_integer(l->linktype));
+		json_object_set_new(lj, "name", json_string(lk->name));
+		json_object_set_new(lj, "linktype", json_integer(lk->linktype));
 		json_object_set_new(lj, "received",
-			json_integer((json_int_t)dp_stats_link_received(c, out->link)));
+			json_integer((json_int_t)dp_stats_link_received(c, l)));
 		json_object_set_new(lj, "written", json_integer((json_int_t)out->written));
-		const char *rel = out->dir + strlen(o->out_dir) + 1;
+		const char *rel = out->dir + strlen(mi->out_dir) + 1;
 		json_object_set_new(lj, "shards", shards_json(out, rel));
 		json_array_append_new(links, lj);
 	}
 	json_object_set_new(m, "links", links);
 
-	if (c->flows_path[0]) {
+	if (job->flows_path[0]) {
 		json_t *fj = json_object();
 		char hexsum[65];
 		uint64_t size = 0;
-		const char *rel = strncmp(c->flows_path, o->out_dir, strlen(o->out_dir)) == 0 ?
-			c->flows_path + strlen(o->out_dir) + 1 : c->flows_path;
+		size_t dl = strlen(mi->out_dir);
+		const char *rel = strncmp(job->flows_path, mi->out_dir, dl) == 0 &&
+			job->flows_path[dl] == '/' ? job->flows_path + dl + 1 : job->flows_path;
 		json_object_set_new(fj, "file", json_string(rel));
-		if (sha256_file(c->flows_path, hexsum, &size) == 0) {
+		if (dp_sha256_file(job->flows_path, hexsum, &size) == 0) {
 			json_object_set_new(fj, "bytes", json_integer((json_int_t)size));
 			json_object_set_new(fj, "sha256", json_string(hexsum));
 		}
 		json_t *sj = json_object();
 		for (unsigned int k = 0; k < DP_SESS_COUNTER_MAX; k++)
 			json_object_set_new(sj, dp_sess_counter_names[k],
-				json_integer((json_int_t)c->sess_totals[k]));
+				json_integer((json_int_t)job->sess_totals[k]));
 		json_object_set_new(fj, "sessions", sj);
 		json_object_set_new(m, "flows", fj);
 	}
 
 	json_t *rec = json_array();
-	for (unsigned int i = 0; i < dp_recovered_n; i++) {
+	for (unsigned int i = 0; i < job->n_recovered; i++) {
 		json_t *r = json_object();
 		char f[600];
-		snprintf(f, sizeof(f), "%.500s.pcapng", dp_recovered_list[i].file);
+		snprintf(f, sizeof(f), "%.500s.pcapng", job->recovered[i].file);
 		json_object_set_new(r, "file", json_string(f));
-		json_object_set_new(r, "action", json_string(dp_recovered_list[i].action));
+		json_object_set_new(r, "action", json_string(job->recovered[i].action));
 		json_array_append_new(rec, r);
 	}
 	json_object_set_new(m, "recovered", rec);
 
 	char path[4200], tmp[4300];
-	snprintf(path, sizeof(path), "%s/manifest.json", o->out_dir);
+	snprintf(path, sizeof(path), "%s/manifest.json", mi->out_dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int rc = -1;
 	char *text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

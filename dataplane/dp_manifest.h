@@ -1,12 +1,27 @@
 /* dp_manifest.h — writes a dataset's manifest.json: parameters, counters, every shard with its
  * size and sha256, what crash recovery did. Written atomically (temporary file, fsync, rename)
- * so a reader never sees half a manifest. */
+ * so a reader never sees half a manifest. One job's dataset per manifest: the command line's
+ * capture, or one of a drone's jobs. */
 #ifndef DP_MANIFEST_H
 #define DP_MANIFEST_H
 
-#include "dp_capture.h"
-#include "dp_options.h"
+#include <jansson.h>
 
-int dp_manifest_write(const struct dp_capture *c, const struct dp_options *o, const char *input);
+#include "dp_capture.h"
+
+struct dp_manifest_info {
+	const char *out_dir;        /* the dataset's directory */
+	const char *drone;
+	const char *input;          /* "pcap:FILE" or "port:NAME,…" */
+	json_t *parameters;         /* the job's parameters as the caller states them (borrowed) */
+	const char *stop_reason;    /* NULL: the job's own */
+	const char *input_error;    /* NULL or "" when none */
+};
+
+/* Manifest of job j into mi->out_dir/manifest.json. 0 or -1 with a message on stderr. */
+int dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_manifest_info *mi);
+
+/* SHA-256 of a file as 64 hex digits, and its size. 0 or -1. */
+int dp_sha256_file(const char *path, char out[65], uint64_t *size);
 
 #endif

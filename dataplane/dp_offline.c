@@ -50,7 +50,7 @@ void
 dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_options *o)
 {
 	struct dp_worker *w = &c->workers[0];
-	const unsigned int n_jobs = c->n_jobs;
+	const uint32_t jobs = atomic_load(&c->tab)->active;
 	const unsigned int linktype = c->links[0].linktype;
 	const uint64_t max_dur_ns = o->max_duration_s * 1000000000ull;
 	uint64_t parse_cnt[DP_PARSE_STATUS_MAX] = {0};
@@ -103,23 +103,25 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 			view.data_len = (uint16_t)(rec.caplen > UINT16_MAX ? UINT16_MAX : rec.caplen);
 			view.pkt_len = rec.caplen;
 			/* a record larger than 64 KiB does not fit one mbuf segment: reference path */
-			for (unsigned int j = 0; j < n_jobs; j++)
+			DP_FOREACH_BIT(j, jobs)
 				if (rec.caplen <= UINT16_MAX ?
 					dp_filter_match_mbuf(c->jobs[j].filter, &view) :
 					dp_filter_match_raw(c->jobs[j].filter, rec.data, rec.caplen,
 						rec.wirelen))
 					mask |= 1u << j;
 		} else {
-			for (unsigned int j = 0; j < n_jobs; j++)
+			DP_FOREACH_BIT(j, jobs)
 				if (dp_filter_match_raw(c->jobs[j].filter, rec.data, rec.caplen,
 					    rec.wirelen))
 					mask |= 1u << j;
 		}
 		if (mask) {
-			for (unsigned int j = 0; j < n_jobs; j++)
-				matched[j] += (mask >> j) & 1;
-			if (w->sess)
-				dp_session_packet(w->sess, rec.data, &pi, rec.ts_ns, rec.wirelen);
+			DP_FOREACH_BIT(j, mask) {
+				matched[j]++;
+				if (w->sess[j])
+					dp_session_packet(w->sess[j], rec.data, &pi, rec.ts_ns,
+						rec.wirelen);
+			}
 		}
 		if (mask && c->write_shards) {
 			struct rte_mbuf *m = mbuf_from_record(c, w, &rec);
@@ -132,10 +134,11 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 			dp_worker_deliver(c, w, m, &pi, mask);
 		}
 		if ((read & 63) == 0) {
-			if (w->sess) {
-				dp_session_gc(w->sess, rec.ts_ns);
-				dp_flows_tick(c->flows, rec.ts_ns);
-			}
+			DP_FOREACH_BIT(j, jobs)
+				if (w->sess[j]) {
+					dp_session_gc(w->sess[j], rec.ts_ns);
+					dp_flows_tick(c->jobs[j].flows, rec.ts_ns);
+				}
 			dp_worker_flush(c, w);
 			c->offline_read = read;
 			w->rx_pkts = read; /* published for telemetry while the file is read */
@@ -149,7 +152,7 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 	w->rx_bytes = bytes;
 	for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++)
 		w->parse[s] = parse_cnt[s];
-	for (unsigned int j = 0; j < n_jobs; j++) {
+	DP_FOREACH_BIT(j, jobs) {
 		w->job[j].matched = matched[j];
 		w->job[j].filtered = read - matched[j];
 	}

@@ -36,35 +36,40 @@ dp_stats_link_received(const struct dp_capture *c, unsigned int link)
 void
 dp_stats_job(const struct dp_capture *c, unsigned int job, struct dp_totals *t)
 {
+	const struct dp_job *jb = &c->jobs[job];
+	uint64_t offered = 0, sw_ring_full = 0;
 	memset(t, 0, sizeof(*t));
-	uint64_t rx = 0;
 	for (unsigned int i = 0; i < c->n_workers; i++) {
 		const struct dp_worker *w = &c->workers[i];
-		rx += w->rx_pkts;
 		t->rx_bytes += w->rx_bytes;
 		t->busy_cycles += w->busy_cycles;
+		offered += w->job[job].matched + w->job[job].filtered;
 		t->filtered += w->job[job].filtered;
-		t->dropped[DP_DROP_RING_FULL] += w->job[job].ring_full + w->sw_ring_full;
+		t->dropped[DP_DROP_RING_FULL] += w->job[job].ring_full;
 		t->dropped[DP_DROP_MBUF_ALLOC] += w->job[job].mbuf_alloc;
+		sw_ring_full += w->sw_ring_full;
 		for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++)
 			t->parse[s] += w->parse[s];
 	}
+	/* losses before any job saw the packet count against every job of the link, from the
+	 * job's start on */
+	uint64_t before = sw_ring_full - jb->base_sw_ring_full;
+	t->dropped[DP_DROP_RING_FULL] += before;
 	for (unsigned int l = 0; l < c->n_links; l++) {
-		t->dropped[DP_DROP_NIC_IMISSED] += c->link_imissed[l];
-		t->dropped[DP_DROP_MBUF_ALLOC] += c->link_nombuf[l];
-	}
-	for (unsigned int o = 0; o < c->n_outs; o++) {
-		const struct dp_writer_out *out = &c->outs[o];
-		if (out->job != job)
+		if (!(jb->links >> l & 1))
 			continue;
+		uint64_t imissed = c->link_imissed[l] - jb->base_imissed[l];
+		uint64_t nombuf = c->link_nombuf[l] - jb->base_nombuf[l];
+		t->dropped[DP_DROP_NIC_IMISSED] += imissed;
+		t->dropped[DP_DROP_MBUF_ALLOC] += nombuf;
+		before += imissed + nombuf;
+		const struct dp_writer_out *out = &jb->out[l];
 		t->written += out->written;
 		t->bytes_written += out->bytes;
 		for (unsigned int d = 0; d < DP_DROP_MAX; d++)
 			t->dropped[d] += out->dropped[d];
 	}
-	t->received = rx;
-	for (unsigned int l = 0; l < c->n_links; l++)
-		t->received += c->link_imissed[l] + c->link_nombuf[l];
+	t->received = offered + before;
 	t->matched = t->received - t->filtered;
 }
 
@@ -104,7 +109,7 @@ tel_stats(const char *cmd __rte_unused, const char *params __rte_unused, struct 
 	rte_tel_data_add_dict_u64(d, "uptime_ms", (dp_now_ns() - c->started_ns) / 1000000);
 	rte_tel_data_add_dict_u64(d, "workers", c->n_workers);
 	rte_tel_data_add_dict_u64(d, "links", c->n_links);
-	rte_tel_data_add_dict_u64(d, "jobs", c->n_jobs);
+	rte_tel_data_add_dict_u64(d, "jobs", (uint64_t)__builtin_popcount(c->jobs_in_use));
 	add_totals(d, &t);
 	return 0;
 }
@@ -114,7 +119,7 @@ tel_jobs(const char *cmd __rte_unused, const char *params __rte_unused, struct r
 {
 	struct dp_capture *c = tel_capture;
 	rte_tel_data_start_dict(d);
-	for (unsigned int j = 0; j < c->n_jobs; j++) {
+	DP_FOREACH_BIT(j, c->jobs_in_use) {
 		struct rte_tel_data *jd = rte_tel_data_alloc();
 		struct dp_totals t;
 		if (!jd)
@@ -186,15 +191,20 @@ tel_workers(const char *cmd __rte_unused, const char *params __rte_unused,
 			up_cycles ? w->busy_cycles * 1000 / up_cycles : 0);
 		if (w->sw_in)
 			rte_tel_data_add_dict_u64(wd, "ring_used", rte_ring_count(w->sw_in));
-		if (w->sess) {
-			rte_tel_data_add_dict_u64(wd, "sessions_active", dp_session_active(w->sess));
+		/* sessions of the command line's only job (a drone's come and go: not read here) */
+		const struct dp_sessions *ws = NULL;
+		for (unsigned int j = 0; j < c->n_jobs && !ws && !c->always_on; j++)
+			ws = w->sess[j];
+		if (ws) {
+			rte_tel_data_add_dict_u64(wd, "sessions_active", dp_session_active(ws));
 			for (unsigned int sc = 0; sc < DP_SESS_COUNTER_MAX; sc++) {
 				char name[48];
 				snprintf(name, sizeof(name), "sessions_%s", dp_sess_counter_names[sc]);
 				rte_tel_data_add_dict_u64(wd, name,
-					dp_session_counter(w->sess, (enum dp_sess_counter)sc));
+					dp_session_counter(ws, (enum dp_sess_counter)sc));
 			}
 		}
+		rte_tel_data_add_dict_u64(wd, "idle_sleeps", w->idle_sleeps);
 		for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++) {
 			snprintf(k, sizeof(k), "parse_%s", dp_parse_status_names[s]);
 			rte_tel_data_add_dict_u64(wd, k, w->parse[s]);

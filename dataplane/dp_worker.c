@@ -65,8 +65,9 @@ stage_flush(struct dp_capture *c, struct dp_worker *w, unsigned int j)
 void
 dp_worker_flush(struct dp_capture *c, struct dp_worker *w)
 {
-	for (unsigned int j = 0; j < c->n_jobs; j++)
+	DP_FOREACH_BIT(j, w->flush_mask)
 		stage_flush(c, w, j);
+	w->flush_mask = 0;
 }
 
 static inline void
@@ -78,6 +79,7 @@ stage_push(struct dp_capture *c, struct dp_worker *w, unsigned int j, struct rte
 		stage_flush(c, w, j);
 	s->link = link;
 	s->pkts[s->n++] = m;
+	w->flush_mask |= 1u << j;
 }
 
 void
@@ -126,32 +128,36 @@ dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf *m,
 }
 
 void
-dp_worker_process(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf **pkts, uint16_t n)
+dp_worker_process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
+	struct rte_mbuf **pkts, uint16_t n)
 {
 	uint64_t parse_cnt[DP_PARSE_STATUS_MAX] = {0};
-	uint64_t matched[DP_MAX_JOBS] = {0};
-	const unsigned int n_jobs = c->n_jobs;
+	uint64_t matched[DP_MAX_JOBS] = {0}, offered[DP_MAX_JOBS] = {0};
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		if (likely(i + 3 < n))
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void *));
 		struct dp_pkt_info pi;
-		const struct dp_link *l = &c->links[dp_meta(m)->link];
-		dp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), l->linktype,
-			&pi);
+		const uint16_t link = dp_meta(m)->link;
+		const uint32_t cand = t->by_link[link];
+		dp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			c->links[link].linktype, &pi);
 		parse_cnt[pi.status]++;
 		uint32_t mask = 0;
-		for (unsigned int j = 0; j < n_jobs; j++) {
+		DP_FOREACH_BIT(j, cand) {
+			offered[j]++;
 			if (dp_filter_match_mbuf(c->jobs[j].filter, m)) {
 				mask |= 1u << j;
 				matched[j]++;
+				/* sessions are built from what the job selects (TIE: filter, then
+				 * session builder) */
+				if (w->sess[j])
+					dp_session_packet(w->sess[j],
+						rte_pktmbuf_mtod(m, const uint8_t *), &pi,
+						dp_meta(m)->ts_ns, dp_meta(m)->wirelen);
 			}
 		}
-		/* sessions are built from what the jobs select (TIE: filter, then session builder) */
-		if (w->sess && mask)
-			dp_session_packet(w->sess, rte_pktmbuf_mtod(m, const uint8_t *), &pi,
-				dp_meta(m)->ts_ns, dp_meta(m)->wirelen);
 		if (c->write_shards)
 			dp_worker_deliver(c, w, m, &pi, mask);
 		else
@@ -160,9 +166,23 @@ dp_worker_process(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf **p
 	dp_worker_flush(c, w);
 	for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++)
 		w->parse[s] += parse_cnt[s];
-	for (unsigned int j = 0; j < n_jobs; j++) {
+	DP_FOREACH_BIT(j, t->active) {
 		w->job[j].matched += matched[j];
-		w->job[j].filtered += n - matched[j];
+		w->job[j].filtered += offered[j] - matched[j];
+	}
+}
+
+/* Session expiry and cyclic flow files for every job with sessions here. */
+static void
+sessions_tick(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t, uint64_t now,
+	bool flows_too)
+{
+	DP_FOREACH_BIT(j, t->active) {
+		if (!w->sess[j])
+			continue;
+		dp_session_gc(w->sess[j], now);
+		if (flows_too)
+			dp_flows_tick(c->jobs[j].flows, now);
 	}
 }
 
@@ -203,30 +223,59 @@ distribute(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf **pkts, ui
 	return n_keep;
 }
 
+/* A quiet link: after IDLE_SPIN empty polls the worker naps, from IDLE_NAP_MIN_US doubling to
+ * IDLE_NAP_MAX_US, so an always-on drone leaves its cores to others (the Hive, the console, a
+ * test suite) instead of spinning; the first packets after a quiet spell wait at most one nap
+ * in the NIC's descriptors. c->busy_poll (the drone's tuning) turns this off for dedicated
+ * cores. */
+#define IDLE_SPIN 256
+#define IDLE_NAP_MIN_US 16
+#define IDLE_NAP_MAX_US 1000
+
+static void
+idle_nap(struct dp_capture *c, struct dp_worker *w, unsigned int *nap_us)
+{
+	if (c->qs)
+		rte_rcu_qsbr_thread_offline(c->qs, w->index);
+	rte_delay_us_sleep(*nap_us);
+	if (c->qs)
+		rte_rcu_qsbr_thread_online(c->qs, w->index);
+	w->idle_sleeps++;
+	if (*nap_us < IDLE_NAP_MAX_US)
+		*nap_us = *nap_us * 2 > IDLE_NAP_MAX_US ? IDLE_NAP_MAX_US : *nap_us * 2;
+}
+
 int
 dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
 	struct dp_capture *c = dp_worker_capture;
 	struct rte_mbuf *pkts[DP_BURST], *keep[DP_BURST];
-	unsigned int idle = 0;
+	unsigned int idle = 0, empty = 0, nap_us = IDLE_NAP_MIN_US;
 	const uint16_t burst = (uint16_t)(c->opt && c->opt->burst && c->opt->burst <= DP_BURST ?
 		c->opt->burst : DP_BURST);
 
+	if (c->qs) {
+		rte_rcu_qsbr_thread_register(c->qs, w->index);
+		rte_rcu_qsbr_thread_online(c->qs, w->index);
+	}
 	while (likely(!atomic_load_explicit(&c->quit, memory_order_relaxed))) {
+		/* the job table for this round: the control thread replaces it, never changes it
+		 * (dp_capture.h) */
+		const struct dp_jobtab *t = atomic_load_explicit(&c->tab, memory_order_acquire);
+		bool got = false;
 		/* session expiry runs on packet arrival below, and every ~1k empty polls so an idle
 		 * worker still ends its sessions on time */
-		if (w->sess && ++idle >= 1024) {
+		if (++idle >= 1024) {
 			idle = 0;
-			uint64_t now = dp_clock_ns();
-			dp_session_gc(w->sess, now);
-			dp_flows_tick(c->flows, now);
+			sessions_tick(c, w, t, dp_clock_ns(), true);
 		}
 		for (unsigned int q = 0; q < w->n_rxq; q++) {
 			const struct dp_rxq *rq = &w->rxq[q];
 			uint16_t n = rte_eth_rx_burst(rq->port_id, rq->queue, pkts, burst);
 			if (unlikely(n == 0))
 				continue;
+			got = true;
 			/* --count N is exact: packets past the budget are not taken (freed uncounted,
 			 * as tcpdump -c leaves them to the kernel) */
 			int64_t left = atomic_fetch_sub_explicit(&c->budget, n, memory_order_relaxed);
@@ -256,20 +305,33 @@ dp_worker_main(void *arg)
 				todo = keep;
 			}
 			if (n)
-				dp_worker_process(c, w, todo, n);
-			if (w->sess)
-				dp_session_gc(w->sess, ts);
+				dp_worker_process(c, w, t, todo, n);
+			sessions_tick(c, w, t, ts, false);
 			w->busy_cycles += rte_rdtsc() - t0;
 		}
 		if (w->sw_in) {
 			unsigned int n = rte_ring_sc_dequeue_burst(w->sw_in, (void **)pkts, DP_BURST, NULL);
 			if (n) {
 				uint64_t t0 = rte_rdtsc();
+				got = true;
 				w->sw_in_pkts += n;
-				dp_worker_process(c, w, pkts, (uint16_t)n);
+				dp_worker_process(c, w, t, pkts, (uint16_t)n);
 				w->busy_cycles += rte_rdtsc() - t0;
 			}
 		}
+		/* everything staged is flushed: this worker holds no reference to the table */
+		if (c->qs)
+			rte_rcu_qsbr_quiescent(c->qs, w->index);
+		if (got) {
+			empty = 0;
+			nap_us = IDLE_NAP_MIN_US;
+		} else if (!c->busy_poll && ++empty >= IDLE_SPIN) {
+			idle_nap(c, w, &nap_us);
+		}
+	}
+	if (c->qs) {
+		rte_rcu_qsbr_thread_offline(c->qs, w->index);
+		rte_rcu_qsbr_thread_unregister(c->qs, w->index);
 	}
 	/* packets a peer hands over after we stop are drained by the main lcore after the join
 	 * (dp_worker_drain), so nothing is left in a ring */
@@ -286,7 +348,7 @@ dp_worker_drain(struct dp_capture *c)
 		while (w->sw_in &&
 			(n = rte_ring_sc_dequeue_burst(w->sw_in, (void **)pkts, DP_BURST, NULL)) > 0) {
 			w->sw_in_pkts += n;
-			dp_worker_process(c, w, pkts, (uint16_t)n);
+			dp_worker_process(c, w, atomic_load(&c->tab), pkts, (uint16_t)n);
 		}
 	}
 }

@@ -8,7 +8,8 @@
 
 #include "dp_capture.h"
 
-/* lcore entry for live capture; arg is the struct dp_worker. Returns when c->quit is set. */
+/* lcore entry for live capture; arg is the struct dp_worker. Returns when c->quit is set. On a
+ * quiet link it naps (unless c->busy_poll) so an always-on drone does not burn its cores. */
 int dp_worker_main(void *arg);
 
 /* Global capture the lcore entry works on (set once before workers launch). */
@@ -21,9 +22,10 @@ void dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbu
 	const struct dp_pkt_info *pi, uint32_t mask);
 void dp_worker_flush(struct dp_capture *c, struct dp_worker *w);
 
-/* Parse, filter and deliver a burst of mbufs whose metadata is set. Consumes the mbufs. */
-void dp_worker_process(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf **pkts,
-	uint16_t n);
+/* Parse, filter and deliver a burst of mbufs whose metadata is set, to the jobs of table t.
+ * Consumes the mbufs. */
+void dp_worker_process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
+	struct rte_mbuf **pkts, uint16_t n);
 
 /* After every worker lcore has returned: process what is left in the hand-over rings. */
 void dp_worker_drain(struct dp_capture *c);

@@ -11,23 +11,20 @@
 
 #include "dp_writer.h"
 
-struct dp_recovered dp_recovered_list[64];
-unsigned int dp_recovered_n;
-
 #define WRITER_BURST 256
 
 /* list *.part files before recovery so the manifest can say what happened to each */
 static void
-note_parts(const char *dir, const char *rel)
+note_parts(struct dp_job *job, const char *dir, const char *rel)
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
 	struct dirent *e;
-	while ((e = readdir(d)) != NULL && dp_recovered_n < RTE_DIM(dp_recovered_list)) {
+	while ((e = readdir(d)) != NULL && job->n_recovered < DP_RECOVERED_MAX) {
 		size_t l = strlen(e->d_name);
 		if (l > 5 && strcmp(e->d_name + l - 5, ".part") == 0) {
-			struct dp_recovered *r = &dp_recovered_list[dp_recovered_n++];
+			struct dp_recovered *r = &job->recovered[job->n_recovered++];
 			char base[300];
 			snprintf(base, sizeof(base), "%.*s", (int)(l - 5), e->d_name);
 			/* base ends in ".pcapng": the manifest names the shard without it */
@@ -42,76 +39,76 @@ note_parts(const char *dir, const char *rel)
 }
 
 static void
-resolve_parts(const char *dir, unsigned int from)
+resolve_parts(struct dp_job *job, const char *dir, unsigned int from)
 {
-	for (unsigned int i = from; i < dp_recovered_n; i++) {
-		const char *base = strrchr(dp_recovered_list[i].file, '/');
+	for (unsigned int i = from; i < job->n_recovered; i++) {
+		const char *base = strrchr(job->recovered[i].file, '/');
 		char path[4200];
 		snprintf(path, sizeof(path), "%s/%s.pcapng", dir,
-			base ? base + 1 : dp_recovered_list[i].file);
+			base ? base + 1 : job->recovered[i].file);
 		if (access(path, F_OK) == 0)
-			dp_recovered_list[i].action = "repaired";
+			job->recovered[i].action = "repaired";
 	}
 }
 
 int
-dp_writer_open_all(struct dp_capture *c, const char *out_dir, const char *drone,
-	uint64_t shard_size, uint64_t shard_time_ns, uint64_t max_size)
+dp_writer_open_job(struct dp_capture *c, unsigned int j, const char *out_dir,
+	const char *drone, uint64_t shard_size, uint64_t shard_time_ns, uint64_t max_size,
+	char *err, size_t err_size)
 {
-	c->n_outs = 0;
-	for (unsigned int j = 0; j < c->n_jobs; j++) {
-		for (unsigned int l = 0; l < c->n_links; l++) {
-			struct dp_writer_out *o = &c->outs[c->n_outs];
-			memset(o, 0, sizeof(*o));
-			o->job = j;
-			o->link = l;
-			char rel[512];
-			/* one job per run today: its shards live directly under shards/ as DESIGN.md
-			 * lays out; a second job gets its own sub-tree */
-			if (j == 0)
-				snprintf(rel, sizeof(rel), "shards/%s/%s", drone, c->links[l].name);
-			else
-				snprintf(rel, sizeof(rel), "jobs/%s/shards/%s/%s", c->jobs[j].name, drone,
-					c->links[l].name);
-			snprintf(o->dir, sizeof(o->dir), "%s/%s", out_dir, rel);
+	struct dp_job *job = &c->jobs[j];
+	for (unsigned int l = 0; l < c->n_links; l++) {
+		struct dp_writer_out *o = &job->out[l];
+		memset(o, 0, sizeof(*o));
+		if (!(job->links >> l & 1))
+			continue;
+		char rel[512];
+		snprintf(rel, sizeof(rel), "shards/%s/%s", drone, c->links[l].name);
+		snprintf(o->dir, sizeof(o->dir), "%s/%s", out_dir, rel);
 
-			unsigned int before = dp_recovered_n, next_seq = 0, discarded = 0;
-			note_parts(o->dir, rel);
-			int rc = dp_shard_dir_recover(o->dir, &next_seq, &discarded);
-			if (rc < 0 && rc != -ENOENT) {
-				fprintf(stderr, "tide-dataplane: recovering %s: %s\n", o->dir,
-					strerror(-rc));
-				return -1;
-			}
-			resolve_parts(o->dir, before);
-			for (unsigned int i = before; i < dp_recovered_n; i++)
-				fprintf(stderr, "tide-dataplane: partial shard %s.pcapng from an "
-						"interrupted run %s\n",
-					dp_recovered_list[i].file, dp_recovered_list[i].action);
-			o->first_seq = next_seq;
+		unsigned int before = job->n_recovered, next_seq = 0, discarded = 0;
+		note_parts(job, o->dir, rel);
+		int rc = dp_shard_dir_recover(o->dir, &next_seq, &discarded);
+		if (rc < 0 && rc != -ENOENT) {
+			snprintf(err, err_size, "recovering %s: %s", o->dir, strerror(-rc));
+			goto fail;
+		}
+		resolve_parts(job, o->dir, before);
+		for (unsigned int i = before; i < job->n_recovered; i++)
+			fprintf(stderr, "tide-dataplane: partial shard %s.pcapng from an interrupted "
+					"run %s\n",
+				job->recovered[i].file, job->recovered[i].action);
+		o->first_seq = next_seq;
 
-			struct dp_shard_params p = {
-				.dir = o->dir,
-				.linktype = c->links[l].linktype,
-				.snaplen = c->jobs[j].snaplen ? c->jobs[j].snaplen : 262144,
-				.shard_size = shard_size,
-				.shard_time_ns = shard_time_ns,
-				.max_total = max_size,
-				.if_name = c->links[l].name,
-				.if_descr = c->jobs[j].filter->expr,
-				.app = "tide-dataplane " TIDE_VERSION,
-				.first_seq = next_seq,
-			};
-			o->sw = dp_shard_writer_open(&p);
-			if (!o->sw) {
-				fprintf(stderr, "tide-dataplane: cannot open shard writer in %s: %s\n",
-					o->dir, strerror(errno));
-				return -1;
-			}
-			c->n_outs++;
+		struct dp_shard_params p = {
+			.dir = o->dir,
+			.linktype = c->links[l].linktype,
+			.snaplen = job->snaplen ? job->snaplen : 262144,
+			.shard_size = shard_size,
+			.shard_time_ns = shard_time_ns,
+			.max_total = max_size,
+			.if_name = c->links[l].name,
+			.if_descr = job->filter->expr,
+			.app = "tide-dataplane " TIDE_VERSION,
+			.first_seq = next_seq,
+		};
+		o->sw = dp_shard_writer_open(&p);
+		if (!o->sw) {
+			snprintf(err, err_size, "cannot open a shard writer in %s: %s", o->dir,
+				strerror(errno));
+			goto fail;
 		}
 	}
+	atomic_fetch_or(&c->writer_mask, 1u << j);
 	return 0;
+fail:
+	for (unsigned int l = 0; l < c->n_links; l++)
+		if (job->out[l].sw) {
+			dp_shard_writer_close(job->out[l].sw, &job->out[l].shards,
+				&job->out[l].n_shards);
+			job->out[l].sw = NULL;
+		}
+	return -1;
 }
 
 static enum dp_drop
@@ -137,30 +134,34 @@ stop_for(enum dp_writer_stop s)
 /* ISB counters: what the link received and lost before any job saw it, plus this output's own
  * losses. */
 static void
-update_isb_counters(struct dp_capture *c, struct dp_writer_out *o)
+update_isb_counters(struct dp_capture *c, unsigned int link, struct dp_writer_out *o)
 {
-	uint64_t recv, drop = c->link_imissed[o->link] + c->link_nombuf[o->link];
-	if (c->links[o->link].port_id == UINT16_MAX)
+	uint64_t recv, drop = c->link_imissed[link] + c->link_nombuf[link];
+	if (c->links[link].port_id == UINT16_MAX)
 		recv = c->offline_read;
 	else
-		recv = c->link_rx[o->link] + drop;
+		recv = c->link_rx[link] + drop;
 	for (unsigned int d = 0; d < DP_DROP_MAX; d++)
 		drop += o->dropped[d];
 	dp_shard_writer_set_counters(o->sw, recv, drop);
 }
 
 static unsigned int
-drain_one(struct dp_capture *c, struct dp_writer_out *o, uint8_t *scratch)
+drain_one(struct dp_capture *c, unsigned int j, unsigned int link, uint8_t *scratch)
 {
-	struct dp_job *job = &c->jobs[o->job];
+	struct dp_job *job = &c->jobs[j];
+	struct dp_writer_out *o = &job->out[link];
 	struct rte_mbuf *pkts[WRITER_BURST];
-	unsigned int n = rte_ring_sc_dequeue_burst(job->ring[o->link], (void **)pkts, WRITER_BURST,
+	unsigned int n = rte_ring_sc_dequeue_burst(job->ring[link], (void **)pkts, WRITER_BURST,
 		NULL);
 	if (n == 0)
 		return 0;
-	update_isb_counters(c, o);
+	update_isb_counters(c, link, o);
 	for (unsigned int i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
+		/* past --count / max_packets the job has ended: later packets are not its own */
+		if (unlikely(job->max_packets && job->written_total >= job->max_packets))
+			continue;
 		enum dp_writer_stop st = dp_shard_writer_stopped(o->sw);
 		if (unlikely(st != DP_WRITER_STOP_NONE)) {
 			o->dropped[drop_for(st)]++;
@@ -176,16 +177,18 @@ drain_one(struct dp_capture *c, struct dp_writer_out *o, uint8_t *scratch)
 		if (likely(rc == 0)) {
 			o->written++;
 			o->bytes += caplen;
+			if (unlikely(++job->written_total == job->max_packets))
+				dp_job_stop(c, j, DP_STOP_COUNT);
 			continue;
 		}
 		st = dp_shard_writer_stopped(o->sw);
 		if (st == DP_WRITER_STOP_NONE)
 			st = DP_WRITER_STOP_IO_ERROR;
 		o->dropped[drop_for(st)]++;
-		atomic_store(&job->stopped, 1);
-		fprintf(stderr, "tide-dataplane: job %s link %s: %s, stopping\n", job->name,
-			c->links[o->link].name, dp_writer_stop_names[st]);
-		dp_capture_stop(c, stop_for(st));
+		if (!atomic_load(&job->stopped))
+			fprintf(stderr, "tide-dataplane: job %s link %s: %s, stopping\n", job->name,
+				c->links[link].name, dp_writer_stop_names[st]);
+		dp_job_stop(c, j, stop_for(st));
 	}
 	rte_pktmbuf_free_bulk(pkts, n);
 	return n;
@@ -196,28 +199,51 @@ dp_writer_thread(void *arg)
 {
 	struct dp_capture *c = arg;
 	static uint8_t scratch[262144 + 64];
+	unsigned int naps = 0;
 
 	for (;;) {
 		int quitting = atomic_load(&c->writers_quit);
 		unsigned int got = 0;
-		for (unsigned int i = 0; i < c->n_outs; i++)
-			got += drain_one(c, &c->outs[i], scratch);
+		uint32_t mask = atomic_load(&c->writer_mask);
+		DP_FOREACH_BIT(j, mask) {
+			struct dp_job *job = &c->jobs[j];
+			/* read before draining: once set, no worker adds to the rings, so an empty
+			 * pass after it means empty for good */
+			int draining = atomic_load(&job->draining);
+			unsigned int job_got = 0;
+			for (unsigned int l = 0; l < c->n_links; l++)
+				if (job->out[l].sw)
+					job_got += drain_one(c, j, l, scratch);
+			got += job_got;
+			if (draining && job_got == 0) {
+				atomic_fetch_and(&c->writer_mask, ~(1u << j));
+				atomic_store(&job->drained, 1);
+			}
+		}
 		if (got == 0) {
 			if (quitting)
 				break;
-			usleep(50);
+			/* a quiet writer naps longer the longer it stays quiet (up to 1 ms): rings
+			 * of 8k packets leave room for far more */
+			usleep(naps < 64 ? 50 : 1000);
+			naps++;
+		} else {
+			naps = 0;
 		}
 	}
 	return NULL;
 }
 
 int
-dp_writer_close_all(struct dp_capture *c)
+dp_writer_close_job(struct dp_capture *c, unsigned int j)
 {
+	struct dp_job *job = &c->jobs[j];
 	int ret = 0;
-	for (unsigned int i = 0; i < c->n_outs; i++) {
-		struct dp_writer_out *o = &c->outs[i];
-		update_isb_counters(c, o);
+	for (unsigned int l = 0; l < c->n_links; l++) {
+		struct dp_writer_out *o = &job->out[l];
+		if (!o->sw)
+			continue;
+		update_isb_counters(c, l, o);
 		int rc = dp_shard_writer_close(o->sw, &o->shards, &o->n_shards);
 		o->sw = NULL;
 		if (rc < 0) {

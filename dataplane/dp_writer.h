@@ -8,24 +8,20 @@
 
 #include "dp_capture.h"
 
-/* Open one shard writer per (job, link) under out_dir/shards/<drone>/<link>/, recovering any
- * partial shard a killed run left. Returns 0 or -1 with a message on stderr. */
-int dp_writer_open_all(struct dp_capture *c, const char *out_dir, const char *drone,
-	uint64_t shard_size, uint64_t shard_time_ns, uint64_t max_size);
+/* Open job j's shard writers, one per link it takes, under out_dir/shards/<drone>/<link>/,
+ * recovering any partial shard a killed run left (job->recovered says what became of each).
+ * The writer drains the job from then on. Returns 0 or -1 with a message in err. */
+int dp_writer_open_job(struct dp_capture *c, unsigned int j, const char *out_dir,
+	const char *drone, uint64_t shard_size, uint64_t shard_time_ns, uint64_t max_size,
+	char *err, size_t err_size);
 
 /* pthread entry; arg is the struct dp_capture. Returns when c->writers_quit is set and every
- * ring is empty. */
+ * ring is empty. A job whose `draining` is set (no worker delivers to it any more) is drained
+ * to empty, then marked `drained` and let go. */
 void *dp_writer_thread(void *arg);
 
-/* Close every shard writer (ISB, fsync, rename) and keep the shard lists for the manifest. */
-int dp_writer_close_all(struct dp_capture *c);
-
-/* Recovery results, for the manifest. */
-struct dp_recovered {
-	char file[512];
-	const char *action;
-};
-extern struct dp_recovered dp_recovered_list[64];
-extern unsigned int dp_recovered_n;
+/* After the writer has let job j go (drained) or stopped: close its shard writers (ISB, fsync,
+ * rename) and keep the shard lists for the manifest. 0 or -1 with a message on stderr. */
+int dp_writer_close_job(struct dp_capture *c, unsigned int j);
 
 #endif
