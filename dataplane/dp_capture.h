@@ -99,6 +99,8 @@ struct dp_link {
 	uint16_t n_rxq;       /* hardware queues configured */
 	bool sw_distribute;   /* fewer queues than workers: spread by the symmetric hash */
 	unsigned int linktype;
+	uint64_t rate_bps;    /* a replayed file's pace (0: as fast as the port gives) */
+	_Atomic int held;     /* a replay-once file not started yet: its queues are not polled */
 };
 
 struct dp_flows;
@@ -169,6 +171,8 @@ struct dp_rxq {
 	uint16_t port_id;
 	uint16_t queue;
 	bool distribute;
+	double tokens;        /* a paced link: bits it may still take (token bucket) */
+	uint64_t last_tsc;
 };
 
 struct dp_worker {
@@ -221,6 +225,7 @@ struct dp_capture {
 	_Atomic int64_t budget;       /* live --count: packets still to take (INT64_MAX: no limit) */
 	uint64_t started_ns, ended_ns;
 	uint64_t link_rx[DP_MAX_LINKS];      /* port ipackets (refreshed by the main lcore) */
+	uint64_t link_bytes[DP_MAX_LINKS];   /* port ibytes */
 	uint64_t link_imissed[DP_MAX_LINKS];
 	uint64_t link_nombuf[DP_MAX_LINKS];
 	uint64_t offline_read;        /* offline: records read from the file */

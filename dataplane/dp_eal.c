@@ -1,4 +1,6 @@
 /* dp_eal.c — EAL start-up with defaults (see dp_eal.h). */
+#include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,4 +121,22 @@ dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge)
 		return -1;
 	}
 	return split;
+}
+
+void
+dp_eal_stop(void)
+{
+	char rundir[PATH_MAX];
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
+	rte_eal_cleanup();
+	if (!default_prefix)
+		return;
+	DIR *d = opendir(rundir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(d), e->d_name, 0);
+	if (d)
+		closedir(d);
+	rmdir(rundir);
 }

@@ -23,6 +23,11 @@ int dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge
 /* 1 if the EAL runs with tide's own per-process prefix (tide-<pid>), not an operator's. */
 int dp_eal_default_prefix(void);
 
+/* rte_eal_cleanup(), and the runtime directory of tide's own per-process prefix removed (it
+ * would otherwise pile up in /var/run/dpdk, one per run; an operator's --file-prefix is
+ * theirs to keep). */
+void dp_eal_stop(void);
+
 /* Split only: the index of "--" in argv, or 0 if there is none. */
 int dp_eal_split(int argc, char **argv);
 

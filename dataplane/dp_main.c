@@ -29,6 +29,7 @@
 #include "cls_truth.h"
 #include "dp_drone.h"
 #include "dp_eal.h"
+#include "dp_files.h"
 #include "dp_flows.h"
 #include "dp_linktype.h"
 #include "dp_manifest.h"
@@ -52,70 +53,6 @@ on_signal(int sig)
 	dp_capture_stop(&capture, DP_STOP_SIGNAL);
 }
 
-static const char *
-find_demo_pcap(void)
-{
-	static char path[PATH_MAX + 64];
-	const char *env = getenv("TIDE_DEMO_PCAP");
-	if (env)
-		return env;
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-		static const char *const rel[] = {"/../config/demo.pcap",
-			"/../share/tide/demo.pcap"};
-		for (size_t i = 0; i < RTE_DIM(rel); i++) {
-			snprintf(path, sizeof(path), "%s%s", exe, rel[i]);
-			if (access(path, R_OK) == 0)
-				return path;
-		}
-	}
-	/* a build directory outside the source tree */
-	snprintf(path, sizeof(path), "%s/config/demo.pcap", TIDE_SOURCE_DIR);
-	if (access(path, R_OK) == 0)
-		return path;
-	return NULL;
-}
-
-/* config/: --config, TIDE_CONFIG_DIR, next to the build (../config), or installed */
-static const char *
-find_config_dir(const char *given)
-{
-	static char path[PATH_MAX + 64];
-	if (given)
-		return given;
-	const char *env = getenv("TIDE_CONFIG_DIR");
-	if (env)
-		return env;
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-		static const char *const rel[] = {"/../config", "/../share/tide/config",
-			"/../../config"};
-		for (size_t i = 0; i < RTE_DIM(rel); i++) {
-			snprintf(path, sizeof(path), "%s%s/tide_apps.txt", exe, rel[i]);
-			if (access(path, R_OK) == 0) {
-				snprintf(path, sizeof(path), "%s%s", exe, rel[i]);
-				return path;
-			}
-		}
-	}
-	snprintf(path, sizeof(path), "%s/config/tide_apps.txt", TIDE_SOURCE_DIR);
-	if (access(path, R_OK) == 0) {
-		snprintf(path, sizeof(path), "%s/config", TIDE_SOURCE_DIR);
-		return path;
-	}
-	return "/etc/tide";
-}
-
 /* Classification engine and ground truth: loaded before the EAL so configuration errors are
  * usage errors (exit 2) reported at once. */
 static int
@@ -123,7 +60,7 @@ setup_engine(const struct dp_options *o, struct cls_engine **engine, struct cls_
 {
 	char err[1024];
 	struct cls_engine_params ep = {
-		.config_dir = find_config_dir(o->config_dir),
+		.config_dir = dp_find_config_dir(o->config_dir),
 		.enabled_path = o->plugins_path,
 		.plugin_dir = o->plugin_dir,
 		.model_dir = o->model_dir,
@@ -306,7 +243,7 @@ run(int argc, char **argv)
 	char demo_vdev[PATH_MAX + 256];
 	const char *extra[2] = {NULL, NULL};
 	if (opt.demo) {
-		const char *demo = find_demo_pcap();
+		const char *demo = dp_find_demo_pcap();
 		if (!demo) {
 			fprintf(stderr, "tide-dataplane: demo traffic not found (config/demo.pcap); "
 					"run scripts/make-demo-pcap.py or set TIDE_DEMO_PCAP\n");
@@ -571,23 +508,8 @@ main(int argc, char **argv)
 	dp_filter_free(res.filter);
 	cls_truth_free(res.truth);
 	cls_engine_destroy(res.engine);
-	if (res.eal) {
-		/* the runtime directory of our own per-process prefix would otherwise pile up in
-		 * /var/run/dpdk (one per run); an operator's --file-prefix is theirs to keep */
-		char rundir[PATH_MAX];
-		snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
-		rte_eal_cleanup();
-		if (dp_eal_default_prefix()) {
-			DIR *d = opendir(rundir);
-			struct dirent *e;
-			while (d && (e = readdir(d)) != NULL)
-				if (e->d_name[0] != '.')
-					unlinkat(dirfd(d), e->d_name, 0);
-			if (d)
-				closedir(d);
-			rmdir(rundir);
-		}
-	}
+	if (res.eal)
+		dp_eal_stop();
 	free(res.targv);
 	return status;
 }

@@ -12,7 +12,6 @@
 #include <openssl/evp.h>
 
 #include "dp_manifest.h"
-#include "dp_stats.h"
 #include "dp_writer.h"
 
 static void
@@ -111,8 +110,8 @@ shards_json(const struct dp_writer_out *o, const char *rel_dir)
 	return arr;
 }
 
-static json_t *
-counters_json(const struct dp_totals *t)
+json_t *
+dp_manifest_counters_json(const struct dp_totals *t)
 {
 	json_t *c = json_object();
 	json_object_set_new(c, "received", json_integer((json_int_t)t->received));
@@ -160,7 +159,7 @@ dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_ma
 
 	struct dp_totals t;
 	dp_stats_job(c, j, &t);
-	json_object_set_new(m, "counters", counters_json(&t));
+	json_object_set_new(m, "counters", dp_manifest_counters_json(&t));
 
 	json_t *links = json_array();
 	for (unsigned int l = 0; l < c->n_links; l++) {

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "dp_capture.h"
+#include "dp_stats.h"
 
 struct dp_manifest_info {
 	const char *out_dir;        /* the dataset's directory */
@@ -20,6 +21,10 @@ struct dp_manifest_info {
 
 /* Manifest of job j into mi->out_dir/manifest.json. 0 or -1 with a message on stderr. */
 int dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_manifest_info *mi);
+
+/* Counters in the manifest's vocabulary (received, matched, filtered, written, bytes_written,
+ * dropped{reason}, parse{status}). New reference. */
+json_t *dp_manifest_counters_json(const struct dp_totals *t);
 
 /* SHA-256 of a file as 64 hex digits, and its size. 0 or -1. */
 int dp_sha256_file(const char *path, char out[65], uint64_t *size);

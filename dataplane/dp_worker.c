@@ -232,6 +232,26 @@ distribute(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf **pkts, ui
 #define IDLE_NAP_MIN_US 16
 #define IDLE_NAP_MAX_US 1000
 
+/* A replayed file is held until its jobs are ready, and paced when a rate is set: a token
+ * bucket of bits, refilled from the TSC, at most 10 ms worth banked. */
+static bool
+may_poll(struct dp_rxq *rq, const struct dp_link *lk)
+{
+	if (atomic_load_explicit(&lk->held, memory_order_acquire))
+		return false;
+	if (!lk->rate_bps)
+		return true;
+	uint64_t now = rte_rdtsc();
+	double hz = (double)rte_get_tsc_hz();
+	if (rq->last_tsc)
+		rq->tokens += (double)(now - rq->last_tsc) * (double)lk->rate_bps / hz;
+	rq->last_tsc = now;
+	double cap = (double)lk->rate_bps / 100;
+	if (rq->tokens > cap)
+		rq->tokens = cap;
+	return rq->tokens > 0;
+}
+
 static void
 idle_nap(struct dp_capture *c, struct dp_worker *w, unsigned int *nap_us)
 {
@@ -271,7 +291,11 @@ dp_worker_main(void *arg)
 			sessions_tick(c, w, t, dp_clock_ns(), true);
 		}
 		for (unsigned int q = 0; q < w->n_rxq; q++) {
-			const struct dp_rxq *rq = &w->rxq[q];
+			struct dp_rxq *rq = &w->rxq[q];
+			const struct dp_link *lk = &c->links[rq->link];
+			if (unlikely(lk->rate_bps || atomic_load_explicit(&lk->held,
+				     memory_order_relaxed)) && !may_poll(rq, lk))
+				continue;
 			uint16_t n = rte_eth_rx_burst(rq->port_id, rq->queue, pkts, burst);
 			if (unlikely(n == 0))
 				continue;
@@ -299,6 +323,8 @@ dp_worker_main(void *arg)
 			}
 			w->rx_pkts += n;
 			w->rx_bytes += bytes;
+			if (unlikely(lk->rate_bps))
+				rq->tokens -= (double)bytes * 8;
 			struct rte_mbuf **todo = pkts;
 			if (rq->distribute) {
 				n = distribute(c, w, pkts, n, keep);

@@ -1,10 +1,12 @@
-/* dp_drone.c — the drone agent (see dp_drone.h): WebSocket link to the Hive, capture children,
- * live counters from their DPDK telemetry, uploads of finished captures.
+/* dp_drone.c — the drone agent (see dp_drone.h): WebSocket link to the Hive, the always-on
+ * dataplane (dp_live.h) that runs the Hive's jobs, live counters, uploads of finished captures.
  *
  * Threads: the main loop owns every capture and all state, ticking every 100 ms (connect with
- * back-off, handle the Hive's messages, reap and supervise children, send status each second).
- * One upload thread sends finished captures' files (dp_upload.c), so a large upload never
- * delays the heartbeat (the Hive marks a drone offline after a few silent seconds).
+ * back-off, handle the Hive's messages, start and stop jobs in the dataplane, collect the jobs
+ * that ended, send status each second). The dataplane's workers and writer run on their own
+ * lcores and thread. One upload thread sends finished captures' files (dp_upload.c), so a
+ * large upload never delays the heartbeat (the Hive marks a drone offline after a few silent
+ * seconds).
  *
  * Uploads and their answers (docs/DRONES.md): a stored file (2xx) is done; no answer (the Hive
  * unreachable, or the connection broke before it said anything), 5xx other than 507, 408, 425
@@ -13,13 +15,16 @@
  * can change them — so the capture ends "failed" at once with the Hive's reason ("disk full on
  * the Hive: ..." for 507 disk_full) and the files that were stored.
  *
- * Spool: SPOOL/<job>-<link>/ is a capture's --out; SPOOL/<job>-<link>.log its stdout/stderr;
- * SPOOL/<job>-<link>.key its anonymisation key (0600); SPOOL/<job>-<link>.counters its last
- * live counters (rewritten with each status); SPOOL/tuning.json the tuning last received. A
- * capture directory left by an earlier agent (killed with its children) is uploaded at start
- * as failed "drone restarted": completed shards survive, .part files are not sent, and its
- * counters are those of its manifest when it had ended, else its last saved ones — never the
- * zeros of a capture this agent did not run. */
+ * Spool: SPOOL/<job>-<link>/ is a capture's dataset directory; SPOOL/<job>-<link>.counters its
+ * last live counters (rewritten with each status); SPOOL/tuning.json the tuning last received.
+ * A capture directory left by an earlier drone process (killed) is uploaded at start as failed
+ * "drone restarted": completed shards survive, .part files are not sent, and its counters are
+ * those of its manifest when it had ended, else its last saved ones — never the zeros of a
+ * capture this process did not run.
+ *
+ * Tuning (lcores, queues, descriptors, burst, mempool, writer CPUs, hugepages, busy polling)
+ * shapes the dataplane, which starts once: a new tuning is applied when no capture is left,
+ * by re-executing the drone (same pid, same arguments), which then says hello with it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +51,10 @@
 
 #include <jansson.h>
 
+#include "cls_session.h"
+#include "dp_anon.h"
 #include "dp_drone.h"
+#include "dp_live.h"
 #include "dp_upload.h"
 #include "dp_ws.h"
 
@@ -58,9 +66,6 @@
 #define MAX_CAPTURES 64
 #define TICK_MS 100
 #define STATUS_MS 1000
-#define STOP_GRACE_MS 15000
-#define EXIT_GRACE_MS 30000      /* a capture still alive this long after writing its manifest
-                                  * (its last act) hangs in its teardown: it is killed */
 #define BACKOFF_MAX_MS 5000
 #define MAX_UPLOAD_FILES 4096
 #define UPLOAD_RETRY_MS 1000     /* a Hive that cannot take files now: next round after this, */
@@ -71,24 +76,19 @@
 
 enum cap_state { CAP_FREE, CAP_RUNNING, CAP_STOPPING, CAP_UPLOADING, CAP_REPORTING };
 
-struct link_cfg {
-	char name[LINK_NAME_MAX + 1];
-	char spec[PATH_MAX];   /* demo | pcap:FILE | vdev:ARGS | pci:BDF */
-	json_t *probe;         /* --probe's answer for it, or NULL */
-};
-
 struct capture {
 	enum cap_state state;
 	long long job;
 	int link;
-	pid_t pid;
+	int slot;              /* its job slot in the dataplane while running or finishing */
 	bool cancelled, leftover;
 	bool upload_refused;   /* the Hive refused a file for good: the capture failed (reason) */
-	int64_t started_ms, stop_ms;
-	int64_t manifest_ms;   /* when its manifest was first seen while it still ran; 0 = not */
+	bool exit_ok;          /* the dataplane closed its dataset without an error */
+	int64_t started_ms;
 	char dir[PATH_MAX];
 	char reason[256];
-	json_t *counters;      /* live, from telemetry; final, from the manifest */
+	json_t *sent;          /* shards uploaded while it ran [{path, size, sha256}] (uploader) */
+	json_t *counters;      /* live, from the dataplane; final, from the manifest */
 	json_t *ended;         /* the "ended" message, kept until the Hive acknowledges */
 };
 
@@ -100,10 +100,16 @@ struct agent {
 	char token[128];
 	char spool[PATH_MAX];
 	char self[PATH_MAX];
-	struct link_cfg links[MAX_LINKS];
+	char **argv;           /* our own, to re-execute with a new tuning */
+	struct dp_live_link links[MAX_LINKS];
 	int n_links;
 	struct capture caps[MAX_CAPTURES];
 	json_t *tuning;        /* as last received; {} = defaults */
+	json_t *running;       /* the tuning the dataplane started with */
+	json_t *dataplane;     /* what it runs with: lcores, workers, … (for the hello) */
+	bool dataplane_up;
+	char dataplane_error[512];
+	bool restart_pending;  /* a new tuning waits for the captures to end */
 	json_t *host;
 
 	pthread_mutex_t mu;    /* guards the upload queue */
@@ -176,8 +182,10 @@ usage(const char *prog)
 	       "                       drone_listen; by default the API's port + 1)\n"
 	       "  --drone NAME         this drone's name (default: the host name)\n"
 	       "  --token-file FILE    the drone token (or TIDE_DRONE_TOKEN); FILE must be 0600\n"
-	       "  --link NAME=SPEC     a link: demo (the embedded demo replay), pcap:FILE (a file\n"
-	       "                       replayed in a loop), vdev:ARGS (any DPDK vdev, e.g.\n"
+	       "  --link NAME=SPEC     a link: demo[,rate=R] (the embedded demo, replayed in a loop\n"
+	       "                       at R bits/s, default 200M), pcap:FILE[,rate=R][,once]\n"
+	       "                       [,after=N] (a file replayed in a loop, or once when N jobs\n"
+	       "                       run on it), vdev:ARGS (any DPDK vdev, e.g.\n"
 	       "                       vdev:net_af_packet0,iface=eth1) or pci:BDF (a NIC)\n"
 	       "  --spool DIR          captures in progress (default ./tide-spool)\n"
 	       "  --help               this text\n", prog);
@@ -303,114 +311,6 @@ host_info(void)
 		(json_int_t)meminfo("Hugepagesize"));
 }
 
-/* ---- children ---------------------------------------------------------------------------- */
-
-static pid_t
-spawn(const char *path, char *const argv[], const char *log_path, int out_fd)
-{
-	pid_t parent = getpid();
-	int log_fd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) :
-		-1;
-	if (log_path && log_fd < 0)
-		return -errno;
-	pid_t pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-			_exit(127);
-		setpgid(0, 0); /* a terminal's ^C reaches the agent, which stops captures itself */
-		int in = open("/dev/null", O_RDONLY);
-		int o = out_fd >= 0 ? out_fd : log_fd;
-		if (in < 0 || dup2(in, 0) < 0 || (o >= 0 && dup2(o, 1) < 0) ||
-			(log_fd >= 0 && dup2(log_fd, 2) < 0))
-			_exit(127);
-		close_range(3, ~0u, 0);
-		execv(path, argv);
-		_exit(127);
-	}
-	int err = errno;
-	if (log_fd >= 0)
-		close(log_fd);
-	return pid < 0 ? -err : pid;
-}
-
-/* Runs `tide-dataplane <eal> --probe` for a link; its first port's description. */
-static json_t *
-probe_link(struct agent *a, const struct link_cfg *l);
-
-static int
-input_args(const struct link_cfg *l, char *buf, size_t size, char **argv, int *n)
-{
-	if (strcmp(l->spec, "demo") == 0) {
-		argv[(*n)++] = (char *)"--demo";
-		return 1; /* an application option: after "--" */
-	}
-	if (strncmp(l->spec, "pcap:", 5) == 0)
-		snprintf(buf, size, "--vdev=net_pcap_%s,rx_pcap=%s,infinite_rx=1", l->name,
-			l->spec + 5);
-	else if (strncmp(l->spec, "vdev:", 5) == 0)
-		snprintf(buf, size, "--vdev=%s", l->spec + 5);
-	else if (strncmp(l->spec, "pci:", 4) == 0)
-		snprintf(buf, size, "--allow=%s", l->spec + 4);
-	else
-		return -1;
-	argv[(*n)++] = buf;
-	return 0;
-}
-
-static json_t *
-probe_link(struct agent *a, const struct link_cfg *l)
-{
-	char inbuf[PATH_MAX + 64];
-	char *argv[16];
-	int n = 0;
-	argv[n++] = a->self;
-	int kind = input_args(l, inbuf, sizeof(inbuf), argv, &n);
-	if (kind < 0)
-		return NULL;
-	if (kind == 1) { /* --demo is an application option */
-		n = 1;
-		argv[n++] = (char *)"--demo";
-	} else {
-		argv[n++] = (char *)"--";
-	}
-	argv[n++] = (char *)"--probe";
-	argv[n] = NULL;
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return NULL;
-	pid_t pid = spawn(a->self, argv, NULL, fds[1]);
-	close(fds[1]);
-	char out[4096];
-	size_t len = 0;
-	int64_t deadline = mono_ms() + 20000;
-	while (pid > 0 && len < sizeof(out) - 1) {
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		int64_t left = deadline - mono_ms();
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			break;
-		ssize_t r = read(fds[0], out + len, sizeof(out) - 1 - len);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fds[0]);
-	out[len] = '\0';
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	char *nl = strchr(out, '\n');
-	if (nl)
-		*nl = '\0';
-	return json_loads(out, 0, NULL);
-}
-
 /* ---- the WebSocket link --------------------------------------------------------------- */
 
 static void
@@ -451,17 +351,19 @@ hello_msg(struct agent *a)
 	uname(&u);
 	json_t *links = json_array();
 	for (int i = 0; i < a->n_links; i++) {
-		const struct link_cfg *l = &a->links[i];
-		json_t *o = json_pack("{s:s, s:s}", "name", l->name, "device", l->spec);
-		if (l->probe) {
-			json_object_set(o, "driver", json_object_get(l->probe, "driver"));
-			json_object_set(o, "max_rx_queues", json_object_get(l->probe, "max_rx_queues"));
-			json_object_set(o, "max_rx_desc", json_object_get(l->probe, "max_rx_desc"));
-			json_object_set(o, "numa_node", json_object_get(l->probe, "numa_node"));
+		const struct dp_live_link *l = &a->links[i];
+		json_t *o = json_pack("{s:s, s:s, s:i}", "name", l->name, "device", l->spec,
+			"job_slots", l->up ? DP_LINK_JOB_SLOTS : 0);
+		if (l->up && l->info) {
+			json_object_set(o, "driver", json_object_get(l->info, "driver"));
+			json_object_set(o, "max_rx_queues", json_object_get(l->info, "max_rx_queues"));
+			json_object_set(o, "max_rx_desc", json_object_get(l->info, "max_rx_desc"));
+			json_object_set(o, "numa_node", json_object_get(l->info, "numa_node"));
 		} else {
 			json_object_set_new(o, "max_rx_queues", json_integer(1));
 			json_object_set_new(o, "numa_node", json_integer(-1));
 			json_object_set_new(o, "probe_error", json_true());
+			json_object_set_new(o, "error", json_string(l->up ? "" : l->error));
 		}
 		json_array_append_new(links, o);
 	}
@@ -475,9 +377,11 @@ hello_msg(struct agent *a)
 	}
 	json_decref(a->host);
 	a->host = host_info();
+	json_object_set(a->host, "dataplane", a->dataplane);
+	/* the tuning the dataplane runs with: a newer one waits for it to be idle */
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:o, s:O}", "type", "hello",
 		"token", a->token, "name", a->name, "version", TIDE_VERSION, "hostname", u.nodename,
-		"host", a->host, "links", links, "captures", caps, "tuning", a->tuning);
+		"host", a->host, "links", links, "captures", caps, "tuning", a->running);
 }
 
 static void
@@ -604,6 +508,20 @@ refuse_start(struct agent *a, long long job, const char *link, const char *why)
 	logf_("job %lld on %s refused: %s", job, link, why);
 }
 
+static int remove_tree(const char *path);
+
+static int
+session_type(const char *name)
+{
+	if (!name || strcmp(name, "biflow") == 0)
+		return CLS_SESSION_BIFLOW;
+	if (strcmp(name, "flow") == 0)
+		return CLS_SESSION_FLOW;
+	if (strcmp(name, "host") == 0)
+		return CLS_SESSION_HOST;
+	return -1;
+}
+
 static void
 start_capture(struct agent *a, json_t *m)
 {
@@ -616,10 +534,8 @@ start_capture(struct agent *a, json_t *m)
 		return refuse_start(a, job, link, "no such link on this drone");
 	if (find_capture(a, job, li))
 		return; /* a repeated start (after a reconnect): already running */
-	for (int i = 0; i < MAX_CAPTURES; i++)
-		if (a->caps[i].state != CAP_FREE && a->caps[i].link == li &&
-			a->caps[i].state <= CAP_STOPPING)
-			return refuse_start(a, job, link, "the link is busy");
+	if (!a->dataplane_up)
+		return refuse_start(a, job, link, a->dataplane_error);
 	struct capture *c = NULL;
 	for (int i = 0; i < MAX_CAPTURES && !c; i++)
 		if (a->caps[i].state == CAP_FREE)
@@ -627,148 +543,79 @@ start_capture(struct agent *a, json_t *m)
 	if (!c)
 		return refuse_start(a, job, link, "too many captures on this drone");
 
+	/* the job's parameters: "params" (the job contract), else the flat members of older
+	 * Hives */
+	json_t *p = json_object_get(m, "params");
+	if (!json_is_object(p))
+		p = m;
+	const char *filter = json_string_value(json_object_get(p, "filter"));
+	const char *st = json_string_value(json_object_get(p, "session_type"));
+	json_int_t snaplen = json_integer_value(json_object_get(p, "snaplen"));
+	json_int_t max_size = json_integer_value(json_object_get(p, "max_size"));
+	json_int_t max_duration = json_integer_value(json_object_get(p, "max_duration"));
+	json_int_t max_packets = json_integer_value(json_object_get(p, "max_packets"));
+	json_int_t shard_size = json_integer_value(json_object_get(p, "shard_size"));
+	json_int_t shard_time = json_integer_value(json_object_get(p, "shard_time"));
+	bool classify = json_is_true(json_object_get(p, "classify"));
+	int stype = session_type(st);
+	if (snaplen < 0 || snaplen > 262144 || max_size < 0 || max_duration < 0 ||
+		max_packets < 0 || stype < 0 || shard_size < 0 || (shard_size && shard_size < 65536) ||
+		shard_time < 0)
+		return refuse_start(a, job, link, "bad job parameters");
+	const char *anon = json_string_value(json_object_get(m, "anon_key"));
+	uint8_t key[DP_ANON_KEY_LEN];
+	char err[512];
+	if (anon && anon[0] && dp_anon_key_parse(anon, key, err, sizeof(err)) != 0)
+		return refuse_start(a, job, link, "bad anonymisation key");
+
 	memset(c, 0, sizeof(*c));
 	c->job = job;
 	c->link = li;
+	c->slot = -1;
 	snprintf(c->dir, sizeof(c->dir), "%s/%lld-%s", a->spool, job, link);
-	char log[PATH_MAX + 8], key[PATH_MAX + 8], key_arg[PATH_MAX + 9], flows[PATH_MAX + 64];
-	char flows_dir[PATH_MAX + 8];
-	snprintf(log, sizeof(log), "%s.log", c->dir);
-	snprintf(key, sizeof(key), "%s.key", c->dir);
-	snprintf(flows_dir, sizeof(flows_dir), "%s/flows", c->dir);
-	snprintf(flows, sizeof(flows), "%s/flows/%s.csv", c->dir, link);
-
-	/* tuning → EAL and capture options */
-	int64_t workers = tun(a, "workers", 1), writers = tun(a, "writer_cores", 0);
-	int64_t node = tun(a, "numa_node", -1);
-	if (node < 0 && a->links[li].probe)
-		node = json_integer_value(json_object_get(a->links[li].probe, "numa_node"));
-	int cpus[256];
-	int n_cpus = pick_cpus((int)node, cpus, 256);
-	if (workers < 1 || workers + 1 > n_cpus) {
-		char why[128];
-		snprintf(why, sizeof(why), "tuning asks for %lld workers; this host has %d CPUs",
-			(long long)workers, n_cpus);
-		return refuse_start(a, job, link, why);
-	}
-	char lcores[512] = "", writer_cpus[512] = "";
-	size_t off = 0;
-	for (int i = 0; i <= workers; i++)
-		off += (size_t)snprintf(lcores + off, sizeof(lcores) - off, "%s%d", i ? "," : "",
-			cpus[i]);
-	off = 0;
-	for (int i = 0; i < writers && workers + 1 + i < n_cpus; i++)
-		off += (size_t)snprintf(writer_cpus + off, sizeof(writer_cpus) - off, "%s%d",
-			i ? "," : "", cpus[workers + 1 + i]);
-	if (writers > 0 && !writer_cpus[0]) /* not enough CPUs left: share the main lcore's */
-		snprintf(writer_cpus, sizeof(writer_cpus), "%d", cpus[0]);
-
-	char s_max_size[32], s_max_dur[32], s_snap[32], s_workers[16], s_rxq[16], s_rxd[16],
-		s_txd[16], s_burst[16], s_mbufs[16], inbuf[PATH_MAX + 64];
-	char *argv[64];
-	int n = 0;
-	argv[n++] = a->self;
-	argv[n++] = (char *)"-l";
-	argv[n++] = lcores;
-	if (!tun(a, "hugepages", 1)) {
-		argv[n++] = (char *)"--no-huge";
-		argv[n++] = (char *)"-m";
-		argv[n++] = (char *)"1024";
-	}
-	bool demo = false;
-	int kind = input_args(&a->links[li], inbuf, sizeof(inbuf), argv, &n);
-	if (kind < 0)
-		return refuse_start(a, job, link, "bad link specification");
-	if (kind == 1) {
-		n--; /* --demo goes after "--" */
-		demo = true;
-	}
-	argv[n++] = (char *)"--";
-	if (demo)
-		argv[n++] = (char *)"--demo";
-	argv[n++] = (char *)"--out";
-	argv[n++] = c->dir;
-	argv[n++] = (char *)"--drone";
-	argv[n++] = a->name;
-	argv[n++] = (char *)"--link-name";
-	argv[n++] = (char *)link;
-	argv[n++] = (char *)"--quiet";
-	const char *filter = json_string_value(json_object_get(m, "filter"));
-	if (filter && filter[0]) {
-		argv[n++] = (char *)"--filter";
-		argv[n++] = (char *)filter;
-	}
-	snprintf(s_max_size, sizeof(s_max_size), "%lld",
-		(long long)json_integer_value(json_object_get(m, "max_size")));
-	snprintf(s_max_dur, sizeof(s_max_dur), "%lld",
-		(long long)json_integer_value(json_object_get(m, "max_duration")));
-	argv[n++] = (char *)"--max-size";
-	argv[n++] = s_max_size;
-	argv[n++] = (char *)"--max-duration";
-	argv[n++] = s_max_dur;
-	json_int_t snap = json_integer_value(json_object_get(m, "snaplen"));
-	if (snap > 0) {
-		snprintf(s_snap, sizeof(s_snap), "%lld", (long long)snap);
-		argv[n++] = (char *)"--snaplen";
-		argv[n++] = s_snap;
-	}
-	if (mkdir_p(flows_dir, 0755) != 0)
+	if (mkdir_p(c->dir, 0755) != 0)
 		return refuse_start(a, job, link, "cannot create the spool directory");
-	const char *anon = json_string_value(json_object_get(m, "anon_key"));
-	if (anon && anon[0]) {
-		int fd = open(key, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-		size_t kl = strlen(anon);
-		bool ok = fd >= 0 && write(fd, anon, kl) == (ssize_t)kl;
-		if (fd >= 0)
-			close(fd);
-		if (!ok)
-			return refuse_start(a, job, link, "cannot write the anonymisation key");
-		snprintf(key_arg, sizeof(key_arg), "@%s", key);
-		argv[n++] = (char *)"--anon-key";
-		argv[n++] = key_arg;
+	json_t *params = json_pack("{s:s, s:I, s:b, s:I, s:I, s:I, s:b, s:s, s:I, s:I}", "filter",
+		filter ? filter : "", "snaplen", snaplen, "anonymised", anon && anon[0],
+		"max_size", max_size, "max_duration", max_duration, "max_packets", max_packets,
+		"classify", classify, "session_type", st ? st : "biflow", "shard_size",
+		shard_size ? shard_size : (json_int_t)256 << 20, "shard_time", shard_time);
+	char name[64];
+	snprintf(name, sizeof(name), "job-%lld-%s", job, link);
+	struct dp_live_job lj = {
+		.name = name,
+		.link = (unsigned int)li,
+		.filter = filter ? filter : "",
+		.snaplen = (uint32_t)snaplen,
+		.anon_key = anon && anon[0] ? key : NULL,
+		.max_size = (uint64_t)max_size,
+		.max_duration_s = (uint64_t)max_duration,
+		.max_packets = (uint64_t)max_packets,
+		.shard_size = (uint64_t)shard_size,
+		.shard_time_s = (uint64_t)shard_time,
+		.classify = classify,
+		.session_type = (unsigned int)stype,
+		.out_dir = c->dir,
+		.drone = a->name,
+		.parameters = params,
+	};
+	int slot = dp_live_start(&lj, err, sizeof(err));
+	json_decref(params);
+	memset(key, 0, sizeof(key));
+	if (slot < 0) {
+		remove_tree(c->dir);
+		memset(c, 0, sizeof(*c));
+		return refuse_start(a, job, link, err);
 	}
-	if (json_is_true(json_object_get(m, "classify"))) {
-		const char *st = json_string_value(json_object_get(m, "session_type"));
-		argv[n++] = (char *)"--classify";
-		argv[n++] = (char *)"--flows";
-		argv[n++] = flows;
-		if (st) {
-			argv[n++] = (char *)"--session-type";
-			argv[n++] = (char *)st;
-		}
-	}
-	snprintf(s_workers, sizeof(s_workers), "%lld", (long long)workers);
-	argv[n++] = (char *)"--workers";
-	argv[n++] = s_workers;
-#define TUNE_ARG(key, flag, buf)                                                                \
-	do {                                                                                    \
-		int64_t v_ = tun(a, key, 0);                                                     \
-		if (v_ > 0) {                                                                    \
-			snprintf(buf, sizeof(buf), "%lld", (long long)v_);                       \
-			argv[n++] = (char *)flag;                                                \
-			argv[n++] = buf;                                                         \
-		}                                                                                \
-	} while (0)
-	TUNE_ARG("rx_queues", "--rx-queues", s_rxq);
-	TUNE_ARG("rx_desc", "--rx-desc", s_rxd);
-	TUNE_ARG("tx_desc", "--tx-desc", s_txd);
-	TUNE_ARG("burst", "--burst", s_burst);
-	TUNE_ARG("mempool_size", "--mbufs", s_mbufs);
-#undef TUNE_ARG
-	if (writer_cpus[0]) {
-		argv[n++] = (char *)"--writer-cpus";
-		argv[n++] = writer_cpus;
-	}
-	argv[n] = NULL;
-
-	pid_t pid = spawn(a->self, argv, log, -1);
-	if (pid < 0)
-		return refuse_start(a, job, link, "cannot start tide-dataplane");
-	c->pid = pid;
+	pthread_mutex_lock(&a->mu);
+	c->slot = slot;
+	c->sent = json_array();
+	c->counters = json_object();
 	c->state = CAP_RUNNING;
 	c->started_ms = mono_ms();
-	c->counters = json_object();
-	logf_("job %lld on %s: capture running (pid %d, lcores %s)", job, link, (int)pid, lcores);
+	pthread_mutex_unlock(&a->mu);
+	logf_("job %lld on %s: capture running (slot %d, filter \"%s\")", job, link, slot,
+		filter ? filter : "");
 }
 
 static void
@@ -783,53 +630,12 @@ stop_capture(struct agent *a, json_t *m, bool cancel)
 	if (cancel)
 		c->cancelled = true;
 	if (c->state == CAP_RUNNING) {
-		kill(c->pid, SIGINT);
+		dp_live_stop(c->slot, DP_STOP_SIGNAL);
 		c->state = CAP_STOPPING;
-		c->stop_ms = mono_ms();
 	}
 }
 
-/* ---- live counters: the child's DPDK telemetry socket ------------------------------------ */
-
-static json_t *
-telemetry(pid_t pid, const char *cmd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *base = getuid() == 0 ? "/var/run/dpdk" : getenv("XDG_RUNTIME_DIR");
-	char dir[256];
-	if (getuid() == 0 || !base)
-		snprintf(dir, sizeof(dir), "%s", getuid() == 0 ? "/var/run/dpdk" : "/tmp/dpdk");
-	else
-		snprintf(dir, sizeof(dir), "%s/dpdk", base);
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/tide-%d/dpdk_telemetry.v2",
-		    dir, (int)pid) >= sizeof(sa.sun_path))
-		return NULL;
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return NULL;
-	char buf[16384];
-	json_t *out = NULL;
-	/* 200 ms for each step, connect included: a capture that does not answer (hung, stopped)
-	 * fills its listen backlog, and a connect without a timeout would then block the main
-	 * loop, its heartbeat with it, until the Hive took the whole drone for lost */
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		read(fd, buf, sizeof(buf)) > 0 && /* the greeting */
-		write(fd, cmd, strlen(cmd)) == (ssize_t)strlen(cmd)) {
-		ssize_t r = read(fd, buf, sizeof(buf) - 1);
-		if (r > 0) {
-			json_t *all = json_loadb(buf, (size_t)r, 0, NULL);
-			out = json_incref(json_object_get(all, cmd));
-			json_decref(all);
-		}
-	}
-	close(fd);
-	return out;
-}
-
-/* telemetry or manifest counters → {packets, bytes, received, drops, drops_by_reason} */
+/* dataplane or manifest counters → {packets, bytes, received, drops, drops_by_reason} */
 static json_t *
 counters_from(json_t *t)
 {
@@ -837,12 +643,6 @@ counters_from(json_t *t)
 	json_int_t drops = 0;
 	const char *k;
 	json_t *v;
-	json_object_foreach(t, k, v) {
-		if (strncmp(k, "dropped_", 8) == 0 && json_is_integer(v)) {
-			json_object_set(by, k + 8, v);
-			drops += json_integer_value(v);
-		}
-	}
 	json_t *d = json_object_get(t, "dropped");
 	if (json_is_object(d)) {
 		json_object_foreach(d, k, v) {
@@ -857,7 +657,7 @@ counters_from(json_t *t)
 		json_integer_value(json_object_get(t, "received")), "rx_bytes",
 		json_integer_value(json_object_get(t, "rx_bytes")), "drops", drops,
 		"drops_by_reason", by);
-	/* the dataplane's own names (written, bytes_written, dropped_*) stay beside them */
+	/* the dataplane's own names (written, bytes_written, dropped) stay beside them */
 	if (!json_is_object(out))
 		out = json_object();
 	json_object_update(out, norm);
@@ -865,9 +665,9 @@ counters_from(json_t *t)
 	return out;
 }
 
-/* The capture's live counters beside its spool directory, for an agent that finds it after a
- * crash (adopt_leftovers). Replaced whole (rename), never fsynced: what matters is surviving the
- * agent's death, not the host's. */
+/* The capture's live counters beside its spool directory, for a drone process that finds it
+ * after a crash (adopt_leftovers). Replaced whole (rename), never fsynced: what matters is
+ * surviving the process's death, not the host's. */
 static void
 save_counters(const struct capture *c)
 {
@@ -886,11 +686,11 @@ send_status(struct agent *a)
 		struct capture *c = &a->caps[i];
 		if (c->state == CAP_FREE)
 			continue;
-		json_t *t = c->state <= CAP_STOPPING ? telemetry(c->pid, "/tide/stats") : NULL;
-		if (t) {
+		if (c->state <= CAP_STOPPING) {
+			json_t *t = dp_live_counters(c->slot);
 			json_decref(c->counters);
 			c->counters = counters_from(t);
-			json_object_set(c->counters, "state", json_object_get(t, "state"));
+			json_object_set_new(c->counters, "state", json_string("running"));
 			json_decref(t);
 			save_counters(c);
 		}
@@ -898,75 +698,25 @@ send_status(struct agent *a)
 			(json_int_t)c->job, "link", a->links[c->link].name, "state",
 			cap_state_name(c), "counters", c->counters));
 	}
-	json_t *m = json_pack("{s:s, s:o}", "type", "status", "captures", caps);
+	/* every link's own counters, job or no job */
+	json_t *links = json_array();
+	for (int i = 0; i < a->n_links; i++) {
+		json_t *lc = a->dataplane_up ? dp_live_link_counters((unsigned int)i) : json_object();
+		json_object_set_new(lc, "name", json_string(a->links[i].name));
+		json_object_set_new(lc, "up", json_boolean(a->links[i].up));
+		json_array_append_new(links, lc);
+	}
+	json_t *m = json_pack("{s:s, s:o, s:o}", "type", "status", "captures", caps, "links",
+		links);
 	send_msg(a, m);
 	json_decref(m);
 }
 
 /* ---- ended captures ------------------------------------------------------------------------ */
 
+/* The dataplane has ended a capture: its dataset is closed and its manifest written. */
 static void
-last_log_line(const char *path, char *out, size_t size)
-{
-	char text[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	out[0] = '\0';
-	if (fd < 0)
-		return;
-	off_t end = lseek(fd, 0, SEEK_END);
-	off_t from = end > (off_t)sizeof(text) - 1 ? end - (off_t)sizeof(text) + 1 : 0;
-	ssize_t n = pread(fd, text, sizeof(text) - 1, from);
-	close(fd);
-	if (n <= 0)
-		return;
-	text[n] = '\0';
-	/* Its "stopped: WHY" line when there is one ("disk full", "i/o error"); else the last line
-	 * tide-dataplane wrote itself — but not the closing summary (counters, "dataset: DIR",
-	 * "flows: FILE"), which names paths, not causes. DPDK's own lines (EAL:, ...) are noise. */
-	static const char *const summary[] = { "dataset: ", "flows: ", "received " };
-	char *line = NULL, *stopped = NULL;
-	for (char *p = text; p && *p;) {
-		char *nl = strchr(p, '\n');
-		if (nl)
-			*nl = '\0';
-		if (strncmp(p, "tide-dataplane: stopped: ", 25) == 0) {
-			stopped = p + 25;
-		} else if (strncmp(p, "tide-dataplane: ", 16) == 0) {
-			bool sum = false;
-			for (size_t i = 0; i < sizeof(summary) / sizeof(summary[0]); i++)
-				sum |= strncmp(p + 16, summary[i], strlen(summary[i])) == 0;
-			if (!sum)
-				line = p + 16;
-		} else if (*p && !strchr(p, ':')) {
-			line = p;
-		}
-		p = nl ? nl + 1 : NULL;
-	}
-	snprintf(out, size, "%s", stopped ? stopped : line ? line : "");
-}
-
-/* A capture writes its manifest last, once every shard is closed; one that has not exited
- * EXIT_GRACE_MS after that hangs in its DPDK teardown (seen on loaded hosts) and would hold
- * its link until the Hive's backstop: it is killed, and reaped() reports it as its manifest
- * says. One stat() per running capture per tick. */
-static void
-watch_exit(struct agent *a, struct capture *c, int64_t now)
-{
-	char path[PATH_MAX + 32];
-	struct stat sb;
-	snprintf(path, sizeof(path), "%s/manifest.json", c->dir);
-	if (!c->manifest_ms && stat(path, &sb) == 0)
-		c->manifest_ms = now;
-	if (c->manifest_ms > 0 && now - c->manifest_ms > EXIT_GRACE_MS) {
-		logf_("job %lld on %s: still running %d s after its manifest; killed", c->job,
-			a->links[c->link].name, EXIT_GRACE_MS / 1000);
-		kill(c->pid, SIGKILL);
-		c->manifest_ms = -1; /* once */
-	}
-}
-
-static void
-reaped(struct agent *a, struct capture *c, int status)
+capture_ended(struct agent *a, struct capture *c, const struct dp_live_ended *e)
 {
 	char path[PATH_MAX + 32];
 	snprintf(path, sizeof(path), "%s/manifest.json", c->dir);
@@ -976,42 +726,13 @@ reaped(struct agent *a, struct capture *c, int status)
 		json_decref(c->counters);
 		c->counters = counters_from(mc);
 	}
-	const char *why = json_string_value(json_object_get(man, "stop_reason"));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		snprintf(c->reason, sizeof(c->reason), "%s", why ? why : "");
-	} else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT && c->state == CAP_STOPPING) {
-		/* stopped before it had set up its handler: a stop, not a failure */
-		snprintf(c->reason, sizeof(c->reason), "stopped before the capture started");
-		status = 0;
-	} else if (WIFSIGNALED(status) && why && why[0]) {
-		/* its manifest is its last act, written once every shard is closed: it was killed
-		 * while exiting (a DPDK teardown that hung, seen on a loaded host) and its dataset
-		 * is complete — a stop, as the manifest says, not a failure */
-		logf_("job %lld on %s: killed by signal %d while exiting, after its manifest",
-			c->job, a->links[c->link].name, WTERMSIG(status));
-		snprintf(c->reason, sizeof(c->reason), "%s", why);
-		status = 0;
-	} else if (WIFSIGNALED(status)) {
-		snprintf(c->reason, sizeof(c->reason), "tide-dataplane killed by signal %d",
-			WTERMSIG(status));
-	} else if (why && why[0]) {
-		snprintf(c->reason, sizeof(c->reason), "%s", why); /* e.g. "disk full" (exit 1) */
-	} else {
-		snprintf(path, sizeof(path), "%s.log", c->dir);
-		last_log_line(path, c->reason, sizeof(c->reason));
-		if (!c->reason[0] && WIFSIGNALED(status))
-			snprintf(c->reason, sizeof(c->reason), "tide-dataplane killed by signal %d",
-				WTERMSIG(status));
-		else if (!c->reason[0])
-			snprintf(c->reason, sizeof(c->reason), "tide-dataplane exited with status %d",
-				WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	}
-	json_object_set_new(c->counters, "exit_ok",
-		json_boolean(WIFEXITED(status) && WEXITSTATUS(status) == 0));
 	json_decref(man);
+	c->exit_ok = e->ok;
+	snprintf(c->reason, sizeof(c->reason), "%s", e->ok ? dp_stop_names[e->why] : e->error);
+	json_object_set_new(c->counters, "exit_ok", json_boolean(e->ok));
 	logf_("job %lld on %s: capture ended (%s)", c->job, a->links[c->link].name,
 		c->reason[0] ? c->reason : "ok");
-	c->pid = 0;
+	c->slot = -1;
 	c->state = CAP_UPLOADING;
 	pthread_mutex_lock(&a->mu);
 	int idx = (int)(c - a->caps);
@@ -1019,6 +740,22 @@ reaped(struct agent *a, struct capture *c, int status)
 	a->upload_queue[a->n_upload++] = idx;
 	pthread_cond_signal(&a->upload_cv);
 	pthread_mutex_unlock(&a->mu);
+}
+
+static void
+collect_ended(struct agent *a)
+{
+	struct dp_live_ended ended[DP_MAX_JOBS];
+	int n = a->dataplane_up ? dp_live_poll(ended, DP_MAX_JOBS) : 0;
+	for (int k = 0; k < n; k++)
+		for (int i = 0; i < MAX_CAPTURES; i++) {
+			struct capture *c = &a->caps[i];
+			if ((c->state == CAP_RUNNING || c->state == CAP_STOPPING) &&
+				c->slot == ended[k].slot) {
+				capture_ended(a, c, &ended[k]);
+				break;
+			}
+		}
 }
 
 /* ---- uploads ------------------------------------------------------------------------------ */
@@ -1061,15 +798,29 @@ refusal(struct capture *c, const struct dp_upload_answer *ans)
 			ans->status, ans->code[0] ? ans->code : "error", ans->message);
 }
 
-/* Uploads one capture's files; *list receives those stored (UPLOADED or UPLOAD_REFUSED). */
+static bool
+already_sent(const json_t *sent, const char *dest)
+{
+	size_t i;
+	json_t *f;
+	json_array_foreach(sent, i, f)
+		if (strcmp(json_string_value(json_object_get(f, "path")), dest) == 0)
+			return true;
+	return false;
+}
+
+/* Uploads one capture's files; *list receives those stored (UPLOADED or UPLOAD_REFUSED), the
+ * shards sent while it ran included. */
 static enum upload_outcome
 upload_capture(struct agent *a, struct capture *c, json_t **list)
 {
 	static struct dp_upload_file files[MAX_UPLOAD_FILES];
 	int n = dp_upload_collect(c->dir, a->name, a->links[c->link].name, files,
 		MAX_UPLOAD_FILES);
-	*list = json_array();
+	*list = c->sent ? json_deep_copy(c->sent) : json_array();
 	for (int i = 0; i < n; i++) {
+		if (already_sent(c->sent, files[i].dest))
+			continue;
 		char path[PATH_MAX + 600], sha[65];
 		long long size = 0;
 		snprintf(path, sizeof(path), "%s/%s", c->dir, files[i].rel);
@@ -1110,6 +861,51 @@ upload_capture(struct agent *a, struct capture *c, json_t **list)
 	return UPLOADED;
 }
 
+/* Shards reach the Hive as they close, while their capture runs: a drone lost mid-job loses
+ * at most the shard it had open. One pass over the running captures; a Hive that cannot take
+ * a file now ends the pass (the next one, a second later, tries again); a refusal is left to
+ * the capture's final upload, which reports it. Called with a->mu held; releases it while
+ * uploading. */
+static void
+stream_shards(struct agent *a)
+{
+	static struct dp_upload_file files[MAX_UPLOAD_FILES];
+	for (int idx = 0; idx < MAX_CAPTURES; idx++) {
+		struct capture *c = &a->caps[idx];
+		if (c->state != CAP_RUNNING && c->state != CAP_STOPPING)
+			continue;
+		/* the capture's identity and directory do not change while it runs */
+		long long job = c->job;
+		char dir[PATH_MAX], link[LINK_NAME_MAX + 1];
+		snprintf(dir, sizeof(dir), "%s", c->dir);
+		snprintf(link, sizeof(link), "%s", a->links[c->link].name);
+		json_t *sent = json_incref(c->sent);
+		pthread_mutex_unlock(&a->mu);
+		int n = dp_upload_collect(dir, a->name, link, files, MAX_UPLOAD_FILES);
+		bool later = false;
+		for (int i = 0; i < n && !later && !atomic_load(&a->quit); i++) {
+			/* only closed shards: the flow records and the manifest are written to the
+			 * end */
+			if (strncmp(files[i].rel, "shards/", 7) || already_sent(sent, files[i].dest))
+				continue;
+			char path[PATH_MAX + 600], sha[65];
+			long long size = 0;
+			snprintf(path, sizeof(path), "%s/%s", dir, files[i].rel);
+			if (dp_upload_sha256(path, sha, &size) != 0)
+				continue;
+			struct dp_upload_answer ans;
+			put_file(a, job, path, files[i].dest, sha, size, &ans);
+			if (dp_upload_verdict(&ans) == DP_UPLOAD_STORED)
+				json_array_append_new(sent, json_pack("{s:s, s:I, s:s}", "path",
+					files[i].dest, "size", (json_int_t)size, "sha256", sha));
+			else
+				later = true;
+		}
+		json_decref(sent);
+		pthread_mutex_lock(&a->mu);
+	}
+}
+
 static void *
 uploader(void *arg)
 {
@@ -1118,6 +914,9 @@ uploader(void *arg)
 	pthread_mutex_lock(&a->mu);
 	while (!atomic_load(&a->quit)) {
 		if (a->n_upload == 0) {
+			stream_shards(a);
+			if (a->n_upload || atomic_load(&a->quit))
+				continue;
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
@@ -1191,10 +990,12 @@ release(struct agent *a, struct capture *c)
 	unlink(p);
 	snprintf(p, sizeof(p), "%s.counters", c->dir);
 	unlink(p);
+	pthread_mutex_lock(&a->mu);
 	json_decref(c->counters);
 	json_decref(c->ended);
+	json_decref(c->sent);
 	memset(c, 0, sizeof(*c));
-	(void)a;
+	pthread_mutex_unlock(&a->mu);
 }
 
 /* What a capture left by an earlier agent counted: its manifest's counters when it had ended,
@@ -1279,13 +1080,18 @@ handle(struct agent *a, json_t *m)
 			a->tuning = json_deep_copy(t);
 			save_tuning(a);
 		}
+		/* the dataplane runs with the tuning it started with: a new one is applied by
+		 * restarting it once no capture is left (the main loop) */
+		a->restart_pending = !json_equal(a->tuning, a->running);
 		if (strcmp(type, "tune") == 0) {
-			json_t *r = json_pack("{s:s, s:O, s:s}", "type", "tuned", "tuning", a->tuning,
-				"applied", "at the next capture on each link");
+			json_t *r = json_pack("{s:s, s:O, s:s}", "type", "tuned", "tuning", a->running,
+				"applied", a->restart_pending ? "when no capture runs: the drone "
+				"restarts its dataplane" : "already");
 			send_msg(a, r);
 			json_decref(r);
-			logf_("tuning changed: applied at the next capture");
 		}
+		if (a->restart_pending)
+			logf_("new tuning: applied when no capture runs (the dataplane restarts)");
 	} else if (strcmp(type, "start") == 0) {
 		start_capture(a, m);
 	} else if (strcmp(type, "stop") == 0) {
@@ -1345,11 +1151,12 @@ parse_args(struct agent *a, int argc, char **argv)
 						"digits, . _ -; at most %d links)\n", MAX_LINKS);
 				return 2;
 			}
-			struct link_cfg *l = &a->links[a->n_links++];
+			struct dp_live_link *l = &a->links[a->n_links++];
 			snprintf(l->name, sizeof(l->name), "%.*s", (int)(eq - optarg), optarg);
 			snprintf(l->spec, sizeof(l->spec), "%s", eq + 1);
-			if (strcmp(l->spec, "demo") && strncmp(l->spec, "pcap:", 5) &&
-				strncmp(l->spec, "vdev:", 5) && strncmp(l->spec, "pci:", 4)) {
+			if (strcmp(l->spec, "demo") && strncmp(l->spec, "demo,", 5) &&
+				strncmp(l->spec, "pcap:", 5) && strncmp(l->spec, "vdev:", 5) &&
+				strncmp(l->spec, "pci:", 4)) {
 				fprintf(stderr, "tide-drone: link %s: SPEC is demo, pcap:FILE, vdev:ARGS "
 						"or pci:BDF\n", l->name);
 				return 2;
@@ -1374,6 +1181,81 @@ parse_args(struct agent *a, int argc, char **argv)
 	return read_token(a, token_file) ? 2 : 0;
 }
 
+/* Start the dataplane with the tuning last received (or the defaults): lcores on the links'
+ * NUMA node when the tuning names one, workers, queues, descriptors, burst, mempool, writer
+ * CPUs, hugepages, busy polling. A dataplane that cannot start leaves the drone connected,
+ * saying why for every job it is given. */
+static void
+open_dataplane(struct agent *a)
+{
+	json_decref(a->running);
+	a->running = json_deep_copy(a->tuning);
+	int64_t workers = tun(a, "workers", 1), writers = tun(a, "writer_cores", 0);
+	int cpus[256];
+	int n_cpus = pick_cpus((int)tun(a, "numa_node", -1), cpus, 256);
+	if (workers < 1 || workers + 1 > n_cpus) {
+		logf_("tuning asks for %lld workers; this host has %d CPUs: using 1",
+			(long long)workers, n_cpus);
+		workers = 1;
+	}
+	static char lcores[512], writer_cpus[512];
+	size_t off = 0;
+	lcores[0] = writer_cpus[0] = '\0';
+	/* a one-CPU host: the main lcore and the worker share it */
+	for (int i = 0; i <= workers; i++)
+		off += (size_t)snprintf(lcores + off, sizeof(lcores) - off, "%s%d@%d", i ? "," : "",
+			i, cpus[n_cpus > 1 ? i : 0]);
+	off = 0;
+	for (int i = 0; i < writers && workers + 1 + i < n_cpus; i++)
+		off += (size_t)snprintf(writer_cpus + off, sizeof(writer_cpus) - off, "%s%d",
+			i ? "," : "", cpus[workers + 1 + i]);
+	if (writers > 0 && !writer_cpus[0]) /* not enough CPUs left: share the main lcore's */
+		snprintf(writer_cpus, sizeof(writer_cpus), "%d", cpus[0]);
+	json_t *huge = json_object_get(a->tuning, "hugepages");
+	struct dp_live_tuning t = {
+		.lcores = lcores,
+		.writer_cpus = writer_cpus,
+		.hugepages = json_is_boolean(huge) ? json_is_true(huge) : -1,
+		.rx_queues = (unsigned int)tun(a, "rx_queues", 0),
+		.rx_desc = (unsigned int)tun(a, "rx_desc", 0),
+		.burst = (unsigned int)tun(a, "burst", 0),
+		.mbufs = (unsigned int)tun(a, "mempool_size", 0),
+		.busy_poll = tun(a, "busy_poll", 0) != 0,
+		.sessions = (uint32_t)tun(a, "sessions", 0),
+	};
+	char err[512] = "";
+	a->dataplane_up = dp_live_open(a->self, a->links, (unsigned int)a->n_links, &t, err,
+		sizeof(err)) == 0;
+	if (!a->dataplane_up) {
+		snprintf(a->dataplane_error, sizeof(a->dataplane_error), "the dataplane did not "
+			"start: %s", err);
+		logf_("%s", a->dataplane_error);
+		for (int i = 0; i < a->n_links; i++)
+			if (!a->links[i].error[0])
+				snprintf(a->links[i].error, sizeof(a->links[i].error), "%s", err);
+	}
+	for (int i = 0; i < a->n_links; i++)
+		if (!a->links[i].up)
+			logf_("link %s (%s) is down: %s", a->links[i].name, a->links[i].spec,
+				a->links[i].error);
+	json_decref(a->dataplane);
+	a->dataplane = json_pack("{s:s, s:I, s:s, s:b, s:I, s:I, s:I, s:I, s:b, s:i}", "lcores",
+		lcores, "workers", (json_int_t)workers, "writer_cpus", writer_cpus, "hugepages",
+		t.hugepages != 0, "rx_queues", (json_int_t)t.rx_queues, "rx_desc",
+		(json_int_t)t.rx_desc, "burst", (json_int_t)t.burst, "mempool_size",
+		(json_int_t)t.mbufs, "busy_poll", t.busy_poll, "job_slots", DP_LINK_JOB_SLOTS);
+	json_object_set_new(a->dataplane, "up", json_boolean(a->dataplane_up));
+}
+
+static bool
+any_capture(const struct agent *a)
+{
+	for (int i = 0; i < MAX_CAPTURES; i++)
+		if (a->caps[i].state != CAP_FREE)
+			return true;
+	return false;
+}
+
 int
 dp_drone_main(int argc, char **argv)
 {
@@ -1382,6 +1264,7 @@ dp_drone_main(int argc, char **argv)
 	int rc = parse_args(a, argc, argv);
 	if (rc)
 		return rc == 1 ? 0 : rc;
+	a->argv = argv;
 	ssize_t sl = readlink("/proc/self/exe", a->self, sizeof(a->self) - 1);
 	if (sl <= 0)
 		return 1;
@@ -1397,12 +1280,6 @@ dp_drone_main(int argc, char **argv)
 		json_decref(a->tuning);
 		a->tuning = json_object();
 	}
-	for (int i = 0; i < a->n_links; i++) {
-		a->links[i].probe = probe_link(a, &a->links[i]);
-		if (!a->links[i].probe)
-			logf_("link %s (%s): the port could not be probed; captures on it will fail "
-			      "until it can", a->links[i].name, a->links[i].spec);
-	}
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->upload_cv, NULL);
 	a->inbox = json_array();
@@ -1414,13 +1291,14 @@ dp_drone_main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	open_dataplane(a);
 	pthread_t up;
 	if (pthread_create(&up, NULL, uploader, a) != 0)
 		return 1;
 
 	int64_t next_connect = 0, last_status = 0, stopping_since = 0;
 	int backoff = 500;
-	bool said_down = false;
+	bool said_down = false, restart = false;
 	for (;;) {
 		int64_t now = mono_ms();
 		if (stop_signal && !stopping_since) {
@@ -1428,9 +1306,8 @@ dp_drone_main(int argc, char **argv)
 			stopping_since = now;
 			for (int i = 0; i < MAX_CAPTURES; i++)
 				if (a->caps[i].state == CAP_RUNNING) {
-					kill(a->caps[i].pid, SIGINT);
+					dp_live_stop(a->caps[i].slot, DP_STOP_SIGNAL);
 					a->caps[i].state = CAP_STOPPING;
-					a->caps[i].stop_ms = now;
 				}
 		}
 		/* the link */
@@ -1450,21 +1327,11 @@ dp_drone_main(int argc, char **argv)
 			handle(a, m);
 		json_decref(inbox);
 
-		/* children */
-		int status;
-		pid_t pid;
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			for (int i = 0; i < MAX_CAPTURES; i++)
-				if (a->caps[i].pid == pid &&
-					(a->caps[i].state == CAP_RUNNING || a->caps[i].state == CAP_STOPPING))
-					reaped(a, &a->caps[i], status);
+		/* the dataplane's jobs */
+		collect_ended(a);
 		bool busy = false;
 		for (int i = 0; i < MAX_CAPTURES; i++) {
 			struct capture *c = &a->caps[i];
-			if (c->state == CAP_STOPPING && now - c->stop_ms > STOP_GRACE_MS)
-				kill(c->pid, SIGKILL);
-			if ((c->state == CAP_RUNNING || c->state == CAP_STOPPING) && c->pid > 0)
-				watch_exit(a, c, now);
 			pthread_mutex_lock(&a->mu);
 			bool uploaded = c->state == CAP_UPLOADING && a->upload_done[i];
 			if (uploaded)
@@ -1480,8 +1347,7 @@ dp_drone_main(int argc, char **argv)
 					continue;
 				}
 				const char *st = c->cancelled ? "cancelled" :
-					!c->leftover && !c->upload_refused &&
-					json_is_true(json_object_get(c->counters, "exit_ok")) ? "done" :
+					!c->leftover && !c->upload_refused && c->exit_ok ? "done" :
 					"failed";
 				report_ended(a, c, st, files);
 			}
@@ -1494,6 +1360,10 @@ dp_drone_main(int argc, char **argv)
 		}
 		if (stopping_since && (!busy || now - stopping_since > 60000))
 			break;
+		if (a->restart_pending && !stopping_since && !any_capture(a)) {
+			restart = true;
+			break;
+		}
 		if (a->ws)
 			dp_ws_poll(a->ws, TICK_MS, on_message, a); /* waits for the Hive or the tick */
 		else
@@ -1504,9 +1374,13 @@ dp_drone_main(int argc, char **argv)
 	pthread_join(up, NULL);
 	if (a->ws)
 		dp_ws_close(a->ws);
-	for (int i = 0; i < MAX_CAPTURES; i++)
-		if (a->caps[i].pid > 0)
-			kill(a->caps[i].pid, SIGKILL);
+	dp_live_close();
+	if (restart) {
+		logf_("restarting with the new tuning");
+		execv(a->self, a->argv);
+		logf_("cannot restart: %s", strerror(errno));
+		return 1;
+	}
 	logf_("stopped");
 	return 0;
 }

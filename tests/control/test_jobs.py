@@ -488,7 +488,8 @@ def pid_alive(pid):
 
 
 def capture_pids(data_dir):
-    """Live tide-dataplane capture children writing under data_dir (the local drone's spool)."""
+    """The live local drone (one tide-dataplane process that runs every capture) spooling under
+    data_dir."""
     pids = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -498,7 +499,7 @@ def capture_pids(data_dir):
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if b"--out" in argv and any(data_dir.encode() in a for a in argv):
+        if b"--hive" in argv and any(data_dir.encode() in a for a in argv):
             pids.append(int(d))
     return pids
 
