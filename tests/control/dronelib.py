@@ -12,8 +12,9 @@ hung test, never an estimate of how long things take: tests never sleep to let s
 happen, and a slow machine only makes them slower, never red.
 
   dataplane_from_argv()     take --dataplane PATH out of sys.argv (meson passes it)
-  Drone(hive, name, token, links, spool=None)
-                            start(), stop(), kill9(), log_text(); .spool, .proc
+  Drone(hive, name, token, links, dataplane, spool=None, url=None, args=())
+                            start(), stop(), kill9(), log_text(); .spool, .proc (url: --hive,
+                            ws://127.0.0.1:<drone port> by default; args: more options)
   wait_for(what, fn, timeout)   fn() until truthy; its value
   drone(c, name), online(c, name), register(c, name)
   wait_job(c, job_id, states, timeout)
@@ -50,17 +51,19 @@ def dataplane_from_argv(binary):
 class Drone:
     """A remote drone: tide-dataplane --hive with its own spool, killed at the end."""
 
-    def __init__(self, hive, name, token, links, dataplane, spool=None):
+    def __init__(self, hive, name, token, links, dataplane, spool=None, url=None, args=()):
         self.tmp = tempfile.mkdtemp(prefix="tide-drone-")
         self.spool = spool or os.path.join(self.tmp, "spool")
         self.log = os.path.join(self.tmp, "drone.log")
         self.hive, self.name, self.token, self.links = hive, name, token, links
         self.dataplane = dataplane
+        self.url = url or "ws://127.0.0.1:%d" % hive.drone_port
+        self.args = list(args)
         self.proc = None
 
     def start(self):
-        args = [self.dataplane, "--hive", "ws://127.0.0.1:%d" % self.hive.drone_port,
-                "--drone", self.name, "--spool", self.spool]
+        args = [self.dataplane, "--hive", self.url, "--drone", self.name,
+                "--spool", self.spool] + self.args
         for link in self.links:
             args += ["--link", link]
         env = dict(os.environ, TIDE_DRONE_TOKEN=self.token)

@@ -5,20 +5,27 @@ overflow a worker's stack, silent WebSockets held every HTTP worker, a 256 MiB f
 buffered whole, and an HTTP slowloris blocked the API. Here the Hive must stay up and its API
 answer within a generous bound while the attack runs, the attacking connections must be closed
 by timers (not by the attacker), and memory must not grow with announced frame sizes.
-Runs a real tide-control with no local drone (`--local-links ""`).
+Runs a real tide-control with no local drone (`--local-links ""`). With `--tls` every test
+runs again against a Hive with a certificate (made here by openssl for 127.0.0.1): the drone
+listener then serves wss:// and the API https://, and each bound must hold under TLS too.
 """
 
 import json
 import os
-import socket
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 
-from cplib import Hive, admin, binary_from_argv, expect, run_tests
-from wslib import BINARY, CLOSE, CONT, PING, TEXT, WS
+import cplib
+from cplib import admin, binary_from_argv, expect, run_tests
+from wslib import BINARY, CLOSE, CONT, PING, TEXT, WS, connect
 
 BIN = binary_from_argv()
 ARGS = ["--local-links", ""]
+TLS = None          # (cert, key) with --tls
 HELLO_S = 5        # CP_DRONES_HELLO_S
 SILENT_S = 10      # CP_DRONES_SILENT_S
 UNAUTH_MAX = 8     # CP_DRONES_UNAUTH_MAX
@@ -33,10 +40,14 @@ def rss_kib(pid):
     return 0
 
 
+def Hive(binary, args):
+    return cplib.Hive(binary, args=args, tls=TLS)
+
+
 def health_ok(hive):
     """GET /api/v1/health on a fresh connection: seconds taken; raises when it fails."""
     t0 = time.monotonic()
-    s = socket.create_connection(("127.0.0.1", hive.port), timeout=API_BOUND * 4)
+    s = connect(hive.port, timeout=API_BOUND * 4)
     try:
         s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         data = b""
@@ -226,7 +237,7 @@ def test_http_slowloris_does_not_block_the_api():
     with Hive(BIN, args=ARGS) as h:
         socks = []
         for _ in range(16):
-            s = socket.create_connection(("127.0.0.1", h.port), timeout=30)
+            s = connect(h.port, timeout=30)
             s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
             socks.append(s)
         stop = threading.Event()
@@ -337,5 +348,25 @@ def test_drones_dialling_the_api_port_are_told_where_to_go():
         ws.close()
 
 
+def tls_setup():
+    """--tls: a certificate for 127.0.0.1, trusted by wslib's clients."""
+    global TLS
+    sys.argv.remove("--tls")
+    d = tempfile.mkdtemp(prefix="tide-drone-link-tls-")
+    cert, key = os.path.join(d, "hive.crt"), os.path.join(d, "hive.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    TLS = (cert, key)
+    WS.tls_ca = cert
+    return d
+
+
 if __name__ == "__main__":
-    run_tests(globals())
+    tmp = tls_setup() if "--tls" in sys.argv else None
+    try:
+        run_tests(globals())
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
