@@ -13,6 +13,7 @@ listener then serves wss:// and the API https://, and each bound must hold under
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from wslib import BINARY, CLOSE, CONT, PING, TEXT, WS, connect
 BIN = binary_from_argv()
 ARGS = ["--local-links", ""]
 TLS = None          # (cert, key) with --tls
+HEADER_S = 5       # CP_DRONE_WS_HEADER_S: request headers, and with TLS the handshake
 HELLO_S = 5        # CP_DRONES_HELLO_S
 SILENT_S = 10      # CP_DRONES_SILENT_S
 UNAUTH_MAX = 8     # CP_DRONES_UNAUTH_MAX
@@ -230,6 +232,28 @@ def test_authenticated_drone_silent_goes_offline():
         while state() != "offline" and time.monotonic() < deadline:
             time.sleep(0.2)
         assert state() == "offline"
+        ws.close()
+
+
+def test_connections_that_never_speak_are_closed():
+    """Plain TCP that sends nothing, or (with TLS) half a handshake: closed by the header
+    timeout, never held; the drone port still takes a drone afterwards."""
+    with Hive(BIN, args=ARGS) as h:
+        t0 = time.monotonic()
+        socks = []
+        for i in range(16):
+            s = socket.create_connection(("127.0.0.1", h.drone_port), timeout=30)
+            if i % 2:
+                s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a ClientHello's start
+            socks.append(WS(s, 0, b""))
+        for ws in socks:
+            left = HEADER_S + 25 - (time.monotonic() - t0)
+            assert ws.closed_within(max(left, 0.1)), "a silent connection is still open"
+            ws.close()
+        health_ok(h)
+        c = admin(h)
+        ws, welcome = hello(h, "probe1", drone_token(c, "probe1"))
+        assert welcome["type"] == "welcome", welcome
         ws.close()
 
 
