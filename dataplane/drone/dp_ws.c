@@ -62,6 +62,8 @@ struct dp_ws {
 	char cert_err[160];        /* OpenSSL's verdict on the Hive's certificate, when it failed */
 };
 
+static char tls_detail[160]; /* OpenSSL's reason for the last failed handshake (lws_log) */
+
 /* ---- the service loop's bounded waits ------------------------------------------------------ */
 
 static void
@@ -217,6 +219,11 @@ connection_error(struct dp_ws *ws, struct lws *wsi, const char *why)
 	if (ws->cert_err[0])
 		snprintf(ws->err, sizeof(ws->err), "the Hive's certificate was refused: %s",
 			ws->cert_err);
+	else if (tls_detail[0])
+		/* lws' own text for a failed handshake is an undecoded error number */
+		snprintf(ws->err, sizeof(ws->err), "TLS handshake failed: %s%s", tls_detail,
+			strstr(tls_detail, "wrong version number") ?
+			" (is the Hive's drone listener plain ws://?)" : "");
 	else
 		snprintf(ws->err, sizeof(ws->err), "%s", why && *why ? why : "connection failed");
 	/* lws ends its messages with a newline */
@@ -274,12 +281,23 @@ static const struct lws_protocols protocols[] = {
 
 /* libwebsockets' own complaints, on the drone's stderr like its other lines; a line that
  * repeats the last one is not printed again (a refused Hive is dialled every few seconds, and
- * dp_ws_connect's error says why already) */
+ * dp_ws_connect's error says why already). Its info lines are not printed, but the one that
+ * decodes OpenSSL's error after a failed handshake is kept: lws empties OpenSSL's error queue
+ * and gives the connection only an undecoded number. */
 static void
 lws_log(int level, const char *line)
 {
-	(void)level;
 	static char last[256];
+	const char *ossl = strstr(line, "openssl error: ");
+	if (level & LLL_INFO) {
+		if (ossl && !tls_detail[0]) {
+			/* "error:0A00010B:SSL routines::wrong version number": the reason, last */
+			const char *reason = strrchr(ossl, ':');
+			snprintf(tls_detail, sizeof(tls_detail), "%s", reason ? reason + 1 : ossl + 15);
+			tls_detail[strcspn(tls_detail, "\r\n")] = '\0';
+		}
+		return;
+	}
 	size_t n = strlen(line);
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
@@ -361,9 +379,10 @@ dp_ws_connect(const struct dp_hive *hive, const char *path, int timeout_ms, char
 {
 	static bool log_set;
 	if (!log_set) {
-		lws_set_log_level(LLL_ERR, lws_log);
+		lws_set_log_level(LLL_ERR | LLL_INFO, lws_log);
 		log_set = true;
 	}
+	tls_detail[0] = '\0';
 	struct dp_ws *ws = calloc(1, sizeof(*ws));
 	if (!ws) {
 		snprintf(err, err_size, "out of memory");

@@ -7,8 +7,11 @@ only. Proves:
   - a remote drone given the certificate (--hive-ca) registers over wss://, runs a job on a
     pcap: link, and its files arrive over HTTPS, stored with the SHA-256 the drone declared;
     the local drone (which dials 127.0.0.1 and checks the name hive.test, --hive-name) too;
+  - over HTTPS as over HTTP, a refusal comes before the body and is final: a shard over
+    max_upload is refused 413 once, and the job fails with the Hive's reason;
   - the same drone without --hive-ca does not connect: its log names the cause (a self-signed
-    certificate), and the Hive never sees it; a wrong --hive-name fails the name check;
+    certificate), and the Hive never sees it; a wrong --hive-name fails the name check; wss://
+    to a plain listener says the handshake failed and why;
   - `--hive ws://` to an address that is not loopback is a usage error (exit 2) naming the fix,
     before any connection (strace shows no connect());
   - a Hive without TLS refuses to serve drones on an address that is not loopback.
@@ -27,7 +30,7 @@ import cplib  # noqa: E402
 import dronelib  # noqa: E402
 from cplib import Hive, admin, expect  # noqa: E402
 from dronelib import (DEMO, ONLINE_WAIT, dataplane_from_argv, drone, online,  # noqa: E402
-                      register, wait_for, wait_job)
+                      puts_of, register, stop_when_written, wait_for, wait_job)
 
 BIN = cplib.binary_from_argv()
 DATAPLANE = dataplane_from_argv(BIN)
@@ -46,12 +49,12 @@ def make_cert(d):
 class TlsHive:
     """A Hive with a fresh certificate; local_links as given ("" = no local drone)."""
 
-    def __init__(self, local_links=""):
+    def __init__(self, local_links="", args=()):
         self.dir = tempfile.mkdtemp(prefix="tide-drone-tls-")
         self.cert, self.key = make_cert(self.dir)
         self.hive = Hive(BIN, tls=(self.cert, self.key),
                          args=["--local-links", local_links, "--dataplane-path", DATAPLANE,
-                               "--drone-grace", "60s"])
+                               "--drone-grace", "60s"] + list(args))
 
     def __enter__(self):
         self.hive.start()
@@ -110,6 +113,28 @@ def test_wss_drone_runs_a_job_and_uploads_over_https():
             probe.stop()
 
 
+def test_https_refusal_comes_early_and_is_final():
+    with TlsHive(args=["--max-upload", "1M"]) as t:
+        h = t.hive
+        c = admin(h)
+        probe = t.drone("probe1", register(c, "probe1")["token"], ["--hive-ca", t.cert]).start()
+        try:
+            wait_for("probe1", lambda: online(c, "probe1"), ONLINE_WAIT)
+            j = expect(c.post("/api/v1/jobs", {"name": "big", "max_size": 64 << 20,
+                                                "max_duration": 600,
+                                                "links": ["probe1/p1"]}), 201).json
+            stop_when_written(c, j["id"], 2 << 20)  # a shard larger than max_upload
+            j = wait_job(c, j["id"], ("done", "failed", "cancelled"))
+            assert j["state"] == "failed", j
+            assert j["reason"].startswith("probe1/p1: upload refused by the Hive (HTTP 413 "
+                                          "body_too_large)"), j
+            tried = puts_of(h, j["id"], "shards/probe1/p1/000000.pcapng")
+            assert len(tried) == 1 and " 413 " in tried[0], tried
+            assert "not retried" in probe.log_text()
+        finally:
+            probe.stop()
+
+
 def test_unverified_hive_is_not_dialled():
     with TlsHive() as t:
         h = t.hive
@@ -143,6 +168,24 @@ def test_unverified_hive_is_not_dialled():
             wait_for("probe1 online", lambda: online(c, "probe1"), ONLINE_WAIT)
         finally:
             named.stop()
+
+
+def test_wss_to_a_plain_listener_says_so():
+    h = Hive(BIN, args=["--local-links", ""]).start()
+    try:
+        c = admin(h)
+        d = dronelib.Drone(h, "probe1", register(c, "probe1")["token"], ["p1=pcap:" + DEMO],
+                           DATAPLANE, url="wss://127.0.0.1:%d" % h.drone_port).start()
+        try:
+            line = wait_for("the drone's refusal", lambda: [
+                ln for ln in d.log_text().splitlines() if "cannot reach the Hive" in ln],
+                ONLINE_WAIT)[0]
+            assert "TLS handshake failed: wrong version number" in line, line
+        finally:
+            d.stop()
+    finally:
+        h.stop()
+        h.cleanup()
 
 
 def test_plain_ws_off_loopback_is_a_usage_error():
