@@ -1314,7 +1314,13 @@ parse_args(struct agent *a, int argc, char **argv)
 			if (parse_hive(a, optarg))
 				return 2;
 			break;
-		case 'C': snprintf(a->hive.ca_file, sizeof(a->hive.ca_file), "%s", optarg); break;
+		case 'C':
+			if (access(optarg, R_OK) != 0) {
+				fprintf(stderr, "tide-drone: --hive-ca %s: %s\n", optarg, strerror(errno));
+				return 2;
+			}
+			snprintf(a->hive.ca_file, sizeof(a->hive.ca_file), "%s", optarg);
+			break;
 		case 'N': snprintf(a->hive.name, sizeof(a->hive.name), "%s", optarg); break;
 		case 'd':
 			if (!valid_link_name(optarg, strlen(optarg))) {
