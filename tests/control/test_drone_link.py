@@ -46,6 +46,11 @@ def Hive(binary, args):
     return cplib.Hive(binary, args=args, tls=TLS)
 
 
+def asan(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def health_ok(hive):
     """GET /api/v1/health on a fresh connection: seconds taken; raises when it fails."""
     t0 = time.monotonic()
@@ -201,7 +206,11 @@ def test_oversized_frames_are_refused_before_their_payload():
         assert ws.closed_within(30)
         ws.close()
         grown = (rss_kib(h.proc.pid) - before) / 1024
-        assert grown < 48, "RSS grew %.0f MiB for refused frames" % grown
+        # 2 GiB announced, 9 MiB sent: growth must not follow the announcements. Under ASan
+        # with TLS, OpenSSL's buffers for the 9 MiB of records pass through ASan's quarantine
+        # of freed memory (up to 256 MiB) and stay resident: 30-50 MiB, so the bound doubles
+        bound = 96 if TLS and asan(h.proc.pid) else 48
+        assert grown < bound, "RSS grew %.0f MiB for refused frames" % grown
         health_ok(h)
 
 
