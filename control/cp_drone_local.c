@@ -1,11 +1,17 @@
 /* cp_drone_local.c — the appliance's own drone, and the helpers that run tide-dataplane.
  *
- * The local drone is a real drone: `tide-dataplane --hive ws://127.0.0.1:PORT --drone local
+ * The local drone is a real drone: `tide-dataplane --hive ws[s]://127.0.0.1:PORT --drone local
  * --link ...` started by the Hive as a child once HTTP is up, dialling in over the same
  * WebSocket as any remote drone (cp_drones.c) with a token made afresh at every start (only
  * its hash is stored; the child gets it in its environment). A supervisor thread restarts the
  * drone if it exits. The child dies with the Hive (PR_SET_PDEATHSIG), and its captures with
  * it; the next drone process uploads what they completed (dp_drone.c).
+ *
+ * With TLS (--tls-cert/--tls-key) the drone listener serves only wss://, so the local drone
+ * dials wss://127.0.0.1:PORT and trusts exactly the Hive's own certificate (--hive-ca), checking
+ * the name that certificate carries (--hive-name: its first DNS or IP subjectAltName, else its
+ * common name), as a remote drone checks the name it dials: the certificate need not name
+ * 127.0.0.1.
  *
  * Children are started with fork/execv and an argv built beforehand — never a shell. Between
  * fork and exec the child only makes async-signal-safe calls. */
@@ -27,7 +33,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <sodium.h>
 
 #include "cp_db.h"
@@ -49,6 +58,8 @@ struct cp_drone_local {
 	atomic_bool stopping;
 	char dataplane[PATH_MAX];
 	char hive[64];
+	char hive_ca[PATH_MAX];     /* with TLS: the Hive's certificate, "" without */
+	char hive_name[256];        /* ... and the name it carries */
 	char spool[PATH_MAX];
 	char log[PATH_MAX];
 	char token[CP_DRONE_TOKEN_MAX];
@@ -207,6 +218,12 @@ start_drone(struct cp_drone_local *d)
 	argv[n++] = (char *)CP_DRONE_LOCAL;
 	argv[n++] = (char *)"--spool";
 	argv[n++] = d->spool;
+	if (d->hive_ca[0]) {
+		argv[n++] = (char *)"--hive-ca";
+		argv[n++] = d->hive_ca;
+		argv[n++] = (char *)"--hive-name";
+		argv[n++] = d->hive_name;
+	}
 	snprintf(links, sizeof(links), "%s", d->links);
 	char *save = NULL;
 	for (char *l = strtok_r(links, ";", &save); l && n < MAX_ARGS - 3;
@@ -271,6 +288,46 @@ supervisor(void *arg)
 	return NULL;
 }
 
+/* The name in the Hive's certificate that the local drone checks: the first DNS (a wildcard's
+ * "*" made a label) or IP subjectAltName, else the common name. 0 or -errno after logging. */
+static int
+hive_trust(const char *cert_path, struct cp_drone_local *d)
+{
+	if (!realpath(cert_path, d->hive_ca)) {
+		cp_error("drone", "the local drone cannot read %s: %s", cert_path, strerror(errno));
+		return -errno;
+	}
+	FILE *f = fopen(d->hive_ca, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	GENERAL_NAMES *names = x ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL) : NULL;
+	d->hive_name[0] = '\0';
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && !d->hive_name[0]; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		if (g->type == GEN_DNS) {
+			const char *dns = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+			snprintf(d->hive_name, sizeof(d->hive_name), "%s%s",
+				strncmp(dns, "*.", 2) == 0 ? "hive" : "", dns + (dns[0] == '*'));
+		} else if (g->type == GEN_IPADD) {
+			int len = ASN1_STRING_length(g->d.iPAddress);
+			inet_ntop(len == 16 ? AF_INET6 : AF_INET, ASN1_STRING_get0_data(g->d.iPAddress),
+				d->hive_name, sizeof(d->hive_name));
+		}
+	}
+	GENERAL_NAMES_free(names);
+	if (x && !d->hive_name[0])
+		X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, d->hive_name,
+			sizeof(d->hive_name));
+	X509_free(x);
+	if (!d->hive_name[0]) {
+		cp_error("drone", "the local drone cannot find a name in %s (no subjectAltName or "
+			"common name) to check the Hive's certificate against", d->hive_ca);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 struct cp_drone_local *
 cp_drone_local_start(const struct cp_options *o, const char *db_path, int port)
 {
@@ -280,7 +337,9 @@ cp_drone_local_start(const struct cp_options *o, const char *db_path, int port)
 	if (!d)
 		return NULL;
 	int rc = cp_drone_dataplane(o, d->dataplane, sizeof(d->dataplane));
-	snprintf(d->hive, sizeof(d->hive), "ws://127.0.0.1:%d", port);
+	snprintf(d->hive, sizeof(d->hive), "%s://127.0.0.1:%d", o->tls_cert[0] ? "wss" : "ws", port);
+	if (rc == 0 && o->tls_cert[0])
+		rc = hive_trust(o->tls_cert, d);
 	snprintf(d->links, sizeof(d->links), "%s", o->local_links);
 	if (rc == 0 && ((size_t)snprintf(d->spool, sizeof(d->spool), "%s/spool", o->data_dir) >=
 		sizeof(d->spool) || (size_t)snprintf(d->log, sizeof(d->log), "%s/drone-local.log",

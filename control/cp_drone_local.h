@@ -1,6 +1,6 @@
 /* cp_drone_local.h — the appliance's own drone and the helpers that run tide-dataplane.
  *
- * The local drone is `tide-dataplane --hive ws://127.0.0.1:PORT --drone local --link ...`
+ * The local drone is `tide-dataplane --hive ws[s]://127.0.0.1:PORT --drone local --link ...`
  * with PORT the drone listener's (cp_drone_ws.h; links from the local_links setting, the
  * embedded demo replay by default), started and kept running by the Hive once it listens; it dials in like any drone (cp_drones.h). Jobs are run
  * by the scheduler (cp_scheduler.h) on any drone's links.

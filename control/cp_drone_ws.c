@@ -17,7 +17,13 @@
  *     status every second) is closed, and so goes offline;
  *   - what the Hive sends a drone is queued (from any thread) and written by this thread when
  *     the socket is writable; a drone that lets CP_DRONE_WS_OUT_MAX bytes pile up is closed.
- * Complete messages go to cp_drones.c, which knows nothing of sockets. */
+ * Complete messages go to cp_drones.c, which knows nothing of sockets.
+ *
+ * TLS: with the API's certificate (--tls-cert/--tls-key) the listener serves wss:// only (TLS
+ * 1.2 at least, HTTP/1.1 only: the bounds above are those of HTTP/1.1 upgrades; a TLS
+ * handshake counts against the header timeout). Without one it serves plain ws://, and only on
+ * a loopback address: a drone's token and files must not cross a network in clear, so a plain
+ * listener elsewhere is refused at start. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 
 #include "cp_db.h"
 #include "cp_drone_ws.h"
@@ -378,15 +386,36 @@ drone_address(const struct cp_options *o, char *addr, size_t size, int *port)
 	return 0;
 }
 
+/* A loopback address by its text: 127.0.0.0/8, ::1, localhost. */
+static bool
+loopback(const char *addr)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+	if (strcmp(addr, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, addr, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, addr, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 int
 cp_drone_ws_start(const struct cp_server *srv)
 {
 	char addr[64];
 	int port;
+	const char *spec = srv->opt->drone_listen[0] ? srv->opt->drone_listen : srv->opt->listen;
 	if (drone_address(srv->opt, addr, sizeof(addr), &port)) {
-		cp_error("drones", "bad drone_listen address '%s' (ADDR:PORT or [ADDR]:PORT)",
-			srv->opt->drone_listen[0] ? srv->opt->drone_listen : srv->opt->listen);
+		cp_error("drones", "bad drone_listen address '%s' (ADDR:PORT or [ADDR]:PORT)", spec);
 		return -EINVAL;
+	}
+	bool tls = srv->tls;
+	if (!tls && !loopback(addr)) {
+		cp_error("drones", "refusing to serve drones on %s without TLS: their tokens and files "
+			"would cross the network in clear. Give the Hive --tls-cert and --tls-key (drones "
+			"then dial wss://), or set drone_listen to a loopback address (127.0.0.1:PORT) "
+			"and reach it through a tunnel", spec);
+		return -EPERM;
 	}
 	db = cp_db_open(srv->db_path);
 	if (!db)
@@ -405,10 +434,18 @@ cp_drone_ws_start(const struct cp_server *srv)
 	info.max_http_header_pool = CP_DRONES_UNAUTH_MAX * 4;
 	info.server_string = "tide-control";
 	info.options = strchr(addr, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (tls) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = srv->opt->tls_cert;
+		info.ssl_private_key_filepath = srv->opt->tls_key;
+		info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+		info.alpn = "http/1.1";
+	}
 	atomic_store(&stopping, false);
 	ctx = lws_create_context(&info);
 	if (!ctx) {
-		cp_error("drones", "cannot serve drones on %s port %d", addr, port);
+		cp_error("drones", "cannot serve drones on %s port %d%s", addr, port,
+			tls ? " (or load the TLS certificate and key: libwebsockets says why above)" : "");
 		cp_db_close(db);
 		db = NULL;
 		return -EADDRINUSE;
@@ -423,7 +460,8 @@ cp_drone_ws_start(const struct cp_server *srv)
 		db = NULL;
 		return -rc;
 	}
-	cp_info("drones", "drones dial ws://%s%s%s:%d%s", strchr(addr, ':') ? "[" : "", addr,
+	cp_info("drones", "drones dial %s://%s%s%s:%d%s", tls ? "wss" : "ws",
+		strchr(addr, ':') ? "[" : "", addr,
 		strchr(addr, ':') ? "]" : "", bound_port, CP_DRONES_WS_PATH);
 	return 0;
 }

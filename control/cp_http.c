@@ -407,8 +407,9 @@ begin_request(struct mg_connection *conn)
 	if (upgrade && strcasecmp(upgrade, "websocket") == 0) {
 		/* no WebSocket here; a drone that dials this port is told where to go. Written
 		 * by hand: civetweb's response-header functions refuse a WebSocket request. */
-		cp_fail(r, 400, "wrong_port", "drones connect to ws://HOST:%d%s (drone_listen), "
-			"not to the API's port", cp_drone_ws_port(), CP_DRONES_WS_PATH);
+		cp_fail(r, 400, "wrong_port", "drones connect to %s://HOST:%d%s (drone_listen), "
+			"not to the API's port", r->srv->tls ? "wss" : "ws", cp_drone_ws_port(),
+			CP_DRONES_WS_PATH);
 		char *text = json_dumps(r->resp, JSON_COMPACT);
 		mg_printf(conn, "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
 			"Content-Length: %zu\r\nConnection: close\r\n\r\n%s", text ? strlen(text) : 0,

@@ -262,7 +262,7 @@ run(struct cp_options *o)
 		"schema %d)", TIDE_VERSION, srv.tls ? "https" : "http", o->listen, port, drone_port,
 		o->data_dir, rc);
 	/* the drone port first: a reader that waits for the "listening" line has both */
-	printf("tide-control drones on ws port %d\n", drone_port);
+	printf("tide-control drones on %s port %d\n", srv.tls ? "wss" : "ws", drone_port);
 	printf("tide-control listening on %s port %d\n", srv.tls ? "https" : "http", port);
 	fflush(stdout);
 	for (;;) {

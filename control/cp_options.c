@@ -42,7 +42,7 @@ static const struct opt_def opt_defs[] = {
 		"address to serve on ([ADDR]:PORT for IPv6)" },
 	{ "drone_listen", OPT_STR, O(drone_listen), 0, 0, "", 0, "ADDR:PORT",
 		"address for drones' connections (default: listen's address, the next port; "
-		"port 0 when listen's is 0)" },
+		"port 0 when listen's is 0); wss:// with tls_cert, else loopback only" },
 	{ "data_dir", OPT_STR, O(data_dir), 0, 0, "./tide-data", 0, "DIR",
 		"data directory (SQLite database tide.db)" },
 	{ "config", OPT_STR, O(config_path), 0, 0, "", OPT_CLI_ONLY, "FILE",

@@ -52,7 +52,7 @@ pid=$!
 port=
 for _ in $(seq 200); do
 	port=$(sed -n 's/^tide-control listening on http port \([0-9]*\)$/\1/p' "$work/stdout")
-	drone_port=$(sed -n 's/^tide-control drones on ws port \([0-9]*\)$/\1/p' "$work/stdout")
+	drone_port=$(sed -n 's/^tide-control drones on wss\{0,1\} port \([0-9]*\)$/\1/p' "$work/stdout")
 	[ -n "$port" ] && break
 	kill -0 "$pid" 2>/dev/null || { cat "$work/stderr" >&2; exit 1; }
 	sleep 0.1

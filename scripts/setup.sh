@@ -27,8 +27,14 @@ packages=(
 	# well-kept additions (see docs/ARCHITECTURE.md for why each)
 	libjansson-dev libssl-dev libcmocka-dev libsodium-dev libldap-dev libseccomp-dev
 	libarchive-dev
+	# the drone link: libwebsockets (the Hive's drone listener, the drone's wss:// client) and
+	# libcurl with OpenSSL (the drone's HTTPS uploads); docs/DRONES.md, "Transport"
+	libwebsockets-dev libcurl4-openssl-dev
 	# reference peers and test tools
 	tcpdump tshark python3 iproute2 procps libndpi-bin wrk
+	# certificates for the TLS tests (openssl CLI), the system CA store a drone trusts by
+	# default, and strace to show a refused --hive makes no connection
+	openssl ca-certificates strace
 	# the control plane's LDAP tests and post-processing sandbox
 	slapd ldap-utils bubblewrap tmux
 )

@@ -54,6 +54,7 @@
 #include "cls_session.h"
 #include "dp_anon.h"
 #include "dp_drone.h"
+#include "dp_hive.h"
 #include "dp_live.h"
 #include "dp_upload.h"
 #include "dp_ws.h"
@@ -93,9 +94,9 @@ struct capture {
 };
 
 struct agent {
-	char hive_host[256];
-	int hive_port;         /* the drone listener's (--hive) */
+	struct dp_hive hive;   /* the drone listener's (--hive, --hive-ca, --hive-name) */
 	atomic_int upload_port; /* the HTTP API's, from the welcome; 0 until welcomed */
+	atomic_bool upload_tls; /* ... over HTTPS (the welcome's upload_tls) */
 	char name[64];
 	char token[128];
 	char spool[PATH_MAX];
@@ -173,13 +174,19 @@ dp_drone_wanted(int argc, char **argv)
 static void
 usage(const char *prog)
 {
-	printf("usage: %s --hive ws://HOST:PORT --link NAME=SPEC [--link ...] [options]\n"
+	printf("usage: %s --hive wss://HOST:PORT --link NAME=SPEC [--link ...] [options]\n"
 	       "\n"
 	       "Drone mode: dial the Hive (tide-control), announce this host and its links, and run\n"
 	       "the capture jobs the Hive schedules, uploading each finished dataset.\n"
 	       "\n"
-	       "  --hive URL           ws://HOST:PORT of the Hive's drone listener (its\n"
-	       "                       drone_listen; by default the API's port + 1)\n"
+	       "  --hive URL           wss://HOST:PORT of the Hive's drone listener (its\n"
+	       "                       drone_listen; by default the API's port + 1); plain\n"
+	       "                       ws:// only when HOST is this host (127.0.0.1, ::1,\n"
+	       "                       localhost). Uploads go over HTTPS when the Hive has TLS\n"
+	       "  --hive-ca FILE       PEM certificate(s) to trust for the Hive: its CA, or its\n"
+	       "                       own (self-signed) certificate (default: the system's CAs)\n"
+	       "  --hive-name NAME     the name the Hive's certificate must carry, when it is not\n"
+	       "                       the HOST dialled (default: HOST)\n"
 	       "  --drone NAME         this drone's name (default: the host name)\n"
 	       "  --token-file FILE    the drone token (or TIDE_DRONE_TOKEN); FILE must be 0600\n"
 	       "  --link NAME=SPEC     a link: demo[,rate=R] (the embedded demo, replayed in a loop\n"
@@ -194,31 +201,11 @@ usage(const char *prog)
 static int
 parse_hive(struct agent *a, const char *url)
 {
-	const char *p = url;
-	if (strncmp(p, "ws://", 5) == 0)
-		p += 5;
-	else if (strncmp(p, "http://", 7) == 0)
-		p += 7;
-	else
-		return -1;
-	const char *colon = strrchr(p, ':');
-	if (!colon || colon == p || (size_t)(colon - p) >= sizeof(a->hive_host))
-		return -1;
-	memcpy(a->hive_host, p, (size_t)(colon - p));
-	a->hive_host[colon - p] = '\0';
-	if (a->hive_host[0] == '[') { /* [v6] */
-		size_t l = strlen(a->hive_host);
-		if (a->hive_host[l - 1] != ']')
-			return -1;
-		memmove(a->hive_host, a->hive_host + 1, l - 2);
-		a->hive_host[l - 2] = '\0';
-	}
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (port <= 0 || port > 65535 || (*end && *end != '/'))
-		return -1;
-	a->hive_port = (int)port;
-	return 0;
+	char err[400];
+	if (dp_hive_parse(&a->hive, url, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "tide-drone: %s\n", err);
+	return -1;
 }
 
 static bool
@@ -388,12 +375,11 @@ static void
 try_connect(struct agent *a, int64_t *next_ms, int *backoff_ms, bool *said_down)
 {
 	char err[256] = "";
-	struct dp_ws *c = dp_ws_connect(a->hive_host, a->hive_port, WS_PATH, 3000, err,
-		sizeof(err));
+	struct dp_ws *c = dp_ws_connect(&a->hive, WS_PATH, 3000, err, sizeof(err));
 	if (!c) {
 		if (!*said_down)
-			logf_("cannot reach the Hive at %s:%d: %s (retrying)", a->hive_host,
-				a->hive_port, err);
+			logf_("cannot reach the Hive at %s:%d: %s (retrying)", a->hive.host,
+				a->hive.port, err);
 		*said_down = true;
 		*next_ms = mono_ms() + *backoff_ms;
 		*backoff_ms = *backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff_ms * 2;
@@ -405,7 +391,8 @@ try_connect(struct agent *a, int64_t *next_ms, int *backoff_ms, bool *said_down)
 	json_decref(hello);
 	*backoff_ms = 500;
 	*said_down = false;
-	logf_("connected to the Hive at %s:%d as %s", a->hive_host, a->hive_port, a->name);
+	logf_("connected to the Hive at %s://%s:%d as %s", a->hive.tls ? "wss" : "ws",
+		a->hive.host, a->hive.port, a->name);
 	/* captures that ended while we were away are reported again */
 	for (int i = 0; i < MAX_CAPTURES; i++)
 		if (a->caps[i].state == CAP_REPORTING && a->caps[i].ended)
@@ -776,7 +763,8 @@ put_file(struct agent *a, long long job, const char *path, const char *dest, con
 			"not welcomed yet: the Hive has not said where uploads go");
 		return;
 	}
-	dp_upload_put(a->hive_host, port, target, a->token, fd, size, sha, ans);
+	dp_upload_put(&a->hive, port, atomic_load(&a->upload_tls), target, a->token, fd, size,
+		sha, ans);
 	close(fd);
 }
 
@@ -1065,10 +1053,8 @@ handle(struct agent *a, json_t *m)
 		return;
 	if (strcmp(type, "welcome") == 0) {
 		json_int_t port = json_integer_value(json_object_get(m, "upload_port"));
-		if (json_is_true(json_object_get(m, "upload_tls")))
-			logf_("the Hive takes uploads over HTTPS only, which this drone cannot do yet; "
-				"files stay in the spool");
-		else if (port > 0 && port <= 65535)
+		atomic_store(&a->upload_tls, json_is_true(json_object_get(m, "upload_tls")));
+		if (port > 0 && port <= 65535)
 			atomic_store(&a->upload_port, (int)port);
 		else
 			logf_("the Hive's welcome names no upload port; files stay in the spool");
@@ -1118,6 +1104,7 @@ parse_args(struct agent *a, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{"hive", required_argument, NULL, 'H'}, {"drone", required_argument, NULL, 'd'},
+		{"hive-ca", required_argument, NULL, 'C'}, {"hive-name", required_argument, NULL, 'N'},
 		{"token-file", required_argument, NULL, 't'}, {"link", required_argument, NULL, 'l'},
 		{"spool", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -1130,11 +1117,17 @@ parse_args(struct agent *a, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'H':
-			if (parse_hive(a, optarg)) {
-				fprintf(stderr, "tide-drone: --hive wants ws://HOST:PORT\n");
+			if (parse_hive(a, optarg))
+				return 2;
+			break;
+		case 'C':
+			if (access(optarg, R_OK) != 0) {
+				fprintf(stderr, "tide-drone: --hive-ca %s: %s\n", optarg, strerror(errno));
 				return 2;
 			}
+			snprintf(a->hive.ca_file, sizeof(a->hive.ca_file), "%s", optarg);
 			break;
+		case 'N': snprintf(a->hive.name, sizeof(a->hive.name), "%s", optarg); break;
 		case 'd':
 			if (!valid_link_name(optarg, strlen(optarg))) {
 				fprintf(stderr, "tide-drone: bad --drone name '%s'\n", optarg);
@@ -1168,8 +1161,8 @@ parse_args(struct agent *a, int argc, char **argv)
 		default: usage(argv[0]); return 2;
 		}
 	}
-	if (!a->hive_host[0] || a->n_links == 0) {
-		fprintf(stderr, "tide-drone: give --hive ws://HOST:PORT and at least one --link\n");
+	if (!a->hive.host[0] || a->n_links == 0) {
+		fprintf(stderr, "tide-drone: give --hive wss://HOST:PORT and at least one --link\n");
 		return 2;
 	}
 	for (int i = 0; i < a->n_links; i++)

@@ -1,12 +1,13 @@
-/* dp_drone.h — drone mode: `tide-dataplane --hive ws://HOST:PORT --link NAME=SPEC ...`.
+/* dp_drone.h — drone mode: `tide-dataplane --hive wss://HOST:PORT --link NAME=SPEC ...`.
  *
  * The drone is TCI's capture agent. It dials the Hive (so probes behind NAT work), announces
  * its host (cores, NUMA nodes, hugepages) and links (each probed with `--probe`), and runs the
  * captures the Hive asks for: one child tide-dataplane per (job, link), with the job's filter,
  * limits and privacy options and the drone's tuning (lcores, queues, descriptors, burst,
  * mempool, writer CPUs, NUMA node, hugepages). When a capture ends, its completed files are
- * uploaded to the Hive over HTTP, each with its SHA-256 (the Hive recomputes and refuses a
- * mismatch), and the Hive is told how it ended; the spool copy is removed once the Hive
+ * uploaded to the Hive over HTTPS (plain HTTP only to a Hive on this host), each with its
+ * SHA-256 (the Hive recomputes and refuses a mismatch), and the Hive is told how it ended; the
+ * spool copy is removed once the Hive
  * acknowledges. The agent itself never starts DPDK, so a capture that crashes does not take
  * the drone down, and the drone does not hold hugepages between jobs.
  *

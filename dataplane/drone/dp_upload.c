@@ -1,39 +1,28 @@
 /* dp_upload.c — the drone's uploads (see dp_upload.h): which files of a finished capture go
- * where, and the PUT of one file, early answers included. Blocking, on the upload thread; every
- * wait is bounded by the DP_UPLOAD_*_MS limits, so a Hive that stops answering costs at most
- * DP_UPLOAD_STALL_MS per attempt. */
+ * where, and the PUT of one file, early answers included, over HTTP or HTTPS with libcurl.
+ * Blocking, on the upload thread; every wait is bounded by the DP_UPLOAD_*_MS limits, so a Hive
+ * that stops answering costs at most DP_UPLOAD_STALL_MS (DP_UPLOAD_ANSWER_MS once the whole
+ * body is sent) per attempt. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "dp_upload.h"
 
-#define CONNECT_MS 10000
-#define CLOSE_WAIT_MS 5000   /* after a failed write: the answer is there already, or soon */
-#define HEAD_MAX 8192        /* status line and headers of one answer */
+#define CONNECT_MS 10000     /* TCP and, with HTTPS, the TLS handshake */
 #define BODY_MAX 4096        /* of an answer's body: an error's code and message fit */
-#define CHUNK (256 * 1024)
-
-struct conn {
-	int fd;
-	size_t len;                      /* received, not yet consumed */
-	char buf[HEAD_MAX + BODY_MAX + 1];
-};
 
 /* ---- the files of a finished capture ------------------------------------------------------ */
 
@@ -119,6 +108,17 @@ dp_upload_sha256(const char *path, char hex[65], long long *size)
 
 /* ---- one PUT --------------------------------------------------------------------------------- */
 
+struct put {
+	int fd;
+	long long size, sent;
+	char body[BODY_MAX + 1];     /* the start of the answer's body */
+	size_t body_len;
+	curl_off_t last_ul;          /* bytes sent at the last progress call */
+	int64_t progress_ms;         /* when that changed (or something came back) */
+	char why[96];                /* set when the progress callback ends the transfer */
+	char read_err[160];
+};
+
 static int64_t
 mono_ms(void)
 {
@@ -127,98 +127,64 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A connected non-blocking socket, or -errno with the reason in err. */
-static int
-dial(const char *host, int port, char *err, size_t err_size)
+/* The body, read with pread so that a retry needs no rewinding. */
+static size_t
+read_body(char *buf, size_t size, size_t n, void *arg)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	char service[16];
-	snprintf(service, sizeof(service), "%d", port);
-	int rc = getaddrinfo(host, service, &hints, &ai);
-	if (rc) {
-		snprintf(err, err_size, "%s: %s", host, gai_strerror(rc));
-		return -EHOSTUNREACH;
+	struct put *p = arg;
+	size_t want = size * n;
+	if ((long long)want > p->size - p->sent)
+		want = (size_t)(p->size - p->sent);
+	if (!want)
+		return 0;
+	ssize_t r = pread(p->fd, buf, want, p->sent);
+	if (r <= 0) {
+		snprintf(p->read_err, sizeof(p->read_err), "reading the file: %s",
+			r < 0 ? strerror(errno) : "it shrank");
+		return CURL_READFUNC_ABORT;
 	}
-	int fd = -1, last = ECONNREFUSED;
-	int64_t deadline = mono_ms() + CONNECT_MS;
-	for (struct addrinfo *p = ai; p && fd < 0; p = p->ai_next) {
-		fd = socket(p->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0) {
-			last = errno;
-			continue;
-		}
-		int e = connect(fd, p->ai_addr, p->ai_addrlen) == 0 ? 0 : errno;
-		if (e == EINPROGRESS) {
-			struct pollfd pf = { .fd = fd, .events = POLLOUT };
-			int64_t left = deadline - mono_ms();
-			socklen_t sl = sizeof(e);
-			e = ETIMEDOUT;
-			if (left > 0 && poll(&pf, 1, (int)left) == 1)
-				getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl);
-		}
-		if (e) {
-			last = e;
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(ai);
-	if (fd < 0)
-		snprintf(err, err_size, "connect: %s", strerror(last));
-	return fd < 0 ? -last : fd;
+	p->sent += r;
+	return (size_t)r;
 }
 
-/* Reads what arrives within wait_ms into c->buf. 1 = read something, 0 = nothing in time,
- * -1 = the connection ended (errno 0 at EOF) or the buffer is full. */
-static int
-fill(struct conn *c, int wait_ms)
+static size_t
+write_answer(char *data, size_t size, size_t n, void *arg)
 {
-	if (c->len >= sizeof(c->buf) - 1) {
-		errno = EMSGSIZE;
-		return -1;
+	struct put *p = arg;
+	size_t len = size * n, room = BODY_MAX - p->body_len;
+	memcpy(p->body + p->body_len, data, len < room ? len : room);
+	p->body_len += len < room ? len : room;
+	p->body[p->body_len] = '\0';
+	return len; /* the rest is dropped: the status is what matters, the body only explains it */
+}
+
+/* The stall bounds: DP_UPLOAD_STALL_MS without a byte going out while the body is sent (or
+ * before the first one, which is where "100 Continue" is awaited), DP_UPLOAD_ANSWER_MS for
+ * the answer once all of it has been sent. Called by libcurl about once a second. */
+static int
+progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)ultotal;
+	struct put *p = arg;
+	int64_t now = mono_ms();
+	if (ulnow != p->last_ul || dlnow > 0) {
+		p->last_ul = ulnow;
+		p->progress_ms = now;
+		return 0;
 	}
-	struct pollfd pf = { .fd = c->fd, .events = POLLIN };
-	int pr = poll(&pf, 1, wait_ms > 0 ? wait_ms : 0);
-	if (pr <= 0)
-		return pr < 0 && errno != EINTR ? -1 : 0;
-	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, MSG_DONTWAIT);
-	if (n > 0) {
-		c->len += (size_t)n;
-		c->buf[c->len] = '\0';
+	bool all_sent = ulnow >= p->size;
+	if (!all_sent && now - p->progress_ms > DP_UPLOAD_STALL_MS) {
+		snprintf(p->why, sizeof(p->why), "the Hive took no data for %d s",
+			DP_UPLOAD_STALL_MS / 1000);
 		return 1;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n == 0)
-		errno = 0;
-	return -1;
-}
-
-/* The status of a complete answer head at the start of c->buf, its length and Content-Length
- * (-1 when absent); 0 while the head is incomplete, -1 when it is not HTTP. */
-static int
-parse_head(struct conn *c, size_t *head_len, long *content_length)
-{
-	char *end = strstr(c->buf, "\r\n\r\n");
-	if (!end)
-		return c->len >= HEAD_MAX ? -1 : 0;
-	int status = 0;
-	if (sscanf(c->buf, "HTTP/1.%*d %3d", &status) != 1 || status < 100 || status > 599)
-		return -1;
-	*head_len = (size_t)(end - c->buf) + 4;
-	*content_length = -1;
-	for (char *l = strstr(c->buf, "\r\n"); l && l < end; l = strstr(l + 2, "\r\n"))
-		if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
-			*content_length = strtol(l + 17, NULL, 10);
-	return status;
-}
-
-static void
-consume(struct conn *c, size_t n)
-{
-	memmove(c->buf, c->buf + n, c->len - n);
-	c->len -= n;
-	c->buf[c->len] = '\0';
+	if (all_sent && now - p->progress_ms > DP_UPLOAD_ANSWER_MS) {
+		snprintf(p->why, sizeof(p->why), "no answer %d s after the whole file",
+			DP_UPLOAD_ANSWER_MS / 1000);
+		return 1;
+	}
+	return 0;
 }
 
 /* The Hive's {"error": {"code", "message"}}, when the body is one. */
@@ -233,156 +199,117 @@ error_body(const char *body, size_t len, struct dp_upload_answer *a)
 	json_decref(j);
 }
 
-/* Reads answers until a final one (status >= 200) has arrived, skipping interim ones — or,
- * with until_continue, until a "100 Continue" too. wait_ms bounds the wait for its head; 0
- * only looks at what is already there. 1 = final answer in *a; 0 = none yet (*cont set when a
- * "100 Continue" was consumed); -1 = the connection ended or failed without one. */
 static int
-read_answer(struct conn *c, int wait_ms, struct dp_upload_answer *a, bool *cont,
-	bool until_continue)
+curl_errno(CURLcode rc)
 {
-	int64_t deadline = mono_ms() + wait_ms;
-	for (;;) {
-		size_t head_len = 0;
-		long cl = -1;
-		int status = parse_head(c, &head_len, &cl);
-		if (status < 0) {
-			snprintf(a->message, sizeof(a->message), "the Hive's answer is not HTTP");
-			return -1;
-		}
-		if (status >= 100 && status < 200) {
-			consume(c, head_len);
-			*cont |= status == 100;
-			if (status == 100 && until_continue && !c->len)
-				return 0;
-			continue;
-		}
-		if (status >= 200) {
-			size_t want = cl > 0 ? ((size_t)cl < BODY_MAX ? (size_t)cl : BODY_MAX) : 0;
-			int64_t body_deadline = mono_ms() + CLOSE_WAIT_MS;
-			while (c->len - head_len < want) {
-				int64_t left = body_deadline - mono_ms();
-				if (left <= 0 || fill(c, (int)left) <= 0)
-					break; /* the status is what matters; the body only explains it */
-			}
-			a->status = status;
-			size_t have = c->len - head_len;
-			error_body(c->buf + head_len, have < want ? have : want, a);
-			return 1;
-		}
-		int64_t left = deadline - mono_ms();
-		int r = fill(c, left > 0 ? (int)left : 0);
-		if (r < 0) {
-			snprintf(a->message, sizeof(a->message), "the Hive closed the connection without "
-				"an answer%s%s", errno ? ": " : "", errno ? strerror(errno) : "");
-			return -1;
-		}
-		if (r == 0 && mono_ms() >= deadline)
-			return 0;
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST: return -EHOSTUNREACH;
+	case CURLE_COULDNT_CONNECT: return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT: case CURLE_ABORTED_BY_CALLBACK: return -ETIMEDOUT;
+	case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CACERT_BADFILE: return -EPROTO;
+	case CURLE_OUT_OF_MEMORY: return -ENOMEM;
+	case CURLE_READ_ERROR: return -EIO;
+	default: return -ECONNRESET;
 	}
-}
-
-/* Sends the body, watching for an answer that comes before its end. 1 = answered (early),
- * 0 = the whole body was sent, -errno = failed without an answer. */
-static int
-send_body(struct conn *c, int fd, long long size, struct dp_upload_answer *a, bool *cont)
-{
-	char *chunk = malloc(CHUNK);
-	if (!chunk)
-		return -ENOMEM;
-	int rc = 0;
-	int64_t progress_ms = mono_ms();
-	for (long long off = 0; rc == 0 && off < size;) {
-		size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
-		ssize_t n = pread(fd, chunk, want, off);
-		if (n <= 0) {
-			snprintf(a->message, sizeof(a->message), "reading the file: %s",
-				n < 0 ? strerror(errno) : "it shrank");
-			rc = -EIO;
-			break;
-		}
-		for (size_t sent = 0; rc == 0 && sent < (size_t)n;) {
-			int64_t left = DP_UPLOAD_STALL_MS - (mono_ms() - progress_ms);
-			struct pollfd pf = { .fd = c->fd, .events = POLLIN | POLLOUT };
-			if (left <= 0) {
-				snprintf(a->message, sizeof(a->message), "the Hive took no data for %d s",
-					DP_UPLOAD_STALL_MS / 1000);
-				rc = -ETIMEDOUT;
-			} else if (poll(&pf, 1, (int)left) > 0 && (pf.revents & ~POLLOUT)) {
-				/* something came back before the end of the body: an answer, a late
-				 * "100 Continue", or the end of the connection */
-				int r = read_answer(c, (pf.revents & POLLIN) ? 0 : CLOSE_WAIT_MS, a, cont, false);
-				if (r != 0)
-					rc = r > 0 ? 1 : -ECONNRESET;
-			} else if (pf.revents & POLLOUT) {
-				ssize_t w = send(c->fd, chunk + sent, (size_t)n - sent,
-					MSG_NOSIGNAL | MSG_DONTWAIT);
-				if (w > 0) {
-					sent += (size_t)w;
-					progress_ms = mono_ms();
-				} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-					/* the Hive may have answered and closed: what did it say? */
-					int err = errno;
-					int r = read_answer(c, CLOSE_WAIT_MS, a, cont, false);
-					if (r > 0) {
-						rc = 1;
-					} else {
-						snprintf(a->message, sizeof(a->message), "sending the file: %s",
-							strerror(err));
-						rc = -err;
-					}
-				}
-			}
-		}
-		off += n;
-	}
-	free(chunk);
-	return rc;
 }
 
 int
-dp_upload_put(const char *host, int port, const char *target, const char *token, int fd,
-	long long size, const char *sha256, struct dp_upload_answer *a)
+dp_upload_put(const struct dp_hive *hive, int port, bool tls, const char *target,
+	const char *token, int fd, long long size, const char *sha256, struct dp_upload_answer *a)
 {
 	memset(a, 0, sizeof(*a));
-	static __thread struct conn c;
-	memset(&c, 0, sizeof(c));
-	c.fd = dial(host, port, a->message, sizeof(a->message));
-	if (c.fd < 0)
-		return c.fd;
-	char head[1024];
-	int n = snprintf(head, sizeof(head), "PUT %s HTTP/1.1\r\nHost: %s:%d\r\n"
-		"Authorization: Bearer %s\r\nContent-Type: application/octet-stream\r\n"
-		"Content-Length: %lld\r\nX-Tide-Sha256: %s\r\nExpect: 100-continue\r\n"
-		"Connection: close\r\n\r\n", target, host, port, token, size, sha256);
-	int rc = n > 0 && (size_t)n < sizeof(head) ? 0 : -ENAMETOOLONG;
-	bool cont = false;
-	for (int off = 0; rc == 0 && off < n;) {
-		ssize_t w = send(c.fd, head + off, (size_t)(n - off), MSG_NOSIGNAL);
-		if (w > 0)
-			off += (int)w;
-		else if (!(w < 0 && errno == EINTR))
-			rc = -errno;
+	if (!tls && !dp_hive_loopback(hive->host)) {
+		/* the token would cross the network in clear: not sent (dp_hive.h) */
+		snprintf(a->message, sizeof(a->message), "not sent: the Hive takes uploads over plain "
+			"HTTP and %.64s is not this host (give the Hive --tls-cert/--tls-key)",
+			hive->host);
+		return -EPERM;
 	}
-	/* "100 Continue" or the final answer before the body (an older Hive: neither) */
-	if (rc == 0) {
-		int r = read_answer(&c, DP_UPLOAD_EXPECT_MS, a, &cont, true);
-		rc = r > 0 ? 1 : r < 0 ? -ECONNRESET : 0;
+	CURL *c = curl_easy_init();
+	if (!c) {
+		snprintf(a->message, sizeof(a->message), "cannot start libcurl");
+		return -ENOMEM;
 	}
-	if (rc == 0 && (size == 0 || (rc = send_body(&c, fd, size, a, &cont)) == 0)) {
-		int r = read_answer(&c, DP_UPLOAD_ANSWER_MS, a, &cont, false);
-		rc = r > 0 ? 1 : -ETIMEDOUT;
-		if (r == 0)
-			snprintf(a->message, sizeof(a->message), "no answer %d s after the whole file",
-				DP_UPLOAD_ANSWER_MS / 1000);
+	/* the URL names the host the certificate is checked against; CONNECT_TO dials
+	 * hive->host when that is another name (--hive-name) */
+	const char *name = tls ? dp_hive_verify_name(hive) : hive->host;
+	bool v6 = strchr(name, ':') != NULL;
+	char url[PATH_MAX + 600], connect_to[2 * DP_HIVE_HOST_MAX + 40], auth[200], sha_h[100],
+		errbuf[CURL_ERROR_SIZE] = "";
+	snprintf(url, sizeof(url), "%s://%s%s%s:%d%s", tls ? "https" : "http", v6 ? "[" : "", name,
+		v6 ? "]" : "", port, target);
+	snprintf(connect_to, sizeof(connect_to), "%s%s%s:%d:%s%s%s:%d", v6 ? "[" : "", name,
+		v6 ? "]" : "", port, strchr(hive->host, ':') ? "[" : "", hive->host,
+		strchr(hive->host, ':') ? "]" : "", port);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	snprintf(sha_h, sizeof(sha_h), "X-Tide-Sha256: %s", sha256);
+	struct curl_slist *headers = NULL, *to = NULL;
+	const char *hs[] = { auth, "Content-Type: application/octet-stream", sha_h,
+		"Expect: 100-continue", "Connection: close" };
+	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
+		headers = curl_slist_append(headers, hs[i]);
+	to = curl_slist_append(NULL, connect_to);
+	static __thread struct put p;
+	memset(&p, 0, sizeof(p));
+	p.fd = fd;
+	p.size = size;
+	p.last_ul = -1;
+	p.progress_ms = mono_ms();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CONNECT_TO, to);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
+	curl_easy_setopt(c, CURLOPT_READDATA, &p);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_answer);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &p);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, (long)DP_UPLOAD_EXPECT_MS);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_MS);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &p);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	if (tls) {
+		/* verified as the WebSocket is (dp_ws.c): the system's store or --hive-ca, the name;
+		 * libcurl lets any certificate of the CA file be the anchor (partial chains) */
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+		curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+		if (hive->ca_file[0])
+			curl_easy_setopt(c, CURLOPT_CAINFO, hive->ca_file);
 	}
-	close(c.fd);
-	if (rc == 1)
-		return 0;
-	a->status = 0;
-	if (!a->message[0])
-		snprintf(a->message, sizeof(a->message), "%s", strerror(-rc));
-	return rc < 0 ? rc : -EIO;
+	CURLcode rc = curl_easy_perform(c);
+	long status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	int ret = 0;
+	if (status >= 200) {
+		/* an answer is an answer, whatever happened to the rest of the body (an early
+		 * refusal while it was being sent ends the transfer with an error) */
+		a->status = (int)status;
+		error_body(p.body, p.body_len, a);
+	} else {
+		ret = curl_errno(rc);
+		if (rc == CURLE_ABORTED_BY_CALLBACK && p.why[0])
+			snprintf(a->message, sizeof(a->message), "%s", p.why);
+		else if (rc == CURLE_READ_ERROR && p.read_err[0])
+			snprintf(a->message, sizeof(a->message), "%s", p.read_err);
+		else if (rc == CURLE_OK)
+			snprintf(a->message, sizeof(a->message), "the Hive's answer is not HTTP");
+		else
+			snprintf(a->message, sizeof(a->message), "%s", errbuf[0] ? errbuf :
+				curl_easy_strerror(rc));
+		if (rc == CURLE_OK)
+			ret = -EIO;
+	}
+	curl_slist_free_all(headers);
+	curl_slist_free_all(to);
+	curl_easy_cleanup(c);
+	return ret;
 }
 
 enum dp_upload_verdict

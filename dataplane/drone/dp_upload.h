@@ -11,19 +11,28 @@
  * says "100 Continue" or refuses at once, so a refused file of gigabytes is never sent. A Hive
  * that says nothing within DP_UPLOAD_EXPECT_MS gets the body anyway (RFC 9110 10.1.1).
  *
- * A Hive may also answer while the body is still being sent, and close: the write then fails
- * (EPIPE, ECONNRESET), but the answer is already in the socket's receive buffer. So whenever
- * a write fails or the socket becomes readable, the answer is read before anything is decided:
- * an HTTP answer is an answer, whatever happened to the write; only a connection that could not
- * be made, or that broke without any answer, means "unreachable".
+ * A Hive may also answer while the body is still being sent, and close. libcurl reads the
+ * socket while it sends and stops sending at a final answer; whatever happened to the write,
+ * an HTTP answer is an answer. Only a connection that could not be made (or verified), or that
+ * broke without any answer, means "unreachable".
  *
- * Why not civetweb's client: it cannot wait for an interim "100 Continue" and then read the
- * final answer on the same connection, and a failed mg_write leaves nothing to tell an early
- * answer from a dead Hive. This is ~300 lines over a socket, like dp_ws.c. */
+ * HTTPS when the Hive's welcome says upload_tls, verified as the WebSocket is (dp_hive.h: the
+ * system's CA store or --hive-ca, the name checked). Plain HTTP only to a Hive on this host:
+ * elsewhere the drone's token would cross the network in clear, so the file is not sent (no
+ * answer: the upload is tried again later, and the drone's log says why).
+ *
+ * Why libcurl: Debian's well-kept HTTP client (libcurl4-openssl-dev) waits for "100 Continue"
+ * (CURLOPT_EXPECT_100_TIMEOUT_MS), reads early answers, and does TLS with OpenSSL. Before it,
+ * this was ~300 hand-written lines over a plain socket; civetweb's client could neither wait
+ * for an interim "100 Continue" and then read the final answer, nor read an answer after a
+ * failed write. */
 #ifndef DP_UPLOAD_H
 #define DP_UPLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "dp_hive.h"
 
 #define DP_UPLOAD_EXPECT_MS 3000     /* wait for "100 Continue" before sending the body anyway */
 #define DP_UPLOAD_STALL_MS 60000     /* a connection that takes or gives nothing this long is dead */
@@ -54,11 +63,12 @@ enum dp_upload_verdict {
 	DP_UPLOAD_REFUSED,   /* any other 4xx, or 507: final; retrying cannot change it */
 };
 
-/* PUTs size bytes read from fd to http://host:port/target. Returns 0 with *a filled when the
- * Hive answered (whatever the status), -errno when it could not be reached or gave no answer
- * (a->status 0, a->message says why). */
-int dp_upload_put(const char *host, int port, const char *target, const char *token, int fd,
-	long long size, const char *sha256, struct dp_upload_answer *a);
+/* PUTs size bytes read from fd to the Hive's HTTP API, on port (the welcome's upload_port) of
+ * the host the drone dialled, over HTTPS when tls, at target. Returns 0 with *a filled when the
+ * Hive answered (whatever the status), -errno when it could not be reached, verified or gave
+ * no answer (a->status 0, a->message says why: -EPERM for plain HTTP to another host). */
+int dp_upload_put(const struct dp_hive *hive, int port, bool tls, const char *target,
+	const char *token, int fd, long long size, const char *sha256, struct dp_upload_answer *a);
 
 enum dp_upload_verdict dp_upload_verdict(const struct dp_upload_answer *a);
 

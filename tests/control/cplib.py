@@ -123,7 +123,7 @@ class Hive:
                     m = re.match(r"admin password: (\S+)$", line)
                     if m:
                         self.admin_password = m.group(1)
-                    m = re.match(r"tide-control drones on ws port (\d+)$", line)
+                    m = re.match(r"tide-control drones on wss? port (\d+)$", line)
                     if m:
                         self.drone_port = int(m.group(1))
                     m = re.match(r"tide-control listening on (https?) port (\d+)$", line)

@@ -12,11 +12,14 @@ hung test, never an estimate of how long things take: tests never sleep to let s
 happen, and a slow machine only makes them slower, never red.
 
   dataplane_from_argv()     take --dataplane PATH out of sys.argv (meson passes it)
-  Drone(hive, name, token, links, spool=None)
-                            start(), stop(), kill9(), log_text(); .spool, .proc
+  Drone(hive, name, token, links, dataplane, spool=None, url=None, args=())
+                            start(), stop(), kill9(), log_text(); .spool, .proc (url: --hive,
+                            ws://127.0.0.1:<drone port> by default; args: more options)
   wait_for(what, fn, timeout)   fn() until truthy; its value
   drone(c, name), online(c, name), register(c, name)
   wait_job(c, job_id, states, timeout)
+  stop_when_written(c, job_id, nbytes)   stop a job once it wrote nbytes (or it ended)
+  puts_of(hive, job_id, path)            the Hive's log lines of PUTs of one uploaded file
   processes(marker, *flags) [(pid, argv)] of tide-dataplane processes whose argv holds marker
   alive(pid)                not gone and not a zombie
 """
@@ -50,17 +53,19 @@ def dataplane_from_argv(binary):
 class Drone:
     """A remote drone: tide-dataplane --hive with its own spool, killed at the end."""
 
-    def __init__(self, hive, name, token, links, dataplane, spool=None):
+    def __init__(self, hive, name, token, links, dataplane, spool=None, url=None, args=()):
         self.tmp = tempfile.mkdtemp(prefix="tide-drone-")
         self.spool = spool or os.path.join(self.tmp, "spool")
         self.log = os.path.join(self.tmp, "drone.log")
         self.hive, self.name, self.token, self.links = hive, name, token, links
         self.dataplane = dataplane
+        self.url = url or "ws://127.0.0.1:%d" % hive.drone_port
+        self.args = list(args)
         self.proc = None
 
     def start(self):
-        args = [self.dataplane, "--hive", "ws://127.0.0.1:%d" % self.hive.drone_port,
-                "--drone", self.name, "--spool", self.spool]
+        args = [self.dataplane, "--hive", self.url, "--drone", self.name,
+                "--spool", self.spool] + self.args
         for link in self.links:
             args += ["--link", link]
         env = dict(os.environ, TIDE_DRONE_TOKEN=self.token)
@@ -117,6 +122,23 @@ def wait_job(c, job_id, states, timeout=JOB_WAIT):
     return wait_for("job %d in %s" % (job_id, states),
                     lambda: (lambda j: j if j["state"] in states else None)(job(c, job_id)),
                     timeout)
+
+
+def stop_when_written(c, jid, nbytes):
+    """Lets the job write at least nbytes of packets, then stops it, at whatever speed the
+    capture runs: on a quiet machine the replay may reach the job's max_size (far above
+    nbytes) and end by itself before the stop, which is just as good."""
+    def written_or_ended():
+        j = job(c, jid)
+        return j["counters"]["bytes"] >= nbytes or j["state"] not in ("pending", "running")
+    wait_for("%d bytes written" % nbytes, written_or_ended)
+    r = c.post("/api/v1/jobs/%d/stop" % jid)
+    assert r.status == 200 or r.error_code() == "invalid_state", r
+
+
+def puts_of(h, jid, path):
+    return [ln for ln in h.log_text().splitlines()
+            if "PUT /api/v1/drones/upload/%d/%s " % (jid, path) in ln]
 
 
 def register(c, name):

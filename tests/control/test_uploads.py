@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cplib  # noqa: E402
 from cplib import Hive, admin, expect  # noqa: E402
 from dronelib import (DEMO, ONLINE_WAIT, Drone, dataplane_from_argv, job,  # noqa: E402
-                      online, register, wait_for, wait_job)
+                      online, puts_of, register, stop_when_written, wait_for, wait_job)
 
 BIN = cplib.binary_from_argv()
 DATAPLANE = dataplane_from_argv(BIN)
@@ -232,23 +232,6 @@ def test_upload_rules():
         leftovers = [n for _, _, names in os.walk(os.path.join(h.data_dir, "jobs", str(jid)))
                      for n in names if n.startswith(".upload-")]
         assert not leftovers, leftovers
-
-
-def stop_when_written(c, jid, nbytes):
-    """Lets the job write at least nbytes of packets, then stops it, at whatever speed the
-    capture runs: on a quiet machine the replay may reach the job's max_size (far above
-    nbytes) and end by itself before the stop, which is just as good."""
-    def written_or_ended():
-        j = job(c, jid)
-        return j["counters"]["bytes"] >= nbytes or j["state"] not in ("pending", "running")
-    wait_for("%d bytes written" % nbytes, written_or_ended)
-    r = c.post("/api/v1/jobs/%d/stop" % jid)
-    assert r.status == 200 or r.error_code() == "invalid_state", r
-
-
-def puts_of(h, jid, path):
-    return [ln for ln in h.log_text().splitlines()
-            if "PUT /api/v1/drones/upload/%d/%s " % (jid, path) in ln]
 
 
 def test_drone_gives_up_on_a_final_refusal():

@@ -8,19 +8,33 @@ it never delivers, endless pings, binary frames, non-final fragments, nothing at
                              the header claims, to lie about it)
   ws.recv(timeout)           (opcode, payload) of the next frame, or None when closed/timeout
   ws.closed_within(seconds)  True once the server has closed the TCP connection
+  WS.tls_ca = CERT           from then on every WS.open (and connect()) speaks TLS, verifying
+                             the server against CERT (for the Hive's wss:// and https://)
 """
 
 import base64
 import os
 import select
 import socket
+import ssl
 import struct
 import time
 
 TEXT, BINARY, CLOSE, PING, CONT = 1, 2, 8, 9, 0
 
 
+def connect(port, timeout=30):
+    """A TCP connection to 127.0.0.1:port, wrapped in verified TLS when WS.tls_ca is set."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if WS.tls_ca:
+        ctx = ssl.create_default_context(cafile=WS.tls_ca)
+        s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+    return s
+
+
 class WS:
+    tls_ca = None
+
     def __init__(self, sock, status, rest):
         self.sock = sock
         self.status = status
@@ -28,7 +42,7 @@ class WS:
 
     @classmethod
     def open(cls, port, path="/api/v1/drones/connect", timeout=30):
-        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        s = connect(port, timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13"
@@ -74,9 +88,10 @@ class WS:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            r, _, _ = select.select([self.sock], [], [], left)
-            if not r:
-                return False
+            if not self._pending():
+                r, _, _ = select.select([self.sock], [], [], left)
+                if not r:
+                    return False
             try:
                 chunk = self.sock.recv(65536)
             except OSError:
@@ -110,9 +125,11 @@ class WS:
         """Reads (and discards) until the server closes the TCP connection, or seconds pass."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            r, _, _ = select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
-            if not r:
-                continue
+            if not self._pending():
+                r, _, _ = select.select([self.sock], [], [],
+                                        max(0.0, deadline - time.monotonic()))
+                if not r:
+                    continue
             try:
                 chunk = self.sock.recv(65536)
             except OSError:
@@ -120,6 +137,9 @@ class WS:
             if not chunk:
                 return True
         return False
+
+    def _pending(self):
+        return isinstance(self.sock, ssl.SSLSocket) and self.sock.pending() > 0
 
     def close(self):
         try:
