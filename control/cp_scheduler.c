@@ -18,6 +18,7 @@
 #include "cp_db.h"
 #include "cp_drone_local.h"
 #include "cp_drones.h"
+#include "cp_job_contract.h"
 #include "cp_log.h"
 #include "cp_options.h"
 #include "cp_sandbox.h"
@@ -90,8 +91,8 @@ struct link_row {
 };
 
 static const char sql_pending[] =
-	"SELECT id, filter, max_size, max_duration, snaplen, anonymise, classify, session_type"
-	" FROM jobs WHERE state = 'pending' ORDER BY id LIMIT 512";
+	"SELECT id, " CP_JOB_PARAMS_COLUMNS " FROM jobs WHERE state = 'pending' ORDER BY id"
+	" LIMIT 512";
 static const char sql_busy[] =
 	"SELECT drone, link FROM job_links WHERE state IN ('running', 'finishing')";
 static const char sql_links[] =
@@ -128,8 +129,8 @@ static const char sql_link_counters[] =
 static const char sql_files[] =
 	"SELECT path, size, sha256, drone FROM job_files WHERE job_id = ?1 ORDER BY path";
 static const char sql_job_params[] =
-	"SELECT name, description, owner, filter, max_size, max_duration, snaplen, anonymise,"
-	" classify, session_type, created_at, started_at FROM jobs WHERE id = ?1";
+	"SELECT name, description, owner, created_at, started_at, " CP_JOB_PARAMS_COLUMNS
+	" FROM jobs WHERE id = ?1";
 static const char sql_next_scripts[] = /* one more than the processors can hold */
 	"SELECT id, script_timeout FROM jobs WHERE state = 'processing' ORDER BY id LIMIT 65";
 static const char sql_script_end[] =
@@ -305,6 +306,28 @@ ended(const char *state)
 
 /* ---- starting jobs ------------------------------------------------------------------------- */
 
+/* The start message: the job as the contract writes it ("params"), and the same parameters
+ * flat as well, which drones older than the contract read (filter, max_size, max_duration,
+ * snaplen, classify, session_type); "link" is set per link by the caller. */
+static json_t *
+start_message(int64_t job, const struct tide_job *params)
+{
+	json_t *p = tide_job_to_json(params);
+	json_t *m = p ? json_deep_copy(p) : NULL;
+	if (!m) {
+		json_decref(p);
+		return NULL;
+	}
+	json_object_del(m, "anonymise"); /* told by the presence of anon_key, as before */
+	json_object_del(m, "max_packets");
+	json_object_del(m, "lookback_s");
+	json_object_set_new(m, "type", json_string("start"));
+	json_object_set_new(m, "job", json_integer(job));
+	json_object_set_new(m, "link", json_string(""));
+	json_object_set_new(m, "params", p);
+	return m;
+}
+
 struct claim {
 	char drone[CP_DRONE_NAME_MAX + 1];
 	char link[64];
@@ -335,9 +358,8 @@ start_pending(struct cp_scheduler *s)
 		sqlite3_reset(st);
 
 	struct pending {
-		int64_t id, max_size, max_duration, snaplen;
-		bool anon, classify;
-		char filter[4096], session_type[16];
+		int64_t id;
+		struct tide_job params;
 	};
 	static struct pending jobs[512];
 	int n = 0;
@@ -345,13 +367,7 @@ start_pending(struct cp_scheduler *s)
 	while (st && n < 512 && sqlite3_step(st) == SQLITE_ROW) {
 		struct pending *p = &jobs[n++];
 		p->id = sqlite3_column_int64(st, 0);
-		snprintf(p->filter, sizeof(p->filter), "%s", sqlite3_column_text(st, 1));
-		p->max_size = sqlite3_column_int64(st, 2);
-		p->max_duration = sqlite3_column_int64(st, 3);
-		p->snaplen = sqlite3_column_int64(st, 4);
-		p->anon = sqlite3_column_int(st, 5) != 0;
-		p->classify = sqlite3_column_int(st, 6) != 0;
-		snprintf(p->session_type, sizeof(p->session_type), "%s", sqlite3_column_text(st, 7));
+		cp_job_params_read(st, 1, &p->params);
 	}
 	if (st)
 		sqlite3_reset(st);
@@ -377,7 +393,7 @@ start_pending(struct cp_scheduler *s)
 			continue;
 		}
 		char key_path[PATH_MAX], hex[65] = "";
-		if (p->anon && (cp_drone_job_path(s->data_dir, p->id, ".key", key_path,
+		if (p->params.anonymise && (cp_drone_job_path(s->data_dir, p->id, ".key", key_path,
 			sizeof(key_path)) || write_key(key_path, hex))) {
 			cp_error("sched", "job %lld: cannot write its anonymisation key", (long long)p->id);
 			free_links(links, nl);
@@ -404,11 +420,7 @@ start_pending(struct cp_scheduler *s)
 			continue; /* cancelled meanwhile, or the update failed: later */
 		}
 		db_worked(s, p->id);
-		json_t *m = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:b, s:s}", "type",
-			"start", "job", (json_int_t)p->id, "link", "", "filter", p->filter, "max_size",
-			(json_int_t)p->max_size, "max_duration", (json_int_t)p->max_duration, "snaplen",
-			(json_int_t)p->snaplen, "classify", p->classify, "session_type",
-			p->session_type);
+		json_t *m = start_message(p->id, &p->params);
 		if (hex[0])
 			json_object_set_new(m, "anon_key", json_string(hex));
 		for (int i = 0; i < nl; i++) {
@@ -452,18 +464,13 @@ drone_reports(const char *drone, int64_t job, const char *link, int64_t *connect
 	return found;
 }
 
+/* The job's counters: its links' summed, drops by reason included (cp_job_contract.h). */
 static json_t *
 sum_counters(const struct link_row *l, int n)
 {
-	json_t *sum = json_object();
-	static const char *const keys[] = { "packets", "bytes", "received", "rx_bytes", "drops",
-		"files", "written", "bytes_written", "filtered", "matched" };
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		json_int_t v = 0;
-		for (int i = 0; i < n; i++)
-			v += json_integer_value(json_object_get(l[i].counters, keys[k]));
-		json_object_set_new(sum, keys[k], json_integer(v));
-	}
+	json_t *sum = cp_job_counters_zero();
+	for (int i = 0; i < n; i++)
+		cp_job_counters_add(sum, l[i].counters);
 	return sum;
 }
 
@@ -481,16 +488,16 @@ write_manifest(struct cp_scheduler *s, int64_t job, const char *state, const cha
 		sqlite3_bind_int64(st, 1, job);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 #define T(i) ((const char *)sqlite3_column_text(st, i))
-			json_object_set_new(m, "job", json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I,"
-				" s:I, s:b, s:b, s:s, s:I, s:I}", "id", (json_int_t)job, "name", T(0),
-				"description", T(1), "owner", T(2), "filter", T(3), "max_size",
-				(json_int_t)sqlite3_column_int64(st, 4), "max_duration",
-				(json_int_t)sqlite3_column_int64(st, 5), "snaplen",
-				(json_int_t)sqlite3_column_int64(st, 6), "anonymise",
-				sqlite3_column_int(st, 7), "classify", sqlite3_column_int(st, 8),
-				"session_type", T(9), "created_at",
-				(json_int_t)sqlite3_column_int64(st, 10), "started_at",
-				(json_int_t)sqlite3_column_int64(st, 11)));
+			struct tide_job params;
+			cp_job_params_read(st, 5, &params);
+			json_t *jo = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I}", "id", (json_int_t)job,
+				"name", T(0), "description", T(1), "owner", T(2), "created_at",
+				(json_int_t)sqlite3_column_int64(st, 3), "started_at",
+				(json_int_t)sqlite3_column_int64(st, 4));
+			json_t *pj = tide_job_to_json(&params);
+			json_object_update(jo, pj);
+			json_decref(pj);
+			json_object_set_new(m, "job", jo);
 #undef T
 		}
 		sqlite3_reset(st);

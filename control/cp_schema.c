@@ -204,6 +204,11 @@ const struct cp_migration cp_migrations[] = {
 		"ALTER TABLE jobs ADD COLUMN dataset_bytes INTEGER NOT NULL DEFAULT 0;"
 		"CREATE INDEX jobs_by_group ON jobs(group_id, id);"
 		"ALTER TABLE groups ADD COLUMN quota_bytes INTEGER NOT NULL DEFAULT 0;" },
+
+	{ 7, "capture parameters of the job contract: max_packets and lookback_s",
+		/* 0 = unlimited / no look-back, as for every job made before */
+		"ALTER TABLE jobs ADD COLUMN max_packets INTEGER NOT NULL DEFAULT 0;"
+		"ALTER TABLE jobs ADD COLUMN lookback_s INTEGER NOT NULL DEFAULT 0;" },
 };
 
 const int cp_migrations_count = sizeof(cp_migrations) / sizeof(cp_migrations[0]);
