@@ -22,7 +22,8 @@ static const char sql_job[] =
 	"SELECT id, name, description, owner_id, owner, link, state, reason, created_at,"
 	" started_at, ended_at, counters, pid, has_script, script_timeout, group_id,"
 	" (SELECT name FROM groups WHERE id = jobs.group_id), dataset_bytes, shared, "
-	CP_JOB_PARAMS_COLUMNS " FROM jobs WHERE id = ?1";
+	CP_JOB_PARAMS_COLUMNS ", pending_reason FROM jobs WHERE id = ?1";
+#define PENDING_REASON_COL (PARAMS_COL + CP_JOB_PARAMS_N)
 static const char sql_in_group[] =
 	"SELECT 1 FROM user_groups WHERE user_id = ?1 AND group_id = ?2";
 static const char sql_job_links[] =
@@ -139,6 +140,9 @@ cp_jobs_json(struct cp_req *r, int64_t id, struct cp_job_meta *meta, int *err)
 			json_null() : json_string(TEXT(16)));
 		json_object_set_new(j, "dataset_bytes", json_integer(sqlite3_column_int64(st, 17)));
 		json_object_set_new(j, "shared", json_boolean(sqlite3_column_int(st, 18)));
+		/* why a pending job waits, as the scheduler last saw it */
+		if (!strcmp(TEXT(6), "pending"))
+			json_object_set_new(j, "pending_reason", json_string(TEXT(PENDING_REASON_COL)));
 	}
 #undef TEXT
 	if (meta) {

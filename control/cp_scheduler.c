@@ -91,15 +91,19 @@ struct link_row {
 };
 
 static const char sql_pending[] =
-	"SELECT id, " CP_JOB_PARAMS_COLUMNS " FROM jobs WHERE state = 'pending' ORDER BY id"
-	" LIMIT 512";
+	"SELECT id, " CP_JOB_PARAMS_COLUMNS ", pending_reason FROM jobs WHERE state = 'pending'"
+	" ORDER BY id LIMIT 512";
 static const char sql_busy[] =
-	"SELECT drone, link FROM job_links WHERE state IN ('running', 'finishing')";
+	"SELECT drone, link, COUNT(*) FROM job_links WHERE state IN ('running', 'finishing')"
+	" GROUP BY drone, link";
+static const char sql_pending_reason[] =
+	"UPDATE jobs SET pending_reason = ?2 WHERE id = ?1 AND state = 'pending'";
 static const char sql_links[] =
 	"SELECT drone, link, state, reason, counters, COALESCE(started_at, 0) FROM job_links"
 	" WHERE job_id = ?1 ORDER BY drone, link";
 static const char sql_claim_job[] =
-	"UPDATE jobs SET state = 'running', started_at = ?2 WHERE id = ?1 AND state = 'pending'";
+	"UPDATE jobs SET state = 'running', started_at = ?2, pending_reason = '' WHERE id = ?1"
+	" AND state = 'pending'";
 static const char sql_claim_links[] =
 	"UPDATE job_links SET state = 'running', started_at = ?2 WHERE job_id = ?1"
 	" AND state = 'pending'";
@@ -328,31 +332,85 @@ start_message(int64_t job, const struct tide_job *params)
 	return m;
 }
 
-struct claim {
+/* Job slots of one (drone, link) in this tick: taken by running and finishing captures, and
+ * promised to the pending jobs looked at so far (oldest first), so that a newer job never
+ * overtakes an older one waiting for the same link. */
+struct slot_use {
 	char drone[CP_DRONE_NAME_MAX + 1];
 	char link[64];
+	int running, promised;
 };
 
-static bool
-claimed(const struct claim *c, int n, const char *drone, const char *link)
+#define SLOT_USES 4096 /* distinct (drone, link) pairs looked at per tick */
+
+static struct slot_use *
+slot_use(struct slot_use *u, int *n, const char *drone, const char *link)
 {
-	for (int i = 0; i < n; i++)
-		if (!strcasecmp(c[i].drone, drone) && !strcmp(c[i].link, link))
-			return true;
-	return false;
+	for (int i = 0; i < *n; i++)
+		if (!strcasecmp(u[i].drone, drone) && !strcmp(u[i].link, link))
+			return &u[i];
+	if (*n == SLOT_USES)
+		return NULL;
+	struct slot_use *x = &u[(*n)++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->drone, sizeof(x->drone), "%.31s", drone);
+	snprintf(x->link, sizeof(x->link), "%s", link);
+	return x;
+}
+
+/* Why a job with these links cannot start now ("" when it can); promises their slots to it. */
+static void
+why_pending(struct slot_use *uses, int *n_uses, const struct link_row *links, int nl,
+	char *why, size_t size)
+{
+	why[0] = '\0';
+	for (int i = 0; i < nl; i++) {
+		const struct link_row *l = &links[i];
+		int slots = cp_drones_link_slots(l->drone, l->link);
+		struct slot_use *u = slot_use(uses, n_uses, l->drone, l->link);
+		if (why[0])
+			;
+		else if (!u)
+			snprintf(why, size, "the scheduler looks at no more links at once");
+		else if (slots < 0)
+			snprintf(why, size, "drone %.31s is offline", l->drone);
+		else if (slots == 0)
+			snprintf(why, size, "drone %.31s does not report a link %.63s", l->drone, l->link);
+		else if (u->running >= slots)
+			snprintf(why, size, "link %.63s on drone %.31s: all %d job slot%s busy", l->link,
+				l->drone, slots, slots == 1 ? "" : "s");
+		else if (u->running + u->promised >= slots)
+			snprintf(why, size, "link %.63s on drone %.31s: its free job slots are promised to "
+				"older pending jobs", l->link, l->drone);
+		if (u)
+			u->promised++;
+	}
+}
+
+static void
+set_pending_reason(struct cp_scheduler *s, int64_t job, const char *why)
+{
+	sqlite3_stmt *st = cp_db_stmt(s->db, sql_pending_reason);
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		db_failed(s, s->db, job, "recording why it waits");
+	sqlite3_reset(st);
 }
 
 static void
 start_pending(struct cp_scheduler *s)
 {
-	static struct claim claims[4096];
-	int n_claims = 0;
+	static struct slot_use uses[SLOT_USES];
+	int n_uses = 0;
 	sqlite3_stmt *st = cp_db_stmt(s->db, sql_busy);
-	while (st && n_claims < 4096 && sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(claims[n_claims].drone, sizeof(claims[0].drone), "%s",
-			sqlite3_column_text(st, 0));
-		snprintf(claims[n_claims++].link, sizeof(claims[0].link), "%s",
-			sqlite3_column_text(st, 1));
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		struct slot_use *u = slot_use(uses, &n_uses,
+			(const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+		if (u)
+			u->running = sqlite3_column_int(st, 2);
 	}
 	if (st)
 		sqlite3_reset(st);
@@ -360,6 +418,7 @@ start_pending(struct cp_scheduler *s)
 	struct pending {
 		int64_t id;
 		struct tide_job params;
+		char reason[256];
 	};
 	static struct pending jobs[512];
 	int n = 0;
@@ -368,6 +427,8 @@ start_pending(struct cp_scheduler *s)
 		struct pending *p = &jobs[n++];
 		p->id = sqlite3_column_int64(st, 0);
 		cp_job_params_read(st, 1, &p->params);
+		snprintf(p->reason, sizeof(p->reason), "%s",
+			sqlite3_column_text(st, 1 + CP_JOB_PARAMS_N));
 	}
 	if (st)
 		sqlite3_reset(st);
@@ -376,19 +437,16 @@ start_pending(struct cp_scheduler *s)
 		struct pending *p = &jobs[j];
 		struct link_row links[MAX_JOB_LINKS];
 		int nl = load_links(s->db, p->id, links, MAX_JOB_LINKS);
-		bool go = nl > 0;
-		for (int i = 0; i < nl; i++) {
-			if (claimed(claims, n_claims, links[i].drone, links[i].link) ||
-				!cp_drones_online(links[i].drone, NULL))
-				go = false;
-			if (n_claims < 4096) { /* later jobs queue behind this one */
-				snprintf(claims[n_claims].drone, sizeof(claims[0].drone), "%.31s",
-					links[i].drone);
-				snprintf(claims[n_claims++].link, sizeof(claims[0].link), "%s",
-					links[i].link);
-			}
-		}
-		if (!go || held(s, p->id, cp_now_ms())) {
+		char why[256];
+		why_pending(uses, &n_uses, links, nl > 0 ? nl : 0, why, sizeof(why));
+		if (nl <= 0 && !why[0])
+			snprintf(why, sizeof(why), "its links cannot be read");
+		bool backoff = held(s, p->id, cp_now_ms());
+		if (!why[0] && backoff)
+			snprintf(why, sizeof(why), "recording its start failed; retrying");
+		if (why[0]) {
+			if (strcmp(why, p->reason) != 0 && !backoff)
+				set_pending_reason(s, p->id, why);
 			free_links(links, nl);
 			continue;
 		}

@@ -2,8 +2,10 @@
  *
  * A job has one row per link in job_links (its parallel captures, identical parameters). The
  * scheduler thread polls every CP_SCHED_POLL_MS:
- *   - pending jobs start, oldest first, when every link's drone is online and no link is busy
- *     or claimed by an older pending job (the queue per link); a start message per link carries
+ *   - pending jobs start, oldest first, when every link's drone is online and each link has a
+ *     free job slot (its drone's job_slots for it, minus running captures and the slots older
+ *     pending jobs wait for: the queue per link); otherwise the job's pending_reason says why
+ *     (drone offline, all N job slots busy, …). A start message per link carries
  *     the job's filter, limits, snaplen, classification and, for anonymised jobs, the job's
  *     Crypto-PAn key (one key per job, so addresses match across links);
  *   - running jobs are stopped on every link when the sum of their bytes reaches max_size, when

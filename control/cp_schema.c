@@ -209,6 +209,10 @@ const struct cp_migration cp_migrations[] = {
 		/* 0 = unlimited / no look-back, as for every job made before */
 		"ALTER TABLE jobs ADD COLUMN max_packets INTEGER NOT NULL DEFAULT 0;"
 		"ALTER TABLE jobs ADD COLUMN lookback_s INTEGER NOT NULL DEFAULT 0;" },
+
+	{ 8, "concurrent jobs on a link: why a pending job waits",
+		/* written by the scheduler while the job is pending, cleared when it starts */
+		"ALTER TABLE jobs ADD COLUMN pending_reason TEXT NOT NULL DEFAULT '';" },
 };
 
 const int cp_migrations_count = sizeof(cp_migrations) / sizeof(cp_migrations[0]);

@@ -539,6 +539,8 @@ show_job(struct tc_ctx *c, const json_t *job)
 		tc_kv(stdout, "description", "%s", tc_jstr(job, "description"));
 	tc_kv(stdout, "state", "%s%s%s", tc_jstr(job, "state"), *tc_jstr(job, "reason") ? ": " : "",
 		tc_jstr(job, "reason"));
+	if (*tc_jstr(job, "pending_reason"))
+		tc_kv(stdout, "waiting", "%s", tc_jstr(job, "pending_reason"));
 	tc_kv(stdout, "owner", "%s", tc_jstr(job, "owner"));
 	if (json_object_get(job, "group"))
 		tc_kv(stdout, "group", "%s", tc_jstr(job, "group"));

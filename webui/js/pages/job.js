@@ -102,6 +102,7 @@ function countersView(j, hints) {
 	const sizeText = p.bytes === null ? `— of ${fmtBytes(p.max_size)}` : `${fmtBytes(p.bytes)} of ${fmtBytes(p.max_size)}`;
 	const durText = `${fmtDuration(p.elapsed)} of ${fmtDuration(p.max_duration)}`;
 	return [
+		j.state === 'pending' && j.pending_reason ? note('info', `Waiting: ${j.pending_reason}.`) : null,
 		h('div', { class: 'limits' },
 			h('div', { 'data-limit': 'size' }, h('span', { class: 'limit-name' }, 'Size'), progress(p.bytes, p.max_size, 'Size limit', sizeText)),
 			h('div', { 'data-limit': 'duration' }, h('span', { class: 'limit-name' }, 'Duration'), progress(p.elapsed, p.max_duration, 'Duration limit', durText))),
