@@ -20,6 +20,7 @@
 #include "cp_drones.h"
 #include "cp_job_contract.h"
 #include "cp_log.h"
+#include "cp_manifest.h"
 #include "cp_options.h"
 #include "cp_sandbox.h"
 #include "cp_scheduler.h"
@@ -109,8 +110,9 @@ static const char sql_claim_links[] =
 	" AND state = 'pending'";
 static const char sql_active[] =
 	"SELECT id, state, max_size, max_duration, COALESCE(started_at, 0), has_script, reason"
-	" FROM jobs WHERE state IN ('running', 'finishing') OR (state = 'cancelled' AND id IN"
-	" (SELECT job_id FROM job_links WHERE state IN ('pending', 'running', 'finishing')))"
+	" FROM jobs WHERE state IN ('running', 'finishing') OR (state = 'cancelled' AND (id IN"
+	" (SELECT job_id FROM job_links WHERE state IN ('pending', 'running', 'finishing'))"
+	" OR ended_at IS NULL))" /* a cancelled job is finalized (manifest) once its links end */
 	" ORDER BY id LIMIT 512";
 static const char sql_job_finishing[] =
 	"UPDATE jobs SET state = 'finishing', reason = ?2 WHERE id = ?1 AND state = 'running'";
@@ -130,11 +132,6 @@ static const char sql_link_manifest[] =
 	" AND path = 'manifests/' || ?2 || '/' || ?3 || '.json' COLLATE NOCASE";
 static const char sql_link_counters[] =
 	"UPDATE job_links SET counters = ?4 WHERE job_id = ?1 AND drone = ?2 AND link = ?3";
-static const char sql_files[] =
-	"SELECT path, size, sha256, drone FROM job_files WHERE job_id = ?1 ORDER BY path";
-static const char sql_job_params[] =
-	"SELECT name, description, owner, created_at, started_at, " CP_JOB_PARAMS_COLUMNS
-	" FROM jobs WHERE id = ?1";
 static const char sql_next_scripts[] = /* one more than the processors can hold */
 	"SELECT id, script_timeout FROM jobs WHERE state = 'processing' ORDER BY id LIMIT 65";
 static const char sql_script_end[] =
@@ -532,82 +529,6 @@ sum_counters(const struct link_row *l, int n)
 	return sum;
 }
 
-static void
-write_manifest(struct cp_scheduler *s, int64_t job, const char *state, const char *reason,
-	const struct link_row *links, int nl, json_t *counters)
-{
-	char dir[PATH_MAX], path[PATH_MAX + 32], tmp[PATH_MAX + 48];
-	if (cp_drone_job_path(s->data_dir, job, "", dir, sizeof(dir)))
-		return;
-	mkdir(dir, 0755);
-	json_t *m = json_object(), *jl = json_array(), *files = json_array();
-	sqlite3_stmt *st = cp_db_stmt(s->db, sql_job_params);
-	if (st) {
-		sqlite3_bind_int64(st, 1, job);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-#define T(i) ((const char *)sqlite3_column_text(st, i))
-			struct tide_job params;
-			cp_job_params_read(st, 5, &params);
-			json_t *jo = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I}", "id", (json_int_t)job,
-				"name", T(0), "description", T(1), "owner", T(2), "created_at",
-				(json_int_t)sqlite3_column_int64(st, 3), "started_at",
-				(json_int_t)sqlite3_column_int64(st, 4));
-			json_t *pj = tide_job_to_json(&params);
-			json_object_update(jo, pj);
-			json_decref(pj);
-			json_object_set_new(m, "job", jo);
-#undef T
-		}
-		sqlite3_reset(st);
-	}
-	json_object_set_new(m, "format", json_string("tide-dataset/1"));
-	json_object_set_new(m, "state", json_string(state));
-	json_object_set_new(m, "reason", json_string(reason));
-	json_object_set_new(m, "ended_at", json_integer(cp_now_ms()));
-	for (int i = 0; i < nl; i++) {
-		char man[128];
-		snprintf(man, sizeof(man), "manifests/%.31s/%.63s.json", links[i].drone,
-			links[i].link);
-		json_array_append_new(jl, json_pack("{s:s, s:s, s:s, s:s, s:O, s:s}", "drone",
-			links[i].drone, "link", links[i].link, "state", links[i].state, "reason",
-			links[i].reason, "counters", links[i].counters ? links[i].counters : json_null(),
-			"manifest", man));
-	}
-	json_object_set_new(m, "links", jl);
-	json_object_set(m, "counters", counters);
-	st = cp_db_stmt(s->db, sql_files);
-	if (st) {
-		sqlite3_bind_int64(st, 1, job);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:s}", "file",
-				sqlite3_column_text(st, 0), "size",
-				(json_int_t)sqlite3_column_int64(st, 1), "sha256",
-				sqlite3_column_text(st, 2), "drone", sqlite3_column_text(st, 3)));
-		sqlite3_reset(st);
-	}
-	json_object_set_new(m, "files", files);
-	snprintf(path, sizeof(path), "%s/manifest.json", dir);
-	snprintf(tmp, sizeof(tmp), "%s/.manifest.json.tmp", dir);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	char *text = json_dumps(m, JSON_INDENT(2));
-	bool ok = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text) &&
-		fsync(fd) == 0;
-	if (fd >= 0)
-		close(fd);
-	if (ok && rename(tmp, path) == 0) {
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	} else {
-		unlink(tmp);
-		cp_error("sched", "job %lld: cannot write manifest.json", (long long)job);
-	}
-	free(text);
-	json_decref(m);
-}
-
 /* The counters of a capture's own manifest (tide-dataplane's names) in the links' names. */
 static json_t *
 manifest_counters(json_t *mc)
@@ -719,7 +640,6 @@ finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_s
 			bytes = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
 	}
-	write_manifest(s, job, state, reason, links, nl, counters);
 	char *text = json_dumps(counters, JSON_COMPACT);
 	st = cp_db_stmt(s->db, sql_job_end);
 	if (st && text) {
@@ -729,11 +649,14 @@ finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_s
 		sqlite3_bind_text(st, 4, text, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 5, cp_now_ms());
 		sqlite3_bind_int64(st, 6, bytes);
-		if (sqlite3_step(st) == SQLITE_DONE)
+		if (sqlite3_step(st) == SQLITE_DONE) {
 			cp_info("sched", "job %lld ended: %s%s%s", (long long)job, state,
 				reason[0] ? " — " : "", reason);
-		else
+			/* from the rows just written: a cancelled job's manifest says cancelled */
+			cp_manifest_write(s->db, s->data_dir, job);
+		} else {
 			db_failed(s, s->db, job, "recording its end");
+		}
 		sqlite3_reset(st);
 	} else {
 		s->tick_failed = true; /* no statement or no memory: try again later */
@@ -1015,6 +938,8 @@ process_job(struct processor *pr, int64_t id, uint32_t timeout_s)
 		state = "done", reason[0] = '\0';
 	/* a cancelled job is already 'cancelled': the conditional update leaves it so */
 	set_script_end(pr, id, state, reason);
+	/* the job's true end: its manifest again, with processed/ and the final state */
+	cp_manifest_write(pr->db, s->data_dir, id);
 }
 
 /* Is the job's script running on a processor? Under pick_mu. */

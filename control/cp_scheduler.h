@@ -14,8 +14,9 @@
  *     does one its drone no longer reports;
  *   - a job whose links have all ended gets its state (cancelled; failed if a link failed, with
  *     that link's reason; else processing when it has a script, else done), its summed counters,
- *     its manifest.json (parameters, links, every uploaded file with the SHA-256 the Hive
- *     computed) and its dataset size.
+ *     its manifest.json (cp_manifest.h: parameters, links, every uploaded file with the SHA-256
+ *     the Hive computed; rewritten after post-processing with processed/ hashed) and its
+ *     dataset size. A cancelled job is finalized too, once its links have ended.
  * State changes by the API are rows first; the scheduler acts on them, so a kill -9 at any
  * point leaves rows a restart continues from (drones reconnect and report their captures).
  * An update of a job's rows that fails (disk full, a locked or damaged database) is logged once

@@ -5,8 +5,11 @@ A real tide-control with no local drone and drones imitated over the protocol
 (dronelib.FakeDrone), so no DPDK runs and every capture ends when the test says. Proves: a
 drone announcing "job_slots": 2 on a link gets two concurrent starts there, and a third job
 pends saying why ("all 2 job slots busy") and starts when a slot frees; a drone that announces
-no job_slots (today's) runs one job per link; a job on an offline drone pends saying so.
+no job_slots (today's) runs one job per link; a job on an offline drone pends saying so; a job
+cancelled while it runs, and one cancelled while pending, have a manifest.json that says
+cancelled.
 """
+import json
 import os
 import sys
 
@@ -93,6 +96,38 @@ def test_offline_drone_is_the_reason():
         wait_for("probe1 offline", lambda: drone(c, "probe1")["state"] == "offline", 60)
         j = create(c, "probe1/p1")
         pending_with(c, j["id"], "drone probe1 is offline")
+
+
+def manifest(h, job_id):
+    with open(os.path.join(h.data_dir, "jobs", str(job_id), "manifest.json")) as f:
+        return json.load(f)
+
+
+def test_cancelled_jobs_have_a_manifest():
+    with Hive(BIN, args=ARGS) as h:
+        c = admin(h)
+        d = fake(h, c, [{"name": "p1"}])
+        try:
+            run = create(c, "probe1/p1", "running one", lookback_s=5)
+            d.wait_msg("start", run["id"], "p1")
+            queued = create(c, "probe1/p1", "queued one")
+            pending_with(c, queued["id"], "busy")
+            expect(c.post("/api/v1/jobs/%d/cancel" % queued["id"]), 200)
+            wait_for("the pending job's manifest", lambda: os.path.exists(os.path.join(
+                h.data_dir, "jobs", str(queued["id"]), "manifest.json")), 60)
+            m = manifest(h, queued["id"])
+            assert m["state"] == "cancelled" and m["links"][0]["state"] == "cancelled", m
+            expect(c.post("/api/v1/jobs/%d/cancel" % run["id"]), 200)
+            d.wait_msg("cancel", run["id"], "p1")
+            d.end(run["id"], "p1", "cancelled", "signal", {"packets": 3, "bytes": 300})
+            wait_job(c, run["id"], ("cancelled",))
+            m = wait_for("its manifest", lambda: os.path.exists(os.path.join(
+                h.data_dir, "jobs", str(run["id"]), "manifest.json")) and manifest(h, run["id"]))
+            assert m["state"] == "cancelled" and m["reason"].startswith("cancelled by"), m
+            assert m["job"]["lookback_s"] == 5 and m["counters"]["packets"] == 3, m
+            assert m["format"] == "tide-dataset/1", m
+        finally:
+            d.stop()
 
 
 cplib.run_tests(globals())
