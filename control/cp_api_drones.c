@@ -145,14 +145,18 @@ links_json(const char *drone, json_t *reported, json_t *live)
 			counters = zero_counters();
 		else
 			add_rates(drone, name, counters);
-		json_t *o = json_pack("{s:s, s:s, s:O, s:s, s:b, s:o, s:o}", "drone", drone, "name",
-			name, "device", json_object_get(l, "device") ?: json_string(""), "state",
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o}", "drone", drone, "name",
+			name, "device", json_string_value(json_object_get(l, "device")) ?: "", "state",
 			live ? "online" : "offline", "busy", !json_is_null(job), "job", job, "counters",
 			counters);
-		json_object_set(o, "driver", json_object_get(l, "driver") ?: json_string(""));
-		json_object_set(o, "max_rx_queues", json_object_get(l, "max_rx_queues") ?:
-			json_integer(1));
-		json_object_set(o, "numa_node", json_object_get(l, "numa_node") ?: json_integer(-1));
+		/* defaults for what a drone did not report (new references, not leaked) */
+		json_t *v;
+		json_object_set_new(o, "driver", (v = json_object_get(l, "driver")) ?
+			json_incref(v) : json_string(""));
+		json_object_set_new(o, "max_rx_queues", (v = json_object_get(l, "max_rx_queues")) ?
+			json_incref(v) : json_integer(1));
+		json_object_set_new(o, "numa_node", (v = json_object_get(l, "numa_node")) ?
+			json_incref(v) : json_integer(-1));
 		json_array_append_new(out, o);
 	}
 	return out;
@@ -387,10 +391,11 @@ limits_of(json_t *d)
 		if (q > 0 && (maxq == 0 || q < maxq))
 			maxq = q;
 	}
-	return json_pack("{s:O, s:O, s:I, s:O, s:I, s:I, s:I, s:I}", "cores",
-		json_object_get(host, "cores"), "numa_nodes", json_object_get(host, "numa_nodes") ?:
-		json_integer(1), "max_rx_queues", maxq ? maxq : 1, "hugepages_total",
-		json_object_get(host, "hugepages_total") ?: json_integer(0), "max_burst",
+	json_t *numa = json_object_get(host, "numa_nodes");
+	return json_pack("{s:O, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cores",
+		json_object_get(host, "cores"), "numa_nodes", numa ? json_integer_value(numa) :
+		(json_int_t)1, "max_rx_queues", maxq ? maxq : 1, "hugepages_total",
+		json_integer_value(json_object_get(host, "hugepages_total")), "max_burst",
 		(json_int_t)32, "min_desc", (json_int_t)64, "max_desc", (json_int_t)4096,
 		"max_mempool_size", (json_int_t)4194303);
 }

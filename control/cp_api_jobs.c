@@ -41,23 +41,20 @@
 #include <civetweb.h>
 
 #include "cp_api.h"
+#include "cp_api_jobs.h"
 #include "cp_audit.h"
 #include "cp_dataset.h"
 #include "cp_db.h"
 #include "cp_drone_local.h"
 #include "cp_drones.h"
 #include "cp_http.h"
+#include "cp_job_contract.h"
 #include "cp_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
+#include "tide_counters.h"
 
 #define JOB_NAME_MAX 128
-#define FILTER_MAX 4096
-#define MAX_SIZE_MIN (1ll << 20)          /* 1 MiB */
-#define MAX_SIZE_MAX (4ll << 40)          /* 4 TiB */
-#define MAX_DURATION_MAX (7 * 86400)      /* a week */
-#define SNAPLEN_MIN 64
-#define SNAPLEN_MAX 65535
 #define SEND_CHUNK (256 * 1024)
 #define ARCHIVE_BLOCK (64 * 1024)         /* libarchive's write block = one HTTP chunk */
 #define SCRIPT_MAX 65536                  /* bytes of a post-processing script */
@@ -65,26 +62,14 @@
 #define SCRIPT_TIMEOUT_DEFAULT 300
 #define JOB_LINKS_MAX 64                  /* links of one job */
 
-static const char sql_job[] =
-	"SELECT id, name, description, owner_id, owner, filter, max_size, max_duration, snaplen,"
-	" anonymise, classify, session_type, link, state, reason, created_at, started_at,"
-	" ended_at, counters, pid, has_script, script_timeout, group_id,"
-	" (SELECT name FROM groups WHERE id = jobs.group_id), dataset_bytes, shared FROM jobs"
-	" WHERE id = ?1";
-static const char sql_in_group[] =
-	"SELECT 1 FROM user_groups WHERE user_id = ?1 AND group_id = ?2";
-static const char sql_job_links[] =
-	"SELECT drone, link, state, reason, counters FROM job_links WHERE job_id = ?1"
-	" ORDER BY drone, link";
 static const char sql_jobs_page[] =
 	"SELECT id FROM jobs WHERE (?3 OR owner_id = ?4 OR (shared AND group_id IN"
 	" (SELECT group_id FROM user_groups WHERE user_id = ?4)))"
 	" AND (?5 = '' OR state = ?5) ORDER BY id DESC LIMIT ?1 OFFSET ?2";
 static const char sql_job_insert[] =
-	"INSERT INTO jobs (name, description, owner_id, owner, filter, max_size, max_duration,"
-	" snaplen, anonymise, classify, session_type, link, created_at, has_script, script_timeout,"
-	" group_id, shared) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-	" ?15, ?16, ?17)";
+	"INSERT INTO jobs (name, description, owner_id, owner, link, created_at, has_script,"
+	" script_timeout, group_id, shared, " CP_JOB_PARAMS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5,"
+	" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
 static const char sql_job_link_insert[] =
 	"INSERT INTO job_links (job_id, drone, link) VALUES (?1, ?2, ?3)";
 static const char sql_drone_links[] =
@@ -107,172 +92,6 @@ static const char sql_job_cancel[] =
 static const char sql_job_delete[] =
 	"DELETE FROM jobs WHERE id = ?1 AND state IN ('done', 'failed', 'cancelled') AND pid = 0";
 
-/* ---- jobs as JSON ------------------------------------------------------------------------ */
-
-/* Every state the jobs table allows (its CHECK in cp_schema.c), for ?state= */
-static const char *const job_states[] = { "pending", "running", "finishing", "processing",
-	"done", "failed", "cancelled", NULL };
-
-struct job_meta {
-	int64_t owner_id;
-	char state[16];
-	int64_t pid;
-	int64_t ended_at; /* ms, 0 = not ended; with state, what a cached listing is valid for */
-};
-
-static bool
-visible(const struct cp_req *r, int64_t owner_id, int64_t group_id)
-{
-	if ((r->who.perms & cp_perm_bit(CP_PERM_JOBS_READ_ALL)) || owner_id == r->who.user_id)
-		return true;
-	if (group_id <= 0)
-		return false;
-	sqlite3_stmt *st = cp_db_stmt(r->db, sql_in_group);
-	if (!st)
-		return false;
-	sqlite3_bind_int64(st, 1, r->who.user_id);
-	sqlite3_bind_int64(st, 2, group_id);
-	bool in = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_reset(st);
-	return in;
-}
-
-/* The job's links with their state and counters, the counters summed, and progress. */
-static void
-add_links(struct cp_req *r, int64_t id, json_t *j)
-{
-	json_t *links = json_array();
-	sqlite3_stmt *st = cp_db_stmt(r->db, sql_job_links);
-	if (st)
-		sqlite3_bind_int64(st, 1, id);
-	static const char *const keys[] = { "packets", "bytes", "received", "drops" };
-	json_int_t tot[4] = { 0 };
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		json_t *c = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
-		if (!json_is_object(c)) {
-			json_decref(c);
-			c = json_object();
-		}
-		for (int k = 0; k < 4; k++)
-			tot[k] += json_integer_value(json_object_get(c, keys[k]));
-		json_array_append_new(links, json_pack("{s:s, s:s, s:s, s:s, s:o}", "drone",
-			sqlite3_column_text(st, 0), "link", sqlite3_column_text(st, 1), "state",
-			sqlite3_column_text(st, 2), "reason", sqlite3_column_text(st, 3), "counters", c));
-	}
-	if (st)
-		sqlite3_reset(st);
-	const char *state = json_string_value(json_object_get(j, "state"));
-	json_t *counters = json_object_get(j, "counters");
-	/* while it runs the job's own counters are empty: show the links' live sum */
-	if (state && (!strcmp(state, "pending") || !strcmp(state, "running") ||
-		!strcmp(state, "finishing"))) {
-		for (int k = 0; k < 4; k++)
-			json_object_set_new(counters, keys[k], json_integer(tot[k]));
-	}
-	for (int k = 0; k < 4; k++)
-		if (!json_object_get(counters, keys[k]))
-			json_object_set_new(counters, keys[k], json_integer(tot[k]));
-	json_object_set_new(j, "links", links);
-	json_t *first = json_array_get(links, 0);
-	if (first) {
-		json_object_set(j, "drone", json_object_get(first, "drone"));
-		json_object_set(j, "link", json_object_get(first, "link"));
-	}
-	/* elapsed is filled in by the caller, which has the start and end times */
-	json_object_set_new(j, "progress", json_pack("{s:I, s:O, s:i, s:O}", "bytes",
-		json_integer_value(json_object_get(counters, "bytes")), "max_size",
-		json_object_get(j, "max_size"), "elapsed", 0, "max_duration",
-		json_object_get(j, "max_duration")));
-}
-
-/* The job's representation, NULL with *err (-ENOENT when missing or out of scope). */
-static json_t *
-job_json(struct cp_req *r, int64_t id, struct job_meta *meta, int *err)
-{
-	sqlite3_stmt *st = cp_db_stmt(r->db, sql_job);
-	if (!st) {
-		*err = -EIO;
-		return NULL;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		*err = rc == SQLITE_DONE ? -ENOENT : cp_db_errno(rc);
-		return NULL;
-	}
-	int64_t owner = sqlite3_column_int64(st, 3);
-	int64_t group = sqlite3_column_int(st, 25) ? sqlite3_column_int64(st, 22) : 0;
-	int64_t started_ms = sqlite3_column_int64(st, 16), ended_ms = sqlite3_column_int64(st, 17);
-	if (!visible(r, owner, group)) {
-		sqlite3_reset(st);
-		*err = -ENOENT;
-		return NULL;
-	}
-#define TEXT(i) ((const char *)sqlite3_column_text(st, i))
-	json_t *counters = json_loads(TEXT(18), 0, NULL);
-	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:b, s:b, s:s,"
-		" s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:I}",
-		"id", (json_int_t)id, "name", TEXT(1), "description", TEXT(2),
-		"owner_id", (json_int_t)sqlite3_column_int64(st, 3), "owner", TEXT(4),
-		"filter", TEXT(5), "max_size", (json_int_t)sqlite3_column_int64(st, 6),
-		"max_duration", (json_int_t)sqlite3_column_int64(st, 7),
-		"snaplen", (json_int_t)sqlite3_column_int64(st, 8),
-		"anonymise", sqlite3_column_int(st, 9), "classify", sqlite3_column_int(st, 10),
-		"session_type", TEXT(11), "link", TEXT(12), "drone", CP_DRONE_LOCAL_NAME,
-		"state", TEXT(13), "reason", TEXT(14),
-		"created_at", cp_api_time(sqlite3_column_int64(st, 15)),
-		"started_at", cp_api_time(sqlite3_column_int64(st, 16)),
-		"ended_at", cp_api_time(sqlite3_column_int64(st, 17)),
-		"counters", counters ? counters : json_object(),
-		"has_script", sqlite3_column_int(st, 20),
-		"script_timeout", (json_int_t)sqlite3_column_int64(st, 21));
-	if (j) {
-		json_object_set_new(j, "group", sqlite3_column_type(st, 23) == SQLITE_NULL ?
-			json_null() : json_string(TEXT(23)));
-		json_object_set_new(j, "dataset_bytes", json_integer(sqlite3_column_int64(st, 24)));
-		json_object_set_new(j, "shared", json_boolean(sqlite3_column_int(st, 25)));
-	}
-#undef TEXT
-	if (meta) {
-		meta->owner_id = sqlite3_column_int64(st, 3);
-		snprintf(meta->state, sizeof(meta->state), "%s", sqlite3_column_text(st, 13));
-		meta->pid = sqlite3_column_int64(st, 19);
-		meta->ended_at = ended_ms;
-	}
-	sqlite3_reset(st);
-	if (j) {
-		add_links(r, id, j);
-		int64_t until = ended_ms ? ended_ms : cp_now_ms();
-		json_object_set_new(json_object_get(j, "progress"), "elapsed",
-			json_integer(started_ms ? (until - started_ms) / 1000 : 0));
-	}
-	*err = j ? 0 : -ENOMEM;
-	return j;
-}
-
-/* The job in the path, in scope: 0, or answers 404/5xx and returns -1. */
-static int
-load_job(struct cp_req *r, int64_t *id, struct job_meta *meta, json_t **out)
-{
-	*id = cp_param_id(r, 0);
-	if (*id < 0)
-		return -1;
-	int err;
-	json_t *j = job_json(r, *id, meta, &err);
-	if (!j) {
-		if (err == -ENOENT)
-			cp_fail(r, 404, "not_found", "no such job");
-		else
-			cp_fail_errno(r, err, "reading the job");
-		return -1;
-	}
-	if (out)
-		*out = j;
-	else
-		json_decref(j);
-	return 0;
-}
 
 /* ---- validation -------------------------------------------------------------------------- */
 
@@ -319,7 +138,7 @@ static int
 post_validate(struct cp_req *r)
 {
 	static const struct cp_field fields[] = {
-		{ "filter", CP_FIELD_STRING, true, 0, FILTER_MAX },
+		{ "filter", CP_FIELD_STRING, true, 0, TIDE_JOB_FILTER_MAX },
 	};
 	if (cp_check_body(r, fields, 1) || check_filter(r, json_object_get(r->body, "filter")))
 		return r->status;
@@ -486,43 +305,56 @@ group_used(struct cp_req *r, int64_t group)
 	return used;
 }
 
+/* A job's body passes two checks: the Hive's own members against fields (cp_json_check), and
+ * the capture parameters against the job contract (tide_job_from_json, the check a drone
+ * makes too), each refusal naming the field. 0 with *job filled in, or -1 after answering. */
+static int
+check_job_body(struct cp_req *r, const struct cp_field *fields, size_t n_fields,
+	struct tide_job *job)
+{
+	if (!json_is_object(r->body))
+		return cp_fail(r, 400, "invalid_body", "the request body must be a JSON object"), -1;
+	json_t *hive = json_object(), *params = json_object();
+	const char *key;
+	json_t *v;
+	json_object_foreach(r->body, key, v)
+		json_object_set(tide_job_is_field(key) ? params : hive, key, v);
+	const char *code = "invalid_body";
+	char msg[256];
+	struct tide_job_error err;
+	int rc = 0;
+	if (cp_json_check(hive, fields, n_fields, &code, msg, sizeof(msg)) != 0)
+		rc = cp_fail(r, 400, code, "%s", msg);
+	else if (tide_job_from_json(params, job, &err) != 0)
+		rc = cp_fail(r, 400, err.code, "'%s' %s", err.field, err.why);
+	json_decref(hive);
+	json_decref(params);
+	return rc ? -1 : 0;
+}
+
 static int
 post_job(struct cp_req *r)
 {
 	static const struct cp_field fields[] = {
 		{ "name", CP_FIELD_STRING, true, 1, JOB_NAME_MAX },
 		{ "description", CP_FIELD_STRING, false, 0, CP_DESCRIPTION_MAX },
-		{ "filter", CP_FIELD_STRING, false, 0, FILTER_MAX },
-		{ "max_size", CP_FIELD_INT, true, MAX_SIZE_MIN, MAX_SIZE_MAX },
-		{ "max_duration", CP_FIELD_INT, true, 1, MAX_DURATION_MAX },
-		{ "snaplen", CP_FIELD_INT, false, 0, SNAPLEN_MAX },
-		{ "anonymise", CP_FIELD_BOOL, false, 0, 0 },
-		{ "classify", CP_FIELD_BOOL, false, 0, 0 },
-		{ "session_type", CP_FIELD_STRING, false, 1, 16 },
 		{ "link", CP_FIELD_STRING, false, 1, 64 },
 		{ "links", CP_FIELD_ARRAY, false, 1, JOB_LINKS_MAX },
 		{ "group", CP_FIELD_STRING, false, 1, 64 },
 		{ "script", CP_FIELD_STRING, false, 1, SCRIPT_MAX },
 		{ "script_timeout", CP_FIELD_INT, false, 1, SCRIPT_TIMEOUT_MAX },
 	};
-	if (cp_check_body(r, fields, sizeof(fields) / sizeof(fields[0])))
+	struct tide_job params;
+	if (check_job_body(r, fields, sizeof(fields) / sizeof(fields[0]), &params))
 		return r->status;
 	json_t *b = r->body;
 	json_t *desc = json_object_get(b, "description");
-	const char *session = json_string_value(json_object_get(b, "session_type"));
 	const char *link = json_string_value(json_object_get(b, "link"));
-	int64_t snaplen = json_integer_value(json_object_get(b, "snaplen"));
 	json_t *script = json_object_get(b, "script"), *timeout = json_object_get(b, "script_timeout");
 	if (!plain_text(json_object_get(b, "name"), false))
 		return cp_fail(r, 400, "invalid_field", "'name' holds control characters");
 	if (desc && !plain_text(desc, true))
 		return cp_fail(r, 400, "invalid_field", "'description' holds control characters");
-	if (snaplen != 0 && snaplen < SNAPLEN_MIN)
-		return cp_fail(r, 400, "invalid_field", "'snaplen' must be 0 (whole packets) or %d-%d",
-			SNAPLEN_MIN, SNAPLEN_MAX);
-	if (session && strcmp(session, "flow") && strcmp(session, "biflow") &&
-		strcmp(session, "host"))
-		return cp_fail(r, 400, "invalid_field", "'session_type' must be flow, biflow or host");
 	struct job_link links[JOB_LINKS_MAX];
 	int n_links = parse_links(r, json_object_get(b, "links"), link, links);
 	if (n_links < 0)
@@ -536,7 +368,7 @@ post_job(struct cp_req *r)
 	int rc = cp_db_begin(r->db);
 	if (rc == 0 && grp.quota > 0) {
 		int64_t used = group_used(r, grp.id);
-		int64_t want = json_integer_value(json_object_get(b, "max_size"));
+		int64_t want = params.max_size;
 		if (used >= 0 && used + want > grp.quota) {
 			cp_db_rollback(r->db);
 			return cp_fail(r, 409, "quota_exceeded", "group %s: %lld of its %lld bytes are "
@@ -549,26 +381,19 @@ post_job(struct cp_req *r)
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_job_insert);
 	rc = st ? 0 : -EIO;
 	if (st) {
-		const char *filter = json_string_value(json_object_get(b, "filter"));
 		sqlite3_bind_text(st, 1, json_string_value(json_object_get(b, "name")), -1,
 			SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, desc ? json_string_value(desc) : "", -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 3, r->who.user_id);
 		sqlite3_bind_text(st, 4, r->who.username, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 5, filter ? filter : "", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(b, "max_size")));
-		sqlite3_bind_int64(st, 7, json_integer_value(json_object_get(b, "max_duration")));
-		sqlite3_bind_int64(st, 8, snaplen);
-		sqlite3_bind_int(st, 9, json_is_true(json_object_get(b, "anonymise")));
-		sqlite3_bind_int(st, 10, json_is_true(json_object_get(b, "classify")));
-		sqlite3_bind_text(st, 11, session ? session : "biflow", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 12, links[0].link, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 13, cp_now_ms());
-		sqlite3_bind_int(st, 14, script != NULL);
-		sqlite3_bind_int64(st, 15, timeout ? json_integer_value(timeout) :
+		sqlite3_bind_text(st, 5, links[0].link, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 6, cp_now_ms());
+		sqlite3_bind_int(st, 7, script != NULL);
+		sqlite3_bind_int64(st, 8, timeout ? json_integer_value(timeout) :
 			SCRIPT_TIMEOUT_DEFAULT);
-		sqlite3_bind_int64(st, 16, grp.id);
-		sqlite3_bind_int(st, 17, json_object_get(b, "group") != NULL);
+		sqlite3_bind_int64(st, 9, grp.id);
+		sqlite3_bind_int(st, 10, json_object_get(b, "group") != NULL);
+		cp_job_params_bind(st, 11, &params);
 		int s = sqlite3_step(st);
 		sqlite3_reset(st);
 		rc = s == SQLITE_DONE ? 0 : cp_db_errno(s);
@@ -611,7 +436,7 @@ post_job(struct cp_req *r)
 	if (rc)
 		return cp_fail_errno(r, rc, "creating the job");
 	int err;
-	json_t *j = job_json(r, id, NULL, &err);
+	json_t *j = cp_jobs_json(r, id, NULL, &err);
 	return j ? cp_reply(r, 201, j) : cp_fail_errno(r, err, "reading the job");
 }
 
@@ -624,7 +449,7 @@ get_jobs(struct cp_req *r)
 	if (cp_api_check_query(r, params) ||
 		cp_query_int(r, "limit", 1, CP_LIST_MAX, 100, &limit) ||
 		cp_query_int(r, "offset", 0, INT32_MAX, 0, &offset) ||
-		cp_api_query_enum(r, "state", job_states, &state))
+		cp_api_query_enum(r, "state", tide_job_state_names, &state))
 		return r->status;
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_jobs_page);
 	if (!st)
@@ -633,7 +458,7 @@ get_jobs(struct cp_req *r)
 	sqlite3_bind_int64(st, 2, offset);
 	sqlite3_bind_int(st, 3, (r->who.perms & cp_perm_bit(CP_PERM_JOBS_READ_ALL)) != 0);
 	sqlite3_bind_int64(st, 4, r->who.user_id);
-	sqlite3_bind_text(st, 5, state < 0 ? "" : job_states[state], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, state < 0 ? "" : tide_job_state_names[state], -1, SQLITE_STATIC);
 	int n = 0, rc = SQLITE_DONE;
 	while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		ids[n++] = sqlite3_column_int64(st, 0);
@@ -643,7 +468,7 @@ get_jobs(struct cp_req *r)
 	json_t *items = json_array();
 	for (int i = 0; i < n; i++) {
 		int err;
-		json_t *j = job_json(r, ids[i], NULL, &err);
+		json_t *j = cp_jobs_json(r, ids[i], NULL, &err);
 		if (!j && err == -ENOENT)
 			continue; /* deleted since it was listed */
 		if (!j) {
@@ -660,7 +485,7 @@ get_job(struct cp_req *r)
 {
 	int64_t id;
 	json_t *j;
-	if (load_job(r, &id, NULL, &j))
+	if (cp_jobs_load(r, &id, NULL, &j))
 		return r->status;
 	return cp_reply(r, 200, j);
 }
@@ -670,8 +495,8 @@ static int
 change_state(struct cp_req *r, const char *sql, const char *action, const char *verb)
 {
 	int64_t id;
-	struct job_meta m;
-	if (load_job(r, &id, &m, NULL))
+	struct cp_job_meta m;
+	if (cp_jobs_load(r, &id, &m, NULL))
 		return r->status;
 	int rc = cp_db_begin(r->db);
 	if (rc)
@@ -704,7 +529,7 @@ change_state(struct cp_req *r, const char *sql, const char *action, const char *
 	if (rc)
 		return cp_fail_errno(r, rc, verb);
 	int err;
-	json_t *j = job_json(r, id, NULL, &err);
+	json_t *j = cp_jobs_json(r, id, NULL, &err);
 	return j ? cp_reply(r, 200, j) : cp_fail_errno(r, err, "reading the job");
 }
 
@@ -751,8 +576,8 @@ static int
 delete_job(struct cp_req *r)
 {
 	int64_t id;
-	struct job_meta m;
-	if (load_job(r, &id, &m, NULL))
+	struct cp_job_meta m;
+	if (cp_jobs_load(r, &id, &m, NULL))
 		return r->status;
 	int rc = cp_db_begin(r->db);
 	if (rc)
@@ -803,7 +628,7 @@ delete_job(struct cp_req *r)
 /* The job's listing (cp_dataset.c: cached for ended jobs while their directories are
  * unchanged). NULL with *err (-ENOENT: no dataset yet). */
 static struct cp_listing *
-listing(struct cp_req *r, int64_t id, const struct job_meta *m, int *err)
+listing(struct cp_req *r, int64_t id, const struct cp_job_meta *m, int *err)
 {
 	return cp_dataset_listing(r->srv->opt->data_dir, id, m->state, m->ended_at, err);
 }
@@ -812,8 +637,8 @@ static int
 get_files(struct cp_req *r)
 {
 	int64_t id;
-	struct job_meta m;
-	if (load_job(r, &id, &m, NULL))
+	struct cp_job_meta m;
+	if (cp_jobs_load(r, &id, &m, NULL))
 		return r->status;
 	int err;
 	struct cp_listing *l = listing(r, id, &m, &err);
@@ -872,7 +697,7 @@ static int
 get_file(struct cp_req *r)
 {
 	int64_t id;
-	if (load_job(r, &id, NULL, NULL))
+	if (cp_jobs_load(r, &id, NULL, NULL))
 		return r->status;
 	const char *want = r->params[1];
 	/* exactly the requested path, opened by the rules the listing follows (cp_dataset.h):
@@ -924,7 +749,7 @@ static int
 get_script_log(struct cp_req *r)
 {
 	int64_t id;
-	if (load_job(r, &id, NULL, NULL))
+	if (cp_jobs_load(r, &id, NULL, NULL))
 		return r->status;
 	char path[PATH_MAX];
 	int fd = cp_drone_job_path(r->srv->opt->data_dir, id, ".script.log", path, sizeof(path)) ?
@@ -1005,8 +830,8 @@ static int
 get_archive(struct cp_req *r)
 {
 	int64_t id;
-	struct job_meta m;
-	if (load_job(r, &id, &m, NULL))
+	struct cp_job_meta m;
+	if (cp_jobs_load(r, &id, &m, NULL))
 		return r->status;
 	char format[16];
 	int q = cp_query(r, "format", format, sizeof(format));
@@ -1124,7 +949,7 @@ static int
 get_apps(struct cp_req *r)
 {
 	int64_t id;
-	if (load_job(r, &id, NULL, NULL))
+	if (cp_jobs_load(r, &id, NULL, NULL))
 		return r->status;
 	json_t *sums = json_object();
 	int fd = cp_dataset_open(r->srv->opt->data_dir, id);

@@ -34,6 +34,7 @@ struct cp_drone_conn {
 	int64_t connected_ms;
 	int64_t last_seen_write_ms;
 	json_t *captures;   /* the last status's captures */
+	json_t *links;      /* the hello's links, with their job_slots */
 	struct cp_db *db;   /* the listener thread's */
 };
 
@@ -157,6 +158,29 @@ cp_drones_online(const char *drone, int64_t *offline_since_ms)
 	if (offline_since_ms)
 		*offline_since_ms = on ? 0 : since;
 	return on;
+}
+
+int
+cp_drones_link_slots(const char *drone, const char *link)
+{
+	int n_slots = -1;
+	pthread_mutex_lock(&mu);
+	struct cp_drone_conn *s = find_online(drone);
+	if (s) {
+		size_t i;
+		json_t *l;
+		n_slots = 0;
+		json_array_foreach(s->links, i, l) {
+			if (strcmp(json_string_value(json_object_get(l, "name")) ?: "", link) != 0)
+				continue;
+			json_t *n = json_object_get(l, "job_slots");
+			json_int_t v = json_integer_value(n);
+			n_slots = !n ? 1 : v < 1 ? 1 : v > CP_DRONE_JOB_SLOTS_MAX ?
+				CP_DRONE_JOB_SLOTS_MAX : (int)v;
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	return n_slots;
 }
 
 json_t *
@@ -292,6 +316,12 @@ hello(struct cp_drone_conn *s, json_t *m)
 		s->authed = true;
 		s->id = id;
 		snprintf(s->name, sizeof(s->name), "%s", real);
+		json_decref(s->links);
+		s->links = json_incref(json_object_get(m, "links"));
+		if (!json_is_array(s->links)) {
+			json_decref(s->links);
+			s->links = json_array();
+		}
 		json_decref(s->captures);
 		s->captures = json_incref(json_object_get(m, "captures"));
 		if (!json_is_array(s->captures)) {
@@ -540,6 +570,7 @@ cp_drones_conn_close(struct cp_drone_conn *s)
 			s->address);
 	}
 	json_decref(s->captures);
+	json_decref(s->links);
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_unlock(&mu);
 }

@@ -66,6 +66,11 @@ int cp_drones_send(const char *drone, json_t *msg);
 /* Online, and since when (ms since the epoch) it has been offline when not (0 = never seen
  * by this process). */
 bool cp_drones_online(const char *drone, int64_t *offline_since_ms);
+/* Jobs a link of an online drone runs at once: the "job_slots" its hello gave the link
+ * (1 when absent: drones before concurrent jobs run one), 0 when the drone did not report
+ * the link, -1 when the drone is offline. */
+#define CP_DRONE_JOB_SLOTS_MAX 64
+int cp_drones_link_slots(const char *drone, const char *link);
 /* The drone's live view: {"address","connected_at","captures":[{job,link,state,counters}]},
  * or NULL when offline. New reference. */
 json_t *cp_drones_live(const char *drone);

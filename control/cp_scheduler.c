@@ -18,7 +18,9 @@
 #include "cp_db.h"
 #include "cp_drone_local.h"
 #include "cp_drones.h"
+#include "cp_job_contract.h"
 #include "cp_log.h"
+#include "cp_manifest.h"
 #include "cp_options.h"
 #include "cp_sandbox.h"
 #include "cp_scheduler.h"
@@ -90,22 +92,27 @@ struct link_row {
 };
 
 static const char sql_pending[] =
-	"SELECT id, filter, max_size, max_duration, snaplen, anonymise, classify, session_type"
-	" FROM jobs WHERE state = 'pending' ORDER BY id LIMIT 512";
+	"SELECT id, " CP_JOB_PARAMS_COLUMNS ", pending_reason FROM jobs WHERE state = 'pending'"
+	" ORDER BY id LIMIT 512";
 static const char sql_busy[] =
-	"SELECT drone, link FROM job_links WHERE state IN ('running', 'finishing')";
+	"SELECT drone, link, COUNT(*) FROM job_links WHERE state IN ('running', 'finishing')"
+	" GROUP BY drone, link";
+static const char sql_pending_reason[] =
+	"UPDATE jobs SET pending_reason = ?2 WHERE id = ?1 AND state = 'pending'";
 static const char sql_links[] =
 	"SELECT drone, link, state, reason, counters, COALESCE(started_at, 0) FROM job_links"
 	" WHERE job_id = ?1 ORDER BY drone, link";
 static const char sql_claim_job[] =
-	"UPDATE jobs SET state = 'running', started_at = ?2 WHERE id = ?1 AND state = 'pending'";
+	"UPDATE jobs SET state = 'running', started_at = ?2, pending_reason = '' WHERE id = ?1"
+	" AND state = 'pending'";
 static const char sql_claim_links[] =
 	"UPDATE job_links SET state = 'running', started_at = ?2 WHERE job_id = ?1"
 	" AND state = 'pending'";
 static const char sql_active[] =
 	"SELECT id, state, max_size, max_duration, COALESCE(started_at, 0), has_script, reason"
-	" FROM jobs WHERE state IN ('running', 'finishing') OR (state = 'cancelled' AND id IN"
-	" (SELECT job_id FROM job_links WHERE state IN ('pending', 'running', 'finishing')))"
+	" FROM jobs WHERE state IN ('running', 'finishing') OR (state = 'cancelled' AND (id IN"
+	" (SELECT job_id FROM job_links WHERE state IN ('pending', 'running', 'finishing'))"
+	" OR ended_at IS NULL))" /* a cancelled job is finalized (manifest) once its links end */
 	" ORDER BY id LIMIT 512";
 static const char sql_job_finishing[] =
 	"UPDATE jobs SET state = 'finishing', reason = ?2 WHERE id = ?1 AND state = 'running'";
@@ -125,11 +132,6 @@ static const char sql_link_manifest[] =
 	" AND path = 'manifests/' || ?2 || '/' || ?3 || '.json' COLLATE NOCASE";
 static const char sql_link_counters[] =
 	"UPDATE job_links SET counters = ?4 WHERE job_id = ?1 AND drone = ?2 AND link = ?3";
-static const char sql_files[] =
-	"SELECT path, size, sha256, drone FROM job_files WHERE job_id = ?1 ORDER BY path";
-static const char sql_job_params[] =
-	"SELECT name, description, owner, filter, max_size, max_duration, snaplen, anonymise,"
-	" classify, session_type, created_at, started_at FROM jobs WHERE id = ?1";
 static const char sql_next_scripts[] = /* one more than the processors can hold */
 	"SELECT id, script_timeout FROM jobs WHERE state = 'processing' ORDER BY id LIMIT 65";
 static const char sql_script_end[] =
@@ -305,39 +307,115 @@ ended(const char *state)
 
 /* ---- starting jobs ------------------------------------------------------------------------- */
 
-struct claim {
+/* The start message: the job as the contract writes it ("params"), and the same parameters
+ * flat as well, which drones older than the contract read (filter, max_size, max_duration,
+ * snaplen, classify, session_type); "link" is set per link by the caller. */
+static json_t *
+start_message(int64_t job, const struct tide_job *params)
+{
+	json_t *p = tide_job_to_json(params);
+	json_t *m = p ? json_deep_copy(p) : NULL;
+	if (!m) {
+		json_decref(p);
+		return NULL;
+	}
+	json_object_del(m, "anonymise"); /* told by the presence of anon_key, as before */
+	json_object_del(m, "max_packets");
+	json_object_del(m, "lookback_s");
+	json_object_set_new(m, "type", json_string("start"));
+	json_object_set_new(m, "job", json_integer(job));
+	json_object_set_new(m, "link", json_string(""));
+	json_object_set_new(m, "params", p);
+	return m;
+}
+
+/* Job slots of one (drone, link) in this tick: taken by running and finishing captures, and
+ * promised to the pending jobs looked at so far (oldest first), so that a newer job never
+ * overtakes an older one waiting for the same link. */
+struct slot_use {
 	char drone[CP_DRONE_NAME_MAX + 1];
 	char link[64];
+	int running, promised;
 };
 
-static bool
-claimed(const struct claim *c, int n, const char *drone, const char *link)
+#define SLOT_USES 4096 /* distinct (drone, link) pairs looked at per tick */
+
+static struct slot_use *
+slot_use(struct slot_use *u, int *n, const char *drone, const char *link)
 {
-	for (int i = 0; i < n; i++)
-		if (!strcasecmp(c[i].drone, drone) && !strcmp(c[i].link, link))
-			return true;
-	return false;
+	for (int i = 0; i < *n; i++)
+		if (!strcasecmp(u[i].drone, drone) && !strcmp(u[i].link, link))
+			return &u[i];
+	if (*n == SLOT_USES)
+		return NULL;
+	struct slot_use *x = &u[(*n)++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->drone, sizeof(x->drone), "%.31s", drone);
+	snprintf(x->link, sizeof(x->link), "%s", link);
+	return x;
+}
+
+/* Why a job with these links cannot start now ("" when it can); promises their slots to it. */
+static void
+why_pending(struct slot_use *uses, int *n_uses, const struct link_row *links, int nl,
+	char *why, size_t size)
+{
+	why[0] = '\0';
+	for (int i = 0; i < nl; i++) {
+		const struct link_row *l = &links[i];
+		int slots = cp_drones_link_slots(l->drone, l->link);
+		struct slot_use *u = slot_use(uses, n_uses, l->drone, l->link);
+		if (why[0])
+			;
+		else if (!u)
+			snprintf(why, size, "the scheduler looks at no more links at once");
+		else if (slots < 0)
+			snprintf(why, size, "drone %.31s is offline", l->drone);
+		else if (slots == 0)
+			snprintf(why, size, "drone %.31s does not report a link %.63s", l->drone, l->link);
+		else if (u->running >= slots)
+			snprintf(why, size, "link %.63s on drone %.31s: all %d job slot%s busy", l->link,
+				l->drone, slots, slots == 1 ? "" : "s");
+		else if (u->running + u->promised >= slots)
+			snprintf(why, size, "link %.63s on drone %.31s: its free job slots are promised to "
+				"older pending jobs", l->link, l->drone);
+		if (u)
+			u->promised++;
+	}
+}
+
+static void
+set_pending_reason(struct cp_scheduler *s, int64_t job, const char *why)
+{
+	sqlite3_stmt *st = cp_db_stmt(s->db, sql_pending_reason);
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, job);
+	sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		db_failed(s, s->db, job, "recording why it waits");
+	sqlite3_reset(st);
 }
 
 static void
 start_pending(struct cp_scheduler *s)
 {
-	static struct claim claims[4096];
-	int n_claims = 0;
+	static struct slot_use uses[SLOT_USES];
+	int n_uses = 0;
 	sqlite3_stmt *st = cp_db_stmt(s->db, sql_busy);
-	while (st && n_claims < 4096 && sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(claims[n_claims].drone, sizeof(claims[0].drone), "%s",
-			sqlite3_column_text(st, 0));
-		snprintf(claims[n_claims++].link, sizeof(claims[0].link), "%s",
-			sqlite3_column_text(st, 1));
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		struct slot_use *u = slot_use(uses, &n_uses,
+			(const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+		if (u)
+			u->running = sqlite3_column_int(st, 2);
 	}
 	if (st)
 		sqlite3_reset(st);
 
 	struct pending {
-		int64_t id, max_size, max_duration, snaplen;
-		bool anon, classify;
-		char filter[4096], session_type[16];
+		int64_t id;
+		struct tide_job params;
+		char reason[256];
 	};
 	static struct pending jobs[512];
 	int n = 0;
@@ -345,13 +423,9 @@ start_pending(struct cp_scheduler *s)
 	while (st && n < 512 && sqlite3_step(st) == SQLITE_ROW) {
 		struct pending *p = &jobs[n++];
 		p->id = sqlite3_column_int64(st, 0);
-		snprintf(p->filter, sizeof(p->filter), "%s", sqlite3_column_text(st, 1));
-		p->max_size = sqlite3_column_int64(st, 2);
-		p->max_duration = sqlite3_column_int64(st, 3);
-		p->snaplen = sqlite3_column_int64(st, 4);
-		p->anon = sqlite3_column_int(st, 5) != 0;
-		p->classify = sqlite3_column_int(st, 6) != 0;
-		snprintf(p->session_type, sizeof(p->session_type), "%s", sqlite3_column_text(st, 7));
+		cp_job_params_read(st, 1, &p->params);
+		snprintf(p->reason, sizeof(p->reason), "%s",
+			sqlite3_column_text(st, 1 + CP_JOB_PARAMS_N));
 	}
 	if (st)
 		sqlite3_reset(st);
@@ -360,24 +434,21 @@ start_pending(struct cp_scheduler *s)
 		struct pending *p = &jobs[j];
 		struct link_row links[MAX_JOB_LINKS];
 		int nl = load_links(s->db, p->id, links, MAX_JOB_LINKS);
-		bool go = nl > 0;
-		for (int i = 0; i < nl; i++) {
-			if (claimed(claims, n_claims, links[i].drone, links[i].link) ||
-				!cp_drones_online(links[i].drone, NULL))
-				go = false;
-			if (n_claims < 4096) { /* later jobs queue behind this one */
-				snprintf(claims[n_claims].drone, sizeof(claims[0].drone), "%.31s",
-					links[i].drone);
-				snprintf(claims[n_claims++].link, sizeof(claims[0].link), "%s",
-					links[i].link);
-			}
-		}
-		if (!go || held(s, p->id, cp_now_ms())) {
+		char why[256];
+		why_pending(uses, &n_uses, links, nl > 0 ? nl : 0, why, sizeof(why));
+		if (nl <= 0 && !why[0])
+			snprintf(why, sizeof(why), "its links cannot be read");
+		bool backoff = held(s, p->id, cp_now_ms());
+		if (!why[0] && backoff)
+			snprintf(why, sizeof(why), "recording its start failed; retrying");
+		if (why[0]) {
+			if (strcmp(why, p->reason) != 0 && !backoff)
+				set_pending_reason(s, p->id, why);
 			free_links(links, nl);
 			continue;
 		}
 		char key_path[PATH_MAX], hex[65] = "";
-		if (p->anon && (cp_drone_job_path(s->data_dir, p->id, ".key", key_path,
+		if (p->params.anonymise && (cp_drone_job_path(s->data_dir, p->id, ".key", key_path,
 			sizeof(key_path)) || write_key(key_path, hex))) {
 			cp_error("sched", "job %lld: cannot write its anonymisation key", (long long)p->id);
 			free_links(links, nl);
@@ -404,11 +475,7 @@ start_pending(struct cp_scheduler *s)
 			continue; /* cancelled meanwhile, or the update failed: later */
 		}
 		db_worked(s, p->id);
-		json_t *m = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:b, s:s}", "type",
-			"start", "job", (json_int_t)p->id, "link", "", "filter", p->filter, "max_size",
-			(json_int_t)p->max_size, "max_duration", (json_int_t)p->max_duration, "snaplen",
-			(json_int_t)p->snaplen, "classify", p->classify, "session_type",
-			p->session_type);
+		json_t *m = start_message(p->id, &p->params);
 		if (hex[0])
 			json_object_set_new(m, "anon_key", json_string(hex));
 		for (int i = 0; i < nl; i++) {
@@ -452,95 +519,14 @@ drone_reports(const char *drone, int64_t job, const char *link, int64_t *connect
 	return found;
 }
 
+/* The job's counters: its links' summed, drops by reason included (cp_job_contract.h). */
 static json_t *
 sum_counters(const struct link_row *l, int n)
 {
-	json_t *sum = json_object();
-	static const char *const keys[] = { "packets", "bytes", "received", "rx_bytes", "drops",
-		"files", "written", "bytes_written", "filtered", "matched" };
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		json_int_t v = 0;
-		for (int i = 0; i < n; i++)
-			v += json_integer_value(json_object_get(l[i].counters, keys[k]));
-		json_object_set_new(sum, keys[k], json_integer(v));
-	}
+	json_t *sum = cp_job_counters_zero();
+	for (int i = 0; i < n; i++)
+		cp_job_counters_add(sum, l[i].counters);
 	return sum;
-}
-
-static void
-write_manifest(struct cp_scheduler *s, int64_t job, const char *state, const char *reason,
-	const struct link_row *links, int nl, json_t *counters)
-{
-	char dir[PATH_MAX], path[PATH_MAX + 32], tmp[PATH_MAX + 48];
-	if (cp_drone_job_path(s->data_dir, job, "", dir, sizeof(dir)))
-		return;
-	mkdir(dir, 0755);
-	json_t *m = json_object(), *jl = json_array(), *files = json_array();
-	sqlite3_stmt *st = cp_db_stmt(s->db, sql_job_params);
-	if (st) {
-		sqlite3_bind_int64(st, 1, job);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-#define T(i) ((const char *)sqlite3_column_text(st, i))
-			json_object_set_new(m, "job", json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I,"
-				" s:I, s:b, s:b, s:s, s:I, s:I}", "id", (json_int_t)job, "name", T(0),
-				"description", T(1), "owner", T(2), "filter", T(3), "max_size",
-				(json_int_t)sqlite3_column_int64(st, 4), "max_duration",
-				(json_int_t)sqlite3_column_int64(st, 5), "snaplen",
-				(json_int_t)sqlite3_column_int64(st, 6), "anonymise",
-				sqlite3_column_int(st, 7), "classify", sqlite3_column_int(st, 8),
-				"session_type", T(9), "created_at",
-				(json_int_t)sqlite3_column_int64(st, 10), "started_at",
-				(json_int_t)sqlite3_column_int64(st, 11)));
-#undef T
-		}
-		sqlite3_reset(st);
-	}
-	json_object_set_new(m, "format", json_string("tide-dataset/1"));
-	json_object_set_new(m, "state", json_string(state));
-	json_object_set_new(m, "reason", json_string(reason));
-	json_object_set_new(m, "ended_at", json_integer(cp_now_ms()));
-	for (int i = 0; i < nl; i++) {
-		char man[128];
-		snprintf(man, sizeof(man), "manifests/%.31s/%.63s.json", links[i].drone,
-			links[i].link);
-		json_array_append_new(jl, json_pack("{s:s, s:s, s:s, s:s, s:O, s:s}", "drone",
-			links[i].drone, "link", links[i].link, "state", links[i].state, "reason",
-			links[i].reason, "counters", links[i].counters ? links[i].counters : json_null(),
-			"manifest", man));
-	}
-	json_object_set_new(m, "links", jl);
-	json_object_set(m, "counters", counters);
-	st = cp_db_stmt(s->db, sql_files);
-	if (st) {
-		sqlite3_bind_int64(st, 1, job);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:s}", "file",
-				sqlite3_column_text(st, 0), "size",
-				(json_int_t)sqlite3_column_int64(st, 1), "sha256",
-				sqlite3_column_text(st, 2), "drone", sqlite3_column_text(st, 3)));
-		sqlite3_reset(st);
-	}
-	json_object_set_new(m, "files", files);
-	snprintf(path, sizeof(path), "%s/manifest.json", dir);
-	snprintf(tmp, sizeof(tmp), "%s/.manifest.json.tmp", dir);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	char *text = json_dumps(m, JSON_INDENT(2));
-	bool ok = fd >= 0 && text && write(fd, text, strlen(text)) == (ssize_t)strlen(text) &&
-		fsync(fd) == 0;
-	if (fd >= 0)
-		close(fd);
-	if (ok && rename(tmp, path) == 0) {
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	} else {
-		unlink(tmp);
-		cp_error("sched", "job %lld: cannot write manifest.json", (long long)job);
-	}
-	free(text);
-	json_decref(m);
 }
 
 /* The counters of a capture's own manifest (tide-dataplane's names) in the links' names. */
@@ -654,7 +640,6 @@ finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_s
 			bytes = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
 	}
-	write_manifest(s, job, state, reason, links, nl, counters);
 	char *text = json_dumps(counters, JSON_COMPACT);
 	st = cp_db_stmt(s->db, sql_job_end);
 	if (st && text) {
@@ -664,11 +649,14 @@ finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_s
 		sqlite3_bind_text(st, 4, text, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 5, cp_now_ms());
 		sqlite3_bind_int64(st, 6, bytes);
-		if (sqlite3_step(st) == SQLITE_DONE)
+		if (sqlite3_step(st) == SQLITE_DONE) {
 			cp_info("sched", "job %lld ended: %s%s%s", (long long)job, state,
 				reason[0] ? " — " : "", reason);
-		else
+			/* from the rows just written: a cancelled job's manifest says cancelled */
+			cp_manifest_write(s->db, s->data_dir, job);
+		} else {
 			db_failed(s, s->db, job, "recording its end");
+		}
 		sqlite3_reset(st);
 	} else {
 		s->tick_failed = true; /* no statement or no memory: try again later */
@@ -950,6 +938,8 @@ process_job(struct processor *pr, int64_t id, uint32_t timeout_s)
 		state = "done", reason[0] = '\0';
 	/* a cancelled job is already 'cancelled': the conditional update leaves it so */
 	set_script_end(pr, id, state, reason);
+	/* the job's true end: its manifest again, with processed/ and the final state */
+	cp_manifest_write(pr->db, s->data_dir, id);
 }
 
 /* Is the job's script running on a processor? Under pick_mu. */

@@ -2,8 +2,10 @@
  *
  * A job has one row per link in job_links (its parallel captures, identical parameters). The
  * scheduler thread polls every CP_SCHED_POLL_MS:
- *   - pending jobs start, oldest first, when every link's drone is online and no link is busy
- *     or claimed by an older pending job (the queue per link); a start message per link carries
+ *   - pending jobs start, oldest first, when every link's drone is online and each link has a
+ *     free job slot (its drone's job_slots for it, minus running captures and the slots older
+ *     pending jobs wait for: the queue per link); otherwise the job's pending_reason says why
+ *     (drone offline, all N job slots busy, …). A start message per link carries
  *     the job's filter, limits, snaplen, classification and, for anonymised jobs, the job's
  *     Crypto-PAn key (one key per job, so addresses match across links);
  *   - running jobs are stopped on every link when the sum of their bytes reaches max_size, when
@@ -12,8 +14,9 @@
  *     does one its drone no longer reports;
  *   - a job whose links have all ended gets its state (cancelled; failed if a link failed, with
  *     that link's reason; else processing when it has a script, else done), its summed counters,
- *     its manifest.json (parameters, links, every uploaded file with the SHA-256 the Hive
- *     computed) and its dataset size.
+ *     its manifest.json (cp_manifest.h: parameters, links, every uploaded file with the SHA-256
+ *     the Hive computed; rewritten after post-processing with processed/ hashed) and its
+ *     dataset size. A cancelled job is finalized too, once its links have ended.
  * State changes by the API are rows first; the scheduler acts on them, so a kill -9 at any
  * point leaves rows a restart continues from (drones reconnect and report their captures).
  * An update of a job's rows that fails (disk full, a locked or damaged database) is logged once

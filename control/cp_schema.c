@@ -204,6 +204,15 @@ const struct cp_migration cp_migrations[] = {
 		"ALTER TABLE jobs ADD COLUMN dataset_bytes INTEGER NOT NULL DEFAULT 0;"
 		"CREATE INDEX jobs_by_group ON jobs(group_id, id);"
 		"ALTER TABLE groups ADD COLUMN quota_bytes INTEGER NOT NULL DEFAULT 0;" },
+
+	{ 7, "capture parameters of the job contract: max_packets and lookback_s",
+		/* 0 = unlimited / no look-back, as for every job made before */
+		"ALTER TABLE jobs ADD COLUMN max_packets INTEGER NOT NULL DEFAULT 0;"
+		"ALTER TABLE jobs ADD COLUMN lookback_s INTEGER NOT NULL DEFAULT 0;" },
+
+	{ 8, "concurrent jobs on a link: why a pending job waits",
+		/* written by the scheduler while the job is pending, cleared when it starts */
+		"ALTER TABLE jobs ADD COLUMN pending_reason TEXT NOT NULL DEFAULT '';" },
 };
 
 const int cp_migrations_count = sizeof(cp_migrations) / sizeof(cp_migrations[0]);

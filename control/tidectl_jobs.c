@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tide_job.h"
 #include "tidectl.h"
 #include "tidectl_out.h"
 
@@ -95,14 +96,14 @@ struct create {
 	const char *links[MAX_LINKS];
 	int nlinks;
 	uint64_t max_size;
-	long long max_duration, script_timeout, snaplen;
+	long long max_duration, script_timeout, snaplen, lookback, max_packets;
 	bool anonymise, classify, check_only, no_check, wait;
 	const char *wait_state;
 };
 
 enum { O_NAME = 1, O_DESC, O_LINK, O_FILTER, O_MAXSIZE, O_MAXDUR, O_SNAPLEN, O_ANON, O_CLASSIFY,
 	O_SESSTYPE, O_GROUP, O_SCRIPT, O_SCRIPT_TO, O_CHECK, O_NOCHECK, O_WAIT, O_STATE, O_INTERVAL,
-	O_LIMIT, O_OFFSET, O_ALL, O_WTIMEOUT };
+	O_LIMIT, O_OFFSET, O_ALL, O_WTIMEOUT, O_LOOKBACK, O_MAXPKTS };
 
 static const struct option create_opts[] = {
 	{ "name", required_argument, NULL, O_NAME },
@@ -112,6 +113,8 @@ static const struct option create_opts[] = {
 	{ "max-size", required_argument, NULL, O_MAXSIZE },
 	{ "max-duration", required_argument, NULL, O_MAXDUR },
 	{ "snaplen", required_argument, NULL, O_SNAPLEN },
+	{ "lookback", required_argument, NULL, O_LOOKBACK },
+	{ "max-packets", required_argument, NULL, O_MAXPKTS },
 	{ "anonymise", no_argument, NULL, O_ANON },
 	{ "anonymize", no_argument, NULL, O_ANON },
 	{ "classify", no_argument, NULL, O_CLASSIFY },
@@ -146,11 +149,23 @@ create_opt(void *arg, int opt, const char *v)
 		if (tc_parse_duration(v, &o->max_duration) < 0 || o->max_duration <= 0)
 			return tc_usage_error(o->cmd, "--max-duration '%s': a duration like 90s, 1h30m, 1d", v);
 		break;
-	case O_SNAPLEN: {
+	case O_SNAPLEN: { /* bounds: the job contract's, checked with the whole job below */
 		uint64_t s;
-		if (tc_parse_size(v, &s) < 0 || s > 65535)
-			return tc_usage_error(o->cmd, "--snaplen '%s': 0 (whole packets) or 64-65535", v);
+		if (tc_parse_size(v, &s) < 0 || s > INT32_MAX)
+			return tc_usage_error(o->cmd, "--snaplen '%s': a number of bytes", v);
 		o->snaplen = (long long)s;
+		break;
+	}
+	case O_LOOKBACK:
+		if (tc_parse_duration(v, &o->lookback) < 0)
+			return tc_usage_error(o->cmd, "--lookback '%s': a duration like 30s, 5m", v);
+		break;
+	case O_MAXPKTS: {
+		char *end;
+		errno = 0;
+		o->max_packets = strtoll(v, &end, 10);
+		if (errno || end == v || *end || o->max_packets < 0)
+			return tc_usage_error(o->cmd, "--max-packets '%s': a number of packets", v);
 		break;
 	}
 	case O_ANON: o->anonymise = true; break;
@@ -210,7 +225,7 @@ read_script(const char *path, json_t **out)
 
 static int wait_job(struct tc_ctx *c, long long id, const char *target, long long timeout,
 	double interval, json_t **final);
-static void show_job(const json_t *job);
+static void show_job(struct tc_ctx *c, const json_t *job);
 
 static int
 check_filter(struct tc_ctx *c, const char *filter)
@@ -219,6 +234,24 @@ check_filter(struct tc_ctx *c, const char *filter)
 	int rc = tc_api(c, "POST", "/api/v1/jobs/validate", body, NULL);
 	json_decref(body);
 	return rc;
+}
+
+/* The job contract's check of the body's capture parameters: 0, or a usage error naming the
+ * field as the server would. */
+static int
+check_params(const struct tc_cmd *cmd, const json_t *body)
+{
+	json_t *params = json_object();
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+		if (tide_job_is_field(key))
+			json_object_set(params, key, v);
+	struct tide_job job;
+	struct tide_job_error err;
+	int rc = tide_job_from_json(params, &job, &err);
+	json_decref(params);
+	return rc ? tc_usage_error(cmd, "'%s' %s", err.field, err.why) : 0;
 }
 
 static int
@@ -235,8 +268,6 @@ cmd_create(struct tc_ctx *c, int argc, char **argv)
 		return tc_usage_error(o.cmd, "unexpected argument '%s'", argv[first]);
 	if (!o.name || !o.max_size || !o.max_duration)
 		return tc_usage_error(o.cmd, "--name, --max-size and --max-duration are required");
-	if (o.snaplen > 0 && o.snaplen < 64)
-		return tc_usage_error(o.cmd, "--snaplen: 0 (whole packets) or 64-65535");
 
 	json_t *body = json_pack("{s:s, s:I, s:I}", "name", o.name, "max_size",
 		(json_int_t)o.max_size, "max_duration", (json_int_t)o.max_duration);
@@ -258,6 +289,10 @@ cmd_create(struct tc_ctx *c, int argc, char **argv)
 	}
 	if (o.snaplen >= 0)
 		json_object_set_new(body, "snaplen", json_integer(o.snaplen));
+	if (o.lookback)
+		json_object_set_new(body, "lookback_s", json_integer(o.lookback));
+	if (o.max_packets)
+		json_object_set_new(body, "max_packets", json_integer(o.max_packets));
 	if (o.anonymise)
 		json_object_set_new(body, "anonymise", json_true());
 	if (o.classify)
@@ -277,6 +312,11 @@ cmd_create(struct tc_ctx *c, int argc, char **argv)
 		json_object_set_new(body, "script", s);
 	}
 
+	/* the capture parameters by the job contract, as the Hive and the drone check them */
+	if ((rc = check_params(o.cmd, body))) {
+		json_decref(body);
+		return rc;
+	}
 	/* the filter first, on its own: a typo is reported before anything is created */
 	if (o.filter && *o.filter && !o.no_check) {
 		rc = check_filter(c, o.filter);
@@ -311,7 +351,7 @@ cmd_create(struct tc_ctx *c, int argc, char **argv)
 	else if (c->quiet)
 		printf("%lld\n", id);
 	else if (o.wait)
-		show_job(job);
+		show_job(c, job);
 	else {
 		char links[256];
 		job_links(job, links, sizeof(links));
@@ -457,8 +497,39 @@ show_counters(const json_t *ct)
 	}
 }
 
+/* Each non-zero drop reason with the hint the Hive's registry gives for it (GET
+ * /api/v1/meta/counters: hints are never copied here); a Hive without that route gets the bare
+ * numbers. */
 static void
-show_job(const json_t *job)
+show_drops(struct tc_ctx *c, const json_t *counters)
+{
+	json_t *by = json_object_get(counters, "drops_by_reason"), *meta = NULL, *v;
+	const char *reason;
+	bool any = false;
+	json_object_foreach(by, reason, v)
+		any |= json_integer_value(v) > 0;
+	if (!any)
+		return;
+	int status;
+	if (tc_api_quiet(c, "GET", "/api/v1/meta/counters", NULL, &meta, &status))
+		meta = NULL;
+	printf("drops by reason:\n");
+	json_object_foreach(by, reason, v) {
+		if (json_integer_value(v) <= 0)
+			continue;
+		const char *hint = "";
+		size_t i;
+		json_t *r;
+		json_array_foreach(json_object_get(meta, "drop_reasons"), i, r)
+			if (!strcmp(tc_jstr(r, "name"), reason))
+				hint = tc_jstr(r, "hint");
+		printf("  %-12s %12lld  %s\n", reason, (long long)json_integer_value(v), hint);
+	}
+	json_decref(meta);
+}
+
+static void
+show_job(struct tc_ctx *c, const json_t *job)
 {
 	char links[512], t1[32], t2[32], t3[32], sz[32], dur[32];
 	job_links(job, links, sizeof(links));
@@ -468,6 +539,8 @@ show_job(const json_t *job)
 		tc_kv(stdout, "description", "%s", tc_jstr(job, "description"));
 	tc_kv(stdout, "state", "%s%s%s", tc_jstr(job, "state"), *tc_jstr(job, "reason") ? ": " : "",
 		tc_jstr(job, "reason"));
+	if (*tc_jstr(job, "pending_reason"))
+		tc_kv(stdout, "waiting", "%s", tc_jstr(job, "pending_reason"));
 	tc_kv(stdout, "owner", "%s", tc_jstr(job, "owner"));
 	if (json_object_get(job, "group"))
 		tc_kv(stdout, "group", "%s", tc_jstr(job, "group"));
@@ -478,6 +551,10 @@ show_job(const json_t *job)
 	tc_kv(stdout, "limits", "%s, %s", sz, dur);
 	tc_kv(stdout, "snaplen", "%lld%s", tc_jint(job, "snaplen"),
 		tc_jint(job, "snaplen") ? "" : " (whole packets)");
+	if (tc_jint(job, "max_packets"))
+		tc_kv(stdout, "max packets", "%lld", tc_jint(job, "max_packets"));
+	if (tc_jint(job, "lookback_s"))
+		tc_kv(stdout, "look-back", "%llds", tc_jint(job, "lookback_s"));
 	tc_kv(stdout, "anonymise", "%s", json_is_true(json_object_get(job, "anonymise")) ? "yes" : "no");
 	tc_kv(stdout, "classify", "%s%s%s", json_is_true(json_object_get(job, "classify")) ? "yes" : "no",
 		json_is_true(json_object_get(job, "classify")) ? ", sessions: " : "",
@@ -501,6 +578,7 @@ show_job(const json_t *job)
 	if (json_object_size(ct)) {
 		printf("counters:\n");
 		show_counters(ct);
+		show_drops(c, ct);
 	}
 	json_t *ls = json_object_get(job, "links");
 	if (json_is_array(ls) && json_array_size(ls)) {
@@ -541,7 +619,7 @@ cmd_show(struct tc_ctx *c, int argc, char **argv)
 	if (c->json)
 		tc_print_json(job);
 	else
-		show_job(job);
+		show_job(c, job);
 	json_decref(job);
 	return 0;
 }
@@ -911,7 +989,10 @@ const struct tc_cmd tc_jobs_cmds[] = {
 		"  -f, --filter EXPR        tcpdump filter (default: every packet)\n"
 		"  -s, --max-size SIZE      stop at this dataset size: 512M, 10G (binary units)\n"
 		"  -t, --max-duration DUR   stop after: 90s, 15m, 1h30m, 1d\n"
-		"  --snaplen N              keep N bytes of each packet (0 = whole, else 64-65535)\n"
+		"  --snaplen N              keep N bytes of each packet (0 = whole, else 64-262144)\n"
+		"  --lookback DUR           start up to DUR before now, from the drone's look-back\n"
+		"                           buffer (30s, 5m; at most 1h; default none)\n"
+		"  --max-packets N          stop after N packets per link (default unlimited)\n"
 		"  --anonymise              prefix-preserving IP anonymisation (per-job key)\n"
 		"  --classify               identify applications (flow records)\n"
 		"  --session-type T         flow | biflow | host (implies --classify)\n"

@@ -32,6 +32,7 @@
 #include "dp_parse.h"
 #include "dp_pcapng.h"
 #include "dp_session.h"
+#include "tide_counters.h"
 
 #define DP_MAX_LINKS 16
 #define DP_MAX_JOBS 32        /* job slots in one capture (bit masks are 32 bits) */
@@ -40,15 +41,10 @@
 #define DP_MAX_RXQ_PER_WORKER 16
 #define DP_BURST 32
 
-/* Drop reasons, one counter each, as an X-macro so enum and names cannot drift. nic_imissed and
- * mbuf_alloc are losses before the filter; the rest happen to packets a job selected. */
-#define DP_DROP_LIST(_)                                          \
-	_(NIC_IMISSED, "nic_imissed")                            \
-	_(MBUF_ALLOC, "mbuf_alloc")                              \
-	_(RING_FULL, "ring_full")                                \
-	_(DISK_FULL, "disk_full")                                \
-	_(MAX_SIZE, "max_size")                                  \
-	_(IO_ERROR, "io_error")
+/* Drop and stop reasons come from the job contract's one registry (dataplane/contract/
+ * tide_counters.h, with a hint per drop reason); these are its two-column views. */
+#define DP_DROP_LIST(_) TIDE_DROP_NAMES(_)
+#define DP_STOP_LIST(_) TIDE_STOP_NAMES(_)
 
 enum dp_drop {
 #define _(sym, name) DP_DROP_##sym,
@@ -57,18 +53,6 @@ enum dp_drop {
 	DP_DROP_MAX
 };
 extern const char *const dp_drop_names[DP_DROP_MAX];
-
-/* Why a capture ended. */
-#define DP_STOP_LIST(_)                                          \
-	_(NONE, "running")                                       \
-	_(END_OF_INPUT, "end of input")                          \
-	_(MAX_SIZE, "max size reached")                          \
-	_(MAX_DURATION, "max duration reached")                  \
-	_(COUNT, "count reached")                                \
-	_(DISK_FULL, "disk full")                                \
-	_(IO_ERROR, "i/o error")                                 \
-	_(SIGNAL, "signal")                                      \
-	_(INPUT_ERROR, "input error")
 
 enum dp_stop {
 #define _(sym, name) DP_STOP_##sym,

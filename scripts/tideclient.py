@@ -97,6 +97,7 @@ class Client:
         self._port = u.port or (443 if self._https else 80)
         self._prefix = u.path.rstrip("/")
         self.timeout = timeout
+        self._registry = None
         self._ctx = None
         if self._https:
             self._ctx = ssl.create_default_context(cafile=cafile)
@@ -162,8 +163,12 @@ class Client:
     def create_job(self, name, links=None, filter="", max_size="1G", max_duration="1h",
                    snaplen=None, anonymise=False, classify=False, session_type=None,
                    group=None, script=None, script_timeout=None, description=None,
-                   validate=True):
-        """Starts a capture job (queued until its links are free); returns the job."""
+                   validate=True, lookback=None, max_packets=None):
+        """Starts a capture job (queued until its links have a free job slot); returns the job.
+
+        lookback: start the dataset up to this long before now ("30s", "5m", at most 1h), from
+        what the drone's look-back buffer still holds. max_packets: stop after that many
+        packets per link. The server checks every parameter and names the field it refuses."""
         if filter and validate:
             self.validate_filter(filter)
         body = {"name": name, "max_size": parse_size(max_size),
@@ -176,6 +181,8 @@ class Client:
         elif links:
             body["links"] = links
         for key, val in (("snaplen", snaplen), ("session_type", session_type),
+                         ("lookback_s", None if lookback is None else parse_duration(lookback)),
+                         ("max_packets", max_packets),
                          ("group", group), ("description", description),
                          ("script_timeout", None if script_timeout is None
                           else parse_duration(script_timeout))):
@@ -191,6 +198,23 @@ class Client:
 
     def job(self, job_id):
         return self.request("GET", "/api/v1/jobs/%d" % job_id)
+
+    def counter_registry(self):
+        """The Hive's registry of counters, drop reasons (with hints), stop reasons and states
+        (GET /api/v1/meta/counters), fetched once per client."""
+        if self._registry is None:
+            self._registry = self.request("GET", "/api/v1/meta/counters")
+        return self._registry
+
+    def drops(self, job):
+        """A job's non-zero drops as [(reason, packets, hint)], largest first; job is a job dict
+        or an id. The hint says what to do about it (from the Hive's registry)."""
+        if not isinstance(job, dict):
+            job = self.job(job)
+        by = (job.get("counters") or {}).get("drops_by_reason") or {}
+        hints = {r["name"]: r["hint"] for r in self.counter_registry()["drop_reasons"]}
+        return sorted(((reason, n, hints.get(reason, "")) for reason, n in by.items() if n > 0),
+                      key=lambda d: -d[1])
 
     def jobs(self, limit=100, offset=0):
         return self.request("GET", "/api/v1/jobs?limit=%d&offset=%d" % (limit, offset))["items"]

@@ -100,6 +100,28 @@ def test_job_stop_wait_download():
     expect_error(lambda: t.job(job["id"]), 404, "not_found")
 
 
+def test_lookback_max_packets_and_drops():
+    t = client()
+    err = expect_error(lambda: t.create_job("lb", links=["local/demo"], max_size="8M",
+                                            max_duration="2s", lookback="2h"), 400,
+                       "invalid_field")
+    assert "lookback_s" in err.message, err.message
+    job = t.create_job("lb", links=["local/demo"], max_size="8M", max_duration="2s",
+                       lookback="45s", max_packets=7)
+    assert job["lookback_s"] == 45 and job["max_packets"] == 7, job
+    job = t.wait(job["id"], timeout=90, interval=0.2)
+    con = env().hive.db()
+    con.execute("UPDATE jobs SET counters = json_set(counters, '$.drops_by_reason',"
+                " json('{\"mbuf_alloc\": 3, \"ring_full\": 9, \"io_error\": 0}'))"
+                " WHERE id = ?", (job["id"],))
+    con.commit()
+    con.close()
+    drops = t.drops(job["id"])
+    assert [(d[0], d[1]) for d in drops] == [("ring_full", 9), ("mbuf_alloc", 3)], drops
+    assert drops[0][2].startswith("the writer could not keep up"), drops
+    assert t.counter_registry() is t.counter_registry()      # fetched once
+
+
 def test_capture_context_and_errors():
     t = client()
     with t.capture("ctx", links="demo", filter="udp port 53", max_size="2G",

@@ -175,6 +175,35 @@ def test_jobs_create_every_option_and_lifecycle():
     e.ok("jobs", "wait", r.out.split()[2])
 
 
+def test_lookback_max_packets_and_drop_hints():
+    """--lookback and --max-packets reach the job; the job contract refuses a bad one before
+    anything is sent, naming the field; jobs show lists drops by reason with their hints."""
+    e = env()
+    r = e.fails(2, "jobs", "create", "x", "-s", "8M", "-t", "1m", "--lookback", "2h")
+    assert "'lookback_s' must be 0 (no look-back) or 1-3600" in r.err, r
+    r = e.fails(2, "jobs", "create", "x", "-s", "8M", "-t", "1m", "--snaplen", "20")
+    assert "'snaplen' must be 0 (whole packets) or 64-262144" in r.err, r
+    e.fails(2, "jobs", "create", "x", "-s", "8M", "-t", "1m", "--max-packets", "-4")
+    r = e.ok("jobs", "create", "lb", "-f", "udp", "-s", "8M", "-t", "2s", "--lookback", "30s",
+             "--max-packets", "5", "--json")
+    job = json.loads(r.out)
+    assert job["lookback_s"] == 30 and job["max_packets"] == 5, job
+    jid = str(job["id"])
+    e.ok("jobs", "wait", jid, "--for", "90s")
+    r = e.ok("jobs", "show", jid)
+    assert "look-back      30s" in r.out and "max packets    5" in r.out, r
+    # a drone's drops as the Hive recorded them at the job's end
+    con = e.hive.db()
+    con.execute("UPDATE jobs SET counters = json_set(counters, '$.drops_by_reason',"
+                " json('{\"ring_full\": 42, \"disk_full\": 0}')) WHERE id = ?", (job["id"],))
+    con.commit()
+    con.close()
+    r = e.ok("jobs", "show", jid)
+    line = [ln for ln in r.out.splitlines() if ln.strip().startswith("ring_full ")]
+    assert line and "42" in line[0] and "writer could not keep up" in line[0], r.out
+    assert not any(ln.strip().startswith("disk_full ") for ln in r.out.splitlines()), r.out
+
+
 def test_download_archive_and_files():
     e = env()
     jid = e.ok("jobs", "create", "dl", "-f", "udp port 53", "-s", "8M", "-t", "3s", "--classify",

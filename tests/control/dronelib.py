@@ -22,17 +22,24 @@ happen, and a slow machine only makes them slower, never red.
   puts_of(hive, job_id, path)            the Hive's log lines of PUTs of one uploaded file
   processes(marker, *flags) [(pid, argv)] of tide-dataplane processes whose argv holds marker
   alive(pid)                not gone and not a zombie
+  FakeDrone(hive, name, token, links)
+                            a drone imitated over the protocol (wslib): says hello with links
+                            (and their job_slots), reports its captures every second, records
+                            what the Hive sends (wait_msg), ends captures as told (end)
 """
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cplib import expect  # noqa: E402
+from wslib import TEXT, WS  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEMO = os.path.join(ROOT, "config", "demo.pcap")
@@ -169,3 +176,88 @@ def alive(pid):
             return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+class FakeDrone:
+    """A drone imitated over the protocol, for the Hive's scheduling without DPDK.
+
+    links: [{"name": "p1", "job_slots": 2}, ...] (job_slots left out: what today's drone says).
+    It reports every capture the Hive started and it has not ended as running, once a second,
+    with counters (set_counters), so the Hive neither fails them as unreported nor takes the
+    drone for silent. Everything the Hive sends is kept in .messages, in order."""
+
+    def __init__(self, hive, name, token, links):
+        self.hive, self.name, self.token, self.links = hive, name, token, links
+        self.messages = []
+        self.running = {}            # (job, link) -> counters
+        self.lock = threading.Lock()
+        self.send_lock = threading.Lock()   # frames from two threads must not interleave
+        self.ws = None
+        self.stopping = False
+        self.threads = []
+
+    def start(self):
+        self.ws = WS.open(self.hive.drone_port)
+        assert self.ws.status == 101, self.ws.status
+        self.ws.send(json.dumps({"type": "hello", "name": self.name, "token": self.token,
+                                 "version": "fake", "hostname": "fake", "host": {},
+                                 "links": self.links, "captures": []}))
+        f = self.ws.recv(30)
+        assert f and f[0] == TEXT and json.loads(f[1])["type"] == "welcome", f
+        self.stopping = False
+        self.threads = [threading.Thread(target=self._read, daemon=True),
+                        threading.Thread(target=self._status, daemon=True)]
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self.stopping = True
+        for t in self.threads:
+            t.join(30)
+        if self.ws:
+            self.ws.close()
+
+    def _read(self):
+        while not self.stopping:
+            f = self.ws.recv(0.5)
+            if f is None or f[0] != TEXT:
+                continue
+            m = json.loads(f[1])
+            with self.lock:
+                self.messages.append(m)
+                if m.get("type") == "start":
+                    self.running[(m["job"], m["link"])] = {"packets": 0, "bytes": 0}
+
+    def _status(self):
+        while not self.stopping:
+            with self.lock:
+                caps = [{"job": j, "link": ln, "state": "running", "counters": c}
+                        for (j, ln), c in self.running.items()]
+            self._send({"type": "status", "captures": caps})
+            time.sleep(1.0)
+
+    def set_counters(self, job, link, counters):
+        with self.lock:
+            self.running[(job, link)] = counters
+
+    def sent(self, type_, job=None, link=None):
+        """The messages of a type the Hive sent, for a job (and link) if given."""
+        with self.lock:
+            return [m for m in self.messages if m.get("type") == type_ and
+                    (job is None or m.get("job") == job) and (link is None or m.get("link") == link)]
+
+    def wait_msg(self, type_, job=None, link=None, timeout=JOB_WAIT):
+        return wait_for("%s %s for job %s %s" % (self.name, type_, job, link or ""),
+                        lambda: (self.sent(type_, job, link) or [None])[0], timeout)
+
+    def end(self, job, link, state="done", reason="", counters=None, files=()):
+        """The capture ended (its files, if any, already uploaded): ended, and no more status."""
+        with self.lock:
+            last = self.running.pop((job, link), {})
+        self._send({"type": "ended", "job": job, "link": link, "state": state,
+                    "reason": reason, "counters": counters or last, "files": list(files)})
+
+    def _send(self, msg):
+        with self.send_lock:
+            self.ws.send(json.dumps(msg))

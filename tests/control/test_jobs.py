@@ -332,6 +332,14 @@ def test_post_processing_script():
     assert "processed/summary.txt" in paths, paths
     summary = download(h, c, base + "/files/processed/summary.txt").decode()
     assert "Number of packets" in summary and ".pcapng" in summary, summary
+    # the manifest is rewritten after the script: final state, processed/ with its SHA-256
+    man = json.loads(download(h, c, base + "/files/manifest.json"))
+    assert man["state"] == "done", man["state"]
+    listed = {f["file"]: f for f in man["files"]}
+    assert listed["processed/summary.txt"]["sha256"] == \
+        hashlib.sha256(summary.encode()).hexdigest(), listed
+    shown = {f["path"]: f for f in expect(c.get(base + "/files"), 200).json["items"]}
+    assert shown["processed/summary.txt"]["sha256"] == listed["processed/summary.txt"]["sha256"]
     st, hdrs, log = download(h, c, base + "/script-log", full=True)
     assert st == 200 and b"ok" in log, (st, log)
     st, _, _ = download(h, user("bob"), base + "/script-log", full=True)

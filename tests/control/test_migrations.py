@@ -99,6 +99,34 @@ def test_upgrade_from_version_1():
         h.cleanup()
 
 
+def test_jobs_from_version_6_get_the_contract_columns():
+    """A job written before max_packets and lookback_s existed reads as unlimited, no look-back."""
+    h = Hive(BIN, args=["--local-links", ""])
+    try:
+        subprocess.run([BIN, "--data-dir", h.data_dir, "--migrate-to", "6", "--log-file", "-"],
+                       capture_output=True, timeout=60, check=True)
+        con = sqlite3.connect(h.db_path)
+        assert "lookback_s" not in columns(con, "jobs")
+        con.execute("INSERT INTO jobs (id, name, owner_id, owner, filter, max_size, max_duration,"
+                    " snaplen, link, state, created_at, counters) VALUES (3, 'old', 1, 'admin',"
+                    " 'udp', 1048576, 60, 96, 'demo', 'done', ?, '{\"packets\": 4}')", (NOW,))
+        con.execute("INSERT INTO job_links (job_id, drone, link, state) VALUES"
+                    " (3, 'local', 'demo', 'done')")
+        con.commit()
+        con.close()
+        h.start()
+        con = h.db()
+        assert {"max_packets", "lookback_s"} <= set(columns(con, "jobs"))
+        con.close()
+        j = expect(admin(h).get("/api/v1/jobs/3"), 200).json
+        assert (j["filter"], j["snaplen"], j["max_packets"], j["lookback_s"]) == \
+            ("udp", 96, 0, 0), j
+        assert j["counters"]["packets"] == 4, j
+        h.stop()
+    finally:
+        h.cleanup()
+
+
 def test_newer_database_refused():
     h = Hive(BIN)
     try:

@@ -2,7 +2,8 @@
 # tests/fuzz/run.sh — builds every tests/fuzz/fuzz_*.c as a libFuzzer binary and runs each for a
 # fixed time from its seed corpus; exit 1 if any target fails to build or finds a crash.
 # Targets link the dataplane core and the classification engine's sources; fuzz_cp_* targets
-# link the control plane's JSON and drone-message sources instead.
+# link the control plane's JSON and drone-message sources instead, fuzz_tide_* the job contract
+# (dataplane/contract/).
 #
 # Generic on purpose: a new target is just a new fuzz_<name>.c (seeds, if any, in
 # tests/fuzz/seeds/fuzz_<name>/). Each target links the dataplane core sources that exist.
@@ -38,6 +39,9 @@ for f in cp_json.c cp_drones.c cp_db.c cp_schema.c cp_log.c cp_crypto.c; do
 	control+=("$root/control/$f")
 done
 
+# the job contract: parameters and the counter registry (fuzz_tide_* targets)
+contract=("$root"/dataplane/contract/tide_*.c)
+
 status=0
 found=0
 for src in "$root"/tests/fuzz/fuzz_*.c; do
@@ -51,6 +55,10 @@ for src in "$root"/tests/fuzz/fuzz_*.c; do
 		srcs=("${control[@]}")
 		libs=(-ljansson -lsqlite3 -lsodium -lcivetweb -lcrypto -lpthread)
 		;;
+	fuzz_tide_*)
+		srcs=("${contract[@]}")
+		libs=(-ljansson)
+		;;
 	*)
 		srcs=("${core[@]}")
 		libs=(-lcrypto -lhs -ldl -lm)
@@ -58,7 +66,7 @@ for src in "$root"/tests/fuzz/fuzz_*.c; do
 	esac
 	if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -D_GNU_SOURCE -I"$root/dataplane" \
-		-I"$root/classifiers" -I"$root/control" -I/usr/include/hs "$src" "${srcs[@]}" \
+		-I"$root/classifiers" -I"$root/control" -I"$root/dataplane/contract" -I/usr/include/hs "$src" "${srcs[@]}" \
 		"${libs[@]}" -o "$bin" >"$out/$name.build.log" 2>&1; then
 		echo "$name: BUILD FAILED (see $out/$name.build.log)"
 		status=1

@@ -283,6 +283,9 @@ async function main() {
 		await S('input[name=snaplen]').fill('10');
 		check(await S('button[type=submit]').isDisabled(), 'snaplen 10 accepted');
 		await S('input[name=snaplen]').fill('0');
+		await S('input[name=lookback_s]').fill('4000');
+		check(await S('button[type=submit]').isDisabled(), 'look-back 4000 s accepted');
+		await S('input[name=lookback_s]').fill('20');
 		await S('input[type=file][name=script]').setInputFiles({ name: 'post.sh', mimeType: 'text/plain',
 			buffer: Buffer.from('#!/bin/sh\n# from the web console test\nls /job > /job/processed/listing.txt\necho "webui-script-ran $(ls /job | wc -l)"\n') });
 		await page.waitForFunction(() => document.getElementById('script-name')?.textContent.includes('post.sh'));
@@ -294,6 +297,7 @@ async function main() {
 		const j = (await api('GET', `/jobs/${jobId}`)).json;
 		check(j.max_size === 2 ** 30 && j.max_duration === 8, `limits sent as ${j.max_size} B, ${j.max_duration} s`);
 		check(j.filter === 'udp port 123 or icmp' && j.has_script === true && j.classify === true, `job as created: ${JSON.stringify(j)}`);
+		check(j.lookback_s === 20 && j.max_packets === 0, `look-back and packet limit sent as ${j.lookback_s}, ${j.max_packets}`);
 	});
 
 	await step('the dashboard updates live: the progress bar moves, no reload', async () => {
@@ -337,6 +341,16 @@ async function main() {
 		const sandboxMissing = j.state === 'failed' && /script could not run/.test(j.reason);
 		check(j.state === 'done' || sandboxMissing, `job ended ${j.state}: ${j.reason}`);
 		await S(`#files-table[data-job-state="${j.state}"]`).waitFor(); /* listed after the end */
+		/* every reason that lost packets is shown with the registry's hint (GET /meta/counters) */
+		const lost = Object.entries(j.counters.drops_by_reason || {}).filter(([, v]) => v > 0);
+		if (lost.length) {
+			const hints = new Map((await api('GET', '/meta/counters')).json.drop_reasons.map((r) => [r.name, r.hint]));
+			for (const [reason] of lost) {
+				const li = S(`#drop-reasons li[data-reason="${reason}"]`);
+				await li.waitFor();
+				check((await li.textContent()).includes(hints.get(reason)), `no hint shown for ${reason}`);
+			}
+		}
 		for (const tr of await S('#files-table tbody tr').all()) {
 			const p = await tr.getAttribute('data-path');
 			const hash = await tr.locator('code.hash').count() ? await tr.locator('code.hash').getAttribute('title') : null;

@@ -4,7 +4,7 @@
  * bytes_written, dropped{reason: n}); the multi-link control plane adds "links" with per-link
  * counters, live summed "counters" {packets, bytes, drops} and a "progress" object. These
  * helpers accept both, so the pages need no version checks. */
-import { serverNow } from './api.js';
+import { get, serverNow } from './api.js';
 
 export const ACTIVE = ['pending', 'running', 'finishing', 'processing'];
 export const ENDED = ['done', 'failed', 'cancelled'];
@@ -39,6 +39,16 @@ export function counters(c) {
 export function dropReasons(c) {
 	c = c || {};
 	return c.drops_by_reason || c.dropped || null;
+}
+
+/* The Hive's registry (GET /meta/counters): what each drop reason means and what to do about
+ * it, asked once per page load and never copied here. Map reason → hint; empty when the
+ * control plane does not serve it. */
+let hintsAsked = null;
+export function dropHints() {
+	hintsAsked = hintsAsked || get('/meta/counters').then(
+		(m) => new Map((m.drop_reasons || []).map((r) => [r.name, r.hint])), () => new Map());
+	return hintsAsked;
 }
 
 /* Seconds the job has captured: from the server's progress, else its timestamps. */

@@ -26,6 +26,8 @@ function params(j) {
 		['Max size', fmtBytes(j.max_size)],
 		['Max duration', fmtDuration(j.max_duration)],
 		['Snap length', j.snaplen ? `${j.snaplen} bytes` : 'whole packets'],
+		j.max_packets ? ['Max packets per link', fmtCount(j.max_packets)] : null,
+		j.lookback_s ? ['Look-back', fmtDuration(j.lookback_s)] : null,
 		['IP anonymisation', j.anonymise ? 'yes (prefix-preserving, per-job key)' : 'no'],
 		['Classification', j.classify ? 'on' : 'off'],
 		['Session type', j.session_type || '—'],
@@ -82,13 +84,25 @@ function distributionView(j, files) {
 	return out;
 }
 
-function countersView(j) {
+/* Each reason that lost packets, with the registry's hint (J.dropHints). */
+function dropsView(reasons, hints) {
+	const rows = Object.entries(reasons || {}).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
+	if (!rows.length)
+		return null;
+	return h('div', { class: 'drop-reasons', id: 'drop-reasons' }, h('h3', {}, 'Why packets were lost'),
+		h('ul', {}, rows.map(([k, v]) => h('li', { 'data-reason': k },
+			h('span', { class: 'mono' }, k), ' ', h('strong', {}, fmtCount(v)),
+			hints.get(k) ? h('span', { class: 'hint' }, ` — ${hints.get(k)}`) : ''))));
+}
+
+function countersView(j, hints) {
 	const c = J.counters(j.counters);
 	const p = J.progress(j);
 	const reasons = J.dropReasons(j.counters);
 	const sizeText = p.bytes === null ? `— of ${fmtBytes(p.max_size)}` : `${fmtBytes(p.bytes)} of ${fmtBytes(p.max_size)}`;
 	const durText = `${fmtDuration(p.elapsed)} of ${fmtDuration(p.max_duration)}`;
 	return [
+		j.state === 'pending' && j.pending_reason ? note('info', `Waiting: ${j.pending_reason}.`) : null,
 		h('div', { class: 'limits' },
 			h('div', { 'data-limit': 'size' }, h('span', { class: 'limit-name' }, 'Size'), progress(p.bytes, p.max_size, 'Size limit', sizeText)),
 			h('div', { 'data-limit': 'duration' }, h('span', { class: 'limit-name' }, 'Duration'), progress(p.elapsed, p.max_duration, 'Duration limit', durText))),
@@ -100,8 +114,7 @@ function countersView(j) {
 				j.counters.matched !== undefined ? 'Received / matched' : 'Received on the link'),
 			h('span', { class: 'stat' }, j.counters.matched !== undefined
 				? `${fmtCount(j.counters.received)} / ${fmtCount(j.counters.matched)}` : fmtCount(j.counters.received))) : null),
-		reasons && Object.values(reasons).some((v) => v) ? h('details', {}, h('summary', {}, 'Drops by reason'),
-			dl(Object.entries(reasons).map(([k, v]) => [k.replace(/_/g, ' '), fmtCount(v)]))) : null,
+		dropsView(reasons, hints),
 	];
 }
 
@@ -112,6 +125,7 @@ export default {
 		const id = Number(ctx.params[0]);
 		let job = null, files = null, samples = [], lastReading = null, appsMetric = 'bytes', apps = null;
 		let sawRunning = false, lastState = null, sideBusy = false, sideAt = 0, appsFrom = 'api', summaryKey = '';
+		const hints = await J.dropHints();
 
 		const head = h('div');
 		const err = h('div');
@@ -328,7 +342,7 @@ export default {
 			} else if (J.isActive(job)) {
 				refreshSide(false);
 			}
-			replace(status, countersView(job));
+			replace(status, countersView(job, hints));
 			replace(distBox, distributionView(job, files instanceof Error ? null : files));
 			drawRates();
 		}

@@ -12,6 +12,8 @@ import { h, replace, field, note, errorText, pageHead, section, fmtBytes, newId 
 const SIZE_UNITS = [['MiB', 2 ** 20], ['GiB', 2 ** 30], ['TiB', 2 ** 40]];
 const TIME_UNITS = [['s', 1], ['min', 60], ['h', 3600], ['d', 86400]];
 const MIN_SIZE = 2 ** 20, MAX_SIZE = 4 * 2 ** 40, MAX_DURATION = 604800, MAX_SCRIPT = 65536;
+/* the job contract's bounds (dataplane/contract/tide_job.h); the server checks them again */
+const MAX_SNAPLEN = 262144, MAX_LOOKBACK = 3600;
 const DEBOUNCE_MS = 350;
 
 function unitInput(name, value, units, unit) {
@@ -33,7 +35,9 @@ export default {
 		filter.setAttribute('aria-describedby', 'filter-status');
 		const size = unitInput('max_size', 100, SIZE_UNITS, 'MiB');
 		const dur = unitInput('max_duration', 10, TIME_UNITS, 'min');
-		const snaplen = h('input', { type: 'number', name: 'snaplen', min: 0, max: 65535, value: 0, class: 'num-in' });
+		const snaplen = h('input', { type: 'number', name: 'snaplen', min: 0, max: MAX_SNAPLEN, value: 0, class: 'num-in' });
+		const maxPackets = h('input', { type: 'number', name: 'max_packets', min: 0, value: 0, class: 'num-in' });
+		const lookback = h('input', { type: 'number', name: 'lookback_s', min: 0, max: MAX_LOOKBACK, value: 0, class: 'num-in' });
 		const anonymise = h('input', { type: 'checkbox', name: 'anonymise' });
 		const classify = h('input', { type: 'checkbox', name: 'classify', checked: true });
 		const sessionType = h('select', { name: 'session_type' },
@@ -67,9 +71,12 @@ export default {
 				h('div', { class: 'field' }, h('label', { for: (size.n.id = newId('f')) }, 'Maximum size'), h('div', { class: 'unit' }, size.n, size.u),
 					h('div', { class: 'hint' }, '1 MiB to 4 TiB')),
 				h('div', { class: 'field' }, h('label', { for: (dur.n.id = newId('f')) }, 'Maximum duration'), h('div', { class: 'unit' }, dur.n, dur.u),
-					h('div', { class: 'hint' }, '1 s to 7 days'))),
+					h('div', { class: 'hint' }, '1 s to 7 days')),
+				field('Maximum packets per link', maxPackets, '0 = no packet limit')),
+			section('Look-back',
+				field('Start up to this many seconds before now', lookback, 'From what each drone\'s look-back buffer still holds (the dataset\'s manifest says how far it reached). 0 to 3600; 0 = start now.')),
 			section('Privacy and sessions',
-				field('Snap length (bytes kept per packet)', snaplen, '0 keeps whole packets; otherwise 64 to 65535.'),
+				field('Snap length (bytes kept per packet)', snaplen, `0 keeps whole packets; otherwise 64 to ${MAX_SNAPLEN}.`),
 				h('div', { class: 'check' }, anonymise, h('label', { for: (anonymise.id = newId('f')) }, 'Anonymise IP addresses (prefix-preserving, with a key of this job)')),
 				field('Session type', sessionType),
 				h('div', { class: 'check' }, classify, h('label', { for: (classify.id = newId('f')) }, 'Classify applications (application mix and labelled flows)'))),
@@ -111,8 +118,14 @@ export default {
 			if (!(Math.round(d) >= 1 && Math.round(d) <= MAX_DURATION))
 				p.push('Maximum duration must be between 1 s and 7 days.');
 			const sl = Number(snaplen.value);
-			if (!(Number.isInteger(sl) && (sl === 0 || (sl >= 64 && sl <= 65535))))
-				p.push('Snap length must be 0 or 64 to 65535.');
+			if (!(Number.isInteger(sl) && (sl === 0 || (sl >= 64 && sl <= MAX_SNAPLEN))))
+				p.push(`Snap length must be 0 or 64 to ${MAX_SNAPLEN}.`);
+			const mp = Number(maxPackets.value);
+			if (!(Number.isInteger(mp) && mp >= 0))
+				p.push('Maximum packets must be 0 (no limit) or a whole number.');
+			const lb = Number(lookback.value);
+			if (!(Number.isInteger(lb) && lb >= 0 && lb <= MAX_LOOKBACK))
+				p.push(`Look-back must be 0 to ${MAX_LOOKBACK} seconds.`);
 			if (script) {
 				const t = Number(scriptTimeout.value);
 				if (!(Number.isInteger(t) && t >= 1 && t <= 3600))
@@ -160,7 +173,7 @@ export default {
 			check();
 			filterTimer = setTimeout(validateFilter, DEBOUNCE_MS);
 		});
-		for (const el of [name, size.n, size.u, dur.n, dur.u, snaplen, scriptTimeout])
+		for (const el of [name, size.n, size.u, dur.n, dur.u, snaplen, maxPackets, lookback, scriptTimeout])
 			el.addEventListener('input', check);
 		linksBox.addEventListener('change', check);
 
@@ -202,6 +215,8 @@ export default {
 				max_size: Math.round(size.value()),
 				max_duration: Math.round(dur.value()),
 				snaplen: Number(snaplen.value),
+				max_packets: Number(maxPackets.value),
+				lookback_s: Number(lookback.value),
 				anonymise: anonymise.checked,
 				classify: classify.checked,
 				session_type: sessionType.value,
@@ -226,6 +241,7 @@ export default {
 			} catch (e) {
 				const msg = {
 					invalid_filter: 'The server refused the filter: ',
+					invalid_field: 'The server refused a parameter: ',
 					unknown_link: 'A chosen link does not exist (any more): ',
 					quota_exceeded: 'The group\'s disk quota cannot hold this job\'s maximum size: ',
 				}[e.code] || 'The job was not created: ';

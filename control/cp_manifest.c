@@ -1,0 +1,211 @@
+/* cp_manifest.c — manifest.json from the database and processed/ (see cp_manifest.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "cp_dataset.h"
+#include "cp_db.h"
+#include "cp_drone_local.h"
+#include "cp_job_contract.h"
+#include "cp_log.h"
+#include "cp_manifest.h"
+
+#define PROCESSED_FILES_MAX 100000 /* listed in one manifest; more are counted, not listed */
+#define HASH_CHUNK (256 * 1024)
+
+static const char sql_job[] =
+	"SELECT name, description, owner, created_at, started_at, ended_at, state, reason,"
+	" counters, " CP_JOB_PARAMS_COLUMNS " FROM jobs WHERE id = ?1";
+static const char sql_links[] =
+	"SELECT drone, link, state, reason, counters FROM job_links WHERE job_id = ?1"
+	" ORDER BY drone, link";
+static const char sql_files[] =
+	"SELECT path, size, sha256, drone FROM job_files WHERE job_id = ?1 ORDER BY path";
+
+/* SHA-256 of an open file as 64 hex digits; 0 or -errno. */
+static int
+hash_fd(int fd, char hex[65], int64_t *size)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char *buf = malloc(HASH_CHUNK), md[32];
+	int rc = ctx && buf && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ? 0 : -ENOMEM;
+	ssize_t n;
+	*size = 0;
+	while (rc == 0 && (n = read(fd, buf, HASH_CHUNK)) != 0) {
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		*size += n;
+	}
+	unsigned int len = 0;
+	if (rc == 0 && EVP_DigestFinal_ex(ctx, md, &len) == 1)
+		for (unsigned int i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+/* Every regular file below dir (relative path rel), by the dataset's rules: no dot-names, no
+ * symlinks followed, at most CP_DATASET_DEPTH levels. */
+static void
+walk(int dfd, const char *rel, int depth, json_t *files, int *skipped)
+{
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX];
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", rel, e->d_name) >= sizeof(path))
+			continue;
+		int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		struct stat sb;
+		if (fd < 0 || fstat(fd, &sb) != 0) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		if (S_ISDIR(sb.st_mode) && depth < CP_DATASET_DEPTH) {
+			walk(fd, path, depth + 1, files, skipped);
+			continue;
+		}
+		char hex[65];
+		int64_t size;
+		if (S_ISREG(sb.st_mode) && json_array_size(files) < PROCESSED_FILES_MAX &&
+			hash_fd(fd, hex, &size) == 0)
+			json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "file", path,
+				"size", (json_int_t)size, "sha256", hex));
+		else if (S_ISREG(sb.st_mode))
+			(*skipped)++;
+		close(fd);
+	}
+	closedir(d);
+}
+
+static int
+write_atomically(const char *dir, json_t *m)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
+	snprintf(path, sizeof(path), "%s/manifest.json", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.manifest.json.tmp", dir);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	char *text = json_dumps(m, JSON_INDENT(2));
+	size_t len = text ? strlen(text) : 0;
+	int rc = fd >= 0 && text && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0 ?
+		0 : -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc == 0) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	} else {
+		unlink(tmp);
+	}
+	free(text);
+	return rc;
+}
+
+int
+cp_manifest_write(struct cp_db *db, const char *data_dir, int64_t job)
+{
+	char dir[PATH_MAX];
+	if (cp_drone_job_path(data_dir, job, "", dir, sizeof(dir)))
+		return -ENAMETOOLONG;
+	mkdir(dir, 0755);
+	json_t *m = json_object(), *links = json_array(), *files = json_array();
+	sqlite3_stmt *st = cp_db_stmt(db, sql_job);
+	int rc = st ? 0 : -EIO;
+	if (st) {
+		sqlite3_bind_int64(st, 1, job);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+#define T(i) ((const char *)sqlite3_column_text(st, i))
+			struct tide_job params;
+			cp_job_params_read(st, 9, &params);
+			json_t *jo = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I}", "id", (json_int_t)job,
+				"name", T(0), "description", T(1), "owner", T(2), "created_at",
+				(json_int_t)sqlite3_column_int64(st, 3), "started_at",
+				(json_int_t)sqlite3_column_int64(st, 4));
+			json_t *pj = tide_job_to_json(&params);
+			json_object_update(jo, pj);
+			json_decref(pj);
+			json_object_set_new(m, "job", jo);
+			json_object_set_new(m, "state", json_string(T(6)));
+			json_object_set_new(m, "reason", json_string(T(7)));
+			json_object_set_new(m, "ended_at", json_integer(sqlite3_column_int64(st, 5)));
+			json_t *c = json_loads(T(8), 0, NULL);
+			json_object_set_new(m, "counters", json_is_object(c) ? c : json_object());
+			if (!json_is_object(c))
+				json_decref(c);
+#undef T
+		} else {
+			rc = -ENOENT;
+		}
+		sqlite3_reset(st);
+	}
+	json_object_set_new(m, "format", json_string(CP_MANIFEST_FORMAT));
+	st = rc == 0 ? cp_db_stmt(db, sql_links) : NULL;
+	if (st) {
+		sqlite3_bind_int64(st, 1, job);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			char man[128];
+			snprintf(man, sizeof(man), "manifests/%.31s/%.63s.json",
+				sqlite3_column_text(st, 0), sqlite3_column_text(st, 1));
+			json_t *c = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
+			json_array_append_new(links, json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}",
+				"drone", sqlite3_column_text(st, 0), "link", sqlite3_column_text(st, 1),
+				"state", sqlite3_column_text(st, 2), "reason", sqlite3_column_text(st, 3),
+				"counters", c ? c : json_null(), "manifest", man));
+		}
+		sqlite3_reset(st);
+	}
+	json_object_set_new(m, "links", links);
+	st = rc == 0 ? cp_db_stmt(db, sql_files) : NULL;
+	if (st) {
+		sqlite3_bind_int64(st, 1, job);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:s}", "file",
+				sqlite3_column_text(st, 0), "size",
+				(json_int_t)sqlite3_column_int64(st, 1), "sha256",
+				sqlite3_column_text(st, 2), "drone", sqlite3_column_text(st, 3)));
+		sqlite3_reset(st);
+	}
+	/* what the post-processing script left, hashed here (it came from no drone) */
+	int skipped = 0, pfd = -1, dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		pfd = openat(dfd, "processed", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd >= 0)
+		walk(pfd, "processed", 1, files, &skipped);
+	if (dfd >= 0)
+		close(dfd);
+	if (skipped)
+		json_object_set_new(m, "files_not_listed", json_integer(skipped));
+	json_object_set_new(m, "files", files);
+	if (rc == 0)
+		rc = write_atomically(dir, m);
+	if (rc)
+		cp_error("manifest", "job %lld: cannot write manifest.json: %s", (long long)job,
+			strerror(-rc));
+	json_decref(m);
+	return rc;
+}

@@ -1,0 +1,207 @@
+/* tide_job.c — a job's capture parameters from and to JSON, checked against one table (see
+ * tide_job.h). The table is the only place a member's name, type and bounds are written. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tide_job.h"
+
+enum kind { K_STRING, K_BOOL, K_INT, K_SESSION };
+
+struct field {
+	const char *name;
+	enum kind kind;
+	bool required;
+	int64_t min, max;    /* integer value, or string bytes */
+	const char *zero;    /* integers: 0 is also allowed and means this */
+	size_t off;          /* in struct tide_job */
+	size_t size;         /* of that member (integers) */
+};
+
+#define AT(m) offsetof(struct tide_job, m), sizeof(((struct tide_job *)0)->m)
+static const struct field fields[] = {
+	{ "filter", K_STRING, false, 0, TIDE_JOB_FILTER_MAX, NULL, AT(filter) },
+	{ "snaplen", K_INT, false, TIDE_JOB_SNAPLEN_MIN, TIDE_JOB_SNAPLEN_MAX, "whole packets",
+		AT(snaplen) },
+	{ "anonymise", K_BOOL, false, 0, 0, NULL, AT(anonymise) },
+	{ "classify", K_BOOL, false, 0, 0, NULL, AT(classify) },
+	{ "session_type", K_SESSION, false, 0, 0, NULL, AT(session_type) },
+	{ "max_size", K_INT, true, TIDE_JOB_MAX_SIZE_MIN, TIDE_JOB_MAX_SIZE_MAX, NULL,
+		AT(max_size) },
+	{ "max_duration", K_INT, true, 1, TIDE_JOB_MAX_DURATION_MAX, NULL, AT(max_duration) },
+	{ "max_packets", K_INT, false, 1, TIDE_JOB_MAX_PACKETS_MAX, "unlimited",
+		AT(max_packets) },
+	{ "lookback_s", K_INT, false, 1, TIDE_JOB_LOOKBACK_MAX, "no look-back", AT(lookback_s) },
+};
+#undef AT
+#define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
+
+static const char *const session_names[TIDE_SESSION_MAX] = {
+#define _(sym, name) name,
+	TIDE_SESSION_LIST(_)
+#undef _
+};
+
+void
+tide_job_init(struct tide_job *job)
+{
+	memset(job, 0, sizeof(*job));
+	job->session_type = TIDE_SESSION_BIFLOW;
+}
+
+bool
+tide_job_is_field(const char *name)
+{
+	for (size_t i = 0; name && i < N_FIELDS; i++)
+		if (strcmp(fields[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+const char *
+tide_session_type_name(enum tide_session_type t)
+{
+	return (unsigned int)t < TIDE_SESSION_MAX ? session_names[t] : "biflow";
+}
+
+static int
+fail(struct tide_job_error *err, const char *code, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int
+fail(struct tide_job_error *err, const char *code, const char *field, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		err->code = code;
+		snprintf(err->field, sizeof(err->field), "%s", field);
+		va_start(ap, fmt);
+		vsnprintf(err->why, sizeof(err->why), fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static void
+set_int(struct tide_job *job, const struct field *f, int64_t v)
+{
+	char *p = (char *)job + f->off;
+	if (f->size == sizeof(uint32_t)) {
+		uint32_t u = (uint32_t)v;
+		memcpy(p, &u, sizeof(u));
+	} else {
+		memcpy(p, &v, sizeof(v));
+	}
+}
+
+static int64_t
+get_int(const struct tide_job *job, const struct field *f)
+{
+	const char *p = (const char *)job + f->off;
+	if (f->size == sizeof(uint32_t)) {
+		uint32_t u;
+		memcpy(&u, p, sizeof(u));
+		return u;
+	}
+	int64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* One member, present in the object: checked and stored. */
+static int
+read_field(const struct field *f, json_t *v, struct tide_job *job, struct tide_job_error *err)
+{
+	switch (f->kind) {
+	case K_STRING: {
+		const char *s = json_string_value(v);
+		if (!s)
+			return fail(err, "invalid_field", f->name, "must be a string");
+		size_t len = json_string_length(v);
+		if ((int64_t)len > f->max)
+			return fail(err, "invalid_field", f->name, "must be at most %" PRId64 " bytes",
+				f->max);
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+				return fail(err, "invalid_field", f->name, "holds control characters");
+		memcpy((char *)job + f->off, s, len + 1);
+		return 0;
+	}
+	case K_BOOL:
+		if (!json_is_boolean(v))
+			return fail(err, "invalid_field", f->name, "must be true or false");
+		*(bool *)((char *)job + f->off) = json_is_true(v);
+		return 0;
+	case K_SESSION: {
+		const char *s = json_string_value(v);
+		for (int t = 0; s && t < TIDE_SESSION_MAX; t++)
+			if (strcmp(s, session_names[t]) == 0 && strlen(s) == json_string_length(v)) {
+				job->session_type = (enum tide_session_type)t;
+				return 0;
+			}
+		return fail(err, "invalid_field", f->name, "must be flow, biflow or host");
+	}
+	case K_INT: {
+		if (!json_is_integer(v))
+			return fail(err, "invalid_field", f->name, "must be an integer");
+		json_int_t n = json_integer_value(v);
+		if ((n == 0 && f->zero) || (n >= f->min && n <= f->max)) {
+			set_int(job, f, n);
+			return 0;
+		}
+		if (f->zero)
+			return fail(err, "invalid_field", f->name, "must be 0 (%s) or %" PRId64 "-%"
+				PRId64, f->zero, f->min, f->max);
+		return fail(err, "invalid_field", f->name, "must be %" PRId64 "-%" PRId64, f->min,
+			f->max);
+	}
+	}
+	return fail(err, "invalid_field", f->name, "unknown kind");
+}
+
+int
+tide_job_from_json(const json_t *obj, struct tide_job *job, struct tide_job_error *err)
+{
+	if (!json_is_object(obj))
+		return fail(err, "invalid_body", "", "the job must be a JSON object");
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)obj, key, v)
+		if (!tide_job_is_field(key))
+			return fail(err, "unknown_field", key, "is not a job parameter");
+	tide_job_init(job);
+	for (size_t i = 0; i < N_FIELDS; i++) {
+		v = json_object_get(obj, fields[i].name);
+		if (!v) {
+			if (fields[i].required)
+				return fail(err, "missing_field", fields[i].name, "is required");
+			continue;
+		}
+		if (read_field(&fields[i], v, job, err))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+json_t *
+tide_job_to_json(const struct tide_job *job)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; o && i < N_FIELDS; i++) {
+		const struct field *f = &fields[i];
+		json_t *v = NULL;
+		switch (f->kind) {
+		case K_STRING: v = json_string((const char *)job + f->off); break;
+		case K_BOOL: v = json_boolean(*(const bool *)((const char *)job + f->off)); break;
+		case K_SESSION: v = json_string(tide_session_type_name(job->session_type)); break;
+		case K_INT: v = json_integer(get_int(job, f)); break;
+		}
+		if (json_object_set_new(o, f->name, v)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}

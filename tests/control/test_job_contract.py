@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""The job contract at the Hive: parameters checked by dataplane/contract/, carried to drones.
+
+A real tide-control with no local drone and drones imitated over the protocol
+(dronelib.FakeDrone), so no DPDK runs. Proves: a bad capture parameter (lookback_s,
+max_packets, snaplen, session_type) is refused 400 by the contract module with a message
+naming the field and the allowed values, and an unknown member still 400 unknown_field;
+lookback_s and max_packets are kept and shown in the job; the start message carries the job as
+the contract writes it ("params") and today's flat fields beside it, for the drones that read
+those; a link's drops_by_reason are summed into the job's counters, live and after the end;
+GET /api/v1/meta/counters serves the registry (every drop reason with its hint) to signed-in
+users only.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cplib  # noqa: E402
+from cplib import Client, Hive, admin, expect  # noqa: E402
+from dronelib import FakeDrone, job, register, wait_for, wait_job  # noqa: E402
+
+BIN = cplib.binary_from_argv()
+ARGS = ["--local-links", ""]
+BASE = {"name": "j", "links": ["probe1/p1"], "max_size": 1 << 20, "max_duration": 600}
+
+
+def fake(h, c, links=({"name": "p1"},), name="probe1"):
+    token = register(c, name)["token"]
+    return FakeDrone(h, name, token, list(links)).start()
+
+
+def test_bad_parameters_are_refused_naming_the_field():
+    with Hive(BIN, args=ARGS) as h:
+        c = admin(h)
+        d = fake(h, c)
+        try:
+            for member, value, words in (
+                    ("lookback_s", 3601, "'lookback_s' must be 0 (no look-back) or 1-3600"),
+                    ("lookback_s", -5, "'lookback_s' must be 0 (no look-back) or 1-3600"),
+                    ("lookback_s", "60", "'lookback_s' must be an integer"),
+                    ("max_packets", -1, "'max_packets' must be 0 (unlimited) or 1-"),
+                    ("snaplen", 10, "'snaplen' must be 0 (whole packets) or 64-262144"),
+                    ("session_type", "flows", "'session_type' must be flow, biflow or host"),
+                    ("max_duration", 0, "'max_duration' must be 1-604800")):
+                r = expect(c.post("/api/v1/jobs", dict(BASE, **{member: value})), 400,
+                           "invalid_field")
+                assert r.json["error"]["message"].startswith(words), (member, r.json)
+            r = expect(c.post("/api/v1/jobs", {"name": "j", "links": ["probe1/p1"],
+                                               "max_duration": 5}), 400, "missing_field")
+            assert "max_size" in r.json["error"]["message"], r.json
+            expect(c.post("/api/v1/jobs", dict(BASE, lookback=5)), 400, "unknown_field")
+            expect(c.post("/api/v1/jobs", dict(BASE, name="")), 400, "invalid_field")
+            assert expect(c.get("/api/v1/jobs"), 200).json["items"] == []
+        finally:
+            d.stop()
+
+
+def test_start_message_carries_the_contract():
+    with Hive(BIN, args=ARGS) as h:
+        c = admin(h)
+        d = fake(h, c)
+        try:
+            j = expect(c.post("/api/v1/jobs", dict(BASE, filter="udp", snaplen=128,
+                                                     lookback_s=60, max_packets=1000,
+                                                     anonymise=True, session_type="flow")),
+                       201).json
+            assert j["lookback_s"] == 60 and j["max_packets"] == 1000, j
+            assert j["snaplen"] == 128 and j["anonymise"] is True, j
+            start = d.wait_msg("start", j["id"], "p1")
+            assert start["params"] == {
+                "filter": "udp", "snaplen": 128, "anonymise": True, "classify": False,
+                "session_type": "flow", "max_size": 1 << 20, "max_duration": 600,
+                "max_packets": 1000, "lookback_s": 60}, start
+            # today's drone reads the flat fields: still there, with the same values
+            for k in ("filter", "snaplen", "classify", "session_type", "max_size",
+                      "max_duration"):
+                assert start[k] == start["params"][k], (k, start)
+            assert len(start["anon_key"]) == 64, start
+            wait_job(c, j["id"], ("running",))
+            # drops by reason, summed over the links while it runs and kept at the end
+            d.set_counters(j["id"], "p1", {"packets": 10, "bytes": 1000, "drops": 7,
+                                           "drops_by_reason": {"ring_full": 5, "mbuf_alloc": 2}})
+            live = wait_for("live drops", lambda: (lambda x: x if x["counters"]["drops"] == 7
+                                                   else None)(job(c, j["id"])), 60)
+            assert live["counters"]["drops_by_reason"] == {"ring_full": 5, "mbuf_alloc": 2}, live
+            expect(c.post("/api/v1/jobs/%d/stop" % j["id"]), 200)
+            d.wait_msg("stop", j["id"], "p1")
+            d.end(j["id"], "p1", "done", "signal",
+                  {"packets": 12, "bytes": 1200, "drops": 8,
+                   "drops_by_reason": {"ring_full": 6, "mbuf_alloc": 2}})
+            done = wait_job(c, j["id"], ("done",))
+            assert done["counters"]["drops_by_reason"] == {"ring_full": 6, "mbuf_alloc": 2}, done
+            assert done["counters"]["packets"] == 12, done
+        finally:
+            d.stop()
+
+
+def test_meta_counters_serves_the_registry():
+    with Hive(BIN, args=ARGS) as h:
+        expect(Client(h).get("/api/v1/meta/counters"), 401)
+        m = expect(admin(h).get("/api/v1/meta/counters"), 200).json
+        reasons = {r["name"]: r["hint"] for r in m["drop_reasons"]}
+        assert set(reasons) >= {"nic_imissed", "mbuf_alloc", "ring_full", "disk_full",
+                                "max_size", "io_error"}, reasons
+        assert reasons["ring_full"].startswith("the writer could not keep up with the link"), m
+        assert {c["name"] for c in m["counters"]} >= {"packets", "bytes", "drops"}, m
+        assert "cancelled" in [s["name"] for s in m["job_states"]], m
+
+
+cplib.run_tests(globals())
