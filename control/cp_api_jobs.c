@@ -69,7 +69,7 @@ static const char sql_jobs_page[] =
 static const char sql_job_insert[] =
 	"INSERT INTO jobs (name, description, owner_id, owner, link, created_at, has_script,"
 	" script_timeout, group_id, shared, " CP_JOB_PARAMS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5,"
-	" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+	" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
 static const char sql_job_link_insert[] =
 	"INSERT INTO job_links (job_id, drone, link) VALUES (?1, ?2, ?3)";
 static const char sql_drone_links[] =
@@ -90,7 +90,7 @@ static const char sql_job_cancel[] =
 	" ended_at = CASE WHEN state = 'pending' THEN ?3 ELSE ended_at END"
 	" WHERE id = ?1 AND state IN ('pending', 'running', 'finishing', 'processing')";
 static const char sql_job_delete[] =
-	"DELETE FROM jobs WHERE id = ?1 AND state IN ('done', 'failed', 'cancelled') AND pid = 0";
+	"DELETE FROM jobs WHERE id = ?1 AND state IN " TIDE_JOB_ENDED_SQL " AND pid = 0";
 
 
 /* ---- validation -------------------------------------------------------------------------- */
@@ -840,7 +840,7 @@ get_archive(struct cp_req *r)
 	else if (q || (strcmp(format, "tar") && strcmp(format, "tar.gz")))
 		return cp_fail(r, 400, "invalid_parameter", "format must be tar or tar.gz");
 	bool gz = strcmp(format, "tar.gz") == 0;
-	if (strcmp(m.state, "done") && strcmp(m.state, "failed") && strcmp(m.state, "cancelled"))
+	if (!tide_job_state_ended(m.state))
 		return cp_fail(r, 409, "invalid_state", "the job is %s; archives are of ended jobs",
 			m.state);
 	int err;

@@ -23,6 +23,7 @@
 #include "cp_drone_local.h"
 #include "cp_http.h"
 #include "cp_log.h"
+#include "tide_counters.h"
 
 /* A directory the walk entered, as it was then. */
 struct dir_stamp {
@@ -317,7 +318,7 @@ build(int dfd, int64_t id, const char *state, int64_t ended_at, int *err)
 static bool
 ended(const char *state)
 {
-	return !strcmp(state, "done") || !strcmp(state, "failed") || !strcmp(state, "cancelled");
+	return tide_job_state_ended(state);
 }
 
 static int64_t

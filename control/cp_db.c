@@ -201,14 +201,38 @@ cp_db_version(struct cp_db *db)
 	return v;
 }
 
+/* After a step: does every foreign key still point at a row? */
+static int
+foreign_keys_intact(struct cp_db *db)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db->h, "PRAGMA foreign_key_check", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return cp_db_errno(rc);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW) {
+		cp_error("db", "a migration step left foreign keys pointing nowhere");
+		return -EPROTO;
+	}
+	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
+}
+
+/* One step in one transaction. Foreign keys are off meanwhile (SQLite's procedure for
+ * rebuilding a table: DROP TABLE would otherwise cascade into the tables that refer to it) and
+ * checked before the commit. */
 static int
 apply_step(struct cp_db *db, const struct cp_migration *m)
 {
 	char pragma[64];
-	int rc = cp_db_begin(db);
+	int rc = cp_db_exec(db, "PRAGMA foreign_keys=OFF");
+	if (rc == 0)
+		rc = cp_db_begin(db);
 	if (rc)
 		return rc;
 	rc = cp_db_exec(db, m->sql);
+	if (rc == 0)
+		rc = foreign_keys_intact(db);
 	if (rc == 0) {
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", m->version);
 		rc = cp_db_exec(db, pragma);
@@ -217,7 +241,8 @@ apply_step(struct cp_db *db, const struct cp_migration *m)
 		rc = cp_db_commit(db);
 	else
 		cp_db_rollback(db);
-	return rc;
+	int on = cp_db_exec(db, "PRAGMA foreign_keys=ON");
+	return rc ? rc : on;
 }
 
 int

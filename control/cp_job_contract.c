@@ -23,6 +23,8 @@ cp_job_params_read(sqlite3_stmt *st, int col, struct tide_job *job)
 	job->max_duration = sqlite3_column_int64(st, col + 6);
 	job->max_packets = sqlite3_column_int64(st, col + 7);
 	job->lookback_s = (uint32_t)sqlite3_column_int64(st, col + 8);
+	job->shard_size = sqlite3_column_int64(st, col + 9);
+	job->shard_time = sqlite3_column_int64(st, col + 10);
 }
 
 void
@@ -38,6 +40,8 @@ cp_job_params_bind(sqlite3_stmt *st, int first, const struct tide_job *job)
 	sqlite3_bind_int64(st, first + 6, job->max_duration);
 	sqlite3_bind_int64(st, first + 7, job->max_packets);
 	sqlite3_bind_int64(st, first + 8, job->lookback_s);
+	sqlite3_bind_int64(st, first + 9, job->shard_size);
+	sqlite3_bind_int64(st, first + 10, job->shard_time);
 }
 
 json_t *

@@ -24,6 +24,7 @@
 #include "cp_options.h"
 #include "cp_sandbox.h"
 #include "cp_scheduler.h"
+#include "tide_counters.h"
 
 #define MAX_ACTIVE 512           /* jobs looked at per tick */
 #define MAX_JOB_LINKS 64
@@ -118,7 +119,7 @@ static const char sql_job_finishing[] =
 	"UPDATE jobs SET state = 'finishing', reason = ?2 WHERE id = ?1 AND state = 'running'";
 static const char sql_link_state[] =
 	"UPDATE job_links SET state = ?4, reason = CASE WHEN ?5 = '' THEN reason ELSE ?5 END,"
-	" ended_at = CASE WHEN ?4 IN ('done', 'failed', 'cancelled') THEN ?6 ELSE ended_at END"
+	" ended_at = CASE WHEN ?4 IN " TIDE_JOB_ENDED_SQL " THEN ?6 ELSE ended_at END"
 	" WHERE job_id = ?1 AND drone = ?2 AND link = ?3 AND state = ?7";
 static const char sql_job_end[] =
 	"UPDATE jobs SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE ?2 END,"
@@ -135,9 +136,13 @@ static const char sql_link_counters[] =
 static const char sql_next_scripts[] = /* one more than the processors can hold */
 	"SELECT id, script_timeout FROM jobs WHERE state = 'processing' ORDER BY id LIMIT 65";
 static const char sql_script_end[] =
-	"UPDATE jobs SET state = ?2, reason = CASE WHEN ?2 = 'done' THEN reason ELSE ?3 END,"
+	"UPDATE jobs SET state = ?2, reason = CASE WHEN ?2 IN ('done', 'partial') THEN reason"
+	" ELSE ?3 END,"
 	" ended_at = ?4 WHERE id = ?1 AND state = 'processing'";
 static const char sql_state[] = "SELECT state FROM jobs WHERE id = ?1";
+static const char sql_links_failed[] =
+	"SELECT COUNT(*) FROM job_links WHERE job_id = ?1 AND state = 'failed'";
+static bool links_failed(struct cp_db *db, int64_t id);
 static const char sql_recover_processing[] =
 	"UPDATE jobs SET state = 'failed', reason = 'control plane restarted during the script',"
 	" ended_at = ?1 WHERE state = 'processing'";
@@ -302,26 +307,22 @@ active(const char *state)
 static bool
 ended(const char *state)
 {
-	return !strcmp(state, "done") || !strcmp(state, "failed") || !strcmp(state, "cancelled");
+	return tide_job_state_ended(state);
 }
 
 /* ---- starting jobs ------------------------------------------------------------------------- */
 
-/* The start message: the job as the contract writes it ("params"), and the same parameters
- * flat as well, which drones older than the contract read (filter, max_size, max_duration,
- * snaplen, classify, session_type); "link" is set per link by the caller. */
+/* The start message: the job as the contract writes it ("params"), which the drone reads with
+ * the same tide_job_from_json; "link" is set per link by the caller. */
 static json_t *
 start_message(int64_t job, const struct tide_job *params)
 {
 	json_t *p = tide_job_to_json(params);
-	json_t *m = p ? json_deep_copy(p) : NULL;
+	json_t *m = p ? json_object() : NULL;
 	if (!m) {
 		json_decref(p);
 		return NULL;
 	}
-	json_object_del(m, "anonymise"); /* told by the presence of anon_key, as before */
-	json_object_del(m, "max_packets");
-	json_object_del(m, "lookback_s");
 	json_object_set_new(m, "type", json_string("start"));
 	json_object_set_new(m, "job", json_integer(job));
 	json_object_set_new(m, "link", json_string(""));
@@ -616,13 +617,26 @@ finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_s
 	const char *state = has_script ? "processing" : "done";
 	char reason[512];
 	snprintf(reason, sizeof(reason), "%s", job_reason);
-	for (int i = 0; i < nl; i++)
-		if (!strcmp(links[i].state, "failed")) {
-			state = "failed";
-			snprintf(reason, sizeof(reason), "%s/%s: %s", links[i].drone, links[i].link,
-				links[i].reason);
-			break;
+	/* every link failed: the job failed; some did: it is partial, and keeps what the others
+	 * captured (a script still runs on that); the reason names each failed link */
+	int failed = 0;
+	size_t off = 0;
+	for (int i = 0; i < nl; i++) {
+		if (strcmp(links[i].state, "failed"))
+			continue;
+		if (off < sizeof(reason) - 1) {
+			int w = snprintf(reason + off, sizeof(reason) - off, "%s%s/%s: %s",
+				failed ? "; " : "", links[i].drone, links[i].link, links[i].reason);
+			off += w > 0 ? (size_t)w : 0;
+			if (off > sizeof(reason) - 1)
+				off = sizeof(reason) - 1;
 		}
+		failed++;
+	}
+	if (failed && failed == nl)
+		state = "failed";
+	else if (failed && !has_script)
+		state = "partial";
 	if (!reason[0])
 		for (int i = 0; i < nl; i++)
 			if (links[i].reason[0]) {
@@ -630,7 +644,7 @@ finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_s
 				break;
 			}
 	json_t *counters = sum_counters(links, nl);
-	if (reason[0] && strcmp(state, "failed"))
+	if (reason[0] && !failed)
 		json_object_set_new(counters, "stop_reason", json_string(reason));
 	int64_t bytes = 0;
 	sqlite3_stmt *st = cp_db_stmt(s->db, sql_dataset_bytes);
@@ -760,9 +774,7 @@ supervise(struct cp_scheduler *s)
 				stop = "max_size";
 			else if (overran(j->max_duration, j->started_at, now, links, nl))
 				stop = "max_duration";
-			for (int i = 0; !stop && i < nl; i++)
-				if (!strcmp(links[i].state, "failed"))
-					stop = "a link failed";
+			/* a failed link does not stop the others: the job ends partial */
 			bool all_ended = true;
 			for (int i = 0; i < nl; i++)
 				all_ended &= ended(links[i].state);
@@ -771,8 +783,7 @@ supervise(struct cp_scheduler *s)
 				sqlite3_stmt *u = cp_db_stmt(s->db, sql_job_finishing);
 				if (u) {
 					sqlite3_bind_int64(u, 1, j->id);
-					sqlite3_bind_text(u, 2, strcmp(stop, "a link failed") ? stop : "",
-						-1, SQLITE_STATIC);
+					sqlite3_bind_text(u, 2, stop, -1, SQLITE_STATIC);
 					if (sqlite3_step(u) != SQLITE_DONE)
 						db_failed(s, s->db, j->id, "marking it finishing");
 					else if (cp_db_changes(s->db))
@@ -934,12 +945,28 @@ process_job(struct processor *pr, int64_t id, uint32_t timeout_s)
 		snprintf(reason, sizeof(reason), "script was stopped");
 	else if (res.exit_status != 0)
 		snprintf(reason, sizeof(reason), "script exited %d", res.exit_status);
+	else if (links_failed(pr->db, id))
+		state = "partial", reason[0] = '\0'; /* the reason names the failed links already */
 	else
 		state = "done", reason[0] = '\0';
 	/* a cancelled job is already 'cancelled': the conditional update leaves it so */
 	set_script_end(pr, id, state, reason);
 	/* the job's true end: its manifest again, with processed/ and the final state */
 	cp_manifest_write(pr->db, s->data_dir, id);
+}
+
+/* Did some of the job's links fail (its dataset is partial)? */
+static bool
+links_failed(struct cp_db *db, int64_t id)
+{
+	sqlite3_stmt *st = cp_db_stmt(db, sql_links_failed);
+	bool any = false;
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		any = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+		sqlite3_reset(st);
+	}
+	return any;
 }
 
 /* Is the job's script running on a processor? Under pick_mu. */

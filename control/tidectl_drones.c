@@ -31,6 +31,7 @@ static const struct tune_key {
 	{ "writer_cores", false, "writer cores (1..cores)" },
 	{ "numa_node", false, "NUMA node (-1 = the NIC's, 0..numa_nodes-1)" },
 	{ "hugepages", true, "use hugepages (true/false)" },
+	{ "lookback_mib", false, "look-back buffer per link in MiB (0 = none; default 256)" },
 };
 #define N_KEYS (sizeof(tune_keys) / sizeof(tune_keys[0]))
 
@@ -404,7 +405,7 @@ cmd_tune(struct tc_ctx *c, int argc, char **argv)
 			json_decref(body);
 			return tc_usage_error(cmd, "'%s': expected KEY=VALUE with KEY one of workers, "
 				"rx_queues, rx_desc, tx_desc, burst, mempool_size, writer_cores, numa_node, "
-				"hugepages", argv[i]);
+				"hugepages, lookback_mib", argv[i]);
 		}
 		const char *v = eq + 1;
 		if (k->boolean) {
@@ -465,10 +466,11 @@ const struct tc_cmd tc_drone_cmds[] = {
 	/* 6 */ { "tune", "DRONE [KEY=VALUE...]",
 		"Show a drone's core and queue tuning (desired, applied, what the host allows), or\n"
 		"set keys. The server checks values against the drone host (cores, NUMA nodes,\n"
-		"port queue limits; exit 7 with its reason); the drone applies them at the next\n"
-		"capture start; changes are audited (drone.tune).\n\n"
+		"port queue limits; exit 7 with its reason); the drone restarts its dataplane\n"
+		"with them as soon as no job runs on it; changes are audited (drone.tune).\n\n"
 		"keys: workers rx_queues rx_desc tx_desc burst mempool_size writer_cores\n"
 		"      numa_node (-1 = the NIC's node) hugepages (true/false)\n"
+		"      lookback_mib (look-back buffer per link; 0 = none, default 256)\n"
 		"example: tidectl tune local workers=2 rx_desc=2048 hugepages=true\n", cmd_tune },
 	{ NULL, NULL, NULL, NULL },
 };

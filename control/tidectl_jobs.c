@@ -22,7 +22,8 @@
 
 extern const struct tc_cmd tc_jobs_cmds[];
 
-static const char *const terminal_states[] = { "done", "failed", "cancelled", NULL };
+static const char *const terminal_states[] = { "done", "partial", "failed", "cancelled",
+	NULL };
 
 static bool
 in_list(const char *s, const char *const *list)
@@ -96,14 +97,16 @@ struct create {
 	const char *links[MAX_LINKS];
 	int nlinks;
 	uint64_t max_size;
-	long long max_duration, script_timeout, snaplen, lookback, max_packets;
+	long long max_duration, script_timeout, snaplen, lookback, max_packets, shard_time;
+	uint64_t shard_size;
 	bool anonymise, classify, check_only, no_check, wait;
 	const char *wait_state;
 };
 
 enum { O_NAME = 1, O_DESC, O_LINK, O_FILTER, O_MAXSIZE, O_MAXDUR, O_SNAPLEN, O_ANON, O_CLASSIFY,
 	O_SESSTYPE, O_GROUP, O_SCRIPT, O_SCRIPT_TO, O_CHECK, O_NOCHECK, O_WAIT, O_STATE, O_INTERVAL,
-	O_LIMIT, O_OFFSET, O_ALL, O_WTIMEOUT, O_LOOKBACK, O_MAXPKTS };
+	O_LIMIT, O_OFFSET, O_ALL, O_WTIMEOUT, O_LOOKBACK, O_MAXPKTS,
+	O_SHARDSIZE, O_SHARDTIME };
 
 static const struct option create_opts[] = {
 	{ "name", required_argument, NULL, O_NAME },
@@ -115,6 +118,8 @@ static const struct option create_opts[] = {
 	{ "snaplen", required_argument, NULL, O_SNAPLEN },
 	{ "lookback", required_argument, NULL, O_LOOKBACK },
 	{ "max-packets", required_argument, NULL, O_MAXPKTS },
+	{ "shard-size", required_argument, NULL, O_SHARDSIZE },
+	{ "shard-time", required_argument, NULL, O_SHARDTIME },
 	{ "anonymise", no_argument, NULL, O_ANON },
 	{ "anonymize", no_argument, NULL, O_ANON },
 	{ "classify", no_argument, NULL, O_CLASSIFY },
@@ -168,6 +173,14 @@ create_opt(void *arg, int opt, const char *v)
 			return tc_usage_error(o->cmd, "--max-packets '%s': a number of packets", v);
 		break;
 	}
+	case O_SHARDSIZE:
+		if (tc_parse_size(v, &o->shard_size) < 0)
+			return tc_usage_error(o->cmd, "--shard-size '%s': a size like 64M, 1G", v);
+		break;
+	case O_SHARDTIME:
+		if (tc_parse_duration(v, &o->shard_time) < 0)
+			return tc_usage_error(o->cmd, "--shard-time '%s': a duration like 30s, 5m", v);
+		break;
 	case O_ANON: o->anonymise = true; break;
 	case O_CLASSIFY: o->classify = true; break;
 	case O_SESSTYPE:
@@ -293,6 +306,10 @@ cmd_create(struct tc_ctx *c, int argc, char **argv)
 		json_object_set_new(body, "lookback_s", json_integer(o.lookback));
 	if (o.max_packets)
 		json_object_set_new(body, "max_packets", json_integer(o.max_packets));
+	if (o.shard_size)
+		json_object_set_new(body, "shard_size", json_integer((json_int_t)o.shard_size));
+	if (o.shard_time)
+		json_object_set_new(body, "shard_time", json_integer(o.shard_time));
 	if (o.anonymise)
 		json_object_set_new(body, "anonymise", json_true());
 	if (o.classify)
@@ -750,7 +767,7 @@ static int
 wait_opt(void *arg, int opt, const char *v)
 {
 	static const char *const ok[] = { "ended", "running", "finishing", "processing", "done",
-		"failed", "cancelled", NULL };
+		"partial", "failed", "cancelled", NULL };
 	struct waitopts *o = arg;
 	switch (opt) {
 	case O_STATE:
@@ -993,6 +1010,9 @@ const struct tc_cmd tc_jobs_cmds[] = {
 		"  --lookback DUR           start up to DUR before now, from the drone's look-back\n"
 		"                           buffer (30s, 5m; at most 1h; default none)\n"
 		"  --max-packets N          stop after N packets per link (default unlimited)\n"
+		"  --shard-size SIZE        close a shard (a file of the dataset, sent to the Hive\n"
+		"                           as it closes) at this size: 64M, 1G (default 256M)\n"
+		"  --shard-time DUR         ... or after this long: 30s, 5m (default no limit)\n"
 		"  --anonymise              prefix-preserving IP anonymisation (per-job key)\n"
 		"  --classify               identify applications (flow records)\n"
 		"  --session-type T         flow | biflow | host (implies --classify)\n"

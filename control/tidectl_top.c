@@ -23,6 +23,7 @@
 #include "tidectl.h"
 #include "tidectl_out.h"
 #include "tidectl_telemetry.h"
+#include "tide_counters.h"
 
 #define MAX_LINES 256
 #define MAX_RATES 2048
@@ -387,7 +388,7 @@ hive_frame(struct top *t)
 	int shown = 0;
 	json_array_foreach(json_object_get(jobs, "items"), i, x) {
 		const char *state = tc_jstr(x, "state");
-		bool active = strcmp(state, "done") && strcmp(state, "failed") && strcmp(state, "cancelled");
+		bool active = !tide_job_state_ended(state);
 		if (!active && shown >= 8)
 			continue;
 		if (++shown > 30)

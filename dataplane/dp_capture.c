@@ -87,6 +87,9 @@ dp_capture_add_job(struct dp_capture *c, const char *name, struct dp_filter *fil
 	memcpy(rings, job->ring, sizeof(rings)); /* made once per slot, reused */
 	memset(job, 0, sizeof(*job));
 	memcpy(job->ring, rings, sizeof(rings));
+	static uint64_t generation; /* control thread only */
+	job->gen = ++generation;
+	atomic_store(&job->lookback_oldest_ns, UINT64_MAX);
 	snprintf(job->name, sizeof(job->name), "%s", name);
 	job->snaplen = snaplen;
 	job->links = links;
@@ -228,8 +231,10 @@ dp_capture_free(struct dp_capture *c)
 			rte_ring_free(c->jobs[j].ring[l]);
 	}
 	rte_free(c->qs);
-	for (unsigned int i = 0; i < c->n_workers; i++)
+	for (unsigned int i = 0; i < c->n_workers; i++) {
 		rte_ring_free(c->workers[i].sw_in);
+		dp_lookback_free(&c->workers[i].lookback);
+	}
 	rte_free(c->workers);
 	rte_mempool_free(c->pool);
 }

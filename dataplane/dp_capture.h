@@ -30,6 +30,7 @@
 #include "dp_anon.h"
 #include "dp_filter.h"
 #include "dp_parse.h"
+#include "dp_lookback.h"
 #include "dp_pcapng.h"
 #include "dp_session.h"
 #include "tide_counters.h"
@@ -129,6 +130,9 @@ struct dp_job {
 	struct dp_recovered recovered[DP_RECOVERED_MAX];
 	unsigned int n_recovered;
 	uint64_t started_ns, ended_ns;
+	uint64_t gen;                 /* changes with every job put in the slot */
+	uint64_t lookback_ns;         /* begin this far before started_ns (0: no look-back) */
+	_Atomic uint64_t lookback_oldest_ns; /* oldest packet a worker replayed (UINT64_MAX: none) */
 	_Atomic int stopped;          /* set by the writer when a limit or the disk ends it */
 	_Atomic int stop_reason;      /* first enum dp_stop that ended it */
 	_Atomic int draining;         /* control → writer: no worker delivers any more */
@@ -148,6 +152,7 @@ struct dp_job_counters {
 	uint64_t ring_full;
 	uint64_t mbuf_alloc;          /* copies for a second job that failed */
 	uint64_t enqueued;
+	uint64_t lookback;            /* packets offered from the look-back ring */
 };
 
 struct dp_rxq {
@@ -168,6 +173,9 @@ struct dp_worker {
 	struct dp_anon *anon[DP_MAX_JOBS];
 	struct dp_sessions *sess[DP_MAX_JOBS]; /* each job's session table here (NULL: none) */
 	uint32_t flush_mask;          /* jobs with packets staged in this burst */
+	struct dp_lookback lookback;  /* its last packets (dp_lookback.h) */
+	uint64_t job_gen[DP_MAX_JOBS]; /* the job generation it last saw in each slot */
+	bool replaying;               /* feeding a job from the look-back: wait for the writer */
 
 	/* counters: written by this worker only */
 	uint64_t rx_pkts;

@@ -33,8 +33,8 @@ has_arg(int n, char **v, const char *const *names)
 }
 
 /* hugetlbfs mounted and at least 64 free 2 MiB pages (128 MiB): enough for tide's pools */
-static int
-hugepages_usable(void)
+int
+dp_eal_hugepages_usable(void)
 {
 	FILE *f = fopen("/proc/mounts", "r");
 	int mounted = 0;
@@ -87,7 +87,7 @@ dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge)
 	eal[n++] = argv[0];
 	*used_huge = 0;
 	if (!has_arg(n_user, user, huge_opts)) {
-		if (hugepages_usable()) {
+		if (dp_eal_hugepages_usable()) {
 			*used_huge = 1;
 			eal[n++] = "--huge-unlink";
 		} else {

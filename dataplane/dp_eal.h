@@ -20,6 +20,9 @@
  * Returns -1 if the EAL failed (message already printed). */
 int dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge);
 
+/* hugetlbfs mounted and at least 64 free 2 MiB pages (128 MiB): enough for tide's pools. */
+int dp_eal_hugepages_usable(void);
+
 /* 1 if the EAL runs with tide's own per-process prefix (tide-<pid>), not an operator's. */
 int dp_eal_default_prefix(void);
 

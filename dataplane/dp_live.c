@@ -61,6 +61,7 @@ struct live_slot {
 	unsigned int link;         /* the caller's link index */
 	uint64_t deadline_ns;      /* max_duration (0: none) */
 	int stop_why;              /* DP_STOP_NONE, or why it was asked to end */
+	uint32_t lookback_s;       /* asked for */
 	char out_dir[PATH_MAX];
 	char drone[64];
 	json_t *parameters;
@@ -69,6 +70,7 @@ struct live_slot {
 static struct {
 	struct dp_capture cap;
 	struct dp_options opt;     /* the few options the shared code reads (burst, queues) */
+	uint64_t lookback_bytes;   /* per link (0: no look-back) */
 	struct dp_live_link *links;
 	unsigned int n_links;
 	int link_index[DP_MAX_LINKS];     /* caller's link → c->links index, -1 when down */
@@ -224,7 +226,9 @@ setup_link(unsigned int i, const struct link_spec *s, uint16_t nb_rxd)
 		if (max_caplen + RTE_PKTMBUF_HEADROOM > RTE_MBUF_DEFAULT_BUF_SIZE) {
 			char pname[RTE_MEMPOOL_NAMESIZE];
 			snprintf(pname, sizeof(pname), "tide_jumbo%u", i);
-			unsigned int n = (unsigned int)(records + 4u * nb_rxd + RING_SIZE);
+			uint32_t buf = RTE_MIN(max_caplen + RTE_PKTMBUF_HEADROOM, (uint32_t)UINT16_MAX);
+			unsigned int n = (unsigned int)(records + 4u * nb_rxd + RING_SIZE +
+				L.lookback_bytes / buf);
 			pool = rte_pktmbuf_pool_create(pname, n, 256, 0,
 				(uint16_t)RTE_MIN(max_caplen + RTE_PKTMBUF_HEADROOM, (uint32_t)UINT16_MAX),
 				(int)rte_socket_id());
@@ -269,6 +273,28 @@ setup_link(unsigned int i, const struct link_spec *s, uint16_t nb_rxd)
 	return 0;
 }
 
+/* Each worker's look-back ring holds its share of every link it polls (a link polled on
+ * several queues is shared out between them). */
+static int
+lookback_setup(struct dp_capture *c)
+{
+	if (!L.lookback_bytes)
+		return 0;
+	unsigned int queues[DP_MAX_LINKS] = {0};
+	for (unsigned int i = 0; i < c->n_workers; i++)
+		for (unsigned int q = 0; q < c->workers[i].n_rxq; q++)
+			queues[c->workers[i].rxq[q].link]++;
+	for (unsigned int i = 0; i < c->n_workers; i++) {
+		struct dp_worker *w = &c->workers[i];
+		uint64_t budget = 0;
+		for (unsigned int q = 0; q < w->n_rxq; q++)
+			budget += L.lookback_bytes / queues[w->rxq[q].link];
+		if (dp_lookback_init(&w->lookback, budget, (int)rte_socket_id()) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 dp_live_open(const char *prog, struct dp_live_link *links, unsigned int n_links,
 	const struct dp_live_tuning *t, char *err, size_t err_size)
@@ -288,10 +314,15 @@ dp_live_open(const char *prog, struct dp_live_link *links, unsigned int n_links,
 	argv[argc++] = (char *)prog;
 	argv[argc++] = (char *)"--lcores";
 	argv[argc++] = (char *)(t->lcores ? t->lcores : "0-1");
-	if (t->hugepages == 0) {
+	char mem_mb[32];
+	if (t->hugepages == 0 || (t->hugepages < 0 && !dp_eal_hugepages_usable())) {
+		/* room for the pool, its look-back share (mbufs cost a little more than their
+		 * buffers) and the jumbo pools */
+		snprintf(mem_mb, sizeof(mem_mb), "%llu", 1024ull +
+			(unsigned long long)((t->lookback_bytes * n_links * 5 / 4) >> 20));
 		argv[argc++] = (char *)"--no-huge";
 		argv[argc++] = (char *)"-m";
-		argv[argc++] = (char *)"1024";
+		argv[argc++] = mem_mb;
 	}
 	for (unsigned int i = 0; i < n_links; i++) {
 		L.link_index[i] = -1;
@@ -335,9 +366,17 @@ dp_live_open(const char *prog, struct dp_live_link *links, unsigned int n_links,
 	c->busy_poll = t->busy_poll;
 	c->write_shards = true;
 	uint16_t nb_rxd = t->rx_desc ? (uint16_t)t->rx_desc : NB_RXD;
-	if (dp_capture_init(c, n_workers, false, t->mbufs ? t->mbufs : DEFAULT_MBUFS) != 0 ||
+	/* the look-back rings hold received mbufs: the pool grows by what they may hold */
+	L.lookback_bytes = t->lookback_bytes;
+	uint64_t held = t->lookback_bytes * n_links / RTE_MBUF_DEFAULT_BUF_SIZE;
+	unsigned int mbufs = (t->mbufs ? t->mbufs : DEFAULT_MBUFS) + (unsigned int)RTE_MIN(held,
+		(uint64_t)(1u << 24));
+	if (dp_capture_init(c, n_workers, false, mbufs) != 0 ||
 		dp_capture_init_rcu(c) != 0) {
-		snprintf(err, err_size, "cannot set up the capture: %s", rte_strerror(rte_errno));
+		snprintf(err, err_size, "cannot set up the capture (a pool of %u mbufs, %llu MiB "
+			"of them for the look-back): %s", mbufs, (unsigned long long)(
+			(uint64_t)RTE_MIN(held, (uint64_t)(1u << 24)) * RTE_MBUF_DEFAULT_BUF_SIZE >> 20),
+			rte_strerror(rte_errno));
 		return -1;
 	}
 	L.ports = true;
@@ -347,6 +386,10 @@ dp_live_open(const char *prog, struct dp_live_link *links, unsigned int n_links,
 	if (dp_port_assign_queues(c) != 0 ||
 		dp_capture_make_rings(c, DP_MAX_JOBS, RING_SIZE, SW_RING_SIZE) != 0) {
 		snprintf(err, err_size, "cannot set up queues and rings");
+		return -1;
+	}
+	if (lookback_setup(c) != 0) {
+		snprintf(err, err_size, "cannot allocate the look-back rings");
 		return -1;
 	}
 	L.sessions = t->sessions ? t->sessions : DEFAULT_SESSIONS;
@@ -485,6 +528,8 @@ dp_live_start(const struct dp_live_job *p, char *err, size_t err_size)
 			}
 		}
 	}
+	job->lookback_ns = L.lookback_bytes ? (uint64_t)p->lookback_s * 1000000000ull : 0;
+	s->lookback_s = p->lookback_s;
 	job->started_ns = dp_now_ns();
 	s->deadline_ns = p->max_duration_s ? job->started_ns + p->max_duration_s * 1000000000ull :
 		0;
@@ -560,16 +605,26 @@ finish(unsigned int j, struct dp_live_ended *e)
 		.drone = s->drone,
 		.input = input,
 		.parameters = s->parameters,
+		.lookback_requested_s = s->lookback_s,
 	};
 	if (dp_manifest_write(c, j, &mi) != 0)
 		rc = -1;
+	struct dp_totals t;
+	dp_stats_job(c, j, &t);
+	e->counters = dp_manifest_counters_json(&t);
+	if (s->lookback_s)
+		json_object_set_new(e->counters, "lookback", dp_manifest_lookback_json(c, j,
+			s->lookback_s));
 	e->why = (enum dp_stop)atomic_load(&job->stop_reason);
 	e->ok = rc == 0 && !e->error[0] && e->why != DP_STOP_IO_ERROR &&
 		e->why != DP_STOP_DISK_FULL && e->why != DP_STOP_INPUT_ERROR;
-	if (rc != 0 && !e->error[0])
-		snprintf(e->error, sizeof(e->error), "closing the dataset failed (see the log)");
-	else if (!e->ok && !e->error[0])
+	/* a reason the writer met (disk full, I/O error) explains a failed close: it comes first */
+	bool why_is_error = e->why == DP_STOP_IO_ERROR || e->why == DP_STOP_DISK_FULL ||
+		e->why == DP_STOP_INPUT_ERROR;
+	if (!e->ok && !e->error[0] && why_is_error)
 		snprintf(e->error, sizeof(e->error), "%s", dp_stop_names[e->why]);
+	else if (!e->ok && !e->error[0])
+		snprintf(e->error, sizeof(e->error), "closing the dataset failed (see the log)");
 	if (atomic_load(&job->drained))
 		dp_capture_free_job(c, j);
 	slot_release(j);
@@ -650,6 +705,7 @@ dp_live_close(void)
 		DP_FOREACH_BIT(j, c->jobs_in_use) {
 			dp_live_stop((int)j, DP_STOP_SIGNAL);
 			finish(j, &e);
+			json_decref(e.counters);
 		}
 	}
 	if (L.eal) {

@@ -49,6 +49,8 @@ struct dp_live_tuning {
 	unsigned int rx_queues, rx_desc, burst, mbufs;  /* 0: defaults */
 	bool busy_poll;           /* never nap on a quiet link (dedicated cores) */
 	uint32_t sessions;        /* session table capacity per job and worker (0: 65536) */
+	uint64_t lookback_bytes;  /* per link: packets kept for jobs that begin in the past
+	                           * (bytes of packet buffers; 0: none) */
 };
 
 /* Start the dataplane on these links (kept by reference until dp_live_close). A link whose
@@ -68,6 +70,7 @@ struct dp_live_job {
 	uint64_t max_packets;      /* 0 = unlimited */
 	uint64_t shard_size;       /* bytes per shard (0: 256 MiB) */
 	uint64_t shard_time_s;     /* seconds per shard (0: no time limit) */
+	uint32_t lookback_s;       /* begin up to this far back, from the look-back ring */
 	bool classify;
 	unsigned int session_type; /* enum cls_session_type */
 	const char *out_dir;       /* the job's dataset directory */
@@ -86,6 +89,8 @@ struct dp_live_ended {
 	enum dp_stop why;
 	bool ok;                  /* dataset complete: not ended by an error */
 	char error[256];          /* what went wrong when !ok */
+	json_t *counters;         /* final counters (new reference: the caller owns it), also
+	                           * when the manifest could not be written (disk full) */
 };
 
 /* Refresh link counters, end the jobs that are due; fills out[] with those that ended (their

@@ -111,6 +111,20 @@ shards_json(const struct dp_writer_out *o, const char *rel_dir)
 }
 
 json_t *
+dp_manifest_lookback_json(const struct dp_capture *c, unsigned int j, uint32_t requested_s)
+{
+	/* how far back the dataset really begins: what the workers' rings still held */
+	const struct dp_job *job = &c->jobs[j];
+	uint64_t oldest = atomic_load(&((struct dp_job *)job)->lookback_oldest_ns);
+	double reached = oldest < job->started_ns ? (double)(job->started_ns - oldest) / 1e9 : 0.0;
+	uint64_t packets = 0;
+	for (unsigned int i = 0; i < c->n_workers; i++)
+		packets += c->workers[i].job[j].lookback;
+	return json_pack("{s:i, s:f, s:I}", "requested_s", (int)requested_s, "reached_s",
+		reached, "packets", (json_int_t)packets);
+}
+
+json_t *
 dp_manifest_counters_json(const struct dp_totals *t)
 {
 	json_t *c = json_object();
@@ -154,6 +168,9 @@ dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_ma
 	json_object_set_new(m, "parameters", p);
 	json_object_set_new(m, "stop_reason", json_string(mi->stop_reason ? mi->stop_reason :
 		dp_stop_names[atomic_load(&((struct dp_job *)job)->stop_reason)]));
+	if (mi->lookback_requested_s)
+		json_object_set_new(m, "lookback", dp_manifest_lookback_json(c, j,
+			mi->lookback_requested_s));
 	if (mi->input_error && mi->input_error[0])
 		json_object_set_new(m, "input_error", json_string(mi->input_error));
 

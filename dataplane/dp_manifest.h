@@ -17,6 +17,7 @@ struct dp_manifest_info {
 	json_t *parameters;         /* the job's parameters as the caller states them (borrowed) */
 	const char *stop_reason;    /* NULL: the job's own */
 	const char *input_error;    /* NULL or "" when none */
+	uint32_t lookback_requested_s; /* 0: the job asked for no look-back */
 };
 
 /* Manifest of job j into mi->out_dir/manifest.json. 0 or -1 with a message on stderr. */
@@ -25,6 +26,10 @@ int dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct d
 /* Counters in the manifest's vocabulary (received, matched, filtered, written, bytes_written,
  * dropped{reason}, parse{status}). New reference. */
 json_t *dp_manifest_counters_json(const struct dp_totals *t);
+
+/* What a job's look-back reached: {requested_s, reached_s, packets}. New reference. */
+json_t *dp_manifest_lookback_json(const struct dp_capture *c, unsigned int j,
+	uint32_t requested_s);
 
 /* SHA-256 of a file as 64 hex digits, and its size. 0 or -1. */
 int dp_sha256_file(const char *path, char out[65], uint64_t *size);

@@ -50,7 +50,7 @@ stage_flush(struct dp_capture *c, struct dp_worker *w, unsigned int j)
 	struct rte_ring *r = c->jobs[j].ring[s->link];
 	unsigned int done = rte_ring_mp_enqueue_burst(r, (void **)s->pkts, s->n, NULL);
 	/* offline input can wait for the writer instead of dropping: nothing is lost */
-	while (c->lossless && done < s->n && !atomic_load(&c->writers_quit)) {
+	while ((c->lossless || w->replaying) && done < s->n && !atomic_load(&c->writers_quit)) {
 		rte_pause();
 		done += rte_ring_mp_enqueue_burst(r, (void **)&s->pkts[done], s->n - done, NULL);
 	}
@@ -88,7 +88,9 @@ dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf *m,
 {
 	unsigned int n_match = (unsigned int)__builtin_popcount(mask);
 
-	if (likely(n_match == 1)) {
+	/* a packet the look-back ring (or a replay) still holds is never rewritten in place */
+	if (likely(n_match == 1) && !(c->jobs[__builtin_ctz(mask)].anonymise &&
+		    rte_mbuf_refcnt_read(m) > 1)) {
 		unsigned int j = (unsigned int)__builtin_ctz(mask);
 		if (c->jobs[j].anonymise)
 			dp_anon_packet(w->anon[j], rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
@@ -105,8 +107,8 @@ dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf *m,
 	unsigned int sharers = 0;
 	for (uint32_t mm = mask; mm; mm &= mm - 1)
 		sharers += !c->jobs[__builtin_ctz(mm)].anonymise;
-	if (sharers > 1)
-		rte_mbuf_refcnt_update(m, (int16_t)(sharers - 1));
+	if (sharers > 1) /* every segment: a writer frees the whole chain */
+		dp_mbuf_ref_all(m, (int16_t)(sharers - 1));
 	for (uint32_t mm = mask; mm; mm &= mm - 1) {
 		unsigned int j = (unsigned int)__builtin_ctz(mm);
 		if (!c->jobs[j].anonymise) {
@@ -127,9 +129,11 @@ dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf *m,
 		rte_pktmbuf_free(m);
 }
 
-void
-dp_worker_process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
-	struct rte_mbuf **pkts, uint16_t n)
+/* live: packets just received (kept in the look-back ring, parse statistics counted); else
+ * packets replayed from that ring to one new job. */
+static void
+process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
+	struct rte_mbuf **pkts, uint16_t n, bool live)
 {
 	uint64_t parse_cnt[DP_PARSE_STATUS_MAX] = {0};
 	uint64_t matched[DP_MAX_JOBS] = {0}, offered[DP_MAX_JOBS] = {0};
@@ -144,6 +148,8 @@ dp_worker_process(struct dp_capture *c, struct dp_worker *w, const struct dp_job
 		dp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
 			c->links[link].linktype, &pi);
 		parse_cnt[pi.status]++;
+		if (live && w->lookback.ring)
+			dp_lookback_keep(&w->lookback, m);
 		uint32_t mask = 0;
 		DP_FOREACH_BIT(j, cand) {
 			offered[j]++;
@@ -164,11 +170,71 @@ dp_worker_process(struct dp_capture *c, struct dp_worker *w, const struct dp_job
 			rte_pktmbuf_free(m);
 	}
 	dp_worker_flush(c, w);
-	for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++)
-		w->parse[s] += parse_cnt[s];
+	if (live)
+		for (unsigned int s = 0; s < DP_PARSE_STATUS_MAX; s++)
+			w->parse[s] += parse_cnt[s];
 	DP_FOREACH_BIT(j, t->active) {
 		w->job[j].matched += matched[j];
 		w->job[j].filtered += offered[j] - matched[j];
+		if (!live)
+			w->job[j].lookback += offered[j];
+	}
+}
+
+void
+dp_worker_process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
+	struct rte_mbuf **pkts, uint16_t n)
+{
+	process(c, w, t, pkts, n, true);
+}
+
+/* A job this worker sees for the first time asked to begin in the past: feed it, alone, every
+ * packet the ring holds from (start - look-back) on (dp_lookback.h). The writer is waited for
+ * rather than dropped to: these packets are not arriving, they are already here. */
+static void
+replay(struct dp_capture *c, struct dp_worker *w, unsigned int j)
+{
+	struct dp_job *job = &c->jobs[j];
+	struct dp_jobtab one = { .active = 1u << j };
+	for (unsigned int l = 0; l < DP_MAX_LINKS; l++)
+		one.by_link[l] = job->links >> l & 1 ? 1u << j : 0;
+	uint64_t since = job->started_ns > job->lookback_ns ? job->started_ns - job->lookback_ns : 0;
+	uint64_t oldest = UINT64_MAX, count = dp_lookback_count(&w->lookback);
+	struct rte_mbuf *batch[DP_BURST];
+	uint16_t n = 0;
+	w->replaying = true;
+	for (uint64_t i = 0; i < count; i++) {
+		struct rte_mbuf *m = dp_lookback_at(&w->lookback, i);
+		const struct dp_pkt_meta *meta = dp_meta(m);
+		if (meta->ts_ns < since || !(job->links >> meta->link & 1))
+			continue;
+		if (meta->ts_ns < oldest)
+			oldest = meta->ts_ns;
+		dp_mbuf_ref_all(m, 1); /* the ring keeps its own */
+		batch[n++] = m;
+		if (n == DP_BURST) {
+			process(c, w, &one, batch, n, false);
+			n = 0;
+		}
+	}
+	if (n)
+		process(c, w, &one, batch, n, false);
+	w->replaying = false;
+	uint64_t cur = atomic_load(&job->lookback_oldest_ns);
+	while (oldest < cur && !atomic_compare_exchange_weak(&job->lookback_oldest_ns, &cur, oldest))
+		;
+}
+
+/* New jobs in the table: those with a look-back are replayed before the next burst. */
+static void
+new_jobs(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t)
+{
+	DP_FOREACH_BIT(j, t->active) {
+		if (likely(w->job_gen[j] == c->jobs[j].gen))
+			continue;
+		w->job_gen[j] = c->jobs[j].gen;
+		if (c->jobs[j].lookback_ns && w->lookback.ring)
+			replay(c, w, j);
 	}
 }
 
@@ -284,6 +350,7 @@ dp_worker_main(void *arg)
 		 * (dp_capture.h) */
 		const struct dp_jobtab *t = atomic_load_explicit(&c->tab, memory_order_acquire);
 		bool got = false;
+		new_jobs(c, w, t);
 		/* session expiry runs on packet arrival below, and every ~1k empty polls so an idle
 		 * worker still ends its sessions on time */
 		if (++idle >= 1024) {

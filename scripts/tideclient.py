@@ -31,7 +31,7 @@ import urllib.parse
 
 __all__ = ["Client", "TideError", "parse_size", "parse_duration"]
 
-TERMINAL = ("done", "failed", "cancelled")
+TERMINAL = ("done", "partial", "failed", "cancelled")
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -163,12 +163,15 @@ class Client:
     def create_job(self, name, links=None, filter="", max_size="1G", max_duration="1h",
                    snaplen=None, anonymise=False, classify=False, session_type=None,
                    group=None, script=None, script_timeout=None, description=None,
-                   validate=True, lookback=None, max_packets=None):
+                   validate=True, lookback=None, max_packets=None, shard_size=None,
+                   shard_time=None):
         """Starts a capture job (queued until its links have a free job slot); returns the job.
 
         lookback: start the dataset up to this long before now ("30s", "5m", at most 1h), from
         what the drone's look-back buffer still holds. max_packets: stop after that many
-        packets per link. The server checks every parameter and names the field it refuses."""
+        packets per link. shard_size ("64M") and shard_time ("10m"): when a shard is closed and
+        a new one begun (default 256 MiB, no time limit); closed shards reach the Hive while
+        the job runs. The server checks every parameter and names the field it refuses."""
         if filter and validate:
             self.validate_filter(filter)
         body = {"name": name, "max_size": parse_size(max_size),
@@ -183,6 +186,9 @@ class Client:
         for key, val in (("snaplen", snaplen), ("session_type", session_type),
                          ("lookback_s", None if lookback is None else parse_duration(lookback)),
                          ("max_packets", max_packets),
+                         ("shard_size", None if shard_size is None else parse_size(shard_size)),
+                         ("shard_time", None if shard_time is None
+                          else parse_duration(shard_time)),
                          ("group", group), ("description", description),
                          ("script_timeout", None if script_timeout is None
                           else parse_duration(script_timeout))):

@@ -90,10 +90,21 @@ pairs(const char *const *names, const char *const *texts, int n, const char *key
 	return a;
 }
 
+bool
+tide_job_state_ended(const char *state)
+{
+	return state && (!strcmp(state, "done") || !strcmp(state, "partial") ||
+		!strcmp(state, "failed") || !strcmp(state, "cancelled"));
+}
+
 json_t *
 tide_counters_to_json(void)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o}",
+	json_t *ended = json_array();
+	for (int i = 0; i < TIDE_JOB_STATES; i++)
+		if (tide_job_state_ended(tide_job_state_names[i]))
+			json_array_append_new(ended, json_string(tide_job_state_names[i]));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "job_states_ended", ended,
 		"counters", pairs(tide_counter_names, counter_descs, TIDE_COUNTER_MAX,
 			"description"),
 		"drop_reasons", pairs(tide_drop_names, tide_drop_hints, TIDE_DROP_MAX, "hint"),

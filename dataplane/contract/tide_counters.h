@@ -14,6 +14,8 @@
 #ifndef TIDE_COUNTERS_H
 #define TIDE_COUNTERS_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 /* Counters of a capture (one link of a job) as the drone reports them in status and ended, and
@@ -74,8 +76,14 @@
 	_(FINISHING, "finishing", "stopped; its drones are closing and uploading files")      \
 	_(PROCESSING, "processing", "its post-processing script runs")                        \
 	_(DONE, "done", "every link captured and ended")                                      \
+	_(PARTIAL, "partial", "some links failed (reason per link); the dataset holds what "  \
+		"the others captured")                                                        \
 	_(FAILED, "failed", "no link captured, or its script failed: see reason")             \
 	_(CANCELLED, "cancelled", "cancelled by a user")
+
+/* The states a job ends in: it changes no more and its dataset is as complete as it gets.
+ * The SQL list is for queries; tide_job_state_ended() for code. */
+#define TIDE_JOB_ENDED_SQL "('done', 'partial', 'failed', 'cancelled')"
 
 /* The states of one link of a job (one capture on one drone's link). */
 #define TIDE_LINK_STATE_LIST(_)                                                             \
@@ -123,6 +131,9 @@ extern const char *const tide_drop_hints[TIDE_DROP_MAX];
 extern const char *const tide_stop_names[TIDE_STOP_MAX];
 extern const char *const tide_job_state_names[TIDE_JOB_STATES + 1];  /* NULL-terminated */
 extern const char *const tide_link_state_names[TIDE_LINK_STATES + 1]; /* NULL-terminated */
+
+/* Is this a state a job ends in (TIDE_JOB_ENDED_SQL)? */
+bool tide_job_state_ended(const char *state);
 
 /* Index of name in a NULL-terminated or n-long table, or -1. */
 int tide_name_index(const char *const *names, int n, const char *name);

@@ -34,6 +34,10 @@ static const struct field fields[] = {
 	{ "max_packets", K_INT, false, 1, TIDE_JOB_MAX_PACKETS_MAX, "unlimited",
 		AT(max_packets) },
 	{ "lookback_s", K_INT, false, 1, TIDE_JOB_LOOKBACK_MAX, "no look-back", AT(lookback_s) },
+	{ "shard_size", K_INT, false, TIDE_JOB_SHARD_SIZE_MIN, TIDE_JOB_SHARD_SIZE_MAX,
+		"the default, 256 MiB", AT(shard_size) },
+	{ "shard_time", K_INT, false, 1, TIDE_JOB_SHARD_TIME_MAX, "no time limit",
+		AT(shard_time) },
 };
 #undef AT
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))

@@ -29,6 +29,10 @@
 #define TIDE_JOB_SNAPLEN_MIN 64                   /* room for the headers classifiers read */
 #define TIDE_JOB_SNAPLEN_MAX 262144               /* pcap's largest; jumbo frames fit */
 #define TIDE_JOB_LOOKBACK_MAX 3600                /* seconds; a drone's buffer holds less */
+#define TIDE_JOB_SHARD_SIZE_MIN (1ll << 20)       /* 1 MiB */
+#define TIDE_JOB_SHARD_SIZE_MAX (64ll << 30)      /* 64 GiB */
+#define TIDE_JOB_SHARD_SIZE_DEFAULT (256ll << 20) /* when 0 */
+#define TIDE_JOB_SHARD_TIME_MAX 86400             /* seconds */
 
 /* How packets are grouped into sessions for classification and flow records. */
 #define TIDE_SESSION_LIST(_)                                                    \
@@ -53,6 +57,8 @@ struct tide_job {
 	int64_t max_duration;                  /* seconds from the capture's start */
 	int64_t max_packets;                   /* packets written; 0: unlimited */
 	uint32_t lookback_s;                   /* start up to this far back; 0: none */
+	int64_t shard_size;                    /* bytes per shard; 0: 256 MiB */
+	int64_t shard_time;                    /* seconds per shard; 0: no time limit */
 };
 
 /* Why tide_job_from_json refused: code is "invalid_body", "unknown_field", "missing_field" or

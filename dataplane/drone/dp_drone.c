@@ -51,13 +51,13 @@
 
 #include <jansson.h>
 
-#include "cls_session.h"
 #include "dp_anon.h"
 #include "dp_drone.h"
 #include "dp_hive.h"
 #include "dp_live.h"
 #include "dp_upload.h"
 #include "dp_ws.h"
+#include "tide_job.h"
 
 /* Spool paths are bounded by PATH_MAX and link names by LINK_NAME_MAX: a truncated snprintf
  * could only shorten a path, which then fails to open and is reported. */
@@ -74,6 +74,7 @@
 #define LINK_NAME_MAX 31
 #define WS_PATH "/api/v1/drones/connect"
 #define UPLOAD_PREFIX "/api/v1/drones/upload/"
+#define DEFAULT_LOOKBACK_MIB 256   /* per link; tuning lookback_mib (0: no look-back) */
 
 enum cap_state { CAP_FREE, CAP_RUNNING, CAP_STOPPING, CAP_UPLOADING, CAP_REPORTING };
 
@@ -497,18 +498,6 @@ refuse_start(struct agent *a, long long job, const char *link, const char *why)
 
 static int remove_tree(const char *path);
 
-static int
-session_type(const char *name)
-{
-	if (!name || strcmp(name, "biflow") == 0)
-		return CLS_SESSION_BIFLOW;
-	if (strcmp(name, "flow") == 0)
-		return CLS_SESSION_FLOW;
-	if (strcmp(name, "host") == 0)
-		return CLS_SESSION_HOST;
-	return -1;
-}
-
 static void
 start_capture(struct agent *a, json_t *m)
 {
@@ -530,29 +519,19 @@ start_capture(struct agent *a, json_t *m)
 	if (!c)
 		return refuse_start(a, job, link, "too many captures on this drone");
 
-	/* the job's parameters: "params" (the job contract), else the flat members of older
-	 * Hives */
-	json_t *p = json_object_get(m, "params");
-	if (!json_is_object(p))
-		p = m;
-	const char *filter = json_string_value(json_object_get(p, "filter"));
-	const char *st = json_string_value(json_object_get(p, "session_type"));
-	json_int_t snaplen = json_integer_value(json_object_get(p, "snaplen"));
-	json_int_t max_size = json_integer_value(json_object_get(p, "max_size"));
-	json_int_t max_duration = json_integer_value(json_object_get(p, "max_duration"));
-	json_int_t max_packets = json_integer_value(json_object_get(p, "max_packets"));
-	json_int_t shard_size = json_integer_value(json_object_get(p, "shard_size"));
-	json_int_t shard_time = json_integer_value(json_object_get(p, "shard_time"));
-	bool classify = json_is_true(json_object_get(p, "classify"));
-	int stype = session_type(st);
-	if (snaplen < 0 || snaplen > 262144 || max_size < 0 || max_duration < 0 ||
-		max_packets < 0 || stype < 0 || shard_size < 0 || (shard_size && shard_size < 65536) ||
-		shard_time < 0)
-		return refuse_start(a, job, link, "bad job parameters");
+	/* the job's parameters, read by the contract that the Hive checked them with: a bad
+	 * one is refused naming the field, here as at the REST edge */
+	struct tide_job tj;
+	struct tide_job_error je;
+	char err[512];
+	if (tide_job_from_json(json_object_get(m, "params"), &tj, &je) != 0) {
+		snprintf(err, sizeof(err), "bad job parameter%s%s%s: %s", je.field[0] ? " '" : "",
+			je.field, je.field[0] ? "'" : "", je.why);
+		return refuse_start(a, job, link, err);
+	}
 	const char *anon = json_string_value(json_object_get(m, "anon_key"));
 	uint8_t key[DP_ANON_KEY_LEN];
-	char err[512];
-	if (anon && anon[0] && dp_anon_key_parse(anon, key, err, sizeof(err)) != 0)
+	if (tj.anonymise && (!anon || dp_anon_key_parse(anon, key, err, sizeof(err)) != 0))
 		return refuse_start(a, job, link, "bad anonymisation key");
 
 	memset(c, 0, sizeof(*c));
@@ -562,26 +541,23 @@ start_capture(struct agent *a, json_t *m)
 	snprintf(c->dir, sizeof(c->dir), "%s/%lld-%s", a->spool, job, link);
 	if (mkdir_p(c->dir, 0755) != 0)
 		return refuse_start(a, job, link, "cannot create the spool directory");
-	json_t *params = json_pack("{s:s, s:I, s:b, s:I, s:I, s:I, s:b, s:s, s:I, s:I}", "filter",
-		filter ? filter : "", "snaplen", snaplen, "anonymised", anon && anon[0],
-		"max_size", max_size, "max_duration", max_duration, "max_packets", max_packets,
-		"classify", classify, "session_type", st ? st : "biflow", "shard_size",
-		shard_size ? shard_size : (json_int_t)256 << 20, "shard_time", shard_time);
+	json_t *params = tide_job_to_json(&tj);
 	char name[64];
 	snprintf(name, sizeof(name), "job-%lld-%s", job, link);
 	struct dp_live_job lj = {
 		.name = name,
 		.link = (unsigned int)li,
-		.filter = filter ? filter : "",
-		.snaplen = (uint32_t)snaplen,
-		.anon_key = anon && anon[0] ? key : NULL,
-		.max_size = (uint64_t)max_size,
-		.max_duration_s = (uint64_t)max_duration,
-		.max_packets = (uint64_t)max_packets,
-		.shard_size = (uint64_t)shard_size,
-		.shard_time_s = (uint64_t)shard_time,
-		.classify = classify,
-		.session_type = (unsigned int)stype,
+		.filter = tj.filter,
+		.snaplen = tj.snaplen,
+		.anon_key = tj.anonymise ? key : NULL,
+		.max_size = (uint64_t)tj.max_size,
+		.max_duration_s = (uint64_t)tj.max_duration,
+		.max_packets = (uint64_t)tj.max_packets,
+		.shard_size = (uint64_t)tj.shard_size,
+		.shard_time_s = (uint64_t)tj.shard_time,
+		.lookback_s = tj.lookback_s,
+		.classify = tj.classify,
+		.session_type = (unsigned int)tj.session_type,
 		.out_dir = c->dir,
 		.drone = a->name,
 		.parameters = params,
@@ -602,7 +578,7 @@ start_capture(struct agent *a, json_t *m)
 	c->started_ms = mono_ms();
 	pthread_mutex_unlock(&a->mu);
 	logf_("job %lld on %s: capture running (slot %d, filter \"%s\")", job, link, slot,
-		filter ? filter : "");
+		tj.filter);
 }
 
 static void
@@ -705,15 +681,11 @@ send_status(struct agent *a)
 static void
 capture_ended(struct agent *a, struct capture *c, const struct dp_live_ended *e)
 {
-	char path[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/manifest.json", c->dir);
-	json_t *man = json_load_file(path, 0, NULL);
-	json_t *mc = json_object_get(man, "counters");
-	if (json_is_object(mc)) {
+	/* the dataplane's own final counters: the manifest may be unwritten (disk full) */
+	if (json_is_object(e->counters)) {
 		json_decref(c->counters);
-		c->counters = counters_from(mc);
+		c->counters = counters_from(e->counters);
 	}
-	json_decref(man);
 	c->exit_ok = e->ok;
 	snprintf(c->reason, sizeof(c->reason), "%s", e->ok ? dp_stop_names[e->why] : e->error);
 	json_object_set_new(c->counters, "exit_ok", json_boolean(e->ok));
@@ -743,6 +715,8 @@ collect_ended(struct agent *a)
 				break;
 			}
 		}
+	for (int k = 0; k < n; k++)
+		json_decref(ended[k].counters);
 }
 
 /* ---- uploads ------------------------------------------------------------------------------ */
@@ -1215,6 +1189,7 @@ open_dataplane(struct agent *a)
 		.mbufs = (unsigned int)tun(a, "mempool_size", 0),
 		.busy_poll = tun(a, "busy_poll", 0) != 0,
 		.sessions = (uint32_t)tun(a, "sessions", 0),
+		.lookback_bytes = (uint64_t)tun(a, "lookback_mib", DEFAULT_LOOKBACK_MIB) << 20,
 	};
 	char err[512] = "";
 	a->dataplane_up = dp_live_open(a->self, a->links, (unsigned int)a->n_links, &t, err,
@@ -1237,6 +1212,8 @@ open_dataplane(struct agent *a)
 		t.hugepages != 0, "rx_queues", (json_int_t)t.rx_queues, "rx_desc",
 		(json_int_t)t.rx_desc, "burst", (json_int_t)t.burst, "mempool_size",
 		(json_int_t)t.mbufs, "busy_poll", t.busy_poll, "job_slots", DP_LINK_JOB_SLOTS);
+	json_object_set_new(a->dataplane, "lookback_mib", json_integer((json_int_t)(
+		t.lookback_bytes >> 20)));
 	json_object_set_new(a->dataplane, "up", json_boolean(a->dataplane_up));
 }
 

@@ -220,7 +220,7 @@ def download(h, c, path, headers=None, full=False, token=None):
     return body
 
 
-def test_stop_queue_and_cancel():
+def test_stop_concurrent_and_cancel():
     c = user("alice")
     long_job = create(c, name="long", filter="tcp port 9", max_duration=600)
     wait_state(c, long_job["id"], ("running",))
@@ -231,19 +231,27 @@ def test_stop_queue_and_cancel():
             "received", 0) == 0:
         assert time.monotonic() < deadline, "the capture received nothing in %ss" % JOB_WAIT
         time.sleep(0.2)
-    queued = create(c, name="queued", filter="tcp port 9", max_duration=600)
-    time.sleep(0.6)  # several runner polls: one job per link, so it waits
-    assert expect(c.get("/api/v1/jobs/%d" % queued["id"]), 200).json["state"] == "pending"
+    # a second job on the same link runs beside it (the link has job slots), and cancelling
+    # it does not disturb the first
+    second = create(c, name="beside", filter="udp port 53", max_duration=600)
+    wait_state(c, second["id"], ("running",))
+    assert expect(c.get("/api/v1/jobs/%d" % long_job["id"]), 200).json["state"] == "running"
     expect(c.delete("/api/v1/jobs/%d" % long_job["id"]), 409, "invalid_state")
-    expect(user("bob").post("/api/v1/jobs/%d/cancel" % queued["id"]), 404)
-    r = expect(c.post("/api/v1/jobs/%d/cancel" % queued["id"]), 200)
+    expect(user("bob").post("/api/v1/jobs/%d/cancel" % second["id"]), 404)
+    r = expect(c.post("/api/v1/jobs/%d/cancel" % second["id"]), 200)
     assert r.json["state"] == "cancelled", r.json
-    expect(c.post("/api/v1/jobs/%d/cancel" % queued["id"]), 409, "invalid_state")
+    expect(c.post("/api/v1/jobs/%d/cancel" % second["id"]), 409, "invalid_state")
+    seen = expect(c.get("/api/v1/jobs/%d" % long_job["id"]), 200).json["counters"]["received"]
+    deadline = time.monotonic() + JOB_WAIT
+    while expect(c.get("/api/v1/jobs/%d" % long_job["id"]), 200).json["counters"][
+            "received"] <= seen:
+        assert time.monotonic() < deadline, "the first job stopped receiving after the cancel"
+        time.sleep(0.2)
     r = expect(c.post("/api/v1/jobs/%d/stop" % long_job["id"]), 200)
     assert r.json["state"] in ("finishing", "done"), r.json
     job = wait_state(c, long_job["id"], ("done", "failed"), timeout=20)
     assert job["state"] == "done" and job["counters"]["stop_reason"] == "signal", job
-    assert expect(c.get("/api/v1/jobs/%d" % queued["id"]), 200).json["state"] == "cancelled"
+    assert expect(c.get("/api/v1/jobs/%d" % second["id"]), 200).json["state"] == "cancelled"
     actions = [a["action"] for a in cplib.audit_rows(hive())]
     assert "job.stop" in actions and "job.cancel" in actions, actions
 

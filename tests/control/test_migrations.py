@@ -100,7 +100,8 @@ def test_upgrade_from_version_1():
 
 
 def test_jobs_from_version_6_get_the_contract_columns():
-    """A job written before max_packets and lookback_s existed reads as unlimited, no look-back."""
+    """A job written before max_packets and lookback_s existed reads as unlimited, no look-back;
+    its links survive the rebuild of jobs at step 10."""
     h = Hive(BIN, args=["--local-links", ""])
     try:
         subprocess.run([BIN, "--data-dir", h.data_dir, "--migrate-to", "6", "--log-file", "-"],
@@ -122,6 +123,14 @@ def test_jobs_from_version_6_get_the_contract_columns():
         assert (j["filter"], j["snaplen"], j["max_packets"], j["lookback_s"]) == \
             ("udp", 96, 0, 0), j
         assert j["counters"]["packets"] == 4, j
+        # step 10 rebuilt jobs (a CHECK for 'partial'): the rows referring to it survived
+        assert [(lk["drone"], lk["link"], lk["state"]) for lk in j["links"]] == \
+            [("local", "demo", "done")], j
+        con = h.db()
+        con.execute("UPDATE jobs SET state = 'partial' WHERE id = 3")
+        con.commit()
+        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+        con.close()
         h.stop()
     finally:
         h.cleanup()

@@ -257,6 +257,13 @@ async function main() {
 
 	let jobId;
 	await step('the job form refuses a bad filter as it is typed', async () => {
+		/* the form lists the links online when it opens: wait for the local drone (its
+		 * dataplane takes seconds to start under ASan on busy cores) */
+		for (const deadline = Date.now() + 120000; Date.now() < deadline; await page.waitForTimeout(500)) {
+			const links = (await api('GET', '/links')).json.items || [];
+			if (links.some((l) => l.name === 'demo' && (l.state === 'online' || l.online === true)))
+				break;
+		}
 		await nav('New job').click();
 		await S('input[name=name]').fill('webui test capture');
 		await S('input[type=checkbox][value="local/demo"]').waitFor();
@@ -483,6 +490,14 @@ async function main() {
 			const id = (await api('GET', '/drones')).json.items.find((d) => d.name === 'local').id;
 			const t = (await api('GET', `/drones/${id}/tuning`)).json;
 			check(t.tuning.burst === 16 && t.tuning.rx_queues === undefined, `tuning stored: ${JSON.stringify(t.tuning)}`);
+			/* the drone restarts its dataplane with it and comes back online (generous: ASan, busy CI) */
+			let back = null;
+			for (const deadline = Date.now() + 90000; Date.now() < deadline; await page.waitForTimeout(500)) {
+				back = (await api('GET', `/drones/${id}/tuning`)).json;
+				if (back.state === 'online' && back.applied && back.applied.burst === 16)
+					break;
+			}
+			check(back.state === 'online' && back.applied.burst === 16, `tuning not applied: ${JSON.stringify(back)}`);
 		} else {
 			await S('text=does not report drone details').waitFor();
 			await S('tr[data-link="local/demo"]').waitFor();

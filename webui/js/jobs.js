@@ -7,7 +7,7 @@
 import { get, serverNow } from './api.js';
 
 export const ACTIVE = ['pending', 'running', 'finishing', 'processing'];
-export const ENDED = ['done', 'failed', 'cancelled'];
+export const ENDED = ['done', 'partial', 'failed', 'cancelled'];
 export const STATES = [...ACTIVE, ...ENDED];
 export const isActive = (j) => ACTIVE.includes(j.state);
 export const isEnded = (j) => ENDED.includes(j.state);

@@ -84,15 +84,16 @@ async function tune(d, say) {
 	const maxBurst = lim.max_burst ?? 32, maxPool = lim.max_mempool_size ?? 4194303;
 	const res = await modal(`Tuning of drone ${d.name}`, (f) => {
 		f.classList.add('tuning-form');
-		f.append(h('p', { class: 'hint' }, 'Applied by the drone at the next capture start on each link (every capture is a fresh DPDK process). Empty = the drone\'s default.'),
-			num('workers', 1, Math.max(1, cores - 1), `worker lcores per capture, 1–${Math.max(1, cores - 1)}`),
+		f.append(h('p', { class: 'hint' }, 'The drone restarts its dataplane with the new tuning as soon as no job runs on it (its links pause for the few seconds DPDK takes to start). Empty = the drone\'s default.'),
+			num('workers', 1, Math.max(1, cores - 1), `worker lcores, 1–${Math.max(1, cores - 1)}`),
 			num('rx_queues', 1, lim.max_rx_queues ?? 1, `RX queues per link, 1–${lim.max_rx_queues ?? 1}`),
 			choice('rx_desc', descs, 'RX descriptors per queue'), choice('tx_desc', descs, 'TX descriptors per queue'),
 			num('burst', 1, maxBurst, `packets per burst, 1–${maxBurst}`),
 			num('mempool_size', 1023, maxPool, `mbufs, 1023–${maxPool}`),
 			num('writer_cores', 0, cores, `CPUs reserved for the writer, 0–${cores}`),
 			choice('numa_node', [[-1, 'the NIC\'s node'], ...Array.from({ length: lim.numa_nodes ?? 1 }, (_, i) => [i, `node ${i}`])], 'where lcores and memory go'),
-			choice('hugepages', [['true', 'yes'], ['false', 'no']], `${lim.hugepages_total ?? 0} huge pages on the host`));
+			choice('hugepages', [['true', 'yes'], ['false', 'no']], `${lim.hugepages_total ?? 0} huge pages on the host`),
+			num('lookback_mib', 0, 65536, 'look-back buffer per link, MiB (0 = none; default 256): how far back a job may begin'));
 	}, {
 		ok: 'Apply',
 		validate: async () => {

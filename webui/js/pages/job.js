@@ -17,6 +17,14 @@ function dl(rows) {
 	return h('dl', { class: 'params' }, rows.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
 
+/* asked for, and how far back each link's dataset really begins (the drone's look-back ring
+ * held that much when the job started) */
+function lookbackText(j) {
+	const reached = (j.links || []).map((l) => l.counters && l.counters.lookback).filter(Boolean)
+		.map((b) => `${b.reached_s.toFixed(1)} s`);
+	return `${fmtDuration(j.lookback_s)} asked` + (reached.length ? `; reached ${reached.join(', ')}` : '');
+}
+
 function params(j) {
 	return dl([
 		['Owner', j.owner],
@@ -27,7 +35,9 @@ function params(j) {
 		['Max duration', fmtDuration(j.max_duration)],
 		['Snap length', j.snaplen ? `${j.snaplen} bytes` : 'whole packets'],
 		j.max_packets ? ['Max packets per link', fmtCount(j.max_packets)] : null,
-		j.lookback_s ? ['Look-back', fmtDuration(j.lookback_s)] : null,
+		j.lookback_s ? ['Look-back', lookbackText(j)] : null,
+		j.shard_size || j.shard_time ? ['Shards', [j.shard_size ? `${fmtBytes(j.shard_size)} each` : null,
+			j.shard_time ? `closed after ${fmtDuration(j.shard_time)}` : null].filter(Boolean).join(', ')] : null,
 		['IP anonymisation', j.anonymise ? 'yes (prefix-preserving, per-job key)' : 'no'],
 		['Classification', j.classify ? 'on' : 'off'],
 		['Session type', j.session_type || '—'],

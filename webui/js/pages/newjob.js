@@ -13,7 +13,7 @@ const SIZE_UNITS = [['MiB', 2 ** 20], ['GiB', 2 ** 30], ['TiB', 2 ** 40]];
 const TIME_UNITS = [['s', 1], ['min', 60], ['h', 3600], ['d', 86400]];
 const MIN_SIZE = 2 ** 20, MAX_SIZE = 4 * 2 ** 40, MAX_DURATION = 604800, MAX_SCRIPT = 65536;
 /* the job contract's bounds (dataplane/contract/tide_job.h); the server checks them again */
-const MAX_SNAPLEN = 262144, MAX_LOOKBACK = 3600;
+const MAX_SNAPLEN = 262144, MAX_LOOKBACK = 3600, MAX_SHARD_MIB = 65536, MAX_SHARD_TIME = 86400;
 const DEBOUNCE_MS = 350;
 
 function unitInput(name, value, units, unit) {
@@ -38,6 +38,8 @@ export default {
 		const snaplen = h('input', { type: 'number', name: 'snaplen', min: 0, max: MAX_SNAPLEN, value: 0, class: 'num-in' });
 		const maxPackets = h('input', { type: 'number', name: 'max_packets', min: 0, value: 0, class: 'num-in' });
 		const lookback = h('input', { type: 'number', name: 'lookback_s', min: 0, max: MAX_LOOKBACK, value: 0, class: 'num-in' });
+		const shardMiB = h('input', { type: 'number', name: 'shard_size_mib', min: 0, max: MAX_SHARD_MIB, value: 0, class: 'num-in' });
+		const shardTime = h('input', { type: 'number', name: 'shard_time', min: 0, max: MAX_SHARD_TIME, value: 0, class: 'num-in' });
 		const anonymise = h('input', { type: 'checkbox', name: 'anonymise' });
 		const classify = h('input', { type: 'checkbox', name: 'classify', checked: true });
 		const sessionType = h('select', { name: 'session_type' },
@@ -73,6 +75,9 @@ export default {
 				h('div', { class: 'field' }, h('label', { for: (dur.n.id = newId('f')) }, 'Maximum duration'), h('div', { class: 'unit' }, dur.n, dur.u),
 					h('div', { class: 'hint' }, '1 s to 7 days')),
 				field('Maximum packets per link', maxPackets, '0 = no packet limit')),
+			section('Shards — closed shards reach the Hive while the job runs',
+				field('Shard size (MiB)', shardMiB, `0 = 256 MiB; otherwise 1 to ${MAX_SHARD_MIB}.`),
+				field('Shard time (seconds)', shardTime, `0 = no time limit; otherwise 1 to ${MAX_SHARD_TIME}.`)),
 			section('Look-back',
 				field('Start up to this many seconds before now', lookback, 'From what each drone\'s look-back buffer still holds (the dataset\'s manifest says how far it reached). 0 to 3600; 0 = start now.')),
 			section('Privacy and sessions',
@@ -123,6 +128,11 @@ export default {
 			const mp = Number(maxPackets.value);
 			if (!(Number.isInteger(mp) && mp >= 0))
 				p.push('Maximum packets must be 0 (no limit) or a whole number.');
+			const ss = Number(shardMiB.value), st = Number(shardTime.value);
+			if (!(Number.isInteger(ss) && ss >= 0 && ss <= MAX_SHARD_MIB))
+				p.push(`Shard size must be 0 to ${MAX_SHARD_MIB} MiB.`);
+			if (!(Number.isInteger(st) && st >= 0 && st <= MAX_SHARD_TIME))
+				p.push(`Shard time must be 0 to ${MAX_SHARD_TIME} seconds.`);
 			const lb = Number(lookback.value);
 			if (!(Number.isInteger(lb) && lb >= 0 && lb <= MAX_LOOKBACK))
 				p.push(`Look-back must be 0 to ${MAX_LOOKBACK} seconds.`);
@@ -173,7 +183,7 @@ export default {
 			check();
 			filterTimer = setTimeout(validateFilter, DEBOUNCE_MS);
 		});
-		for (const el of [name, size.n, size.u, dur.n, dur.u, snaplen, maxPackets, lookback, scriptTimeout])
+		for (const el of [name, size.n, size.u, dur.n, dur.u, snaplen, maxPackets, lookback, shardMiB, shardTime, scriptTimeout])
 			el.addEventListener('input', check);
 		linksBox.addEventListener('change', check);
 
@@ -217,6 +227,8 @@ export default {
 				snaplen: Number(snaplen.value),
 				max_packets: Number(maxPackets.value),
 				lookback_s: Number(lookback.value),
+				shard_size: Number(shardMiB.value) * 2 ** 20,
+				shard_time: Number(shardTime.value),
 				anonymise: anonymise.checked,
 				classify: classify.checked,
 				session_type: sessionType.value,
