@@ -174,6 +174,7 @@ pipeline(int argc, char **argv)
 	const char *config_dir = "config", *plugins = NULL;
 	bool classify = false;
 	uint64_t train = 1; /* consecutive packets of one flow per visit */
+	unsigned int n_jobs = 1; /* concurrent jobs on the link, each with the filter */
 	char err[512];
 	int used_huge;
 
@@ -185,7 +186,7 @@ pipeline(int argc, char **argv)
 	static const struct option lo[] = {{"size", 1, NULL, 'z'}, {"flows", 1, NULL, 'f'},
 		{"seconds", 1, NULL, 's'}, {"filter", 1, NULL, 'F'}, {"classify", 0, NULL, 'c'},
 		{"config", 1, NULL, 'C'}, {"plugins", 1, NULL, 'P'}, {"train", 1, NULL, 't'},
-		{NULL, 0, NULL, 0}};
+		{"jobs", 1, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	int ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -198,6 +199,13 @@ pipeline(int argc, char **argv)
 		case 'C': config_dir = optarg; break;
 		case 'P': plugins = optarg; break;
 		case 't': train = strtoull(optarg, NULL, 10); if (!train) train = 1; break;
+		case 'j':
+			n_jobs = (unsigned int)strtoul(optarg, NULL, 10);
+			if (n_jobs < 1 || n_jobs > DP_LINK_JOB_SLOTS) {
+				fprintf(stderr, "tide-bench: --jobs 1..%d\n", DP_LINK_JOB_SLOTS);
+				return 2;
+			}
+			break;
 		default: return 2;
 		}
 	}
@@ -235,14 +243,24 @@ pipeline(int argc, char **argv)
 	}
 	if (dp_port_setup_all(c, 1024) != 0)
 		return 1;
-	struct dp_filter *f = dp_filter_compile(expr, DP_LINKTYPE_ETHERNET, 65535, err, sizeof(err));
-	if (!f) {
-		fprintf(stderr, "tide-bench: bad filter: %s\n", err);
-		return 2;
-	}
-	if (dp_capture_add_job(c, "bench", f, 0, NULL, 1, err, sizeof(err)) != 0 ||
-		dp_capture_make_rings(c, 1, 8192, 4096) != 0)
+	/* every job its own compiled filter (the same expression): each costs one JIT call per
+	 * packet, and packets several jobs keep are shared by reference, as on a drone */
+	if (dp_capture_make_rings(c, n_jobs, 8192, 4096) != 0)
 		return 1;
+	for (unsigned int j = 0; j < n_jobs; j++) {
+		struct dp_filter *f = dp_filter_compile(expr, DP_LINKTYPE_ETHERNET, 65535, err,
+			sizeof(err));
+		if (!f) {
+			fprintf(stderr, "tide-bench: bad filter: %s\n", err);
+			return 2;
+		}
+		char name[32];
+		snprintf(name, sizeof(name), "bench%u", j);
+		if (dp_capture_add_job(c, name, f, 0, NULL, 1, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tide-bench: %s\n", err);
+			return 1;
+		}
+	}
 	struct cls_engine *engine = NULL;
 	if (classify) {
 		struct cls_engine_params ep = {.config_dir = config_dir, .enabled_path = plugins};
@@ -271,7 +289,8 @@ pipeline(int argc, char **argv)
 	dp_clock_init();
 	dp_worker_capture = c;
 	c->started_ns = dp_now_ns();
-	dp_capture_publish(c, 0, true);
+	for (unsigned int j = 0; j < n_jobs; j++)
+		dp_capture_publish(c, j, true);
 	rte_eal_remote_launch(dp_worker_main, &c->workers[0], c->workers[0].lcore);
 
 	/* a warm-up (2 s with sessions: the table fills and its memory is touched) is excluded
@@ -310,14 +329,20 @@ pipeline(int argc, char **argv)
 			rte_mbuf_refcnt_update(burst[i], -1);
 		pos = (pos + n_pkts - (DP_BURST - done)) % n_pkts;
 		sent += done;
-		unsigned int n = rte_ring_sc_dequeue_burst(c->jobs[0].ring[0], (void **)out, 256, NULL);
-		rte_pktmbuf_free_bulk(out, n);
+		for (unsigned int j = 0; j < n_jobs; j++) {
+			unsigned int n = rte_ring_sc_dequeue_burst(c->jobs[j].ring[0], (void **)out,
+				256, NULL);
+			rte_pktmbuf_free_bulk(out, n);
+		}
 	}
 	dp_capture_stop(c, DP_STOP_MAX_DURATION);
 	rte_eal_mp_wait_lcore();
-	unsigned int n;
-	while ((n = rte_ring_sc_dequeue_burst(c->jobs[0].ring[0], (void **)out, 256, NULL)) > 0)
-		rte_pktmbuf_free_bulk(out, n);
+	for (unsigned int j = 0; j < n_jobs; j++) {
+		unsigned int n;
+		while ((n = rte_ring_sc_dequeue_burst(c->jobs[j].ring[0], (void **)out, 256,
+			     NULL)) > 0)
+			rte_pktmbuf_free_bulk(out, n);
+	}
 
 	const struct dp_worker *w = &c->workers[0];
 	uint64_t n_meas = w->rx_pkts - base_pkts, bytes = w->rx_bytes - base_bytes;
@@ -328,8 +353,8 @@ pipeline(int argc, char **argv)
 	double gbps_l2 = (double)bytes * 8 / busy_s / 1e9;
 	double gbps_l1 = (double)(bytes + 24 * n_meas) * 8 / busy_s / 1e9;
 	printf("pipeline: size=%s avg_frame=%.0fB flows~%" PRIu64 " train=%" PRIu64
-	       " filter='%s' hugepages=%s%s\n",
-		imix ? "imix" : "64", avg + 4, (uint64_t)rounds * per_pass, train, expr,
+	       " filter='%s' jobs=%u hugepages=%s%s\n",
+		imix ? "imix" : "64", avg + 4, (uint64_t)rounds * per_pass, train, expr, n_jobs,
 		used_huge ? "yes" : "no", classify ? " +sessions+classifiers" : "");
 	if (classify) {
 		printf("  classifiers:");
@@ -348,8 +373,8 @@ pipeline(int argc, char **argv)
 		mpps, gbps_l2, gbps_l1);
 	printf("  achieved (wall clock, generator-bound): %.2f Mpps\n",
 		(double)n_meas / (double)seconds / 1e6);
-	printf("RESULT size=%s mpps=%.2f gbps_l1=%.2f cycles_per_pkt=%.1f\n", imix ? "imix" : "64",
-		mpps, gbps_l1, (double)busy / (double)n_meas);
+	printf("RESULT size=%s jobs=%u mpps=%.2f gbps_l1=%.2f cycles_per_pkt=%.1f\n",
+		imix ? "imix" : "64", n_jobs, mpps, gbps_l1, (double)busy / (double)n_meas);
 	if (classify) {
 		dp_sessions_destroy(c->workers[0].sess[0]);
 		dp_flows_close(c->jobs[0].flows);
@@ -369,7 +394,7 @@ main(int argc, char **argv)
 		return pipeline(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "usage: tide-bench pipeline [EAL args --] [--size 64|imix] [--flows N] "
-			"[--seconds S] [--filter EXPR]\n"
+			"[--seconds S] [--filter EXPR] [--jobs N]\n"
 			"       tide-bench make-pcap FILE [--bytes SIZE] [--flows N] [--seed S]\n");
 	return 2;
 }

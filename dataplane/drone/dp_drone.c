@@ -501,6 +501,8 @@ static int remove_tree(const char *path);
 static void
 start_capture(struct agent *a, json_t *m)
 {
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0); /* how long until the filter is live */
 	long long job = json_integer_value(json_object_get(m, "job"));
 	const char *link = json_string_value(json_object_get(m, "link"));
 	if (job <= 0 || !link)
@@ -577,8 +579,10 @@ start_capture(struct agent *a, json_t *m)
 	c->state = CAP_RUNNING;
 	c->started_ms = mono_ms();
 	pthread_mutex_unlock(&a->mu);
-	logf_("job %lld on %s: capture running (slot %d, filter \"%s\")", job, link, slot,
-		tj.filter);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	logf_("job %lld on %s: capture running (slot %d, filter \"%s\", live %.3f ms after "
+		"the start message)", job, link, slot, tj.filter,
+		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
 static void

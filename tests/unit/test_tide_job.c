@@ -48,13 +48,16 @@ test_full_round_trip(void **state)
 	struct tide_job_error e;
 	const char *text = "{\"filter\": \"udp port 443\", \"snaplen\": 262144, \"anonymise\": true,"
 		" \"classify\": true, \"session_type\": \"host\", \"max_size\": 4398046511104,"
-		" \"max_duration\": 604800, \"max_packets\": 1000, \"lookback_s\": 3600}";
+		" \"max_duration\": 604800, \"max_packets\": 1000, \"lookback_s\": 3600,"
+		" \"shard_size\": 68719476736, \"shard_time\": 86400}";
 	assert_int_equal(parse(text, &j, &e), 0);
 	assert_string_equal(j.filter, "udp port 443");
 	assert_int_equal(j.snaplen, 262144);
 	assert_int_equal(j.session_type, TIDE_SESSION_HOST);
 	assert_int_equal(j.max_packets, 1000);
 	assert_int_equal(j.lookback_s, 3600);
+	assert_int_equal(j.shard_size, 64ll << 30);
+	assert_int_equal(j.shard_time, 86400);
 	json_t *out = tide_job_to_json(&j);
 	assert_non_null(out);
 	assert_int_equal(tide_job_from_json(out, &k, &e), 0);
