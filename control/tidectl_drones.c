@@ -22,7 +22,7 @@ static const struct tune_key {
 	bool boolean;
 	const char *what;
 } tune_keys[] = {
-	{ "workers", false, "worker lcores per capture (1..cores-1)" },
+	{ "workers", false, "worker lcores (1..cores-1)" },
 	{ "rx_queues", false, "RX queues per port (1..max_rx_queues)" },
 	{ "rx_desc", false, "RX descriptors (min_desc..max_desc, power of two)" },
 	{ "tx_desc", false, "TX descriptors (min_desc..max_desc, power of two)" },

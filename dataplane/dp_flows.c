@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 
+#include "dp_anon.h"
 #include "dp_flows.h"
 
 #define NS_PER_S ((uint64_t)1000000000)
@@ -33,6 +34,7 @@ struct dp_flows {
 	uint64_t records;
 	struct app_count *apps;      /* indexed by app id; summary of the current file */
 	uint32_t n_apps;
+	struct dp_anon *anon;        /* p.anon_key's mapping (used under mu) */
 };
 
 static const char *
@@ -197,7 +199,10 @@ dp_flows_open(const struct dp_flows_params *p)
 	fl->n_apps = 65536;
 	fl->apps = calloc(fl->n_apps, sizeof(*fl->apps));
 	fl->buf = malloc(1 << 20);
-	if (!fl->apps || !fl->buf) {
+	fl->anon = p->anon_key ? dp_anon_create(p->anon_key) : NULL;
+	fl->p.anon_key = NULL; /* not kept: the mapping is */
+	if (!fl->apps || !fl->buf || (p->anon_key && !fl->anon)) {
+		dp_anon_free(fl->anon);
 		free(fl->apps);
 		free(fl->buf);
 		free(fl);
@@ -215,6 +220,7 @@ dp_flows_open(const struct dp_flows_params *p)
 		snprintf(fl->ext, sizeof(fl->ext), "%s", p->jsonl ? ".jsonl" : ".csv");
 	}
 	if (!p->cyclic && open_file(fl, 0) != 0) {
+		dp_anon_free(fl->anon);
 		free(fl->apps);
 		free(fl->buf);
 		free(fl);
@@ -429,7 +435,20 @@ void
 dp_flows_emit(void *arg, const struct dp_flow_rec *rec)
 {
 	struct dp_flows *fl = arg;
+	struct dp_flow_rec anon_rec;
 	pthread_mutex_lock(&fl->mu);
+	if (fl->anon) {
+		/* a dataset of anonymised packets has anonymised flow records: the same mapping */
+		anon_rec = *rec;
+		if (rec->key.family == 4) {
+			dp_anon_ip4(fl->anon, anon_rec.key.src);
+			dp_anon_ip4(fl->anon, anon_rec.key.dst);
+		} else if (rec->key.family == 6) {
+			dp_anon_ip6(fl->anon, anon_rec.key.src);
+			dp_anon_ip6(fl->anon, anon_rec.key.dst);
+		}
+		rec = &anon_rec;
+	}
 	if (fl->p.cyclic && !fl->f)
 		rotate_locked(fl, rec->last_ts);
 	if (fl->f) {
@@ -452,6 +471,7 @@ dp_flows_close(struct dp_flows *fl)
 	if (rc)
 		fprintf(stderr, "tide-dataplane: writing %s: %s\n", fl->cur_path, strerror(-rc));
 	pthread_mutex_destroy(&fl->mu);
+	dp_anon_free(fl->anon);
 	free(fl->apps);
 	free(fl->buf);
 	free(fl);

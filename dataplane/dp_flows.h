@@ -23,6 +23,8 @@ struct dp_flows_params {
 	bool truth;                  /* add truth_app / truth_sub_app columns */
 	bool features;               /* add the first-N packet feature columns */
 	bool quiet;                  /* no summary table on stderr */
+	const uint8_t *anon_key;     /* the job anonymises: addresses in its records are mapped
+	                              * with the same key as its packets (NULL: as captured) */
 };
 
 struct dp_flows;

@@ -504,7 +504,7 @@ dp_live_start(const struct dp_live_job *p, char *err, size_t err_size)
 		snprintf(job->flows_path, sizeof(job->flows_path), "%s/%s.csv", dir,
 			L.links[p->link].name);
 		struct dp_flows_params fp = { .path = job->flows_path, .engine = L.engine,
-			.quiet = true };
+			.quiet = true, .anon_key = p->anon_key };
 		job->flows = dp_flows_open(&fp);
 		if (!job->flows) {
 			snprintf(err, err_size, "cannot open %s: %s", job->flows_path, strerror(errno));

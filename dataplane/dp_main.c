@@ -357,6 +357,7 @@ run(int argc, char **argv)
 			.truth = truth != NULL,
 			.features = opt.features,
 			.quiet = opt.quiet,
+			.anon_key = opt.anonymise ? opt.anon_key : NULL,
 		};
 		c->jobs[0].flows = dp_flows_open(&fp);
 		if (!c->jobs[0].flows)

@@ -40,11 +40,13 @@ Usage: run_cases.py --tide PATH [-k NAME] [-v]
 
 import argparse
 import collections
+import csv
 import json
 import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -179,6 +181,53 @@ def subset_errors(want, got, path="counters"):
     elif want != got:
         errs.append("%s: manifest has %r, expected %r" % (path, got, want))
     return errs
+
+
+def frame_addresses(data):
+    """The IPv4/IPv6 source and destination of an Ethernet frame (after VLAN tags), as text."""
+    off, et = 12, None
+    while off + 2 <= len(data):
+        et = int.from_bytes(data[off:off + 2], "big")
+        if et in (0x8100, 0x88A8):
+            off += 4
+            continue
+        break
+    off += 2
+    if et == 0x0800 and len(data) >= off + 20:
+        return {socket.inet_ntop(socket.AF_INET, data[off + 12:off + 16]),
+                socket.inet_ntop(socket.AF_INET, data[off + 16:off + 20])}
+    if et == 0x86DD and len(data) >= off + 40:
+        return {socket.inet_ntop(socket.AF_INET6, data[off + 8:off + 24]),
+                socket.inet_ntop(socket.AF_INET6, data[off + 24:off + 40])}
+    return set()
+
+
+def anonymised_flow_errors(outdir, inp, out):
+    """An anonymising job's flow records carry the anonymised addresses: each is one of the
+    written packets', and none is an input address that anonymisation changed."""
+    flows_dir = os.path.join(outdir, "flows")
+    if not os.path.isdir(flows_dir):
+        return []
+    before = set().union(*(frame_addresses(r.data) for r in inp)) if inp else set()
+    after = set().union(*(frame_addresses(r.data) for r in out)) if out else set()
+    errs, seen = [], 0
+    for name in sorted(os.listdir(flows_dir)):
+        with open(os.path.join(flows_dir, name), newline="") as f:
+            for row in csv.DictReader(f):
+                for col in ("src_ip", "dst_ip"):
+                    a = row.get(col, "")
+                    if not a:
+                        continue
+                    seen += 1
+                    if a in before and a not in after:
+                        errs.append("flows/%s: %s %s is a real address (anonymisation changed it "
+                                    "in the packets)" % (name, col, a))
+                    elif a not in after:
+                        errs.append("flows/%s: %s %s is none of the written packets' addresses"
+                                    % (name, col, a))
+    if not seen:
+        errs.append("flows/: no flow record with an address")
+    return errs[:5]
 
 
 def anonymisation_errors(inp, out, key_hex, notes):
@@ -419,6 +468,7 @@ def run_case(tide, name, verbose=False):
                     errs.append("written packets differ from expected: " + d)
             else:
                 errs += anonymisation_errors(want, got, exp["packets"]["anonymised"], notes)
+                errs += anonymised_flow_errors(outdir, inp, got)
         if "shards" in exp:
             errs += shard_errors(exp["shards"], m, recs_by_link)
         if "max_total" in exp:
