@@ -897,7 +897,16 @@ get_archive(struct cp_req *r)
 
 /* ---- application mix ---------------------------------------------------------------------- */
 
-/* Adds one <flows>.summary.csv (app,group,sessions,packets,bytes) into sums. */
+static void
+add_to(json_t *e, const char *key, long long v)
+{
+	json_object_set_new(e, key, json_integer(json_integer_value(json_object_get(e, key)) + v));
+}
+
+/* Adds one <flows>.summary.csv (app,group,sessions,packets,bytes[,dataset_packets,
+ * dataset_bytes]) into sums: packets and bytes are what the dataset holds of the sessions
+ * (link_packets, link_bytes what the link carried in them); a summary without the dataset
+ * columns (classification without shards) counts the link's. */
 static void
 add_summary(int fd, json_t *sums)
 {
@@ -914,23 +923,32 @@ add_summary(int fd, json_t *sums)
 			continue;
 		}
 		char app[128], group[128];
-		long long sessions, packets, bytes;
-		if (sscanf(line, "%127[^,],%127[^,],%lld,%lld,%lld", app, group, &sessions, &packets,
-			&bytes) != 5 && sscanf(line, "%127[^,],,%lld,%lld,%lld", app, &sessions, &packets,
-			&bytes) != 4)
+		long long sessions, packets, bytes, ds_packets, ds_bytes;
+		int n = sscanf(line, "%127[^,],%127[^,],%lld,%lld,%lld,%lld,%lld", app, group,
+			&sessions, &packets, &bytes, &ds_packets, &ds_bytes);
+		if (n < 5) {
+			group[0] = '\0';
+			n = sscanf(line, "%127[^,],,%lld,%lld,%lld,%lld,%lld", app, &sessions, &packets,
+				&bytes, &ds_packets, &ds_bytes) + 1;
+		}
+		if (n != 5 && n != 7)
 			continue;
+		if (n == 5) {
+			ds_packets = packets;
+			ds_bytes = bytes;
+		}
 		json_t *e = json_object_get(sums, app);
 		if (!e) {
-			e = json_pack("{s:s, s:I, s:I, s:I}", "app", app, "sessions", (json_int_t)0,
-				"packets", (json_int_t)0, "bytes", (json_int_t)0);
+			e = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "app", app, "sessions",
+				(json_int_t)0, "packets", (json_int_t)0, "bytes", (json_int_t)0,
+				"link_packets", (json_int_t)0, "link_bytes", (json_int_t)0);
 			json_object_set_new(sums, app, e);
 		}
-		json_object_set_new(e, "sessions", json_integer(json_integer_value(
-			json_object_get(e, "sessions")) + sessions));
-		json_object_set_new(e, "packets", json_integer(json_integer_value(
-			json_object_get(e, "packets")) + packets));
-		json_object_set_new(e, "bytes", json_integer(json_integer_value(
-			json_object_get(e, "bytes")) + bytes));
+		add_to(e, "sessions", sessions);
+		add_to(e, "packets", ds_packets);
+		add_to(e, "bytes", ds_bytes);
+		add_to(e, "link_packets", packets);
+		add_to(e, "link_bytes", bytes);
 	}
 	fclose(f);
 }

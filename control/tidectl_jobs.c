@@ -978,15 +978,20 @@ cmd_apps(struct tc_ctx *c, int argc, char **argv)
 	json_t *a;
 	json_array_foreach(items, i, a)
 		total += (double)tc_jint(a, "bytes");
-	static const char *const hdr[] = { "APP", "SESSIONS", "PACKETS", "BYTES", "SHARE", NULL };
+	/* PACKETS, BYTES: what the dataset holds; LINK BYTES: what the link carried in those
+	 * sessions (more when packets were dropped before the writer) */
+	static const char *const hdr[] = { "APP", "SESSIONS", "PACKETS", "BYTES", "SHARE",
+		"LINK BYTES", NULL };
 	struct tc_table *t = tc_table_new(hdr);
 	json_array_foreach(items, i, a) {
-		char s[24], p[24], b[32], sh[16];
+		char s[24], p[24], b[32], sh[16], lb[32];
 		snprintf(s, sizeof(s), "%lld", tc_jint(a, "sessions"));
 		snprintf(p, sizeof(p), "%lld", tc_jint(a, "packets"));
 		tc_fmt_bytes((uint64_t)tc_jint(a, "bytes"), b, sizeof(b));
 		snprintf(sh, sizeof(sh), "%.1f%%", total > 0 ? 100.0 * (double)tc_jint(a, "bytes") / total : 0);
-		const char *cells[] = { tc_jstr(a, "app"), s, p, b, sh };
+		tc_fmt_bytes((uint64_t)(json_object_get(a, "link_bytes") ? tc_jint(a, "link_bytes") :
+			tc_jint(a, "bytes")), lb, sizeof(lb));
+		const char *cells[] = { tc_jstr(a, "app"), s, p, b, sh, lb };
 		tc_table_add(t, cells);
 	}
 	tc_table_print(t, stdout);
@@ -1044,7 +1049,8 @@ const struct tc_cmd tc_jobs_cmds[] = {
 	{ "jobs files", "ID", "List the dataset's files with size and sha256 (same as files list).\n",
 		cmd_files },
 	{ "jobs script-log", "ID", "Print the post-processing script's output.\n", cmd_script_log },
-	{ "jobs apps", "ID", "The job's classification mix: sessions, packets, bytes per application.\n",
+	{ "jobs apps", "ID", "The job's classification mix: sessions, and the packets and bytes the\n"
+		"dataset holds per application, with the bytes the link carried in them beside.\n",
 		cmd_apps },
 	{ "files list", "ID", "List the dataset's files with size and sha256.\n", cmd_files_list },
 	{ NULL, NULL, NULL, NULL },

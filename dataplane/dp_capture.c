@@ -16,6 +16,10 @@
 
 int dp_meta_offset = -1;
 
+/* packets a job's writer could not write (its limit, the disk), kept until the job's end to
+ * be taken out of its flow records: at most what its rings held when it stopped */
+#define RETURNED_RING_SIZE 65536
+
 /* A writer's limit or failure explains more than "end of input": offline, the reader can reach
  * the end of the file before the writer has drained its ring and met the limit. */
 static bool
@@ -83,10 +87,12 @@ dp_capture_add_job(struct dp_capture *c, const char *name, struct dp_filter *fil
 		return -1;
 	}
 	struct dp_job *job = &c->jobs[j];
-	struct rte_ring *rings[DP_MAX_LINKS];
+	struct rte_ring *rings[DP_MAX_LINKS], *returned = job->returned;
 	memcpy(rings, job->ring, sizeof(rings)); /* made once per slot, reused */
 	memset(job, 0, sizeof(*job));
 	memcpy(job->ring, rings, sizeof(rings));
+	job->returned = returned;
+	atomic_fetch_and(&c->stopped_mask, ~(1u << j));
 	static uint64_t generation; /* control thread only */
 	job->gen = ++generation;
 	atomic_store(&job->lookback_oldest_ns, UINT64_MAX);
@@ -134,6 +140,7 @@ dp_job_stop(struct dp_capture *c, unsigned int j, enum dp_stop why)
 	int cur = DP_STOP_NONE;
 	atomic_compare_exchange_strong(&c->jobs[j].stop_reason, &cur, (int)why);
 	atomic_store(&c->jobs[j].stopped, 1);
+	atomic_fetch_or(&c->stopped_mask, 1u << j); /* workers offer it nothing more */
 	if (!c->always_on)
 		dp_capture_stop(c, why);
 }
@@ -207,6 +214,14 @@ dp_capture_make_rings(struct dp_capture *c, unsigned int n_slots, unsigned int r
 			if (!c->jobs[j].ring[l])
 				goto fail;
 		}
+	for (unsigned int j = 0; j < n_slots; j++) {
+		char name[RTE_RING_NAMESIZE];
+		snprintf(name, sizeof(name), "tide_back%u", j);
+		c->jobs[j].returned = rte_ring_create(name, RETURNED_RING_SIZE, (int)rte_socket_id(),
+			RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!c->jobs[j].returned)
+			goto fail;
+	}
 	for (unsigned int i = 0; need_sw && i < c->n_workers; i++) {
 		char name[RTE_RING_NAMESIZE];
 		snprintf(name, sizeof(name), "tide_sw%u", i);
@@ -229,6 +244,7 @@ dp_capture_free(struct dp_capture *c)
 			dp_capture_free_job(c, j);
 		for (unsigned int l = 0; l < DP_MAX_LINKS; l++)
 			rte_ring_free(c->jobs[j].ring[l]);
+		rte_ring_free(c->jobs[j].returned);
 	}
 	rte_free(c->qs);
 	for (unsigned int i = 0; i < c->n_workers; i++) {

@@ -68,8 +68,13 @@ struct dp_pkt_meta {
 	uint64_t ts_ns;
 	uint32_t wirelen;
 	uint16_t link;
-	uint16_t pad;
+	uint8_t worker;               /* the worker that accounted it to sessions */
+	uint8_t sess_job;             /* j + 1: the mbuf is job j's alone and sess_* is its session
+	                               * there; 0: shared (found again by its addresses) */
+	int32_t sess_pos;
+	uint32_t sess_id;             /* low 32 bits of the session's id */
 };
+_Static_assert(sizeof(struct dp_pkt_meta) == 24, "the mbuf metadata fits DPDK's dynfield area");
 extern int dp_meta_offset;
 static inline struct dp_pkt_meta *
 dp_meta(struct rte_mbuf *m)
@@ -120,6 +125,9 @@ struct dp_job {
 	uint32_t links;               /* bit mask of the links it takes packets from */
 	uint64_t max_packets;         /* 0: unlimited; the writer ends the job at this many */
 	struct rte_ring *ring[DP_MAX_LINKS];   /* worker → writer, one per link */
+	struct rte_ring *returned;    /* writer → control: packets it could not write, taken out
+	                               * of the flow records at the job's end (dp_worker_take_back) */
+	uint64_t unattributed;        /* such packets the returned ring had no room for */
 	struct dp_writer_out out[DP_MAX_LINKS]; /* by link */
 	struct dp_flows *flows;       /* its flow records (NULL: no sessions) */
 	char flows_path[4200];
@@ -200,6 +208,7 @@ struct dp_capture {
 	struct dp_jobtab tabs[2];     /* the published table and the next one */
 	struct dp_jobtab *_Atomic tab;
 	_Atomic uint32_t writer_mask; /* jobs the writer drains */
+	_Atomic uint32_t stopped_mask; /* jobs a limit or the disk ended: offered no packets */
 	struct rte_rcu_qsbr *qs;      /* workers' quiescent states */
 	bool always_on;               /* a job's end does not end the capture (dp_live) */
 	bool busy_poll;               /* never back off on a quiet link */

@@ -19,6 +19,7 @@
 
 struct app_count {
 	uint64_t sessions, packets, bytes;
+	uint64_t dataset_packets, dataset_bytes; /* what the dataset holds of them */
 };
 
 struct dp_flows {
@@ -103,6 +104,8 @@ write_header(struct dp_flows *fl)
 		fputs(",truth_app,truth_sub_app", fl->f);
 	if (fl->p.features)
 		fputs(",pkt_sizes,pkt_dirs,pkt_iat_us", fl->f);
+	if (fl->p.dataset)
+		fputs(",dataset_pkts,dataset_bytes,dropped_pkts", fl->f);
 	fputc('\n', fl->f);
 }
 
@@ -145,7 +148,10 @@ write_summary(struct dp_flows *fl)
 	FILE *s = fopen(path, "w");
 	if (!s)
 		return -errno;
-	fputs("app,group,sessions,packets,bytes\n", s);
+	/* packets, bytes: what the link carried in these sessions; dataset_*: what the shards
+	 * hold of them (with shards only) */
+	fputs(fl->p.dataset ? "app,group,sessions,packets,bytes,dataset_packets,dataset_bytes\n" :
+		"app,group,sessions,packets,bytes\n", s);
 	if (!fl->p.quiet)
 		fprintf(stderr, "%-16s %-14s %10s %12s %14s\n", "app", "group", "sessions", "packets",
 			"bytes");
@@ -156,8 +162,11 @@ write_summary(struct dp_flows *fl)
 		const char *name = fl->p.engine ? app_name(fl, (uint16_t)a) : "unclassified";
 		const char *group = fl->p.engine ?
 			cls_apps_group(cls_engine_apps(fl->p.engine), (uint16_t)a) : "";
-		fprintf(s, "%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", name, group, c->sessions,
+		fprintf(s, "%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64, name, group, c->sessions,
 			c->packets, c->bytes);
+		if (fl->p.dataset)
+			fprintf(s, ",%" PRIu64 ",%" PRIu64, c->dataset_packets, c->dataset_bytes);
+		fputc('\n', s);
 		if (!fl->p.quiet)
 			fprintf(stderr, "%-16s %-14s %10" PRIu64 " %12" PRIu64 " %14" PRIu64 "\n", name,
 				group, c->sessions, c->packets, c->bytes);
@@ -337,6 +346,9 @@ write_record(struct dp_flows *fl, const struct dp_flow_rec *r)
 				fprintf(f, "%s%u", i ? "," : "", r->iat_us[i]);
 			fputc(']', f);
 		}
+		if (fl->p.dataset)
+			fprintf(f, ",\"dataset_pkts\":%u,\"dataset_bytes\":%" PRIu64
+				",\"dropped_pkts\":%u", r->dataset_pkts, r->dataset_bytes, r->dropped_pkts);
 		fputs("}\n", f);
 		return;
 	}
@@ -405,6 +417,14 @@ write_record(struct dp_flows *fl, const struct dp_flow_rec *r)
 			ob_u64(&o, r->iat_us[i]);
 		}
 	}
+	if (fl->p.dataset) {
+		ob_chr(&o, ',');
+		ob_u64(&o, r->dataset_pkts);
+		ob_chr(&o, ',');
+		ob_u64(&o, r->dataset_bytes);
+		ob_chr(&o, ',');
+		ob_u64(&o, r->dropped_pkts);
+	}
 	ob_chr(&o, '\n');
 	fwrite(buf, 1, (size_t)(o.p - buf), f);
 }
@@ -457,6 +477,8 @@ dp_flows_emit(void *arg, const struct dp_flow_rec *rec)
 		c->sessions++;
 		c->packets += (uint64_t)rec->pkts[0] + rec->pkts[1];
 		c->bytes += rec->bytes[0] + rec->bytes[1];
+		c->dataset_packets += rec->dataset_pkts;
+		c->dataset_bytes += rec->dataset_bytes;
 		fl->records++;
 	}
 	pthread_mutex_unlock(&fl->mu);

@@ -25,6 +25,8 @@ struct dp_flows_params {
 	bool quiet;                  /* no summary table on stderr */
 	const uint8_t *anon_key;     /* the job anonymises: addresses in its records are mapped
 	                              * with the same key as its packets (NULL: as captured) */
+	bool dataset;                /* the job writes shards: records and summary say what they
+	                              * hold (dataset_pkts, dataset_bytes, dropped_pkts) */
 };
 
 struct dp_flows;

@@ -504,7 +504,7 @@ dp_live_start(const struct dp_live_job *p, char *err, size_t err_size)
 		snprintf(job->flows_path, sizeof(job->flows_path), "%s/%s.csv", dir,
 			L.links[p->link].name);
 		struct dp_flows_params fp = { .path = job->flows_path, .engine = L.engine,
-			.quiet = true, .anon_key = p->anon_key };
+			.quiet = true, .anon_key = p->anon_key, .dataset = true };
 		job->flows = dp_flows_open(&fp);
 		if (!job->flows) {
 			snprintf(err, err_size, "cannot open %s: %s", job->flows_path, strerror(errno));
@@ -519,6 +519,8 @@ dp_live_start(const struct dp_live_job *p, char *err, size_t err_size)
 				.emit = dp_flows_emit,
 				.emit_arg = job->flows,
 				.worker = i,
+				.dataset = true,
+				.snaplen = p->snaplen,
 			};
 			c->workers[i].sess[j] = dp_sessions_create(&sp);
 			if (!c->workers[i].sess[j]) {
@@ -586,6 +588,7 @@ finish(unsigned int j, struct dp_live_ended *e)
 		fprintf(stderr, "tide-dataplane: job %s: %s\n", job->name, e->error);
 	}
 	int rc = 0;
+	dp_worker_take_back(c, j); /* what the writer could not write leaves the flow records */
 	for (unsigned int i = 0; i < c->n_workers; i++)
 		if (c->workers[i].sess[j])
 			dp_session_flush(c->workers[i].sess[j]);

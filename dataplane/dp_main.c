@@ -358,6 +358,7 @@ run(int argc, char **argv)
 			.features = opt.features,
 			.quiet = opt.quiet,
 			.anon_key = opt.anonymise ? opt.anon_key : NULL,
+			.dataset = c->write_shards,
 		};
 		c->jobs[0].flows = dp_flows_open(&fp);
 		if (!c->jobs[0].flows)
@@ -377,6 +378,8 @@ run(int argc, char **argv)
 				.emit = dp_flows_emit,
 				.emit_arg = c->jobs[0].flows,
 				.worker = i,
+				.dataset = c->write_shards,
+				.snaplen = opt.snaplen,
 			};
 			c->workers[i].sess[0] = dp_sessions_create(&sp);
 			if (!c->workers[i].sess[0]) {
@@ -433,6 +436,7 @@ run(int argc, char **argv)
 	/* sessions still open are dumped (TIE's final dump), then the engine's statistics */
 	int train_rc = 0;
 	if (engine) {
+		dp_worker_take_back(c, 0); /* what the writer could not write leaves the records */
 		for (unsigned int i = 0; i < c->n_workers; i++)
 			dp_session_flush(c->workers[i].sess[0]);
 		for (unsigned int i = 0; i < c->n_workers; i++)

@@ -115,23 +115,31 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 					    rec.wirelen))
 					mask |= 1u << j;
 		}
+		struct dp_sess_ref refs[DP_MAX_JOBS];
 		if (mask) {
 			DP_FOREACH_BIT(j, mask) {
 				matched[j]++;
+				refs[j].pos = -1;
 				if (w->sess[j])
 					dp_session_packet(w->sess[j], rec.data, &pi, rec.ts_ns,
-						rec.wirelen);
+						rec.wirelen, rec.caplen, &refs[j]);
 			}
 		}
 		if (mask && c->write_shards) {
 			struct rte_mbuf *m = mbuf_from_record(c, w, &rec);
-			if (!m)
-				break; /* the writer has stopped: its reason stands */
+			if (!m) {
+				/* the writer has stopped: its reason stands, and this packet is not in
+				 * the dataset */
+				DP_FOREACH_BIT(j, mask)
+					if (w->sess[j])
+						dp_session_dropped(w->sess[j], &refs[j], rec.caplen);
+				break;
+			}
 			struct dp_pkt_meta *meta = dp_meta(m);
 			meta->ts_ns = rec.ts_ns;
 			meta->wirelen = rec.wirelen;
 			meta->link = 0;
-			dp_worker_deliver(c, w, m, &pi, mask);
+			dp_worker_deliver(c, w, m, &pi, mask, refs);
 		}
 		if ((read & 63) == 0) {
 			DP_FOREACH_BIT(j, jobs)

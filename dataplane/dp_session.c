@@ -64,6 +64,14 @@ struct dp_sess {
 };
 _Static_assert(sizeof(struct dp_sess) == 128, "core session state is budgeted at 128 bytes");
 
+/* What the dataset holds of a session (in the extension: only for jobs that write shards). */
+struct sess_dataset {
+	uint64_t stored;             /* captured bytes of its packets, after snaplen */
+	uint64_t dropped_bytes;      /* of those, dropped before the writer */
+	uint32_t dropped_pkts;
+	uint32_t pad;
+};
+
 struct lru {
 	uint32_t head, tail;
 };
@@ -78,7 +86,7 @@ struct dp_sessions {
 	uint32_t ext_size;
 	/* extension layout (offsets within one session's extension; UINT32_MAX = absent) */
 	uint32_t off_sizes, off_dirs, off_iat, off_fb, off_fb_len, off_stream, off_stream_len,
-		off_cls;
+		off_cls, off_ds;
 	uint32_t first_n;
 	struct lru lru[2];
 	uint32_t active;
@@ -210,6 +218,12 @@ dp_sessions_create(const struct dp_session_params *p)
 		t->off_cls = off;
 		off += cls_engine_state_size(p->engine);
 	}
+	t->off_ds = UINT32_MAX;
+	if (p->dataset) {
+		off = (off + 7) & ~7u;
+		t->off_ds = off;
+		off += sizeof(struct sess_dataset);
+	}
 	t->ext_size = (off + 7) & ~7u;
 
 	t->s_bytes = (size_t)t->n_slots * sizeof(struct dp_sess);
@@ -318,6 +332,14 @@ emit(struct dp_sessions *t, uint32_t idx, enum dp_sess_end why)
 	}
 	rec.end = (uint8_t)why;
 	rec.type = (uint8_t)t->p.type;
+	if (t->off_ds != UINT32_MAX) {
+		const struct sess_dataset *ds = (const void *)(ext_of(t, idx) + t->off_ds);
+		uint32_t pkts = s->pkts[0] + s->pkts[1];
+		rec.has_dataset = 1;
+		rec.dropped_pkts = ds->dropped_pkts;
+		rec.dataset_pkts = pkts - ds->dropped_pkts;
+		rec.dataset_bytes = ds->stored - ds->dropped_bytes;
+	}
 	rec.d.classifier = -1;
 	rec.label[0] = '\0';
 	if (cls) {
@@ -356,6 +378,7 @@ end_session(struct dp_sessions *t, uint32_t idx, enum dp_sess_end why, enum dp_s
 		cls_session_end(t->cw, ext_of(t, idx) + t->off_cls);
 	lru_unlink(t, idx);
 	rte_hash_del_key_with_hash(t->h, &s->key, s->sig);
+	s->id = 0; /* no id is 0: a late dp_session_dropped finds nothing to correct */
 	t->active--;
 	t->counters[c]++;
 }
@@ -367,20 +390,14 @@ ep_cmp(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
 	return r ? r : (int)pa - (int)pb;
 }
 
-void
-dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_pkt_info *pi,
-	uint64_t ts_ns, uint32_t wirelen)
+/* A packet's session key in this table's type, its signature (returned), and whether the
+ * packet goes from endpoint a. */
+static inline uint32_t
+make_key(const struct dp_sessions *t, const struct dp_pkt_info *pi, struct sess_key *kp,
+	bool *from_a)
 {
-	if (pi->l3 == DP_L3_NONE) {
-		t->counters[DP_SESS_NOT_IP]++;
-		return;
-	}
-	if ((pi->flags & DP_PKT_FRAGMENT) && !(pi->flags & DP_PKT_FIRST_FRAG)) {
-		t->counters[DP_SESS_FRAGMENTS]++;
-		return;
-	}
 	struct sess_key k;
-	bool from_a = true;
+	*from_a = true;
 	memset(&k, 0, sizeof(k));
 	k.family = pi->l3;
 	if (t->p.type == CLS_SESSION_HOST) {
@@ -394,7 +411,7 @@ dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_p
 			memcpy(k.b, pi->src, 16);
 			k.pa = dpt;
 			k.pb = sp;
-			from_a = false;
+			*from_a = false;
 		} else {
 			memcpy(k.a, pi->src, 16);
 			memcpy(k.b, pi->dst, 16);
@@ -402,10 +419,66 @@ dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_p
 			k.pb = dpt;
 		}
 	}
+	*kp = k;
 	/* the signature must be a function of the key: the symmetric 5-tuple hash is, for flows
 	 * and (canonical) biflows; a host key is one address */
-	uint32_t sig = t->p.type == CLS_SESSION_HOST ? rte_hash_crc(&k, sizeof(k), 0) :
-		dp_hash_sym(pi, 0);
+	return t->p.type == CLS_SESSION_HOST ? rte_hash_crc(&k, sizeof(k), 0) : dp_hash_sym(pi, 0);
+}
+
+static inline uint32_t
+stored_len(const struct dp_sessions *t, uint32_t caplen)
+{
+	return t->p.snaplen && caplen > t->p.snaplen ? t->p.snaplen : caplen;
+}
+
+void
+dp_session_dropped(struct dp_sessions *t, const struct dp_sess_ref *ref, uint32_t caplen)
+{
+	if (t->off_ds == UINT32_MAX || !ref || ref->pos < 0 || (uint32_t)ref->pos >= t->n_slots)
+		return;
+	const struct dp_sess *s = &t->s[ref->pos];
+	/* ended (its record written) before the drop, or the slot is another session's now:
+	 * nothing to correct (ids are compared on their low 32 bits: what an mbuf carries) */
+	if (!s->id || (uint32_t)s->id != (uint32_t)ref->id)
+		return;
+	struct sess_dataset *ds = (void *)(ext_of(t, (uint32_t)ref->pos) + t->off_ds);
+	ds->dropped_pkts++;
+	ds->dropped_bytes += stored_len(t, caplen);
+}
+
+void
+dp_session_dropped_packet(struct dp_sessions *t, const struct dp_pkt_info *pi, uint32_t caplen)
+{
+	if (t->off_ds == UINT32_MAX || pi->l3 == DP_L3_NONE ||
+		((pi->flags & DP_PKT_FRAGMENT) && !(pi->flags & DP_PKT_FIRST_FRAG)))
+		return;
+	struct sess_key k;
+	bool from_a;
+	uint32_t sig = make_key(t, pi, &k, &from_a);
+	int32_t pos = rte_hash_lookup_with_hash(t->h, &k, sig);
+	if (pos < 0)
+		return;
+	struct dp_sess_ref ref = { .pos = pos, .id = t->s[pos].id };
+	dp_session_dropped(t, &ref, caplen);
+}
+
+void
+dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_pkt_info *pi,
+	uint64_t ts_ns, uint32_t wirelen, uint32_t caplen, struct dp_sess_ref *ref)
+{
+	if (ref)
+		ref->pos = -1;
+	if (pi->l3 == DP_L3_NONE) {
+		t->counters[DP_SESS_NOT_IP]++;
+		return;
+	}
+	if ((pi->flags & DP_PKT_FRAGMENT) && !(pi->flags & DP_PKT_FIRST_FRAG)) {
+		t->counters[DP_SESS_FRAGMENTS]++;
+		return;
+	}
+	struct sess_key k;
+	bool from_a;
+	uint32_t sig = make_key(t, pi, &k, &from_a);
 	int32_t pos = rte_hash_lookup_with_hash(t->h, &k, sig);
 	struct dp_sess *s;
 	bool fresh = false;
@@ -437,6 +510,8 @@ dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_p
 			memset(ext_of(t, (uint32_t)pos) + t->off_fb_len, 0, 4);
 		if (t->off_stream_len != UINT32_MAX)
 			memset(ext_of(t, (uint32_t)pos) + t->off_stream_len, 0, 4);
+		if (t->off_ds != UINT32_MAX)
+			memset(ext_of(t, (uint32_t)pos) + t->off_ds, 0, sizeof(struct sess_dataset));
 		if (t->p.engine)
 			cls_session_begin(t->cw, ext_of(t, (uint32_t)pos) + t->off_cls);
 		t->active++;
@@ -454,6 +529,12 @@ dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_p
 	s->pkts[dir]++;
 	s->bytes[dir] += wirelen;
 	s->payload[dir] += plen;
+	if (t->off_ds != UINT32_MAX)
+		((struct sess_dataset *)(ext_of(t, idx) + t->off_ds))->stored += stored_len(t, caplen);
+	if (ref) {
+		ref->pos = (int32_t)idx;
+		ref->id = s->id;
+	}
 	if (ts_ns > s->last_ts)
 		s->last_ts = ts_ns;
 

@@ -58,6 +58,10 @@ struct dp_flow_rec {
 	uint8_t dirs[CLS_FIRST_N_MAX];
 	uint32_t iat_us[CLS_FIRST_N_MAX];
 	char label[CLS_LABEL_MAX];
+	/* what the dataset holds of it (has_dataset: the job writes shards) */
+	uint8_t has_dataset;
+	uint32_t dataset_pkts, dropped_pkts;
+	uint64_t dataset_bytes;      /* captured bytes stored (after snaplen) */
 };
 
 struct dp_sessions;
@@ -82,15 +86,32 @@ struct dp_session_params {
 	dp_flow_emit_fn emit;
 	void *emit_arg;
 	unsigned int worker;         /* for names and flow ids */
+	bool dataset;                /* the job writes shards: records say what they hold */
+	uint32_t snaplen;            /* the job's (0: whole packets), for the bytes stored */
+};
+
+/* A packet's session as dp_session_packet found it, to take the packet back out of the
+ * dataset figures if it is dropped before it is written (dp_session_dropped). */
+struct dp_sess_ref {
+	int32_t pos;                 /* -1: none */
+	uint64_t id;
 };
 
 /* NULL with errno (ENOMEM) on failure. Memory is reserved up front and touched lazily. */
 struct dp_sessions *dp_sessions_create(const struct dp_session_params *p);
 void dp_sessions_destroy(struct dp_sessions *t);
 
-/* Account one packet (frame data + parse result) to its session; classify while undecided. */
+/* Account one packet (frame data + parse result, caplen bytes captured) to its session;
+ * classify while undecided. ref (may be NULL) says which session it went to. */
 void dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_pkt_info *pi,
-	uint64_t ts_ns, uint32_t wirelen);
+	uint64_t ts_ns, uint32_t wirelen, uint32_t caplen, struct dp_sess_ref *ref);
+
+/* A packet accounted to ref's session will not be in the dataset (dropped on its way to the
+ * writer): its record says so. Nothing when the session has ended meanwhile. */
+void dp_session_dropped(struct dp_sessions *t, const struct dp_sess_ref *ref, uint32_t caplen);
+/* The same for a packet known by its parse result only (its session looked up, never made). */
+void dp_session_dropped_packet(struct dp_sessions *t, const struct dp_pkt_info *pi,
+	uint32_t caplen);
 
 /* Expire what is due at time `now_ns` (packet time offline, wall clock live), at most
  * gc_budget sessions; returns how many. */

@@ -21,6 +21,7 @@ struct dp_stage {
 	uint16_t n;
 	uint16_t link;
 	struct rte_mbuf *pkts[DP_BURST * 2];
+	struct dp_sess_ref refs[DP_BURST * 2]; /* each packet's session, for a drop here */
 };
 static RTE_DEFINE_PER_LCORE(struct dp_stage, stage[DP_MAX_JOBS]);
 
@@ -57,6 +58,11 @@ stage_flush(struct dp_capture *c, struct dp_worker *w, unsigned int j)
 	w->job[j].enqueued += done;
 	if (unlikely(done < s->n)) {
 		w->job[j].ring_full += s->n - done;
+		/* not in the dataset: the flow records say so */
+		if (w->sess[j])
+			for (unsigned int i = done; i < s->n; i++)
+				dp_session_dropped(w->sess[j], &s->refs[i],
+					rte_pktmbuf_pkt_len(s->pkts[i]));
 		rte_pktmbuf_free_bulk(&s->pkts[done], s->n - done);
 	}
 	s->n = 0;
@@ -71,20 +77,38 @@ dp_worker_flush(struct dp_capture *c, struct dp_worker *w)
 }
 
 static inline void
-stage_push(struct dp_capture *c, struct dp_worker *w, unsigned int j, struct rte_mbuf *m)
+stage_push(struct dp_capture *c, struct dp_worker *w, unsigned int j, struct rte_mbuf *m,
+	const struct dp_sess_ref *ref)
 {
 	struct dp_stage *s = &RTE_PER_LCORE(stage)[j];
 	uint16_t link = dp_meta(m)->link;
 	if (unlikely(s->n && (s->link != link || s->n == RTE_DIM(s->pkts))))
 		stage_flush(c, w, j);
 	s->link = link;
+	if (ref)
+		s->refs[s->n] = *ref;
+	else
+		s->refs[s->n].pos = -1;
 	s->pkts[s->n++] = m;
 	w->flush_mask |= 1u << j;
 }
 
+/* The mbuf is job j's alone: it carries its session there, so a packet its writer cannot
+ * write is taken out of the right flow record even when its addresses were anonymised. */
+static inline void
+mark_owner(const struct dp_worker *w, struct rte_mbuf *m, unsigned int j,
+	const struct dp_sess_ref *refs)
+{
+	struct dp_pkt_meta *meta = dp_meta(m);
+	meta->worker = (uint8_t)w->index;
+	meta->sess_job = refs ? (uint8_t)(j + 1) : 0;
+	meta->sess_pos = refs ? refs[j].pos : -1;
+	meta->sess_id = refs ? (uint32_t)refs[j].id : 0;
+}
+
 void
 dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf *m,
-	const struct dp_pkt_info *pi, uint32_t mask)
+	const struct dp_pkt_info *pi, uint32_t mask, const struct dp_sess_ref *refs)
 {
 	unsigned int n_match = (unsigned int)__builtin_popcount(mask);
 
@@ -95,7 +119,8 @@ dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf *m,
 		if (c->jobs[j].anonymise)
 			dp_anon_packet(w->anon[j], rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
 				pi);
-		stage_push(c, w, j, m);
+		mark_owner(w, m, j, refs);
+		stage_push(c, w, j, m, refs ? &refs[j] : NULL);
 		return;
 	}
 	if (n_match == 0) {
@@ -109,21 +134,28 @@ dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf *m,
 		sharers += !c->jobs[__builtin_ctz(mm)].anonymise;
 	if (sharers > 1) /* every segment: a writer frees the whole chain */
 		dp_mbuf_ref_all(m, (int16_t)(sharers - 1));
+	if (sharers) { /* shared: found again by its addresses (they are not anonymised) */
+		dp_meta(m)->worker = (uint8_t)w->index;
+		dp_meta(m)->sess_job = 0;
+	}
 	for (uint32_t mm = mask; mm; mm &= mm - 1) {
 		unsigned int j = (unsigned int)__builtin_ctz(mm);
 		if (!c->jobs[j].anonymise) {
-			stage_push(c, w, j, m);
+			stage_push(c, w, j, m, refs ? &refs[j] : NULL);
 			continue;
 		}
 		struct rte_mbuf *copy = rte_pktmbuf_copy(m, c->pool, 0, UINT32_MAX);
 		if (unlikely(!copy)) {
 			w->job[j].mbuf_alloc++;
+			if (refs && w->sess[j])
+				dp_session_dropped(w->sess[j], &refs[j], rte_pktmbuf_pkt_len(m));
 			continue;
 		}
 		*dp_meta(copy) = *dp_meta(m);
+		mark_owner(w, copy, j, refs);
 		dp_anon_packet(w->anon[j], rte_pktmbuf_mtod(copy, uint8_t *),
 			rte_pktmbuf_data_len(copy), pi);
-		stage_push(c, w, j, copy);
+		stage_push(c, w, j, copy, refs ? &refs[j] : NULL);
 	}
 	if (sharers == 0)
 		rte_pktmbuf_free(m);
@@ -137,6 +169,10 @@ process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
 {
 	uint64_t parse_cnt[DP_PARSE_STATUS_MAX] = {0};
 	uint64_t matched[DP_MAX_JOBS] = {0}, offered[DP_MAX_JOBS] = {0};
+	struct dp_sess_ref refs[DP_MAX_JOBS];
+	/* a job its writer ended (a limit, the disk) takes nothing more: what it would take
+	 * could not be written, and its flow records describe its dataset */
+	const uint32_t ended = atomic_load_explicit(&c->stopped_mask, memory_order_relaxed);
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -144,7 +180,7 @@ process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void *));
 		struct dp_pkt_info pi;
 		const uint16_t link = dp_meta(m)->link;
-		const uint32_t cand = t->by_link[link];
+		const uint32_t cand = t->by_link[link] & ~ended;
 		dp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
 			c->links[link].linktype, &pi);
 		parse_cnt[pi.status]++;
@@ -161,11 +197,14 @@ process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
 				if (w->sess[j])
 					dp_session_packet(w->sess[j],
 						rte_pktmbuf_mtod(m, const uint8_t *), &pi,
-						dp_meta(m)->ts_ns, dp_meta(m)->wirelen);
+						dp_meta(m)->ts_ns, dp_meta(m)->wirelen,
+						rte_pktmbuf_pkt_len(m), &refs[j]);
+				else
+					refs[j].pos = -1;
 			}
 		}
 		if (c->write_shards)
-			dp_worker_deliver(c, w, m, &pi, mask);
+			dp_worker_deliver(c, w, m, &pi, mask, refs);
 		else
 			rte_pktmbuf_free(m);
 	}
@@ -223,6 +262,28 @@ replay(struct dp_capture *c, struct dp_worker *w, unsigned int j)
 	uint64_t cur = atomic_load(&job->lookback_oldest_ns);
 	while (oldest < cur && !atomic_compare_exchange_weak(&job->lookback_oldest_ns, &cur, oldest))
 		;
+}
+
+void
+dp_worker_take_back(struct dp_capture *c, unsigned int j)
+{
+	struct dp_job *job = &c->jobs[j];
+	struct rte_mbuf *m;
+	while (job->returned && rte_ring_sc_dequeue(job->returned, (void **)&m) == 0) {
+		const struct dp_pkt_meta *meta = dp_meta(m);
+		struct dp_sessions *t = meta->worker < c->n_workers ?
+			c->workers[meta->worker].sess[j] : NULL;
+		if (t && meta->sess_job == j + 1) {
+			struct dp_sess_ref ref = { .pos = meta->sess_pos, .id = meta->sess_id };
+			dp_session_dropped(t, &ref, rte_pktmbuf_pkt_len(m));
+		} else if (t) {
+			struct dp_pkt_info pi;
+			dp_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+				c->links[meta->link].linktype, &pi);
+			dp_session_dropped_packet(t, &pi, rte_pktmbuf_pkt_len(m));
+		}
+		rte_pktmbuf_free(m);
+	}
 }
 
 /* New jobs in the table: those with a look-back are replayed before the next burst. */

@@ -16,16 +16,22 @@ int dp_worker_main(void *arg);
 extern struct dp_capture *dp_worker_capture;
 
 /* Hand one packet that the jobs in `mask` selected to their writer rings, anonymising copies as
- * each job asks. Consumes the mbuf. Packets are buffered per job and flushed by
+ * each job asks. Consumes the mbuf. refs[j] (refs may be NULL) is its session in job j's
+ * table: a drop on the way to the writer is taken out of that session's dataset figures. Packets are buffered per job and flushed by
  * dp_worker_flush() at the end of each burst. */
 void dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf *m,
-	const struct dp_pkt_info *pi, uint32_t mask);
+	const struct dp_pkt_info *pi, uint32_t mask, const struct dp_sess_ref *refs);
 void dp_worker_flush(struct dp_capture *c, struct dp_worker *w);
 
 /* Parse, filter and deliver a burst of mbufs whose metadata is set, to the jobs of table t.
  * Consumes the mbufs. */
 void dp_worker_process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
 	struct rte_mbuf **pkts, uint16_t n);
+
+/* At job j's end, once no worker delivers to it and its writer has drained: the packets its
+ * writer could not write (a limit, the disk) are taken out of its flow records, then freed.
+ * Call before its sessions are flushed. */
+void dp_worker_take_back(struct dp_capture *c, unsigned int j);
 
 /* After every worker lcore has returned: process what is left in the hand-over rings. */
 void dp_worker_drain(struct dp_capture *c);

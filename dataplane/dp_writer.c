@@ -157,14 +157,28 @@ drain_one(struct dp_capture *c, unsigned int j, unsigned int link, uint8_t *scra
 	if (n == 0)
 		return 0;
 	update_isb_counters(c, link, o);
+	/* packets not written go back to the job's end, out of its flow records, when it has
+	 * them (the rest are freed at once) */
+	struct rte_mbuf *back[WRITER_BURST];
+	unsigned int n_back = 0;
+	bool take_back = job->flows != NULL;
 	for (unsigned int i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		/* past --count / max_packets the job has ended: later packets are not its own */
-		if (unlikely(job->max_packets && job->written_total >= job->max_packets))
+		if (unlikely(job->max_packets && job->written_total >= job->max_packets)) {
+			if (take_back) {
+				back[n_back++] = m;
+				pkts[i] = NULL;
+			}
 			continue;
+		}
 		enum dp_writer_stop st = dp_shard_writer_stopped(o->sw);
 		if (unlikely(st != DP_WRITER_STOP_NONE)) {
 			o->dropped[drop_for(st)]++;
+			if (take_back) {
+				back[n_back++] = m;
+				pkts[i] = NULL;
+			}
 			continue;
 		}
 		uint32_t caplen = rte_pktmbuf_pkt_len(m);
@@ -185,12 +199,22 @@ drain_one(struct dp_capture *c, unsigned int j, unsigned int link, uint8_t *scra
 		if (st == DP_WRITER_STOP_NONE)
 			st = DP_WRITER_STOP_IO_ERROR;
 		o->dropped[drop_for(st)]++;
+		if (take_back) {
+			back[n_back++] = m;
+			pkts[i] = NULL;
+		}
 		if (!atomic_load(&job->stopped))
 			fprintf(stderr, "tide-dataplane: job %s link %s: %s, stopping\n", job->name,
 				c->links[link].name, dp_writer_stop_names[st]);
 		dp_job_stop(c, j, stop_for(st));
 	}
-	rte_pktmbuf_free_bulk(pkts, n);
+	rte_pktmbuf_free_bulk(pkts, n); /* NULLs (taken back) are skipped */
+	if (n_back) {
+		unsigned int kept = rte_ring_sp_enqueue_burst(job->returned, (void **)back, n_back,
+			NULL);
+		job->unattributed += n_back - kept;
+		rte_pktmbuf_free_bulk(&back[kept], n_back - kept);
+	}
 	return n;
 }
 

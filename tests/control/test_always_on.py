@@ -15,12 +15,18 @@ Proves, through the real Hive and one real drone process on replay-once pcap lin
 - shards stream: with 1 MiB shards, closed shards are on the Hive, SHA-256 verified, while the
   job still runs; a drone killed (-9) mid-job leaves them there intact and the job fails with
   the reason "drone lost";
+- flow records and the application mix describe the dataset: on a job that ends at its
+  max_size (its writer drops what was in flight) and anonymises, the records' dataset_pkts and
+  dataset_bytes add up exactly to the shards' IP packets and bytes, their addresses are the
+  shards' (anonymised), and /apps gives dataset bytes with the link's beside;
 - one failed link does not fail the job: the other link runs on to its limit and the job ends
   "partial", its reason naming the failed link, its dataset and manifest holding what the
   other link captured.
 """
 import json
+import csv
 import hashlib
+import socket
 import os
 import shutil
 import subprocess
@@ -219,6 +225,55 @@ def test_one_failed_link_makes_a_partial_job():
             expect(c.get("/api/v1/jobs?state=partial"), 200)
         finally:
             probe.stop()
+
+
+def frame_ip(data):
+    """(src, dst) of an Ethernet frame's IPv4/IPv6 header, or None."""
+    off = 12
+    et = int.from_bytes(data[off:off + 2], "big")
+    while et in (0x8100, 0x88A8):
+        off += 4
+        et = int.from_bytes(data[off:off + 2], "big")
+    off += 2
+    if et == 0x0800:
+        return (socket.inet_ntop(socket.AF_INET, data[off + 12:off + 16]),
+                socket.inet_ntop(socket.AF_INET, data[off + 16:off + 20]))
+    if et == 0x86DD:
+        return (socket.inet_ntop(socket.AF_INET6, data[off + 8:off + 24]),
+                socket.inet_ntop(socket.AF_INET6, data[off + 24:off + 40]))
+    return None
+
+
+def test_flow_records_agree_with_the_shards():
+    with Hive(BIN, args=["--dataplane-path", DATAPLANE]) as h:
+        c = admin(h)
+        wait_for("the local drone", lambda: online(c, "local"), ONLINE_WAIT)
+        job = expect(c.post("/api/v1/jobs", {
+            "name": "agrees", "max_size": 1 << 20, "max_duration": 120, "classify": True,
+            "anonymise": True, "snaplen": 200, "links": ["local/demo"]}), 201).json
+        ended = wait_job(c, job["id"], ("done", "partial", "failed", "cancelled"))
+        assert ended["state"] == "done", ended
+        base = os.path.join(h.data_dir, "jobs", str(job["id"]))
+        recs = []
+        shard_dir = os.path.join(base, "shards", "local", "demo")
+        for name in sorted(os.listdir(shard_dir)):
+            recs += pcapio.read_records(os.path.join(shard_dir, name))
+        ip = [r for r in recs if frame_ip(r.data)]
+        addrs = set(a for r in ip for a in frame_ip(r.data))
+        with open(os.path.join(base, "flows", "local", "demo.csv"), newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert rows, "no flow records"
+        got_pkts = sum(int(r["dataset_pkts"]) for r in rows)
+        got_bytes = sum(int(r["dataset_bytes"]) for r in rows)
+        assert (got_pkts, got_bytes) == (len(ip), sum(len(r.data) for r in ip)), \
+            (got_pkts, got_bytes, len(ip), sum(len(r.data) for r in ip), ended["counters"])
+        for r in rows:
+            assert int(r["dataset_pkts"]) + int(r["dropped_pkts"]) == \
+                int(r["pkts_fwd"]) + int(r["pkts_bwd"]), r
+            assert r["src_ip"] in addrs and r["dst_ip"] in addrs, r
+        apps = expect(c.get("/api/v1/jobs/%d/apps" % job["id"]), 200).json["items"]
+        assert sum(a["bytes"] for a in apps) == got_bytes, apps
+        assert all(a["link_bytes"] >= a["bytes"] for a in apps), apps
 
 
 cplib.run_tests(globals())

@@ -239,10 +239,18 @@ export default {
 					: 'Classification is off for this job.'));
 				return;
 			}
+			/* what the dataset holds; what the link carried in those sessions beside it when
+			 * it differs (packets dropped before the writer) */
+			const beside = (a) => {
+				const link = appsMetric === 'bytes' ? a.link_bytes : appsMetric === 'packets' ? a.link_packets : undefined;
+				if (link === undefined || link === a[appsMetric])
+					return '';
+				return ` (link ${appsMetric === 'bytes' ? fmtBytes(link) : fmtCount(link)})`;
+			};
 			const items = apps.map((a) => ({ label: a.app, value: a[appsMetric] ?? 0,
-				text: appsMetric === 'bytes' ? fmtBytes(a.bytes) : fmtCount(a[appsMetric]) }))
+				text: (appsMetric === 'bytes' ? fmtBytes(a.bytes) : fmtCount(a[appsMetric])) + beside(a) }))
 				.sort((a, b) => b.value - a.value);
-			replace(appsBox, barList(items, { label: `Application mix by ${appsMetric}` }),
+			replace(appsBox, barList(items, { label: `Application mix by ${appsMetric} in the dataset` }),
 				appsFrom === 'summary' ? h('p', { class: 'hint' }, 'From the dataset\'s flow summaries (flows/*.summary.csv).') : null);
 		}
 
