@@ -368,7 +368,17 @@ class LiveTest(unittest.TestCase):
         lv = self.start(["--out", out, "--drone", "d", "--snaplen", "64", "--filter", "udp port 123", "--shard-size", "1M", "--max-size", "256M",
                          "--max-duration", "30", "--workers", "1", "--quiet"],
                         ["--vdev", "net_pcap0,rx_pcap=%s,infinite_rx=1" % path], tag="term")
-        time.sleep(1.5)
+        # once packets reach a shard the workers run, so the signal handlers are in place
+        # (an event, not a sleep: start-up takes seconds under ASan on busy cores)
+        shard_dir = os.path.join(out, "shards", "d", "net_pcap0")
+
+        def writing():
+            try:
+                return any(os.path.getsize(os.path.join(shard_dir, f)) > 512
+                           for f in os.listdir(shard_dir))
+            except OSError:
+                return False
+        wait_for(lambda: lv.p.poll() is not None or writing(), 120.0)
         self.assertIsNone(lv.p.poll(), "tide exited early\n" + lv.describe())
         os.kill(lv.p.pid, signal.SIGTERM)
         rc = lv.wait(30)
