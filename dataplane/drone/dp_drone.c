@@ -15,8 +15,9 @@
  * can change them — so the capture ends "failed" at once with the Hive's reason ("disk full on
  * the Hive: ..." for 507 disk_full) and the files that were stored.
  *
- * Spool: SPOOL/<job>-<link>/ is a capture's dataset directory; SPOOL/<job>-<link>.counters its
- * last live counters (rewritten with each status); SPOOL/tuning.json the tuning last received.
+ * Spool (dp_spool.c): SPOOL/<job>-<link>/ is a capture's dataset directory;
+ * SPOOL/<job>-<link>.counters its last live counters (rewritten with each status);
+ * SPOOL/tuning.json the tuning last received.
  * A capture directory left by an earlier drone process (killed) is uploaded at start as failed
  * "drone restarted": completed shards survive, .part files are not sent, and its counters are
  * those of its manifest when it had ended, else its last saved ones — never the zeros of a
@@ -52,6 +53,7 @@
 #include <jansson.h>
 
 #include "dp_anon.h"
+#include "dp_agent.h"
 #include "dp_drone.h"
 #include "dp_hive.h"
 #include "dp_live.h"
@@ -63,67 +65,6 @@
  * could only shorten a path, which then fails to open and is reported. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-#define MAX_LINKS 16
-#define MAX_CAPTURES 64
-#define TICK_MS 100
-#define STATUS_MS 1000
-#define BACKOFF_MAX_MS 5000
-#define MAX_UPLOAD_FILES 4096
-#define UPLOAD_RETRY_MS 1000     /* a Hive that cannot take files now: next round after this, */
-#define UPLOAD_RETRY_MAX_MS 30000 /* doubling up to this */
-#define LINK_NAME_MAX 31
-#define WS_PATH "/api/v1/drones/connect"
-#define UPLOAD_PREFIX "/api/v1/drones/upload/"
-#define DEFAULT_LOOKBACK_MIB 256   /* per link; tuning lookback_mib (0: no look-back) */
-
-enum cap_state { CAP_FREE, CAP_RUNNING, CAP_STOPPING, CAP_UPLOADING, CAP_REPORTING };
-
-struct capture {
-	enum cap_state state;
-	long long job;
-	int link;
-	int slot;              /* its job slot in the dataplane while running or finishing */
-	bool cancelled, leftover;
-	bool upload_refused;   /* the Hive refused a file for good: the capture failed (reason) */
-	bool exit_ok;          /* the dataplane closed its dataset without an error */
-	int64_t started_ms;
-	char dir[PATH_MAX];
-	char reason[256];
-	json_t *sent;          /* shards uploaded while it ran [{path, size, sha256}] (uploader) */
-	json_t *counters;      /* live, from the dataplane; final, from the manifest */
-	json_t *ended;         /* the "ended" message, kept until the Hive acknowledges */
-};
-
-struct agent {
-	struct dp_hive hive;   /* the drone listener's (--hive, --hive-ca, --hive-name) */
-	atomic_int upload_port; /* the HTTP API's, from the welcome; 0 until welcomed */
-	atomic_bool upload_tls; /* ... over HTTPS (the welcome's upload_tls) */
-	char name[64];
-	char token[128];
-	char spool[PATH_MAX];
-	char self[PATH_MAX];
-	char **argv;           /* our own, to re-execute with a new tuning */
-	struct dp_live_link links[MAX_LINKS];
-	int n_links;
-	struct capture caps[MAX_CAPTURES];
-	json_t *tuning;        /* as last received; {} = defaults */
-	json_t *running;       /* the tuning the dataplane started with */
-	json_t *dataplane;     /* what it runs with: lcores, workers, … (for the hello) */
-	bool dataplane_up;
-	char dataplane_error[512];
-	bool restart_pending;  /* a new tuning waits for the captures to end */
-	json_t *host;
-
-	pthread_mutex_t mu;    /* guards the upload queue */
-	pthread_cond_t upload_cv;
-	json_t *inbox;         /* messages received in this tick */
-	struct dp_ws *ws;      /* the link to the Hive, NULL while away */
-	int upload_queue[MAX_CAPTURES];
-	int n_upload;
-	bool upload_done[MAX_CAPTURES];
-	atomic_bool quit;
-};
-
 static volatile sig_atomic_t stop_signal;
 
 static void
@@ -132,7 +73,7 @@ on_signal(int sig)
 	stop_signal = sig;
 }
 
-static int64_t
+int64_t
 mono_ms(void)
 {
 	struct timespec ts;
@@ -140,9 +81,7 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void
+void
 logf_(const char *fmt, ...)
 {
 	char when[32];
@@ -454,7 +393,7 @@ pick_cpus(int node, int *cpus, int max)
 
 /* ---- captures ------------------------------------------------------------------------------ */
 
-static int
+int
 find_link(const struct agent *a, const char *name)
 {
 	for (int i = 0; i < a->n_links; i++)
@@ -496,7 +435,6 @@ refuse_start(struct agent *a, long long job, const char *link, const char *why)
 	logf_("job %lld on %s refused: %s", job, link, why);
 }
 
-static int remove_tree(const char *path);
 
 static void
 start_capture(struct agent *a, json_t *m)
@@ -568,7 +506,7 @@ start_capture(struct agent *a, json_t *m)
 	json_decref(params);
 	memset(key, 0, sizeof(key));
 	if (slot < 0) {
-		remove_tree(c->dir);
+		dp_spool_remove_tree(c->dir);
 		memset(c, 0, sizeof(*c));
 		return refuse_start(a, job, link, err);
 	}
@@ -603,7 +541,7 @@ stop_capture(struct agent *a, json_t *m, bool cancel)
 }
 
 /* dataplane or manifest counters → {packets, bytes, received, drops, drops_by_reason} */
-static json_t *
+json_t *
 counters_from(json_t *t)
 {
 	json_t *by = json_object();
@@ -723,304 +661,6 @@ collect_ended(struct agent *a)
 		json_decref(ended[k].counters);
 }
 
-/* ---- uploads ------------------------------------------------------------------------------ */
-
-/* PUTs one file to the Hive's HTTP port (named in its welcome); the Hive's answer in *ans
- * (status 0: it gave none, or has not said yet where uploads go — "not now"). */
-static void
-put_file(struct agent *a, long long job, const char *path, const char *dest, const char *sha,
-	long long size, struct dp_upload_answer *ans)
-{
-	char target[PATH_MAX];
-	snprintf(target, sizeof(target), UPLOAD_PREFIX "%lld/%s", job, dest);
-	int port = atomic_load(&a->upload_port);
-	int fd = port ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd < 0) {
-		memset(ans, 0, sizeof(*ans));
-		snprintf(ans->message, sizeof(ans->message), "%s", port ? strerror(errno) :
-			"not welcomed yet: the Hive has not said where uploads go");
-		return;
-	}
-	dp_upload_put(&a->hive, port, atomic_load(&a->upload_tls), target, a->token, fd, size,
-		sha, ans);
-	close(fd);
-}
-
-enum upload_outcome {
-	UPLOADED,        /* every file stored */
-	UPLOAD_LATER,    /* the Hive cannot take them now: the whole capture again, later */
-	UPLOAD_REFUSED,  /* a file was refused for good: c->reason says why */
-	UPLOAD_GONE,     /* the job no longer exists on the Hive */
-};
-
-/* The reason a refused upload gives the capture (and so the job): the Hive's own words. */
-static void
-refusal(struct capture *c, const struct dp_upload_answer *ans)
-{
-	if (ans->status == 507 && strcmp(ans->code, "disk_full") == 0)
-		snprintf(c->reason, sizeof(c->reason), "disk full on the Hive: %s", ans->message);
-	else
-		snprintf(c->reason, sizeof(c->reason), "upload refused by the Hive (HTTP %d %s): %s",
-			ans->status, ans->code[0] ? ans->code : "error", ans->message);
-}
-
-static bool
-already_sent(const json_t *sent, const char *dest)
-{
-	size_t i;
-	json_t *f;
-	json_array_foreach(sent, i, f)
-		if (strcmp(json_string_value(json_object_get(f, "path")), dest) == 0)
-			return true;
-	return false;
-}
-
-/* Uploads one capture's files; *list receives those stored (UPLOADED or UPLOAD_REFUSED), the
- * shards sent while it ran included. */
-static enum upload_outcome
-upload_capture(struct agent *a, struct capture *c, json_t **list)
-{
-	static struct dp_upload_file files[MAX_UPLOAD_FILES];
-	int n = dp_upload_collect(c->dir, a->name, a->links[c->link].name, files,
-		MAX_UPLOAD_FILES);
-	*list = c->sent ? json_deep_copy(c->sent) : json_array();
-	for (int i = 0; i < n; i++) {
-		if (already_sent(c->sent, files[i].dest))
-			continue;
-		char path[PATH_MAX + 600], sha[65];
-		long long size = 0;
-		snprintf(path, sizeof(path), "%s/%s", c->dir, files[i].rel);
-		if (dp_upload_sha256(path, sha, &size) != 0)
-			continue;
-		struct dp_upload_answer ans;
-		for (int attempt = 0;; attempt++) {
-			put_file(a, c->job, path, files[i].dest, sha, size, &ans);
-			/* a body damaged on the way is sent again, twice at most */
-			if (ans.status != 422 || strcmp(ans.code, "checksum_mismatch") || attempt == 2)
-				break;
-		}
-		switch (dp_upload_verdict(&ans)) {
-		case DP_UPLOAD_STORED:
-			json_array_append_new(*list, json_pack("{s:s, s:I, s:s}", "path",
-				files[i].dest, "size", (json_int_t)size, "sha256", sha));
-			break;
-		case DP_UPLOAD_RETRY:
-			logf_("job %lld: %s: the Hive cannot take it now (%s%s%s); trying again later",
-				c->job, files[i].dest, ans.status ? "HTTP " : "",
-				ans.status ? ans.code : "", ans.message);
-			json_decref(*list);
-			*list = NULL;
-			return UPLOAD_LATER;
-		case DP_UPLOAD_GONE:
-			logf_("job %lld: %s: the Hive no longer has this job (HTTP 404)", c->job,
-				files[i].dest);
-			json_decref(*list);
-			*list = NULL;
-			return UPLOAD_GONE;
-		case DP_UPLOAD_REFUSED:
-			refusal(c, &ans);
-			logf_("job %lld: %s refused (HTTP %d %s: %s); the capture fails, not retried",
-				c->job, files[i].dest, ans.status, ans.code, ans.message);
-			return UPLOAD_REFUSED;
-		}
-	}
-	return UPLOADED;
-}
-
-/* Shards reach the Hive as they close, while their capture runs: a drone lost mid-job loses
- * at most the shard it had open. One pass over the running captures; a Hive that cannot take
- * a file now ends the pass (the next one, a second later, tries again); a refusal is left to
- * the capture's final upload, which reports it. Called with a->mu held; releases it while
- * uploading. */
-static void
-stream_shards(struct agent *a)
-{
-	static struct dp_upload_file files[MAX_UPLOAD_FILES];
-	for (int idx = 0; idx < MAX_CAPTURES; idx++) {
-		struct capture *c = &a->caps[idx];
-		if (c->state != CAP_RUNNING && c->state != CAP_STOPPING)
-			continue;
-		/* the capture's identity and directory do not change while it runs */
-		long long job = c->job;
-		char dir[PATH_MAX], link[LINK_NAME_MAX + 1];
-		snprintf(dir, sizeof(dir), "%s", c->dir);
-		snprintf(link, sizeof(link), "%s", a->links[c->link].name);
-		json_t *sent = json_incref(c->sent);
-		pthread_mutex_unlock(&a->mu);
-		int n = dp_upload_collect(dir, a->name, link, files, MAX_UPLOAD_FILES);
-		bool later = false;
-		for (int i = 0; i < n && !later && !atomic_load(&a->quit); i++) {
-			/* only closed shards: the flow records and the manifest are written to the
-			 * end */
-			if (strncmp(files[i].rel, "shards/", 7) || already_sent(sent, files[i].dest))
-				continue;
-			char path[PATH_MAX + 600], sha[65];
-			long long size = 0;
-			snprintf(path, sizeof(path), "%s/%s", dir, files[i].rel);
-			if (dp_upload_sha256(path, sha, &size) != 0)
-				continue;
-			struct dp_upload_answer ans;
-			put_file(a, job, path, files[i].dest, sha, size, &ans);
-			if (dp_upload_verdict(&ans) == DP_UPLOAD_STORED)
-				json_array_append_new(sent, json_pack("{s:s, s:I, s:s}", "path",
-					files[i].dest, "size", (json_int_t)size, "sha256", sha));
-			else
-				later = true;
-		}
-		json_decref(sent);
-		pthread_mutex_lock(&a->mu);
-	}
-}
-
-static void *
-uploader(void *arg)
-{
-	struct agent *a = arg;
-	int pause_ms = UPLOAD_RETRY_MS;
-	pthread_mutex_lock(&a->mu);
-	while (!atomic_load(&a->quit)) {
-		if (a->n_upload == 0) {
-			stream_shards(a);
-			if (a->n_upload || atomic_load(&a->quit))
-				continue;
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			pthread_cond_timedwait(&a->upload_cv, &a->mu, &ts);
-			continue;
-		}
-		int idx = a->upload_queue[0];
-		memmove(a->upload_queue, a->upload_queue + 1, sizeof(int) * (size_t)--a->n_upload);
-		pthread_mutex_unlock(&a->mu);
-		struct capture *c = &a->caps[idx];
-		json_t *files = NULL;
-		enum upload_outcome o = c->cancelled ? UPLOADED : upload_capture(a, c, &files);
-		pthread_mutex_lock(&a->mu);
-		if (o == UPLOAD_LATER) {
-			/* again after a pause (a capture that ends meanwhile wakes us early) */
-			a->upload_queue[a->n_upload++] = idx;
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += pause_ms / 1000;
-			ts.tv_nsec += (long)(pause_ms % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			if (!atomic_load(&a->quit))
-				pthread_cond_timedwait(&a->upload_cv, &a->mu, &ts);
-			pause_ms = pause_ms * 2 > UPLOAD_RETRY_MAX_MS ? UPLOAD_RETRY_MAX_MS : pause_ms * 2;
-			continue;
-		}
-		pause_ms = UPLOAD_RETRY_MS;
-		json_decref(c->ended);
-		c->ended = files ? files : json_array(); /* picked up by the main loop */
-		if (o == UPLOAD_GONE)
-			json_object_set_new(c->counters, "job_gone", json_true());
-		c->upload_refused = o == UPLOAD_REFUSED;
-		a->upload_done[idx] = true;
-	}
-	pthread_mutex_unlock(&a->mu);
-	return NULL;
-}
-
-static int
-remove_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	if (!d)
-		return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char sub[PATH_MAX];
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		if (e->d_type == DT_DIR)
-			remove_tree(sub);
-		else
-			unlink(sub);
-	}
-	closedir(d);
-	return rmdir(path) == 0 ? 0 : -errno;
-}
-
-static void
-release(struct agent *a, struct capture *c)
-{
-	char p[PATH_MAX + 8];
-	remove_tree(c->dir);
-	snprintf(p, sizeof(p), "%s.log", c->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s.key", c->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s.counters", c->dir);
-	unlink(p);
-	pthread_mutex_lock(&a->mu);
-	json_decref(c->counters);
-	json_decref(c->ended);
-	json_decref(c->sent);
-	memset(c, 0, sizeof(*c));
-	pthread_mutex_unlock(&a->mu);
-}
-
-/* What a capture left by an earlier agent counted: its manifest's counters when it had ended,
- * else those of its last status. */
-static json_t *
-leftover_counters(const char *dir)
-{
-	char path[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/manifest.json", dir);
-	json_t *man = json_load_file(path, 0, NULL);
-	json_t *mc = json_object_get(man, "counters");
-	json_t *out = json_is_object(mc) ? counters_from(mc) : NULL;
-	json_decref(man);
-	if (!out) {
-		snprintf(path, sizeof(path), "%s.counters", dir);
-		out = json_load_file(path, 0, NULL);
-	}
-	if (!json_is_object(out)) {
-		json_decref(out);
-		out = json_object();
-	}
-	return out;
-}
-
-/* Spool directories of an earlier agent: their captures died with it. */
-static void
-adopt_leftovers(struct agent *a)
-{
-	DIR *d = opendir(a->spool);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		long long job;
-		char link[64];
-		if (e->d_type != DT_DIR || sscanf(e->d_name, "%lld-%63s", &job, link) != 2 || job <= 0)
-			continue;
-		int li = find_link(a, link);
-		struct capture *c = NULL;
-		for (int i = 0; i < MAX_CAPTURES && !c; i++)
-			if (a->caps[i].state == CAP_FREE)
-				c = &a->caps[i];
-		if (li < 0 || !c)
-			continue;
-		memset(c, 0, sizeof(*c));
-		c->job = job;
-		c->link = li;
-		c->leftover = true;
-		snprintf(c->dir, sizeof(c->dir), "%s/%s", a->spool, e->d_name);
-		c->counters = leftover_counters(c->dir);
-		snprintf(c->reason, sizeof(c->reason), "drone restarted during the capture");
-		logf_("job %lld on %s: left by an earlier drone process; sending its completed files",
-			job, link);
-		c->state = CAP_UPLOADING;
-		int idx = (int)(c - a->caps);
-		a->upload_queue[a->n_upload++] = idx;
-	}
-	if (d)
-		closedir(d);
-}
-
 /* ---- messages from the Hive ----------------------------------------------------------------- */
 
 static void
@@ -1068,7 +708,7 @@ handle(struct agent *a, json_t *m)
 		int li = link ? find_link(a, link) : -1;
 		struct capture *c = li >= 0 ? find_capture(a, job, li) : NULL;
 		if (c && c->state == CAP_REPORTING)
-			release(a, c);
+			dp_spool_release(a, c);
 	} else if (strcmp(type, "error") == 0) {
 		logf_("the Hive refused us: %s",
 			json_string_value(json_object_get(m, "message")) ?: "(no reason)");
@@ -1257,7 +897,7 @@ dp_drone_main(int argc, char **argv)
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->upload_cv, NULL);
 	a->inbox = json_array();
-	adopt_leftovers(a);
+	dp_spool_adopt_leftovers(a);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -1267,7 +907,7 @@ dp_drone_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	open_dataplane(a);
 	pthread_t up;
-	if (pthread_create(&up, NULL, uploader, a) != 0)
+	if (pthread_create(&up, NULL, dp_spool_uploader, a) != 0)
 		return 1;
 
 	int64_t next_connect = 0, last_status = 0, stopping_since = 0;
@@ -1317,7 +957,7 @@ dp_drone_main(int argc, char **argv)
 				bool gone = json_is_true(json_object_get(c->counters, "job_gone"));
 				if (gone) {
 					json_decref(files);
-					release(a, c);
+					dp_spool_release(a, c);
 					continue;
 				}
 				const char *st = c->cancelled ? "cancelled" :
