@@ -19,16 +19,18 @@ Proves, through the real Hive and one real drone process on replay-once pcap lin
   max_size (its writer drops what was in flight) and anonymises, the records' dataset_pkts and
   dataset_bytes add up exactly to the shards' IP packets and bytes, their addresses are the
   shards' (anonymised), and /apps gives dataset bytes with the link's beside;
+- a bad parameter that reaches a drone (written into the Hive's database behind the REST
+  edge's back) is refused by the drone's own contract check, naming the field;
 - one failed link does not fail the job: the other link runs on to its limit and the job ends
   "partial", its reason naming the failed link, its dataset and manifest holding what the
   other link captured.
 """
-import json
 import csv
 import hashlib
-import socket
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -274,6 +276,22 @@ def test_flow_records_agree_with_the_shards():
         apps = expect(c.get("/api/v1/jobs/%d/apps" % job["id"]), 200).json["items"]
         assert sum(a["bytes"] for a in apps) == got_bytes, apps
         assert all(a["link_bytes"] >= a["bytes"] for a in apps), apps
+
+
+def test_the_drone_checks_the_contract_too():
+    with Hive(BIN, args=["--dataplane-path", DATAPLANE]) as h:
+        c = admin(h)
+        wait_for("the local drone", lambda: online(c, "local"), ONLINE_WAIT)
+        con = h.db()
+        now = int(time.time() * 1000)
+        con.execute("INSERT INTO jobs (id, name, owner_id, owner, filter, max_size, max_duration,"
+                    " snaplen, link, state, created_at) VALUES (7, 'behind the edge', 1, 'admin',"
+                    " '', 1048576, 60, 5, 'demo', 'pending', ?)", (now,))
+        con.execute("INSERT INTO job_links (job_id, drone, link) VALUES (7, 'local', 'demo')")
+        con.commit()
+        con.close()
+        ended = wait_job(c, 7, ("done", "partial", "failed", "cancelled"))
+        assert ended["state"] == "failed" and "snaplen" in ended["reason"], ended
 
 
 cplib.run_tests(globals())
