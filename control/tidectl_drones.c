@@ -31,7 +31,7 @@ static const struct tune_key {
 	{ "writer_cores", false, "writer cores (1..cores)" },
 	{ "numa_node", false, "NUMA node (-1 = the NIC's, 0..numa_nodes-1)" },
 	{ "hugepages", true, "use hugepages (true/false)" },
-	{ "lookback_mib", false, "look-back buffer per link in MiB (0 = none; default 256)" },
+	{ "lookback_mib", false, "look-back buffer per link in MiB (0 = none; default 64)" },
 };
 #define N_KEYS (sizeof(tune_keys) / sizeof(tune_keys[0]))
 
@@ -470,7 +470,7 @@ const struct tc_cmd tc_drone_cmds[] = {
 		"with them as soon as no job runs on it; changes are audited (drone.tune).\n\n"
 		"keys: workers rx_queues rx_desc tx_desc burst mempool_size writer_cores\n"
 		"      numa_node (-1 = the NIC's node) hugepages (true/false)\n"
-		"      lookback_mib (look-back buffer per link; 0 = none, default 256)\n"
+		"      lookback_mib (look-back buffer per link; 0 = none, default 64)\n"
 		"example: tidectl tune local workers=2 rx_desc=2048 hugepages=true\n", cmd_tune },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -153,9 +153,12 @@ def test_jobs_create_every_option_and_lifecycle():
                     "-q").out.strip()
     e.wait_state(int(long_job), ("running",))
     e.wait_capturing(int(long_job))
-    queued = e.ok("jobs", "create", "queued", "-s", "8M", "-t", "10m", "-q").out.strip()
-    r = e.fails(9, "jobs", "wait", queued, "--state", "running", "--for", "2s", "--interval", "0.5")
-    assert "not running after 2s" in r.err, r
+    # a second job runs beside it on the same link (job slots)
+    queued = e.ok("jobs", "create", "beside", "-f", "tcp port 9", "-s", "8M", "-t", "10m",
+                  "-q").out.strip()
+    e.wait_state(int(queued), ("running",))
+    r = e.fails(9, "jobs", "wait", long_job, "--state", "done", "--for", "2s", "--interval", "0.5")
+    assert "not done after 2s" in r.err, r
     e.fails(5, "jobs", "delete", long_job)                      # still running
     r = e.ok("jobs", "cancel", queued)
     assert "cancelled" in r.out, r

@@ -93,7 +93,7 @@ async function tune(d, say) {
 			num('writer_cores', 0, cores, `CPUs reserved for the writer, 0–${cores}`),
 			choice('numa_node', [[-1, 'the NIC\'s node'], ...Array.from({ length: lim.numa_nodes ?? 1 }, (_, i) => [i, `node ${i}`])], 'where lcores and memory go'),
 			choice('hugepages', [['true', 'yes'], ['false', 'no']], `${lim.hugepages_total ?? 0} huge pages on the host`),
-			num('lookback_mib', 0, 65536, 'look-back buffer per link, MiB (0 = none; default 256): how far back a job may begin'));
+			num('lookback_mib', 0, 65536, 'look-back buffer per link, MiB (0 = none; default 64): how far back a job may begin'));
 	}, {
 		ok: 'Apply',
 		validate: async () => {
