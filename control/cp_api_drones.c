@@ -439,6 +439,7 @@ put_tuning(struct cp_req *r)
 		{ "numa_node", CP_FIELD_INT, false, -1, 64 },
 		{ "hugepages", CP_FIELD_BOOL, false, 0, 0 },
 		{ "lookback_mib", CP_FIELD_INT, false, 0, 65536 },
+		{ "busy_poll", CP_FIELD_BOOL, false, 0, 0 },
 	};
 	if (cp_check_body(r, fields, sizeof(fields) / sizeof(fields[0])))
 		return r->status;

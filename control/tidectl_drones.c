@@ -32,6 +32,7 @@ static const struct tune_key {
 	{ "numa_node", false, "NUMA node (-1 = the NIC's, 0..numa_nodes-1)" },
 	{ "hugepages", true, "use hugepages (true/false)" },
 	{ "lookback_mib", false, "look-back buffer per link in MiB (0 = none; default 64)" },
+	{ "busy_poll", true, "never nap on a quiet link: dedicated cores (true/false)" },
 };
 #define N_KEYS (sizeof(tune_keys) / sizeof(tune_keys[0]))
 
@@ -405,7 +406,7 @@ cmd_tune(struct tc_ctx *c, int argc, char **argv)
 			json_decref(body);
 			return tc_usage_error(cmd, "'%s': expected KEY=VALUE with KEY one of workers, "
 				"rx_queues, rx_desc, tx_desc, burst, mempool_size, writer_cores, numa_node, "
-				"hugepages, lookback_mib", argv[i]);
+				"hugepages, lookback_mib, busy_poll", argv[i]);
 		}
 		const char *v = eq + 1;
 		if (k->boolean) {
@@ -471,6 +472,7 @@ const struct tc_cmd tc_drone_cmds[] = {
 		"keys: workers rx_queues rx_desc tx_desc burst mempool_size writer_cores\n"
 		"      numa_node (-1 = the NIC's node) hugepages (true/false)\n"
 		"      lookback_mib (look-back buffer per link; 0 = none, default 64)\n"
+		"      busy_poll (true: workers never nap on a quiet link; for dedicated cores)\n"
 		"example: tidectl tune local workers=2 rx_desc=2048 hugepages=true\n", cmd_tune },
 	{ NULL, NULL, NULL, NULL },
 };

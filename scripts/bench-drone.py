@@ -69,7 +69,7 @@ def pipeline(build, runs):
 
 
 def drone_pid(h):
-    out = subprocess.run(["pgrep", "-P", str(h.proc.pid), "-f", "--hive"], capture_output=True,
+    out = subprocess.run(["pgrep", "-P", str(h.proc.pid), "-f", "tide-dataplane"], capture_output=True,
                          text=True).stdout.split()
     return int(out[0]) if out else None
 

@@ -93,6 +93,7 @@ async function tune(d, say) {
 			num('writer_cores', 0, cores, `CPUs reserved for the writer, 0–${cores}`),
 			choice('numa_node', [[-1, 'the NIC\'s node'], ...Array.from({ length: lim.numa_nodes ?? 1 }, (_, i) => [i, `node ${i}`])], 'where lcores and memory go'),
 			choice('hugepages', [['true', 'yes'], ['false', 'no']], `${lim.hugepages_total ?? 0} huge pages on the host`),
+			choice('busy_poll', [['false', 'no: nap when the link is quiet'], ['true', 'yes: dedicated cores']], 'workers busy-poll'),
 			num('lookback_mib', 0, 65536, 'look-back buffer per link, MiB (0 = none; default 64): how far back a job may begin'));
 	}, {
 		ok: 'Apply',
@@ -101,8 +102,9 @@ async function tune(d, say) {
 			for (const [k, el] of Object.entries(inputs)) {
 				if (el.value === '')
 					continue; /* default: not sent (a key once set stays until changed) */
-				const v = k === 'hugepages' ? el.value === 'true' : Number(el.value);
-				if (k !== 'hugepages' && !Number.isInteger(v))
+				const boolean = k === 'hugepages' || k === 'busy_poll';
+				const v = boolean ? el.value === 'true' : Number(el.value);
+				if (!boolean && !Number.isInteger(v))
 					return `${label(k)} must be a whole number.`;
 				if (v !== cur[k])
 					body[k] = v;
