@@ -10,6 +10,9 @@ figures; never fails on them.
  3. job start: JOBS jobs one after the other on the demo link through the real Hive: the
     drone's own "start message → filter live" time (its log), POST → the Hive's started_at,
     and POST → the dataset's first packet; median and p99.
+ 4. writer: `tide-bench writer` (the shard writer alone, one core): 64-byte packets into tmpfs
+    (Mpps), then 1500-byte packets to the real disk (MB/s, fsync and SHA-256 of each shard
+    included) against `dd oflag=direct` writing as many bytes to the same disk in the same run.
 
 Usage: python3 scripts/bench-drone.py [--build build] [--runs 3] [--jobs 20]
 Needs root (TAP device, hugepages for the pipeline part).
@@ -153,12 +156,47 @@ def job_start(build, n):
                                                                    len(xs)))
 
 
+def writer(build, runs, disk_dir):
+    import shutil
+    import tempfile
+    bench = os.path.join(build, "tide-bench")
+
+    def run(target, size, packets):
+        shutil.rmtree(target, ignore_errors=True)
+        out = subprocess.run([bench, "writer", target, "--size", str(size), "--packets",
+                              str(packets)], capture_output=True, text=True).stdout
+        shutil.rmtree(target, ignore_errors=True)
+        m = re.search(r"RESULT .*mpps=([0-9.]+) mpps_cpu=([0-9.]+) mbps=([0-9.]+)", out)
+        return tuple(float(x) for x in m.groups()) if m else (float("nan"),) * 3
+    print("== writer: one core, median of %d runs ==" % runs)
+    shm = tempfile.mkdtemp(prefix="tide-writer-", dir="/dev/shm")
+    r = [run(os.path.join(shm, "w"), 64, 20000000) for _ in range(runs)]
+    os.rmdir(shm)
+    print("  tmpfs, 64 B:   %6.2f Mpps (wall)  %6.2f Mpps per CPU second  (%6.1f MB/s)" % (
+        median([x[0] for x in r]), median([x[1] for x in r]), median([x[2] for x in r])))
+    os.makedirs(disk_dir, exist_ok=True)
+    packets = 1000000  # 1.5 GB of 1500-byte packets: past the page cache's dirty limit
+    tide, dd = [], []
+    for _ in range(runs):
+        tide.append(run(os.path.join(disk_dir, "w"), 1500, packets)[2])
+        f = os.path.join(disk_dir, "dd.bin")
+        t0 = time.monotonic()
+        subprocess.run(["dd", "if=/dev/zero", "of=" + f, "bs=1M", "count=%d" % (1500 * packets >> 20),
+                        "oflag=direct", "conv=fsync"], capture_output=True)
+        dd.append((1500 * packets >> 20) * 1048576 / (time.monotonic() - t0) / 1e6)
+        os.unlink(f)
+    print("  disk, 1500 B:  tide %7.1f MB/s   dd oflag=direct %7.1f MB/s   ratio %.2f" % (
+        median(tide), median(dd), median(tide) / median(dd)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=20)
-    ap.add_argument("--only", choices=("pipeline", "idle", "start"))
+    ap.add_argument("--only", choices=("pipeline", "idle", "start", "writer"))
+    ap.add_argument("--disk-dir", default=os.path.join(ROOT, "build", "bench-disk"),
+                    help="a directory on the disk to measure (default: under build/)")
     a = ap.parse_args()
     hugepages()
     if a.only in (None, "pipeline"):
@@ -167,6 +205,8 @@ def main():
         idle(a.build)
     if a.only in (None, "start"):
         job_start(a.build, a.jobs)
+    if a.only in (None, "writer"):
+        writer(a.build, a.runs, a.disk_dir)
 
 
 if __name__ == "__main__":
