@@ -36,6 +36,7 @@
 #include "cp_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
+#include "tide_layout.h"
 
 #define UPLOAD_CHUNK (256 * 1024)
 #define UPLOAD_DEPTH 8
@@ -113,15 +114,7 @@ valid_segment(const char *s, size_t len)
 static bool
 upload_path_ok(const char *path, const char *drone)
 {
-	static const char *const areas[] = { "shards/", "flows/", "manifests/" };
-	bool area = false;
-	for (size_t i = 0; i < 3; i++) {
-		size_t l = strlen(areas[i]), dl = strlen(drone);
-		if (!strncmp(path, areas[i], l) && !strncmp(path + l, drone, dl) &&
-			path[l + dl] == '/')
-			area = true;
-	}
-	if (!area)
+	if (tide_layout_area_of(path, drone, NULL) == TIDE_AREA_NONE)
 		return false;
 	int depth = 0;
 	for (const char *p = path; *p; depth++) {
@@ -143,8 +136,11 @@ upload_path_ok(const char *path, const char *drone)
 static int
 path_link(const char *rel, const char *drone, const struct up_job *j, enum area *area)
 {
-	bool shards = strncmp(rel, "shards/", 7) == 0, manifest = strncmp(rel, "manifests/", 10) == 0;
-	const char *rest = strchr(rel, '/') + 1 + strlen(drone) + 1; /* upload_path_ok: AREA/DRONE/ */
+	const char *rest = NULL; /* after AREA/DRONE/ (upload_path_ok checked there is one) */
+	enum tide_layout_area a = tide_layout_area_of(rel, drone, &rest);
+	bool shards = a == TIDE_AREA_SHARDS, manifest = a == TIDE_AREA_MANIFESTS;
+	if (!rest)
+		return -1;
 	int best = -1;
 	size_t best_len = 0;
 	*area = shards ? AREA_SHARDS : AREA_DERIVED;

@@ -24,6 +24,7 @@
 #include "cp_http.h"
 #include "cp_log.h"
 #include "tide_counters.h"
+#include "tide_layout.h"
 
 /* A directory the walk entered, as it was then. */
 struct dir_stamp {
@@ -220,7 +221,7 @@ static json_t *
 read_manifest_hashes(int dfd)
 {
 	json_t *hashes = json_object();
-	int mfd = openat(dfd, "manifest.json", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int mfd = openat(dfd, TIDE_LAYOUT_MANIFEST, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	FILE *f = mfd >= 0 ? fdopen(mfd, "r") : NULL;
 	json_t *m = f ? json_loadf(f, 0, NULL) : NULL;
 	manifest_hashes(m, hashes);

@@ -18,6 +18,7 @@
 #include "cp_job_contract.h"
 #include "cp_log.h"
 #include "cp_manifest.h"
+#include "tide_layout.h"
 
 #define PROCESSED_FILES_MAX 100000 /* listed in one manifest; more are counted, not listed */
 #define HASH_CHUNK (256 * 1024)
@@ -102,7 +103,7 @@ static int
 write_atomically(const char *dir, json_t *m)
 {
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
-	snprintf(path, sizeof(path), "%s/manifest.json", dir);
+	snprintf(path, sizeof(path), "%s/" TIDE_LAYOUT_MANIFEST, dir);
 	snprintf(tmp, sizeof(tmp), "%s/.manifest.json.tmp", dir);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	char *text = json_dumps(m, JSON_INDENT(2));
@@ -168,9 +169,10 @@ cp_manifest_write(struct cp_db *db, const char *data_dir, int64_t job)
 	if (st) {
 		sqlite3_bind_int64(st, 1, job);
 		while (sqlite3_step(st) == SQLITE_ROW) {
-			char man[128];
-			snprintf(man, sizeof(man), "manifests/%.31s/%.63s.json",
-				sqlite3_column_text(st, 0), sqlite3_column_text(st, 1));
+			char man[160];
+			tide_layout_link_manifest(man, sizeof(man),
+				(const char *)sqlite3_column_text(st, 0),
+				(const char *)sqlite3_column_text(st, 1));
 			json_t *c = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
 			json_array_append_new(links, json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}",
 				"drone", sqlite3_column_text(st, 0), "link", sqlite3_column_text(st, 1),
@@ -193,9 +195,10 @@ cp_manifest_write(struct cp_db *db, const char *data_dir, int64_t job)
 	/* what the post-processing script left, hashed here (it came from no drone) */
 	int skipped = 0, pfd = -1, dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
-		pfd = openat(dfd, "processed", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		pfd = openat(dfd, TIDE_LAYOUT_PROCESSED, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			O_CLOEXEC);
 	if (pfd >= 0)
-		walk(pfd, "processed", 1, files, &skipped);
+		walk(pfd, TIDE_LAYOUT_PROCESSED, 1, files, &skipped);
 	if (dfd >= 0)
 		close(dfd);
 	if (skipped)

@@ -25,6 +25,7 @@
 #include "cp_sandbox.h"
 #include "cp_scheduler.h"
 #include "tide_counters.h"
+#include "tide_layout.h"
 
 #define MAX_ACTIVE 512           /* jobs looked at per tick */
 #define MAX_JOB_LINKS 64
@@ -130,7 +131,7 @@ static const char sql_dataset_bytes[] =
 	"SELECT COALESCE(SUM(size), 0) FROM job_files WHERE job_id = ?1";
 static const char sql_link_manifest[] =
 	"SELECT path FROM job_files WHERE job_id = ?1"
-	" AND path = 'manifests/' || ?2 || '/' || ?3 || '.json' COLLATE NOCASE";
+	" AND path = ?2 COLLATE NOCASE";
 static const char sql_link_counters[] =
 	"UPDATE job_links SET counters = ?4 WHERE job_id = ?1 AND drone = ?2 AND link = ?3";
 static const char sql_next_scripts[] = /* one more than the processors can hold */
@@ -560,11 +561,12 @@ counters_from_manifest(struct cp_scheduler *s, int64_t job, struct link_row *l)
 	if (json_object_get(l->counters, "packets"))
 		return;
 	char rel[256] = "", dir[PATH_MAX], path[PATH_MAX + 300];
-	sqlite3_stmt *st = cp_db_stmt(s->db, sql_link_manifest);
+	char want[160];
+	sqlite3_stmt *st = tide_layout_link_manifest(want, sizeof(want), l->drone, l->link) == 0 ?
+		cp_db_stmt(s->db, sql_link_manifest) : NULL;
 	if (st) {
 		sqlite3_bind_int64(st, 1, job);
-		sqlite3_bind_text(st, 2, l->drone, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, l->link, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, want, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			snprintf(rel, sizeof(rel), "%s", sqlite3_column_text(st, 0));
 		sqlite3_reset(st);
@@ -907,7 +909,8 @@ process_job(struct processor *pr, int64_t id, uint32_t timeout_s)
 	int rc = 0;
 	if (cp_drone_job_path(s->data_dir, id, ".sh", script, sizeof(script)) ||
 		cp_drone_job_path(s->data_dir, id, "", dataset, sizeof(dataset)) ||
-		cp_drone_job_path(s->data_dir, id, "/processed", processed, sizeof(processed)) ||
+		cp_drone_job_path(s->data_dir, id, "/" TIDE_LAYOUT_PROCESSED, processed,
+			sizeof(processed)) ||
 		cp_drone_job_path(s->data_dir, id, ".script.log", log, sizeof(log)))
 		rc = -ENAMETOOLONG;
 	if (rc == 0 && mkdir(dataset, 0755) != 0 && errno != EEXIST)

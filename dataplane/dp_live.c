@@ -35,6 +35,7 @@
 #include "dp_stats.h"
 #include "dp_worker.h"
 #include "dp_writer.h"
+#include "tide_layout.h"
 
 #define RING_SIZE 8192
 #define SW_RING_SIZE 4096
@@ -498,11 +499,11 @@ dp_live_start(const struct dp_live_job *p, char *err, size_t err_size)
 		    p->max_size, err, err_size) != 0)
 		goto fail;
 	if (p->classify) {
-		char dir[PATH_MAX + 8];
-		snprintf(dir, sizeof(dir), "%s/flows", p->out_dir);
+		char dir[PATH_MAX + 8], rel[128];
+		snprintf(dir, sizeof(dir), "%s/" TIDE_LAYOUT_FLOWS, p->out_dir);
 		mkdir(dir, 0755);
-		snprintf(job->flows_path, sizeof(job->flows_path), "%s/%s.csv", dir,
-			L.links[p->link].name);
+		tide_layout_capture_flows(rel, sizeof(rel), L.links[p->link].name);
+		snprintf(job->flows_path, sizeof(job->flows_path), "%s/%s", p->out_dir, rel);
 		struct dp_flows_params fp = { .path = job->flows_path, .engine = L.engine,
 			.quiet = true, .anon_key = p->anon_key, .dataset = true };
 		job->flows = dp_flows_open(&fp);

@@ -39,6 +39,7 @@
 #include "dp_stats.h"
 #include "dp_worker.h"
 #include "dp_writer.h"
+#include "tide_layout.h"
 
 #define RING_SIZE 8192     /* per (job, link) worker → writer ring */
 #define SW_RING_SIZE 4096  /* per worker hand-over ring */
@@ -332,7 +333,7 @@ run(int argc, char **argv)
 			snprintf(flows_path, sizeof(flows_path), "%s", opt.flows_path);
 		} else {
 			char dir[PATH_MAX + 16];
-			snprintf(dir, sizeof(dir), "%s/flows", opt.out_dir);
+			snprintf(dir, sizeof(dir), "%s/" TIDE_LAYOUT_FLOWS, opt.out_dir);
 			if (mkdir_p(dir) != 0) {
 				fprintf(stderr, "tide-dataplane: cannot create %s: %s\n", dir,
 					strerror(errno));
@@ -341,7 +342,9 @@ run(int argc, char **argv)
 			/* a re-run into the same dataset (after a crash, say) keeps the earlier
 			 * run's records: the first free name of <drone>.csv, <drone>-1.csv, … */
 			const char *ext = opt.flows_jsonl ? "jsonl" : "csv";
-			snprintf(flows_path, sizeof(flows_path), "%s/%s.%s", dir, opt.drone, ext);
+			char rel[128];
+			tide_layout_offline_flows(rel, sizeof(rel), opt.drone, ext);
+			snprintf(flows_path, sizeof(flows_path), "%s/%s", opt.out_dir, rel);
 			for (unsigned int k = 1; k < 1000 && access(flows_path, F_OK) == 0; k++)
 				snprintf(flows_path, sizeof(flows_path), "%s/%s-%u.%s", dir, opt.drone,
 					k, ext);

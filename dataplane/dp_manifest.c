@@ -13,6 +13,7 @@
 
 #include "dp_manifest.h"
 #include "dp_writer.h"
+#include "tide_layout.h"
 
 static void
 iso8601(uint64_t ns, char *buf, size_t len)
@@ -228,7 +229,7 @@ dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_ma
 	json_object_set_new(m, "recovered", rec);
 
 	char path[4200], tmp[4300];
-	snprintf(path, sizeof(path), "%s/manifest.json", mi->out_dir);
+	snprintf(path, sizeof(path), "%s/" TIDE_LAYOUT_MANIFEST, mi->out_dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int rc = -1;
 	char *text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

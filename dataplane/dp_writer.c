@@ -10,6 +10,7 @@
 #include <rte_pause.h>
 
 #include "dp_writer.h"
+#include "tide_layout.h"
 
 #define WRITER_BURST 256
 
@@ -63,7 +64,7 @@ dp_writer_open_job(struct dp_capture *c, unsigned int j, const char *out_dir,
 		if (!(job->links >> l & 1))
 			continue;
 		char rel[512];
-		snprintf(rel, sizeof(rel), "shards/%s/%s", drone, c->links[l].name);
+		tide_layout_shard_dir(rel, sizeof(rel), drone, c->links[l].name);
 		snprintf(o->dir, sizeof(o->dir), "%s/%s", out_dir, rel);
 
 		unsigned int before = job->n_recovered, next_seq = 0, discarded = 0;

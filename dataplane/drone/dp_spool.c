@@ -16,6 +16,7 @@
 
 #include "dp_agent.h"
 #include "dp_upload.h"
+#include "tide_layout.h"
 
 /* Spool paths are bounded by PATH_MAX and link names by LINK_NAME_MAX: a truncated snprintf
  * could only shorten a path, which then fails to open and is reported. */
@@ -150,7 +151,8 @@ stream_shards(struct agent *a)
 		for (int i = 0; i < n && !later && !atomic_load(&a->quit); i++) {
 			/* only closed shards: the flow records and the manifest are written to the
 			 * end */
-			if (strncmp(files[i].rel, "shards/", 7) || already_sent(sent, files[i].dest))
+			if (strncmp(files[i].rel, TIDE_LAYOUT_SHARDS "/", sizeof(TIDE_LAYOUT_SHARDS)) ||
+				already_sent(sent, files[i].dest))
 				continue;
 			char path[PATH_MAX + 600], sha[65];
 			long long size = 0;
@@ -268,7 +270,7 @@ static json_t *
 leftover_counters(const char *dir)
 {
 	char path[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/manifest.json", dir);
+	snprintf(path, sizeof(path), "%s/" TIDE_LAYOUT_MANIFEST, dir);
 	json_t *man = json_load_file(path, 0, NULL);
 	json_t *mc = json_object_get(man, "counters");
 	json_t *out = json_is_object(mc) ? counters_from(mc) : NULL;

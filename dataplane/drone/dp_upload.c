@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "dp_upload.h"
+#include "tide_layout.h"
 
 #define CONNECT_MS 10000     /* TCP and, with HTTPS, the TLS handshake */
 #define BODY_MAX 4096        /* of an answer's body: an error's code and message fit */
@@ -57,13 +58,7 @@ collect(const char *root, const char *rel, const char *drone, const char *link,
 			continue;
 		struct dp_upload_file *f = &out[n];
 		snprintf(f->rel, sizeof(f->rel), "%s", sub);
-		if (strncmp(sub, "shards/", 7) == 0)
-			snprintf(f->dest, sizeof(f->dest), "%s", sub);
-		else if (strncmp(sub, "flows/", 6) == 0)
-			snprintf(f->dest, sizeof(f->dest), "flows/%s/%s", drone, sub + 6);
-		else if (strcmp(sub, "manifest.json") == 0)
-			snprintf(f->dest, sizeof(f->dest), "manifests/%s/%s.json", drone, link);
-		else
+		if (tide_layout_upload_dest(f->dest, sizeof(f->dest), sub, drone, link) != 0)
 			continue;
 		n++;
 	}
