@@ -84,7 +84,7 @@ def test_top_standalone_dataplane_telemetry():
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         sock = None
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # an ASan DPDK start on busy cores
         while time.monotonic() < deadline and not sock:
             found = glob.glob("/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix) + glob.glob(
                 os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/nonexistent"), "dpdk", prefix,
