@@ -285,7 +285,8 @@ async function main() {
 		await S('[data-filter=valid]').waitFor();
 		await S('input[name=max_size]').fill('1');
 		await S('select[name=max_size_unit]').selectOption({ label: 'GiB' });
-		await S('input[name=max_duration]').fill('8');
+		/* long enough that the job still runs when the details step looks, on busy cores */
+		await S('input[name=max_duration]').fill('40');
 		await S('select[name=max_duration_unit]').selectOption({ label: 's' });
 		await S('input[name=snaplen]').fill('10');
 		check(await S('button[type=submit]').isDisabled(), 'snaplen 10 accepted');
@@ -302,7 +303,7 @@ async function main() {
 		await page.waitForURL(/#\/jobs\/\d+$/);
 		jobId = Number(page.url().match(/#\/jobs\/(\d+)$/)[1]);
 		const j = (await api('GET', `/jobs/${jobId}`)).json;
-		check(j.max_size === 2 ** 30 && j.max_duration === 8, `limits sent as ${j.max_size} B, ${j.max_duration} s`);
+		check(j.max_size === 2 ** 30 && j.max_duration === 40, `limits sent as ${j.max_size} B, ${j.max_duration} s`);
 		check(j.filter === 'udp port 123 or icmp' && j.has_script === true && j.classify === true, `job as created: ${JSON.stringify(j)}`);
 		check(j.lookback_s === 20 && j.max_packets === 0, `look-back and packet limit sent as ${j.lookback_s}, ${j.max_packets}`);
 	});
