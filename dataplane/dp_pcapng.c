@@ -2,9 +2,12 @@
  * hashed on the way out), plus the block walker that the checker and crash recovery share.
  *
  * Layout of a shard: SHB, IDB (if_tsresol = 9, so EPB timestamps are nanoseconds), EPBs, ISB.
- * Blocks are assembled in one DP_PCAPNG_BUF_SIZE buffer and leave in exactly buffer-sized
- * write(2)s (the last one of a shard excepted); SHA-256 is updated on each chunk just before it
- * is written, so nothing is read back on the normal path. A shard lives as NNNNNN.pcapng.part
+ * Blocks are assembled in DP_PCAPNG_BUF_SIZE buffers and leave in exactly buffer-sized
+ * write(2)s (the last one of a shard excepted), with O_DIRECT where the file system takes it
+ * (the page cache is not the dataset's way to the disk: n2disk's choice too). Each full
+ * buffer goes to the write and hash threads (dp_writeback.h) while the writer fills the next
+ * one, so the disk always has a write in flight, SHA-256 costs the writer's core nothing and
+ * nothing is read back on the normal path. A shard lives as NNNNNN.pcapng.part
  * until it is complete and fsync'd; only then is it renamed, so a file with the final name is
  * always a whole, valid pcapng. On a write error the partial shard is cut back to its last whole
  * block (the only path that reads data back). Files are written in host byte order. */
@@ -16,6 +19,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,8 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+
+#include "dp_writeback.h"
 
 #define pw_unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -60,6 +66,8 @@
 #define EPB_OVERHEAD 32u
 /* ISB: header 8, if_id 4, timestamp 8, four 12-byte options, end-of-options 4, trailer 4. */
 #define ISB_LEN 76u
+/* Buffers per shard writer: one being filled, the others on their way to the disk. */
+#define DP_PCAPNG_NBUF 3u
 
 const char *const dp_writer_stop_names[DP_WRITER_STOP_MAX] = {
 #define _(sym, name) [DP_WRITER_STOP_##sym] = name,
@@ -73,8 +81,13 @@ struct dp_shard_writer {
 	int dirfd;
 	int fd;            /* the open .part, or -1 between shards */
 	unsigned int seq;  /* number of the open shard, or of the next one */
-	uint8_t *buf;      /* DP_PCAPNG_BUF_SIZE bytes */
+	uint8_t *buf;      /* the buffer being filled: one of bufs[] */
 	size_t buf_len;
+	uint8_t *bufs[DP_PCAPNG_NBUF]; /* DP_PCAPNG_BUF_SIZE bytes each, 4 KiB aligned */
+	atomic_int pending[DP_PCAPNG_NBUF]; /* helpers still holding bufs[i] (dp_writeback.h) */
+	struct dp_writeback_status wst;     /* their errors for the open shard */
+	unsigned int cur;              /* buf == bufs[cur] */
+	bool direct;       /* the open .part has O_DIRECT */
 	uint8_t *hdr;      /* SHB + IDB, built once at open */
 	size_t hdr_len;
 	EVP_MD_CTX *md;
@@ -640,24 +653,6 @@ build_isb(const struct dp_shard_writer *w, uint8_t *p, uint64_t start, uint64_t 
 }
 
 static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0)
-			return -EIO;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static int
 pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
 	while (n > 0) {
@@ -676,28 +671,59 @@ pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 	return 0;
 }
 
+/* Wait until the helpers have let go of every buffer: before the file is synced, cut or read
+ * and before the digest is read or reset or the buffers freed. Returns the first write error,
+ * else a digest error, else 0. */
 static int
-buf_flush(struct dp_shard_writer *w)
+settle(struct dp_shard_writer *w)
 {
 	int r;
 
+	for (unsigned int i = 0; i < DP_PCAPNG_NBUF; i++)
+		dp_writeback_wait(&w->pending[i]);
+	r = atomic_load_explicit(&w->wst.werr, memory_order_relaxed);
+	return r != 0 ? r : atomic_load_explicit(&w->wst.herr, memory_order_relaxed);
+}
+
+/* A write that is not a whole aligned buffer (a shard's tail, a salvage) goes through the page
+ * cache: O_DIRECT wants aligned lengths and offsets. */
+static void
+direct_off(struct dp_shard_writer *w)
+{
+	int fl;
+
+	if (!w->direct)
+		return;
+	fl = fcntl(w->fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(w->fd, F_SETFL, fl & ~O_DIRECT);
+	w->direct = false;
+}
+
+/* Hand the buffer to the helpers and take the next one back. Returns a write error the helpers
+ * met on this shard (possibly on an earlier buffer), else 0. */
+static int
+buf_flush(struct dp_shard_writer *w)
+{
 	if (w->buf_len == 0)
 		return 0;
-	if (EVP_DigestUpdate(w->md, w->buf, w->buf_len) != 1)
-		return -ENOMEM;
-	r = write_all(w->fd, w->buf, w->buf_len);
-	if (r == 0) {
-		w->on_disk += w->buf_len;
-		/* start writeback of every 4 MiB as it is written, so the fsync at shard close
-		 * waits for the tail only and the disk works while we capture */
-		if (w->on_disk - w->wb_started >= (4u << 20)) {
-			sync_file_range(w->fd, (off64_t)w->wb_started,
-				(off64_t)(w->on_disk - w->wb_started), SYNC_FILE_RANGE_WRITE);
-			w->wb_started = w->on_disk;
-		}
+	if (w->buf_len % 4096u != 0)
+		direct_off(w);
+	dp_writeback_submit(w->fd, w->on_disk, w->md, w->buf, w->buf_len, &w->pending[w->cur],
+		&w->wst);
+	w->on_disk += w->buf_len;
+	/* through the page cache: start writeback of every 4 MiB already written, so the fsync at
+	 * shard close waits for the tail only and the disk works while we capture */
+	if (!w->direct && w->on_disk - w->wb_started >= (8u << 20)) {
+		sync_file_range(w->fd, (off64_t)w->wb_started, (off64_t)(4u << 20),
+			SYNC_FILE_RANGE_WRITE);
+		w->wb_started += 4u << 20;
 	}
+	w->cur = (w->cur + 1) % DP_PCAPNG_NBUF;
+	w->buf = w->bufs[w->cur];
 	w->buf_len = 0;
-	return r;
+	dp_writeback_wait(&w->pending[w->cur]);
+	return atomic_load_explicit(&w->wst.werr, memory_order_relaxed);
 }
 
 static int
@@ -748,6 +774,8 @@ hash_fd(struct dp_shard_writer *w, uint64_t len, uint8_t sha[32])
 {
 	uint64_t off = 0;
 
+	settle(w);
+	direct_off(w);
 	if (EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
 		return -ENOMEM;
 	while (off < len) {
@@ -822,6 +850,8 @@ shard_salvage(struct dp_shard_writer *w, int err, int synced_failed)
 	w->buf_len = 0;
 	if (w->fd < 0)
 		return;
+	settle(w);
+	direct_off(w);
 	if (synced_failed || walk_fd(w->fd, &wk) < 0)
 		goto leave_part;
 	if (wk.n_shb == 0 || wk.n_idb == 0 || wk.n_pkt == 0) {
@@ -852,6 +882,15 @@ leave_part:
 	w->seq++;
 }
 
+/* O_DIRECT when the file system takes it (fcntl fails with EINVAL where it does not). */
+static bool
+direct_on(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
+}
+
 static int
 shard_open(struct dp_shard_writer *w)
 {
@@ -867,7 +906,11 @@ shard_open(struct dp_shard_writer *w)
 	if (fd < 0)
 		return -errno;
 	w->fd = fd;
+	w->direct = w->p.no_direct == 0 && direct_on(fd);
 	w->on_disk = w->wb_started = 0;
+	settle(w);
+	atomic_store_explicit(&w->wst.werr, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->wst.herr, 0, memory_order_relaxed);
 	if (EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1)
 		return -ENOMEM;
 	w->buf_len = 0;
@@ -888,6 +931,8 @@ shard_close(struct dp_shard_writer *w)
 	r = buf_append(w, isb, ISB_LEN);
 	if (r == 0)
 		r = buf_flush(w);
+	if (r == 0)
+		r = settle(w);
 	if (r < 0) {
 		shard_salvage(w, r, 0);
 		return r;
@@ -960,7 +1005,7 @@ dp_shard_writer_write(struct dp_shard_writer *w, uint64_t ts_ns, const void *dat
 		st32(e + 20, caplen);
 		st32(e + 24, wirelen);
 		memcpy(e + 28, data, caplen);
-		memset(e + 28 + caplen, 0, pad);
+		st32(e + 28 + caplen, 0); /* the 0-3 pad bytes; the trailer overwrites the rest */
 		st32(e + 28 + caplen + pad, epb_len);
 		w->buf_len += epb_len;
 		r = w->buf_len == DP_PCAPNG_BUF_SIZE ? buf_flush(w) : 0;
@@ -1028,12 +1073,14 @@ dp_shard_writer_shards(const struct dp_shard_writer *w, size_t *n)
 static void
 writer_free(struct dp_shard_writer *w)
 {
+	settle(w);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->dirfd >= 0)
 		close(w->dirfd);
 	EVP_MD_CTX_free(w->md);
-	free(w->buf);
+	for (unsigned int i = 0; i < DP_PCAPNG_NBUF; i++)
+		free(w->bufs[i]);
 	free(w->hdr);
 	free(w->shards);
 	free(w->dir);
@@ -1081,9 +1128,14 @@ dp_shard_writer_open(const struct dp_shard_params *p)
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dirfd < 0)
 		goto fail;
-	w->buf = aligned_alloc(4096, DP_PCAPNG_BUF_SIZE);
+	for (unsigned int i = 0; i < DP_PCAPNG_NBUF; i++) {
+		w->bufs[i] = aligned_alloc(4096, DP_PCAPNG_BUF_SIZE);
+		if (w->bufs[i] == NULL)
+			break;
+	}
+	w->buf = w->bufs[0];
 	w->md = EVP_MD_CTX_new();
-	if (w->buf == NULL || w->md == NULL || build_hdr(w) < 0) {
+	if (w->bufs[DP_PCAPNG_NBUF - 1] == NULL || w->md == NULL || build_hdr(w) < 0) {
 		errno = ENOMEM;
 		goto fail;
 	}

@@ -4,8 +4,9 @@
  * Each shard starts with an SHB and one IDB (nanosecond resolution, if_tsresol = 9), holds EPBs,
  * and ends with an ISB carrying the received/dropped counters when it closes. A shard is written
  * as NNNNNN.pcapng.part, then fsync'd, renamed to NNNNNN.pcapng and the directory fsync'd, so a
- * file with the final name is always complete. Writes go through a large user-space buffer (one
- * write(2) per DP_PCAPNG_BUF_SIZE bytes); the SHA-256 of each shard is computed on the way out, so
+ * file with the final name is always complete. Writes go through large user-space buffers (one
+ * write(2) per DP_PCAPNG_BUF_SIZE bytes, O_DIRECT where the file system takes it); the SHA-256 of
+ * each shard is computed on the way out by a hashing thread beside the writer (dp_hasher.h), so
  * the data is never read back. No DPDK dependency (unit-tested and used by tools). Not
  * thread-safe: one writer per thread. */
 #ifndef DP_PCAPNG_H
@@ -29,6 +30,7 @@ struct dp_shard_params {
 	const char *if_descr;     /* IDB if_description option (may be NULL) */
 	const char *app;          /* SHB shb_userappl (may be NULL) */
 	unsigned int first_seq;   /* number of the first shard (see dp_shard_dir_recover) */
+	int no_direct;            /* 1: write through the page cache even where O_DIRECT works */
 };
 
 /* Why the writer refuses further packets. */

@@ -22,7 +22,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 core=()
-for f in dp_parse.c dp_hash.c dp_anon.c dp_pcapfile.c dp_pcapng.c; do
+for f in dp_parse.c dp_hash.c dp_anon.c dp_pcapfile.c dp_pcapng.c dp_writeback.c; do
 	if [ -f "$root/dataplane/$f" ]; then
 		core+=("$root/dataplane/$f")
 	fi
