@@ -53,6 +53,7 @@ dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore
 		return -1;
 	}
 	c->n_workers = n_workers;
+	pthread_mutex_init(&c->jobs_lock, NULL);
 	atomic_store(&c->budget, INT64_MAX);
 	c->workers = rte_zmalloc("tide_workers", sizeof(struct dp_worker) * n_workers,
 		RTE_CACHE_LINE_SIZE);
@@ -128,7 +129,9 @@ dp_capture_add_job(struct dp_capture *c, const char *name, struct dp_filter *fil
 	for (unsigned int i = 0; i < c->n_workers; i++)
 		job->base_sw_ring_full += c->workers[i].sw_ring_full;
 	job->filter = filter;
+	pthread_mutex_lock(&c->jobs_lock);
 	c->jobs_in_use |= 1u << j;
+	pthread_mutex_unlock(&c->jobs_lock);
 	if (j >= c->n_jobs)
 		c->n_jobs = j + 1;
 	return (int)j;
@@ -184,6 +187,9 @@ void
 dp_capture_free_job(struct dp_capture *c, unsigned int j)
 {
 	struct dp_job *job = &c->jobs[j];
+	pthread_mutex_lock(&c->jobs_lock);
+	c->jobs_in_use &= ~(1u << j);
+	pthread_mutex_unlock(&c->jobs_lock);
 	for (unsigned int i = 0; i < c->n_workers; i++) {
 		dp_anon_free(c->workers[i].anon[j]);
 		c->workers[i].anon[j] = NULL;
@@ -195,7 +201,6 @@ dp_capture_free_job(struct dp_capture *c, unsigned int j)
 		job->out[l].shards = NULL;
 		job->out[l].n_shards = 0;
 	}
-	c->jobs_in_use &= ~(1u << j);
 }
 
 int

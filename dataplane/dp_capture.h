@@ -15,6 +15,7 @@
 #ifndef DP_CAPTURE_H
 #define DP_CAPTURE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -204,6 +205,8 @@ struct dp_capture {
 	struct dp_link links[DP_MAX_LINKS];
 	unsigned int n_jobs;          /* slots ever used: loops over jobs stop here */
 	uint32_t jobs_in_use;         /* control side: slots holding a job (active or ending) */
+	pthread_mutex_t jobs_lock;    /* held to change jobs_in_use or free a job, and by the
+				       * telemetry thread while it reads jobs */
 	struct dp_job jobs[DP_MAX_JOBS];
 	struct dp_jobtab tabs[2];     /* the published table and the next one */
 	struct dp_jobtab *_Atomic tab;

@@ -118,19 +118,25 @@ static int
 tel_jobs(const char *cmd __rte_unused, const char *params __rte_unused, struct rte_tel_data *d)
 {
 	struct dp_capture *c = tel_capture;
+	int rc = 0;
 	rte_tel_data_start_dict(d);
+	/* the drone adds and frees jobs while this thread reads them */
+	pthread_mutex_lock(&c->jobs_lock);
 	DP_FOREACH_BIT(j, c->jobs_in_use) {
 		struct rte_tel_data *jd = rte_tel_data_alloc();
 		struct dp_totals t;
-		if (!jd)
-			return -ENOMEM;
+		if (!jd) {
+			rc = -ENOMEM;
+			break;
+		}
 		dp_stats_job(c, j, &t);
 		rte_tel_data_start_dict(jd);
 		rte_tel_data_add_dict_string(jd, "filter", c->jobs[j].filter->expr);
 		add_totals(jd, &t);
 		rte_tel_data_add_dict_container(d, c->jobs[j].name, jd, 0);
 	}
-	return 0;
+	pthread_mutex_unlock(&c->jobs_lock);
+	return rc;
 }
 
 static int
