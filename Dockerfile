@@ -6,5 +6,5 @@ WORKDIR /opt/tide
 COPY . .
 RUN bash scripts/setup.sh && rm -rf /var/lib/apt/lists/*
 VOLUME /data
-ENTRYPOINT ["/opt/tide/build/tide-dataplane"]
+ENTRYPOINT ["/opt/tide/build/dataplane/tide-dataplane"]
 CMD ["--demo", "--out", "/data/demo", "--max-duration", "10"]

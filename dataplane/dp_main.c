@@ -40,6 +40,7 @@
 #include "dp_worker.h"
 #include "dp_writer.h"
 #include "tide_layout.h"
+#include "tide_fs.h"
 
 #define RING_SIZE 8192     /* per (job, link) worker → writer ring */
 #define SW_RING_SIZE 4096  /* per worker hand-over ring */
@@ -84,21 +85,6 @@ setup_engine(const struct dp_options *o, struct cls_engine **engine, struct cls_
 		}
 	}
 	return 0;
-}
-
-static int
-mkdir_p(const char *dir)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 static void
@@ -215,7 +201,7 @@ run(int argc, char **argv)
 				"(flow records only); see --help\n");
 		return 2;
 	}
-	if (opt.out_dir && mkdir_p(opt.out_dir) != 0) {
+	if (opt.out_dir && tide_mkdir_p(opt.out_dir, 0755) != 0) {
 		fprintf(stderr, "tide-dataplane: cannot create %s: %s\n", opt.out_dir, strerror(errno));
 		return 1;
 	}
@@ -334,7 +320,7 @@ run(int argc, char **argv)
 		} else {
 			char dir[PATH_MAX + 16];
 			snprintf(dir, sizeof(dir), "%s/" TIDE_LAYOUT_FLOWS, opt.out_dir);
-			if (mkdir_p(dir) != 0) {
+			if (tide_mkdir_p(dir, 0755) != 0) {
 				fprintf(stderr, "tide-dataplane: cannot create %s: %s\n", dir,
 					strerror(errno));
 				return 1;

@@ -1,4 +1,4 @@
-/* dp_manifest.c — the dataset manifest (see dp_manifest.h and DESIGN.md's dataset layout). */
+/* dp_manifest.c — the dataset manifest (see dp_manifest.h, and tide_layout.h for the dataset layout). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "dp_manifest.h"
 #include "dp_writer.h"
+#include "tide_fs.h"
 #include "tide_layout.h"
 
 static void
@@ -25,35 +25,6 @@ iso8601(uint64_t ns, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03uZ", (unsigned int)(ns / 1000000ull % 1000));
 }
 
-static void
-hex(const uint8_t *d, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", d[i]);
-}
-
-int
-dp_sha256_file(const char *path, char out[65], uint64_t *size)
-{
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	static uint8_t buf[1 << 16];
-	ssize_t r;
-	*size = 0;
-	while ((r = read(fd, buf, sizeof(buf))) > 0) {
-		EVP_DigestUpdate(ctx, buf, (size_t)r);
-		*size += (uint64_t)r;
-	}
-	uint8_t md[32];
-	EVP_DigestFinal_ex(ctx, md, NULL);
-	EVP_MD_CTX_free(ctx);
-	close(fd);
-	hex(md, 32, out);
-	return r < 0 ? -1 : 0;
-}
 
 static int
 name_cmp(const void *a, const void *b)
@@ -89,7 +60,7 @@ shards_json(const struct dp_writer_out *o, const char *rel_dir)
 			if (strcmp(o->shards[k].name, names[i]) == 0)
 				si = &o->shards[k];
 		if (si) {
-			hex(si->sha256, 32, hexsum);
+			tide_sha256_hex(si->sha256, hexsum);
 			json_object_set_new(s, "bytes", json_integer((json_int_t)si->bytes));
 			json_object_set_new(s, "packets", json_integer((json_int_t)si->packets));
 			json_object_set_new(s, "sha256", json_string(hexsum));
@@ -99,7 +70,7 @@ shards_json(const struct dp_writer_out *o, const char *rel_dir)
 			char path[4200];
 			uint64_t size = 0;
 			snprintf(path, sizeof(path), "%s/%s", o->dir, names[i]);
-			if (dp_sha256_file(path, hexsum, &size) == 0) {
+			if (tide_sha256_file(path, 0, hexsum, &size) == 0) {
 				json_object_set_new(s, "bytes", json_integer((json_int_t)size));
 				json_object_set_new(s, "sha256", json_string(hexsum));
 			}
@@ -205,7 +176,7 @@ dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_ma
 		const char *rel = strncmp(job->flows_path, mi->out_dir, dl) == 0 &&
 			job->flows_path[dl] == '/' ? job->flows_path + dl + 1 : job->flows_path;
 		json_object_set_new(fj, "file", json_string(rel));
-		if (dp_sha256_file(job->flows_path, hexsum, &size) == 0) {
+		if (tide_sha256_file(job->flows_path, 0, hexsum, &size) == 0) {
 			json_object_set_new(fj, "bytes", json_integer((json_int_t)size));
 			json_object_set_new(fj, "sha256", json_string(hexsum));
 		}

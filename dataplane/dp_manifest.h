@@ -31,7 +31,4 @@ json_t *dp_manifest_counters_json(const struct dp_totals *t);
 json_t *dp_manifest_lookback_json(const struct dp_capture *c, unsigned int j,
 	uint32_t requested_s);
 
-/* SHA-256 of a file as 64 hex digits, and its size. 0 or -1. */
-int dp_sha256_file(const char *path, char out[65], uint64_t *size);
-
 #endif

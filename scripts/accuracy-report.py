@@ -322,7 +322,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pcap", required=True, help="the capture to classify")
     ap.add_argument("--truth", required=True, help="its ground truth (tide's truth CSV)")
-    ap.add_argument("--tide", default=os.path.join(ROOT, "build", "tide-dataplane"))
+    ap.add_argument("--tide", default=os.path.join(ROOT, "build", "dataplane", "tide-dataplane"))
     ap.add_argument("--plugins", help="tide --plugins FILE (default: config/enabled_plugins)")
     ap.add_argument("--ndpi", default="ndpiReader", help="ndpiReader binary (Debian: libndpi-bin)")
     ap.add_argument("--no-ndpi", action="store_true", help="tide only")

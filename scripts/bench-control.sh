@@ -19,7 +19,7 @@
 #
 # Env: RUNS (default 3), DURATION (default 10s), CONNECTIONS (default 64), CAPTURE (default 0),
 #      ATTACK (default 0),
-#      ENDPOINT (default /api/v1/auth/me), TIDE_CONTROL (default build/tide-control),
+#      ENDPOINT (default /api/v1/auth/me), TIDE_CONTROL (default build/control/hive/tide-control),
 #      SETUP=0 to skip scripts/setup.sh. Extra arguments go to tide-control.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +28,7 @@ RUNS="${RUNS:-3}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-64}"
 ENDPOINT="${ENDPOINT:-/api/v1/auth/me}"
-BIN="${TIDE_CONTROL:-build/tide-control}"
+BIN="${TIDE_CONTROL:-build/control/hive/tide-control}"
 
 [ "${SETUP:-1}" = 0 ] || bash scripts/setup.sh >/dev/null
 if ! command -v wrk >/dev/null; then

@@ -35,7 +35,7 @@ echo "== pipeline (1 worker core, filter '$FILTER', $RUNS runs of 3 s) =="
 for size in 64 imix; do
 	: > "$BENCH_DIR/pipe-$size"
 	for _ in $(seq "$RUNS"); do
-		./build/tide-bench pipeline -l 0-1 -- --size "$size" --flows 1000000 --seconds 3 \
+		./build/dataplane/bench/tide-bench pipeline -l 0-1 -- --size "$size" --flows 1000000 --seconds 3 \
 			--filter "$FILTER" 2>/dev/null | grep '^RESULT' >> "$BENCH_DIR/pipe-$size"
 	done
 	mpps=$(sed -n 's/.*mpps=\([0-9.]*\).*/\1/p' "$BENCH_DIR/pipe-$size" | median)
@@ -47,13 +47,13 @@ done
 
 echo "== offline: $BENCH_BYTES capture, filter '$FILTER', $RUNS runs each =="
 pcap="$BENCH_DIR/offline-$BENCH_BYTES.pcap"
-[ -f "$pcap" ] || ./build/tide-bench make-pcap "$pcap" --bytes "$BENCH_BYTES" --flows 1000000
+[ -f "$pcap" ] || ./build/dataplane/bench/tide-bench make-pcap "$pcap" --bytes "$BENCH_BYTES" --flows 1000000
 cat "$pcap" > /dev/null # page cache warm for both tools alike
 : > "$BENCH_DIR/t-tide"
 : > "$BENCH_DIR/t-tcpdump"
 for _ in $(seq "$RUNS"); do
 	rm -rf "$BENCH_DIR/out-tide" "$BENCH_DIR/out-tcpdump.pcap"
-	/usr/bin/time -f %e -a -o "$BENCH_DIR/t-tide" ./build/tide-dataplane --pcap "$pcap" \
+	/usr/bin/time -f %e -a -o "$BENCH_DIR/t-tide" ./build/dataplane/tide-dataplane --pcap "$pcap" \
 		--filter "$FILTER" --out "$BENCH_DIR/out-tide" --quiet > /dev/null 2>&1
 	/usr/bin/time -f %e -a -o "$BENCH_DIR/t-tcpdump" tcpdump -r "$pcap" \
 		-w "$BENCH_DIR/out-tcpdump.pcap" "$FILTER" > /dev/null 2>&1

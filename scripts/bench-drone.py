@@ -63,7 +63,7 @@ def pipeline(build, runs):
         for jobs in (1, 2, 4, 8):
             mpps = []
             for _ in range(runs):
-                out = subprocess.run([os.path.join(build, "tide-bench"), "pipeline", "-l", "0-1",
+                out = subprocess.run([os.path.join(build, "dataplane", "bench", "tide-bench"), "pipeline", "-l", "0-1",
                                       "--", "--size", size, "--flows", "100000", "--seconds", "3",
                                       "--filter", "ip", "--jobs", str(jobs)],
                                      capture_output=True, text=True).stdout
@@ -112,8 +112,8 @@ def idle(build):
             ("quiet TAP link, busy_poll", "idle=vdev:net_tap0,iface=tidebench0",
              {"busy_poll": True}),
             ("paced demo link (200 Mbit/s), no job", "demo=demo", None)):
-        with cplib.Hive(os.path.join(build, "tide-control"),
-                        args=["--dataplane-path", os.path.join(build, "tide-dataplane"),
+        with cplib.Hive(os.path.join(build, "control", "hive", "tide-control"),
+                        args=["--dataplane-path", os.path.join(build, "dataplane", "tide-dataplane"),
                               "--local-links", links]) as h:
             c = cplib.admin(h)
             wait("the local drone", lambda: online(c))
@@ -130,8 +130,8 @@ def idle(build):
 def job_start(build, n):
     print("== job start on the demo link, %d jobs one after the other ==" % n)
     live_ms, post_started, post_first = [], [], []
-    with cplib.Hive(os.path.join(build, "tide-control"),
-                    args=["--dataplane-path", os.path.join(build, "tide-dataplane")]) as h:
+    with cplib.Hive(os.path.join(build, "control", "hive", "tide-control"),
+                    args=["--dataplane-path", os.path.join(build, "dataplane", "tide-dataplane")]) as h:
         c = cplib.admin(h)
         wait("the local drone", lambda: online(c))
         time.sleep(2)
@@ -161,7 +161,7 @@ def job_start(build, n):
 def writer(build, runs, disk_dir):
     import shutil
     import tempfile
-    bench = os.path.join(build, "tide-bench")
+    bench = os.path.join(build, "dataplane", "bench", "tide-bench")
 
     def run(target, size, packets):
         shutil.rmtree(target, ignore_errors=True)

@@ -35,7 +35,7 @@ for set in port-payload all; do
 	for train in 1 16; do
 		: > "$BENCH_DIR/cls-$set-$train"
 		for _ in $(seq "$RUNS"); do
-			./build/tide-bench pipeline -l 0-1 -- --size imix --flows 1000000 --seconds 3 \
+			./build/dataplane/bench/tide-bench pipeline -l 0-1 -- --size imix --flows 1000000 --seconds 3 \
 				--filter ip --classify --config config --train "$train" "${plugins[@]}" \
 				2>/dev/null | grep '^RESULT' >> "$BENCH_DIR/cls-$set-$train"
 		done
@@ -48,12 +48,12 @@ done
 
 echo "== offline: $BENCH_BYTES capture, tide --flows vs ndpiReader -i, $RUNS runs each =="
 pcap="$BENCH_DIR/offline-$BENCH_BYTES.pcap"
-[ -f "$pcap" ] || ./build/tide-bench make-pcap "$pcap" --bytes "$BENCH_BYTES" --flows 1000000
+[ -f "$pcap" ] || ./build/dataplane/bench/tide-bench make-pcap "$pcap" --bytes "$BENCH_BYTES" --flows 1000000
 cat "$pcap" > /dev/null
 : > "$BENCH_DIR/t-tide-cls"
 : > "$BENCH_DIR/t-ndpi"
 for _ in $(seq "$RUNS"); do
-	/usr/bin/time -f %e -a -o "$BENCH_DIR/t-tide-cls" ./build/tide-dataplane --pcap "$pcap" \
+	/usr/bin/time -f %e -a -o "$BENCH_DIR/t-tide-cls" ./build/dataplane/tide-dataplane --pcap "$pcap" \
 		--flows "$BENCH_DIR/flows.csv" --quiet > /dev/null 2>&1
 	/usr/bin/time -f %e -a -o "$BENCH_DIR/t-ndpi" ndpiReader -i "$pcap" -q \
 		> /dev/null 2>&1 || true

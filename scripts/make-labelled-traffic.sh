@@ -6,7 +6,7 @@
 # and fd77::1/64 for the servers, 10.77.0.2/24 and fd77::2/64 for the clients; no route leaves
 # them). Real servers run in one, real clients in the other, tcpdump -s 0 captures the client's
 # veth end, and every session the clients cause is labelled in a ground-truth CSV in tide's
-# format (classifiers/cls_truth.h): the 5-tuples are learnt afterwards from the capture itself,
+# format (classifiers/engine/cls_truth.h): the 5-tuples are learnt afterwards from the capture itself,
 # by the server port and the time window of the client action that caused them.
 #
 #   DNS     dnsmasq          <- dig (A/AAAA/TXT/MX/ANY; UDP and TCP; IPv4 and IPv6)  53, 5300

@@ -22,7 +22,7 @@ bash scripts/setup.sh
 mkdir -p "$data"
 log="$data/run.sh.out"
 
-./build/tide-control --data-dir "$data" --listen 127.0.0.1:8080 --webui webui > "$log" 2>&1 &
+./build/control/hive/tide-control --data-dir "$data" --listen 127.0.0.1:8080 --webui webui > "$log" 2>&1 &
 hive=$!
 trap 'kill $hive 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

@@ -69,7 +69,7 @@
 #define TIDE_STOP_LIST(_) TIDE_STOP_TABLE_(TIDE_COL3_, _)
 #define TIDE_STOP_NAMES(_) TIDE_STOP_TABLE_(TIDE_COL2_, _)
 
-/* A job's states (the jobs table's CHECK in control/cp_schema.c allows exactly these). */
+/* A job's states (the jobs table's CHECK in control/hive/cp_schema.c allows exactly these). */
 #define TIDE_JOB_STATE_LIST(_)                                                              \
 	_(PENDING, "pending", "waiting for its links (see pending_reason)")                   \
 	_(RUNNING, "running", "capturing")                                                    \

@@ -1,6 +1,6 @@
 /* tide_job.h — a capture job as a drone runs it: the one definition of a job's capture
  * parameters, their limits and their validation, shared by the Hive's REST edge
- * (control/cp_api_jobs.c), its start message to drones (control/cp_scheduler.c), the drone and
+ * (control/hive/cp_api_jobs.c), its start message to drones (control/hive/cp_scheduler.c), the drone and
  * tidectl.
  *
  * Why here: the same parameters used to exist in five forms (REST JSON, SQL columns, the start

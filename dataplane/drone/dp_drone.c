@@ -60,6 +60,8 @@
 #include "dp_upload.h"
 #include "dp_ws.h"
 #include "tide_job.h"
+#include "tide_time.h"
+#include "tide_fs.h"
 
 /* Spool paths are bounded by PATH_MAX and link names by LINK_NAME_MAX: a truncated snprintf
  * could only shorten a path, which then fails to open and is reported. */
@@ -73,13 +75,6 @@ on_signal(int sig)
 	stop_signal = sig;
 }
 
-int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 logf_(const char *fmt, ...)
@@ -194,22 +189,6 @@ read_token(struct agent *a, const char *file)
 	return a->token[0] ? 0 : -1;
 }
 
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static long
 meminfo(const char *key)
 {
@@ -321,7 +300,7 @@ try_connect(struct agent *a, int64_t *next_ms, int *backoff_ms, bool *said_down)
 			logf_("cannot reach the Hive at %s:%d: %s (retrying)", a->hive.host,
 				a->hive.port, err);
 		*said_down = true;
-		*next_ms = mono_ms() + *backoff_ms;
+		*next_ms = tide_mono_ms() + *backoff_ms;
 		*backoff_ms = *backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff_ms * 2;
 		return;
 	}
@@ -479,7 +458,7 @@ start_capture(struct agent *a, json_t *m)
 	c->link = li;
 	c->slot = -1;
 	snprintf(c->dir, sizeof(c->dir), "%s/%lld-%s", a->spool, job, link);
-	if (mkdir_p(c->dir, 0755) != 0)
+	if (tide_mkdir_p(c->dir, 0755) != 0)
 		return refuse_start(a, job, link, "cannot create the spool directory");
 	json_t *params = tide_job_to_json(&tj);
 	char name[64];
@@ -515,7 +494,7 @@ start_capture(struct agent *a, json_t *m)
 	c->sent = json_array();
 	c->counters = json_object();
 	c->state = CAP_RUNNING;
-	c->started_ms = mono_ms();
+	c->started_ms = tide_mono_ms();
 	pthread_mutex_unlock(&a->mu);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	logf_("job %lld on %s: capture running (slot %d, filter \"%s\", live %.3f ms after "
@@ -883,7 +862,7 @@ dp_drone_main(int argc, char **argv)
 	if (sl <= 0)
 		return 1;
 	a->self[sl] = '\0';
-	if (mkdir_p(a->spool, 0700) != 0) {
+	if (tide_mkdir_p(a->spool, 0700) != 0) {
 		fprintf(stderr, "tide-drone: cannot create %s: %s\n", a->spool, strerror(errno));
 		return 1;
 	}
@@ -914,7 +893,7 @@ dp_drone_main(int argc, char **argv)
 	int backoff = 500;
 	bool said_down = false, restart = false;
 	for (;;) {
-		int64_t now = mono_ms();
+		int64_t now = tide_mono_ms();
 		if (stop_signal && !stopping_since) {
 			logf_("stopping: captures are stopped and uploaded first");
 			stopping_since = now;

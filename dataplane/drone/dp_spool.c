@@ -16,6 +16,7 @@
 
 #include "dp_agent.h"
 #include "dp_upload.h"
+#include "tide_fs.h"
 #include "tide_layout.h"
 
 /* Spool paths are bounded by PATH_MAX and link names by LINK_NAME_MAX: a truncated snprintf
@@ -87,9 +88,9 @@ upload_capture(struct agent *a, struct capture *c, json_t **list)
 		if (already_sent(c->sent, files[i].dest))
 			continue;
 		char path[PATH_MAX + 600], sha[65];
-		long long size = 0;
+		uint64_t size = 0;
 		snprintf(path, sizeof(path), "%s/%s", c->dir, files[i].rel);
-		if (dp_upload_sha256(path, sha, &size) != 0)
+		if (tide_sha256_file(path, 0, sha, &size) != 0)
 			continue;
 		struct dp_upload_answer ans;
 		for (int attempt = 0;; attempt++) {
@@ -155,9 +156,9 @@ stream_shards(struct agent *a)
 				already_sent(sent, files[i].dest))
 				continue;
 			char path[PATH_MAX + 600], sha[65];
-			long long size = 0;
+			uint64_t size = 0;
 			snprintf(path, sizeof(path), "%s/%s", dir, files[i].rel);
-			if (dp_upload_sha256(path, sha, &size) != 0)
+			if (tide_sha256_file(path, 0, sha, &size) != 0)
 				continue;
 			struct dp_upload_answer ans;
 			put_file(a, job, path, files[i].dest, sha, size, &ans);

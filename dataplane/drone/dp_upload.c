@@ -17,10 +17,10 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "dp_upload.h"
 #include "tide_layout.h"
+#include "tide_time.h"
 
 #define CONNECT_MS 10000     /* TCP and, with HTTPS, the TLS handshake */
 #define BODY_MAX 4096        /* of an answer's body: an error's code and message fit */
@@ -73,34 +73,6 @@ dp_upload_collect(const char *dir, const char *drone, const char *link,
 	return collect(dir, "", drone, link, out, 0, max, 0);
 }
 
-int
-dp_upload_sha256(const char *path, char hex[65], long long *size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	static __thread char buf[1 << 20];
-	ssize_t r;
-	long long total = 0;
-	while ((r = read(fd, buf, sizeof(buf))) > 0) {
-		EVP_DigestUpdate(ctx, buf, (size_t)r);
-		total += r;
-	}
-	close(fd);
-	unsigned char md[32];
-	unsigned int len = 0;
-	EVP_DigestFinal_ex(ctx, md, &len);
-	EVP_MD_CTX_free(ctx);
-	if (r < 0)
-		return -EIO;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	*size = total;
-	return 0;
-}
-
 /* ---- one PUT --------------------------------------------------------------------------------- */
 
 struct put {
@@ -114,13 +86,6 @@ struct put {
 	char read_err[160];
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The body, read with pread so that a retry needs no rewinding. */
 static size_t
@@ -162,7 +127,7 @@ progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, cu
 	(void)dltotal;
 	(void)ultotal;
 	struct put *p = arg;
-	int64_t now = mono_ms();
+	int64_t now = tide_mono_ms();
 	if (ulnow != p->last_ul || dlnow > 0) {
 		p->last_ul = ulnow;
 		p->progress_ms = now;
@@ -250,7 +215,7 @@ dp_upload_put(const struct dp_hive *hive, int port, bool tls, const char *target
 	p.fd = fd;
 	p.size = size;
 	p.last_ul = -1;
-	p.progress_ms = mono_ms();
+	p.progress_ms = tide_mono_ms();
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CONNECT_TO, to);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -46,8 +46,6 @@ struct dp_upload_file {
 /* The files of the capture directory dir to upload, at most max. Their count. */
 int dp_upload_collect(const char *dir, const char *drone, const char *link,
 	struct dp_upload_file *out, int max);
-/* SHA-256 (lower-case hex) and size of a file. 0 or -errno. */
-int dp_upload_sha256(const char *path, char hex[65], long long *size);
 
 struct dp_upload_answer {
 	int status;          /* HTTP status of the final answer; 0 = none (see message) */

@@ -1,7 +1,7 @@
 /* dp_ws.c — the drone's WebSocket client on libwebsockets (see dp_ws.h).
  *
  * Why libwebsockets: it is Debian's well-kept WebSocket library (libwebsockets-dev 4.1.6), the
- * Hive's drone listener already runs on it (control/cp_drone_ws.c), and it does TLS with
+ * Hive's drone listener already runs on it (control/hive/cp_drone_ws.c), and it does TLS with
  * OpenSSL. libcurl's WebSocket API was the other candidate, but Debian 12's libcurl 7.88 is
  * built without it: curl_ws_send/recv exist as symbols, yet "ws" and "wss" are missing from
  * curl_version_info()'s protocols, so they answer CURLE_NOT_BUILT_IN (the API was still
@@ -34,6 +34,7 @@
 #include <openssl/x509v3.h>
 
 #include "dp_ws.h"
+#include "tide_time.h"
 
 #define WS_OUT_MAX (16u << 20)   /* queued for the Hive before dp_ws_send refuses more */
 
@@ -73,13 +74,6 @@ wake(lws_sorted_usec_list_t *sul)
 	ws->woke = true;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Services until done(ws) or wait_ms have passed; a pass always runs, even for wait_ms 0
  * (lws_service with a negative timeout does not sleep). */
@@ -90,11 +84,11 @@ service_until(struct dp_ws *ws, int wait_ms, bool (*done)(const struct dp_ws *ws
 		lws_service(ws->ctx, -1);
 		return;
 	}
-	int64_t deadline = mono_ms() + wait_ms;
+	int64_t deadline = tide_mono_ms() + wait_ms;
 	ws->woke = false;
 	lws_sul_schedule(ws->ctx, 0, &ws->timer, wake, (lws_usec_t)wait_ms * LWS_US_PER_MS);
 	/* bounded: the timer ends it; the deadline check guards a timer lws could not run */
-	while (!done(ws) && !ws->woke && mono_ms() < deadline)
+	while (!done(ws) && !ws->woke && tide_mono_ms() < deadline)
 		if (lws_service(ws->ctx, 0) < 0)
 			break;
 	lws_sul_cancel(&ws->timer);

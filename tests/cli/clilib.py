@@ -27,9 +27,9 @@ def _take(flag, default):
     return os.path.abspath(os.path.join(ROOT, "build", default))
 
 
-TIDECTL = _take("--tidectl", "tidectl")
-CONTROL = _take("--binary", "tide-control")
-DATAPLANE = _take("--dataplane", "tide-dataplane")
+TIDECTL = _take("--tidectl", os.path.join("control", "tidectl", "tidectl"))
+CONTROL = _take("--binary", os.path.join("control", "hive", "tide-control"))
+DATAPLANE = _take("--dataplane", os.path.join("dataplane", "tide-dataplane"))
 SCRIPTS = os.path.join(ROOT, "scripts")
 JOB_WAIT = 60.0
 

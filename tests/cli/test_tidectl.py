@@ -379,7 +379,7 @@ def test_https_verified():
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                    check=True, capture_output=True, timeout=60)
     h = Hive(CONTROL, tls=(d + "/cert.pem", d + "/key.pem"),
-             args=["--tls-shim", os.path.join(os.path.dirname(CONTROL), "cp_ssl_shim.so")]).start()
+             args=["--tls-shim", os.path.join(os.path.dirname(CONTROL), "..", "ssl_shim", "cp_ssl_shim.so")]).start()
     try:
         tok = make_token(admin(h))["token"]
         e = env()

@@ -42,7 +42,7 @@ def binary_from_argv(argv=None):
         del argv[i:i + 2]
     if not path:
         here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.join(here, "..", "..", "build", "tide-control")
+        path = os.path.join(here, "..", "..", "build", "control", "hive", "tide-control")
     return os.path.abspath(path)
 
 

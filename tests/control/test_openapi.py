@@ -18,7 +18,7 @@ from cplib import Hive, admin, expect, make_token  # noqa: E402
 
 BIN = cplib.binary_from_argv()
 HERE = os.path.dirname(os.path.abspath(__file__))
-SPEC_PATH = os.path.join(HERE, "..", "..", "control", "openapi.json")
+SPEC_PATH = os.path.join(HERE, "..", "..", "control", "hive", "openapi.json")
 if "--openapi" in sys.argv:
     i = sys.argv.index("--openapi")
     SPEC_PATH = sys.argv[i + 1]

@@ -1,8 +1,8 @@
-"""test_sandbox — the post-processing sandbox (control/cp_sandbox.c) holds, and tools work in it.
+"""test_sandbox — the post-processing sandbox (control/hive/cp_sandbox.c) holds, and tools work in it.
 
 Drives the real module through tests/control/sandbox_driver (one cp_sandbox_run() per call) on
 a data directory laid out like tide-control's: a 0700 data dir holding this job's dataset
-(DESIGN.md layout, with a small pcapng), a sibling job with a secret, a fake tide.db, a listening
+(the tide_layout.h layout, with a small pcapng), a sibling job with a secret, a fake tide.db, a listening
 control socket (path and abstract), and a TCP listener on the host's loopback. Scripts then try
 to escape — network, other jobs, the database, the control socket, writing the dataset,
 ptrace/mount/unshare and friends — and hit every limit (time, memory, processes, scratch, log);

@@ -1,5 +1,5 @@
 /* fuzz_cp_drone_msg.c — libFuzzer target for the Hive's drone-message handler
- * (control/cp_drones.c: cp_drones_conn_message), the code every byte a drone — or anyone who
+ * (control/hive/cp_drones.c: cp_drones_conn_message), the code every byte a drone — or anyone who
  * reaches the drone port — sends ends up in, after the listener has assembled a message.
  *
  * The input is a connection's life: bit 0 of the first byte says whether it starts with a good

@@ -1,4 +1,4 @@
-/* fuzz_cp_json.c — libFuzzer target for the Hive's JSON decoding path (control/cp_json.c):
+/* fuzz_cp_json.c — libFuzzer target for the Hive's JSON decoding path (control/hive/cp_json.c):
  * the nesting bound measured before jansson parses (an unbounded recursion used to overflow a
  * worker's stack), the parse itself, and the table-driven body check every API handler runs.
  * Beyond "no crash": text deeper than CP_JSON_MAX_DEPTH is always refused, a parsed body

@@ -2,9 +2,7 @@
  * multicast rules, the TCP framing, and the plugin on UDP (unicast and 224.0.0.251) and TCP.
  * Beyond "no crash": the name is NUL-terminated, of the length reported, and label-safe.
  *
- * Build (see tests/fuzz/run.sh for the flags):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iclassifiers -Idataplane \
- *     tests/fuzz/fuzz_dns.c classifiers/cls_{tls,quic,dns,http,apps}.c -lcrypto */
+ * Built by tests/fuzz/meson.build in the -Dfuzz=true build that tests/fuzz/run.sh makes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,9 +3,7 @@
  * into a borrowed buffer). Beyond "no crash": the host points inside the input, its port-less
  * length is no longer than it, and every pool buffer is returned.
  *
- * Build (see tests/fuzz/run.sh for the flags):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iclassifiers -Idataplane \
- *     tests/fuzz/fuzz_http.c classifiers/cls_{tls,quic,dns,http,apps}.c -lcrypto */
+ * Built by tests/fuzz/meson.build in the -Dfuzz=true build that tests/fuzz/run.sh makes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

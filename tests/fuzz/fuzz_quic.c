@@ -3,9 +3,7 @@
  * Initial frame parser and CRYPTO reassembly on the input as if it were decrypted, the
  * ClientHello read from the reassembled stream, and the plugin on UDP datagrams.
  *
- * Build (see tests/fuzz/run.sh for the flags):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iclassifiers -Idataplane \
- *     tests/fuzz/fuzz_quic.c classifiers/cls_{tls,quic,dns,http,apps}.c -lcrypto */
+ * Built by tests/fuzz/meson.build in the -Dfuzz=true build that tests/fuzz/run.sh makes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

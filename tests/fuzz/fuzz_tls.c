@@ -3,9 +3,7 @@
  * the plugin (TCP, both directions, borrowed reassembly buffers) as the engine drives it.
  * Beyond "no crash": SNI/ALPN pointers stay inside the input, every pool buffer is returned.
  *
- * Build (see tests/fuzz/run.sh for the flags):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iclassifiers -Idataplane \
- *     tests/fuzz/fuzz_tls.c classifiers/cls_{tls,quic,dns,http,apps}.c -lcrypto */
+ * Built by tests/fuzz/meson.build in the -Dfuzz=true build that tests/fuzz/run.sh makes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_filter_equiv — tide's --filter must keep exactly the packets tcpdump keeps.
 
-libpcap is the reference semantics for filters (DESIGN.md): for every expression in EXPRESSIONS
+libpcap is the reference semantics for filters (tcpdump reads them so): for every expression in EXPRESSIONS
 over each generated capture (Ethernet mix, VLAN/QinQ mix, Linux SLL, raw IP, and the mix of
 truncated/malformed frames, where bounds checks matter), `tide --pcap F --filter E --workers 1`
 must write the same packets, same bytes, same timestamps, same order as

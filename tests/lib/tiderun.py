@@ -36,7 +36,7 @@ def tide_from_argv(argv=None):
         del argv[i:i + 2]
     if not tide:
         here = os.path.dirname(os.path.abspath(__file__))
-        tide = os.path.join(here, "..", "..", "build", "tide-dataplane")
+        tide = os.path.join(here, "..", "..", "build", "dataplane", "tide-dataplane")
     return os.path.abspath(tide)
 
 

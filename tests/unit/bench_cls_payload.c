@@ -2,10 +2,9 @@
  * signature loaded: packet() then is_session_classifiable(), and classify_session() once the
  * session is ready, the way the engine drives it; session_free() at the end of each session.
  *
- * Not a registered test (timings are meaningless under sanitizers). Build by hand, optimised:
- *   gcc -O2 -march=native -D_GNU_SOURCE -Iclassifiers tests/unit/bench_cls_payload.c \
- *       classifiers/cls_payload.c classifiers/cls_apps.c -lhs -lstdc++ -lm -o /tmp/bench_cls_payload
- *   /tmp/bench_cls_payload [source root]      (default: $TIDE_SOURCE_ROOT, else ".")
+ * A meson benchmark, not a test (timings are meaningless under sanitizers): in a release build,
+ * `meson test -C build --benchmark bench_cls_payload` (or run it with [source root]; default
+ * $TIDE_SOURCE_ROOT, else ".").
  *
  * Sessions are biflows of 8 packets of 512 payload bytes, alternating fwd/bwd. Three mixes:
  *   "mix"      half the sessions open with a protocol some signature knows (decided early), half

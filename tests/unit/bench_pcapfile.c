@@ -1,5 +1,5 @@
-/* bench_pcapfile.c — hand-run benchmark of the offline reader and the shard writer (not a
- * registered test: timings depend on the machine).
+/* bench_pcapfile.c — micro-benchmark of the offline reader and the shard writer (a meson
+ * benchmark, not a test: timings depend on the machine).
  *
  * Generates a pcap of about SIZE_MB megabytes (frames of LEN bytes; 0, the default, mixes
  * 60..1514) in DIR, reads
@@ -7,9 +7,9 @@
  * the parser would), then writes the same packets through dp_shard_writer into DIR (SHA-256,
  * 1 GiB shards, fsync and rename included) and deletes everything it made.
  *
- * Build and run by hand:
- *   gcc -O2 -D_GNU_SOURCE -Idataplane tests/unit/bench_pcapfile.c dataplane/dp_pcapfile.c \
- *       dataplane/dp_pcapng.c -lcrypto -o /tmp/bench_pcapfile && /tmp/bench_pcapfile /tmp 500 [LEN] */
+ * A meson benchmark, not a test: in a release build, `meson test -C build --benchmark
+ * bench_pcapfile` (DIR = its build directory, 500 MB), or run it as `bench_pcapfile DIR SIZE_MB
+ * [LEN]`. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>

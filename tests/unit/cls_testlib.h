@@ -20,11 +20,15 @@ load_apps(void)
 	static const char *const paths[] = {"config/tide_apps.txt", "../config/tide_apps.txt",
 		"../../config/tide_apps.txt", "../../../config/tide_apps.txt",
 		"../../../../config/tide_apps.txt"};
-	char err[256];
-	const char *env = getenv("TIDE_APPS");
+	char err[256], path[4096];
+	const char *env = getenv("TIDE_APPS"), *root = getenv("TIDE_SOURCE_ROOT");
 
 	if (env)
 		return cls_apps_load(env, err, sizeof(err));
+	if (root) { /* set by meson: the build directory may be anywhere */
+		snprintf(path, sizeof(path), "%s/config/tide_apps.txt", root);
+		return cls_apps_load(path, err, sizeof(err));
+	}
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		struct cls_apps *a = cls_apps_load(paths[i], err, sizeof(err));
 

@@ -1,4 +1,4 @@
-/* test_cls_payload.c — unit tests for the Hyperscan payload classifier (classifiers/cls_payload.c).
+/* test_cls_payload.c — unit tests for the Hyperscan payload classifier (classifiers/dissectors/cls_payload.c).
  *
  * Every signature of the shipped config/signatures.txt is run on a positive example and on a
  * near miss (the example broken in one place), and the per-signature hit counters printed by
@@ -1104,7 +1104,7 @@ find_src_root(void)
 	for (int up = 0; up < 6; up++) {
 		snprintf(probe, sizeof(probe), "%s/config/signatures.txt", dir);
 		if (access(probe, R_OK) == 0) {
-			snprintf(probe, sizeof(probe), "%s/classifiers/cls_plugin.h", dir);
+			snprintf(probe, sizeof(probe), "%s/classifiers/engine/cls_plugin.h", dir);
 			if (access(probe, R_OK) == 0) {
 				snprintf(src_root, sizeof(src_root), "%s", dir);
 				return;

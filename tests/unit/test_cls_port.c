@@ -1,4 +1,4 @@
-/* test_cls_port.c — unit tests for the port classifier (classifiers/cls_port.c): wildcards, the
+/* test_cls_port.c — unit tests for the port classifier (classifiers/dissectors/cls_port.c): wildcards, the
  * source-column form, pair precedence over single ports (and reversed pairs), ranges and
  * narrower-beats-wider, protocol-specific over "any", dport before sport with the dynamic-range
  * exception, `ip` protocol rules (ICMP, ICMPv6, SCTP fallback), host sessions, table errors named
@@ -475,7 +475,7 @@ struct known_port {
 	const char *app; /* as cls_apps_name() prints it */
 };
 
-/* The well-known ports the brief and IANA give for every application of tide_apps.txt that has
+/* The well-known ports IANA and the protocols' RFCs give for every application of tide_apps.txt that has
  * one (RTP, DoH and the TLS/QUIC sub-applications have none of their own). */
 static const struct known_port known_ports[] = {
 	{ 17, 53, "DNS" }, { 6, 53, "DNS" }, { 6, 853, "DNS/DoT" }, { 6, 80, "HTTP" },
@@ -582,7 +582,7 @@ find_src_root(void)
 	for (int up = 0; up < 6; up++) {
 		snprintf(probe, sizeof(probe), "%s/config/ports.txt", dir);
 		if (access(probe, R_OK) == 0) {
-			snprintf(probe, sizeof(probe), "%s/classifiers/cls_plugin.h", dir);
+			snprintf(probe, sizeof(probe), "%s/classifiers/engine/cls_plugin.h", dir);
 			if (access(probe, R_OK) == 0) {
 				snprintf(src_root, sizeof(src_root), "%s", dir);
 				return 1;

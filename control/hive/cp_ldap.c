@@ -27,6 +27,7 @@
 #include "cp_ldap.h"
 #include "cp_log.h"
 #include "cp_options.h"
+#include "tide_time.h"
 
 struct map_entry {
 	char *key;   /* a normalised DN (is_dn), else a CN */
@@ -427,20 +428,13 @@ cp_ldap_free(struct cp_ldap *l)
 
 /* ---- one login ------------------------------------------------------------------------ */
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Gives the next step what is left of the login's deadline (connect and every synchronous
  * call use these two options). -ETIMEDOUT when nothing is left. */
 static int
 arm(LDAP *ld, int64_t deadline, struct timeval *tv)
 {
-	int64_t left = deadline - mono_ms();
+	int64_t left = deadline - tide_mono_ms();
 	if (left <= 0)
 		return -ETIMEDOUT;
 	tv->tv_sec = (time_t)(left / 1000);
@@ -638,7 +632,7 @@ cp_ldap_authenticate(const struct cp_ldap *l, const char *username, const char *
 	size_t n = strlen(username);
 	if (n == 0 || n > CP_LDAP_NAME_MAX)
 		return -EINVAL;
-	int64_t deadline = mono_ms() + (int64_t)l->o->ldap_timeout * 1000;
+	int64_t deadline = tide_mono_ms() + (int64_t)l->o->ldap_timeout * 1000;
 	LDAP *ld = NULL;
 	int rc = open_directory(l, deadline, &ld);
 	if (rc == 0)

@@ -492,7 +492,7 @@ static int
 load_ssl_shim(const struct cp_server *srv)
 {
 	char path[PATH_MAX + sizeof(CP_SSL_SHIM_NAME) + 1];
-	const char *tried[3];
+	const char *tried[4];
 	int n = 0;
 	if (srv->opt->tls_shim[0]) {
 		tried[n++] = srv->opt->tls_shim;
@@ -509,6 +509,9 @@ load_ssl_shim(const struct cp_server *srv)
 			}
 		}
 		tried[n++] = CP_SSL_SHIM_DIR "/" CP_SSL_SHIM_NAME;
+#ifdef CP_BUILD_SSL_SHIM
+		tried[n++] = CP_BUILD_SSL_SHIM; /* where this build tree made it */
+#endif
 	}
 	for (int i = 0; i < n; i++) {
 		if (access(tried[i], R_OK) != 0)
@@ -519,8 +522,9 @@ load_ssl_shim(const struct cp_server *srv)
 		cp_error("http", "%s: %s", tried[i], ssl_shim ? "not the TLS shim" : dlerror());
 		return -ENOENT;
 	}
-	cp_error("http", "HTTPS needs %s (looked in %s%s%s); set tls_shim", CP_SSL_SHIM_NAME,
-		tried[0], n > 1 ? " and " : "", n > 1 ? tried[1] : "");
+	cp_error("http", "HTTPS needs %s (looked in %s%s%s%s%s); set tls_shim", CP_SSL_SHIM_NAME,
+		tried[0], n > 1 ? ", " : "", n > 1 ? tried[1] : "", n > 2 ? ", " : "",
+		n > 2 ? tried[n - 1] : "");
 	return -ENOENT;
 }
 

@@ -50,6 +50,8 @@
 
 #include "cp_log.h"
 #include "cp_sandbox.h"
+#include "tide_time.h"
+#include "tide_fs.h"
 
 #define MOD "sandbox"
 #define ARGV_MAX 256        /* bwrap arguments; build_argv uses about 150 */
@@ -135,13 +137,6 @@ seccomp_build(void)
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Moves fd to a number >= 3 (a daemon may run with 0-2 closed; the child overwrites those) and
  * keeps it close-on-exec. Returns the new descriptor or -errno; fd is consumed either way. */
@@ -173,23 +168,6 @@ memfd_with(const char *name, const char *text)
 	return fd;
 }
 
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* ---- cgroups ---------------------------------------------------------------------------- */
 
 struct cgroup {
@@ -208,7 +186,7 @@ cg_write(const char *dir, const char *file, const char *value)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int rc = write_all(fd, value, strlen(value));
+	int rc = tide_write_all(fd, value, strlen(value)) < 0 ? -errno : 0;
 	close(fd);
 	return rc;
 }
@@ -292,8 +270,8 @@ cgroup_remove(struct cgroup *cg)
 		if (!cg->dir[i][0])
 			continue;
 		/* the last tasks may still be exiting; bounded by CGROUP_DRAIN_MS */
-		for (int64_t end = mono_ms() + CGROUP_DRAIN_MS; rmdir(cg->dir[i]) < 0 && errno == EBUSY &&
-			mono_ms() < end;)
+		for (int64_t end = tide_mono_ms() + CGROUP_DRAIN_MS; rmdir(cg->dir[i]) < 0 && errno == EBUSY &&
+			tide_mono_ms() < end;)
 			usleep(10000);
 		cg->dir[i][0] = '\0';
 	}
@@ -770,7 +748,7 @@ log_take(struct run *run, const char *buf, size_t n)
 		run->r->log_truncated = true;
 	if (!keep)
 		return;
-	if (!run->log_failed && write_all(run->log_fd, buf, keep) < 0)
+	if (!run->log_failed && tide_write_all(run->log_fd, buf, keep) < 0)
 		run->log_failed = true;
 	run->log_written += keep;
 	run->log_last = buf[keep - 1];
@@ -805,14 +783,14 @@ static int
 supervise(struct run *run, int *wstatus)
 {
 	struct cp_sandbox_result *r = run->r;
-	int64_t start = mono_ms();
+	int64_t start = tide_mono_ms();
 	int64_t deadline = start + (int64_t)run->p.timeout_s * 1000, kill_at = 0, exited_at = 0;
 	bool out_open = true, status_open = true, exited = false;
 
 	fcntl(run->out_r, F_SETFL, O_NONBLOCK);
 	fcntl(run->status_r, F_SETFL, O_NONBLOCK);
 	while (!exited || out_open || status_open) {
-		int64_t now = mono_ms();
+		int64_t now = tide_mono_ms();
 		if (exited && now - exited_at > DRAIN_MS)
 			break;
 		bool cancel = run->p.cancel && atomic_load(run->p.cancel);
@@ -872,7 +850,7 @@ supervise(struct run *run, int *wstatus)
 			pid_t w = waitpid(run->pid, wstatus, WNOHANG);
 			if (w == run->pid || (w < 0 && errno == ECHILD)) {
 				exited = true;
-				exited_at = mono_ms();
+				exited_at = tide_mono_ms();
 				r->duration_ms = (uint64_t)(exited_at - start);
 			}
 		}
@@ -915,7 +893,7 @@ copy_file(struct run *run, int src_dir, int dst_dir, const char *name, uint64_t 
 			rc = -EFBIG;
 			break;
 		}
-		rc = write_all(out, run->buf, (size_t)n);
+		rc = tide_write_all(out, run->buf, (size_t)n) < 0 ? -errno : 0;
 		if (rc < 0)
 			break;
 		*budget -= (uint64_t)n;
@@ -1250,7 +1228,7 @@ log_trailer(struct run *run)
 			(unsigned long long)r->duration_ms);
 #undef TRAILER
 	if (!run->log_failed)
-		write_all(run->log_fd, t, n < sizeof(t) ? n : sizeof(t) - 1);
+		(void)tide_write_all(run->log_fd, t, n < sizeof(t) ? n : sizeof(t) - 1);
 }
 
 static int
@@ -1274,7 +1252,7 @@ run_sandbox(struct run *run)
 			char line[256];
 			int n = snprintf(line, sizeof(line), "[tide-sandbox] could not start: %s\n",
 				strerror(-rc));
-			write_all(run->log_fd, line, (size_t)n);
+			(void)tide_write_all(run->log_fd, line, (size_t)n);
 		}
 		cp_error(MOD, "%s: could not start: %s", p->script_path, strerror(-rc));
 	} else {

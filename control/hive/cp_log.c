@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cp_log.h"
+#include "tide_fs.h"
 
 #define CP_LOG_LINE_MAX 2048
 
@@ -148,21 +149,6 @@ escape_into(char *dst, size_t cap, const char *src, int *cut)
 	return n;
 }
 
-static void
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return; /* nowhere left to report a logging failure */
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-}
-
 void
 cp_log(enum cp_log_level level, const char *module, const char *fmt, ...)
 {
@@ -191,8 +177,8 @@ cp_log(enum cp_log_level level, const char *module, const char *fmt, ...)
 	line[len++] = '\n';
 
 	pthread_rwlock_rdlock(&log_state.lock);
-	write_all(STDERR_FILENO, line, len);
+	(void)tide_write_all(STDERR_FILENO, line, len); /* nowhere left to report a failure */
 	if (log_state.fd >= 0)
-		write_all(log_state.fd, line, len);
+		(void)tide_write_all(log_state.fd, line, len);
 	pthread_rwlock_unlock(&log_state.lock);
 }

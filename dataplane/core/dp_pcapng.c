@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 
 #include "dp_writeback.h"
+#include "tide_fs.h"
 
 #define pw_unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -391,30 +392,6 @@ parse_shard_name(const char *name, unsigned int *seq, int *is_part)
 		return 0;
 	*seq = (unsigned int)v;
 	return 1;
-}
-
-static int
-mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(tmp)) {
-		errno = len == 0 ? EINVAL : ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(tmp, path, len + 1);
-	for (char *s = tmp + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 /* Rename without replacing: a shard with the final name is never overwritten. */
@@ -1123,7 +1100,7 @@ dp_shard_writer_open(const struct dp_shard_params *p)
 	w->p.if_name = w->if_name;
 	w->p.if_descr = w->if_descr;
 	w->p.app = w->app;
-	if (mkdir_p(w->dir) < 0)
+	if (tide_mkdir_p(w->dir, 0755) < 0)
 		goto fail;
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dirfd < 0)

@@ -22,6 +22,7 @@
 
 #include "tidectl.h"
 #include "tidectl_out.h"
+#include "tide_fs.h"
 
 extern const struct tc_cmd tc_download_cmds[];
 
@@ -78,38 +79,6 @@ dl_opt(void *arg, int opt, const char *v)
 }
 
 /* ---- hashing and paths ------------------------------------------------------------------- */
-
-static void
-hexdigest(const unsigned char *md, char *hex)
-{
-	for (int i = 0; i < 32; i++)
-		sprintf(hex + 2 * i, "%02x", md[i]);
-}
-
-static int
-sha256_file(const char *path, char hex[65], uint64_t *size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	static char buf[1 << 16];
-	ssize_t n;
-	*size = 0;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		*size += (uint64_t)n;
-	}
-	unsigned char out[32];
-	EVP_DigestFinal_ex(md, out, NULL);
-	EVP_MD_CTX_free(md);
-	close(fd);
-	if (n < 0)
-		return -EIO;
-	hexdigest(out, hex);
-	return 0;
-}
 
 /* A listing path that is safe to use under a local directory. */
 static bool
@@ -282,7 +251,7 @@ fetch_file(struct dl *d, long long id, const json_t *entry, const char *dest)
 		return rc;
 	}
 	uint64_t got = 0;
-	if (sha256_file(part, hex, &got) < 0) {
+	if (tide_sha256_file(part, 0, hex, &got) < 0) {
 		tc_err("cannot read %s back", part);
 		return TC_ERR;
 	}
@@ -372,7 +341,7 @@ verify_archive(struct dl *d, const char *file, long long id, const json_t *items
 		char hex[65];
 		EVP_DigestFinal_ex(md, out, NULL);
 		EVP_MD_CTX_free(md);
-		hexdigest(out, hex);
+		tide_sha256_hex(out, hex);
 		if (n < 0) {
 			tc_err("%s: %s is cut short: %s", file, name, archive_error_string(a));
 			rc = TC_VERIFY;

@@ -37,6 +37,7 @@
 #include "cp_options.h"
 #include "cp_routes.h"
 #include "tide_layout.h"
+#include "tide_fs.h"
 
 #define UPLOAD_CHUNK (256 * 1024)
 #define UPLOAD_DEPTH 8
@@ -192,38 +193,6 @@ load_upload_job(struct cp_req *r, int64_t job, struct up_job *j)
 	}
 	sqlite3_reset(st);
 	return j->n ? 0 : -ENOENT;
-}
-
-/* SHA-256 of a stored file, never through a symlink. 0 or -errno. */
-static int
-stored_sha256(const char *path, char hex[65], long long *size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	char *buf = malloc(UPLOAD_CHUNK);
-	int rc = ctx && buf ? 0 : -ENOMEM;
-	ssize_t n = 0;
-	*size = 0;
-	if (rc == 0)
-		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	while (rc == 0 && (n = read(fd, buf, UPLOAD_CHUNK)) > 0) {
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		*size += n;
-	}
-	if (rc == 0 && n < 0)
-		rc = -errno;
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	if (rc == 0)
-		EVP_DigestFinal_ex(ctx, md, &mdlen);
-	for (int i = 0; rc == 0 && i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	EVP_MD_CTX_free(ctx);
-	free(buf);
-	close(fd);
-	return rc;
 }
 
 /* mkdir -p of rel's parent directories under dir (0755: the sandbox reads datasets). A part of
@@ -461,11 +430,11 @@ answer_existing(struct cp_req *r, int64_t job, const char *rel, const char *fina
 {
 	struct stat sb;
 	char hex[65] = "";
-	long long size = -1;
+	uint64_t size = 0;
 	bool there = lstat(final, &sb) == 0, dir = there && !S_ISREG(sb.st_mode);
-	if (there && S_ISREG(sb.st_mode) && sb.st_size == len)
-		stored_sha256(final, hex, &size);
-	if (size != len || strcmp(hex, sha) != 0) {
+	bool same = there && S_ISREG(sb.st_mode) && sb.st_size == len &&
+		tide_sha256_file(final, O_NOFOLLOW, hex, &size) == 0 && size == (uint64_t)len;
+	if (!same || strcmp(hex, sha) != 0) {
 		if (slot >= 0)
 			release(slot);
 		if (dir)

@@ -19,6 +19,7 @@
 #include "cp_log.h"
 #include "cp_manifest.h"
 #include "tide_layout.h"
+#include "tide_fs.h"
 
 #define PROCESSED_FILES_MAX 100000 /* listed in one manifest; more are counted, not listed */
 #define HASH_CHUNK (256 * 1024)
@@ -31,32 +32,6 @@ static const char sql_links[] =
 	" ORDER BY drone, link";
 static const char sql_files[] =
 	"SELECT path, size, sha256, drone FROM job_files WHERE job_id = ?1 ORDER BY path";
-
-/* SHA-256 of an open file as 64 hex digits; 0 or -errno. */
-static int
-hash_fd(int fd, char hex[65], int64_t *size)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char *buf = malloc(HASH_CHUNK), md[32];
-	int rc = ctx && buf && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ? 0 : -ENOMEM;
-	ssize_t n;
-	*size = 0;
-	while (rc == 0 && (n = read(fd, buf, HASH_CHUNK)) != 0) {
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		*size += n;
-	}
-	unsigned int len = 0;
-	if (rc == 0 && EVP_DigestFinal_ex(ctx, md, &len) == 1)
-		for (unsigned int i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	EVP_MD_CTX_free(ctx);
-	free(buf);
-	return rc;
-}
 
 /* Every regular file below dir (relative path rel), by the dataset's rules: no dot-names, no
  * symlinks followed, at most CP_DATASET_DEPTH levels. */
@@ -87,9 +62,9 @@ walk(int dfd, const char *rel, int depth, json_t *files, int *skipped)
 			continue;
 		}
 		char hex[65];
-		int64_t size;
+		uint64_t size;
 		if (S_ISREG(sb.st_mode) && json_array_size(files) < PROCESSED_FILES_MAX &&
-			hash_fd(fd, hex, &size) == 0)
+			tide_sha256_fd(fd, hex, &size) == 0)
 			json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "file", path,
 				"size", (json_int_t)size, "sha256", hex));
 		else if (S_ISREG(sb.st_mode))

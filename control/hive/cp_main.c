@@ -32,6 +32,7 @@
 #include "cp_options.h"
 #include "cp_routes.h"
 #include "cp_scheduler.h"
+#include "tide_fs.h"
 
 #ifndef TIDE_VERSION
 #define TIDE_VERSION "unknown"
@@ -50,25 +51,6 @@ static const char sql_admin_insert[] =
 static const char sql_admin_group[] =
 	"INSERT INTO user_groups (user_id, group_id)"
 	" SELECT ?1, id FROM groups WHERE builtin = 1 AND name = 'admins'";
-
-static int
-mkdir_p(const char *dir)
-{
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 static int
 step(struct cp_db *db, const char *sql, const char *text, int64_t a, int64_t b)
@@ -174,7 +156,7 @@ run(struct cp_options *o)
 	struct cp_server srv;
 	memset(&srv, 0, sizeof(srv));
 	srv.opt = o;
-	int rc = mkdir_p(o->data_dir);
+	int rc = tide_mkdir_p(o->data_dir, 0700) < 0 ? -errno : 0;
 	if (rc) {
 		fprintf(stderr, "tide-control: cannot create %s: %s\n", o->data_dir, strerror(-rc));
 		return 1;

@@ -45,6 +45,7 @@
 #include "cp_options.h"
 #include "cp_crypto.h"
 #include "cp_drones.h"
+#include "tide_time.h"
 
 #define MAX_ARGS 64
 #define STOP_GRACE_MS 8000   /* SIGTERM → SIGKILL when the local drone does not exit */
@@ -83,8 +84,14 @@ cp_drone_dataplane(const struct cp_options *o, char *out, size_t size)
 	char *slash = strrchr(self, '/');
 	if (slash)
 		*slash = '\0';
+	/* installed: beside tide-control; in a build tree: where meson made it */
 	if ((size_t)snprintf(out, size, "%s/tide-dataplane", self) >= size)
 		return -ENAMETOOLONG;
+#ifdef CP_BUILD_DATAPLANE
+	if (access(out, X_OK) != 0 && access(CP_BUILD_DATAPLANE, X_OK) == 0 &&
+		(size_t)snprintf(out, size, "%s", CP_BUILD_DATAPLANE) >= size)
+		return -ENAMETOOLONG;
+#endif
 	return 0;
 }
 
@@ -144,13 +151,6 @@ last_line(char *text, size_t len, char *out, size_t size)
 	snprintf(out, size, "%s", line);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 cp_drone_check_filter(const char *dataplane, const char *filter, char *msg, size_t size)
@@ -169,10 +169,10 @@ cp_drone_check_filter(const char *dataplane, const char *filter, char *msg, size
 	}
 	char buf[4096];
 	size_t len = 0;
-	int64_t deadline = mono_ms() + CP_FILTER_CHECK_TIMEOUT_MS;
+	int64_t deadline = tide_mono_ms() + CP_FILTER_CHECK_TIMEOUT_MS;
 	bool timed_out = false;
 	for (;;) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - tide_mono_ms();
 		struct pollfd p = { .fd = fds[0], .events = POLLIN };
 		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
 			timed_out = true;
@@ -259,14 +259,14 @@ supervisor(void *arg)
 				cp_warn("drone", "the local drone (pid %d) exited (status %d); restarting it",
 					(int)d->pid, status);
 				d->pid = 0;
-				next_start = mono_ms() + RESTART_MS;
+				next_start = tide_mono_ms() + RESTART_MS;
 			}
-		} else if (mono_ms() >= next_start) {
+		} else if (tide_mono_ms() >= next_start) {
 			d->pid = start_drone(d);
 			if (d->pid < 0) {
 				cp_error("drone", "cannot start the local drone: %s", strerror(-d->pid));
 				d->pid = 0;
-				next_start = mono_ms() + 5000;
+				next_start = tide_mono_ms() + 5000;
 			} else {
 				cp_info("drone", "local drone started (pid %d, links %s)", (int)d->pid,
 					d->links);
@@ -276,9 +276,9 @@ supervisor(void *arg)
 	}
 	if (d->pid > 0) {
 		kill(d->pid, SIGTERM);
-		int64_t deadline = mono_ms() + STOP_GRACE_MS;
+		int64_t deadline = tide_mono_ms() + STOP_GRACE_MS;
 		int status;
-		while (waitpid(d->pid, &status, WNOHANG) == 0 && mono_ms() < deadline)
+		while (waitpid(d->pid, &status, WNOHANG) == 0 && tide_mono_ms() < deadline)
 			usleep(50000);
 		if (waitpid(d->pid, &status, WNOHANG) == 0) {
 			kill(d->pid, SIGKILL);
