@@ -1,7 +1,7 @@
 /* dp_options.c — parses tide-dataplane's own options (see dp_options.h and --help).
  *
- * Sizes accept k/M/G (powers of 1024) because operators write "--max-size 10G", as in n2disk
- * and TCI's job form. */
+ * Sizes and durations are in the one grammar of tide_units.h ("--max-size 10G", as in n2disk
+ * and TCI's job form; "--max-duration 1h30m"), the same as the Hive's and tidectl's. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dp_options.h"
+#include "tide_units.h"
 
 enum {
 	OPT_PCAP = 256, OPT_DEMO, OPT_OUT, OPT_DRONE, OPT_FILTER, OPT_SNAPLEN, OPT_ANON_KEY,
@@ -91,10 +92,10 @@ dp_options_usage(const char *prog)
 	       "  --snaplen N          keep at most N bytes of each packet\n"
 	       "  --anon-key KEY       prefix-preserving IP anonymisation (Crypto-PAn); KEY is 64 hex\n"
 	       "                       digits or @FILE holding them (or 32 raw bytes)\n"
-	       "  --shard-size SIZE    rotate shards at SIZE bytes (k/M/G; default 256M)\n"
-	       "  --shard-time SECS    rotate shards every SECS seconds of packet time\n"
+	       "  --shard-size SIZE    rotate shards at SIZE (512M, 1.5G: powers of 1024; default 256M)\n"
+	       "  --shard-time TIME    rotate shards every TIME of packet time (90, 30s, 5m, 1h30m)\n"
 	       "  --max-size SIZE      stop when the dataset reaches SIZE (default: unlimited)\n"
-	       "  --max-duration SECS  stop after SECS (wall clock live, packet time offline)\n"
+	       "  --max-duration TIME  stop after TIME (wall clock live, packet time offline)\n"
 	       "  --count N            stop after N received packets\n"
 	       "  --workers N          worker lcores (default: every lcore but the main one)\n"
 	       "  --quiet              no periodic statistics line on stderr\n"
@@ -139,31 +140,6 @@ dp_options_usage(const char *prog)
 }
 
 /* "10G" → 10 << 30. Returns 0 or -1. */
-static int
-parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *s == '-')
-		return -1;
-	unsigned int shift = 0;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: return -1;
-	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 static int
 parse_u64(const char *s, uint64_t *out)
 {
@@ -221,19 +197,19 @@ dp_options_parse(struct dp_options *o, int argc, char **argv)
 			o->snaplen = (uint32_t)v;
 			break;
 		case OPT_SHARD_SIZE:
-			if (parse_size(optarg, &o->shard_size) || o->shard_size < 4096)
+			if (tide_parse_size(optarg, &o->shard_size) || o->shard_size < 4096)
 				goto bad;
 			break;
 		case OPT_MAX_SIZE:
-			if (parse_size(optarg, &o->max_size))
+			if (tide_parse_size(optarg, &o->max_size))
 				goto bad;
 			break;
 		case OPT_SHARD_TIME:
-			if (parse_u64(optarg, &o->shard_time_s))
+			if (tide_parse_duration(optarg, &o->shard_time_s))
 				goto bad;
 			break;
 		case OPT_MAX_DURATION:
-			if (parse_u64(optarg, &o->max_duration_s))
+			if (tide_parse_duration(optarg, &o->max_duration_s))
 				goto bad;
 			break;
 		case OPT_COUNT:

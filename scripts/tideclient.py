@@ -46,24 +46,39 @@ class TideError(Exception):
 
 
 def parse_size(value):
-    """10G, 512M, 1.5GiB or an int → bytes (binary units, as tide-dataplane reads them)."""
+    """10G, 512M, 1.5GiB or an int -> bytes. A mirror of tide's one grammar
+    (dataplane/util/tide_units.h, held to tests/data/units.tsv) for early errors; job
+    parameters are sent as given and the Hive decides with the C code."""
     if isinstance(value, int):
         return value
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtKMGT]?)(?:i?[bB])?\s*", str(value))
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(?:([kmgtKMGT])[iI]?)?[bB]?", str(value))
     if not m:
         raise ValueError("not a size: %r" % (value,))
-    return int(round(float(m.group(1)) * _UNITS[m.group(2).lower()]))
+    v = int(round(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()]))
+    if v >= 1 << 64:
+        raise ValueError("too large a size: %r" % (value,))
+    return v
 
 
 def parse_duration(value):
-    """90, "90s", "15m", "1h30m", "1d" → seconds."""
+    """90, "90s", "15m", "1h30m", "1d" -> seconds (the same grammar, at most 10^9 s)."""
     if isinstance(value, int):
         return value
     parts = re.findall(r"(\d+)([smhdw]?)", str(value))
-    if not parts or "".join(a + b for a, b in parts) != str(value).strip():
+    if not parts or "".join(a + b for a, b in parts) != str(value):
         raise ValueError("not a duration: %r" % (value,))
     mul = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    return sum(int(n) * mul[u] for n, u in parts)
+    v = sum(int(n) * mul[u] for n, u in parts)
+    if v > 1000000000:
+        raise ValueError("too long a duration: %r" % (value,))
+    return v
+
+
+def _as_sent(value, check):
+    """A size or duration for a job body: checked here for an early error, sent as the user
+    wrote it so that the Hive's parser (the one every program uses) has the last word."""
+    check(value)
+    return value
 
 
 def _sha256_file(path):
@@ -174,8 +189,8 @@ class Client:
         the job runs. The server checks every parameter and names the field it refuses."""
         if filter and validate:
             self.validate_filter(filter)
-        body = {"name": name, "max_size": parse_size(max_size),
-                "max_duration": parse_duration(max_duration)}
+        body = {"name": name, "max_size": _as_sent(max_size, parse_size),
+                "max_duration": _as_sent(max_duration, parse_duration)}
         if filter:
             body["filter"] = filter
         links = [links] if isinstance(links, str) else list(links or [])
@@ -184,11 +199,13 @@ class Client:
         elif links:
             body["links"] = links
         for key, val in (("snaplen", snaplen), ("session_type", session_type),
-                         ("lookback_s", None if lookback is None else parse_duration(lookback)),
+                         ("lookback_s", None if lookback is None
+                          else _as_sent(lookback, parse_duration)),
                          ("max_packets", max_packets),
-                         ("shard_size", None if shard_size is None else parse_size(shard_size)),
+                         ("shard_size", None if shard_size is None
+                          else _as_sent(shard_size, parse_size)),
                          ("shard_time", None if shard_time is None
-                          else parse_duration(shard_time)),
+                          else _as_sent(shard_time, parse_duration)),
                          ("group", group), ("description", description),
                          ("script_timeout", None if script_timeout is None
                           else parse_duration(script_timeout))):

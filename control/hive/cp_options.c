@@ -3,7 +3,7 @@
  * Each setting is one row {key, type, offset, bounds, default, help}. The configuration file is
  * key = value lines; '#' or ';' start a comment, [section] headers are allowed and ignored (keys
  * are unique without them), and an unknown key is an error with its line number — a typo must
- * not silently fall back to a default. Sizes take K/M/G (binary), durations s/m/h/d. */
+ * not silently fall back to a default. Sizes and durations in the grammar of tide_units.h. */
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "cp_options.h"
+#include "tide_units.h"
 
 #define CP_CONFIG_LINE_MAX 4096
 
@@ -168,33 +169,20 @@ parse_bool(const char *v, bool *out)
 static int
 parse_number(const struct opt_def *d, const char *v, uint64_t *out)
 {
-	char *end;
-	if (*v < '0' || *v > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	if (errno)
-		return -EINVAL;
-	uint64_t mul = 1;
-	if (d->type == OPT_SIZE && *end) {
-		switch (*end++) {
-		case 'k': case 'K': mul = 1ull << 10; break;
-		case 'm': case 'M': mul = 1ull << 20; break;
-		case 'g': case 'G': mul = 1ull << 30; break;
-		default: return -EINVAL;
-		}
-	} else if (d->type == OPT_DURATION && *end) {
-		switch (*end++) {
-		case 's': mul = 1; break;
-		case 'm': mul = 60; break;
-		case 'h': mul = 3600; break;
-		case 'd': mul = 86400; break;
-		default: return -EINVAL;
-		}
+	uint64_t n;
+	if (d->type == OPT_SIZE || d->type == OPT_DURATION) {
+		/* the one grammar of sizes and durations (tide_units.h) */
+		if ((d->type == OPT_SIZE ? tide_parse_size(v, &n) : tide_parse_duration(v, &n)) < 0)
+			return -EINVAL;
+	} else {
+		char *end;
+		if (*v < '0' || *v > '9')
+			return -EINVAL;
+		errno = 0;
+		n = strtoull(v, &end, 10);
+		if (errno || *end)
+			return -EINVAL;
 	}
-	if (*end || (n && mul > UINT64_MAX / n))
-		return -EINVAL;
-	n *= mul;
 	if ((d->min || d->max) && (n < d->min || n > d->max))
 		return -ERANGE;
 	*out = n;

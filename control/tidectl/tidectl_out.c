@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tidectl_out.h"
+#include "tide_units.h"
 
 struct tc_table {
 	size_t ncols, nrows, cap;
@@ -213,64 +214,20 @@ tc_fmt_time(const char *iso, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* The grammar is tide_units.h's, the one every tide program uses. */
 int
 tc_parse_size(const char *s, uint64_t *out)
 {
-	char *end;
-	if (!s || !isdigit((unsigned char)*s))
-		return -1;
-	double v = strtod(s, &end);
-	if (end == s || !isfinite(v) || v < 0)
-		return -1;
-	double mul = 1;
-	switch (tolower((unsigned char)*end)) {
-	case '\0': break;
-	case 'b': break;
-	case 'k': mul = 1024.0; end++; break;
-	case 'm': mul = 1024.0 * 1024; end++; break;
-	case 'g': mul = 1024.0 * 1024 * 1024; end++; break;
-	case 't': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
-	default: return -1;
-	}
-	if (mul > 1 && (*end == 'i' || *end == 'I'))
-		end++;
-	if (*end == 'b' || *end == 'B')
-		end++;
-	if (*end)
-		return -1;
-	v *= mul;
-	if (v >= 18446744073709551615.0)
-		return -1;
-	*out = (uint64_t)llround(v);
-	return 0;
+	return tide_parse_size(s, out);
 }
 
 int
 tc_parse_duration(const char *s, long long *out)
 {
-	long long total = 0;
-	if (!s || !*s)
+	uint64_t v;
+	if (tide_parse_duration(s, &v) < 0)
 		return -1;
-	while (*s) {
-		char *end;
-		if (!isdigit((unsigned char)*s))
-			return -1;
-		long long v = strtoll(s, &end, 10);
-		long long mul;
-		switch (*end) {
-		case '\0': case 's': mul = 1; break;
-		case 'm': mul = 60; break;
-		case 'h': mul = 3600; break;
-		case 'd': mul = 86400; break;
-		case 'w': mul = 7 * 86400; break;
-		default: return -1;
-		}
-		if (v > 1000000000LL / mul)
-			return -1;
-		total += v * mul;
-		s = *end ? end + 1 : end;
-	}
-	*out = total;
+	*out = (long long)v;
 	return 0;
 }
 

@@ -7,8 +7,12 @@
 #include <string.h>
 
 #include "tide_job.h"
+#include "tide_units.h"
 
-enum kind { K_STRING, K_BOOL, K_INT, K_SESSION };
+/* K_SIZE and K_DURATION are integers (bytes, seconds) that may also be given as strings in the
+ * grammar of tide_units.h ("10G", "1h30m"): the console and the Python client pass a user's
+ * words through and this table decides, as for tidectl and the dataplane's command line. */
+enum kind { K_STRING, K_BOOL, K_INT, K_SESSION, K_SIZE, K_DURATION };
 
 struct field {
 	const char *name;
@@ -28,15 +32,15 @@ static const struct field fields[] = {
 	{ "anonymise", K_BOOL, false, 0, 0, NULL, AT(anonymise) },
 	{ "classify", K_BOOL, false, 0, 0, NULL, AT(classify) },
 	{ "session_type", K_SESSION, false, 0, 0, NULL, AT(session_type) },
-	{ "max_size", K_INT, true, TIDE_JOB_MAX_SIZE_MIN, TIDE_JOB_MAX_SIZE_MAX, NULL,
+	{ "max_size", K_SIZE, true, TIDE_JOB_MAX_SIZE_MIN, TIDE_JOB_MAX_SIZE_MAX, NULL,
 		AT(max_size) },
-	{ "max_duration", K_INT, true, 1, TIDE_JOB_MAX_DURATION_MAX, NULL, AT(max_duration) },
+	{ "max_duration", K_DURATION, true, 1, TIDE_JOB_MAX_DURATION_MAX, NULL, AT(max_duration) },
 	{ "max_packets", K_INT, false, 1, TIDE_JOB_MAX_PACKETS_MAX, "unlimited",
 		AT(max_packets) },
-	{ "lookback_s", K_INT, false, 1, TIDE_JOB_LOOKBACK_MAX, "no look-back", AT(lookback_s) },
-	{ "shard_size", K_INT, false, TIDE_JOB_SHARD_SIZE_MIN, TIDE_JOB_SHARD_SIZE_MAX,
+	{ "lookback_s", K_DURATION, false, 1, TIDE_JOB_LOOKBACK_MAX, "no look-back", AT(lookback_s) },
+	{ "shard_size", K_SIZE, false, TIDE_JOB_SHARD_SIZE_MIN, TIDE_JOB_SHARD_SIZE_MAX,
 		"the default, 256 MiB", AT(shard_size) },
-	{ "shard_time", K_INT, false, 1, TIDE_JOB_SHARD_TIME_MAX, "no time limit",
+	{ "shard_time", K_DURATION, false, 1, TIDE_JOB_SHARD_TIME_MAX, "no time limit",
 		AT(shard_time) },
 };
 #undef AT
@@ -147,10 +151,28 @@ read_field(const struct field *f, json_t *v, struct tide_job *job, struct tide_j
 			}
 		return fail(err, "invalid_field", f->name, "must be flow, biflow or host");
 	}
-	case K_INT: {
-		if (!json_is_integer(v))
-			return fail(err, "invalid_field", f->name, "must be an integer");
-		json_int_t n = json_integer_value(v);
+	case K_INT:
+	case K_SIZE:
+	case K_DURATION: {
+		json_int_t n;
+		if (json_is_string(v) && f->kind != K_INT) {
+			uint64_t u;
+			const char *s = json_string_value(v);
+			int r = strlen(s) != json_string_length(v) ? -1
+				: f->kind == K_SIZE ? tide_parse_size(s, &u) : tide_parse_duration(s, &u);
+			if (r < 0 || u > INT64_MAX)
+				return fail(err, "invalid_field", f->name, "%s", f->kind == K_SIZE
+					? "must be bytes or a size such as 512M, 10G, 1.5GiB"
+					: "must be seconds or a duration such as 90, 30s, 5m, 1h30m, 2d");
+			n = (json_int_t)u;
+		} else if (json_is_integer(v)) {
+			n = json_integer_value(v);
+		} else {
+			return fail(err, "invalid_field", f->name, "%s", f->kind == K_INT
+				? "must be an integer" : f->kind == K_SIZE
+				? "must be an integer (bytes) or a size string such as \"10G\""
+				: "must be an integer (seconds) or a duration string such as \"1h\"");
+		}
 		if ((n == 0 && f->zero) || (n >= f->min && n <= f->max)) {
 			set_int(job, f, n);
 			return 0;
@@ -200,7 +222,9 @@ tide_job_to_json(const struct tide_job *job)
 		case K_STRING: v = json_string((const char *)job + f->off); break;
 		case K_BOOL: v = json_boolean(*(const bool *)((const char *)job + f->off)); break;
 		case K_SESSION: v = json_string(tide_session_type_name(job->session_type)); break;
-		case K_INT: v = json_integer(get_int(job, f)); break;
+		case K_INT:
+		case K_SIZE:
+		case K_DURATION: v = json_integer(get_int(job, f)); break;
 		}
 		if (json_object_set_new(o, f->name, v)) {
 			json_decref(o);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,18 +62,21 @@ tide_write_all(int fd, const void *buf, size_t len)
 int
 tide_sha256_fd(int fd, char hex[65], uint64_t *size)
 {
-	static __thread uint8_t buf[1 << 16];
+	/* on the heap, not in thread-local storage: glibc carves static TLS out of every thread's
+	 * stack, and civetweb's worker stacks are 100 KiB */
+	enum { BUF = 1 << 16 };
+	uint8_t *buf = malloc(BUF);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	uint8_t sha[32];
 	uint64_t total = 0;
 	int e = 0;
 
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+	if (buf == NULL || md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
 		e = ENOMEM;
 		goto out;
 	}
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read(fd, buf, BUF);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -97,6 +101,7 @@ tide_sha256_fd(int fd, char hex[65], uint64_t *size)
 		*size = total;
 out:
 	EVP_MD_CTX_free(md);
+	free(buf);
 	if (e != 0) {
 		errno = e;
 		return -1;

@@ -37,7 +37,11 @@ def test_bad_parameters_are_refused_naming_the_field():
             for member, value, words in (
                     ("lookback_s", 3601, "'lookback_s' must be 0 (no look-back) or 1-3600"),
                     ("lookback_s", -5, "'lookback_s' must be 0 (no look-back) or 1-3600"),
-                    ("lookback_s", "60", "'lookback_s' must be an integer"),
+                    ("lookback_s", "1 min", "'lookback_s' must be seconds or a duration"),
+                    ("lookback_s", 1.5, "'lookback_s' must be an integer (seconds) or a"),
+                    ("max_size", "10 GB", "'max_size' must be bytes or a size such as"),
+                    ("max_size", "5T", "'max_size' must be 1048576-"),
+                    ("max_packets", "60", "'max_packets' must be an integer"),
                     ("max_packets", -1, "'max_packets' must be 0 (unlimited) or 1-"),
                     ("snaplen", 10, "'snaplen' must be 0 (whole packets) or 64-262144"),
                     ("session_type", "flows", "'session_type' must be flow, biflow or host"),
@@ -60,8 +64,11 @@ def test_start_message_carries_the_contract():
         c = admin(h)
         d = fake(h, c)
         try:
+            # sizes and durations may be strings in the one grammar (tide_units.h); the job and
+            # the drone get integers
             j = expect(c.post("/api/v1/jobs", dict(BASE, filter="udp", snaplen=128,
-                                                     lookback_s=60, max_packets=1000,
+                                                     lookback_s="1m", max_packets=1000,
+                                                     max_size="1M", max_duration="10m",
                                                      anonymise=True, session_type="flow")),
                        201).json
             assert j["lookback_s"] == 60 and j["max_packets"] == 1000, j
