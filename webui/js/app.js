@@ -28,7 +28,7 @@ const routes = [
 ];
 
 const main = document.getElementById('main');
-const state = { me: null, features: {}, page: null, loginNotice: null };
+const state = { me: null, page: null, loginNotice: null };
 
 export const can = (perm) => {
 	if (!perm)
@@ -62,23 +62,9 @@ function markNav(key) {
 	}
 }
 
-/* Which optional parts of the API this control plane has (drones, multi-link jobs). */
-async function probeFeatures() {
-	state.features = { drones: false };
-	if (!can('jobs.read'))
-		return;
-	try {
-		await api.get('/drones');
-		state.features.drones = true;
-	} catch (e) {
-		state.features.drones = e.status !== 404 && e.status !== 405;
-	}
-}
-
 export async function signedIn(me) {
 	state.me = me;
 	api.setCsrf(me.csrf_token);
-	await probeFeatures();
 	renderNav();
 }
 
@@ -132,7 +118,7 @@ function leave() {
 function makeCtx(params) {
 	const ctx = {
 		alive: true, timers: new Set(), cleanups: [], params, root: main,
-		me: state.me, features: state.features, can,
+		me: state.me, can,
 		navigate: (hash) => { location.hash = hash; },
 		onLeave: (fn) => ctx.cleanups.push(fn),
 		/* run fn now and every ms after it finishes; hidden tabs wait */

@@ -3,15 +3,14 @@
  * once), token rotation, removal and the core/queue tuning that tidectl also offers.
  *
  * Polls GET /drones every 2 s and updates each drone's card in place (its buttons are built
- * once, so keyboard focus survives the updates). A control plane without the drones API
- * (404) still lists its links from GET /links. */
+ * once, so keyboard focus survives the updates). */
 import * as api from '../api.js';
 import { h, replace, field, note, errorText, pageHead, badge, timeEl, fmtBytes, fmtCount, fmtSI,
 	modal, confirmBox, newId, copyText } from '../dom.js';
 
 const POLL_MS = 2000;
 
-function linksTable(links, showDrone = false) {
+function linksTable(links) {
 	if (!links.length)
 		return note('empty', 'This drone reports no links.');
 	return h('table', { class: 'links-table' },
@@ -20,7 +19,7 @@ function linksTable(links, showDrone = false) {
 		h('tbody', {}, links.map((l) => {
 			const c = l.counters || {};
 			return h('tr', { 'data-link': `${l.drone}/${l.name}` },
-				h('td', {}, h('strong', {}, showDrone ? `${l.drone}/${l.name}` : l.name)), h('td', { class: 'muted' }, l.device || '—'),
+				h('td', {}, h('strong', {}, l.name)), h('td', { class: 'muted' }, l.device || '—'),
 				h('td', {}, badge(l.state)),
 				h('td', {}, l.job ? h('a', { href: `#/jobs/${l.job}` }, `job ${l.job}`) : (l.busy === undefined ? '—' : l.busy ? 'busy' : h('span', { class: 'muted' }, 'idle'))),
 				h('td', { class: 'num' }, l.max_rx_queues ?? '—'), h('td', { class: 'num' }, l.numa_node === undefined ? '—' : l.numa_node < 0 ? 'any' : l.numa_node),
@@ -146,7 +145,7 @@ export default {
 				say('error', `The drone was not registered: ${errorText(e)}`);
 			}
 		});
-		let apiMissing = false, listKey = null;
+		let listKey = null;
 		const regSection = admin ? h('section', { class: 'card' }, h('h2', {}, 'Register a drone'), regForm, secretBox) : null;
 
 		replace(ctx.root, pageHead('Drones and links'), msg, list);
@@ -188,28 +187,11 @@ export default {
 			return c.el;
 		}
 
-		async function fallback() {
-			/* no /drones on this control plane: show what /links knows */
-			try {
-				const r = await api.get('/links');
-				replace(list, note('info', 'This control plane does not report drone details (no /api/v1/drones); its links are:'),
-					h('section', { class: 'card drone', 'data-drone': 'links' }, linksTable(r.items, true)));
-			} catch (e) {
-				replace(list, note('error', `Could not load the links: ${errorText(e)}`));
-			}
-		}
-
 		async function poll() {
-			if (apiMissing)
-				return fallback();
 			let r;
 			try {
 				r = await api.get('/drones');
 			} catch (e) {
-				if (e.status === 404 || e.status === 405) {
-					apiMissing = true;
-					return fallback();
-				}
 				say('error', `Could not load the drones: ${errorText(e)}. Retrying…`);
 				return;
 			}

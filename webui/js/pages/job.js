@@ -134,7 +134,7 @@ export default {
 	async render(ctx) {
 		const id = Number(ctx.params[0]);
 		let job = null, files = null, samples = [], lastReading = null, appsMetric = 'bytes', apps = null;
-		let sawRunning = false, lastState = null, sideBusy = false, sideAt = 0, appsFrom = 'api', summaryKey = '';
+		let sawRunning = false, lastState = null, sideBusy = false, sideAt = 0;
 		const hints = await J.dropHints();
 
 		const head = h('div');
@@ -228,9 +228,7 @@ export default {
 			if (apps === null)
 				return;
 			if (apps instanceof Error) {
-				replace(appsBox, apps.status === 404 || apps.status === 405
-					? note('empty', 'This control plane does not report the application mix (no /jobs/{id}/apps).')
-					: note('error', `Could not load the application mix: ${errorText(apps)}`));
+				replace(appsBox, note('error', `Could not load the application mix: ${errorText(apps)}`));
 				return;
 			}
 			if (!apps.length) {
@@ -250,8 +248,7 @@ export default {
 			const items = apps.map((a) => ({ label: a.app, value: a[appsMetric] ?? 0,
 				text: (appsMetric === 'bytes' ? fmtBytes(a.bytes) : fmtCount(a[appsMetric])) + beside(a) }))
 				.sort((a, b) => b.value - a.value);
-			replace(appsBox, barList(items, { label: `Application mix by ${appsMetric} in the dataset` }),
-				appsFrom === 'summary' ? h('p', { class: 'hint' }, 'From the dataset\'s flow summaries (flows/*.summary.csv).') : null);
+			replace(appsBox, barList(items, { label: `Application mix by ${appsMetric} in the dataset` }));
 		}
 
 		function drawFiles() {
@@ -275,39 +272,6 @@ export default {
 					h('td', { class: 'num', 'data-size': f.size }, fmtBytes(f.size)),
 					h('td', {}, f.sha256 ? h('code', { class: 'hash', title: f.sha256 }, f.sha256) : h('span', { class: 'muted' }, 'not in manifest'))))),
 				h('tfoot', {}, h('tr', {}, h('th', { scope: 'row' }, `${files.length} files`), h('td', { class: 'num' }, fmtBytes(total)), h('td')))));
-		}
-
-		/* A control plane without /jobs/{id}/apps: the dataset's flows/<drone>.csv.summary.csv
-		 * files (app,group,sessions,packets,bytes) hold the same numbers, per drone; add them up. */
-		let summaryItems = null;
-		async function appsFromSummaries() {
-			const sums = files.filter((f) => /^flows\/.+\.summary\.csv$/.test(f.path));
-			if (!sums.length)
-				return;
-			const key = sums.map((f) => `${f.path}:${f.size}`).join();
-			if (key !== summaryKey) {
-				const acc = new Map();
-				try {
-					for (const f of sums) {
-						const text = await api.get(`/jobs/${id}/files/${f.path}`, { text: true });
-						const [head, ...rows] = text.trim().split('\n').map((l) => l.split(','));
-						const col = (n) => head.indexOf(n);
-						for (const r of rows) {
-							const app = r[col('app')] || '(unknown)';
-							const a = acc.get(app) || { app, sessions: 0, packets: 0, bytes: 0 };
-							for (const k of ['sessions', 'packets', 'bytes'])
-								a[k] += Number(r[col(k)]) || 0;
-							acc.set(app, a);
-						}
-					}
-				} catch (e) {
-					return; /* keep the "not reported" note */
-				}
-				summaryKey = key;
-				summaryItems = [...acc.values()];
-			}
-			apps = summaryItems;
-			appsFrom = 'summary';
 		}
 
 		/* Files, apps and script log; a forced refresh asked for while one is in flight runs
@@ -335,8 +299,6 @@ export default {
 				}));
 			jobs[0] = jobs[0].then(() => { filesState = askedIn; });
 			await Promise.all(jobs);
-			if ((apps instanceof Error) && (apps.status === 404 || apps.status === 405) && Array.isArray(files))
-				await appsFromSummaries();
 			sideBusy = false;
 			if (!ctx.alive) return;
 			if (sideAgain) {

@@ -67,7 +67,7 @@ export default {
 				field('Description (optional)', desc)),
 			section('What to capture',
 				linksBox,
-				ctx.features.drones ? field('Share with group', groupSel, 'Members of the group with jobs.read see the job; with jobs.write they may stop, cancel or delete it. The job counts against this group\'s disk quota (unshared: my users group\'s, else my first group\'s).') : null,
+				field('Share with group', groupSel, 'Members of the group with jobs.read see the job; with jobs.write they may stop, cancel or delete it. The job counts against this group\'s disk quota (unshared: my users group\'s, else my first group\'s).'),
 				h('div', { class: 'field' }, h('label', { for: (filter.id = newId('f')) }, 'Filter (tcpdump syntax)'), filter, filterStatus)),
 			section('Limits — the capture ends at whichever comes first',
 				h('div', { class: 'field' }, h('label', { for: (size.n.id = newId('f')) }, 'Maximum size'), h('div', { class: 'unit' }, size.n, size.u),
@@ -239,7 +239,7 @@ export default {
 				body.link = chosen[0].slice('local/'.length);
 			else
 				body.links = chosen;
-			if (ctx.features.drones && groupSel.value)
+			if (groupSel.value)
 				body.group = groupSel.value;
 			if (script) {
 				body.script = script.text;
