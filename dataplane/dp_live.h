@@ -30,8 +30,9 @@
 #include <jansson.h>
 
 #include "dp_capture.h"
+#include "tide_layout.h"
 
-#define DP_LIVE_LINK_NAME_MAX 31
+#define DP_LIVE_LINK_NAME_MAX TIDE_NAME_MAX
 
 struct dp_live_link {
 	char name[DP_LIVE_LINK_NAME_MAX + 1];

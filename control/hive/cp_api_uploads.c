@@ -99,18 +99,6 @@ static struct {
 	enum area area;
 } inflight[UPLOAD_SLOTS];
 
-static bool
-valid_segment(const char *s, size_t len)
-{
-	if (len == 0 || len > 128 || s[0] == '.')
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-			    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
-			return false;
-	return true;
-}
-
 /* The path's segments are safe and it lies in the drone's own part of the dataset. */
 static bool
 upload_path_ok(const char *path, const char *drone)
@@ -121,7 +109,7 @@ upload_path_ok(const char *path, const char *drone)
 	for (const char *p = path; *p; depth++) {
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-		if (!valid_segment(p, len) || depth >= UPLOAD_DEPTH)
+		if (!tide_layout_segment_ok(p, len) || depth >= UPLOAD_DEPTH)
 			return false;
 		p += len + (slash ? 1 : 0);
 		if (slash && !*p)

@@ -81,14 +81,7 @@ cp_drones_new_token(char out[CP_DRONE_TOKEN_MAX], uint8_t hash[32])
 bool
 cp_drones_valid_name(const char *s)
 {
-	size_t len = s ? strlen(s) : 0;
-	if (len == 0 || len > CP_DRONE_NAME_MAX || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-			    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
-			return false;
-	return true;
+	return s && tide_layout_name_ok(s, strlen(s));
 }
 
 /* under mu */

@@ -24,6 +24,8 @@
 
 #include <jansson.h>
 
+#include "tide_layout.h"
+
 struct cp_server;
 struct cp_req;
 
@@ -35,7 +37,7 @@ struct cp_req;
 #define CP_DRONES_HELLO_BYTES (64 * 1024)      /* largest message before the hello */
 #define CP_DRONES_MSG_BYTES (8 * 1024 * 1024)  /* largest message after it (an ended
 					        * capture lists every file it wrote) */
-#define CP_DRONE_NAME_MAX 31
+#define CP_DRONE_NAME_MAX TIDE_NAME_MAX
 #define CP_DRONE_TOKEN_PREFIX "tided_"
 #define CP_DRONE_LOCAL "local"
 

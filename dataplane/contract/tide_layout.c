@@ -72,3 +72,27 @@ tide_layout_area_of(const char *path, const char *drone, const char **rest)
 	}
 	return TIDE_AREA_NONE;
 }
+
+static bool
+name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		c == '_' || c == '-' || c == '.';
+}
+
+bool
+tide_layout_segment_ok(const char *s, size_t len)
+{
+	if (s == NULL || len == 0 || len > TIDE_SEGMENT_MAX || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!name_char(s[i]))
+			return false;
+	return true;
+}
+
+bool
+tide_layout_name_ok(const char *s, size_t len)
+{
+	return len <= TIDE_NAME_MAX && tide_layout_segment_ok(s, len) && s[0] != '-';
+}

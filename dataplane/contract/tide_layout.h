@@ -23,6 +23,15 @@
 #define TIDE_LAYOUT_MANIFESTS "manifests"
 #define TIDE_LAYOUT_PROCESSED "processed"
 
+/* Drone and link names become directories of every dataset (shards/<drone>/<link>/): at most
+ * TIDE_NAME_MAX bytes of letters, digits, '_', '-' and '.', not starting with '.' or '-'. Any
+ * other segment of a dataset path (a file a drone uploads, a processed/ file) follows the same
+ * alphabet with at most TIDE_SEGMENT_MAX bytes and no leading '.'. */
+#define TIDE_NAME_MAX 31
+#define TIDE_SEGMENT_MAX 128
+bool tide_layout_name_ok(const char *s, size_t len);
+bool tide_layout_segment_ok(const char *s, size_t len);
+
 /* The areas a drone uploads into, each followed by /<drone>/. */
 enum tide_layout_area { TIDE_AREA_NONE, TIDE_AREA_SHARDS, TIDE_AREA_FLOWS, TIDE_AREA_MANIFESTS };
 

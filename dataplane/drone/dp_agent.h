@@ -22,7 +22,7 @@
 #define MAX_UPLOAD_FILES 4096
 #define UPLOAD_RETRY_MS 1000     /* a Hive that cannot take files now: next round after this, */
 #define UPLOAD_RETRY_MAX_MS 30000 /* doubling up to this */
-#define LINK_NAME_MAX 31
+#define LINK_NAME_MAX TIDE_NAME_MAX
 #define WS_PATH "/api/v1/drones/connect"
 #define UPLOAD_PREFIX "/api/v1/drones/upload/"
 #define DEFAULT_LOOKBACK_MIB 64    /* per link; tuning lookback_mib (0: no look-back) */

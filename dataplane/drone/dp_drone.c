@@ -143,18 +143,6 @@ parse_hive(struct agent *a, const char *url)
 	return -1;
 }
 
-static bool
-valid_link_name(const char *s, size_t len)
-{
-	if (len == 0 || len > LINK_NAME_MAX || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-			    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
-			return false;
-	return true;
-}
-
 static int
 read_token(struct agent *a, const char *file)
 {
@@ -726,7 +714,7 @@ parse_args(struct agent *a, int argc, char **argv)
 			break;
 		case 'N': snprintf(a->hive.name, sizeof(a->hive.name), "%s", optarg); break;
 		case 'd':
-			if (!valid_link_name(optarg, strlen(optarg))) {
+			if (!tide_layout_name_ok(optarg, strlen(optarg))) {
 				fprintf(stderr, "tide-drone: bad --drone name '%s'\n", optarg);
 				return 2;
 			}
@@ -735,7 +723,7 @@ parse_args(struct agent *a, int argc, char **argv)
 		case 't': token_file = optarg; break;
 		case 'l': {
 			const char *eq = strchr(optarg, '=');
-			if (!eq || !valid_link_name(optarg, (size_t)(eq - optarg)) || !eq[1] ||
+			if (!eq || !tide_layout_name_ok(optarg, (size_t)(eq - optarg)) || !eq[1] ||
 				a->n_links == MAX_LINKS) {
 				fprintf(stderr, "tide-drone: --link wants NAME=SPEC (NAME: letters, "
 						"digits, . _ -; at most %d links)\n", MAX_LINKS);

@@ -65,6 +65,32 @@ test_areas(void **state)
 	assert_int_equal(tide_layout_area_of("shardsx/p1/y", "p1", NULL), TIDE_AREA_NONE);
 }
 
+/* Drone and link names (directories of every dataset) and the other path segments. */
+static void
+test_names(void **state)
+{
+	static const char *const good[] = { "probe1", "eth0", "p1.a_b-c", "A", "x-", "0" };
+	static const char *const bad[] = { "", ".hidden", "-x", "a/b", "a b", "caf\xc3\xa9", "..",
+		"a\n", "0123456789012345678901234567890123" /* 34 bytes */ };
+	char seg[TIDE_SEGMENT_MAX + 2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(tide_layout_name_ok(good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(tide_layout_name_ok(bad[i], strlen(bad[i])));
+	/* the length is what counts, not a NUL: a name is often a slice of a longer string */
+	assert_true(tide_layout_name_ok("p1/rest", 2));
+	assert_true(tide_layout_name_ok("0123456789012345678901234567890", TIDE_NAME_MAX));
+	/* segments: '-' may lead, up to TIDE_SEGMENT_MAX bytes */
+	assert_true(tide_layout_segment_ok("-x", 2));
+	assert_false(tide_layout_segment_ok(".x", 2));
+	memset(seg, 'a', sizeof(seg));
+	assert_true(tide_layout_segment_ok(seg, TIDE_SEGMENT_MAX));
+	assert_false(tide_layout_segment_ok(seg, TIDE_SEGMENT_MAX + 1));
+	assert_false(tide_layout_segment_ok(NULL, 0));
+}
+
 int
 main(void)
 {
@@ -72,6 +98,7 @@ main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_upload_dest),
 		cmocka_unit_test(test_areas),
+		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
