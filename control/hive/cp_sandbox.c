@@ -51,6 +51,7 @@
 #include "cp_log.h"
 #include "cp_sandbox.h"
 #include "tide_time.h"
+#include "cp_sandbox_cgroup.h"
 #include "tide_fs.h"
 
 #define MOD "sandbox"
@@ -59,7 +60,6 @@
 #define STATUS_MAX 2048     /* bwrap's JSON status lines are < 300 bytes each */
 #define COPY_BUF (64u << 10)
 #define DRAIN_MS 2000       /* after bwrap exits, wait this long at most for the pipe's EOF */
-#define CGROUP_DRAIN_MS 1000
 #define SCRIPT_DEST "/run/tide/script"
 #define PATH_BASE "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
 
@@ -168,200 +168,6 @@ memfd_with(const char *name, const char *text)
 	return fd;
 }
 
-/* ---- cgroups ---------------------------------------------------------------------------- */
-
-struct cgroup {
-	enum cp_sandbox_limiter kind;
-	char dir[2][PATH_MAX]; /* v2: [0]; v1: [0] memory, [1] pids ("" when absent) */
-	char procs[2][PATH_MAX + sizeof("/cgroup.procs")];
-	bool pids; /* pids.max is set */
-};
-
-static int
-cg_write(const char *dir, const char *file, const char *value)
-{
-	char path[PATH_MAX];
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
-		return -ENAMETOOLONG;
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = tide_write_all(fd, value, strlen(value)) < 0 ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
-static int
-cg_read(const char *dir, const char *file, char *buf, size_t size)
-{
-	char path[PATH_MAX];
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
-		return -ENAMETOOLONG;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, size - 1);
-	int err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	buf[n] = '\0';
-	return 0;
-}
-
-/* The value of "key N" in a flat-keyed cgroup file (memory.events, pids.events, ...); 0 when
- * absent or unreadable, which for counters of limit hits is the safe reading. */
-static uint64_t
-cg_counter(const char *dir, const char *file, const char *key)
-{
-	char buf[2048];
-	if (!dir[0] || cg_read(dir, file, buf, sizeof(buf)) < 0)
-		return 0;
-	size_t klen = strlen(key);
-	for (char *line = buf; *line;) {
-		if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
-			return strtoull(line + klen + 1, NULL, 10);
-		char *nl = strchr(line, '\n');
-		if (!nl)
-			break;
-		line = nl + 1;
-	}
-	return 0;
-}
-
-static bool
-has_word(const char *list, const char *word, char sep)
-{
-	size_t len = strlen(word);
-	for (const char *p = list; (p = strstr(p, word)); p += len)
-		if ((p == list || p[-1] == sep || p[-1] == ' ') &&
-			(p[len] == '\0' || p[len] == sep || p[len] == ' ' || p[len] == '\n'))
-			return true;
-	return false;
-}
-
-/* tide-control's own cgroup path for a v1 controller, or the v2 one when controller is NULL. */
-static int
-own_cgroup(const char *controller, char *out, size_t size)
-{
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return -errno;
-	char line[PATH_MAX + 128];
-	int rc = -ENOENT;
-	while (rc && fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c2)
-			continue;
-		*c2 = '\0';
-		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-		bool match = controller ? has_word(c1 + 1, controller, ',') : (c1[1] == '\0');
-		if (match && (size_t)snprintf(out, size, "%s", c2 + 1) < size)
-			rc = 0;
-	}
-	fclose(f);
-	return rc;
-}
-
-static void
-cgroup_remove(struct cgroup *cg)
-{
-	for (int i = 0; i < 2; i++) {
-		if (!cg->dir[i][0])
-			continue;
-		/* the last tasks may still be exiting; bounded by CGROUP_DRAIN_MS */
-		for (int64_t end = tide_mono_ms() + CGROUP_DRAIN_MS; rmdir(cg->dir[i]) < 0 && errno == EBUSY &&
-			tide_mono_ms() < end;)
-			usleep(10000);
-		cg->dir[i][0] = '\0';
-	}
-}
-
-static int
-cgroup_v2(struct cgroup *cg, const char *parent_in, uint64_t mem, uint32_t procs, const char *name)
-{
-	char parent[PATH_MAX], own[PATH_MAX], buf[512];
-	if (parent_in) {
-		if ((size_t)snprintf(parent, sizeof(parent), "%s", parent_in) >= sizeof(parent))
-			return -ENAMETOOLONG;
-	} else {
-		if (access("/sys/fs/cgroup/cgroup.controllers", R_OK) < 0)
-			return -ENOENT; /* not a unified hierarchy */
-		int rc = own_cgroup(NULL, own, sizeof(own));
-		if (rc < 0)
-			return rc;
-		if ((size_t)snprintf(parent, sizeof(parent), "/sys/fs/cgroup%s", own) >= sizeof(parent))
-			return -ENAMETOOLONG;
-	}
-	if (cg_read(parent, "cgroup.controllers", buf, sizeof(buf)) < 0 || !has_word(buf, "memory", ' '))
-		return -EOPNOTSUPP;
-	if (cg_read(parent, "cgroup.subtree_control", buf, sizeof(buf)) < 0)
-		return -EOPNOTSUPP;
-	if (!has_word(buf, "memory", ' ')) {
-		/* fails with EBUSY where tide-control itself lives in parent (no internal processes):
-		 * give it a delegated cgroup_parent then */
-		int rc = cg_write(parent, "cgroup.subtree_control", "+memory");
-		if (rc < 0)
-			return rc;
-	}
-	if (!has_word(buf, "pids", ' '))
-		cg_write(parent, "cgroup.subtree_control", "+pids"); /* optional */
-	if ((size_t)snprintf(cg->dir[0], PATH_MAX, "%s/%s", parent, name) >= PATH_MAX)
-		return -ENAMETOOLONG;
-	if (mkdir(cg->dir[0], 0755) < 0) {
-		cg->dir[0][0] = '\0';
-		return -errno;
-	}
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)mem);
-	int rc = cg_write(cg->dir[0], "memory.max", buf);
-	if (rc == 0) {
-		cg_write(cg->dir[0], "memory.swap.max", "0"); /* absent without swap accounting */
-		snprintf(buf, sizeof(buf), "%u", procs);
-		cg->pids = cg_write(cg->dir[0], "pids.max", buf) == 0;
-		snprintf(cg->procs[0], sizeof(cg->procs[0]), "%s/cgroup.procs", cg->dir[0]);
-		cg->kind = CP_SANDBOX_CGROUP_V2;
-	}
-	return rc;
-}
-
-static int
-cgroup_v1(struct cgroup *cg, uint64_t mem, uint32_t procs, const char *name)
-{
-	char own[PATH_MAX], buf[64];
-	int rc = own_cgroup("memory", own, sizeof(own));
-	if (rc < 0)
-		return rc;
-	if ((size_t)snprintf(cg->dir[0], PATH_MAX, "/sys/fs/cgroup/memory%s/%s", own, name) >= PATH_MAX)
-		return -ENAMETOOLONG;
-	if (mkdir(cg->dir[0], 0755) < 0) {
-		cg->dir[0][0] = '\0';
-		return -errno;
-	}
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)mem);
-	rc = cg_write(cg->dir[0], "memory.limit_in_bytes", buf);
-	if (rc < 0)
-		return rc;
-	cg_write(cg->dir[0], "memory.memsw.limit_in_bytes", buf); /* absent without swap accounting */
-	snprintf(cg->procs[0], sizeof(cg->procs[0]), "%s/cgroup.procs", cg->dir[0]);
-	cg->kind = CP_SANDBOX_CGROUP_V1;
-	/* pids is optional: RLIMIT_NPROC still applies without it */
-	if (own_cgroup("pids", own, sizeof(own)) < 0 ||
-		(size_t)snprintf(cg->dir[1], PATH_MAX, "/sys/fs/cgroup/pids%s/%s", own, name) >= PATH_MAX ||
-		mkdir(cg->dir[1], 0755) < 0) {
-		cg->dir[1][0] = '\0';
-		return 0;
-	}
-	snprintf(buf, sizeof(buf), "%u", procs);
-	if (cg_write(cg->dir[1], "pids.max", buf) < 0) {
-		rmdir(cg->dir[1]);
-		cg->dir[1][0] = '\0';
-		return 0;
-	}
-	snprintf(cg->procs[1], sizeof(cg->procs[1]), "%s/cgroup.procs", cg->dir[1]);
-	cg->pids = true;
-	return 0;
-}
-
 /* ---- one run ---------------------------------------------------------------------------- */
 
 enum phase { RUNNING, TERM_SENT, KILL_SENT };
@@ -377,7 +183,7 @@ struct run {
 	bool mounted;
 	char stage_job[PATH_MAX + 8], stage_scratch[PATH_MAX + 8], stage_tools[PATH_MAX + 8];
 	char name[64]; /* cgroup directory: tide-sandbox-<pid>-<tid> */
-	struct cgroup cg;
+	struct cp_cgroup cg;
 
 	/* descriptors, -1 when closed; all close-on-exec and >= 3 */
 	int script_fd, dataset_fd, under_fd, scratch_fd, tools_fd, log_fd;
@@ -735,7 +541,7 @@ kill_hard(struct run *run)
 		kill(run->p1, SIGKILL);
 	kill(-run->pid, SIGKILL);
 	if (run->cg.kind == CP_SANDBOX_CGROUP_V2)
-		cg_write(run->cg.dir[0], "cgroup.kill", "1"); /* Linux >= 5.14 */
+		cp_cgroup_write(run->cg.dir[0], "cgroup.kill", "1"); /* Linux >= 5.14 */
 }
 
 static void
@@ -1144,16 +950,16 @@ cgroup_setup(struct run *run)
 	run->cg.kind = CP_SANDBOX_RLIMIT;
 	if (p->force_rlimit)
 		return;
-	int rc2 = cgroup_v2(&run->cg, p->cgroup_parent, p->memory_max_bytes, p->max_procs, run->name);
+	int rc2 = cp_cgroup_v2(&run->cg, p->cgroup_parent, p->memory_max_bytes, p->max_procs, run->name);
 	if (rc2 == 0)
 		return;
-	cgroup_remove(&run->cg);
+	cp_cgroup_remove(&run->cg);
 	int rc1 = -EOPNOTSUPP;
 	if (!p->cgroup_parent) {
-		rc1 = cgroup_v1(&run->cg, p->memory_max_bytes, p->max_procs, run->name);
+		rc1 = cp_cgroup_v1(&run->cg, p->memory_max_bytes, p->max_procs, run->name);
 		if (rc1 == 0)
 			return;
-		cgroup_remove(&run->cg);
+		cp_cgroup_remove(&run->cg);
 	}
 	memset(&run->cg, 0, sizeof(run->cg));
 	run->cg.kind = CP_SANDBOX_RLIMIT;
@@ -1165,13 +971,13 @@ static void
 collect(struct run *run, int wstatus)
 {
 	struct cp_sandbox_result *r = run->r;
-	struct cgroup *cg = &run->cg;
+	struct cp_cgroup *cg = &run->cg;
 	if (cg->kind == CP_SANDBOX_CGROUP_V2) {
-		r->memory_exceeded = cg_counter(cg->dir[0], "memory.events", "oom_kill") > 0;
-		r->pids_exceeded = cg_counter(cg->dir[0], "pids.events", "max") > 0;
+		r->memory_exceeded = cp_cgroup_counter(cg->dir[0], "memory.events", "oom_kill") > 0;
+		r->pids_exceeded = cp_cgroup_counter(cg->dir[0], "pids.events", "max") > 0;
 	} else if (cg->kind == CP_SANDBOX_CGROUP_V1) {
-		r->memory_exceeded = cg_counter(cg->dir[0], "memory.oom_control", "oom_kill") > 0;
-		r->pids_exceeded = cg_counter(cg->dir[1], "pids.events", "max") > 0;
+		r->memory_exceeded = cp_cgroup_counter(cg->dir[0], "memory.oom_control", "oom_kill") > 0;
+		r->pids_exceeded = cp_cgroup_counter(cg->dir[1], "pids.events", "max") > 0;
 	}
 	if (run->have_exit) {
 		r->exit_status = run->exit_code;
@@ -1281,7 +1087,7 @@ run_sandbox(struct run *run)
 	fds_reset(run, true);
 	if (run->mounted)
 		umount2(p->staging_dir, MNT_DETACH); /* and everything below */
-	cgroup_remove(&run->cg);
+	cp_cgroup_remove(&run->cg);
 	return rc;
 }
 
