@@ -28,7 +28,6 @@ import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "control"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import cplib  # noqa: E402
 import pcapio  # noqa: E402

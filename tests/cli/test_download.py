@@ -16,9 +16,11 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from clilib import TIDECTL, env, finish
 
 

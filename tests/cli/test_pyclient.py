@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from clilib import ROOT, SCRIPTS, env, finish
 
 sys.path.insert(0, SCRIPTS)

@@ -17,8 +17,10 @@ completes commands.
 import json
 import os
 import subprocess
+import sys
 import tarfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from clilib import ROOT, env, finish
 
 

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from clilib import DATAPLANE, TIDECTL, env, finish
 
 if not shutil.which("tmux"):

@@ -17,7 +17,7 @@ import sqlite3
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cplib  # noqa: E402
 from cplib import Client, Hive, admin, audit_rows, expect, login, make_group, make_token, \
     make_user  # noqa: E402

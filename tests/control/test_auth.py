@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cplib  # noqa: E402
 from cplib import Client, Hive, admin, as_token, expect, login, make_token, make_user  # noqa: E402
 

@@ -24,7 +24,7 @@ import tarfile
 import time
 from datetime import datetime
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cplib  # noqa: E402
 import dronelib  # noqa: E402
 from cplib import Hive, admin, as_token, expect, make_token  # noqa: E402

@@ -14,7 +14,7 @@ users only.
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cplib  # noqa: E402
 from cplib import Client, Hive, admin, expect  # noqa: E402
 from dronelib import FakeDrone, job, register, wait_for, wait_job  # noqa: E402

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cplib  # noqa: E402
 from cplib import Hive, admin, expect  # noqa: E402
 from dronelib import ONLINE_WAIT, dataplane_from_argv, job, online, wait_for, wait_job  # noqa: E402

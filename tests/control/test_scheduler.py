@@ -19,7 +19,7 @@ import sys
 import time
 from datetime import datetime
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cplib  # noqa: E402
 from cplib import Hive, admin, as_token, expect  # noqa: E402
 from dronelib import (ONLINE_WAIT, alive, dataplane_from_argv, job, online,  # noqa: E402

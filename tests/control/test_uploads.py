@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cplib  # noqa: E402
 from cplib import Hive, admin, expect  # noqa: E402
 from dronelib import (DEMO, ONLINE_WAIT, Drone, dataplane_from_argv, job,  # noqa: E402

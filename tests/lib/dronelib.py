@@ -37,7 +37,6 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cplib import expect  # noqa: E402
 from wslib import TEXT, WS  # noqa: E402
 

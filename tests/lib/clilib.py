@@ -1,6 +1,6 @@
 """clilib — what the tidectl and Python-client tests share (python3, stdlib only).
 
-Starts a real tide-control with its local drone (through tests/control/cplib.py, not a copy of
+Starts a real tide-control with its local drone (through cplib.py beside it, not a copy of
 it), makes an admin token, and runs the real tidectl with a clean environment: HOME points into
 the test's temporary directory so no operator's config file is ever read. Paths of the binaries
 come from meson (--tidectl, --binary, --dataplane). Every wait is bounded.
@@ -13,7 +13,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(HERE, "..", "control"))
 import cplib  # noqa: E402,F401  (re-exported for the tests)
 from cplib import Hive, admin, make_token, run_tests  # noqa: E402,F401
 
