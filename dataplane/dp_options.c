@@ -1,75 +1,102 @@
 /* dp_options.c — parses tide-dataplane's own options (see dp_options.h and --help).
  *
  * Sizes and durations are in the one grammar of tide_units.h ("--max-size 10G", as in n2disk
- * and TCI's job form; "--max-duration 1h30m"), the same as the Hive's and tidectl's. */
+ * and TCI's job form; "--max-duration 1h30m"), the same as the Hive's and tidectl's.
+ *
+ * Table-driven, as the Hive's cp_options.c: each option is one row (name, kind, member, bounds
+ * or choices); the parser has one branch per kind, not per option. The help text groups them
+ * for a reader and stays written by hand. */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dp_options.h"
+#include "tide_layout.h"
 #include "tide_units.h"
 
-enum {
-	OPT_PCAP = 256, OPT_DEMO, OPT_OUT, OPT_DRONE, OPT_FILTER, OPT_SNAPLEN, OPT_ANON_KEY,
-	OPT_SHARD_SIZE, OPT_SHARD_TIME, OPT_MAX_SIZE, OPT_MAX_DURATION, OPT_COUNT, OPT_WORKERS,
-	OPT_QUIET, OPT_CHECK_FILTER, OPT_LINKTYPE, OPT_FLOWS, OPT_CLASSIFY, OPT_FLOWS_FORMAT,
-	OPT_SESSION_TYPE, OPT_TIMEOUT, OPT_SESSIONS, OPT_MODE, OPT_INTERVAL, OPT_CONFIG, OPT_PLUGINS,
-	OPT_PLUGIN_DIR, OPT_MODEL_DIR, OPT_POLICY, OPT_MIN_CONF, OPT_TRUTH, OPT_TRAIN, OPT_FEATURES,
-	OPT_FIRST_N, OPT_FIRST_BYTES, OPT_STREAM_BYTES, OPT_HELP, OPT_LINK_NAME, OPT_RX_QUEUES,
-	OPT_RX_DESC, OPT_TX_DESC, OPT_BURST, OPT_MBUFS, OPT_WRITER_CORE, OPT_PROBE,
+
+/* How an option's value is read. */
+enum kind {
+	K_FLAG,     /* no value: sets a bool */
+	K_STR,      /* a string kept as given */
+	K_UINT,     /* an integer in [min, max] (stored as 16, 32 or 64 bits by the member) */
+	K_POW2,     /* K_UINT that must be a power of two */
+	K_SIZE,     /* tide_units.h size, at least min */
+	K_DURATION, /* tide_units.h duration */
+	K_CHOICE,   /* one of the names of `choices`, stored as its index */
+	K_ANON_KEY, /* --anon-key: 64 hex digits or @FILE */
+	K_NAME,     /* a link name (tide_layout_name_ok) */
+	K_CPUS,     /* a CPU list: digits and commas */
+	K_HELP,
 };
 
-static const struct option long_options[] = {
-	{"pcap", required_argument, NULL, OPT_PCAP},
-	{"demo", no_argument, NULL, OPT_DEMO},
-	{"out", required_argument, NULL, OPT_OUT},
-	{"drone", required_argument, NULL, OPT_DRONE},
-	{"filter", required_argument, NULL, OPT_FILTER},
-	{"snaplen", required_argument, NULL, OPT_SNAPLEN},
-	{"anon-key", required_argument, NULL, OPT_ANON_KEY},
-	{"shard-size", required_argument, NULL, OPT_SHARD_SIZE},
-	{"shard-time", required_argument, NULL, OPT_SHARD_TIME},
-	{"max-size", required_argument, NULL, OPT_MAX_SIZE},
-	{"max-duration", required_argument, NULL, OPT_MAX_DURATION},
-	{"count", required_argument, NULL, OPT_COUNT},
-	{"workers", required_argument, NULL, OPT_WORKERS},
-	{"quiet", no_argument, NULL, OPT_QUIET},
-	{"check-filter", no_argument, NULL, OPT_CHECK_FILTER},
-	{"linktype", required_argument, NULL, OPT_LINKTYPE},
-	{"flows", required_argument, NULL, OPT_FLOWS},
-	{"classify", no_argument, NULL, OPT_CLASSIFY},
-	{"flows-format", required_argument, NULL, OPT_FLOWS_FORMAT},
-	{"session-type", required_argument, NULL, OPT_SESSION_TYPE},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"sessions", required_argument, NULL, OPT_SESSIONS},
-	{"mode", required_argument, NULL, OPT_MODE},
-	{"interval", required_argument, NULL, OPT_INTERVAL},
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"plugins", required_argument, NULL, OPT_PLUGINS},
-	{"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
-	{"model-dir", required_argument, NULL, OPT_MODEL_DIR},
-	{"policy", required_argument, NULL, OPT_POLICY},
-	{"min-confidence", required_argument, NULL, OPT_MIN_CONF},
-	{"truth", required_argument, NULL, OPT_TRUTH},
-	{"train", no_argument, NULL, OPT_TRAIN},
-	{"features", no_argument, NULL, OPT_FEATURES},
-	{"first-n", required_argument, NULL, OPT_FIRST_N},
-	{"first-bytes", required_argument, NULL, OPT_FIRST_BYTES},
-	{"stream-bytes", required_argument, NULL, OPT_STREAM_BYTES},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"link-name", required_argument, NULL, OPT_LINK_NAME},
-	{"rx-queues", required_argument, NULL, OPT_RX_QUEUES},
-	{"rx-desc", required_argument, NULL, OPT_RX_DESC},
-	{"tx-desc", required_argument, NULL, OPT_TX_DESC},
-	{"burst", required_argument, NULL, OPT_BURST},
-	{"mbufs", required_argument, NULL, OPT_MBUFS},
-	{"writer-cpus", required_argument, NULL, OPT_WRITER_CORE},
-	{"probe", no_argument, NULL, OPT_PROBE},
-	{NULL, 0, NULL, 0},
+struct opt {
+	const char *name;
+	enum kind kind;
+	size_t off, size;         /* the member of struct dp_options */
+	uint64_t min, max;
+	const char *const *choices;
 };
+
+#define M(m) offsetof(struct dp_options, m), sizeof(((struct dp_options *)0)->m)
+static const char *const formats[] = { "csv", "jsonl", NULL };
+static const char *const session_types[] = { "flow", "biflow", "host", NULL };
+static const char *const modes[] = { "offline", "realtime", "cyclic", NULL };
+static const char *const policies[] = { "priority", "vote", NULL };
+
+static const struct opt opts[] = {
+	{ "pcap", K_STR, M(pcap_path), 0, 0, NULL },
+	{ "demo", K_FLAG, M(demo), 0, 0, NULL },
+	{ "out", K_STR, M(out_dir), 0, 0, NULL },
+	{ "drone", K_STR, M(drone), 0, 0, NULL },
+	{ "filter", K_STR, M(filter), 0, 0, NULL },
+	{ "snaplen", K_UINT, M(snaplen), 14, 262144, NULL },
+	{ "anon-key", K_ANON_KEY, M(anon_key), 0, 0, NULL },
+	{ "shard-size", K_SIZE, M(shard_size), 4096, 0, NULL },
+	{ "shard-time", K_DURATION, M(shard_time_s), 0, 0, NULL },
+	{ "max-size", K_SIZE, M(max_size), 0, 0, NULL },
+	{ "max-duration", K_DURATION, M(max_duration_s), 0, 0, NULL },
+	{ "count", K_UINT, M(count), 0, UINT64_MAX, NULL },
+	{ "workers", K_UINT, M(workers), 1, 128, NULL },
+	{ "quiet", K_FLAG, M(quiet), 0, 0, NULL },
+	{ "check-filter", K_FLAG, M(check_filter), 0, 0, NULL },
+	{ "linktype", K_UINT, M(check_linktype), 0, 65535, NULL },
+	{ "flows", K_STR, M(flows_path), 0, 0, NULL },
+	{ "classify", K_FLAG, M(classify), 0, 0, NULL },
+	{ "flows-format", K_CHOICE, M(flows_jsonl), 0, 0, formats },
+	{ "session-type", K_CHOICE, M(session_type), 0, 0, session_types },
+	{ "timeout", K_UINT, M(timeout_s), 1, UINT64_MAX, NULL },
+	{ "sessions", K_UINT, M(sessions), 1024, 1u << 26, NULL },
+	{ "mode", K_CHOICE, M(mode), 0, 0, modes },
+	{ "interval", K_UINT, M(interval_s), 1, UINT64_MAX, NULL },
+	{ "config", K_STR, M(config_dir), 0, 0, NULL },
+	{ "plugins", K_STR, M(plugins_path), 0, 0, NULL },
+	{ "plugin-dir", K_STR, M(plugin_dir), 0, 0, NULL },
+	{ "model-dir", K_STR, M(model_dir), 0, 0, NULL },
+	{ "policy", K_CHOICE, M(policy), 0, 0, policies },
+	{ "min-confidence", K_UINT, M(min_confidence), 0, 100, NULL },
+	{ "truth", K_STR, M(truth_path), 0, 0, NULL },
+	{ "train", K_FLAG, M(train), 0, 0, NULL },
+	{ "features", K_FLAG, M(features), 0, 0, NULL },
+	{ "first-n", K_UINT, M(first_n), 1, 32, NULL },
+	{ "first-bytes", K_UINT, M(first_bytes), 0, 256, NULL },
+	{ "stream-bytes", K_UINT, M(stream_bytes), 0, 65536, NULL },
+	{ "help", K_HELP, 0, 0, 0, 0, NULL },
+	{ "link-name", K_NAME, M(link_name), 0, 0, NULL },
+	{ "rx-queues", K_UINT, M(rx_queues), 1, 128, NULL },
+	{ "rx-desc", K_POW2, M(rx_desc), 64, 4096, NULL },
+	{ "tx-desc", K_POW2, M(tx_desc), 64, 4096, NULL },
+	{ "burst", K_UINT, M(burst), 1, 32, NULL },
+	{ "mbufs", K_UINT, M(mbufs), 1023, 4194303, NULL },
+	{ "writer-cpus", K_CPUS, M(writer_cpus), 0, 0, NULL },
+	{ "probe", K_FLAG, M(probe), 0, 0, NULL },
+};
+#undef M
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
 void
 dp_options_usage(const char *prog)
@@ -139,7 +166,6 @@ dp_options_usage(const char *prog)
 		prog);
 }
 
-/* "10G" → 10 << 30. Returns 0 or -1. */
 static int
 parse_u64(const char *s, uint64_t *out)
 {
@@ -152,12 +178,90 @@ parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+static void
+store_uint(struct dp_options *o, const struct opt *d, uint64_t v)
+{
+	char *p = (char *)o + d->off;
+	if (d->size == sizeof(uint16_t)) {
+		uint16_t u = (uint16_t)v;
+		memcpy(p, &u, sizeof(u));
+	} else if (d->size == sizeof(uint32_t)) {
+		uint32_t u = (uint32_t)v;
+		memcpy(p, &u, sizeof(u));
+	} else {
+		memcpy(p, &v, sizeof(v));
+	}
+}
+
+/* One option's value into its member: 0, -1 for a bad value, -2 after an error printed. */
+static int
+set_option(struct dp_options *o, const struct opt *d, const char *v, const char *prog)
+{
+	char *field = (char *)o + d->off, err[256];
+	uint64_t n;
+
+	switch (d->kind) {
+	case K_FLAG:
+		*(bool *)field = true;
+		return 0;
+	case K_STR:
+		*(const char **)field = v;
+		return 0;
+	case K_UINT:
+	case K_POW2:
+		if (parse_u64(v, &n) || n < d->min || n > d->max ||
+			(d->kind == K_POW2 && (n & (n - 1))))
+			return -1;
+		store_uint(o, d, n);
+		return 0;
+	case K_SIZE:
+		if (tide_parse_size(v, &n) || n < d->min)
+			return -1;
+		store_uint(o, d, n);
+		return 0;
+	case K_DURATION:
+		if (tide_parse_duration(v, &n))
+			return -1;
+		store_uint(o, d, n);
+		return 0;
+	case K_CHOICE:
+		for (unsigned int i = 0; d->choices[i]; i++)
+			if (strcmp(v, d->choices[i]) == 0) {
+				if (d->size == sizeof(bool))
+					*(bool *)field = i != 0;
+				else
+					store_uint(o, d, i);
+				return 0;
+			}
+		return -1;
+	case K_ANON_KEY:
+		if (dp_anon_key_parse(v, o->anon_key, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --anon-key: %s\n", prog, err);
+			return -2;
+		}
+		o->anonymise = true;
+		return 0;
+	case K_NAME:
+		if (!tide_layout_name_ok(v, strlen(v)))
+			return -1;
+		*(const char **)field = v;
+		return 0;
+	case K_CPUS:
+		if (!v[0] || strspn(v, "0123456789,") != strlen(v))
+			return -1;
+		*(const char **)field = v;
+		return 0;
+	case K_HELP:
+		break;
+	}
+	return -1;
+}
+
 int
 dp_options_parse(struct dp_options *o, int argc, char **argv)
 {
 	const char *prog = argv[0];
-	uint64_t v;
-	char err[256];
+	struct option long_options[N_OPTS + 1];
 
 	memset(o, 0, sizeof(*o));
 	o->filter = "";
@@ -168,191 +272,39 @@ dp_options_parse(struct dp_options *o, int argc, char **argv)
 	o->interval_s = 60;
 	o->min_confidence = 1;
 
+	for (size_t i = 0; i < N_OPTS; i++)
+		long_options[i] = (struct option){ opts[i].name,
+			opts[i].kind == K_FLAG || opts[i].kind == K_HELP ? no_argument
+									 : required_argument,
+			NULL, 256 + (int)i };
+	long_options[N_OPTS] = (struct option){ NULL, 0, NULL, 0 };
+
 	optind = 1;
 	opterr = 0;
 	for (;;) {
-		int idx = -1;
-		int c = getopt_long(argc, argv, ":", long_options, &idx);
+		int c = getopt_long(argc, argv, ":", long_options, NULL);
 		if (c == -1)
 			break;
-		switch (c) {
-		case OPT_PCAP: o->pcap_path = optarg; break;
-		case OPT_DEMO: o->demo = true; break;
-		case OPT_OUT: o->out_dir = optarg; break;
-		case OPT_DRONE: o->drone = optarg; break;
-		case OPT_FILTER: o->filter = optarg; break;
-		case OPT_QUIET: o->quiet = true; break;
-		case OPT_CHECK_FILTER: o->check_filter = true; break;
-		case OPT_HELP: dp_options_usage(prog); return 1;
-		case OPT_ANON_KEY:
-			if (dp_anon_key_parse(optarg, o->anon_key, err, sizeof(err)) != 0) {
-				fprintf(stderr, "%s: --anon-key: %s\n", prog, err);
-				return -1;
-			}
-			o->anonymise = true;
-			break;
-		case OPT_SNAPLEN:
-			if (parse_u64(optarg, &v) || v < 14 || v > 262144)
-				goto bad;
-			o->snaplen = (uint32_t)v;
-			break;
-		case OPT_SHARD_SIZE:
-			if (tide_parse_size(optarg, &o->shard_size) || o->shard_size < 4096)
-				goto bad;
-			break;
-		case OPT_MAX_SIZE:
-			if (tide_parse_size(optarg, &o->max_size))
-				goto bad;
-			break;
-		case OPT_SHARD_TIME:
-			if (tide_parse_duration(optarg, &o->shard_time_s))
-				goto bad;
-			break;
-		case OPT_MAX_DURATION:
-			if (tide_parse_duration(optarg, &o->max_duration_s))
-				goto bad;
-			break;
-		case OPT_COUNT:
-			if (parse_u64(optarg, &o->count))
-				goto bad;
-			break;
-		case OPT_WORKERS:
-			if (parse_u64(optarg, &v) || v == 0 || v > 128)
-				goto bad;
-			o->workers = (unsigned int)v;
-			break;
-		case OPT_LINK_NAME:
-			if (!optarg[0] || strlen(optarg) > 31 || strchr(optarg, '/') ||
-				optarg[0] == '.')
-				goto bad;
-			o->link_name = optarg;
-			break;
-		case OPT_RX_QUEUES:
-			if (parse_u64(optarg, &v) || v == 0 || v > 128)
-				goto bad;
-			o->rx_queues = (unsigned int)v;
-			break;
-		case OPT_RX_DESC:
-		case OPT_TX_DESC:
-			if (parse_u64(optarg, &v) || v < 64 || v > 4096 || (v & (v - 1)))
-				goto bad;
-			if (c == OPT_RX_DESC)
-				o->rx_desc = (uint16_t)v;
-			else
-				o->tx_desc = (uint16_t)v;
-			break;
-		case OPT_BURST:
-			if (parse_u64(optarg, &v) || v == 0 || v > 32)
-				goto bad;
-			o->burst = (unsigned int)v;
-			break;
-		case OPT_MBUFS:
-			if (parse_u64(optarg, &v) || v < 1023 || v > 4194303)
-				goto bad;
-			o->mbufs = (unsigned int)v;
-			break;
-		case OPT_WRITER_CORE:
-			if (!optarg[0] || strspn(optarg, "0123456789,") != strlen(optarg))
-				goto bad;
-			o->writer_cpus = optarg;
-			break;
-		case OPT_PROBE: o->probe = true; break;
-		case OPT_FLOWS: o->flows_path = optarg; break;
-		case OPT_CLASSIFY: o->classify = true; break;
-		case OPT_TRAIN: o->train = true; break;
-		case OPT_FEATURES: o->features = true; break;
-		case OPT_CONFIG: o->config_dir = optarg; break;
-		case OPT_PLUGINS: o->plugins_path = optarg; break;
-		case OPT_PLUGIN_DIR: o->plugin_dir = optarg; break;
-		case OPT_MODEL_DIR: o->model_dir = optarg; break;
-		case OPT_TRUTH: o->truth_path = optarg; break;
-		case OPT_FLOWS_FORMAT:
-			if (strcmp(optarg, "csv") == 0)
-				o->flows_jsonl = false;
-			else if (strcmp(optarg, "jsonl") == 0)
-				o->flows_jsonl = true;
-			else
-				goto bad;
-			break;
-		case OPT_SESSION_TYPE:
-			if (strcmp(optarg, "flow") == 0)
-				o->session_type = 0;
-			else if (strcmp(optarg, "biflow") == 0)
-				o->session_type = 1;
-			else if (strcmp(optarg, "host") == 0)
-				o->session_type = 2;
-			else
-				goto bad;
-			break;
-		case OPT_MODE:
-			if (strcmp(optarg, "offline") == 0)
-				o->mode = DP_MODE_OFFLINE;
-			else if (strcmp(optarg, "realtime") == 0)
-				o->mode = DP_MODE_REALTIME;
-			else if (strcmp(optarg, "cyclic") == 0)
-				o->mode = DP_MODE_CYCLIC;
-			else
-				goto bad;
-			break;
-		case OPT_POLICY:
-			if (strcmp(optarg, "priority") == 0)
-				o->policy = 0;
-			else if (strcmp(optarg, "vote") == 0)
-				o->policy = 1;
-			else
-				goto bad;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_u64(optarg, &o->timeout_s) || o->timeout_s == 0)
-				goto bad;
-			break;
-		case OPT_INTERVAL:
-			if (parse_u64(optarg, &o->interval_s) || o->interval_s == 0)
-				goto bad;
-			break;
-		case OPT_SESSIONS:
-			if (parse_u64(optarg, &v) || v < 1024 || v > (1u << 26))
-				goto bad;
-			o->sessions = (uint32_t)v;
-			break;
-		case OPT_MIN_CONF:
-			if (parse_u64(optarg, &v) || v > 100)
-				goto bad;
-			o->min_confidence = (unsigned int)v;
-			break;
-		case OPT_FIRST_N:
-			if (parse_u64(optarg, &v) || v == 0 || v > 32)
-				goto bad;
-			o->first_n = (unsigned int)v;
-			break;
-		case OPT_FIRST_BYTES:
-			if (parse_u64(optarg, &v) || v > 256)
-				goto bad;
-			o->first_bytes = (unsigned int)v;
-			break;
-		case OPT_STREAM_BYTES:
-			if (parse_u64(optarg, &v) || v > 65536)
-				goto bad;
-			o->stream_bytes = (unsigned int)v;
-			break;
-		case OPT_LINKTYPE:
-			if (parse_u64(optarg, &v) || v > 65535)
-				goto bad;
-			o->check_linktype = (unsigned int)v;
-			break;
-		default:
-			if (c == ':' || (optopt >= OPT_PCAP && optopt < OPT_HELP))
+		if (c < 256 || c >= 256 + (int)N_OPTS) {
+			if (c == ':')
 				fprintf(stderr, "%s: option '%s' needs a value\n", prog, argv[optind - 1]);
 			else
 				fprintf(stderr, "%s: unknown option '%s' (see --help)\n", prog,
 					argv[optind - 1]);
 			return -1;
 		}
-		continue;
-bad:
-		fprintf(stderr, "%s: invalid value '%s' for --%s\n", prog, optarg,
-			idx >= 0 ? long_options[idx].name : "?");
-		return -1;
+		const struct opt *d = &opts[c - 256];
+		if (d->kind == K_HELP) {
+			dp_options_usage(prog);
+			return 1;
+		}
+		int r = set_option(o, d, optarg, prog);
+		if (r == -2)
+			return -1;
+		if (r < 0) {
+			fprintf(stderr, "%s: invalid value '%s' for --%s\n", prog, optarg, d->name);
+			return -1;
+		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog, argv[optind]);
