@@ -523,7 +523,10 @@ def capture_pids(data_dir):
 
 
 def test_kill9_mid_job():
-    with Hive(BIN, args=["--dataplane-path", DATAPLANE]) as h:
+    # drone_grace well above a drone's start-up: the restarted local drone (an ASan build on
+    # busy cores takes tens of seconds, ONLINE_WAIT at most) must report its capture before
+    # the Hive gives the drone up as lost, which would be the wrong reason
+    with Hive(BIN, args=["--dataplane-path", DATAPLANE, "--drone-grace", "300s"]) as h:
         c = admin(h)
         job = create(c, name="doomed", filter="tcp port 9", max_duration=600)
         wait_state(c, job["id"], ("running",))
@@ -541,7 +544,7 @@ def test_kill9_mid_job():
         c = admin(h)
         # the restarted local drone finds the capture's spool and reports it; the job fails
         # with a reason that says why, instead of hanging in running
-        job = wait_state(c, job["id"], ("failed",), timeout=60)
+        job = wait_state(c, job["id"], ("failed",), timeout=120 + 60)
         assert "restarted" in job["reason"], job
         assert job["links"][0]["state"] == "failed", job
 
