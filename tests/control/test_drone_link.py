@@ -20,7 +20,8 @@ import tempfile
 import threading
 import time
 
-import cplib
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import cplib  # noqa: E402
 from cplib import admin, binary_from_argv, expect, run_tests
 from wslib import BINARY, CLOSE, CONT, PING, TEXT, WS, connect
 
