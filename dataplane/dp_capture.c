@@ -13,6 +13,7 @@
 
 #include "dp_capture.h"
 #include "dp_filter.h"
+#include "tide_log.h"
 
 int dp_meta_offset = -1;
 
@@ -49,7 +50,7 @@ dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore
 	};
 	dp_meta_offset = rte_mbuf_dynfield_register(&meta_desc);
 	if (dp_meta_offset < 0) {
-		fprintf(stderr, "tide-dataplane: cannot register the mbuf metadata field\n");
+		tide_error("dataplane", "cannot register the mbuf metadata field");
 		return -1;
 	}
 	c->n_workers = n_workers;
@@ -69,7 +70,7 @@ dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore
 	c->pool = rte_pktmbuf_pool_create("tide_pool", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 		(int)rte_socket_id());
 	if (!c->pool) {
-		fprintf(stderr, "tide-dataplane: cannot create a pool of %u mbufs: %s\n", n_mbufs,
+		tide_error("dataplane", "cannot create a pool of %u mbufs: %s", n_mbufs,
 			rte_strerror(rte_errno));
 		return -1;
 	}
@@ -154,7 +155,7 @@ dp_capture_init_rcu(struct dp_capture *c)
 	size_t sz = rte_rcu_qsbr_get_memsize(c->n_workers);
 	c->qs = rte_zmalloc("tide_qsbr", sz, RTE_CACHE_LINE_SIZE);
 	if (!c->qs || rte_rcu_qsbr_init(c->qs, c->n_workers) != 0) {
-		fprintf(stderr, "tide-dataplane: cannot set up QSBR: %s\n", rte_strerror(rte_errno));
+		tide_error("dataplane", "cannot set up QSBR: %s", rte_strerror(rte_errno));
 		return -1;
 	}
 	return 0;
@@ -237,7 +238,7 @@ dp_capture_make_rings(struct dp_capture *c, unsigned int n_slots, unsigned int r
 	}
 	return 0;
 fail:
-	fprintf(stderr, "tide-dataplane: cannot create rings: %s\n", rte_strerror(rte_errno));
+	tide_error("dataplane", "cannot create rings: %s", rte_strerror(rte_errno));
 	return -1;
 }
 

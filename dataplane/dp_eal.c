@@ -10,6 +10,7 @@
 #include <rte_errno.h>
 
 #include "dp_eal.h"
+#include "tide_log.h"
 
 int
 dp_eal_split(int argc, char **argv)
@@ -117,7 +118,7 @@ dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge)
 
 	int rc = rte_eal_init(n, eal);
 	if (rc < 0) {
-		fprintf(stderr, "tide-dataplane: cannot start DPDK EAL: %s\n", rte_strerror(rte_errno));
+		tide_error("dataplane", "cannot start DPDK EAL: %s", rte_strerror(rte_errno));
 		return -1;
 	}
 	return split;

@@ -14,6 +14,7 @@
 
 #include "dp_anon.h"
 #include "dp_flows.h"
+#include "tide_log.h"
 
 #define NS_PER_S ((uint64_t)1000000000)
 
@@ -130,7 +131,7 @@ open_file(struct dp_flows *fl, uint64_t ts_ns)
 	snprintf(part, sizeof(part), "%s%s", fl->cur_path, fl->use_part ? ".part" : "");
 	fl->f = fopen(part, "w");
 	if (!fl->f) {
-		fprintf(stderr, "tide-dataplane: cannot write %s: %s\n", part, strerror(errno));
+		tide_error("dataplane", "cannot write %s: %s", part, strerror(errno));
 		return -errno;
 	}
 	setvbuf(fl->f, fl->buf, _IOFBF, 1 << 20);
@@ -491,7 +492,7 @@ dp_flows_close(struct dp_flows *fl)
 		return 0;
 	int rc = close_file(fl);
 	if (rc)
-		fprintf(stderr, "tide-dataplane: writing %s: %s\n", fl->cur_path, strerror(-rc));
+		tide_error("dataplane", "writing %s: %s", fl->cur_path, strerror(-rc));
 	pthread_mutex_destroy(&fl->mu);
 	dp_anon_free(fl->anon);
 	free(fl->apps);

@@ -36,6 +36,7 @@
 #include "dp_worker.h"
 #include "dp_writer.h"
 #include "tide_layout.h"
+#include "tide_log.h"
 
 #define RING_SIZE 8192
 #define SW_RING_SIZE 4096
@@ -243,7 +244,7 @@ setup_link(unsigned int i, const struct link_spec *s, uint16_t nb_rxd)
 	} else if (s->kind == LINK_VDEV) {
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(s->dev, ","), s->dev);
 	} else {
-		snprintf(name, sizeof(name), "%s", s->dev);
+		snprintf(name, sizeof(name), "%.*s", (int)sizeof(name) - 1, s->dev);
 	}
 	uint16_t port;
 	if (rte_eth_dev_get_port_by_name(name, &port) != 0) {
@@ -401,7 +402,7 @@ dp_live_open(const char *prog, struct dp_live_link *links, unsigned int n_links,
 	L.engine = cls_engine_create(&ep, L.engine_error, sizeof(L.engine_error));
 	c->engine = L.engine;
 	if (dp_telemetry_register(c) != 0)
-		fprintf(stderr, "tide-dataplane: telemetry commands not registered\n");
+		tide_warn("dataplane", "telemetry commands not registered");
 
 	dp_clock_init();
 	dp_worker_capture = c;
@@ -424,8 +425,8 @@ dp_live_open(const char *prog, struct dp_live_link *links, unsigned int n_links,
 	for (unsigned int i = 0; i < c->n_workers; i++)
 		rte_eal_remote_launch(dp_worker_main, &c->workers[i], c->workers[i].lcore);
 	if (!used_huge)
-		fprintf(stderr, "tide-dataplane: no free hugepages: running with --no-huge "
-				"(fine for files and demos; use hugepages for line rate)\n");
+		tide_warn("dataplane", "no free hugepages: running with --no-huge "
+				"(fine for files and demos; use hugepages for line rate)");
 	return 0;
 }
 
@@ -586,7 +587,7 @@ finish(unsigned int j, struct dp_live_ended *e)
 	if (!atomic_load(&job->drained)) {
 		/* never seen; better a clear error than a slot freed under the writer */
 		snprintf(e->error, sizeof(e->error), "the writer did not drain the job");
-		fprintf(stderr, "tide-dataplane: job %s: %s\n", job->name, e->error);
+		tide_error("dataplane", "job %s: %s", job->name, e->error);
 	}
 	int rc = 0;
 	dp_worker_take_back(c, j); /* what the writer could not write leaves the flow records */

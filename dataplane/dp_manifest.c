@@ -14,17 +14,7 @@
 #include "dp_writer.h"
 #include "tide_fs.h"
 #include "tide_layout.h"
-
-static void
-iso8601(uint64_t ns, char *buf, size_t len)
-{
-	time_t s = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03uZ", (unsigned int)(ns / 1000000ull % 1000));
-}
-
+#include "tide_log.h"
 
 static int
 name_cmp(const void *a, const void *b)
@@ -120,14 +110,14 @@ int
 dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_manifest_info *mi)
 {
 	const struct dp_job *job = &c->jobs[j];
-	char buf[64];
+	char buf[TIDE_TIME_LEN];
 	json_t *m = json_object();
 	json_object_set_new(m, "tide_version", json_string(TIDE_VERSION));
 	json_object_set_new(m, "format", json_integer(1));
 	json_object_set_new(m, "drone", json_string(mi->drone));
-	iso8601(job->started_ns, buf, sizeof(buf));
+	tide_time_format((int64_t)(job->started_ns / 1000000u), buf);
 	json_object_set_new(m, "started", json_string(buf));
-	iso8601(job->ended_ns, buf, sizeof(buf));
+	tide_time_format((int64_t)(job->ended_ns / 1000000u), buf);
 	json_object_set_new(m, "ended", json_string(buf));
 
 	json_t *p = json_deep_copy(mi->parameters);
@@ -222,7 +212,7 @@ dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_ma
 			close(fd);
 	}
 	if (rc != 0) {
-		fprintf(stderr, "tide-dataplane: cannot write %s: %s\n", path, strerror(errno));
+		tide_error("dataplane", "cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
 	}
 	free(text);

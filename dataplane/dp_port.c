@@ -9,6 +9,7 @@
 #include "dp_linktype.h"
 #include "dp_options.h"
 #include "dp_port.h"
+#include "tide_log.h"
 
 /* A Toeplitz key made of one repeated 16-bit pattern hashes (a,b) and (b,a) alike: both
  * directions of a conversation land on one queue (Woo & Park, "Scalable TCP Session Monitoring
@@ -147,7 +148,7 @@ dp_port_assign_queues(struct dp_capture *c)
 		for (uint16_t q = 0; q < l->n_rxq; q++) {
 			struct dp_worker *w = &c->workers[q % c->n_workers];
 			if (w->n_rxq == DP_MAX_RXQ_PER_WORKER) {
-				fprintf(stderr, "tide-dataplane: too many queues for %u workers\n",
+				tide_error("dataplane", "too many queues for %u workers",
 					c->n_workers);
 				return -1;
 			}
@@ -166,18 +167,18 @@ dp_port_setup_all(struct dp_capture *c, uint16_t nb_rxd)
 	c->n_links = 0;
 	RTE_ETH_FOREACH_DEV(port) {
 		if (c->n_links == DP_MAX_LINKS) {
-			fprintf(stderr, "tide-dataplane: more than %d ports; ignoring the rest\n",
+			tide_warn("dataplane", "more than %d ports; ignoring the rest",
 				DP_MAX_LINKS);
 			break;
 		}
 		if (dp_port_setup_one(c, port, NULL, nb_rxd, NULL, err, sizeof(err)) < 0) {
-			fprintf(stderr, "tide-dataplane: %s\n", err);
+			tide_error("dataplane", "%s", err);
 			return -1;
 		}
 	}
 	if (c->n_links == 0) {
-		fprintf(stderr, "tide-dataplane: no DPDK port to capture from: give --pcap FILE, "
-				"--demo, or a port (e.g. --vdev net_pcap0,rx_pcap=FILE -- ...)\n");
+		tide_error("dataplane", "no DPDK port to capture from: give --pcap FILE, "
+				"--demo, or a port (e.g. --vdev net_pcap0,rx_pcap=FILE -- ...)");
 		return -1;
 	}
 	return dp_port_assign_queues(c);

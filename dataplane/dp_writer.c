@@ -11,6 +11,7 @@
 
 #include "dp_writer.h"
 #include "tide_layout.h"
+#include "tide_log.h"
 
 #define WRITER_BURST 256
 
@@ -76,8 +77,8 @@ dp_writer_open_job(struct dp_capture *c, unsigned int j, const char *out_dir,
 		}
 		resolve_parts(job, o->dir, before);
 		for (unsigned int i = before; i < job->n_recovered; i++)
-			fprintf(stderr, "tide-dataplane: partial shard %s.pcapng from an interrupted "
-					"run %s\n",
+			tide_warn("dataplane", "partial shard %s.pcapng from an interrupted "
+					"run %s",
 				job->recovered[i].file, job->recovered[i].action);
 		o->first_seq = next_seq;
 
@@ -205,7 +206,7 @@ drain_one(struct dp_capture *c, unsigned int j, unsigned int link, uint8_t *scra
 			pkts[i] = NULL;
 		}
 		if (!atomic_load(&job->stopped))
-			fprintf(stderr, "tide-dataplane: job %s link %s: %s, stopping\n", job->name,
+			tide_info("dataplane", "job %s link %s: %s, stopping", job->name,
 				c->links[link].name, dp_writer_stop_names[st]);
 		dp_job_stop(c, j, stop_for(st));
 	}
@@ -272,7 +273,7 @@ dp_writer_close_job(struct dp_capture *c, unsigned int j)
 		int rc = dp_shard_writer_close(o->sw, &o->shards, &o->n_shards);
 		o->sw = NULL;
 		if (rc < 0) {
-			fprintf(stderr, "tide-dataplane: closing shards in %s: %s\n", o->dir,
+			tide_error("dataplane", "closing shards in %s: %s", o->dir,
 				strerror(-rc));
 			ret = -1;
 		}

@@ -41,6 +41,7 @@
 #include "cls_apps.h"
 #include "cls_file_option.h"
 #include "cls_plugin.h"
+#include "tide_log.h"
 
 #define PL_FILE_DEFAULT "signatures.txt"
 #define PL_SURE 80               /* a match this strong decides the session */
@@ -131,16 +132,16 @@ _Static_assert(sizeof(struct pl_state) <= 32, "the payload slot is a per-session
 static void __attribute__((format(printf, 3, 4)))
 pl_err(const char *path, uint32_t line, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
-	if (line)
-		fprintf(stderr, "cls_payload: %s:%u: ", path, line);
-	else
-		fprintf(stderr, "cls_payload: %s: ", path);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (line)
+		tide_error("payload", "%s:%u: %s", path, line, msg);
+	else
+		tide_error("payload", "%s: %s", path, msg);
 }
 
 static void
@@ -635,7 +636,7 @@ pl_enable(void **ctxp, const struct cls_config *cfg)
 	if (!cfg || !cfg->apps)
 		return -EINVAL;
 	if (hs_valid_platform() != HS_SUCCESS) {
-		fprintf(stderr, "cls_payload: this CPU cannot run Hyperscan (needs SSSE3)\n");
+		tide_error("payload", "this CPU cannot run Hyperscan (needs SSSE3)");
 		return -ENOTSUP;
 	}
 	char path[sizeof(((struct pl_ctx *)0)->default_path)];

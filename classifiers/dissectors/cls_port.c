@@ -35,6 +35,7 @@
 #include "cls_apps.h"
 #include "cls_file_option.h"
 #include "cls_plugin.h"
+#include "tide_log.h"
 
 #define PORT_FILE_DEFAULT "ports.txt"
 #define PORT_CONF_DEFAULT 50     /* a port is a hint */
@@ -289,13 +290,13 @@ port_pending_cmp(const void *a, const void *b)
 static void __attribute__((format(printf, 3, 4)))
 port_err(const char *path, uint32_t line, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
-	fprintf(stderr, "cls_port: %s:%u: ", path, line);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	tide_error("port", "%s:%u: %s", path, line, msg);
 }
 
 /* Sorts the pending pairs, keeps the most specific for each key (an equal-rank duplicate is an
@@ -510,7 +511,7 @@ port_load(const struct cls_apps *apps, const char *path, struct port_table **out
 
 	if (!f) {
 		rc = -errno;
-		fprintf(stderr, "cls_port: %s: %s\n", path, strerror(errno));
+		tide_error("port", "%s: %s", path, strerror(errno));
 		return rc;
 	}
 	t = calloc(1, sizeof(*t));
@@ -537,7 +538,7 @@ port_load(const struct cls_apps *apps, const char *path, struct port_table **out
 		rc = port_build_pairs(t, pp, n_pp, path);
 	free(pp);
 	if (rc == -ENOMEM || rc == -E2BIG)
-		fprintf(stderr, "cls_port: %s: %s\n", path, strerror(-rc));
+		tide_error("port", "%s: %s", path, strerror(-rc));
 	if (rc) {
 		port_table_free(t);
 		return rc;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cls_plugin.h"
+#include "tide_log.h"
 
 #define STAT_MAX_CLASSES 128
 #define STAT_MAX_D (3 * CLS_FIRST_N_MAX)
@@ -132,7 +133,7 @@ stat_enable(void **ctx, const struct cls_config *cfg)
 	}
 	int rc = load_model(c, path);
 	if (rc == -EINVAL) {
-		fprintf(stderr, "tide: stat classifier: %s is not a valid model; ignoring it\n", path);
+		tide_warn("classify", "%s is not a valid model; ignoring it", path);
 	}
 	/* no model yet: the classifier abstains (and can be trained) */
 	*ctx = c;
@@ -228,7 +229,7 @@ stat_train(void *ctx, const char *model_path)
 {
 	struct stat_ctx *c = ctx;
 	if (c->n_train == 0) {
-		fprintf(stderr, "tide: stat classifier: no labelled session to train on\n");
+		tide_error("classify", "no labelled session to train on");
 		return -ENODATA;
 	}
 	memset(c->cls, 0, sizeof(c->cls));
@@ -273,7 +274,7 @@ stat_train(void *ctx, const char *model_path)
 	}
 	if (fclose(f) != 0)
 		return -errno;
-	fprintf(stderr, "tide: stat classifier: trained on %zu sessions, %u applications -> %s\n",
+	tide_info("classify", "trained on %zu sessions, %u applications -> %s",
 		c->n_train, c->n_classes, model_path);
 	return load_model(c, model_path);
 }

@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 #include "cls_builtin.h"
 #include "cls_engine.h"
+#include "tide_log.h"
 
 const char *const cls_unknown_reasons[CLS_UNKNOWN_MAX] = {
 #define _(sym, text) text,
@@ -94,6 +96,20 @@ struct cls_worker {
 	void *wctx[CLS_MAX_PLUGINS];
 	struct cls_result res[CLS_MAX_PLUGINS];
 };
+
+_Static_assert((int)CLS_LOG_DEBUG == (int)TIDE_LOG_DEBUG &&
+	(int)CLS_LOG_ERROR == (int)TIDE_LOG_ERROR,
+	"the plugin ABI's log levels are tide_log's");
+
+void
+cls_host_log(int level, const char *module, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tide_vlog((enum tide_log_level)level, module, fmt, ap);
+	va_end(ap);
+}
 
 static inline struct sess_hdr *
 hdr(void *state)
@@ -305,6 +321,7 @@ cls_engine_create(const struct cls_engine_params *p, char *err, size_t errlen)
 			.options = ps->options,
 			.first_n = e->p.first_n,
 			.model_dir = e->model_dir,
+			.log = cls_host_log,
 		};
 		int rc = ps->ops->enable(&ps->ctx, &cfg);
 		if (rc != 0) {

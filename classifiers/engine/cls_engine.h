@@ -69,6 +69,11 @@ struct cls_worker;
 
 /* NULL on error with a message in err (unknown plugin, ABI mismatch, bad config line, a plugin's
  * enable() or load_signatures() failing — each names the plugin and file). */
+/* The logger handed to plugins as cls_config.log (tide_log underneath); tests that enable a
+ * plugin by hand pass it too. */
+void cls_host_log(int level, const char *module, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 struct cls_engine *cls_engine_create(const struct cls_engine_params *p, char *err, size_t errlen);
 void cls_engine_destroy(struct cls_engine *e);
 

@@ -11,7 +11,7 @@
 
 #include "cls_plugin.h"
 
-/* The table's path into out. 0, -EINVAL for an unknown option (named on stderr with the
+/* The table's path into out. 0, -EINVAL for an unknown option (logged with the
  * plugin's name), -ENAMETOOLONG if the path does not fit. */
 static inline int
 cls_file_option(const struct cls_config *cfg, const char *plugin, const char *default_name,
@@ -28,7 +28,7 @@ cls_file_option(const struct cls_config *cfg, const char *plugin, const char *de
 			file = o + 5;
 			file_len = len - 5;
 		} else if (len) {
-			fprintf(stderr, "%s: unknown option '%.*s' (known: file=<path>)\n", plugin,
+			cfg->log(CLS_LOG_ERROR, plugin, "unknown option '%.*s' (known: file=<path>)",
 				(int)len, o);
 			return -EINVAL;
 		}

@@ -21,7 +21,7 @@
 
 #include "cls_session.h"
 
-#define CLS_ABI_VERSION 1
+#define CLS_ABI_VERSION 2 /* 2: cls_config.log */
 
 /* result flags */
 #define CLS_RES_FINAL 0x01   /* the plugin will not change its mind for this session */
@@ -79,7 +79,13 @@ struct cls_config {
 	const char *options;          /* "key=value,key=value" or "" */
 	uint32_t first_n;             /* features collected for the first N packets */
 	const char *model_dir;        /* where trained models live (train() writes there) */
+	/* The host's logger (tide_log.h): a plugin reports bad options, files it cannot read and
+	 * what it trained through it, never on stdout or stderr. Never NULL when the engine calls
+	 * enable(); level is CLS_LOG_*, module the plugin's name. */
+	void (*log)(int level, const char *module, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
 };
+enum { CLS_LOG_DEBUG = 0, CLS_LOG_INFO, CLS_LOG_WARN, CLS_LOG_ERROR };
 
 struct cls_plugin {
 	uint32_t abi_version;         /* CLS_ABI_VERSION */

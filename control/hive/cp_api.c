@@ -10,7 +10,7 @@
 #include "cp_auth.h"
 #include "cp_db.h"
 #include "cp_http.h"
-#include "cp_log.h"
+#include "tide_log.h"
 
 static const char sql_user[] =
 	"SELECT id, username, source, disabled, created_at, updated_at, last_login_at"
@@ -22,8 +22,8 @@ static const char sql_user_groups[] =
 json_t *
 cp_api_time(int64_t ms)
 {
-	char buf[CP_TIME_LEN];
-	return ms ? json_string(cp_time_format(ms, buf)) : json_null();
+	char buf[TIDE_TIME_LEN];
+	return ms ? json_string(tide_time_format(ms, buf)) : json_null();
 }
 
 json_t *

@@ -27,7 +27,7 @@
 #include "cp_db.h"
 #include "cp_http.h"
 #include "cp_ldap.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
 
@@ -136,7 +136,7 @@ fail_login(struct cp_req *r, const char *action, const char *username, const cha
 	if (rc)
 		return cp_fail_errno(r, rc, "login");
 	if (lu > 0 || la > 0)
-		cp_warn("auth", "login locked: %s%s%s from %s", lu > 0 ? "account " : "",
+		tide_warn("auth", "login locked: %s%s%s from %s", lu > 0 ? "account " : "",
 			lu > 0 ? username : "", la > 0 ? " address" : "", r->addr);
 	return cp_fail(r, 401, "invalid_credentials", "wrong user name or password");
 }
@@ -280,7 +280,7 @@ ldap_sync(struct cp_req *r, const char *username, const struct cp_ldap_account *
 			json_array_append_new(want,
 				json_string((const char *)sqlite3_column_text(st, 1)));
 		} else if (step == SQLITE_DONE) {
-			cp_warn("ldap", "ldap_group_map names tide group '%s', which does not exist",
+			tide_warn("ldap", "ldap_group_map names tide group '%s', which does not exist",
 				a->groups[i]);
 		} else {
 			rc = cp_db_errno(step);
@@ -482,7 +482,7 @@ post_login(struct cp_req *r)
 		return r->status;
 	const char *username = json_string_value(json_object_get(r->body, "username"));
 	const char *password = json_string_value(json_object_get(r->body, "password"));
-	int64_t now = cp_now_ms();
+	int64_t now = tide_wall_ms();
 	struct cp_throttle_key keys[2];
 	throttle_keys(r, username, keys);
 	/* the place is taken before the password is looked at, so parallel guesses cannot all
@@ -602,7 +602,7 @@ post_password(struct cp_req *r)
 	const char *new = json_string_value(json_object_get(r->body, "new_password"));
 	if (cp_api_check_password(r, "new_password", new))
 		return r->status;
-	int64_t now = cp_now_ms();
+	int64_t now = tide_wall_ms();
 	struct cp_throttle_key keys[2];
 	throttle_keys(r, r->who.username, keys);
 	/* the account's place only: a locked address does not stop a signed-in user */
@@ -664,7 +664,7 @@ post_token(struct cp_req *r)
 	for (const char *c = name; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			return cp_fail(r, 400, "invalid_field", "'name' holds control characters");
-	int64_t now = cp_now_ms();
+	int64_t now = tide_wall_ms();
 	int64_t expires = exp ? now + json_integer_value(exp) * 1000 : 0;
 	/* a token cannot mint one that outlives it */
 	if (r->who.kind == CP_AUTH_TOKEN && r->who.expires_at &&
@@ -680,7 +680,7 @@ post_token(struct cp_req *r)
 	uint8_t hash[32];
 	cp_sha256(token, CP_TOKEN_LEN, hash);
 	char prefix[CP_TOKEN_SHOWN + 1];
-	snprintf(prefix, sizeof(prefix), "%s", token);
+	snprintf(prefix, sizeof(prefix), "%.*s", CP_TOKEN_SHOWN, token);
 
 	rc = cp_db_begin(r->db);
 	if (rc)
@@ -771,7 +771,7 @@ delete_token(struct cp_req *r)
 	rc = -EIO;
 	if ((st = cp_db_stmt(r->db, sql_token_revoke))) {
 		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, cp_now_ms());
+		sqlite3_bind_int64(st, 2, tide_wall_ms());
 		rc = cp_db_errno(sqlite3_step(st));
 	}
 	char target[32];

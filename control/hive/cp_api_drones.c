@@ -35,7 +35,7 @@
 #include "cp_drone_local.h"
 #include "cp_drones.h"
 #include "cp_http.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
 
@@ -83,7 +83,7 @@ add_rates(const char *drone, const char *link, json_t *counters)
 	} seen[512];
 	char key[96];
 	snprintf(key, sizeof(key), "%s/%s", drone, link);
-	int64_t now = cp_now_ms();
+	int64_t now = tide_wall_ms();
 	int64_t p = json_integer_value(json_object_get(counters, "received"));
 	int64_t b = json_integer_value(json_object_get(counters, "rx_bytes"));
 	int64_t d = json_integer_value(json_object_get(counters, "drops"));
@@ -270,7 +270,7 @@ post_drone(struct cp_req *r)
 	if (st) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_blob(st, 2, hash, sizeof(hash), SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, cp_now_ms());
+		sqlite3_bind_int64(st, 3, tide_wall_ms());
 		s = sqlite3_step(st);
 		sqlite3_reset(st);
 	}

@@ -49,7 +49,7 @@
 #include "cp_drones.h"
 #include "cp_http.h"
 #include "cp_job_contract.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
 #include "tide_counters.h"
@@ -387,7 +387,7 @@ post_job(struct cp_req *r)
 		sqlite3_bind_int64(st, 3, r->who.user_id);
 		sqlite3_bind_text(st, 4, r->who.username, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 5, links[0].link, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 6, cp_now_ms());
+		sqlite3_bind_int64(st, 6, tide_wall_ms());
 		sqlite3_bind_int(st, 7, script != NULL);
 		sqlite3_bind_int64(st, 8, timeout ? json_integer_value(timeout) :
 			SCRIPT_TIMEOUT_DEFAULT);
@@ -509,7 +509,7 @@ change_state(struct cp_req *r, const char *sql, const char *action, const char *
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_bind_parameter_count(st) >= 3) {
 		sqlite3_bind_text(st, 2, r->who.username, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3, cp_now_ms());
+		sqlite3_bind_int64(st, 3, tide_wall_ms());
 	}
 	int s = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -615,7 +615,7 @@ delete_job(struct cp_req *r)
 	for (size_t i = 0; dfd >= 0 && i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		snprintf(name, sizeof(name), "%lld%s", (long long)id, suffixes[i]);
 		if ((rc = remove_at(dfd, name, 0)))
-			cp_warn("jobs", "job %lld: cannot remove %s/%s: %s", (long long)id, jobs,
+			tide_warn("jobs", "job %lld: cannot remove %s/%s: %s", (long long)id, jobs,
 				name, strerror(-rc));
 	}
 	if (dfd >= 0)
@@ -883,7 +883,7 @@ get_archive(struct cp_req *r)
 	if (rc == 0 && archive_write_close(a) == ARCHIVE_OK && !sink.broken)
 		mg_send_chunk(r->conn, "", 0); /* the last chunk: only a complete archive ends well */
 	else
-		cp_warn("jobs", "job %lld: archive cut short: %s", (long long)id,
+		tide_warn("jobs", "job %lld: archive cut short: %s", (long long)id,
 			archive_error_string(a) ? archive_error_string(a) : "cannot read the dataset");
 	sink.broken = true; /* archive_write_free must not write after a failure */
 	archive_write_free(a);

@@ -13,7 +13,7 @@
 #include "cp_drone_local.h"
 #include "cp_http.h"
 #include "cp_job_contract.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_perm.h"
 
 /* params: CP_JOB_PARAMS_COLUMNS from column 19 */
@@ -154,7 +154,7 @@ cp_jobs_json(struct cp_req *r, int64_t id, struct cp_job_meta *meta, int *err)
 	sqlite3_reset(st);
 	if (j) {
 		add_links(r, id, j);
-		int64_t until = ended_ms ? ended_ms : cp_now_ms();
+		int64_t until = ended_ms ? ended_ms : tide_wall_ms();
 		json_object_set_new(json_object_get(j, "progress"), "elapsed",
 			json_integer(started_ms ? (until - started_ms) / 1000 : 0));
 	}

@@ -17,7 +17,7 @@
 #include "cp_api.h"
 #include "cp_db.h"
 #include "cp_http.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_routes.h"
 #include "tide_counters.h"
 
@@ -108,7 +108,7 @@ get_audit(struct cp_req *r)
 static int
 get_logs(struct cp_req *r)
 {
-	const char *path = cp_log_path();
+	const char *path = tide_log_path();
 	if (!path)
 		return cp_fail(r, 404, "no_log_file",
 			"tide-control logs to stderr only (log_file = -); see the system journal");

@@ -33,7 +33,7 @@
 #include "cp_drone_local.h"
 #include "cp_drones.h"
 #include "cp_http.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
 #include "tide_layout.h"
@@ -363,7 +363,7 @@ record(struct cp_req *r, int64_t job, const char *rel, long long len, const char
 			sqlite3_bind_text(st, 3, r->drone, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 4, len);
 			sqlite3_bind_text(st, 5, hex, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 6, cp_now_ms());
+			sqlite3_bind_int64(st, 6, tide_wall_ms());
 			s = sqlite3_step(st);
 			sqlite3_reset(st);
 		}
@@ -626,7 +626,7 @@ store(struct cp_req *r, int64_t job, const char *rel, const char *dir, const cha
 	if (rc == 0 && strcmp(hex, sha) != 0) {
 		unlink(tmp);
 		release(slot);
-		cp_warn("drones", "job %lld: %s from drone %s: SHA-256 mismatch (sent %s, got %s)",
+		tide_warn("drones", "job %lld: %s from drone %s: SHA-256 mismatch (sent %s, got %s)",
 			(long long)job, rel, r->drone, sha, hex);
 		return cp_fail(r, 422, "checksum_mismatch", "the body's SHA-256 is %s, not %s", hex,
 			sha);

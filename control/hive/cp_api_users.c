@@ -20,7 +20,7 @@
 #include "cp_auth.h"
 #include "cp_db.h"
 #include "cp_http.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_routes.h"
 
 #define CP_GROUPS_PER_USER 64
@@ -383,7 +383,7 @@ post_user(struct cp_req *r)
 	if (cp_api_check_grant(r, need, "these groups"))
 		return abort_tx(r);
 
-	int64_t now = cp_now_ms();
+	int64_t now = tide_wall_ms();
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_user_insert);
 	if (st) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
@@ -523,7 +523,7 @@ patch_user(struct cp_req *r)
 			sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
 		if (jdis)
 			sqlite3_bind_int(st, 3, json_is_true(jdis));
-		sqlite3_bind_int64(st, 4, cp_now_ms());
+		sqlite3_bind_int64(st, 4, tide_wall_ms());
 	}
 	rc = step_done(st);
 	if (rc == 0 && groups) {
@@ -676,7 +676,7 @@ post_group(struct cp_req *r)
 	if (st) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, desc ? desc : "", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3, cp_now_ms());
+		sqlite3_bind_int64(st, 3, tide_wall_ms());
 	}
 	rc = step_done(st);
 	if (rc == -EEXIST) {

@@ -16,7 +16,7 @@
 #include "cp_audit.h"
 #include "cp_db.h"
 #include "cp_http.h"
-#include "cp_log.h"
+#include "tide_log.h"
 
 #define TALLY_NAMES 8          /* distinct actors and addresses a summary names */
 #define TALLY_TEXT 96
@@ -47,7 +47,7 @@ append_at(struct cp_db *db, int64_t time, const char *actor, const char *addr,
 	sqlite3_reset(st);
 	free(text);
 	if (rc != SQLITE_DONE) {
-		cp_error("audit", "cannot append %s: %s", action, sqlite3_errstr(rc));
+		tide_error("audit", "cannot append %s: %s", action, sqlite3_errstr(rc));
 		return cp_db_errno(rc);
 	}
 	return 0;
@@ -57,7 +57,7 @@ int
 cp_audit_append(struct cp_db *db, const char *actor, const char *addr, const char *action,
 	const char *target, json_t *detail)
 {
-	return append_at(db, cp_now_ms(), actor, addr, action, target, detail);
+	return append_at(db, tide_wall_ms(), actor, addr, action, target, detail);
 }
 
 int
@@ -159,19 +159,19 @@ take_closed(int64_t now, bool everything, struct tally *out, size_t max)
 static int
 write_summary(struct cp_db *db, struct tally *t)
 {
-	char since[CP_TIME_LEN], until[CP_TIME_LEN], module[32];
+	char since[TIDE_TIME_LEN], until[TIDE_TIME_LEN], module[32];
 	json_t *d = json_is_object(t->detail) ? t->detail : json_object();
 	if (d != t->detail)
 		json_decref(t->detail);
 	json_object_set_new(d, "count", json_integer(t->count));
 	json_object_set_new(d, "summary", json_true());
-	json_object_set_new(d, "since", json_string(cp_time_format(t->since, since)));
-	json_object_set_new(d, "until", json_string(cp_time_format(t->until, until)));
+	json_object_set_new(d, "since", json_string(tide_time_format(t->since, since)));
+	json_object_set_new(d, "until", json_string(tide_time_format(t->until, until)));
 	json_object_set_new(d, "actors", t->actors);
 	json_object_set_new(d, "addresses", t->addrs);
 	size_t n_addrs = json_array_size(t->addrs);
 	log_module(t->action, module);
-	cp_warn(module, "%s: %s, %lld more from %zu address%s (%s%s) between %s and %s count=%lld",
+	tide_warn(module, "%s: %s, %lld more from %zu address%s (%s%s) between %s and %s count=%lld",
 		t->what, t->subject, (long long)t->count, n_addrs, n_addrs == 1 ? "" : "es",
 		n_addrs ? json_string_value(json_array_get(t->addrs, 0)) : "",
 		n_addrs > 1 ? ", ..." : "", since,
@@ -206,7 +206,7 @@ write_summaries(struct cp_db *db, struct tally *t, size_t n)
 int
 cp_audit_refusal(struct cp_db *db, const struct cp_audit_refusal *ref)
 {
-	int64_t now = cp_now_ms();
+	int64_t now = tide_wall_ms();
 	/* a few closed windows are written here, with this refusal; the thread writes the rest
 	 * (and all of them when it is not running, at the next refusals) */
 	struct tally closed[TALLY_INLINE];
@@ -253,7 +253,7 @@ cp_audit_refusal(struct cp_db *db, const struct cp_audit_refusal *ref)
 	} else {
 		char module[32];
 		log_module(ref->action, module);
-		cp_warn(module, "%s: %s from %s (as '%s'); repeats within %llds are counted, not "
+		tide_warn(module, "%s: %s from %s (as '%s'); repeats within %llds are counted, not "
 			"logged one by one count=1", ref->what, ref->subject, ref->addr ? ref->addr : "",
 			ref->actor ? ref->actor : "", (long long)window_s);
 		if (!json_is_object(d)) {
@@ -293,12 +293,12 @@ tally_thread(void *arg)
 	struct cp_db *db = cp_db_open(tally.db_path);
 	struct tally *closed = malloc(sizeof(*closed) * CP_AUDIT_TALLY_MAX);
 	if (!db || !closed)
-		cp_error("audit", "the refusal tally cannot write: its windows close at the next "
+		tide_error("audit", "the refusal tally cannot write: its windows close at the next "
 			"refusal instead");
 	pthread_mutex_lock(&tally.mu);
 	while (db && closed) {
 		bool stop = tally.stopping;
-		size_t n = take_closed(cp_now_ms(), stop, closed, CP_AUDIT_TALLY_MAX);
+		size_t n = take_closed(tide_wall_ms(), stop, closed, CP_AUDIT_TALLY_MAX);
 		if (n) {
 			pthread_mutex_unlock(&tally.mu);
 			write_summaries(db, closed, n);
@@ -315,7 +315,7 @@ tally_thread(void *arg)
 			pthread_cond_wait(&tally.wake, &tally.mu);
 			continue;
 		}
-		/* window ends are CLOCK_REALTIME milliseconds (cp_now_ms), as the condition's clock */
+		/* window ends are CLOCK_REALTIME milliseconds (tide_wall_ms), as the condition's clock */
 		struct timespec ts = { .tv_sec = next / 1000, .tv_nsec = next % 1000 * 1000000 };
 		pthread_cond_timedwait(&tally.wake, &tally.mu, &ts);
 	}
@@ -337,7 +337,7 @@ cp_audit_tally_start(const char *db_path, int64_t window_ms)
 		tally.running = true;
 	pthread_mutex_unlock(&tally.mu);
 	if (rc)
-		cp_error("audit", "cannot start the refusal tally's thread: %s", strerror(rc));
+		tide_error("audit", "cannot start the refusal tally's thread: %s", strerror(rc));
 	return -rc;
 }
 

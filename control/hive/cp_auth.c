@@ -18,7 +18,7 @@
 #include "cp_auth.h"
 #include "cp_db.h"
 #include "cp_http.h"
-#include "cp_log.h"
+#include "tide_log.h"
 
 #define CP_TOKEN_TOUCH_MS 60000
 
@@ -80,7 +80,7 @@ identify_token(struct cp_req *r, const char *tok)
 		return -EACCES;
 	uint8_t hash[32];
 	cp_sha256(tok, CP_TOKEN_LEN, hash);
-	int64_t now = cp_now_ms();
+	int64_t now = tide_wall_ms();
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_token);
 	if (!st)
 		return -EIO;
@@ -124,7 +124,7 @@ identify_session(struct cp_req *r, const char *cookie)
 	if (!st)
 		return -EIO;
 	sqlite3_bind_blob(st, 1, hash, sizeof(hash), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, cp_now_ms());
+	sqlite3_bind_int64(st, 2, tide_wall_ms());
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
@@ -169,7 +169,7 @@ cp_session_create(struct cp_db *db, int64_t user_id, const char *addr, int64_t e
 		rc = cp_random_b64(csrf, CP_SECRET_B64_LEN + 1, CP_SECRET_BYTES);
 	if (rc)
 		return rc;
-	int64_t now = cp_now_ms();
+	int64_t now = tide_wall_ms();
 	/* sessions are few; dropping the expired ones on each login keeps the table small */
 	sqlite3_stmt *st = cp_db_stmt(db, sql_sessions_expire);
 	if (!st)
@@ -310,7 +310,7 @@ cp_throttle_reserve(struct cp_db *db, const struct cp_throttle_key *keys, size_t
 			wait = CP_THROTTLE_IN_FLIGHT_MS;
 			break;
 		}
-		now = cp_now_ms();
+		now = tide_wall_ms();
 	}
 	if (wait == 0 && in_flight.used + (int)n > IN_FLIGHT_SLOTS)
 		wait = -EBUSY;

@@ -22,7 +22,7 @@
 #include "cp_dataset.h"
 #include "cp_drone_local.h"
 #include "cp_http.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "tide_counters.h"
 #include "tide_layout.h"
 
@@ -169,7 +169,7 @@ walk(int fd, const char *prefix, int depth, struct walk *w)
 		if (fstatat(fd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
 			if (errno != ENOENT) {
 				rc = -errno;
-				cp_warn("jobs", "walking a dataset: %s%s: %s", prefix, e->d_name,
+				tide_warn("jobs", "walking a dataset: %s%s: %s", prefix, e->d_name,
 					strerror(errno));
 			}
 			continue;
@@ -190,7 +190,7 @@ walk(int fd, const char *prefix, int depth, struct walk *w)
 	}
 	if (rc == 0 && !e && errno != 0) { /* readdir failed rather than ended */
 		rc = -errno;
-		cp_warn("jobs", "walking a dataset: reading '%s': %s", prefix, strerror(errno));
+		tide_warn("jobs", "walking a dataset: reading '%s': %s", prefix, strerror(errno));
 	}
 	closedir(dir);
 	return rc;
@@ -467,7 +467,7 @@ cp_dataset_listing(const char *data_dir, int64_t id, const char *state, int64_t 
 		cache_drop(l);
 		cp_listing_put(l);
 	}
-	int64_t started = cp_now_ms();
+	int64_t started = tide_wall_ms();
 	l = build(dfd, id, state, ended_at, err);
 	close(dfd);
 	if (l && keep && settled(l, started))

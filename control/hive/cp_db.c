@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "cp_db.h"
-#include "cp_log.h"
+#include "tide_log.h"
 
 #define CP_DB_STMT_CACHE 160
 
@@ -55,7 +55,7 @@ cp_db_exec(struct cp_db *db, const char *sql)
 	char *err = NULL;
 	int rc = sqlite3_exec(db->h, sql, NULL, NULL, &err);
 	if (rc != SQLITE_OK) {
-		cp_error("db", "%s", err ? err : sqlite3_errstr(rc));
+		tide_error("db", "%s", err ? err : sqlite3_errstr(rc));
 		sqlite3_free(err);
 		return cp_db_errno(rc);
 	}
@@ -73,7 +73,7 @@ cp_db_open(const char *path)
 	int rc = sqlite3_open_v2(path, &db->h,
 		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		cp_error("db", "cannot open %s: %s", path,
+		tide_error("db", "cannot open %s: %s", path,
 			db->h ? sqlite3_errmsg(db->h) : "no memory");
 		goto fail;
 	}
@@ -87,7 +87,7 @@ cp_db_open(const char *path)
 		rc = SQLITE_CANTOPEN;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_OK) {
-		cp_error("db", "%s: cannot switch to WAL mode: %s", path,
+		tide_error("db", "%s: cannot switch to WAL mode: %s", path,
 			rc == SQLITE_CANTOPEN ? "the file system refuses it" : sqlite3_errmsg(db->h));
 		goto fail;
 	}
@@ -132,14 +132,14 @@ cp_db_stmt(struct cp_db *db, const char *sql)
 		}
 	}
 	if (db->n_stmts == CP_DB_STMT_CACHE) {
-		cp_error("db", "statement cache full (%d): raise CP_DB_STMT_CACHE",
+		tide_error("db", "statement cache full (%d): raise CP_DB_STMT_CACHE",
 			CP_DB_STMT_CACHE);
 		return NULL;
 	}
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
 	if (rc != SQLITE_OK) {
-		cp_error("db", "cannot prepare '%.60s...': %s", sql, sqlite3_errmsg(db->h));
+		tide_error("db", "cannot prepare '%.60s...': %s", sql, sqlite3_errmsg(db->h));
 		return NULL;
 	}
 	db->stmts[db->n_stmts].sql = sql;
@@ -212,7 +212,7 @@ foreign_keys_intact(struct cp_db *db)
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc == SQLITE_ROW) {
-		cp_error("db", "a migration step left foreign keys pointing nowhere");
+		tide_error("db", "a migration step left foreign keys pointing nowhere");
 		return -EPROTO;
 	}
 	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
@@ -250,7 +250,7 @@ cp_db_migrate(struct cp_db *db, int target)
 {
 	for (int i = 0; i < cp_migrations_count; i++) {
 		if (cp_migrations[i].version != i + 1) {
-			cp_error("db", "migration list broken at entry %d (version %d)", i,
+			tide_error("db", "migration list broken at entry %d (version %d)", i,
 				cp_migrations[i].version);
 			return -EINVAL;
 		}
@@ -259,7 +259,7 @@ cp_db_migrate(struct cp_db *db, int target)
 	if (target <= 0)
 		target = latest;
 	if (target > latest) {
-		cp_error("db", "schema version %d requested; this binary knows up to %d", target,
+		tide_error("db", "schema version %d requested; this binary knows up to %d", target,
 			latest);
 		return -EINVAL;
 	}
@@ -267,7 +267,7 @@ cp_db_migrate(struct cp_db *db, int target)
 	if (v < 0)
 		return v;
 	if (v > latest) {
-		cp_error("db", "database schema %d is newer than this tide-control (%d): refusing "
+		tide_error("db", "database schema %d is newer than this tide-control (%d): refusing "
 			       "to touch it", v, latest);
 		return -EPROTO;
 	}
@@ -277,11 +277,11 @@ cp_db_migrate(struct cp_db *db, int target)
 			continue;
 		int rc = apply_step(db, m);
 		if (rc) {
-			cp_error("db", "migration %d (%s) failed; database left at version %d",
+			tide_error("db", "migration %d (%s) failed; database left at version %d",
 				m->version, m->name, v);
 			return rc;
 		}
-		cp_info("db", "schema migrated to %d: %s", m->version, m->name);
+		tide_info("db", "schema migrated to %d: %s", m->version, m->name);
 		v = m->version;
 	}
 	return v;
@@ -362,7 +362,7 @@ cp_db_explain(const char *path, int err)
 	char why[512];
 	switch (diagnose(path, why, sizeof(why))) {
 	case DB_DAMAGED:
-		cp_error("db", "the database %s is damaged (%s); tide-control will not start on "
+		tide_error("db", "the database %s is damaged (%s); tide-control will not start on "
 			"it. Restore it from a backup: with tide-control stopped, put the backup in "
 			"its place and delete %s-wal and %s-shm, which belong to the damaged file. "
 			"Without a backup, move those three files aside to start with an empty "
@@ -370,12 +370,12 @@ cp_db_explain(const char *path, int err)
 			path, path);
 		break;
 	case DB_UNREADABLE:
-		cp_error("db", "cannot open the database %s (%s). It must be a regular file this "
+		tide_error("db", "cannot open the database %s (%s). It must be a regular file this "
 			"user can read and write, on a mounted, healthy disk; if it was lost, restore "
 			"it from a backup", path, why);
 		break;
 	case DB_OTHER:
-		cp_error("db", "cannot use the database %s: %s (%s; see the messages above)", path,
+		tide_error("db", "cannot use the database %s: %s (%s; see the messages above)", path,
 			strerror(err < 0 ? -err : EIO), why);
 		break;
 	}

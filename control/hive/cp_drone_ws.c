@@ -39,7 +39,7 @@
 #include "cp_drone_ws.h"
 #include "cp_drones.h"
 #include "cp_http.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_options.h"
 
 #define CP_DRONE_WS_RX_CHUNK (64 * 1024)          /* bytes per receive callback */
@@ -338,9 +338,9 @@ lws_log(int level, const char *line)
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
 	if (level & LLL_ERR)
-		cp_error("lws", "%.*s", (int)n, line);
+		tide_error("lws", "%.*s", (int)n, line);
 	else
-		cp_warn("lws", "%.*s", (int)n, line);
+		tide_warn("lws", "%.*s", (int)n, line);
 }
 
 static void *
@@ -406,12 +406,12 @@ cp_drone_ws_start(const struct cp_server *srv)
 	int port;
 	const char *spec = srv->opt->drone_listen[0] ? srv->opt->drone_listen : srv->opt->listen;
 	if (drone_address(srv->opt, addr, sizeof(addr), &port)) {
-		cp_error("drones", "bad drone_listen address '%s' (ADDR:PORT or [ADDR]:PORT)", spec);
+		tide_error("drones", "bad drone_listen address '%s' (ADDR:PORT or [ADDR]:PORT)", spec);
 		return -EINVAL;
 	}
 	bool tls = srv->tls;
 	if (!tls && !loopback(addr)) {
-		cp_error("drones", "refusing to serve drones on %s without TLS: their tokens and files "
+		tide_error("drones", "refusing to serve drones on %s without TLS: their tokens and files "
 			"would cross the network in clear. Give the Hive --tls-cert and --tls-key (drones "
 			"then dial wss://), or set drone_listen to a loopback address (127.0.0.1:PORT) "
 			"and reach it through a tunnel", spec);
@@ -444,7 +444,7 @@ cp_drone_ws_start(const struct cp_server *srv)
 	atomic_store(&stopping, false);
 	ctx = lws_create_context(&info);
 	if (!ctx) {
-		cp_error("drones", "cannot serve drones on %s port %d%s", addr, port,
+		tide_error("drones", "cannot serve drones on %s port %d%s", addr, port,
 			tls ? " (or load the TLS certificate and key: libwebsockets says why above)" : "");
 		cp_db_close(db);
 		db = NULL;
@@ -460,7 +460,7 @@ cp_drone_ws_start(const struct cp_server *srv)
 		db = NULL;
 		return -rc;
 	}
-	cp_info("drones", "drones dial %s://%s%s%s:%d%s", tls ? "wss" : "ws",
+	tide_info("drones", "drones dial %s://%s%s%s:%d%s", tls ? "wss" : "ws",
 		strchr(addr, ':') ? "[" : "", addr,
 		strchr(addr, ':') ? "]" : "", bound_port, CP_DRONES_WS_PATH);
 	return 0;

@@ -22,7 +22,7 @@
 #include "cp_drones.h"
 #include "cp_http.h"
 #include "cp_json.h"
-#include "cp_log.h"
+#include "tide_log.h"
 
 struct cp_drone_conn {
 	bool used, authed;
@@ -143,7 +143,7 @@ cp_drones_online(const char *drone, int64_t *offline_since_ms)
 {
 	pthread_mutex_lock(&mu);
 	bool on = find_online(drone) != NULL;
-	int64_t since = started_ms ? started_ms : cp_now_ms();
+	int64_t since = started_ms ? started_ms : tide_wall_ms();
 	for (int i = 0; !on && i < n_aways; i++)
 		if (strcasecmp(aways[i].name, drone) == 0)
 			since = aways[i].since_ms;
@@ -200,7 +200,7 @@ cp_drones_warn_stranger(const char *fmt, ...)
 	static pthread_mutex_t lmu = PTHREAD_MUTEX_INITIALIZER;
 	static int64_t logged_ms;
 	static unsigned long unlogged;
-	int64_t now = cp_now_ms();
+	int64_t now = tide_wall_ms();
 	pthread_mutex_lock(&lmu);
 	unlogged++;
 	bool now_ok = now - logged_ms >= UNAUTH_LOG_MS;
@@ -218,10 +218,10 @@ cp_drones_warn_stranger(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (n > 1)
-		cp_warn("drones", "%s (and %lu more refusals since the last such line)", msg,
+		tide_warn("drones", "%s (and %lu more refusals since the last such line)", msg,
 			n - 1);
 	else
-		cp_warn("drones", "%s", msg);
+		tide_warn("drones", "%s", msg);
 }
 
 static void
@@ -276,7 +276,7 @@ hello(struct cp_drone_conn *s, json_t *m)
 	pthread_mutex_unlock(&mu);
 	if (already) {
 		json_decref(tuning);
-		cp_warn("drones", "refused drone %s from %s: it is already connected", real,
+		tide_warn("drones", "refused drone %s from %s: it is already connected", real,
 			s->address);
 		refuse(s, "already_connected", "this drone is already connected");
 		return 0;
@@ -289,7 +289,7 @@ hello(struct cp_drone_conn *s, json_t *m)
 	st = cp_db_stmt(s->db, sql_hello);
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, cp_now_ms());
+		sqlite3_bind_int64(st, 2, tide_wall_ms());
 		sqlite3_bind_text(st, 3, version ? version : "", -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 4, hostname ? hostname : "", -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 5, s->address, -1, SQLITE_TRANSIENT);
@@ -297,7 +297,7 @@ hello(struct cp_drone_conn *s, json_t *m)
 		sqlite3_bind_text(st, 7, links ? links : "[]", -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 8, applied ? applied : "{}", -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) != SQLITE_DONE)
-			cp_error("drones", "drone %s: cannot record its hello", real);
+			tide_error("drones", "drone %s: cannot record its hello", real);
 		sqlite3_reset(st);
 	}
 	free(host);
@@ -325,7 +325,7 @@ hello(struct cp_drone_conn *s, json_t *m)
 	pthread_mutex_unlock(&mu);
 	if (twice) {
 		json_decref(tuning);
-		cp_warn("drones", "refused drone %s from %s: it is already connected", real,
+		tide_warn("drones", "refused drone %s from %s: it is already connected", real,
 			s->address);
 		refuse(s, "already_connected", "this drone is already connected");
 		return 0;
@@ -335,7 +335,7 @@ hello(struct cp_drone_conn *s, json_t *m)
 		upload_port, "upload_tls", upload_tls);
 	send_to(s, w);
 	json_decref(w);
-	cp_info("drones", "drone %s online from %s (version %s, %zu links)", real, s->address,
+	tide_info("drones", "drone %s online from %s (version %s, %zu links)", real, s->address,
 		version ? version : "?", json_array_size(json_object_get(m, "links")));
 	return 1;
 }
@@ -366,7 +366,7 @@ status(struct cp_drone_conn *s, json_t *m)
 		}
 		free(counters);
 	}
-	int64_t now = cp_now_ms();
+	int64_t now = tide_wall_ms();
 	if (now - s->last_seen_write_ms > 10000) { /* last_seen_at to ~10 s is plenty */
 		s->last_seen_write_ms = now;
 		sqlite3_stmt *st = cp_db_stmt(s->db, sql_seen);
@@ -402,7 +402,7 @@ unverified(struct cp_drone_conn *s, int64_t job, json_t *files)
 			sqlite3_reset(st);
 		}
 		if (!ok) {
-			cp_warn("drones", "job %lld: %s from drone %s does not match what was received",
+			tide_warn("drones", "job %lld: %s from drone %s does not match what was received",
 				(long long)job, path ? path : "?", s->name);
 			bad++;
 		}
@@ -448,14 +448,14 @@ ended(struct cp_drone_conn *s, json_t *m)
 		sqlite3_bind_text(st, 4, state, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 5, why, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 6, text, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 7, cp_now_ms());
+		sqlite3_bind_int64(st, 7, tide_wall_ms());
 		recorded = sqlite3_step(st) == SQLITE_DONE;
 		if (!recorded)
-			cp_error("drones", "job %lld: cannot record the end of %s/%s: %s; the drone "
+			tide_error("drones", "job %lld: cannot record the end of %s/%s: %s; the drone "
 				"will repeat it", (long long)job, s->name, link,
 				sqlite3_errmsg(cp_db_handle(s->db)));
 		else if (cp_db_changes(s->db))
-			cp_info("drones", "job %lld: %s/%s ended %s%s%s", (long long)job, s->name, link,
+			tide_info("drones", "job %lld: %s/%s ended %s%s%s", (long long)job, s->name, link,
 				state, why[0] ? ": " : "", why);
 		sqlite3_reset(st);
 	}
@@ -482,7 +482,7 @@ tuned(struct cp_drone_conn *s, json_t *m)
 		sqlite3_reset(st);
 	}
 	free(applied);
-	cp_info("drones", "drone %s accepted new tuning (%s)", s->name,
+	tide_info("drones", "drone %s accepted new tuning (%s)", s->name,
 		json_string_value(json_object_get(m, "applied")) ?: "");
 }
 
@@ -503,7 +503,7 @@ cp_drones_conn_open(const char *address, struct cp_db *db, cp_drone_send_fn send
 		s->send = send;
 		s->transport = transport;
 		s->db = db;
-		s->connected_ms = cp_now_ms();
+		s->connected_ms = tide_wall_ms();
 		snprintf(s->address, sizeof(s->address), "%s", address);
 	}
 	pthread_mutex_unlock(&mu);
@@ -527,7 +527,7 @@ cp_drones_conn_message(struct cp_drone_conn *s, const char *data, size_t len)
 	int keep = 1;
 	if (!m) {
 		if (s->authed) {
-			cp_warn("drones", "drone %s: a message that is not JSON (%s)", s->name,
+			tide_warn("drones", "drone %s: a message that is not JSON (%s)", s->name,
 				err.text);
 		} else {
 			cp_drones_warn_stranger("refused a connection from %s: its hello is not JSON (%s)",
@@ -558,8 +558,8 @@ cp_drones_conn_close(struct cp_drone_conn *s)
 {
 	pthread_mutex_lock(&mu);
 	if (s->authed) {
-		set_away(s->name, cp_now_ms());
-		cp_warn("drones", "drone %s offline (connection from %s closed)", s->name,
+		set_away(s->name, tide_wall_ms());
+		tide_warn("drones", "drone %s offline (connection from %s closed)", s->name,
 			s->address);
 	}
 	json_decref(s->captures);
@@ -572,7 +572,7 @@ void
 cp_drones_init(int http_port, bool https)
 {
 	pthread_mutex_lock(&mu);
-	started_ms = cp_now_ms();
+	started_ms = tide_wall_ms();
 	upload_port = http_port;
 	upload_tls = https;
 	pthread_mutex_unlock(&mu);

@@ -33,7 +33,7 @@
 #include "cp_drones.h"
 #include "cp_http.h"
 #include "cp_json.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
 
@@ -81,7 +81,7 @@ cp_fail_errno(struct cp_req *r, int err, const char *what)
 	case -ENOSPC:
 		return cp_fail(r, 507, "disk_full", "%s: no space left for the database", what);
 	default:
-		cp_error("http", "%s %s: %s failed: %s", r->method, r->path, what, strerror(-err));
+		tide_error("http", "%s %s: %s failed: %s", r->method, r->path, what, strerror(-err));
 		return cp_fail(r, 500, "internal", "%s failed", what);
 	}
 }
@@ -426,7 +426,7 @@ begin_request(struct mg_connection *conn)
 		send_json(r);
 
 	if (r->srv->opt->access_log)
-		cp_info("http", "%s %s %d %.1fms user=%s addr=%s%s%s", r->method, r->path,
+		tide_info("http", "%s %s %d %.1fms user=%s addr=%s%s%s", r->method, r->path,
 			r->status, elapsed_ms(&t0), r->who.kind ? r->who.username : "-", r->addr,
 			r->error_code ? " error=" : "", r->error_code ? r->error_code : "");
 	if (r->db)
@@ -444,7 +444,7 @@ static int
 log_message(const struct mg_connection *conn, const char *message)
 {
 	(void)conn;
-	cp_warn("civetweb", "%s", message);
+	tide_warn("civetweb", "%s", message);
 	return 1;
 }
 
@@ -469,12 +469,12 @@ init_ssl(void *ssl_ctx, void *user_data)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 		SSL_OP_CIPHER_SERVER_PREFERENCE);
 	if (SSL_CTX_use_certificate_chain_file(ctx, srv->opt->tls_cert) != 1) {
-		cp_error("http", "cannot load TLS certificate %s", srv->opt->tls_cert);
+		tide_error("http", "cannot load TLS certificate %s", srv->opt->tls_cert);
 		return -1;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, srv->opt->tls_key, SSL_FILETYPE_PEM) != 1 ||
 		SSL_CTX_check_private_key(ctx) != 1) {
-		cp_error("http", "cannot load TLS key %s (or it does not match the certificate)",
+		tide_error("http", "cannot load TLS key %s (or it does not match the certificate)",
 			srv->opt->tls_key);
 		return -1;
 	}
@@ -519,10 +519,10 @@ load_ssl_shim(const struct cp_server *srv)
 		ssl_shim = dlopen(tried[i], RTLD_NOW | RTLD_GLOBAL);
 		if (ssl_shim && dlsym(ssl_shim, "SSL_get_peer_certificate"))
 			return 0;
-		cp_error("http", "%s: %s", tried[i], ssl_shim ? "not the TLS shim" : dlerror());
+		tide_error("http", "%s: %s", tried[i], ssl_shim ? "not the TLS shim" : dlerror());
 		return -ENOENT;
 	}
-	cp_error("http", "HTTPS needs %s (looked in %s%s%s%s%s); set tls_shim", CP_SSL_SHIM_NAME,
+	tide_error("http", "HTTPS needs %s (looked in %s%s%s%s%s); set tls_shim", CP_SSL_SHIM_NAME,
 		tried[0], n > 1 ? ", " : "", n > 1 ? tried[1] : "", n > 2 ? ", " : "",
 		n > 2 ? tried[n - 1] : "");
 	return -ENOENT;
@@ -551,18 +551,18 @@ cp_http_start(struct cp_server *srv)
 	char ports[128], threads[16];
 	srv->tls = o->tls_cert[0] || o->tls_key[0];
 	if (srv->tls && (!o->tls_cert[0] || !o->tls_key[0])) {
-		cp_error("http", "HTTPS needs both tls_cert and tls_key");
+		tide_error("http", "HTTPS needs both tls_cert and tls_key");
 		return -EINVAL;
 	}
 	if (listen_spec(o->listen, srv->tls, ports, sizeof(ports))) {
-		cp_error("http", "bad listen address '%s' (ADDR:PORT or [ADDR]:PORT)", o->listen);
+		tide_error("http", "bad listen address '%s' (ADDR:PORT or [ADDR]:PORT)", o->listen);
 		return -EINVAL;
 	}
 	if (srv->tls && load_ssl_shim(srv))
 		return -ENOENT;
 	unsigned features = srv->tls ? MG_FEATURES_TLS : 0;
 	if ((mg_init_library(features) & features) != features) {
-		cp_error("http", "civetweb could not initialise TLS");
+		tide_error("http", "civetweb could not initialise TLS");
 		return -EIO;
 	}
 	snprintf(threads, sizeof(threads), "%llu", (unsigned long long)o->threads);
@@ -589,7 +589,7 @@ cp_http_start(struct cp_server *srv)
 		cb.init_ssl = init_ssl;
 	srv->mg = mg_start(&cb, srv, options);
 	if (!srv->mg) {
-		cp_error("http", "cannot serve on %s", o->listen);
+		tide_error("http", "cannot serve on %s", o->listen);
 		mg_exit_library();
 		return -EADDRINUSE;
 	}

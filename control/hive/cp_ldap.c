@@ -25,7 +25,7 @@
 #include <ldap.h>
 
 #include "cp_ldap.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_options.h"
 #include "tide_time.h"
 
@@ -125,7 +125,7 @@ add_group(struct cp_ldap_account *acct, const char *group)
 		if (strcasecmp(acct->groups[i], group) == 0)
 			return false;
 	if (acct->n_groups == CP_LDAP_GROUPS_MAX) {
-		cp_warn("ldap", "more than %d tide groups mapped; '%s' dropped", CP_LDAP_GROUPS_MAX,
+		tide_warn("ldap", "more than %d tide groups mapped; '%s' dropped", CP_LDAP_GROUPS_MAX,
 			group);
 		return false;
 	}
@@ -201,20 +201,20 @@ parse_map(struct cp_ldap *l, const char *text)
 			continue;
 		char *eq = strrchr(e, '=');
 		if (!eq) {
-			cp_error("ldap", "ldap_group_map: '%s' is not GROUP=tidegroup", e);
+			tide_error("ldap", "ldap_group_map: '%s' is not GROUP=tidegroup", e);
 			rc = -EINVAL;
 			break;
 		}
 		*eq = '\0';
 		char *key = trim(e), *group = trim(eq + 1);
 		if (!*key || !valid_group(group)) {
-			cp_error("ldap", "ldap_group_map: '%s=%s' needs an LDAP group and a tide "
+			tide_error("ldap", "ldap_group_map: '%s=%s' needs an LDAP group and a tide "
 				"group name (a-z 0-9 . _ -)", key, group);
 			rc = -EINVAL;
 			break;
 		}
 		if (l->n_map == CP_LDAP_MAP_MAX) {
-			cp_error("ldap", "ldap_group_map: more than %d entries", CP_LDAP_MAP_MAX);
+			tide_error("ldap", "ldap_group_map: more than %d entries", CP_LDAP_MAP_MAX);
 			rc = -EINVAL;
 			break;
 		}
@@ -224,7 +224,7 @@ parse_map(struct cp_ldap *l, const char *text)
 			char *norm = NULL;
 			if (ldap_dn_normalize(key, LDAP_DN_FORMAT_LDAP, &norm,
 				    LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || !norm) {
-				cp_error("ldap", "ldap_group_map: '%s' is not a valid DN", key);
+				tide_error("ldap", "ldap_group_map: '%s' is not a valid DN", key);
 				rc = -EINVAL;
 				break;
 			}
@@ -258,7 +258,7 @@ check_filter(const char *key, const char *pattern)
 	}
 	if (!balanced || depth != 0 || cp_ldap_filter(pattern, "x", "x", out, sizeof(out)) ||
 		(!strstr(pattern, "%s") && !strstr(pattern, "%u"))) {
-		cp_error("ldap", "%s '%s': one parenthesised filter naming the user with %%s "
+		tide_error("ldap", "%s '%s': one parenthesised filter naming the user with %%s "
 			"(%%u, %%%% allowed)", key, pattern);
 		return -EINVAL;
 	}
@@ -287,17 +287,17 @@ check_uris(const char *uris, bool starttls, bool *tls)
 		if (ldap_url_parse(u, &lud) != LDAP_URL_SUCCESS || !lud->lud_scheme ||
 			(strcasecmp(lud->lud_scheme, "ldap") != 0 &&
 				strcasecmp(lud->lud_scheme, "ldaps") != 0)) {
-			cp_error("ldap", "ldap_uri: '%s' is not an ldap:// or ldaps:// URI", u);
+			tide_error("ldap", "ldap_uri: '%s' is not an ldap:// or ldaps:// URI", u);
 			rc = -EINVAL;
 		} else if (strcasecmp(lud->lud_scheme, "ldaps") == 0) {
 			*tls = true;
 			if (starttls) {
-				cp_error("ldap", "ldap_starttls is for ldap:// URIs; '%s' is "
+				tide_error("ldap", "ldap_starttls is for ldap:// URIs; '%s' is "
 					"already TLS", u);
 				rc = -EINVAL;
 			}
 		} else if (!starttls && !loopback_host(lud->lud_host)) {
-			cp_warn("ldap", "%s: passwords cross the network in clear; use ldaps:// "
+			tide_warn("ldap", "%s: passwords cross the network in clear; use ldaps:// "
 				"or ldap_starttls = yes", u);
 		}
 		if (lud)
@@ -305,7 +305,7 @@ check_uris(const char *uris, bool starttls, bool *tls)
 	}
 	free(copy);
 	if (rc == 0 && n == 0) {
-		cp_error("ldap", "ldap_uri holds no URI");
+		tide_error("ldap", "ldap_uri holds no URI");
 		rc = -EINVAL;
 	}
 	return rc;
@@ -317,7 +317,7 @@ read_password_file(const char *path, char **out)
 	FILE *f = fopen(path, "re");
 	if (!f) {
 		int err = errno;
-		cp_error("ldap", "ldap_bind_password_file %s: %s", path, strerror(err));
+		tide_error("ldap", "ldap_bind_password_file %s: %s", path, strerror(err));
 		return -EINVAL;
 	}
 	char line[1024 + 2];
@@ -325,7 +325,7 @@ read_password_file(const char *path, char **out)
 	fclose(f);
 	line[strcspn(got ? line : "", "\r\n")] = '\0';
 	if (!got || !line[0]) {
-		cp_error("ldap", "ldap_bind_password_file %s: empty", path);
+		tide_error("ldap", "ldap_bind_password_file %s: empty", path);
 		return -EINVAL;
 	}
 	*out = strdup(line);
@@ -346,7 +346,7 @@ setup_tls(const char *ca_file)
 	if (lrc == LDAP_OPT_SUCCESS)
 		lrc = ldap_set_option(NULL, LDAP_OPT_X_TLS_NEWCTX, &zero);
 	if (lrc != LDAP_OPT_SUCCESS) {
-		cp_error("ldap", "cannot set up TLS%s%s: %s", ca_file[0] ? " with " : "", ca_file,
+		tide_error("ldap", "cannot set up TLS%s%s: %s", ca_file[0] ? " with " : "", ca_file,
 			ldap_err2string(lrc));
 		return -EINVAL;
 	}
@@ -368,7 +368,7 @@ cp_ldap_new(const struct cp_options *o)
 	bool tls = false;
 	int rc = check_uris(o->ldap_uri, o->ldap_starttls, &tls);
 	if (rc == 0 && !o->ldap_base_dn[0]) {
-		cp_error("ldap", "ldap_base_dn is required with ldap_uri");
+		tide_error("ldap", "ldap_base_dn is required with ldap_uri");
 		rc = -EINVAL;
 	}
 	if (rc == 0)
@@ -376,11 +376,11 @@ cp_ldap_new(const struct cp_options *o)
 	if (rc == 0 && l->group_search)
 		rc = check_filter("ldap_group_filter", o->ldap_group_filter);
 	if (rc == 0 && !l->group_search && !o->ldap_group_attr[0]) {
-		cp_error("ldap", "set ldap_group_attr or ldap_group_base");
+		tide_error("ldap", "set ldap_group_attr or ldap_group_base");
 		rc = -EINVAL;
 	}
 	if (rc == 0 && o->ldap_bind_password[0] && o->ldap_bind_password_file[0]) {
-		cp_error("ldap", "set ldap_bind_password or ldap_bind_password_file, not both");
+		tide_error("ldap", "set ldap_bind_password or ldap_bind_password_file, not both");
 		rc = -EINVAL;
 	}
 	if (rc == 0 && o->ldap_bind_password_file[0])
@@ -390,13 +390,13 @@ cp_ldap_new(const struct cp_options *o)
 	/* a DN without a password is an unauthenticated bind: it would "succeed" and search
 	 * anonymously, hiding the misconfiguration */
 	if (rc == 0 && (o->ldap_bind_dn[0] != '\0') != (l->bind_password[0] != '\0')) {
-		cp_error("ldap", "ldap_bind_dn and its password go together (neither = anonymous)");
+		tide_error("ldap", "ldap_bind_dn and its password go together (neither = anonymous)");
 		rc = -EINVAL;
 	}
 	if (rc == 0)
 		rc = parse_map(l, o->ldap_group_map);
 	if (rc == 0 && l->n_map == 0)
-		cp_warn("ldap", "ldap_group_map is empty: every LDAP login will be refused "
+		tide_warn("ldap", "ldap_group_map is empty: every LDAP login will be refused "
 			"(no tide group)");
 	if (rc == 0 && tls)
 		rc = setup_tls(o->ldap_ca_file);
@@ -405,7 +405,7 @@ cp_ldap_new(const struct cp_options *o)
 		errno = rc == -ENOMEM ? ENOMEM : EINVAL;
 		return NULL;
 	}
-	cp_info("ldap", "sign-in through %s%s, base %s, groups from %s, %zu map entries, "
+	tide_info("ldap", "sign-in through %s%s, base %s, groups from %s, %zu map entries, "
 		"timeout %llus", o->ldap_uri, o->ldap_starttls ? " (StartTLS)" : "",
 		o->ldap_base_dn, l->group_search ? o->ldap_group_base : o->ldap_group_attr,
 		l->n_map, (unsigned long long)o->ldap_timeout);
@@ -451,7 +451,7 @@ unavailable(LDAP *ld, const char *step, int lrc)
 	char *diag = NULL;
 	if (ld)
 		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-	cp_warn("ldap", "%s: %s%s%s", step, ldap_err2string(lrc), diag && *diag ? "; " : "",
+	tide_warn("ldap", "%s: %s%s%s", step, ldap_err2string(lrc), diag && *diag ? "; " : "",
 		diag && *diag ? diag : "");
 	ldap_memfree(diag);
 	switch (lrc) {
@@ -509,7 +509,7 @@ see_group(const struct cp_ldap *l, const char *dn, size_t len, struct cp_ldap_ac
 	char buf[CP_LDAP_DN_MAX + 1];
 	if (acct->n_ldap_groups == CP_LDAP_SEEN_MAX) {
 		if (!acct->truncated)
-			cp_warn("ldap", "%s: more than %d groups; the rest are ignored", acct->dn,
+			tide_warn("ldap", "%s: more than %d groups; the rest are ignored", acct->dn,
 				CP_LDAP_SEEN_MAX);
 		acct->truncated = true;
 		return;
@@ -540,7 +540,7 @@ find_user(const struct cp_ldap *l, LDAP *ld, int64_t deadline, const char *usern
 		NULL, NULL, &tv, 2, &res);
 	int rc = 0;
 	if (lrc == LDAP_SIZELIMIT_EXCEEDED || (lrc == LDAP_SUCCESS && ldap_count_entries(ld, res) > 1)) {
-		cp_warn("ldap", "user filter %s matches several entries: refused", filter);
+		tide_warn("ldap", "user filter %s matches several entries: refused", filter);
 		rc = -ENOENT;
 	} else if (lrc != LDAP_SUCCESS) {
 		rc = unavailable(ld, "searching the user", lrc);
@@ -570,7 +570,7 @@ find_groups(const struct cp_ldap *l, LDAP *ld, int64_t deadline, const char *use
 	const struct cp_options *o = l->o;
 	char filter[CP_LDAP_FILTER_MAX];
 	if (cp_ldap_filter(o->ldap_group_filter, acct->dn, username, filter, sizeof(filter))) {
-		cp_warn("ldap", "%s: group filter too long", acct->dn);
+		tide_warn("ldap", "%s: group filter too long", acct->dn);
 		return -EIO;
 	}
 	char *attrs[] = { "1.1", NULL };
@@ -586,7 +586,7 @@ find_groups(const struct cp_ldap *l, LDAP *ld, int64_t deadline, const char *use
 	}
 	/* past the size limit we map what came: fewer groups can only mean fewer rights */
 	if (lrc == LDAP_SIZELIMIT_EXCEEDED) {
-		cp_warn("ldap", "%s: more than %d groups; the rest are ignored", acct->dn,
+		tide_warn("ldap", "%s: more than %d groups; the rest are ignored", acct->dn,
 			CP_LDAP_SEEN_MAX);
 		acct->truncated = true;
 	}

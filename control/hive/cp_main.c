@@ -28,7 +28,7 @@
 #include "cp_drones.h"
 #include "cp_http.h"
 #include "cp_ldap.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
 #include "cp_scheduler.h"
@@ -90,7 +90,7 @@ seed(struct cp_db *db)
 	if (rc == 0 && users == 0) {
 		const char *env = getenv("TIDE_ADMIN_PASSWORD");
 		if (env && (strlen(env) < 8 || strlen(env) > CP_PASSWORD_MAX)) {
-			cp_error("main", "TIDE_ADMIN_PASSWORD must be 8 to %d bytes",
+			tide_error("main", "TIDE_ADMIN_PASSWORD must be 8 to %d bytes",
 				CP_PASSWORD_MAX);
 			rc = -EINVAL;
 		} else if (env) {
@@ -104,7 +104,7 @@ seed(struct cp_db *db)
 		if (rc == 0 && (st = cp_db_stmt(db, sql_admin_insert))) {
 			sqlite3_bind_text(st, 1, ADMIN_NAME, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 3, cp_now_ms());
+			sqlite3_bind_int64(st, 3, tide_wall_ms());
 			rc = cp_db_errno(sqlite3_step(st));
 			sqlite3_reset(st);
 		}
@@ -122,7 +122,7 @@ seed(struct cp_db *db)
 	else
 		cp_db_rollback(db);
 	if (rc == 0 && users == 0) {
-		cp_info("main", "first start: created user '%s' in group admins", ADMIN_NAME);
+		tide_info("main", "first start: created user '%s' in group admins", ADMIN_NAME);
 		if (generated) {
 			printf("admin password: %s\n", password);
 			fflush(stdout);
@@ -176,7 +176,7 @@ run(struct cp_options *o)
 			snprintf(log_path, sizeof(log_path), "%s/tide-control.log", o->data_dir);
 		lp = log_path;
 	}
-	rc = cp_log_open(lp, (enum cp_log_level)cp_log_level_parse(o->log_level));
+	rc = tide_log_open(lp, (enum tide_log_level)tide_log_level_parse(o->log_level));
 	if (rc)
 		fprintf(stderr, "tide-control: cannot open log %s: %s (logging to stderr)\n", lp,
 			strerror(-rc));
@@ -191,7 +191,7 @@ run(struct cp_options *o)
 	struct cp_drone_local *drone = NULL;
 	struct cp_scheduler *sched = NULL;
 	if (cp_crypto_init(cpus > 0 ? (unsigned)cpus : 1)) {
-		cp_error("main", "cannot initialise libsodium");
+		tide_error("main", "cannot initialise libsodium");
 		goto out;
 	}
 	/* before the database (a bad setting changes nothing) and before any thread (libldap's
@@ -240,7 +240,7 @@ run(struct cp_options *o)
 	/* the local drone dials in like any other, once we listen */
 	if (o->local_links[0] && !(drone = cp_drone_local_start(o, srv.db_path, drone_port)))
 		goto out;
-	cp_info("main", "tide-control %s serving %s on %s port %d, drones on port %d (data %s, "
+	tide_info("main", "tide-control %s serving %s on %s port %d, drones on port %d (data %s, "
 		"schema %d)", TIDE_VERSION, srv.tls ? "https" : "http", o->listen, port, drone_port,
 		o->data_dir, rc);
 	/* the drone port first: a reader that waits for the "listening" line has both */
@@ -252,11 +252,11 @@ run(struct cp_options *o)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			cp_log_reopen();
-			cp_info("main", "log reopened");
+			tide_log_reopen();
+			tide_info("main", "log reopened");
 			continue;
 		}
-		cp_info("main", "stopping on signal %d", sig);
+		tide_info("main", "stopping on signal %d", sig);
 		break;
 	}
 	cp_drone_local_stop(drone); /* while HTTP still serves its last uploads */
@@ -273,7 +273,7 @@ out:
 	cp_db_close(db);
 	cp_ldap_free(ldap);
 	cp_crypto_fini();
-	cp_log_close();
+	tide_log_close();
 	close(lock);
 	return status;
 }
@@ -291,7 +291,7 @@ main(int argc, char **argv)
 		cp_options_usage(stdout);
 	} else if (o.version) {
 		printf("tide-control %s\n", TIDE_VERSION);
-	} else if (cp_log_level_parse(o.log_level) < 0) {
+	} else if (tide_log_level_parse(o.log_level) < 0) {
 		fprintf(stderr, "tide-control: log_level must be debug, info, warn or error\n");
 		status = 2;
 	} else if (cp_routes_check()) {

@@ -16,7 +16,7 @@
 #include "cp_db.h"
 #include "cp_drone_local.h"
 #include "cp_job_contract.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_manifest.h"
 #include "tide_layout.h"
 #include "tide_fs.h"
@@ -182,7 +182,7 @@ cp_manifest_write(struct cp_db *db, const char *data_dir, int64_t job)
 	if (rc == 0)
 		rc = write_atomically(dir, m);
 	if (rc)
-		cp_error("manifest", "job %lld: cannot write manifest.json: %s", (long long)job,
+		tide_error("manifest", "job %lld: cannot write manifest.json: %s", (long long)job,
 			strerror(-rc));
 	json_decref(m);
 	return rc;

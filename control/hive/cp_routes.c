@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cp_http.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_routes.h"
 
 /* One line per API area; jobs, drones and datasets slot in here. */
@@ -98,7 +98,7 @@ cp_routes_check(void)
 				}
 			}
 			if (why) {
-				cp_error("routes", "route %s %s: %s", r->method ? r->method : "?",
+				tide_error("routes", "route %s %s: %s", r->method ? r->method : "?",
 					r->pattern ? r->pattern : "?", why);
 				bad++;
 			}

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_sandbox_cgroup.h"
 #include "tide_fs.h"
 #include "tide_time.h"

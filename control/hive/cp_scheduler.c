@@ -19,7 +19,7 @@
 #include "cp_drone_local.h"
 #include "cp_drones.h"
 #include "cp_job_contract.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_manifest.h"
 #include "cp_options.h"
 #include "cp_sandbox.h"
@@ -215,11 +215,11 @@ db_failed(struct cp_scheduler *s, struct cp_db *db, int64_t job, const char *wha
 	struct backoff *b = backoff_of(s, job, true);
 	s->tick_failed = true;
 	if (!b) { /* more failing jobs than slots: cannot happen below 1024; say so, do not spin */
-		cp_error("sched", "job %lld: %s failed: %s", (long long)job, what, msg);
+		tide_error("sched", "job %lld: %s failed: %s", (long long)job, what, msg);
 		return;
 	}
 	if (strcmp(b->what, what) != 0) {
-		cp_error("sched", "job %lld: %s failed: %s (retrying, at most every %d s)",
+		tide_error("sched", "job %lld: %s failed: %s (retrying, at most every %d s)",
 			(long long)job, what, msg, BACKOFF_MAX_MS / 1000);
 		snprintf(b->what, sizeof(b->what), "%s", what);
 	}
@@ -227,7 +227,7 @@ db_failed(struct cp_scheduler *s, struct cp_db *db, int64_t job, const char *wha
 	b->delay_ms = b->delay_ms ? b->delay_ms * 2 : BACKOFF_FIRST_MS;
 	if (b->delay_ms > BACKOFF_MAX_MS)
 		b->delay_ms = BACKOFF_MAX_MS;
-	b->next_ms = cp_now_ms() + b->delay_ms;
+	b->next_ms = tide_wall_ms() + b->delay_ms;
 }
 
 /* The job was handled in this tick without a failed update: forget its back-off. */
@@ -237,7 +237,7 @@ db_worked(struct cp_scheduler *s, int64_t job)
 	struct backoff *b = backoff_of(s, job, false);
 	if (!b)
 		return;
-	cp_info("sched", "job %lld: its rows can be updated again, after %d failed attempt(s)",
+	tide_info("sched", "job %lld: its rows can be updated again, after %d failed attempt(s)",
 		(long long)job, b->attempts);
 	b->job = 0;
 	s->n_backoffs--;
@@ -284,7 +284,7 @@ set_link(struct cp_scheduler *s, int64_t job, const struct link_row *l, const ch
 	sqlite3_bind_text(st, 3, l->link, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, reason ? reason : "", -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 6, cp_now_ms());
+	sqlite3_bind_int64(st, 6, tide_wall_ms());
 	sqlite3_bind_text(st, 7, l->state, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
@@ -294,7 +294,7 @@ set_link(struct cp_scheduler *s, int64_t job, const struct link_row *l, const ch
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE && cp_db_changes(db) && reason && reason[0])
-		cp_info("sched", "job %lld: %s/%s %s: %s", (long long)job, l->drone, l->link, to,
+		tide_info("sched", "job %lld: %s/%s %s: %s", (long long)job, l->drone, l->link, to,
 			reason);
 	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
 }
@@ -440,7 +440,7 @@ start_pending(struct cp_scheduler *s)
 		why_pending(uses, &n_uses, links, nl > 0 ? nl : 0, why, sizeof(why));
 		if (nl <= 0 && !why[0])
 			snprintf(why, sizeof(why), "its links cannot be read");
-		bool backoff = held(s, p->id, cp_now_ms());
+		bool backoff = held(s, p->id, tide_wall_ms());
 		if (!why[0] && backoff)
 			snprintf(why, sizeof(why), "recording its start failed; retrying");
 		if (why[0]) {
@@ -452,11 +452,11 @@ start_pending(struct cp_scheduler *s)
 		char key_path[PATH_MAX], hex[65] = "";
 		if (p->params.anonymise && (cp_drone_job_path(s->data_dir, p->id, ".key", key_path,
 			sizeof(key_path)) || write_key(key_path, hex))) {
-			cp_error("sched", "job %lld: cannot write its anonymisation key", (long long)p->id);
+			tide_error("sched", "job %lld: cannot write its anonymisation key", (long long)p->id);
 			free_links(links, nl);
 			continue;
 		}
-		int64_t now = cp_now_ms();
+		int64_t now = tide_wall_ms();
 		int rc = cp_db_begin(s->db);
 		bool open = rc == 0;
 		if (rc == 0)
@@ -483,12 +483,12 @@ start_pending(struct cp_scheduler *s)
 		for (int i = 0; i < nl; i++) {
 			json_object_set_new(m, "link", json_string(links[i].link));
 			if (cp_drones_send(links[i].drone, m))
-				cp_warn("sched", "job %lld: %s went offline before its start",
+				tide_warn("sched", "job %lld: %s went offline before its start",
 					(long long)p->id, links[i].drone);
 		}
 		sodium_memzero(hex, sizeof(hex));
 		json_decref(m);
-		cp_info("sched", "job %lld running on %d link(s)", (long long)p->id, nl);
+		tide_info("sched", "job %lld running on %d link(s)", (long long)p->id, nl);
 		free_links(links, nl);
 	}
 }
@@ -603,7 +603,7 @@ counters_from_manifest(struct cp_scheduler *s, int64_t job, struct link_row *l)
 		sqlite3_reset(st);
 	}
 	free(js);
-	cp_info("sched", "job %lld: %s/%s ended without counters; taken from its manifest (%lld "
+	tide_info("sched", "job %lld: %s/%s ended without counters; taken from its manifest (%lld "
 		"packets)", (long long)job, l->drone, l->link,
 		(long long)json_integer_value(json_object_get(c, "packets")));
 	json_decref(l->counters);
@@ -663,10 +663,10 @@ finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_s
 		sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 4, text, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 5, cp_now_ms());
+		sqlite3_bind_int64(st, 5, tide_wall_ms());
 		sqlite3_bind_int64(st, 6, bytes);
 		if (sqlite3_step(st) == SQLITE_DONE) {
-			cp_info("sched", "job %lld ended: %s%s%s", (long long)job, state,
+			tide_info("sched", "job %lld ended: %s%s%s", (long long)job, state,
 				reason[0] ? " — " : "", reason);
 			/* from the rows just written: a cancelled job's manifest says cancelled */
 			cp_manifest_write(s->db, s->data_dir, job);
@@ -721,7 +721,7 @@ supervise(struct cp_scheduler *s)
 	}
 	if (st)
 		sqlite3_reset(st);
-	int64_t now = cp_now_ms();
+	int64_t now = tide_wall_ms();
 	bool resend = now - s->last_resend_ms >= RESEND_MS;
 	if (resend)
 		s->last_resend_ms = now;
@@ -789,7 +789,7 @@ supervise(struct cp_scheduler *s)
 					if (sqlite3_step(u) != SQLITE_DONE)
 						db_failed(s, s->db, j->id, "marking it finishing");
 					else if (cp_db_changes(s->db))
-						cp_info("sched", "job %lld finishing: %s", (long long)j->id,
+						tide_info("sched", "job %lld finishing: %s", (long long)j->id,
 							stop);
 					sqlite3_reset(u);
 				}
@@ -878,17 +878,17 @@ set_script_end(struct processor *p, int64_t id, const char *state, const char *r
 			sqlite3_bind_int64(st, 1, id);
 			sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 3, reason, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 4, cp_now_ms());
+			sqlite3_bind_int64(st, 4, tide_wall_ms());
 			rc = sqlite3_step(st);
 			if (rc != SQLITE_DONE && attempt == 1)
-				cp_error("sched", "job %lld: recording the script's end failed: %s "
+				tide_error("sched", "job %lld: recording the script's end failed: %s "
 					"(retrying, at most every %d s)", (long long)id,
 					sqlite3_errmsg(cp_db_handle(p->db)), BACKOFF_MAX_MS / 1000);
 			sqlite3_reset(st);
 		}
 		cp_db_reset_all(p->db);
 		if (rc == SQLITE_DONE) {
-			cp_info("sched", "job %lld ended: %s (%s)%s", (long long)id, state, reason,
+			tide_info("sched", "job %lld ended: %s (%s)%s", (long long)id, state, reason,
 				attempt > 1 ? ", recorded after failed attempts" : "");
 			return;
 		}
@@ -932,7 +932,7 @@ process_job(struct processor *pr, int64_t id, uint32_t timeout_s)
 	struct cp_sandbox_result res;
 	memset(&res, 0, sizeof(res));
 	if (rc == 0) {
-		cp_info("sched", "job %lld processing: %s", (long long)id, script);
+		tide_info("sched", "job %lld processing: %s", (long long)id, script);
 		rc = cp_sandbox_run(&p, &res);
 	}
 	if (atomic_load(&s->stopping))
@@ -1062,10 +1062,10 @@ cp_scheduler_start(const struct cp_options *o, const char *db_path)
 		/* a script interrupted by a stop or a crash is not rerun: the job fails clearly */
 		sqlite3_stmt *st = cp_db_stmt(s->db, sql_recover_processing);
 		if (st) {
-			sqlite3_bind_int64(st, 1, cp_now_ms());
+			sqlite3_bind_int64(st, 1, tide_wall_ms());
 			sqlite3_step(st);
 			if (cp_db_changes(s->db))
-				cp_warn("sched", "%d job(s) failed: control plane restarted during their "
+				tide_warn("sched", "%d job(s) failed: control plane restarted during their "
 					"script", cp_db_changes(s->db));
 			sqlite3_reset(st);
 		}
@@ -1081,7 +1081,7 @@ cp_scheduler_start(const struct cp_options *o, const char *db_path)
 	if (rc == 0)
 		rc = -pthread_create(&s->thread, NULL, scheduler, s);
 	if (rc) {
-		cp_error("sched", "cannot start the scheduler: %s", strerror(-rc));
+		tide_error("sched", "cannot start the scheduler: %s", strerror(-rc));
 		atomic_store(&s->stopping, true);
 		stop_processors(s); /* nothing to process yet: they return within a poll */
 		cp_db_close(s->db);
@@ -1101,7 +1101,7 @@ cp_scheduler_stop(struct cp_scheduler *s)
 	atomic_store(&s->stopping, true);
 	pthread_join(s->thread, NULL);
 	if (!stop_processors(s)) {
-		cp_warn("sched", "a post-processing script is still running: left behind");
+		tide_warn("sched", "a post-processing script is still running: left behind");
 		cp_db_close(s->db);
 		return;
 	}

@@ -76,7 +76,6 @@ struct agent {
 };
 
 /* dp_drone.c */
-void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int find_link(const struct agent *a, const char *name);
 json_t *counters_from(json_t *t);   /* dataplane or manifest counters → the Hive's */
 

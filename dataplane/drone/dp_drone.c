@@ -62,6 +62,7 @@
 #include "tide_job.h"
 #include "tide_time.h"
 #include "tide_fs.h"
+#include "tide_log.h"
 
 /* Spool paths are bounded by PATH_MAX and link names by LINK_NAME_MAX: a truncated snprintf
  * could only shorten a path, which then fails to open and is reported. */
@@ -75,22 +76,6 @@ on_signal(int sig)
 	stop_signal = sig;
 }
 
-
-void
-logf_(const char *fmt, ...)
-{
-	char when[32];
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "%s tide-drone: ", when);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
 
 bool
 dp_drone_wanted(int argc, char **argv)
@@ -285,7 +270,7 @@ try_connect(struct agent *a, int64_t *next_ms, int *backoff_ms, bool *said_down)
 	struct dp_ws *c = dp_ws_connect(&a->hive, WS_PATH, 3000, err, sizeof(err));
 	if (!c) {
 		if (!*said_down)
-			logf_("cannot reach the Hive at %s:%d: %s (retrying)", a->hive.host,
+			tide_warn("drone", "cannot reach the Hive at %s:%d: %s (retrying)", a->hive.host,
 				a->hive.port, err);
 		*said_down = true;
 		*next_ms = tide_mono_ms() + *backoff_ms;
@@ -298,7 +283,7 @@ try_connect(struct agent *a, int64_t *next_ms, int *backoff_ms, bool *said_down)
 	json_decref(hello);
 	*backoff_ms = 500;
 	*said_down = false;
-	logf_("connected to the Hive at %s://%s:%d as %s", a->hive.tls ? "wss" : "ws",
+	tide_info("drone", "connected to the Hive at %s://%s:%d as %s", a->hive.tls ? "wss" : "ws",
 		a->hive.host, a->hive.port, a->name);
 	/* captures that ended while we were away are reported again */
 	for (int i = 0; i < MAX_CAPTURES; i++)
@@ -399,7 +384,7 @@ refuse_start(struct agent *a, long long job, const char *link, const char *why)
 		"files");
 	send_msg(a, m);
 	json_decref(m);
-	logf_("job %lld on %s refused: %s", job, link, why);
+	tide_warn("drone", "job %lld on %s refused: %s", job, link, why);
 }
 
 
@@ -485,7 +470,7 @@ start_capture(struct agent *a, json_t *m)
 	c->started_ms = tide_mono_ms();
 	pthread_mutex_unlock(&a->mu);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	logf_("job %lld on %s: capture running (slot %d, filter \"%s\", live %.3f ms after "
+	tide_info("drone", "job %lld on %s: capture running (slot %d, filter \"%s\", live %.3f ms after "
 		"the start message)", job, link, slot, tj.filter,
 		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
@@ -598,7 +583,7 @@ capture_ended(struct agent *a, struct capture *c, const struct dp_live_ended *e)
 	c->exit_ok = e->ok;
 	snprintf(c->reason, sizeof(c->reason), "%s", e->ok ? dp_stop_names[e->why] : e->error);
 	json_object_set_new(c->counters, "exit_ok", json_boolean(e->ok));
-	logf_("job %lld on %s: capture ended (%s)", c->job, a->links[c->link].name,
+	tide_info("drone", "job %lld on %s: capture ended (%s)", c->job, a->links[c->link].name,
 		c->reason[0] ? c->reason : "ok");
 	c->slot = -1;
 	c->state = CAP_UPLOADING;
@@ -642,7 +627,7 @@ handle(struct agent *a, json_t *m)
 		if (port > 0 && port <= 65535)
 			atomic_store(&a->upload_port, (int)port);
 		else
-			logf_("the Hive's welcome names no upload port; files stay in the spool");
+			tide_warn("drone", "the Hive's welcome names no upload port; files stay in the spool");
 	}
 	if (strcmp(type, "welcome") == 0 || strcmp(type, "tune") == 0) {
 		json_t *t = json_object_get(m, "tuning");
@@ -662,7 +647,7 @@ handle(struct agent *a, json_t *m)
 			json_decref(r);
 		}
 		if (a->restart_pending)
-			logf_("new tuning: applied when no capture runs (the dataplane restarts)");
+			tide_info("drone", "new tuning: applied when no capture runs (the dataplane restarts)");
 	} else if (strcmp(type, "start") == 0) {
 		start_capture(a, m);
 	} else if (strcmp(type, "stop") == 0) {
@@ -677,7 +662,7 @@ handle(struct agent *a, json_t *m)
 		if (c && c->state == CAP_REPORTING)
 			dp_spool_release(a, c);
 	} else if (strcmp(type, "error") == 0) {
-		logf_("the Hive refused us: %s",
+		tide_warn("drone", "the Hive refused us: %s",
 			json_string_value(json_object_get(m, "message")) ?: "(no reason)");
 	}
 }
@@ -772,7 +757,7 @@ open_dataplane(struct agent *a)
 	int cpus[256];
 	int n_cpus = pick_cpus((int)tun(a, "numa_node", -1), cpus, 256);
 	if (workers < 1 || workers + 1 > n_cpus) {
-		logf_("tuning asks for %lld workers; this host has %d CPUs: using 1",
+		tide_warn("drone", "tuning asks for %lld workers; this host has %d CPUs: using 1",
 			(long long)workers, n_cpus);
 		workers = 1;
 	}
@@ -808,14 +793,14 @@ open_dataplane(struct agent *a)
 	if (!a->dataplane_up) {
 		snprintf(a->dataplane_error, sizeof(a->dataplane_error), "the dataplane did not "
 			"start: %s", err);
-		logf_("%s", a->dataplane_error);
+		tide_warn("drone", "%s", a->dataplane_error);
 		for (int i = 0; i < a->n_links; i++)
 			if (!a->links[i].error[0])
 				snprintf(a->links[i].error, sizeof(a->links[i].error), "%s", err);
 	}
 	for (int i = 0; i < a->n_links; i++)
 		if (!a->links[i].up)
-			logf_("link %s (%s) is down: %s", a->links[i].name, a->links[i].spec,
+			tide_warn("drone", "link %s (%s) is down: %s", a->links[i].name, a->links[i].spec,
 				a->links[i].error);
 	json_decref(a->dataplane);
 	a->dataplane = json_pack("{s:s, s:I, s:s, s:b, s:I, s:I, s:I, s:I, s:b, s:i}", "lcores",
@@ -883,7 +868,7 @@ dp_drone_main(int argc, char **argv)
 	for (;;) {
 		int64_t now = tide_mono_ms();
 		if (stop_signal && !stopping_since) {
-			logf_("stopping: captures are stopped and uploaded first");
+			tide_info("drone", "stopping: captures are stopped and uploaded first");
 			stopping_since = now;
 			for (int i = 0; i < MAX_CAPTURES; i++)
 				if (a->caps[i].state == CAP_RUNNING) {
@@ -895,7 +880,7 @@ dp_drone_main(int argc, char **argv)
 		if (a->ws && dp_ws_poll(a->ws, 0, on_message, a) < 0) {
 			dp_ws_close(a->ws);
 			a->ws = NULL;
-			logf_("lost the Hive; reconnecting (captures keep running)");
+			tide_warn("drone", "lost the Hive; reconnecting (captures keep running)");
 			next_connect = now + 500;
 		}
 		if (!a->ws && now >= next_connect)
@@ -957,11 +942,11 @@ dp_drone_main(int argc, char **argv)
 		dp_ws_close(a->ws);
 	dp_live_close();
 	if (restart) {
-		logf_("restarting with the new tuning");
+		tide_info("drone", "restarting with the new tuning");
 		execv(a->self, a->argv);
-		logf_("cannot restart: %s", strerror(errno));
+		tide_warn("drone", "cannot restart: %s", strerror(errno));
 		return 1;
 	}
-	logf_("stopped");
+	tide_info("drone", "stopped");
 	return 0;
 }

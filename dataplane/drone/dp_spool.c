@@ -18,6 +18,7 @@
 #include "dp_upload.h"
 #include "tide_fs.h"
 #include "tide_layout.h"
+#include "tide_log.h"
 
 /* Spool paths are bounded by PATH_MAX and link names by LINK_NAME_MAX: a truncated snprintf
  * could only shorten a path, which then fails to open and is reported. */
@@ -105,21 +106,21 @@ upload_capture(struct agent *a, struct capture *c, json_t **list)
 				files[i].dest, "size", (json_int_t)size, "sha256", sha));
 			break;
 		case DP_UPLOAD_RETRY:
-			logf_("job %lld: %s: the Hive cannot take it now (%s%s%s); trying again later",
+			tide_warn("drone", "job %lld: %s: the Hive cannot take it now (%s%s%s); trying again later",
 				c->job, files[i].dest, ans.status ? "HTTP " : "",
 				ans.status ? ans.code : "", ans.message);
 			json_decref(*list);
 			*list = NULL;
 			return UPLOAD_LATER;
 		case DP_UPLOAD_GONE:
-			logf_("job %lld: %s: the Hive no longer has this job (HTTP 404)", c->job,
+			tide_info("drone", "job %lld: %s: the Hive no longer has this job (HTTP 404)", c->job,
 				files[i].dest);
 			json_decref(*list);
 			*list = NULL;
 			return UPLOAD_GONE;
 		case DP_UPLOAD_REFUSED:
 			refusal(c, &ans);
-			logf_("job %lld: %s refused (HTTP %d %s: %s); the capture fails, not retried",
+			tide_warn("drone", "job %lld: %s refused (HTTP %d %s: %s); the capture fails, not retried",
 				c->job, files[i].dest, ans.status, ans.code, ans.message);
 			return UPLOAD_REFUSED;
 		}
@@ -312,7 +313,8 @@ dp_spool_adopt_leftovers(struct agent *a)
 		snprintf(c->dir, sizeof(c->dir), "%s/%s", a->spool, e->d_name);
 		c->counters = leftover_counters(c->dir);
 		snprintf(c->reason, sizeof(c->reason), "drone restarted during the capture");
-		logf_("job %lld on %s: left by an earlier drone process; sending its completed files",
+		tide_info("drone", "job %lld on %s: left by an earlier drone process; "
+			"sending its completed files",
 			job, link);
 		c->state = CAP_UPLOADING;
 		int idx = (int)(c - a->caps);

@@ -35,6 +35,7 @@
 
 #include "dp_ws.h"
 #include "tide_time.h"
+#include "tide_log.h"
 
 #define WS_OUT_MAX (16u << 20)   /* queued for the Hive before dp_ws_send refuses more */
 
@@ -301,7 +302,7 @@ lws_log(int level, const char *line)
 	if (strncmp(last, body, sizeof(last) - 1) == 0)
 		return;
 	snprintf(last, sizeof(last), "%s", body);
-	fprintf(stderr, "tide-drone: libwebsockets: %.*s\n", (int)n, line);
+	tide_warn("drone", "libwebsockets: %.*s", (int)n, line);
 }
 
 /* ---- TLS: our SSL_CTX ---------------------------------------------------------------------- */

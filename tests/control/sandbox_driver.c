@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_sandbox.h"
 
 static unsigned long long
@@ -69,7 +69,7 @@ main(int argc, char **argv)
 			"[limits]\n");
 		return 2;
 	}
-	cp_log_open(NULL, CP_LOG_DEBUG);
+	tide_log_open(NULL, TIDE_LOG_DEBUG);
 
 	struct cp_sandbox_result r;
 	int rc = cp_sandbox_run(&p, &r);
@@ -84,6 +84,6 @@ main(int argc, char **argv)
 		cp_sandbox_limiter_name(r.limiter), (unsigned long long)r.duration_ms,
 		(unsigned long long)r.bytes_out, (unsigned long long)r.processed_bytes,
 		r.processed_files, r.processed_skipped);
-	cp_log_close();
+	tide_log_close();
 	return 0;
 }

@@ -5,13 +5,13 @@
  * table (input bytes → exact filter text) rather than only through a live slapd
  * (test_ldap.py, which also shows the names never reach the server). Links the real
  * cp_ldap.c, cp_options.c (settings are given as command-line flags, as a user would) and
- * cp_log.c; no directory is contacted. Plain C, no framework: exit 0 when every check holds. */
+ * tide_log.c; no directory is contacted. Plain C, no framework: exit 0 when every check holds. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cp_ldap.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_options.h"
 
 static int failures;
@@ -183,12 +183,12 @@ test_empty_password_never_asked(void)
 int
 main(void)
 {
-	cp_log_open(NULL, CP_LOG_ERROR); /* the refusals above are meant to be logged */
+	tide_log_open(NULL, TIDE_LOG_ERROR); /* the refusals above are meant to be logged */
 	test_escape();
 	test_filter();
 	test_map();
 	test_empty_password_never_asked();
-	cp_log_close();
+	tide_log_close();
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
 	else

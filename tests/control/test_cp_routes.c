@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cp_http.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_routes.h"
 
 static int
@@ -74,9 +74,9 @@ main(void)
 	int fd = mkstemp(log_path);
 	CHECK(fd >= 0);
 	close(fd);
-	CHECK(cp_log_open(log_path, CP_LOG_DEBUG) == 0);
+	CHECK(tide_log_open(log_path, TIDE_LOG_DEBUG) == 0);
 	CHECK(cp_routes_check() == -EINVAL);
-	cp_log_close();
+	tide_log_close();
 
 	char text[8192] = "";
 	FILE *f = fopen(log_path, "r");

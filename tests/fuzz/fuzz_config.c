@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cls_engine.h"
 #include "cls_apps.h"
 #include "cls_plugin.h"
 #include "cls_truth.h"
@@ -36,7 +37,7 @@ plugin(const struct cls_plugin *p, const char *file, const uint8_t *d, size_t n)
 {
 	void *ctx = NULL;
 	struct cls_config cfg = {.config_dir = dir, .apps = apps, .options = "", .first_n = 8,
-		.model_dir = dir};
+		.model_dir = dir, .log = cls_host_log };
 	put(file, d, n);
 	if (p->enable(&ctx, &cfg) != 0)
 		return;

@@ -19,7 +19,7 @@
 #include "cp_crypto.h"
 #include "cp_db.h"
 #include "cp_drones.h"
-#include "cp_log.h"
+#include "tide_log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,7 +70,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct cp_db *db;
 	if (!db) {
-		cp_log_open(NULL, CP_LOG_ERROR + 1); /* quiet: refusals are logged as warnings */
+		tide_log_open(NULL, TIDE_LOG_ERROR + 1); /* quiet: refusals are logged as warnings */
 		cp_drones_init(8080, false);
 		db = setup();
 	}

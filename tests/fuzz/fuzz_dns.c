@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cls_engine.h"
 #include "cls_apps.h"
 #include "cls_dissect.h"
 #include "cls_plugin.h"
@@ -35,7 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *copy;
 
 	if (!apps) {
-		struct cls_config cfg = {.config_dir = ".", .options = ""};
+		struct cls_config cfg = {.config_dir = ".", .options = "", .log = cls_host_log };
 
 		apps = fuzz_apps();
 		cfg.apps = apps;

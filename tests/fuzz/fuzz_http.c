@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cls_engine.h"
 #include "cls_apps.h"
 #include "cls_dissect.h"
 #include "cls_plugin.h"
@@ -26,7 +27,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 
 	if (!apps) {
-		struct cls_config cfg = {.config_dir = ".", .options = "reasm_bufs=2"};
+		struct cls_config cfg = {.config_dir = ".", .options = "reasm_bufs=2", .log = cls_host_log };
 
 		apps = fuzz_apps();
 		cfg.apps = apps;

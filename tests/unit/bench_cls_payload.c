@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cls_engine.h"
 #include "cls_apps.h"
 #include "cls_plugin.h"
 
@@ -184,7 +185,7 @@ main(int argc, char **argv)
 	const char *root = argc > 1 ? argv[1] : getenv("TIDE_SOURCE_ROOT");
 	char cfg_dir[4096], apps_path[4200], err[256];
 	struct cls_apps *apps;
-	struct cls_config cfg = { .options = "" };
+	struct cls_config cfg = { .options = "", .log = cls_host_log };
 	void *ctx, *w;
 
 	if (!root)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #define CLS_TESTLIB_APPS
+#include "cls_engine.h"
 #include "cls_testlib.h"
 #include <netinet/in.h>
 
@@ -297,7 +298,7 @@ struct harness {
 static void
 h_open(struct harness *h, uint8_t proto, int family, const char *dst)
 {
-	struct cls_config cfg = {.config_dir = ".", .apps = apps, .options = ""};
+	struct cls_config cfg = {.config_dir = ".", .apps = apps, .options = "", .log = cls_host_log };
 
 	memset(h, 0, sizeof(*h));
 	h->s.label = h->label;

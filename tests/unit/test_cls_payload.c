@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cls_engine.h"
 #include "cls_apps.h"
 #include "cls_plugin.h"
 
@@ -202,7 +203,7 @@ static int
 rig_try(struct rig *g, const struct cls_apps *a, const char *text)
 {
 	char path[PATH_MAX];
-	struct cls_config cfg = { .config_dir = NULL, .apps = a, .options = "" };
+	struct cls_config cfg = { .config_dir = NULL, .apps = a, .options = "", .log = cls_host_log };
 
 	snprintf(path, sizeof(path), "%s/signatures.txt", tmp_dir);
 	write_file(path, text);
@@ -456,7 +457,7 @@ static int
 real_enable(void **ctx)
 {
 	char dir[PATH_MAX + 16];
-	struct cls_config cfg = { .apps = real_apps, .options = "" };
+	struct cls_config cfg = { .apps = real_apps, .options = "", .log = cls_host_log };
 
 	snprintf(dir, sizeof(dir), "%s/config", src_root);
 	cfg.config_dir = dir;
@@ -955,7 +956,7 @@ static void
 test_enable_paths_and_options(void **state)
 {
 	char dir[256], path[PATH_MAX], opt[PATH_MAX + 8];
-	struct cls_config cfg = { .apps = apps, .options = "" };
+	struct cls_config cfg = { .apps = apps, .options = "", .log = cls_host_log };
 	void *ctx = NULL, *w;
 	struct sess x;
 

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cls_engine.h"
 #include "cls_apps.h"
 #include "cls_plugin.h"
 
@@ -69,7 +70,7 @@ static int
 load_table(void **ctx, const struct cls_apps *a, const char *text)
 {
 	char path[PATH_MAX];
-	struct cls_config cfg = { .config_dir = NULL, .apps = a, .options = "" };
+	struct cls_config cfg = { .config_dir = NULL, .apps = a, .options = "", .log = cls_host_log };
 
 	snprintf(path, sizeof(path), "%s/ports.txt", tmp_dir);
 	write_file(path, text);
@@ -290,7 +291,7 @@ test_host_session(void **state)
 static void
 test_no_table(void **state)
 {
-	struct cls_config cfg = { .config_dir = NULL, .apps = apps, .options = "" };
+	struct cls_config cfg = { .config_dir = NULL, .apps = apps, .options = "", .log = cls_host_log };
 	void *ctx = NULL;
 	struct cls_result r;
 
@@ -414,7 +415,7 @@ static void
 test_enable_paths_and_options(void **state)
 {
 	char dir[256], path[PATH_MAX], opt[PATH_MAX + 8];
-	struct cls_config cfg = { .apps = apps, .options = "" };
+	struct cls_config cfg = { .apps = apps, .options = "", .log = cls_host_log };
 	void *ctx = NULL;
 
 	(void)state;
@@ -507,7 +508,7 @@ test_shipped_table(void **state)
 {
 	char apps_path[PATH_MAX + 32], err[256];
 	struct cls_apps *real;
-	struct cls_config cfg = { .options = "" };
+	struct cls_config cfg = { .options = "", .log = cls_host_log };
 	char cfg_dir[PATH_MAX + 16];
 	void *ctx = NULL;
 

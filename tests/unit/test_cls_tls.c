@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #define CLS_TESTLIB_APPS
+#include "cls_engine.h"
 #include "cls_testlib.h"
 #include <netinet/in.h>
 
@@ -192,7 +193,8 @@ struct harness {
 static void
 h_open(struct harness *h, uint8_t proto, uint8_t type, const char *options)
 {
-	struct cls_config cfg = {.config_dir = ".", .apps = apps, .options = options};
+	struct cls_config cfg = {.config_dir = ".", .apps = apps, .options = options,
+		.log = cls_host_log};
 
 	memset(h, 0, sizeof(*h));
 	h->s.label = h->label;

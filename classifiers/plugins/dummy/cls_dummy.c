@@ -53,7 +53,7 @@ dummy_enable(void **ctx, const struct cls_config *cfg)
 	if (opt(cfg->options, "app", v, sizeof(v))) {
 		c->app_id = cls_apps_id(cfg->apps, v);
 		if (!c->app_id) {
-			fprintf(stderr, "dummy: app '%s' is not in the application table\n", v);
+			cfg->log(CLS_LOG_ERROR, "dummy", "app '%s' is not in the application table", v);
 			free(c);
 			return -EINVAL;
 		}

@@ -1,8 +1,9 @@
-/* cp_log.c — the logging module: one line format, to stderr and optionally a file.
+/* tide_log.c — the logger every tide program uses: one line format, to stderr and optionally a
+ * file.
  *
  * Each line is formatted into one buffer and written with a single write(2) per destination
  * (the file is opened O_APPEND), so lines from the civetweb worker threads never interleave.
- * A line is capped at CP_LOG_LINE_MAX bytes; longer messages are cut and end in "...". The file
+ * A line is capped at TIDE_LOG_LINE_MAX bytes; longer messages are cut and end in "...". The file
  * descriptor is swapped under a lock on reopen only. */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,44 +15,25 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cp_log.h"
+#include "tide_log.h"
 #include "tide_fs.h"
 
-#define CP_LOG_LINE_MAX 2048
+#define TIDE_LOG_LINE_MAX 2048
 
 static const char *const level_names[] = {
-	[CP_LOG_DEBUG] = "debug", [CP_LOG_INFO] = "info", [CP_LOG_WARN] = "warn",
-	[CP_LOG_ERROR] = "error",
+	[TIDE_LOG_DEBUG] = "debug", [TIDE_LOG_INFO] = "info", [TIDE_LOG_WARN] = "warn",
+	[TIDE_LOG_ERROR] = "error",
 };
 
 static struct {
 	pthread_rwlock_t lock; /* writers of lines take it shared; reopen takes it exclusive */
 	int fd;                /* the log file, or -1 */
 	char *path;
-	enum cp_log_level level;
-} log_state = { PTHREAD_RWLOCK_INITIALIZER, -1, NULL, CP_LOG_INFO };
-
-int64_t
-cp_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-char *
-cp_time_format(int64_t ms, char buf[CP_TIME_LEN])
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	size_t n = strftime(buf, CP_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, CP_TIME_LEN - n, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
-	return buf;
-}
+	enum tide_log_level level;
+} log_state = { PTHREAD_RWLOCK_INITIALIZER, -1, NULL, TIDE_LOG_INFO };
 
 int
-cp_log_level_parse(const char *name)
+tide_log_level_parse(const char *name)
 {
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
 		if (strcmp(name, level_names[i]) == 0)
@@ -67,7 +49,7 @@ open_file(const char *path)
 }
 
 int
-cp_log_open(const char *path, enum cp_log_level level)
+tide_log_open(const char *path, enum tide_log_level level)
 {
 	int fd = -1;
 	char *copy = NULL;
@@ -93,7 +75,7 @@ cp_log_open(const char *path, enum cp_log_level level)
 }
 
 int
-cp_log_reopen(void)
+tide_log_reopen(void)
 {
 	int rc = 0;
 	pthread_rwlock_wrlock(&log_state.lock);
@@ -111,7 +93,7 @@ cp_log_reopen(void)
 }
 
 void
-cp_log_close(void)
+tide_log_close(void)
 {
 	pthread_rwlock_wrlock(&log_state.lock);
 	if (log_state.fd >= 0)
@@ -123,7 +105,7 @@ cp_log_close(void)
 }
 
 const char *
-cp_log_path(void)
+tide_log_path(void)
 {
 	return log_state.path;
 }
@@ -150,21 +132,28 @@ escape_into(char *dst, size_t cap, const char *src, int *cut)
 }
 
 void
-cp_log(enum cp_log_level level, const char *module, const char *fmt, ...)
+tide_log(enum tide_log_level level, const char *module, const char *fmt, ...)
 {
-	if (level < log_state.level)
-		return;
-	char msg[CP_LOG_LINE_MAX];
-	char line[CP_LOG_LINE_MAX];
 	va_list ap;
+
 	va_start(ap, fmt);
-	int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+	tide_vlog(level, module, fmt, ap);
 	va_end(ap);
+}
+
+void
+tide_vlog(enum tide_log_level level, const char *module, const char *fmt, va_list ap)
+{
+	if (level < log_state.level || level > TIDE_LOG_ERROR)
+		return;
+	char msg[TIDE_LOG_LINE_MAX];
+	char line[TIDE_LOG_LINE_MAX];
+	int m = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (m < 0)
 		return;
 
-	char ts[CP_TIME_LEN];
-	int n = snprintf(line, sizeof(line), "%s %s %s: ", cp_time_format(cp_now_ms(), ts),
+	char ts[TIDE_TIME_LEN];
+	int n = snprintf(line, sizeof(line), "%s %s %s: ", tide_time_format(tide_wall_ms(), ts),
 		level_names[level], module);
 	if (n < 0 || (size_t)n >= sizeof(line) - 8)
 		return;
