@@ -9,6 +9,7 @@
 #include "dp_flows.h"
 #include "dp_offline.h"
 #include "dp_worker.h"
+#include "tide_log.h"
 
 /* Copy a record into an mbuf (chained when larger than one data room). Waits for the writer
  * to free mbufs rather than failing: offline input must lose nothing. NULL only if the writer
@@ -54,7 +55,7 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 	const unsigned int linktype = c->links[0].linktype;
 	const uint64_t max_dur_ns = o->max_duration_s * 1000000000ull;
 	uint64_t parse_cnt[DP_PARSE_STATUS_MAX] = {0};
-	uint64_t matched[DP_MAX_JOBS] = {0};
+	uint64_t matched[DP_MAX_JOBS] = {0}, offered[DP_MAX_JOBS] = {0};
 	uint64_t read = 0, bytes = 0, first_ts = 0;
 	struct dp_pcap_rec rec;
 	enum dp_stop why = DP_STOP_END_OF_INPUT;
@@ -77,7 +78,7 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 			if (rc < 0) {
 				why = DP_STOP_INPUT_ERROR;
 				snprintf(c->input_error, sizeof(c->input_error), "%s", err);
-				fprintf(stderr, "tide-dataplane: %s\n", err);
+				tide_error("dataplane", "%s", err);
 			}
 			break;
 		}
@@ -97,34 +98,18 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 		dp_parse(rec.data, rec.caplen, linktype, &pi);
 		parse_cnt[pi.status]++;
 
-		uint32_t mask = 0;
-		if (rec.caplen == rec.wirelen) {
+		/* a stack mbuf over the record when one segment holds it whole; else the raw
+		 * record, whose `len` is the wire length */
+		struct rte_mbuf *fm = NULL;
+		if (rec.caplen == rec.wirelen && rec.caplen <= UINT16_MAX) {
 			view.buf_addr = (void *)(uintptr_t)rec.data;
-			view.data_len = (uint16_t)(rec.caplen > UINT16_MAX ? UINT16_MAX : rec.caplen);
+			view.data_len = (uint16_t)rec.caplen;
 			view.pkt_len = rec.caplen;
-			/* a record larger than 64 KiB does not fit one mbuf segment: reference path */
-			DP_FOREACH_BIT(j, jobs)
-				if (rec.caplen <= UINT16_MAX ?
-					dp_filter_match_mbuf(c->jobs[j].filter, &view) :
-					dp_filter_match_raw(c->jobs[j].filter, rec.data, rec.caplen,
-						rec.wirelen))
-					mask |= 1u << j;
-		} else {
-			DP_FOREACH_BIT(j, jobs)
-				if (dp_filter_match_raw(c->jobs[j].filter, rec.data, rec.caplen,
-					    rec.wirelen))
-					mask |= 1u << j;
+			fm = &view;
 		}
 		struct dp_sess_ref refs[DP_MAX_JOBS];
-		if (mask) {
-			DP_FOREACH_BIT(j, mask) {
-				matched[j]++;
-				refs[j].pos = -1;
-				if (w->sess[j])
-					dp_session_packet(w->sess[j], rec.data, &pi, rec.ts_ns,
-						rec.wirelen, rec.caplen, &refs[j]);
-			}
-		}
+		const uint32_t mask = dp_worker_select(c, w, jobs, fm, rec.data, rec.caplen,
+			rec.wirelen, rec.ts_ns, &pi, refs, offered, matched);
 		if (mask && c->write_shards) {
 			struct rte_mbuf *m = mbuf_from_record(c, w, &rec);
 			if (!m) {
@@ -162,7 +147,7 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 		w->parse[s] = parse_cnt[s];
 	DP_FOREACH_BIT(j, jobs) {
 		w->job[j].matched = matched[j];
-		w->job[j].filtered = read - matched[j];
+		w->job[j].filtered = offered[j] - matched[j];
 	}
 	dp_capture_stop(c, why);
 }

@@ -186,23 +186,9 @@ process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
 		parse_cnt[pi.status]++;
 		if (live && w->lookback.ring)
 			dp_lookback_keep(&w->lookback, m);
-		uint32_t mask = 0;
-		DP_FOREACH_BIT(j, cand) {
-			offered[j]++;
-			if (dp_filter_match_mbuf(c->jobs[j].filter, m)) {
-				mask |= 1u << j;
-				matched[j]++;
-				/* sessions are built from what the job selects (TIE: filter, then
-				 * session builder) */
-				if (w->sess[j])
-					dp_session_packet(w->sess[j],
-						rte_pktmbuf_mtod(m, const uint8_t *), &pi,
-						dp_meta(m)->ts_ns, dp_meta(m)->wirelen,
-						rte_pktmbuf_pkt_len(m), &refs[j]);
-				else
-					refs[j].pos = -1;
-			}
-		}
+		const uint32_t mask = dp_worker_select(c, w, cand, m,
+			rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_pkt_len(m),
+			dp_meta(m)->wirelen, dp_meta(m)->ts_ns, &pi, refs, offered, matched);
 		if (c->write_shards)
 			dp_worker_deliver(c, w, m, &pi, mask, refs);
 		else

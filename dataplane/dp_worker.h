@@ -23,6 +23,36 @@ void dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbu
 	const struct dp_pkt_info *pi, uint32_t mask, const struct dp_sess_ref *refs);
 void dp_worker_flush(struct dp_capture *c, struct dp_worker *w);
 
+/* One packet's way through the jobs, the same live and offline: each candidate job's filter,
+ * then, for each job that keeps it, its session (TIE: filter, then session builder). The
+ * filter sees `m` when given (live, or offline through a stack mbuf over the mapped record),
+ * else the raw record (offline records over 64 KiB or cut by a snaplen, whose `len` is the
+ * wire length). Counts offered/matched per job; fills refs[j] for every kept job (pos -1 when
+ * it has no sessions) and returns the mask of jobs keeping the packet. */
+static inline uint32_t
+dp_worker_select(struct dp_capture *c, struct dp_worker *w, uint32_t cand,
+	struct rte_mbuf *m, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
+	uint64_t ts_ns, const struct dp_pkt_info *pi, struct dp_sess_ref *refs,
+	uint64_t *offered, uint64_t *matched)
+{
+	uint32_t mask = 0;
+
+	DP_FOREACH_BIT(j, cand) {
+		offered[j]++;
+		if (m ? dp_filter_match_mbuf(c->jobs[j].filter, m) :
+			dp_filter_match_raw(c->jobs[j].filter, data, caplen, wirelen)) {
+			mask |= 1u << j;
+			matched[j]++;
+			if (w->sess[j])
+				dp_session_packet(w->sess[j], data, pi, ts_ns, wirelen, caplen,
+					&refs[j]);
+			else
+				refs[j].pos = -1;
+		}
+	}
+	return mask;
+}
+
 /* Parse, filter and deliver a burst of mbufs whose metadata is set, to the jobs of table t.
  * Consumes the mbufs. */
 void dp_worker_process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
