@@ -40,8 +40,9 @@
 #include <sodium.h>
 
 #include "cp_db.h"
+#include "cp_child.h"
 #include "cp_drone_local.h"
-#include "cp_log.h"
+#include "tide_log.h"
 #include "cp_options.h"
 #include "cp_crypto.h"
 #include "cp_drones.h"
@@ -102,26 +103,18 @@ cp_drone_job_path(const char *data_dir, int64_t id, const char *suffix, char *ou
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* In the child, between fork and exec: async-signal-safe calls only. Never returns. */
+/* In the child, between fork and exec (cp_child.h). Never returns. */
 static void
 child_exec(pid_t parent, int out_fd, const char *path, char *const argv[])
 {
-	sigset_t none;
-	sigemptyset(&none);
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigaction(SIGPIPE, &dfl, NULL);
-	sigaction(SIGINT, &dfl, NULL);
-	sigaction(SIGTERM, &dfl, NULL);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (cp_child_reset_signals() != 0)
+		_exit(127);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(127); /* the control plane is already gone */
 	setpgid(0, 0);
 	int in = open("/dev/null", O_RDONLY);
-	if (in < 0 || dup2(in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+	if (in < 0 || cp_child_stdio(in, out_fd) != 0 || cp_child_close_fds(NULL, 0) != 0)
 		_exit(127);
-	close_range(3, ~0u, 0);
 	execv(path, argv);
 	_exit(127);
 }
@@ -200,7 +193,7 @@ cp_drone_check_filter(const char *dataplane, const char *filter, char *msg, size
 	last_line(buf, len, msg, size);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
 		return -EINVAL;
-	cp_warn("drone", "%s --check-filter failed (status %d): %s", dataplane, status, msg);
+	tide_warn("drone", "%s --check-filter failed (status %d): %s", dataplane, status, msg);
 	return -EIO;
 }
 
@@ -256,7 +249,7 @@ supervisor(void *arg)
 		if (d->pid > 0) {
 			int status;
 			if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-				cp_warn("drone", "the local drone (pid %d) exited (status %d); restarting it",
+				tide_warn("drone", "the local drone (pid %d) exited (status %d); restarting it",
 					(int)d->pid, status);
 				d->pid = 0;
 				next_start = tide_mono_ms() + RESTART_MS;
@@ -264,11 +257,11 @@ supervisor(void *arg)
 		} else if (tide_mono_ms() >= next_start) {
 			d->pid = start_drone(d);
 			if (d->pid < 0) {
-				cp_error("drone", "cannot start the local drone: %s", strerror(-d->pid));
+				tide_error("drone", "cannot start the local drone: %s", strerror(-d->pid));
 				d->pid = 0;
 				next_start = tide_mono_ms() + 5000;
 			} else {
-				cp_info("drone", "local drone started (pid %d, links %s)", (int)d->pid,
+				tide_info("drone", "local drone started (pid %d, links %s)", (int)d->pid,
 					d->links);
 			}
 		}
@@ -294,7 +287,7 @@ static int
 hive_trust(const char *cert_path, struct cp_drone_local *d)
 {
 	if (!realpath(cert_path, d->hive_ca)) {
-		cp_error("drone", "the local drone cannot read %s: %s", cert_path, strerror(errno));
+		tide_error("drone", "the local drone cannot read %s: %s", cert_path, strerror(errno));
 		return -errno;
 	}
 	FILE *f = fopen(d->hive_ca, "r");
@@ -321,7 +314,7 @@ hive_trust(const char *cert_path, struct cp_drone_local *d)
 			sizeof(d->hive_name));
 	X509_free(x);
 	if (!d->hive_name[0]) {
-		cp_error("drone", "the local drone cannot find a name in %s (no subjectAltName or "
+		tide_error("drone", "the local drone cannot find a name in %s (no subjectAltName or "
 			"common name) to check the Hive's certificate against", d->hive_ca);
 		return -EINVAL;
 	}
@@ -364,14 +357,14 @@ cp_drone_local_start(const struct cp_options *o, const char *db_path, int port)
 	if (rc == 0)
 		rc = -pthread_create(&d->thread, NULL, supervisor, d);
 	if (rc) {
-		cp_error("drone", "cannot start the local drone: %s", strerror(-rc));
+		tide_error("drone", "cannot start the local drone: %s", strerror(-rc));
 		sodium_memzero(d->token, sizeof(d->token));
 		free(d);
 		errno = -rc;
 		return NULL;
 	}
 	if (access(d->dataplane, X_OK) != 0)
-		cp_warn("drone", "%s is not executable: the local drone cannot start", d->dataplane);
+		tide_warn("drone", "%s is not executable: the local drone cannot start", d->dataplane);
 	return d;
 }
 

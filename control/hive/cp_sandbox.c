@@ -48,7 +48,8 @@
 #include <linux/sched.h>
 #include <seccomp.h>
 
-#include "cp_log.h"
+#include "tide_log.h"
+#include "cp_child.h"
 #include "cp_sandbox.h"
 #include "tide_time.h"
 #include "cp_sandbox_cgroup.h"
@@ -374,27 +375,13 @@ child_main(const struct run *run, pid_t parent)
 			goto fail;
 	}
 	/* tide-control's threads may block or ignore signals; the script must start clean */
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int s = 1; s < NSIG; s++)
-		sigaction(s, &dfl, NULL);
-
-	if (dup2(run->null_fd, 0) < 0 || dup2(run->out_w, 1) < 0 || dup2(run->out_w, 2) < 0)
+	if (cp_child_reset_signals() != 0 || cp_child_stdio(run->null_fd, run->out_w) != 0)
 		goto fail;
-	unsigned lo = 3;
-	for (int i = 0; i < run->nkeep; i++) {
-		int fd = run->keep[i];
-		if (fd != run->err_w && fcntl(fd, F_SETFD, 0) < 0)
+	/* bwrap inherits what it is handed (the dataset, the script, …): not close-on-exec */
+	for (int i = 0; i < run->nkeep; i++)
+		if (run->keep[i] != run->err_w && fcntl(run->keep[i], F_SETFD, 0) < 0)
 			goto fail;
-		if ((unsigned)fd > lo && close_range(lo, (unsigned)fd - 1, 0) < 0)
-			goto fail;
-		lo = (unsigned)fd + 1;
-	}
-	if (close_range(lo, ~0u, 0) < 0)
+	if (cp_child_close_fds(run->keep, run->nkeep) != 0)
 		goto fail;
 
 	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
@@ -812,7 +799,7 @@ sandbox_prepare(struct run *run)
 	struct stat st;
 	if (access(p->bwrap_path, X_OK) < 0) {
 		int err = errno;
-		cp_error(MOD, "bubblewrap not usable at %s: %s", p->bwrap_path, strerror(err));
+		tide_error(MOD, "bubblewrap not usable at %s: %s", p->bwrap_path, strerror(err));
 		return -err;
 	}
 	run->script_fd = fd_high(open(p->script_path, O_RDONLY | O_CLOEXEC));
@@ -906,7 +893,7 @@ staging_mount(struct run *run)
 	const char *stage = p->staging_dir;
 	if (unshare(CLONE_NEWNS) < 0) {
 		int err = errno;
-		cp_error(MOD, "unshare(CLONE_NEWNS): %s (the sandbox needs root)", strerror(err));
+		tide_error(MOD, "unshare(CLONE_NEWNS): %s (the sandbox needs root)", strerror(err));
 		return -err;
 	}
 	/* slave: host mounts still reach us, ours never reach the host */
@@ -918,7 +905,7 @@ staging_mount(struct run *run)
 	if (mount("tide-sandbox", stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		"size=64k,nr_inodes=16,mode=0755") < 0) {
 		int err = errno;
-		cp_error(MOD, "staging tmpfs on %s: %s", stage, strerror(err));
+		tide_error(MOD, "staging tmpfs on %s: %s", stage, strerror(err));
 		return -err;
 	}
 	run->mounted = true;
@@ -963,7 +950,7 @@ cgroup_setup(struct run *run)
 	}
 	memset(&run->cg, 0, sizeof(run->cg));
 	run->cg.kind = CP_SANDBOX_RLIMIT;
-	cp_warn(MOD, "no usable memory cgroup (v2: %s; v1: %s): limiting memory by RLIMIT_AS",
+	tide_warn(MOD, "no usable memory cgroup (v2: %s; v1: %s): limiting memory by RLIMIT_AS",
 		strerror(-rc2), strerror(-rc1));
 }
 
@@ -1060,7 +1047,7 @@ run_sandbox(struct run *run)
 				strerror(-rc));
 			(void)tide_write_all(run->log_fd, line, (size_t)n);
 		}
-		cp_error(MOD, "%s: could not start: %s", p->script_path, strerror(-rc));
+		tide_error(MOD, "%s: could not start: %s", p->script_path, strerror(-rc));
 	} else {
 		int wstatus = 0;
 		rc = supervise(run, &wstatus);
@@ -1069,7 +1056,7 @@ run_sandbox(struct run *run)
 			uint64_t budget = p->scratch_max_bytes;
 			int copy = copy_tree(run, run->scratch_fd, run->under_fd, 0, &budget);
 			if (copy < 0) {
-				cp_error(MOD, "copying %s out of the scratch: %s", p->processed_dir,
+				tide_error(MOD, "copying %s out of the scratch: %s", p->processed_dir,
 					strerror(-copy));
 				if (run->rc == 0)
 					run->rc = copy;
@@ -1077,7 +1064,7 @@ run_sandbox(struct run *run)
 			rc = run->rc;
 		}
 		log_trailer(run);
-		cp_info(MOD, "%s: exit=%d signal=%d timeout=%d memory=%d pids=%d scratch=%d %llums "
+		tide_info(MOD, "%s: exit=%d signal=%d timeout=%d memory=%d pids=%d scratch=%d %llums "
 			"out=%llu processed=%llu limiter=%s", p->script_path, r->exit_status, r->signal,
 			r->timed_out, r->memory_exceeded, r->pids_exceeded, r->scratch_exceeded,
 			(unsigned long long)r->duration_ms, (unsigned long long)r->bytes_out,
