@@ -1,6 +1,7 @@
-/* tidectl_http.h — a small blocking HTTP/1.1 client for tidectl: one request per connection,
- * http or https (OpenSSL, certificate and host name verified), Content-Length, chunked or
- * close-delimited bodies, 2xx bodies streamed to a sink so downloads never sit in memory. */
+/* tidectl_http.h — tidectl's blocking HTTP/1.1 client, on libcurl: one request at a time,
+ * http or https only (certificate and host name verified unless insecure), no redirects, no
+ * proxy, 2xx bodies streamed to a sink so downloads never sit in memory, and errors sorted into
+ * the few kinds tidectl acts on (unreachable, cut mid-body so resumable, refused by the sink). */
 #ifndef TIDECTL_HTTP_H
 #define TIDECTL_HTTP_H
 
@@ -14,7 +15,7 @@ struct tc_http_target {
 	char prefix[256];    /* path before /api/v1, without the trailing slash ("" usually) */
 	const char *cacert;  /* PEM file of trusted CAs, NULL = the system's */
 	bool insecure;       /* https without verification (tests, first contact) */
-	int timeout_ms;      /* connect, and each read or write */
+	int timeout_ms;      /* connect (TLS included), and the longest stall of a transfer */
 };
 
 /* Returns 0 or non-zero (0 = continue). */
@@ -39,7 +40,8 @@ struct tc_http_resp {
 	size_t body_len;
 	long long content_length;  /* -1 when not given */
 	bool chunked;
-	bool complete;             /* the whole body arrived (terminal chunk / all declared bytes) */
+	bool complete;             /* the whole body arrived (terminal chunk / all declared bytes);
+				    * false whenever tc_http_do fails */
 	char content_range[128];
 	char set_cookie[512];
 };
@@ -48,7 +50,7 @@ enum {
 	TC_HTTP_OK = 0,
 	TC_HTTP_EURL = -1,         /* bad URL */
 	TC_HTTP_ECONNECT = -2,     /* resolve, connect, TLS handshake or timeout */
-	TC_HTTP_EPROTO = -3,       /* not HTTP, or a header over 64 KiB */
+	TC_HTTP_EPROTO = -3,       /* not HTTP, or a buffered body over 64 MiB */
 	TC_HTTP_ESINK = -4,        /* the sink refused (disk full, ...) */
 	TC_HTTP_EBROKEN = -5,      /* the connection ended in the middle of the body */
 };
