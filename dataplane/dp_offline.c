@@ -108,8 +108,8 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 			fm = &view;
 		}
 		struct dp_sess_ref refs[DP_MAX_JOBS];
-		const uint32_t mask = dp_worker_select(c, w, jobs, fm, rec.data, rec.caplen,
-			rec.wirelen, rec.ts_ns, &pi, refs, offered, matched);
+		const uint32_t mask = dp_worker_select(c, w, jobs, fm, &rec, &pi, refs, offered,
+			matched);
 		if (mask && c->write_shards) {
 			struct rte_mbuf *m = mbuf_from_record(c, w, &rec);
 			if (!m) {

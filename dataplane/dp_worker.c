@@ -186,9 +186,8 @@ process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
 		parse_cnt[pi.status]++;
 		if (live && w->lookback.ring)
 			dp_lookback_keep(&w->lookback, m);
-		const uint32_t mask = dp_worker_select(c, w, cand, m,
-			rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_pkt_len(m),
-			dp_meta(m)->wirelen, dp_meta(m)->ts_ns, &pi, refs, offered, matched);
+		const uint32_t mask = dp_worker_select(c, w, cand, m, NULL, &pi, refs, offered,
+			matched);
 		if (c->write_shards)
 			dp_worker_deliver(c, w, m, &pi, mask, refs);
 		else

@@ -7,6 +7,7 @@
 #define DP_WORKER_H
 
 #include "dp_capture.h"
+#include "dp_pcapfile.h"
 
 /* lcore entry for live capture; arg is the struct dp_worker. Returns when c->quit is set. On a
  * quiet link it naps (unless c->busy_poll) so an always-on drone does not burn its cores. */
@@ -24,15 +25,16 @@ void dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbu
 void dp_worker_flush(struct dp_capture *c, struct dp_worker *w);
 
 /* One packet's way through the jobs, the same live and offline: each candidate job's filter,
- * then, for each job that keeps it, its session (TIE: filter, then session builder). The
- * filter sees `m` when given (live, or offline through a stack mbuf over the mapped record),
- * else the raw record (offline records over 64 KiB or cut by a snaplen, whose `len` is the
- * wire length). Counts offered/matched per job; fills refs[j] for every kept job (pos -1 when
- * it has no sessions) and returns the mask of jobs keeping the packet. */
+ * then, for each job that keeps it, its session (TIE: filter, then session builder). Live, the
+ * packet is the mbuf `m` with its metadata (ts_ns, wirelen) and `rec` is NULL. Offline, `rec`
+ * is the mapped record and `m` a stack mbuf over it, or NULL when no single segment can stand
+ * for it (a record over 64 KiB, or one cut by a snaplen, whose BPF `len` is the wire length):
+ * the filter then reads the record itself. Live callers pass a constant NULL rec, so the
+ * offline branches compile away. Counts offered/matched per job; fills refs[j] for every kept
+ * job (pos -1 when it has no sessions) and returns the mask of jobs keeping the packet. */
 static inline uint32_t
-dp_worker_select(struct dp_capture *c, struct dp_worker *w, uint32_t cand,
-	struct rte_mbuf *m, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
-	uint64_t ts_ns, const struct dp_pkt_info *pi, struct dp_sess_ref *refs,
+dp_worker_select(struct dp_capture *c, struct dp_worker *w, uint32_t cand, struct rte_mbuf *m,
+	const struct dp_pcap_rec *rec, const struct dp_pkt_info *pi, struct dp_sess_ref *refs,
 	uint64_t *offered, uint64_t *matched)
 {
 	uint32_t mask = 0;
@@ -40,14 +42,18 @@ dp_worker_select(struct dp_capture *c, struct dp_worker *w, uint32_t cand,
 	DP_FOREACH_BIT(j, cand) {
 		offered[j]++;
 		if (m ? dp_filter_match_mbuf(c->jobs[j].filter, m) :
-			dp_filter_match_raw(c->jobs[j].filter, data, caplen, wirelen)) {
+			dp_filter_match_raw(c->jobs[j].filter, rec->data, rec->caplen, rec->wirelen)) {
 			mask |= 1u << j;
 			matched[j]++;
-			if (w->sess[j])
-				dp_session_packet(w->sess[j], data, pi, ts_ns, wirelen, caplen,
-					&refs[j]);
-			else
+			if (!w->sess[j])
 				refs[j].pos = -1;
+			else if (rec)
+				dp_session_packet(w->sess[j], rec->data, pi, rec->ts_ns, rec->wirelen,
+					rec->caplen, &refs[j]);
+			else
+				dp_session_packet(w->sess[j], rte_pktmbuf_mtod(m, const uint8_t *), pi,
+					dp_meta(m)->ts_ns, dp_meta(m)->wirelen, rte_pktmbuf_pkt_len(m),
+					&refs[j]);
 		}
 	}
 	return mask;
