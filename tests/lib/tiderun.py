@@ -1,7 +1,7 @@
 """tiderun — run tide-dataplane as a user would and check the dataset it leaves behind.
 
 Shared by the integration tests (run_cases.py, test_filter_equiv.py, test_live.py). It knows
-the command-line and dataset contract (docs in the task brief / README), not tide's internals:
+the command-line and dataset contract (README.md, docs/ARCHITECTURE.md), not tide's internals:
   run(tide, opts, ...)          one run with a unique EAL --file-prefix, bounded by a timeout
   load_manifest(out)            manifest.json as a dict
   check_dataset(out, manifest)  every shard listed exists, is a sound tide shard (SHB, IDB,

@@ -13,14 +13,15 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
-#define CLS_TESTLIB_APPS
-#include "cls_engine.h"
-#include "cls_testlib.h"
 #include <netinet/in.h>
 
 #include "cls_apps.h"
 #include "cls_dissect.h"
 #include "cls_plugin.h"
+
+#define CLS_TESTLIB_APPS
+#define CLS_TESTLIB_PLUGIN cls_plugin_dns
+#include "cls_testlib.h"
 
 /* www.Example.COM A IN, RD, with an EDNS OPT record (udp 1232), as dig sends it */
 static const uint8_t query[] = {
@@ -53,7 +54,6 @@ static const uint8_t mdns_announce[] = {
 /* ------------------------------------------------------------------ helpers */
 
 static struct cls_apps *apps;
-
 
 
 static int
@@ -288,54 +288,15 @@ test_tcp(void **unused)
 
 /* ------------------------------------------------------------------ plugin */
 
-struct harness {
-	void *ctx, *state;
-	struct cls_session s;
-	uint32_t index;
-	char label[CLS_LABEL_MAX]; /* the engine's shared label slot */
-};
-
+/* A session to a DNS server: the harness's session, port 40000 → 53, to dst. */
 static void
-h_open(struct harness *h, uint8_t proto, int family, const char *dst)
+dns_open(struct harness *h, uint8_t proto, int family, const char *dst)
 {
-	struct cls_config cfg = {.config_dir = ".", .apps = apps, .options = "", .log = cls_host_log };
-
-	memset(h, 0, sizeof(*h));
-	h->s.label = h->label;
-	h->s.label_size = sizeof(h->label);
-	assert_int_equal(cls_plugin_dns.enable(&h->ctx, &cfg), 0);
-	h->state = calloc(1, cls_plugin_dns.state_size);
-	h->s.key.proto = proto;
+	h_open(h, proto, CLS_SESSION_BIFLOW, "");
 	h->s.key.family = (uint8_t)family;
 	h->s.key.sport = 40000;
 	h->s.key.dport = 53;
-	h->s.type = CLS_SESSION_BIFLOW;
 	assert_int_equal(inet_pton(family == 6 ? AF_INET6 : AF_INET, dst, h->s.key.dst), 1);
-}
-
-static void
-h_close(struct harness *h)
-{
-	cls_plugin_dns.disable(h->ctx);
-	free(h->state);
-}
-
-static bool
-h_pkt(struct harness *h, uint8_t dir, const uint8_t *p, size_t n)
-{
-	uint8_t *q = dup_exact(p, n);
-	struct cls_packet pk = {.payload = q, .payload_len = (uint32_t)n, .index = h->index++,
-		.dir = dir, .l4proto = h->s.key.proto};
-
-	cls_plugin_dns.packet(h->ctx, NULL, h->state, &h->s, &pk);
-	free(q);
-	return cls_plugin_dns.is_session_classifiable(h->ctx, h->state, &h->s);
-}
-
-static void
-h_result(struct harness *h, struct cls_result *r)
-{
-	cls_plugin_dns.classify_session(h->ctx, h->state, &h->s, r);
 }
 
 static void
@@ -347,7 +308,7 @@ test_plugin(void **unused)
 	uint8_t tcp[2 + sizeof(query)];
 
 	(void)unused;
-	h_open(&h, IPPROTO_UDP, 4, "192.0.2.53");
+	dns_open(&h, IPPROTO_UDP, 4, "192.0.2.53");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, query, sizeof(query)));
 	h_result(&h, &r);
 	assert_int_equal(r.app_id, cls_apps_id(apps, "DNS"));
@@ -357,14 +318,14 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* the response side alone (a flow session), cut by the snap length: 90 */
-	h_open(&h, IPPROTO_UDP, 4, "192.0.2.10");
+	dns_open(&h, IPPROTO_UDP, 4, "192.0.2.10");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, response, sizeof(response) - 3));
 	h_result(&h, &r);
 	assert_int_equal(r.app_id, cls_apps_id(apps, "DNS"));
 	assert_int_equal(r.confidence, 90);
 	h_close(&h);
 
-	h_open(&h, IPPROTO_UDP, 4, "224.0.0.251");
+	dns_open(&h, IPPROTO_UDP, 4, "224.0.0.251");
 	h.s.key.sport = h.s.key.dport = 5353;
 	assert_true(h_pkt(&h, CLS_DIR_FWD, mdns_announce, sizeof(mdns_announce)));
 	h_result(&h, &r);
@@ -372,7 +333,7 @@ test_plugin(void **unused)
 	assert_string_equal(r.label, "printer._ipp._tcp.local");
 	h_close(&h);
 
-	h_open(&h, IPPROTO_UDP, 6, "ff02::1:3");
+	dns_open(&h, IPPROTO_UDP, 6, "ff02::1:3");
 	h.s.key.dport = 5355;
 	assert_true(h_pkt(&h, CLS_DIR_FWD, query, sizeof(query)));
 	h_result(&h, &r);
@@ -383,7 +344,7 @@ test_plugin(void **unused)
 	tcp[0] = 0;
 	tcp[1] = sizeof(query);
 	memcpy(tcp + 2, query, sizeof(query));
-	h_open(&h, IPPROTO_TCP, 4, "192.0.2.53");
+	dns_open(&h, IPPROTO_TCP, 4, "192.0.2.53");
 	assert_false(h_pkt(&h, CLS_DIR_FWD, NULL, 0));
 	assert_false(h_pkt(&h, CLS_DIR_FWD, tcp, 2));
 	assert_true(h_pkt(&h, CLS_DIR_FWD, tcp + 2, sizeof(query)));
@@ -393,14 +354,14 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* TCP in one segment */
-	h_open(&h, IPPROTO_TCP, 4, "192.0.2.53");
+	dns_open(&h, IPPROTO_TCP, 4, "192.0.2.53");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, tcp, sizeof(tcp)));
 	h_result(&h, &r);
 	assert_int_equal(r.confidence, 100);
 	h_close(&h);
 
 	/* not DNS: decided on the first payload */
-	h_open(&h, IPPROTO_UDP, 4, "192.0.2.53");
+	dns_open(&h, IPPROTO_UDP, 4, "192.0.2.53");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, (const uint8_t *)not_dns, sizeof(not_dns) - 1));
 	h_result(&h, &r);
 	assert_int_equal(r.app_id, 0);
@@ -408,7 +369,7 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* SCTP / host sessions: not ours */
-	h_open(&h, 132, 4, "192.0.2.53");
+	dns_open(&h, 132, 4, "192.0.2.53");
 	assert_true(cls_plugin_dns.is_session_classifiable(h.ctx, h.state, &h.s));
 	h_close(&h);
 
@@ -426,7 +387,7 @@ test_plugin(void **unused)
 	big[o++] = 0;
 	memcpy(big + o, "\x00\x01\x00\x01", 4);
 	o += 4;
-	h_open(&h, IPPROTO_UDP, 4, "192.0.2.53");
+	dns_open(&h, IPPROTO_UDP, 4, "192.0.2.53");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, big, o));
 	h_result(&h, &r);
 	assert_int_equal(strlen(r.label), CLS_LABEL_MAX - 1);

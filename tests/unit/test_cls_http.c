@@ -13,14 +13,16 @@
 
 #include <cmocka.h>
 
-#define CLS_TESTLIB_APPS
-#include "cls_engine.h"
-#include "cls_testlib.h"
 #include <netinet/in.h>
 
 #include "cls_apps.h"
 #include "cls_dissect.h"
 #include "cls_plugin.h"
+
+#define CLS_TESTLIB_APPS
+#define CLS_TESTLIB_PLUGIN cls_plugin_http
+#define CLS_TESTLIB_REASM_WCTX
+#include "cls_testlib.h"
 
 static const char req[] = "GET /index.html?q=1 HTTP/1.1\r\n"
 			  "User-Agent: curl/7.88.1\r\n"
@@ -31,7 +33,6 @@ static const char req[] = "GET /index.html?q=1 HTTP/1.1\r\n"
 /* ------------------------------------------------------------------ helpers */
 
 static struct cls_apps *apps;
-
 
 
 /* Parse a request from a heap copy of exactly n bytes; host copied out as text. */
@@ -169,59 +170,6 @@ test_not_http(void **unused)
 
 /* ------------------------------------------------------------------ plugin */
 
-struct harness {
-	void *ctx, *wctx, *state;
-	struct cls_session s;
-	uint32_t index;
-	char label[CLS_LABEL_MAX]; /* the engine's shared label slot */
-};
-
-static void
-h_open(struct harness *h, uint8_t proto, const char *options)
-{
-	struct cls_config cfg = {.config_dir = ".", .apps = apps, .options = options,
-		.log = cls_host_log};
-
-	memset(h, 0, sizeof(*h));
-	h->s.label = h->label;
-	h->s.label_size = sizeof(h->label);
-	assert_int_equal(cls_plugin_http.enable(&h->ctx, &cfg), 0);
-	h->wctx = cls_plugin_http.worker_init(h->ctx);
-	assert_non_null(h->wctx);
-	h->state = calloc(1, cls_plugin_http.state_size);
-	h->s.key.proto = proto;
-	h->s.key.family = 4;
-	h->s.type = CLS_SESSION_BIFLOW;
-}
-
-static void
-h_close(struct harness *h)
-{
-	cls_plugin_http.session_free(h->ctx, h->wctx, h->state);
-	assert_int_equal(cls_reasm_pool_in_use(h->wctx), 0);
-	cls_plugin_http.worker_free(h->ctx, h->wctx);
-	cls_plugin_http.disable(h->ctx);
-	free(h->state);
-}
-
-static bool
-h_pkt(struct harness *h, uint8_t dir, const void *p, size_t n)
-{
-	uint8_t *q = dup_exact(p, n);
-	struct cls_packet pk = {.payload = q, .payload_len = (uint32_t)n, .ts_ns = 1000 + h->index,
-		.index = h->index++, .dir = dir, .l4proto = h->s.key.proto};
-
-	cls_plugin_http.packet(h->ctx, h->wctx, h->state, &h->s, &pk);
-	free(q);
-	return cls_plugin_http.is_session_classifiable(h->ctx, h->state, &h->s);
-}
-
-static void
-h_result(struct harness *h, struct cls_result *r)
-{
-	cls_plugin_http.classify_session(h->ctx, h->state, &h->s, r);
-}
-
 static void
 test_plugin(void **unused)
 {
@@ -232,7 +180,7 @@ test_plugin(void **unused)
 
 	(void)unused;
 	assert_true(http && proxy);
-	h_open(&h, IPPROTO_TCP, "");
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_BIFLOW, "");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, req, sizeof(req) - 1));
 	h_result(&h, &r);
 	assert_int_equal(r.app_id, http);
@@ -242,7 +190,7 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* the head over three segments, one retransmitted: the pool buffer carries it */
-	h_open(&h, IPPROTO_TCP, "reasm_bufs=1");
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_BIFLOW, "reasm_bufs=1");
 	assert_false(h_pkt(&h, CLS_DIR_FWD, req, 10));
 	assert_int_equal(cls_reasm_pool_in_use(h.wctx), 1);
 	assert_false(h_pkt(&h, CLS_DIR_FWD, req, 10));
@@ -255,7 +203,7 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* CONNECT → HTTP-Proxy */
-	h_open(&h, IPPROTO_TCP, "");
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_BIFLOW, "");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, "CONNECT Example.org:443 HTTP/1.1\r\n\r\n", 36));
 	h_result(&h, &r);
 	assert_int_equal(r.app_id, proxy);
@@ -265,7 +213,7 @@ test_plugin(void **unused)
 	/* a URL longer than the buffer: HTTP by its prefix, no label */
 	memcpy(longreq, "GET /", 5);
 	memset(longreq + 5, 'a', sizeof(longreq) - 5);
-	h_open(&h, IPPROTO_TCP, "");
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_BIFLOW, "");
 	assert_false(h_pkt(&h, CLS_DIR_FWD, longreq, 1400));
 	assert_true(h_pkt(&h, CLS_DIR_FWD, longreq + 1400, 1400));
 	h_result(&h, &r);
@@ -275,7 +223,7 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* response only (a flow session of the server's side) */
-	h_open(&h, IPPROTO_TCP, "");
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_BIFLOW, "");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, "HTTP/1.1 200 OK\r\nServer: x\r\n\r\n", 30));
 	h_result(&h, &r);
 	assert_int_equal(r.app_id, http);
@@ -283,7 +231,7 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* a request still incomplete at session end says HTTP, weakly */
-	h_open(&h, IPPROTO_TCP, "");
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_BIFLOW, "");
 	assert_false(h_pkt(&h, CLS_DIR_FWD, "GET /x HTTP/1.1\r\nAccept: *", 26));
 	h_result(&h, &r);
 	assert_int_equal(r.app_id, http);
@@ -291,7 +239,7 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* TLS: not HTTP, decided on the first payload */
-	h_open(&h, IPPROTO_TCP, "");
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_BIFLOW, "");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11));
 	h_result(&h, &r);
 	assert_int_equal(r.app_id, 0);
@@ -299,12 +247,12 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* a server that speaks first (SMTP banner): gives up */
-	h_open(&h, IPPROTO_TCP, "");
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_BIFLOW, "");
 	assert_true(h_pkt(&h, CLS_DIR_BWD, "220 mail.example ESMTP\r\n", 24));
 	h_close(&h);
 
 	/* UDP (SSDP's M-SEARCH is someone else's) */
-	h_open(&h, IPPROTO_UDP, "");
+	h_open(&h, IPPROTO_UDP, CLS_SESSION_BIFLOW, "");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, "M-SEARCH * HTTP/1.1\r\n\r\n", 23));
 	h_result(&h, &r);
 	assert_int_equal(r.app_id, 0);

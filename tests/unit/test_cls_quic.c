@@ -15,15 +15,16 @@
 
 #include <cmocka.h>
 
-#define CLS_TESTLIB_APPS
-#include "cls_engine.h"
-#include "cls_testlib.h"
 #include <netinet/in.h>
 #include <openssl/evp.h>
 
 #include "cls_apps.h"
 #include "cls_dissect.h"
 #include "cls_plugin.h"
+
+#define CLS_TESTLIB_APPS
+#define CLS_TESTLIB_PLUGIN cls_plugin_quic
+#include "cls_testlib.h"
 
 static const uint8_t rfc_dcid[8] = {0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08};
 
@@ -680,52 +681,6 @@ test_two_initials_shuffled(void **unused)
 
 /* ------------------------------------------------------------------ plugin */
 
-struct harness {
-	void *ctx, *wctx, *state;
-	struct cls_session s;
-	uint32_t index;
-	char label[CLS_LABEL_MAX]; /* the engine's shared label slot */
-};
-
-static void
-h_open(struct harness *h, uint8_t proto, const char *options)
-{
-	struct cls_config cfg = {.config_dir = ".", .apps = apps, .options = options,
-		.log = cls_host_log};
-
-	memset(h, 0, sizeof(*h));
-	h->s.label = h->label;
-	h->s.label_size = sizeof(h->label);
-	assert_int_equal(cls_plugin_quic.enable(&h->ctx, &cfg), 0);
-	h->wctx = cls_plugin_quic.worker_init(h->ctx);
-	assert_non_null(h->wctx);
-	h->state = calloc(1, cls_plugin_quic.state_size);
-	h->s.key.proto = proto;
-	h->s.key.family = 4;
-	h->s.type = CLS_SESSION_BIFLOW;
-}
-
-static void
-h_close(struct harness *h)
-{
-	cls_plugin_quic.session_free(h->ctx, h->wctx, h->state);
-	cls_plugin_quic.worker_free(h->ctx, h->wctx);
-	cls_plugin_quic.disable(h->ctx);
-	free(h->state);
-}
-
-static bool
-h_pkt(struct harness *h, uint8_t dir, const uint8_t *p, size_t n)
-{
-	uint8_t *q = dup_exact(p, n);
-	struct cls_packet pk = {.payload = q, .payload_len = (uint32_t)n, .ts_ns = 1000 + h->index,
-		.index = h->index++, .dir = dir, .l4proto = h->s.key.proto};
-
-	cls_plugin_quic.packet(h->ctx, h->wctx, h->state, &h->s, &pk);
-	free(q);
-	return cls_plugin_quic.is_session_classifiable(h->ctx, h->state, &h->s);
-}
-
 static void
 test_plugin(void **unused)
 {
@@ -739,7 +694,7 @@ test_plugin(void **unused)
 
 	(void)unused;
 	/* RFC 9001 A.2: QUIC, ALPN "alpn" is not h3, label example.com */
-	h_open(&h, IPPROTO_UDP, "");
+	h_open(&h, IPPROTO_UDP, CLS_SESSION_BIFLOW, "");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, rfc9001_client_initial,
 		sizeof(rfc9001_client_initial)));
 	cls_plugin_quic.classify_session(h.ctx, h.state, &h.s, &r);
@@ -751,7 +706,7 @@ test_plugin(void **unused)
 
 	/* two Initials (v2) → QUIC/HTTP3 */
 	split_hello(dgram, len, CLS_QUIC_V2, "Video.Example.NET", "h3");
-	h_open(&h, IPPROTO_UDP, "reasm_bufs=2");
+	h_open(&h, IPPROTO_UDP, CLS_SESSION_BIFLOW, "reasm_bufs=2");
 	assert_false(h_pkt(&h, CLS_DIR_FWD, dgram[0], len[0]));
 	assert_false(h_pkt(&h, CLS_DIR_BWD, rfc9001_server_initial,
 		sizeof(rfc9001_server_initial)));
@@ -763,7 +718,7 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* only the server's side: long headers of a known version, never decryptable → 60 */
-	h_open(&h, IPPROTO_UDP, "");
+	h_open(&h, IPPROTO_UDP, CLS_SESSION_BIFLOW, "");
 	for (int i = 0; i < 5; i++)
 		assert_false(h_pkt(&h, CLS_DIR_FWD, rfc9001_server_initial,
 			sizeof(rfc9001_server_initial)));
@@ -777,7 +732,7 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* not QUIC: decided on the first datagram */
-	h_open(&h, IPPROTO_UDP, "");
+	h_open(&h, IPPROTO_UDP, CLS_SESSION_BIFLOW, "");
 	assert_true(h_pkt(&h, CLS_DIR_FWD, dns_query, sizeof(dns_query)));
 	cls_plugin_quic.classify_session(h.ctx, h.state, &h.s, &r);
 	assert_int_equal(r.app_id, 0);
@@ -785,13 +740,13 @@ test_plugin(void **unused)
 	h_close(&h);
 
 	/* TCP: not ours */
-	h_open(&h, IPPROTO_TCP, "");
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_BIFLOW, "");
 	assert_true(cls_plugin_quic.is_session_classifiable(h.ctx, h.state, &h.s));
 	h_close(&h);
 
 	/* only the first of two Initials: QUIC for sure, no SNI, at the packet bound */
 	split_hello(dgram, len, CLS_QUIC_V1, "half.example", "h3");
-	h_open(&h, IPPROTO_UDP, "");
+	h_open(&h, IPPROTO_UDP, CLS_SESSION_BIFLOW, "");
 	assert_false(h_pkt(&h, CLS_DIR_FWD, dgram[0], len[0]));
 	for (int i = 0; i < 4; i++)
 		assert_false(h_pkt(&h, CLS_DIR_BWD, rfc9001_server_initial,

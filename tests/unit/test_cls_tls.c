@@ -13,14 +13,16 @@
 
 #include <cmocka.h>
 
-#define CLS_TESTLIB_APPS
-#include "cls_engine.h"
-#include "cls_testlib.h"
 #include <netinet/in.h>
 
 #include "cls_apps.h"
 #include "cls_dissect.h"
 #include "cls_plugin.h"
+
+#define CLS_TESTLIB_APPS
+#define CLS_TESTLIB_PLUGIN cls_plugin_tls
+#define CLS_TESTLIB_REASM_WCTX
+#include "cls_testlib.h"
 
 /* openssl s_client -servername www.Example.ORG -alpn h2,http/1.1: one record */
 static const uint8_t client_hello_rec[] = {
@@ -182,64 +184,6 @@ frame(uint8_t *out, const uint8_t *m, size_t n, size_t rec_max)
 }
 
 /* ------------------------------------------------------------------ plugin harness */
-
-struct harness {
-	void *ctx, *wctx, *state;
-	struct cls_session s;
-	uint32_t index;
-	char label[CLS_LABEL_MAX]; /* the engine's shared label slot */
-};
-
-static void
-h_open(struct harness *h, uint8_t proto, uint8_t type, const char *options)
-{
-	struct cls_config cfg = {.config_dir = ".", .apps = apps, .options = options,
-		.log = cls_host_log};
-
-	memset(h, 0, sizeof(*h));
-	h->s.label = h->label;
-	h->s.label_size = sizeof(h->label);
-	assert_int_equal(cls_plugin_tls.abi_version, CLS_ABI_VERSION);
-	assert_int_equal(cls_plugin_tls.enable(&h->ctx, &cfg), 0);
-	h->wctx = cls_plugin_tls.worker_init(h->ctx);
-	assert_non_null(h->wctx);
-	h->state = calloc(1, cls_plugin_tls.state_size);
-	assert_non_null(h->state);
-	h->s.key.proto = proto;
-	h->s.key.family = 4;
-	h->s.type = type;
-}
-
-static void
-h_close(struct harness *h)
-{
-	cls_plugin_tls.session_free(h->ctx, h->wctx, h->state);
-	assert_int_equal(cls_reasm_pool_in_use(h->wctx), 0);
-	cls_plugin_tls.worker_free(h->ctx, h->wctx);
-	cls_plugin_tls.disable(h->ctx);
-	free(h->state);
-}
-
-/* Feed one segment (heap copy of exact size); returns is_session_classifiable after it. */
-static bool
-h_pkt(struct harness *h, uint8_t dir, const uint8_t *p, size_t n)
-{
-	uint8_t *q = dup_exact(p, n);
-	struct cls_packet pk = {.payload = q, .payload_len = (uint32_t)n, .wire_len = (uint32_t)n + 54,
-		.ts_ns = 1000000000ull + h->index * 1000u, .index = h->index++, .dir = dir,
-		.l4proto = h->s.key.proto};
-
-	h->s.pkts[dir]++;
-	cls_plugin_tls.packet(h->ctx, h->wctx, h->state, &h->s, &pk);
-	free(q);
-	return cls_plugin_tls.is_session_classifiable(h->ctx, h->state, &h->s);
-}
-
-static void
-h_result(struct harness *h, struct cls_result *r)
-{
-	cls_plugin_tls.classify_session(h->ctx, h->state, &h->s, r);
-}
 
 static uint16_t
 app(const char *name)
