@@ -13,6 +13,7 @@
 
 #include "tidectl.h"
 #include "tidectl_out.h"
+#include "tide_units.h"
 
 extern const struct tc_cmd tc_admin_cmds[];
 
@@ -32,7 +33,8 @@ struct adm {
 	int nperms;
 	uint64_t quota;
 	bool set_quota;
-	long long expires, tail, limit, before;
+	uint64_t expires;
+	long long tail, limit, before;
 };
 
 static const struct option adm_opts[] = {
@@ -85,13 +87,13 @@ adm_opt(void *arg, int opt, const char *v)
 		break;
 	case O_NOPERM: o->set_perms = true; break;
 	case O_QUOTA:
-		if (tc_parse_size(v, &o->quota) < 0)
+		if (tide_parse_size(v, &o->quota) < 0)
 			return tc_usage_error(o->cmd, "--quota '%s': a size like 100G (0 = none)", v);
 		o->set_quota = true;
 		break;
 	case O_NAME: o->name = v; break;
 	case O_EXPIRES:
-		if (tc_parse_duration(v, &o->expires) < 0 || o->expires <= 0)
+		if (tide_parse_duration(v, &o->expires) < 0 || o->expires == 0)
 			return tc_usage_error(o->cmd, "--expires-in '%s': a duration like 30d", v);
 		break;
 	case O_SAVE: o->save = true; break;
@@ -609,7 +611,7 @@ cmd_tokens_create(struct tc_ctx *c, int argc, char **argv)
 	if (!body)
 		return tc_usage_error(o.cmd, "the name must be UTF-8");
 	if (o.expires)
-		json_object_set_new(body, "expires_in", json_integer(o.expires));
+		json_object_set_new(body, "expires_in", json_integer((json_int_t)o.expires));
 	rc = tc_api(c, "POST", "/api/v1/tokens", body, &r);
 	json_decref(body);
 	if (rc)
@@ -848,7 +850,7 @@ cmd_login(struct tc_ctx *c, int argc, char **argv)
 		snprintf(name, sizeof(name), "tidectl@%s", host);
 	body = json_pack("{s:s}", "name", name);
 	if (o.expires)
-		json_object_set_new(body, "expires_in", json_integer(o.expires));
+		json_object_set_new(body, "expires_in", json_integer((json_int_t)o.expires));
 	rc = login_call(c, "POST", "/api/v1/tokens", body, cookie, csrf, &tok, NULL, 0);
 	json_decref(body);
 	login_call(c, "POST", "/api/v1/auth/logout", NULL, cookie, csrf, NULL, NULL, 0);

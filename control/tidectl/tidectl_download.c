@@ -23,6 +23,7 @@
 #include "tidectl.h"
 #include "tidectl_out.h"
 #include "tide_fs.h"
+#include "tide_units.h"
 
 extern const struct tc_cmd tc_download_cmds[];
 
@@ -70,7 +71,7 @@ dl_opt(void *arg, int opt, const char *v)
 			return tc_usage_error(d->cmd, "--retries: 0 to 100");
 		break;
 	case O_RATE:
-		if (tc_parse_size(v, &d->rate) < 0 || d->rate < 1024)
+		if (tide_parse_size(v, &d->rate) < 0 || d->rate < 1024)
 			return tc_usage_error(d->cmd, "--limit-rate '%s': bytes per second, at least 1k", v);
 		break;
 	default: return TC_USAGE;

@@ -16,6 +16,7 @@
 #include "tide_job.h"
 #include "tidectl.h"
 #include "tidectl_out.h"
+#include "tide_units.h"
 
 #define MAX_LINKS 64
 #define MAX_SCRIPT 65536
@@ -96,9 +97,8 @@ struct create {
 	const char *name, *description, *filter, *group, *script, *session_type;
 	const char *links[MAX_LINKS];
 	int nlinks;
-	uint64_t max_size;
-	long long max_duration, script_timeout, snaplen, lookback, max_packets, shard_time;
-	uint64_t shard_size;
+	uint64_t max_size, max_duration, script_timeout, lookback, shard_size, shard_time;
+	long long snaplen, max_packets;
 	bool anonymise, classify, check_only, no_check, wait;
 	const char *wait_state;
 };
@@ -147,22 +147,22 @@ create_opt(void *arg, int opt, const char *v)
 		break;
 	case 'f': case O_FILTER: o->filter = v; break;
 	case 's': case O_MAXSIZE:
-		if (tc_parse_size(v, &o->max_size) < 0)
+		if (tide_parse_size(v, &o->max_size) < 0)
 			return tc_usage_error(o->cmd, "--max-size '%s': a size like 512M, 10G", v);
 		break;
 	case 't': case O_MAXDUR:
-		if (tc_parse_duration(v, &o->max_duration) < 0 || o->max_duration <= 0)
+		if (tide_parse_duration(v, &o->max_duration) < 0 || o->max_duration == 0)
 			return tc_usage_error(o->cmd, "--max-duration '%s': a duration like 90s, 1h30m, 1d", v);
 		break;
 	case O_SNAPLEN: { /* bounds: the job contract's, checked with the whole job below */
 		uint64_t s;
-		if (tc_parse_size(v, &s) < 0 || s > INT32_MAX)
+		if (tide_parse_size(v, &s) < 0 || s > INT32_MAX)
 			return tc_usage_error(o->cmd, "--snaplen '%s': a number of bytes", v);
 		o->snaplen = (long long)s;
 		break;
 	}
 	case O_LOOKBACK:
-		if (tc_parse_duration(v, &o->lookback) < 0)
+		if (tide_parse_duration(v, &o->lookback) < 0)
 			return tc_usage_error(o->cmd, "--lookback '%s': a duration like 30s, 5m", v);
 		break;
 	case O_MAXPKTS: {
@@ -174,11 +174,11 @@ create_opt(void *arg, int opt, const char *v)
 		break;
 	}
 	case O_SHARDSIZE:
-		if (tc_parse_size(v, &o->shard_size) < 0)
+		if (tide_parse_size(v, &o->shard_size) < 0)
 			return tc_usage_error(o->cmd, "--shard-size '%s': a size like 64M, 1G", v);
 		break;
 	case O_SHARDTIME:
-		if (tc_parse_duration(v, &o->shard_time) < 0)
+		if (tide_parse_duration(v, &o->shard_time) < 0)
 			return tc_usage_error(o->cmd, "--shard-time '%s': a duration like 30s, 5m", v);
 		break;
 	case O_ANON: o->anonymise = true; break;
@@ -192,7 +192,7 @@ create_opt(void *arg, int opt, const char *v)
 	case 'g': case O_GROUP: o->group = v; break;
 	case O_SCRIPT: o->script = v; break;
 	case O_SCRIPT_TO:
-		if (tc_parse_duration(v, &o->script_timeout) < 0 || o->script_timeout <= 0)
+		if (tide_parse_duration(v, &o->script_timeout) < 0 || o->script_timeout == 0)
 			return tc_usage_error(o->cmd, "--script-timeout '%s': a duration (1s-1h)", v);
 		break;
 	case O_CHECK: o->check_only = true; break;
@@ -303,13 +303,13 @@ cmd_create(struct tc_ctx *c, int argc, char **argv)
 	if (o.snaplen >= 0)
 		json_object_set_new(body, "snaplen", json_integer(o.snaplen));
 	if (o.lookback)
-		json_object_set_new(body, "lookback_s", json_integer(o.lookback));
+		json_object_set_new(body, "lookback_s", json_integer((json_int_t)o.lookback));
 	if (o.max_packets)
 		json_object_set_new(body, "max_packets", json_integer(o.max_packets));
 	if (o.shard_size)
 		json_object_set_new(body, "shard_size", json_integer((json_int_t)o.shard_size));
 	if (o.shard_time)
-		json_object_set_new(body, "shard_time", json_integer(o.shard_time));
+		json_object_set_new(body, "shard_time", json_integer((json_int_t)o.shard_time));
 	if (o.anonymise)
 		json_object_set_new(body, "anonymise", json_true());
 	if (o.classify)
@@ -319,7 +319,7 @@ cmd_create(struct tc_ctx *c, int argc, char **argv)
 	if (o.group)
 		json_object_set_new(body, "group", json_string(o.group));
 	if (o.script_timeout)
-		json_object_set_new(body, "script_timeout", json_integer(o.script_timeout));
+		json_object_set_new(body, "script_timeout", json_integer((json_int_t)o.script_timeout));
 	if (o.script) {
 		json_t *s = NULL;
 		if ((rc = read_script(o.script, &s))) {
@@ -776,10 +776,13 @@ wait_opt(void *arg, int opt, const char *v)
 				"done, failed or cancelled");
 		o->state = v;
 		break;
-	case O_WTIMEOUT:
-		if (tc_parse_duration(v, &o->timeout) < 0 || o->timeout <= 0)
+	case O_WTIMEOUT: {
+		uint64_t t;
+		if (tide_parse_duration(v, &t) < 0 || t == 0 || t > INT32_MAX)
 			return tc_usage_error(o->cmd, "--for '%s': a duration like 90s, 10m", v);
+		o->timeout = (long long)t;
 		break;
+	}
 	case O_INTERVAL:
 		o->interval = atof(v);
 		if (o->interval < 0.1 || o->interval > 60)

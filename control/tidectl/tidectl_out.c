@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "tidectl_out.h"
-#include "tide_units.h"
 
 struct tc_table {
 	size_t ncols, nrows, cap;
@@ -212,23 +211,6 @@ tc_fmt_time(const char *iso, char *buf, size_t len)
 		return;
 	}
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-/* The grammar is tide_units.h's, the one every tide program uses. */
-int
-tc_parse_size(const char *s, uint64_t *out)
-{
-	return tide_parse_size(s, out);
-}
-
-int
-tc_parse_duration(const char *s, long long *out)
-{
-	uint64_t v;
-	if (tide_parse_duration(s, &v) < 0)
-		return -1;
-	*out = (long long)v;
-	return 0;
 }
 
 double

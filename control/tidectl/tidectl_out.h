@@ -37,10 +37,6 @@ void tc_fmt_time(const char *iso, char *buf, size_t len);
 /* ISO-8601 UTC ("2026-11-22T10:46:30.541Z") to a time_t; -1 if not one. */
 time_t tc_parse_iso(const char *iso);
 
-/* "10G", "512M", "1.5GiB", "1048576" (binary units: k=1024). 0 or -1. */
-int tc_parse_size(const char *s, uint64_t *out);
-/* "90", "90s", "15m", "1h30m", "1d", "1w". 0 or -1. */
-int tc_parse_duration(const char *s, long long *out);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal (at most 10 times a second). */
 struct tc_progress {
