@@ -17,6 +17,7 @@
 #include "dp_options.h"
 #include "tide_layout.h"
 #include "tide_units.h"
+#include "tide_member.h"
 
 
 /* How an option's value is read. */
@@ -178,21 +179,6 @@ parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-static void
-store_uint(struct dp_options *o, const struct opt *d, uint64_t v)
-{
-	char *p = (char *)o + d->off;
-	if (d->size == sizeof(uint16_t)) {
-		uint16_t u = (uint16_t)v;
-		memcpy(p, &u, sizeof(u));
-	} else if (d->size == sizeof(uint32_t)) {
-		uint32_t u = (uint32_t)v;
-		memcpy(p, &u, sizeof(u));
-	} else {
-		memcpy(p, &v, sizeof(v));
-	}
-}
-
 /* One option's value into its member: 0, -1 for a bad value, -2 after an error printed. */
 static int
 set_option(struct dp_options *o, const struct opt *d, const char *v, const char *prog)
@@ -212,17 +198,17 @@ set_option(struct dp_options *o, const struct opt *d, const char *v, const char 
 		if (parse_u64(v, &n) || n < d->min || n > d->max ||
 			(d->kind == K_POW2 && (n & (n - 1))))
 			return -1;
-		store_uint(o, d, n);
+		tide_member_set(o, d->off, d->size, n);
 		return 0;
 	case K_SIZE:
 		if (tide_parse_size(v, &n) || n < d->min)
 			return -1;
-		store_uint(o, d, n);
+		tide_member_set(o, d->off, d->size, n);
 		return 0;
 	case K_DURATION:
 		if (tide_parse_duration(v, &n))
 			return -1;
-		store_uint(o, d, n);
+		tide_member_set(o, d->off, d->size, n);
 		return 0;
 	case K_CHOICE:
 		for (unsigned int i = 0; d->choices[i]; i++)
@@ -230,7 +216,7 @@ set_option(struct dp_options *o, const struct opt *d, const char *v, const char 
 				if (d->size == sizeof(bool))
 					*(bool *)field = i != 0;
 				else
-					store_uint(o, d, i);
+					tide_member_set(o, d->off, d->size, i);
 				return 0;
 			}
 		return -1;

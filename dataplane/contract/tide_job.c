@@ -8,6 +8,7 @@
 
 #include "tide_job.h"
 #include "tide_units.h"
+#include "tide_member.h"
 
 /* K_SIZE and K_DURATION are integers (bytes, seconds) that may also be given as strings in the
  * grammar of tide_units.h ("10G", "1h30m"): the console and the Python client pass a user's
@@ -92,32 +93,6 @@ fail(struct tide_job_error *err, const char *code, const char *field, const char
 	return -EINVAL;
 }
 
-static void
-set_int(struct tide_job *job, const struct field *f, int64_t v)
-{
-	char *p = (char *)job + f->off;
-	if (f->size == sizeof(uint32_t)) {
-		uint32_t u = (uint32_t)v;
-		memcpy(p, &u, sizeof(u));
-	} else {
-		memcpy(p, &v, sizeof(v));
-	}
-}
-
-static int64_t
-get_int(const struct tide_job *job, const struct field *f)
-{
-	const char *p = (const char *)job + f->off;
-	if (f->size == sizeof(uint32_t)) {
-		uint32_t u;
-		memcpy(&u, p, sizeof(u));
-		return u;
-	}
-	int64_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 /* One member, present in the object: checked and stored. */
 static int
 read_field(const struct field *f, json_t *v, struct tide_job *job, struct tide_job_error *err)
@@ -174,7 +149,7 @@ read_field(const struct field *f, json_t *v, struct tide_job *job, struct tide_j
 				: "must be an integer (seconds) or a duration string such as \"1h\"");
 		}
 		if ((n == 0 && f->zero) || (n >= f->min && n <= f->max)) {
-			set_int(job, f, n);
+			tide_member_set(job, f->off, f->size, (uint64_t)n);
 			return 0;
 		}
 		if (f->zero)
@@ -224,7 +199,9 @@ tide_job_to_json(const struct tide_job *job)
 		case K_SESSION: v = json_string(tide_session_type_name(job->session_type)); break;
 		case K_INT:
 		case K_SIZE:
-		case K_DURATION: v = json_integer(get_int(job, f)); break;
+		case K_DURATION:
+			v = json_integer((json_int_t)tide_member_get(job, f->off, f->size));
+			break;
 		}
 		if (json_object_set_new(o, f->name, v)) {
 			json_decref(o);
