@@ -71,7 +71,7 @@ _tidectl() {
 	fi
 	if [ "$cmd" = tune ] && [ -n "$sub" ]; then
 		compopt -o nospace 2>/dev/null
-		COMPREPLY=($(compgen -W "workers= rx_queues= rx_desc= tx_desc= burst= mempool_size= writer_cores= numa_node= hugepages=" -- "$cur"))
+		COMPREPLY=($(compgen -W "workers= rx_queues= rx_desc= tx_desc= burst= mempool_size= writer_cores= numa_node= hugepages= lookback_mib= busy_poll=" -- "$cur"))
 	fi
 }
 complete -F _tidectl tidectl

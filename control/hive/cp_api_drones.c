@@ -5,12 +5,12 @@
  * rotating its token and tuning it need drones.admin. A drone token (tided_…) is shown once and
  * stored as its SHA-256, like application tokens.
  *
- * Tuning is validated against what the drone reported of its host at its last hello — cores,
- * NUMA nodes, hugepages and each link's RX queue limit — so a value the drone cannot honour is
- * refused here with the limit in the message (422 invalid_tuning), never discovered at the next
- * capture. Accepted tuning is stored, sent to the drone if it is online (it persists it and
- * applies it at the next capture on each link: every capture is a new DPDK process), and
- * audited.
+ * Tuning is validated against the tuning keys of the contract (tide_tuning.h: kinds and bounds,
+ * 400) and against what the drone reported of its host at its last hello — cores, NUMA nodes,
+ * hugepages and each link's RX queue limit — so a value the drone cannot honour is refused here
+ * with the limit in the message (422 invalid_tuning), never discovered at the next capture.
+ * Accepted tuning is stored, sent to the drone if it is online (it persists it and applies it
+ * at the next capture on each link: every capture is a new DPDK process), and audited.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +38,7 @@
 #include "tide_log.h"
 #include "cp_options.h"
 #include "cp_routes.h"
+#include "tide_tuning.h"
 
 static const char sql_drones[] =
 	"SELECT id, name, builtin, created_at, last_seen_at, version, hostname, address, host,"
@@ -377,6 +378,8 @@ delete_drone(struct cp_req *r)
 /* ---- tuning ----------------------------------------------------------------------------------- */
 
 /* What the drone's host allows, from its last hello; NULL when it never said. */
+/* The drone host's limits as it last reported them (NULL before it ever connected), with the
+ * bounds of the keys no host changes (tide_tuning.h) under the names clients read. */
 static json_t *
 limits_of(json_t *d)
 {
@@ -392,12 +395,14 @@ limits_of(json_t *d)
 			maxq = q;
 	}
 	json_t *numa = json_object_get(host, "numa_nodes");
+	const struct tide_tuning_key *desc = tide_tuning_find("rx_desc");
 	return json_pack("{s:O, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "cores",
 		json_object_get(host, "cores"), "numa_nodes", numa ? json_integer_value(numa) :
 		(json_int_t)1, "max_rx_queues", maxq ? maxq : 1, "hugepages_total",
 		json_integer_value(json_object_get(host, "hugepages_total")), "max_burst",
-		(json_int_t)32, "min_desc", (json_int_t)64, "max_desc", (json_int_t)4096,
-		"max_mempool_size", (json_int_t)4194303);
+		(json_int_t)tide_tuning_find("burst")->max, "min_desc", (json_int_t)desc->min,
+		"max_desc", (json_int_t)desc->max, "max_mempool_size",
+		(json_int_t)tide_tuning_find("mempool_size")->max);
 }
 
 static int
@@ -419,29 +424,74 @@ get_tuning(struct cp_req *r)
 	return d ? tuning_reply(r, d, 200) : r->status;
 }
 
-static bool
-pow2(int64_t v)
+/* The body against the tuning keys (tide_tuning.h): every member a key, of its kind and within
+ * its bounds, refused in cp_check_body's words (400). A descriptor count that is no power of
+ * two is left to host_refusal, which answers it as the ports' limit it is (422). 0, or -1
+ * after answering. */
+static int
+check_tuning_body(struct cp_req *r)
 {
-	return v > 0 && (v & (v - 1)) == 0;
+	if (!json_is_object(r->body))
+		return cp_fail(r, 400, "invalid_body", "the request body must be a JSON object"), -1;
+	const char *key;
+	json_t *v;
+	json_object_foreach(r->body, key, v)
+		if (!tide_tuning_find(key))
+			return cp_fail(r, 400, "unknown_field", "unknown field '%.64s'", key), -1;
+	for (size_t i = 0; i < tide_tuning_count; i++) {
+		const struct tide_tuning_key *k = &tide_tuning_keys[i];
+		char why[96];
+		v = json_object_get(r->body, k->name);
+		if (v && tide_tuning_check(k, v, why, sizeof(why)) == -EINVAL)
+			return cp_fail(r, 400, "invalid_field", "'%s' %s", k->name, why), -1;
+	}
+	return 0;
+}
+
+/* Why the drone's host cannot run the tuning t (body: the keys just asked for), "" when it
+ * can; absent keys count with the drone's defaults. */
+static void
+host_refusal(json_t *t, json_t *body, json_t *limits, char *why, size_t size)
+{
+#define LIM(k) json_integer_value(json_object_get(limits, k))
+	int64_t cores = LIM("cores"), workers = tide_tuning_int(t, "workers");
+	int64_t writers = tide_tuning_int(t, "writer_cores"), node = tide_tuning_int(t, "numa_node");
+	int64_t queues = tide_tuning_int(t, "rx_queues");
+	why[0] = '\0';
+	if (workers + 1 > cores && cores > 1) {
+		snprintf(why, size, "workers: %lld needs %lld cores with the main one; the drone "
+			"has %lld", (long long)workers, (long long)workers + 1, (long long)cores);
+		return;
+	}
+	if (json_object_get(t, "rx_queues") && queues > LIM("max_rx_queues")) {
+		snprintf(why, size, "rx_queues: %lld is more than the drone's links allow (%lld)",
+			(long long)queues, (long long)LIM("max_rx_queues"));
+		return;
+	}
+	for (size_t i = 0; i < tide_tuning_count; i++) {
+		const struct tide_tuning_key *k = &tide_tuning_keys[i];
+		json_t *v = json_object_get(t, k->name);
+		if (k->kind == TIDE_TUNING_POW2 && v && tide_tuning_check(k, v, NULL, 0) == -EDOM) {
+			snprintf(why, size, "%s: %lld is not a power of two", k->name,
+				(long long)json_integer_value(v));
+			return;
+		}
+	}
+	if (workers + writers > cores)
+		snprintf(why, size, "writer_cores: %lld with %lld workers is more than the drone's "
+			"%lld cores", (long long)writers, (long long)workers, (long long)cores);
+	else if (node >= LIM("numa_nodes"))
+		snprintf(why, size, "numa_node: %lld, but the drone has %lld NUMA node(s)",
+			(long long)node, (long long)LIM("numa_nodes"));
+	else if (json_is_true(json_object_get(body, "hugepages")) && LIM("hugepages_total") == 0)
+		snprintf(why, size, "hugepages: the drone has no hugepages reserved");
+#undef LIM
 }
 
 static int
 put_tuning(struct cp_req *r)
 {
-	static const struct cp_field fields[] = {
-		{ "workers", CP_FIELD_INT, false, 1, 128 },
-		{ "rx_queues", CP_FIELD_INT, false, 1, 128 },
-		{ "rx_desc", CP_FIELD_INT, false, 64, 4096 },
-		{ "tx_desc", CP_FIELD_INT, false, 64, 4096 },
-		{ "burst", CP_FIELD_INT, false, 1, 32 },
-		{ "mempool_size", CP_FIELD_INT, false, 1023, 4194303 },
-		{ "writer_cores", CP_FIELD_INT, false, 0, 128 },
-		{ "numa_node", CP_FIELD_INT, false, -1, 64 },
-		{ "hugepages", CP_FIELD_BOOL, false, 0, 0 },
-		{ "lookback_mib", CP_FIELD_INT, false, 0, 65536 },
-		{ "busy_poll", CP_FIELD_BOOL, false, 0, 0 },
-	};
-	if (cp_check_body(r, fields, sizeof(fields) / sizeof(fields[0])))
+	if (check_tuning_body(r))
 		return r->status;
 	int64_t id;
 	json_t *d = load_drone(r, &id);
@@ -455,34 +505,8 @@ put_tuning(struct cp_req *r)
 	}
 	json_t *t = json_deep_copy(json_object_get(d, "tuning"));
 	json_object_update(t, r->body);
-#define LIM(k) json_integer_value(json_object_get(limits, k))
-#define VAL(k, def) (json_object_get(t, k) ? json_integer_value(json_object_get(t, k)) : (def))
-	int64_t cores = LIM("cores"), workers = VAL("workers", 1);
-	char why[256] = "";
-	if (workers + 1 > cores && cores > 1)
-		snprintf(why, sizeof(why), "workers: %lld needs %lld cores with the main one; the "
-			"drone has %lld", (long long)workers, (long long)workers + 1, (long long)cores);
-	else if (VAL("rx_queues", 1) > LIM("max_rx_queues"))
-		snprintf(why, sizeof(why), "rx_queues: %lld is more than the drone's links allow "
-			"(%lld)", (long long)VAL("rx_queues", 1), (long long)LIM("max_rx_queues"));
-	else if (json_object_get(t, "rx_desc") && !pow2(VAL("rx_desc", 1024)))
-		snprintf(why, sizeof(why), "rx_desc: %lld is not a power of two",
-			(long long)VAL("rx_desc", 1024));
-	else if (json_object_get(t, "tx_desc") && !pow2(VAL("tx_desc", 1024)))
-		snprintf(why, sizeof(why), "tx_desc: %lld is not a power of two",
-			(long long)VAL("tx_desc", 1024));
-	else if (workers + VAL("writer_cores", 0) > cores)
-		snprintf(why, sizeof(why), "writer_cores: %lld with %lld workers is more than the "
-			"drone's %lld cores", (long long)VAL("writer_cores", 0), (long long)workers,
-			(long long)cores);
-	else if (VAL("numa_node", -1) >= LIM("numa_nodes"))
-		snprintf(why, sizeof(why), "numa_node: %lld, but the drone has %lld NUMA node(s)",
-			(long long)VAL("numa_node", -1), (long long)LIM("numa_nodes"));
-	else if (json_is_true(json_object_get(r->body, "hugepages")) &&
-		LIM("hugepages_total") == 0)
-		snprintf(why, sizeof(why), "hugepages: the drone has no hugepages reserved");
-#undef LIM
-#undef VAL
+	char why[256];
+	host_refusal(t, r->body, limits, why, sizeof(why));
 	json_decref(limits);
 	if (why[0]) {
 		json_decref(t);

@@ -1,6 +1,6 @@
 /* cp_api_system.c — health, the catalogues (permissions; counters, drop reasons with their
- * hints, stop reasons and states from the job contract's registry), the audit log and the log
- * download.
+ * hints, stop reasons and states from the job contract's registry; the drones' tuning keys),
+ * the audit log and the log download.
  *
  * GET /health is one of the two routes needing no credentials (login is the other): it answers
  * ok and the version, and touches the database so a broken disk shows. The audit log is read
@@ -20,6 +20,7 @@
 #include "tide_log.h"
 #include "cp_routes.h"
 #include "tide_counters.h"
+#include "tide_tuning.h"
 
 #ifndef TIDE_VERSION
 #define TIDE_VERSION "unknown"
@@ -149,10 +150,20 @@ get_meta_counters(struct cp_req *r)
 	return m ? cp_reply(r, 200, m) : cp_fail_errno(r, -ENOMEM, "describing the counters");
 }
 
+/* The drone's tuning keys (dataplane/contract/tide_tuning.h) with their kinds, bounds, defaults
+ * and help: the console builds its tuning form from here. */
+static int
+get_meta_tuning(struct cp_req *r)
+{
+	json_t *m = tide_tuning_to_json();
+	return m ? cp_reply(r, 200, m) : cp_fail_errno(r, -ENOMEM, "describing the tuning");
+}
+
 CP_ROUTE_TABLE(cp_api_system_routes,
 	{ "GET", "/api/v1/health", CP_PERM_PUBLIC, get_health },
 	{ "GET", "/api/v1/permissions", CP_PERM_AUTHENTICATED, get_permissions },
 	{ "GET", "/api/v1/meta/counters", CP_PERM_AUTHENTICATED, get_meta_counters },
+	{ "GET", "/api/v1/meta/tuning", CP_PERM_AUTHENTICATED, get_meta_tuning },
 	{ "GET", "/api/v1/audit", CP_PERM_AUDIT_READ, get_audit },
 	{ "GET", "/api/v1/logs", CP_PERM_LOGS_READ, get_logs },
 );

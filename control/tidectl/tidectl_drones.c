@@ -2,39 +2,49 @@
  * `tidectl tune DRONE [KEY=VALUE...]`.
  *
  * Built against the drone contract (GET/POST/DELETE /api/v1/drones, /drones/{id}/token,
- * GET/PUT /drones/{id}/tuning, GET /links with counters). Tuning values are checked for their
- * type here and for their range by the server, which knows the drone host's cores, NUMA nodes
- * and port queue limits (422 invalid_tuning, exit 7); the drone applies them at the next capture
- * start. A control plane without the drone routes answers 404: said plainly, exit 4. */
+ * GET/PUT /drones/{id}/tuning, GET /links with counters). The tuning keys, their kinds, ranges
+ * and defaults are the contract's table (tide_tuning.h), which `tune`'s help lists. A value is
+ * checked for its key and type here and for its range by the server, which knows the drone
+ * host's cores, NUMA nodes and port queue limits (400, or 422 invalid_tuning: exit 7); the
+ * drone applies it at the next capture start. A control plane without the drone routes
+ * answers 404: said plainly, exit 4. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "tide_tuning.h"
 #include "tidectl.h"
 #include "tidectl_out.h"
 
 extern const struct tc_cmd tc_drone_cmds[];
 
-/* The tuning keys, their type and what the server allows (shown next to the values). */
-static const struct tune_key {
-	const char *name;
-	bool boolean;
-	const char *what;
-} tune_keys[] = {
-	{ "workers", false, "worker lcores (1..cores-1)" },
-	{ "rx_queues", false, "RX queues per port (1..max_rx_queues)" },
-	{ "rx_desc", false, "RX descriptors (min_desc..max_desc, power of two)" },
-	{ "tx_desc", false, "TX descriptors (min_desc..max_desc, power of two)" },
-	{ "burst", false, "burst size (1..max_burst)" },
-	{ "mempool_size", false, "mbufs in the pool (1023..max_mempool_size)" },
-	{ "writer_cores", false, "writer cores (1..cores)" },
-	{ "numa_node", false, "NUMA node (-1 = the NIC's, 0..numa_nodes-1)" },
-	{ "hugepages", true, "use hugepages (true/false)" },
-	{ "lookback_mib", false, "look-back buffer per link in MiB (0 = none; default 64)" },
-	{ "busy_poll", true, "never nap on a quiet link: dedicated cores (true/false)" },
-};
-#define N_KEYS (sizeof(tune_keys) / sizeof(tune_keys[0]))
+/* The tune command's help: its own text, then every tuning key of the contract's table
+ * (tide_tuning.h) with its range and default. Written once, before main, into the buffer its
+ * entry in tc_drone_cmds points to: the command tables are const data. */
+static char tune_help[4096];
+
+static __attribute__((constructor)) void
+tune_help_init(void)
+{
+	size_t n = (size_t)snprintf(tune_help, sizeof(tune_help), "%s",
+		"Show a drone's core and queue tuning (desired, applied, what the host allows), or\n"
+		"set keys. The server checks values against the drone host (cores, NUMA nodes,\n"
+		"port queue limits; exit 7 with its reason); the drone restarts its dataplane\n"
+		"with them as soon as no job runs on it; changes are audited (drone.tune).\n\n"
+		"keys (as GET /api/v1/meta/tuning describes them):\n");
+	for (size_t i = 0; i < tide_tuning_count && n < sizeof(tune_help); i++) {
+		const struct tide_tuning_key *k = &tide_tuning_keys[i];
+		char range[64], def[64];
+		tide_tuning_range_text(k, range, sizeof(range));
+		tide_tuning_default_text(k, def, sizeof(def));
+		n += (size_t)snprintf(tune_help + n, sizeof(tune_help) - n,
+			"  %-14s %s\n  %-14s %s, default %s\n", k->name, k->help, "", range, def);
+	}
+	if (n < sizeof(tune_help))
+		snprintf(tune_help + n, sizeof(tune_help) - n, "example: tidectl tune local "
+			"workers=2 rx_desc=2048 hugepages=true\n");
+}
 
 static int
 no_drone_api(struct tc_ctx *c, int rc, int status)
@@ -340,13 +350,16 @@ cmd_links(struct tc_ctx *c, int argc, char **argv)
 
 /* ---- tune -------------------------------------------------------------------------------- */
 
-static const struct tune_key *
-find_key(const char *name, size_t len)
+/* The tuning key KEY of "KEY=VALUE", NULL without one. */
+static const struct tide_tuning_key *
+find_key(const char *arg, const char *eq)
 {
-	for (size_t i = 0; i < N_KEYS; i++)
-		if (strlen(tune_keys[i].name) == len && strncmp(tune_keys[i].name, name, len) == 0)
-			return &tune_keys[i];
-	return NULL;
+	char name[32];
+	if (!eq || (size_t)(eq - arg) >= sizeof(name))
+		return NULL;
+	memcpy(name, arg, (size_t)(eq - arg));
+	name[eq - arg] = '\0';
+	return tide_tuning_find(name);
 }
 
 static void
@@ -356,16 +369,20 @@ tuning_table(const json_t *r)
 		*lim = json_object_get(r, "limits");
 	static const char *const hdr[] = { "KEY", "DESIRED", "APPLIED", "ALLOWED", NULL };
 	struct tc_table *t = tc_table_new(hdr);
-	for (size_t i = 0; i < N_KEYS; i++) {
-		char d[32], a[32];
-		json_t *dv = json_object_get(tn, tune_keys[i].name), *av = json_object_get(ap, tune_keys[i].name);
+	for (size_t i = 0; i < tide_tuning_count; i++) {
+		const struct tide_tuning_key *k = &tide_tuning_keys[i];
+		char d[32], a[32], range[64], def[64], allowed[160];
+		json_t *dv = json_object_get(tn, k->name), *av = json_object_get(ap, k->name);
 		tc_jtext(dv, d, sizeof(d));
 		tc_jtext(av, a, sizeof(a));
 		if (!dv)
 			snprintf(d, sizeof(d), "default");
 		if (!av)
 			snprintf(a, sizeof(a), json_is_object(ap) ? "default" : "(not yet)");
-		const char *cells[] = { tune_keys[i].name, d, a, tune_keys[i].what };
+		tide_tuning_range_text(k, range, sizeof(range));
+		tide_tuning_default_text(k, def, sizeof(def));
+		snprintf(allowed, sizeof(allowed), "%s (default %s)", range, def);
+		const char *cells[] = { k->name, d, a, allowed };
 		tc_table_add(t, cells);
 	}
 	tc_table_print(t, stdout);
@@ -401,15 +418,20 @@ cmd_tune(struct tc_ctx *c, int argc, char **argv)
 	json_t *body = json_object();
 	for (int i = first + 1; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
-		const struct tune_key *k = eq ? find_key(argv[i], (size_t)(eq - argv[i])) : NULL;
+		const struct tide_tuning_key *k = find_key(argv[i], eq);
 		if (!k) {
+			char keys[512] = "";
+			size_t n = 0;
+			for (size_t j = 0; j < tide_tuning_count && n < sizeof(keys); j++)
+				n += (size_t)snprintf(keys + n, sizeof(keys) - n, "%s%s", j ? ", " : "",
+					tide_tuning_keys[j].name);
 			json_decref(body);
-			return tc_usage_error(cmd, "'%s': expected KEY=VALUE with KEY one of workers, "
-				"rx_queues, rx_desc, tx_desc, burst, mempool_size, writer_cores, numa_node, "
-				"hugepages, lookback_mib, busy_poll", argv[i]);
+			return tc_usage_error(cmd, "'%s': expected KEY=VALUE with KEY one of %s",
+				argv[i], keys);
 		}
+		/* the kind is checked here, the bounds by the server, which knows the host's */
 		const char *v = eq + 1;
-		if (k->boolean) {
+		if (k->kind == TIDE_TUNING_BOOL) {
 			bool yes = !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1");
 			bool no = !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0");
 			if (!yes && !no) {
@@ -464,15 +486,6 @@ const struct tc_cmd tc_drone_cmds[] = {
 		"Give a drone a new token; the old one stops working.\n", cmd_drones_token },
 	/* 5 */ { "links", "", "List every link of every drone: state, the job on it, live rates.\n",
 		cmd_links },
-	/* 6 */ { "tune", "DRONE [KEY=VALUE...]",
-		"Show a drone's core and queue tuning (desired, applied, what the host allows), or\n"
-		"set keys. The server checks values against the drone host (cores, NUMA nodes,\n"
-		"port queue limits; exit 7 with its reason); the drone restarts its dataplane\n"
-		"with them as soon as no job runs on it; changes are audited (drone.tune).\n\n"
-		"keys: workers rx_queues rx_desc tx_desc burst mempool_size writer_cores\n"
-		"      numa_node (-1 = the NIC's node) hugepages (true/false)\n"
-		"      lookback_mib (look-back buffer per link; 0 = none, default 64)\n"
-		"      busy_poll (true: workers never nap on a quiet link; for dedicated cores)\n"
-		"example: tidectl tune local workers=2 rx_desc=2048 hugepages=true\n", cmd_tune },
+	/* 6 */ { "tune", "DRONE [KEY=VALUE...]", tune_help, cmd_tune },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -25,7 +25,6 @@
 #define LINK_NAME_MAX TIDE_NAME_MAX
 #define WS_PATH "/api/v1/drones/connect"
 #define UPLOAD_PREFIX "/api/v1/drones/upload/"
-#define DEFAULT_LOOKBACK_MIB 64    /* per link; tuning lookback_mib (0: no look-back) */
 
 enum cap_state { CAP_FREE, CAP_RUNNING, CAP_STOPPING, CAP_UPLOADING, CAP_REPORTING };
 

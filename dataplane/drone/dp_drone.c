@@ -63,6 +63,7 @@
 #include "tide_time.h"
 #include "tide_fs.h"
 #include "tide_log.h"
+#include "tide_tuning.h"
 
 /* Spool paths are bounded by PATH_MAX and link names by LINK_NAME_MAX: a truncated snprintf
  * could only shorten a path, which then fails to open and is reported. */
@@ -293,15 +294,13 @@ try_connect(struct agent *a, int64_t *next_ms, int *backoff_ms, bool *said_down)
 
 /* ---- tuning -------------------------------------------------------------------------------- */
 
+/* A tuning key's value, or the drone's default for it (tide_tuning.h); 0 for a key whose
+ * default the drone leaves to the dataplane (TIDE_TUNING_AUTO: "0: defaults" in dp_live.h). */
 static int64_t
-tun(const struct agent *a, const char *key, int64_t def)
+tun(const struct agent *a, const char *key)
 {
-	json_t *v = json_object_get(a->tuning, key);
-	if (json_is_integer(v))
-		return json_integer_value(v);
-	if (json_is_boolean(v))
-		return json_is_true(v);
-	return def;
+	int64_t v = tide_tuning_int(a->tuning, key);
+	return v == TIDE_TUNING_AUTO ? 0 : v;
 }
 
 static void
@@ -753,9 +752,9 @@ open_dataplane(struct agent *a)
 {
 	json_decref(a->running);
 	a->running = json_deep_copy(a->tuning);
-	int64_t workers = tun(a, "workers", 1), writers = tun(a, "writer_cores", 0);
+	int64_t workers = tun(a, "workers"), writers = tun(a, "writer_cores");
 	int cpus[256];
-	int n_cpus = pick_cpus((int)tun(a, "numa_node", -1), cpus, 256);
+	int n_cpus = pick_cpus((int)tun(a, "numa_node"), cpus, 256);
 	if (workers < 1 || workers + 1 > n_cpus) {
 		tide_warn("drone", "tuning asks for %lld workers; this host has %d CPUs: using 1",
 			(long long)workers, n_cpus);
@@ -778,14 +777,16 @@ open_dataplane(struct agent *a)
 	struct dp_live_tuning t = {
 		.lcores = lcores,
 		.writer_cpus = writer_cpus,
-		.hugepages = json_is_boolean(huge) ? json_is_true(huge) : -1,
-		.rx_queues = (unsigned int)tun(a, "rx_queues", 0),
-		.rx_desc = (unsigned int)tun(a, "rx_desc", 0),
-		.burst = (unsigned int)tun(a, "burst", 0),
-		.mbufs = (unsigned int)tun(a, "mempool_size", 0),
-		.busy_poll = tun(a, "busy_poll", 0) != 0,
-		.sessions = (uint32_t)tun(a, "sessions", 0),
-		.lookback_bytes = (uint64_t)tun(a, "lookback_mib", DEFAULT_LOOKBACK_MIB) << 20,
+		.hugepages = json_is_boolean(huge) ? json_is_true(huge) : -1, /* -1: when free */
+		.rx_queues = (unsigned int)tun(a, "rx_queues"),
+		.rx_desc = (unsigned int)tun(a, "rx_desc"),
+		.burst = (unsigned int)tun(a, "burst"),
+		.mbufs = (unsigned int)tun(a, "mempool_size"),
+		.busy_poll = tun(a, "busy_poll") != 0,
+		/* not a tuning key the Hive accepts: only a SPOOL/tuning.json written by hand
+		 * sets it */
+		.sessions = (uint32_t)tun(a, "sessions"),
+		.lookback_bytes = (uint64_t)tun(a, "lookback_mib") << 20,
 	};
 	char err[512] = "";
 	a->dataplane_up = dp_live_open(a->self, a->links, (unsigned int)a->n_links, &t, err,

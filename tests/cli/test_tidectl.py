@@ -12,10 +12,11 @@ conflicts (5); the archive and single files download verified; users, groups, to
 --save, revoke), login (token saved 0600), logs, audit and their permission errors; links,
 drones and tune (against the drone contract when the server has it, a clear 4 when not); https
 verifies the server's certificate and name (--cacert; untrusted exits 6); the bash completion
-completes commands.
+completes commands, and tune keys as `tidectl tune --help` lists them.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -412,6 +413,11 @@ def test_bash_completion():
     assert "--max-duration" in complete("tidectl", "jobs", "create", "--max-d")
     assert "tar.gz" in complete("tidectl", "download", "1", "--format", "")
     assert "workers=" in complete("tidectl", "tune", "local", "work")
+    # the tune keys are the contract's (tide_tuning.h), which `tidectl tune --help` lists
+    keys = re.findall(r"^  ([a-z_]+) ", env().ok("tune", "--help").out, re.M)
+    assert len(keys) >= 11 and "lookback_mib" in keys, keys
+    assert sorted(complete("tidectl", "tune", "local", "")) == sorted(k + "=" for k in keys), \
+        (complete("tidectl", "tune", "local", ""), keys)
 
 
 if __name__ == "__main__":

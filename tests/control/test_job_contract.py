@@ -9,7 +9,9 @@ lookback_s and max_packets are kept and shown in the job; the start message carr
 the contract writes it ("params") and today's flat fields beside it, for the drones that read
 those; a link's drops_by_reason are summed into the job's counters, live and after the end;
 GET /api/v1/meta/counters serves the registry (every drop reason with its hint) to signed-in
-users only.
+users only; GET /api/v1/meta/tuning serves the drone's tuning keys (dataplane/contract/
+tide_tuning.h), and PUT /drones/{id}/tuning refuses a value outside the bounds it states with
+the words it always used.
 """
 import os
 import sys
@@ -110,6 +112,35 @@ def test_meta_counters_serves_the_registry():
         assert reasons["ring_full"].startswith("the writer could not keep up with the link"), m
         assert {c["name"] for c in m["counters"]} >= {"packets", "bytes", "drops"}, m
         assert "cancelled" in [s["name"] for s in m["job_states"]], m
+
+
+def test_meta_tuning_serves_the_keys():
+    with Hive(BIN, args=ARGS) as h:
+        expect(Client(h).get("/api/v1/meta/tuning"), 401)
+        c = admin(h)
+        keys = {k["name"]: k for k in expect(c.get("/api/v1/meta/tuning"), 200).json["keys"]}
+        assert set(keys) == {"workers", "rx_queues", "rx_desc", "tx_desc", "burst",
+                             "mempool_size", "writer_cores", "numa_node", "hugepages",
+                             "lookback_mib", "busy_poll"}, keys
+        assert keys["lookback_mib"]["default"] == 64 and keys["workers"]["default"] == 1, keys
+        assert keys["busy_poll"]["type"] == "boolean" and keys["hugepages"]["default"] is None
+        assert keys["rx_desc"]["power_of_two"] and not keys["burst"]["power_of_two"], keys
+        assert (keys["workers"]["limit"], keys["workers"]["limit_less"]) == ("cores", 1), keys
+        base = "/api/v1/drones/%d/tuning" % register(c, "probe1")["id"]
+        for name, k in keys.items():
+            if k["type"] == "boolean":
+                r = expect(c.request("PUT", base, {name: 1}), 400, "invalid_field")
+                assert r.json["error"]["message"] == "'%s' must be a boolean" % name, r
+                continue
+            r = expect(c.request("PUT", base, {name: k["max"] + 1}), 400, "invalid_field")
+            assert r.json["error"]["message"] == "'%s' must be from %d to %d" % (
+                name, k["min"], k["max"]), r
+            expect(c.request("PUT", base, {name: "1"}), 400, "invalid_field")
+        r = expect(c.request("PUT", base, {"cores": 2}), 400, "unknown_field")
+        assert r.json["error"]["message"] == "unknown field 'cores'", r
+        expect(c.request("PUT", base, [1]), 400, "invalid_body")
+        # within the bounds, the host decides: this drone never said what it has
+        expect(c.request("PUT", base, {"lookback_mib": 0}), 409, "drone_unknown")
 
 
 cplib.run_tests(globals())

@@ -151,7 +151,7 @@ def test_live_answers_match():
         b = cplib.as_token(h, t.json["token"])
         for path in ("/api/v1/health", "/api/v1/permissions", "/api/v1/audit", "/api/v1/auth/me",
                      "/api/v1/tokens", "/api/v1/users", "/api/v1/groups", "/api/v1/users/{id}",
-                     "/api/v1/groups/{id}"):
+                     "/api/v1/groups/{id}", "/api/v1/meta/tuning"):
             for client in (a, b):
                 r = expect(client.get(cplib.concrete(path)), 200)
                 check(doc, response_schema(doc, "get", path, 200), r.json)

@@ -1,6 +1,7 @@
 /* drones.js — drones (capture hosts) and their links: online state, version, host resources,
  * live counters of the capture on each link, and, for drones.admin, registration (token shown
- * once), token rotation, removal and the core/queue tuning that tidectl also offers.
+ * once), token rotation, removal and the core/queue tuning that tidectl also offers, its form
+ * built from the Hive's table of tuning keys (GET /meta/tuning).
  *
  * Polls GET /drones every 2 s and updates each drone's card in place (its buttons are built
  * once, so keyboard focus survives the updates). */
@@ -51,10 +52,22 @@ function showSecret(box, what, r) {
 	secret.select();
 }
 
+/* The drone's tuning keys with their kinds, bounds, defaults and help: the Hive's one table
+ * (GET /meta/tuning, dataplane/contract/tide_tuning.h), asked once per page load and never
+ * copied here. */
+let keysAsked = null;
+function tuningKeys() {
+	keysAsked = keysAsked || api.get('/meta/tuning').then((m) => m.keys || [], (e) => {
+		keysAsked = null;
+		throw e;
+	});
+	return keysAsked;
+}
+
 async function tune(d, say) {
-	let t;
+	let t, keys;
 	try {
-		t = await api.get(`/drones/${d.id}/tuning`);
+		[t, keys] = await Promise.all([api.get(`/drones/${d.id}/tuning`), tuningKeys()]);
 	} catch (e) {
 		say('error', `Could not read the tuning of ${d.name}: ${errorText(e)}`);
 		return;
@@ -62,38 +75,43 @@ async function tune(d, say) {
 	const lim = t.limits || {};
 	const cur = t.tuning || {};
 	const ap = t.applied || {};
-	const cores = lim.cores ?? 1;
 	const inputs = {};
 	/* Every field may stay at "default" (the drone's own choice, absent from the tuning); only
 	 * fields the admin changed are sent. */
-	const hint = (k, text) => `${text}${k in ap ? ` · applied now: ${ap[k]}` : ''}`;
-	const label = (k) => k.replace(/_/g, ' ');
-	const num = (k, min, max, text) => {
-		inputs[k] = h('input', { type: 'number', name: k, value: cur[k] ?? '', min, max, step: 1,
+	const label = (name) => name.replace(/_/g, ' ');
+	/* the most this host allows: its limit less limit_less, within the key's own bounds */
+	const hostMax = (k) => (k.limit && typeof lim[k.limit] === 'number'
+		? Math.max(k.min, Math.min(k.max, lim[k.limit] - k.limit_less)) : k.max);
+	const hint = (k, range) => {
+		const host = k.type === 'boolean' && k.limit ? ` · ${label(k.limit)} on the host: ${lim[k.limit] ?? '—'}` : '';
+		return `${k.help}: ${range}, default ${k.default_text}${host}${k.name in ap ? ` · applied now: ${ap[k.name]}` : ''}`;
+	};
+	const choice = (k, options, range) => {
+		inputs[k.name] = h('select', { name: k.name }, h('option', { value: '', selected: !(k.name in cur) }, 'default'),
+			options.map(([v, l]) => h('option', { value: String(v), selected: k.name in cur && String(cur[k.name]) === String(v) }, l)));
+		return field(label(k.name), inputs[k.name], hint(k, range));
+	};
+	const span = (min, max) => (min < 0 ? `${min} to ${max}` : `${min}–${max}`);
+	const input = (k) => {
+		if (k.type === 'boolean')
+			return choice(k, [['true', 'yes'], ['false', 'no']], 'yes or no');
+		const max = hostMax(k);
+		if (k.power_of_two) {
+			const pows = [];
+			for (let v = 1; v <= max; v *= 2)
+				if (v >= k.min)
+					pows.push([v, v]);
+			return choice(k, pows, `a power of two, ${span(k.min, max)}`);
+		}
+		inputs[k.name] = h('input', { type: 'number', name: k.name, value: cur[k.name] ?? '', min: k.min, max, step: 1,
 			class: 'num-in', placeholder: 'default' });
-		return field(label(k), inputs[k], hint(k, text));
+		return field(label(k.name), inputs[k.name], hint(k, span(k.min, max)));
 	};
-	const choice = (k, options, text) => {
-		inputs[k] = h('select', { name: k }, h('option', { value: '', selected: !(k in cur) }, 'default'),
-			options.map(([v, l]) => h('option', { value: String(v), selected: k in cur && String(cur[k]) === String(v) }, l)));
-		return field(label(k), inputs[k], hint(k, text));
-	};
-	const minD = lim.min_desc ?? 64, maxD = lim.max_desc ?? 4096;
-	const descs = [64, 128, 256, 512, 1024, 2048, 4096].filter((v) => v >= minD && v <= maxD).map((v) => [v, v]);
-	const maxBurst = lim.max_burst ?? 32, maxPool = lim.max_mempool_size ?? 4194303;
+	const boolean = new Set(keys.filter((k) => k.type === 'boolean').map((k) => k.name));
 	const res = await modal(`Tuning of drone ${d.name}`, (f) => {
 		f.classList.add('tuning-form');
 		f.append(h('p', { class: 'hint' }, 'The drone restarts its dataplane with the new tuning as soon as no job runs on it (its links pause for the few seconds DPDK takes to start). Empty = the drone\'s default.'),
-			num('workers', 1, Math.max(1, cores - 1), `worker lcores, 1–${Math.max(1, cores - 1)}`),
-			num('rx_queues', 1, lim.max_rx_queues ?? 1, `RX queues per link, 1–${lim.max_rx_queues ?? 1}`),
-			choice('rx_desc', descs, 'RX descriptors per queue'), choice('tx_desc', descs, 'TX descriptors per queue'),
-			num('burst', 1, maxBurst, `packets per burst, 1–${maxBurst}`),
-			num('mempool_size', 1023, maxPool, `mbufs, 1023–${maxPool}`),
-			num('writer_cores', 0, cores, `CPUs reserved for the writer, 0–${cores}`),
-			choice('numa_node', [[-1, 'the NIC\'s node'], ...Array.from({ length: lim.numa_nodes ?? 1 }, (_, i) => [i, `node ${i}`])], 'where lcores and memory go'),
-			choice('hugepages', [['true', 'yes'], ['false', 'no']], `${lim.hugepages_total ?? 0} huge pages on the host`),
-			choice('busy_poll', [['false', 'no: nap when the link is quiet'], ['true', 'yes: dedicated cores']], 'workers busy-poll'),
-			num('lookback_mib', 0, 65536, 'look-back buffer per link, MiB (0 = none; default 64): how far back a job may begin'));
+			...keys.map(input));
 	}, {
 		ok: 'Apply',
 		validate: async () => {
@@ -101,9 +119,8 @@ async function tune(d, say) {
 			for (const [k, el] of Object.entries(inputs)) {
 				if (el.value === '')
 					continue; /* default: not sent (a key once set stays until changed) */
-				const boolean = k === 'hugepages' || k === 'busy_poll';
-				const v = boolean ? el.value === 'true' : Number(el.value);
-				if (!boolean && !Number.isInteger(v))
+				const v = boolean.has(k) ? el.value === 'true' : Number(el.value);
+				if (!boolean.has(k) && !Number.isInteger(v))
 					return `${label(k)} must be a whole number.`;
 				if (v !== cur[k])
 					body[k] = v;
