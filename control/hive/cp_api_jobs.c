@@ -90,7 +90,7 @@ static const char sql_job_cancel[] =
 	" ended_at = CASE WHEN state = 'pending' THEN ?3 ELSE ended_at END"
 	" WHERE id = ?1 AND state IN ('pending', 'running', 'finishing', 'processing')";
 static const char sql_job_delete[] =
-	"DELETE FROM jobs WHERE id = ?1 AND state IN " TIDE_JOB_ENDED_SQL " AND pid = 0";
+	"DELETE FROM jobs WHERE id = ?1 AND state IN " TIDE_JOB_ENDED_SQL;
 
 
 /* ---- validation -------------------------------------------------------------------------- */

@@ -13,7 +13,6 @@ struct cp_req;
 struct cp_job_meta {
 	int64_t owner_id;
 	char state[16];
-	int64_t pid;
 	int64_t ended_at; /* ms, 0 = not ended; with state, what a cached listing is valid for */
 };
 

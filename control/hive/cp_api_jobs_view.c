@@ -10,17 +10,16 @@
 #include "cp_api.h"
 #include "cp_api_jobs.h"
 #include "cp_db.h"
-#include "cp_drone_local.h"
 #include "cp_http.h"
 #include "cp_job_contract.h"
 #include "tide_log.h"
 #include "cp_perm.h"
 
-/* params: CP_JOB_PARAMS_COLUMNS from column 19 */
-#define PARAMS_COL 19
+/* params: CP_JOB_PARAMS_COLUMNS from column 18 */
+#define PARAMS_COL 18
 static const char sql_job[] =
 	"SELECT id, name, description, owner_id, owner, link, state, reason, created_at,"
-	" started_at, ended_at, counters, pid, has_script, script_timeout, group_id,"
+	" started_at, ended_at, counters, has_script, script_timeout, group_id,"
 	" (SELECT name FROM groups WHERE id = jobs.group_id), dataset_bytes, shared, "
 	CP_JOB_PARAMS_COLUMNS ", pending_reason FROM jobs WHERE id = ?1";
 #define PENDING_REASON_COL (PARAMS_COL + CP_JOB_PARAMS_N)
@@ -80,6 +79,8 @@ add_links(struct cp_req *r, int64_t id, json_t *j)
 		json_object_update_missing(counters, sum);
 	json_decref(sum);
 	json_object_set_new(j, "links", links);
+	/* "drone" and "link": the first link's, for clients written for one-link jobs (the row
+	 * keeps no drone) */
 	json_t *first = json_array_get(links, 0);
 	if (first) {
 		json_object_set(j, "drone", json_object_get(first, "drone"));
@@ -108,7 +109,7 @@ cp_jobs_json(struct cp_req *r, int64_t id, struct cp_job_meta *meta, int *err)
 		return NULL;
 	}
 	int64_t owner = sqlite3_column_int64(st, 3);
-	int64_t group = sqlite3_column_int(st, 18) ? sqlite3_column_int64(st, 15) : 0;
+	int64_t group = sqlite3_column_int(st, 17) ? sqlite3_column_int64(st, 14) : 0;
 	int64_t started_ms = sqlite3_column_int64(st, 9), ended_ms = sqlite3_column_int64(st, 10);
 	if (!cp_jobs_visible(r, owner, group)) {
 		sqlite3_reset(st);
@@ -123,23 +124,23 @@ cp_jobs_json(struct cp_req *r, int64_t id, struct cp_job_meta *meta, int *err)
 	}
 	struct tide_job params;
 	cp_job_params_read(st, PARAMS_COL, &params);
-	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o,"
+	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o,"
 		" s:b, s:I}",
 		"id", (json_int_t)id, "name", TEXT(1), "description", TEXT(2),
 		"owner_id", (json_int_t)owner, "owner", TEXT(4),
-		"link", TEXT(5), "drone", CP_DRONE_LOCAL_NAME, "state", TEXT(6), "reason", TEXT(7),
+		"link", TEXT(5), "state", TEXT(6), "reason", TEXT(7),
 		"created_at", cp_api_time(sqlite3_column_int64(st, 8)),
 		"started_at", cp_api_time(started_ms), "ended_at", cp_api_time(ended_ms),
-		"counters", counters, "has_script", sqlite3_column_int(st, 13),
-		"script_timeout", (json_int_t)sqlite3_column_int64(st, 14));
+		"counters", counters, "has_script", sqlite3_column_int(st, 12),
+		"script_timeout", (json_int_t)sqlite3_column_int64(st, 13));
 	if (j) {
 		json_t *p = tide_job_to_json(&params);
 		json_object_update(j, p);
 		json_decref(p);
-		json_object_set_new(j, "group", sqlite3_column_type(st, 16) == SQLITE_NULL ?
-			json_null() : json_string(TEXT(16)));
-		json_object_set_new(j, "dataset_bytes", json_integer(sqlite3_column_int64(st, 17)));
-		json_object_set_new(j, "shared", json_boolean(sqlite3_column_int(st, 18)));
+		json_object_set_new(j, "group", sqlite3_column_type(st, 15) == SQLITE_NULL ?
+			json_null() : json_string(TEXT(15)));
+		json_object_set_new(j, "dataset_bytes", json_integer(sqlite3_column_int64(st, 16)));
+		json_object_set_new(j, "shared", json_boolean(sqlite3_column_int(st, 17)));
 		/* why a pending job waits, as the scheduler last saw it */
 		if (!strcmp(TEXT(6), "pending"))
 			json_object_set_new(j, "pending_reason", json_string(TEXT(PENDING_REASON_COL)));
@@ -148,7 +149,6 @@ cp_jobs_json(struct cp_req *r, int64_t id, struct cp_job_meta *meta, int *err)
 	if (meta) {
 		meta->owner_id = owner;
 		snprintf(meta->state, sizeof(meta->state), "%s", sqlite3_column_text(st, 6));
-		meta->pid = sqlite3_column_int64(st, 12);
 		meta->ended_at = ended_ms;
 	}
 	sqlite3_reset(st);

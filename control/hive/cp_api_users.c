@@ -72,30 +72,6 @@ static const char sql_group_perm_add[] =
 /* ---- small database helpers (0 or -errno) ---------------------------------------------- */
 
 static int
-step_done(sqlite3_stmt *st)
-{
-	if (!st)
-		return -EIO;
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
-}
-
-/* One integer from a one-row query binding ?1 = arg. */
-static int
-query_int(struct cp_db *db, const char *sql, int64_t arg, int64_t *out)
-{
-	sqlite3_stmt *st = cp_db_stmt(db, sql);
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, arg);
-	int rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : cp_db_errno(rc);
-}
-
-static int
 group_perms(struct cp_db *db, int64_t gid, uint64_t *set)
 {
 	sqlite3_stmt *st = cp_db_stmt(db, sql_group_perms);
@@ -175,7 +151,7 @@ group_json(struct cp_db *db, int64_t id, int *err)
 	int64_t members;
 	*err = group_perms(db, id, &perms);
 	if (*err == 0)
-		*err = query_int(db, sql_group_members, id, &members);
+		*err = cp_db_int(db, sql_group_members, id, &members);
 	if (*err || !g) {
 		json_decref(g);
 		*err = *err ? *err : -ENOMEM;
@@ -253,9 +229,9 @@ keep_an_admin(struct cp_req *r, int64_t uid, bool removing)
 	int64_t admin, others;
 	if (!removing)
 		return 0;
-	int rc = query_int(r->db, sql_is_admin, uid, &admin);
+	int rc = cp_db_int(r->db, sql_is_admin, uid, &admin);
 	if (rc == 0 && admin)
-		rc = query_int(r->db, sql_other_admins, uid, &others);
+		rc = cp_db_int(r->db, sql_other_admins, uid, &others);
 	if (rc) {
 		cp_fail_errno(r, rc, "checking admins");
 		return -1;
@@ -391,7 +367,7 @@ post_user(struct cp_req *r)
 		sqlite3_bind_int(st, 3, disabled);
 		sqlite3_bind_int64(st, 4, now);
 	}
-	rc = step_done(st);
+	rc = cp_db_done(st);
 	if (rc == -EEXIST) {
 		cp_fail(r, 409, "exists", "a user named '%s' exists", name);
 		return abort_tx(r);
@@ -402,7 +378,7 @@ post_user(struct cp_req *r)
 			sqlite3_bind_int64(st, 1, id);
 			sqlite3_bind_int64(st, 2, g[i].id);
 		}
-		rc = step_done(st);
+		rc = cp_db_done(st);
 	}
 	char target[CP_USERNAME_MAX + 8];
 	snprintf(target, sizeof(target), "user:%s", name);
@@ -525,17 +501,17 @@ patch_user(struct cp_req *r)
 			sqlite3_bind_int(st, 3, json_is_true(jdis));
 		sqlite3_bind_int64(st, 4, tide_wall_ms());
 	}
-	rc = step_done(st);
+	rc = cp_db_done(st);
 	if (rc == 0 && groups) {
 		if ((st = cp_db_stmt(r->db, sql_user_groups_clear)))
 			sqlite3_bind_int64(st, 1, id);
-		rc = step_done(st);
+		rc = cp_db_done(st);
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			if ((st = cp_db_stmt(r->db, sql_user_group_add))) {
 				sqlite3_bind_int64(st, 1, id);
 				sqlite3_bind_int64(st, 2, g[i].id);
 			}
-			rc = step_done(st);
+			rc = cp_db_done(st);
 		}
 	}
 	/* a new password or a disabled account ends the user's other sign-ins */
@@ -545,7 +521,7 @@ patch_user(struct cp_req *r)
 			if (self && r->who.kind == CP_AUTH_SESSION)
 				sqlite3_bind_blob(st, 2, r->who.session_hash, 32, SQLITE_TRANSIENT);
 		}
-		rc = step_done(st);
+		rc = cp_db_done(st);
 	}
 	json_t *detail = json_pack("{s:I, s:[]}", "id", (json_int_t)id, "changed");
 	json_t *changed = json_object_get(detail, "changed");
@@ -589,7 +565,7 @@ delete_user(struct cp_req *r)
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_user_delete);
 	if (st)
 		sqlite3_bind_int64(st, 1, id);
-	rc = step_done(st);
+	rc = cp_db_done(st);
 	char target[CP_USERNAME_MAX + 8];
 	snprintf(target, sizeof(target), "user:%s", name);
 	if (rc == 0)
@@ -620,7 +596,7 @@ set_group_perms(struct cp_db *db, int64_t gid, uint64_t set)
 	sqlite3_stmt *st = cp_db_stmt(db, sql_group_perms_clear);
 	if (st)
 		sqlite3_bind_int64(st, 1, gid);
-	int rc = step_done(st);
+	int rc = cp_db_done(st);
 	for (int p = CP_PERM_FIRST_NAMED; rc == 0 && p < CP_PERM_END; p++) {
 		if (!(set & cp_perm_bit((enum cp_perm)p)))
 			continue;
@@ -628,7 +604,7 @@ set_group_perms(struct cp_db *db, int64_t gid, uint64_t set)
 			sqlite3_bind_int64(st, 1, gid);
 			sqlite3_bind_text(st, 2, cp_perm_name((enum cp_perm)p), -1, SQLITE_STATIC);
 		}
-		rc = step_done(st);
+		rc = cp_db_done(st);
 	}
 	return rc;
 }
@@ -678,7 +654,7 @@ post_group(struct cp_req *r)
 		sqlite3_bind_text(st, 2, desc ? desc : "", -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 3, tide_wall_ms());
 	}
-	rc = step_done(st);
+	rc = cp_db_done(st);
 	if (rc == -EEXIST) {
 		cp_fail(r, 409, "exists", "a group named '%s' exists", name);
 		return abort_tx(r);
@@ -693,7 +669,7 @@ post_group(struct cp_req *r)
 			sqlite3_bind_int64(q, 1, id);
 			sqlite3_bind_int64(q, 2, json_integer_value(quota));
 		}
-		rc = step_done(q);
+		rc = cp_db_done(q);
 	}
 	char target[CP_GROUPNAME_MAX + 8];
 	snprintf(target, sizeof(target), "group:%s", name);
@@ -761,7 +737,7 @@ patch_group(struct cp_req *r)
 		if (desc)
 			sqlite3_bind_text(st, 3, desc, -1, SQLITE_TRANSIENT);
 	}
-	rc = step_done(st);
+	rc = cp_db_done(st);
 	if (rc == -EEXIST) {
 		cp_fail(r, 409, "exists", "a group named '%s' exists", name);
 		return abort_tx(r);
@@ -774,7 +750,7 @@ patch_group(struct cp_req *r)
 			sqlite3_bind_int64(q, 1, id);
 			sqlite3_bind_int64(q, 2, json_integer_value(quota));
 		}
-		rc = step_done(q);
+		rc = cp_db_done(q);
 	}
 	json_t *detail = json_pack("{s:I, s:[]}", "id", (json_int_t)id, "changed");
 	json_t *changed = json_object_get(detail, "changed");
@@ -831,7 +807,7 @@ delete_group(struct cp_req *r)
 	sqlite3_stmt *st = cp_db_stmt(r->db, sql_group_delete);
 	if (st)
 		sqlite3_bind_int64(st, 1, id);
-	rc = step_done(st);
+	rc = cp_db_done(st);
 	char target[CP_GROUPNAME_MAX + 8];
 	snprintf(target, sizeof(target), "group:%s", g.name);
 	if (rc == 0)

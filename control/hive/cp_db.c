@@ -1,4 +1,5 @@
-/* cp_db.c — SQLite connections, the statement cache, transactions and the migration runner.
+/* cp_db.c — SQLite connections, the statement cache and its step helpers, transactions and the
+ * migration runner.
  *
  * The statement cache is a small array searched by the SQL string's address: the program has a
  * fixed set of SQL literals (well under CP_DB_STMT_CACHE), so a linear scan of pointers is
@@ -153,6 +154,41 @@ cp_db_reset_all(struct cp_db *db)
 {
 	for (int i = 0; i < db->n_stmts; i++)
 		sqlite3_reset(db->stmts[i].st);
+}
+
+int
+cp_db_done(sqlite3_stmt *st)
+{
+	if (!st)
+		return -EIO;
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
+}
+
+int
+cp_db_run(struct cp_db *db, const char *sql, int64_t a, int64_t b)
+{
+	sqlite3_stmt *st = cp_db_stmt(db, sql);
+	if (st) {
+		sqlite3_bind_int64(st, 1, a);
+		if (sqlite3_bind_parameter_count(st) >= 2)
+			sqlite3_bind_int64(st, 2, b);
+	}
+	return cp_db_done(st);
+}
+
+int
+cp_db_int(struct cp_db *db, const char *sql, int64_t arg, int64_t *out)
+{
+	sqlite3_stmt *st = cp_db_stmt(db, sql);
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, arg);
+	int rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : cp_db_errno(rc);
 }
 
 int

@@ -1,5 +1,5 @@
-/* cp_db.h — SQLite for the control plane: connections, cached statements, transactions and
- * the schema migrations.
+/* cp_db.h — SQLite for the control plane: connections, cached statements and the helpers
+ * that step them, transactions and the schema migrations.
  *
  * Every civetweb worker thread owns one connection (SQLite connections must not be shared
  * between threads mid-statement, and WAL lets readers run beside the one writer). Each opens
@@ -64,6 +64,17 @@ int cp_db_exec(struct cp_db *db, const char *sql);
 /* Maps an SQLite result code to -errno: BUSY/LOCKED → -EBUSY, CONSTRAINT → -EEXIST,
  * FULL → -ENOSPC, others → -EIO. */
 int cp_db_errno(int sqlite_rc);
+
+/* Runs st, a statement that returns no row (INSERT, UPDATE, DELETE), to its end and resets it:
+ * 0 or -errno. A NULL st (cp_db_stmt failed, and logged why) gives -EIO, so a caller binds
+ * when st is set and passes it on either way. */
+int cp_db_done(sqlite3_stmt *st);
+/* The cached statement for sql with ?1 = a and, when it has one, ?2 = b, run to its end
+ * (cp_db_done). */
+int cp_db_run(struct cp_db *db, const char *sql, int64_t a, int64_t b);
+/* One integer from a query with ?1 = arg: 0 with *out its first row's first column (0 without
+ * a row), or -errno. */
+int cp_db_int(struct cp_db *db, const char *sql, int64_t arg, int64_t *out);
 
 /* Convenience for the common single-row statements; rc is sqlite3_step's result. */
 int64_t cp_db_last_id(struct cp_db *db);

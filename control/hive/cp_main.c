@@ -52,23 +52,6 @@ static const char sql_admin_group[] =
 	"INSERT INTO user_groups (user_id, group_id)"
 	" SELECT ?1, id FROM groups WHERE builtin = 1 AND name = 'admins'";
 
-static int
-step(struct cp_db *db, const char *sql, const char *text, int64_t a, int64_t b)
-{
-	sqlite3_stmt *st = cp_db_stmt(db, sql);
-	if (!st)
-		return -EIO;
-	if (text)
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_int64(st, 1, a);
-	if (sqlite3_bind_parameter_count(st) >= 3)
-		sqlite3_bind_int64(st, 3, b);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
-}
-
 /* The admins group gets every permission this binary knows (new ones included), and a fresh
  * database gets its first account. The generated password is printed once, never logged. */
 static int
@@ -77,8 +60,13 @@ seed(struct cp_db *db)
 	char password[CP_PASSWORD_MAX + 1], hash[CP_PWHASH_MAX];
 	bool generated = false;
 	int rc = cp_db_begin(db);
-	for (int p = CP_PERM_FIRST_NAMED; rc == 0 && p < CP_PERM_END; p++)
-		rc = step(db, sql_admins_all, cp_perm_name((enum cp_perm)p), 0, 0);
+	for (int p = CP_PERM_FIRST_NAMED; rc == 0 && p < CP_PERM_END; p++) {
+		sqlite3_stmt *grant = cp_db_stmt(db, sql_admins_all);
+		if (grant)
+			sqlite3_bind_text(grant, 1, cp_perm_name((enum cp_perm)p), -1,
+				SQLITE_TRANSIENT);
+		rc = cp_db_done(grant);
+	}
 	sqlite3_stmt *st = rc ? NULL : cp_db_stmt(db, sql_user_count);
 	int64_t users = -1;
 	if (st && sqlite3_step(st) == SQLITE_ROW)
@@ -110,7 +98,7 @@ seed(struct cp_db *db)
 		}
 		int64_t id = cp_db_last_id(db);
 		if (rc == 0)
-			rc = step(db, sql_admin_group, NULL, id, 0);
+			rc = cp_db_run(db, sql_admin_group, id, 0);
 		if (rc == 0)
 			rc = cp_audit_append(db, "system", "", CP_AUDIT_USER_CREATE,
 				"user:" ADMIN_NAME, json_pack("{s:I, s:[s], s:s}", "id",

@@ -1,4 +1,5 @@
-/* cp_manifest.c — manifest.json from the database and processed/ (see cp_manifest.h). */
+/* cp_manifest.c — manifest.json from the database and processed/, and the captures' own
+ * manifests read back for their counters (see cp_manifest.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,11 @@ static const char sql_links[] =
 	" ORDER BY drone, link";
 static const char sql_files[] =
 	"SELECT path, size, sha256, drone FROM job_files WHERE job_id = ?1 ORDER BY path";
+static const char sql_link_manifest[] =
+	"SELECT path FROM job_files WHERE job_id = ?1"
+	" AND path = ?2 COLLATE NOCASE";
+static const char sql_link_counters[] =
+	"UPDATE job_links SET counters = ?4 WHERE job_id = ?1 AND drone = ?2 AND link = ?3";
 
 /* Every regular file below dir (relative path rel), by the dataset's rules: no dot-names, no
  * symlinks followed, at most CP_DATASET_DEPTH levels. */
@@ -185,5 +191,90 @@ cp_manifest_write(struct cp_db *db, const char *data_dir, int64_t job)
 		tide_error("manifest", "job %lld: cannot write manifest.json: %s", (long long)job,
 			strerror(-rc));
 	json_decref(m);
+	return rc;
+}
+
+/* ---- the captures' own manifests ---------------------------------------------------------- */
+
+/* The counters of a capture's own manifest (tide-dataplane's names) in the links' names. */
+static json_t *
+manifest_counters(json_t *mc)
+{
+	json_int_t drops = 0;
+	const char *k;
+	json_t *v, *by = json_object_get(mc, "dropped");
+	json_object_foreach(by, k, v)
+		drops += json_integer_value(v);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "packets",
+		json_integer_value(json_object_get(mc, "written")), "bytes",
+		json_integer_value(json_object_get(mc, "bytes_written")), "written",
+		json_integer_value(json_object_get(mc, "written")), "bytes_written",
+		json_integer_value(json_object_get(mc, "bytes_written")), "received",
+		json_integer_value(json_object_get(mc, "received")), "matched",
+		json_integer_value(json_object_get(mc, "matched")), "filtered",
+		json_integer_value(json_object_get(mc, "filtered")), "drops", drops,
+		"drops_by_reason", json_is_object(by) ? json_incref(by) : json_object());
+}
+
+/* The "counters" of the manifest the capture on (drone, link) uploaded, NULL without one. */
+static json_t *
+uploaded_counters(struct cp_db *db, const char *data_dir, int64_t job, const char *drone,
+	const char *link)
+{
+	char rel[256] = "", dir[PATH_MAX], path[PATH_MAX + 300], want[160];
+	sqlite3_stmt *st = tide_layout_link_manifest(want, sizeof(want), drone, link) == 0 ?
+		cp_db_stmt(db, sql_link_manifest) : NULL;
+	if (st) {
+		sqlite3_bind_int64(st, 1, job);
+		sqlite3_bind_text(st, 2, want, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(rel, sizeof(rel), "%s", sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+	}
+	if (!rel[0] || cp_drone_job_path(data_dir, job, "", dir, sizeof(dir)))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	/* a recorded upload: a regular file, never read through a symlink, bounded */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat sb;
+	json_t *man = NULL;
+	if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		sb.st_size <= CP_MANIFEST_LINK_MAX)
+		man = json_loadfd(fd, 0, NULL);
+	if (fd >= 0)
+		close(fd);
+	json_t *mc = json_object_get(man, "counters");
+	json_t *c = json_is_object(mc) ? manifest_counters(mc) : NULL;
+	json_decref(man);
+	return c;
+}
+
+int
+cp_manifest_link_counters(struct cp_db *db, const char *data_dir, int64_t job,
+	const char *drone, const char *link, json_t **counters)
+{
+	if (json_object_get(*counters, "packets"))
+		return 0;
+	json_t *c = uploaded_counters(db, data_dir, job, drone, link);
+	if (!c)
+		return 0;
+	if (json_is_object(*counters))
+		json_object_update_missing(c, *counters); /* "files", as the drone reported them */
+	tide_info("manifest", "job %lld: %s/%s ended without counters; taken from its manifest "
+		"(%lld packets)", (long long)job, drone, link,
+		(long long)json_integer_value(json_object_get(c, "packets")));
+	json_decref(*counters);
+	*counters = c;
+	char *js = json_dumps(c, JSON_COMPACT);
+	sqlite3_stmt *st = js ? cp_db_stmt(db, sql_link_counters) : NULL;
+	int rc = 0; /* no memory or no statement (logged): the row keeps what was reported */
+	if (st) {
+		sqlite3_bind_int64(st, 1, job);
+		sqlite3_bind_text(st, 2, drone, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, link, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, js, -1, SQLITE_STATIC);
+		rc = cp_db_done(st);
+	}
+	free(js);
 	return rc;
 }

@@ -38,7 +38,6 @@
                                   * past max_duration: starting a DPDK process takes well under a
                                   * second, but more than OVERRUN_MS on a loaded (ASan) host */
 #define UNREPORTED_MS 15000      /* an online drone that does not report a capture this long */
-#define MANIFEST_MAX (1 << 20)   /* bytes of a capture's manifest read back at finalize */
 #define PROCESSOR_JOIN_MS 3000
 #define PROCESSORS_MAX 64        /* bound of the max_scripts setting */
 #define BACKOFF_FIRST_MS 400     /* a job whose row could not be updated is left alone this */
@@ -125,15 +124,10 @@ static const char sql_link_state[] =
 static const char sql_job_end[] =
 	"UPDATE jobs SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE ?2 END,"
 	" reason = CASE WHEN state = 'cancelled' THEN reason ELSE ?3 END, counters = ?4,"
-	" ended_at = COALESCE(ended_at, ?5), dataset_bytes = ?6, pid = 0"
+	" ended_at = COALESCE(ended_at, ?5), dataset_bytes = ?6"
 	" WHERE id = ?1 AND state IN ('running', 'finishing', 'cancelled')";
 static const char sql_dataset_bytes[] =
 	"SELECT COALESCE(SUM(size), 0) FROM job_files WHERE job_id = ?1";
-static const char sql_link_manifest[] =
-	"SELECT path FROM job_files WHERE job_id = ?1"
-	" AND path = ?2 COLLATE NOCASE";
-static const char sql_link_counters[] =
-	"UPDATE job_links SET counters = ?4 WHERE job_id = ?1 AND drone = ?2 AND link = ?3";
 static const char sql_next_scripts[] = /* one more than the processors can hold */
 	"SELECT id, script_timeout FROM jobs WHERE state = 'processing' ORDER BY id LIMIT 65";
 static const char sql_script_end[] =
@@ -163,19 +157,6 @@ write_key(const char *path, char hex[65])
 	int rc = write(fd, hex, 64) == 64 && fsync(fd) == 0 ? 0 : -EIO;
 	close(fd);
 	return rc;
-}
-
-static int
-step2(struct cp_db *db, const char *sql, int64_t a, int64_t b)
-{
-	sqlite3_stmt *st = cp_db_stmt(db, sql);
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, a);
-	sqlite3_bind_int64(st, 2, b);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : cp_db_errno(rc);
 }
 
 static struct backoff *
@@ -460,10 +441,10 @@ start_pending(struct cp_scheduler *s)
 		int rc = cp_db_begin(s->db);
 		bool open = rc == 0;
 		if (rc == 0)
-			rc = step2(s->db, sql_claim_job, p->id, now);
+			rc = cp_db_run(s->db, sql_claim_job, p->id, now);
 		bool won = rc == 0 && cp_db_changes(s->db) == 1;
 		if (won)
-			rc = step2(s->db, sql_claim_links, p->id, now);
+			rc = cp_db_run(s->db, sql_claim_links, p->id, now);
 		if (rc == 0 && won) {
 			rc = cp_db_commit(s->db); /* which rolls back itself when it fails */
 			open = false;
@@ -531,91 +512,14 @@ sum_counters(const struct link_row *l, int n)
 	return sum;
 }
 
-/* The counters of a capture's own manifest (tide-dataplane's names) in the links' names. */
-static json_t *
-manifest_counters(json_t *mc)
-{
-	json_int_t drops = 0;
-	const char *k;
-	json_t *v, *by = json_object_get(mc, "dropped");
-	json_object_foreach(by, k, v)
-		drops += json_integer_value(v);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "packets",
-		json_integer_value(json_object_get(mc, "written")), "bytes",
-		json_integer_value(json_object_get(mc, "bytes_written")), "written",
-		json_integer_value(json_object_get(mc, "written")), "bytes_written",
-		json_integer_value(json_object_get(mc, "bytes_written")), "received",
-		json_integer_value(json_object_get(mc, "received")), "matched",
-		json_integer_value(json_object_get(mc, "matched")), "filtered",
-		json_integer_value(json_object_get(mc, "filtered")), "drops", drops,
-		"drops_by_reason", json_is_object(by) ? json_incref(by) : json_object());
-}
-
-/* A link that ended without counters — its drone was killed with the capture and came back
- * without them, or is older than this Hive — takes them from the manifest its capture wrote,
- * which the drone uploaded as manifests/<drone>/<link>.json; its row is updated too. A killed
- * capture wrote none: its counters stay as reported. */
-static void
-counters_from_manifest(struct cp_scheduler *s, int64_t job, struct link_row *l)
-{
-	if (json_object_get(l->counters, "packets"))
-		return;
-	char rel[256] = "", dir[PATH_MAX], path[PATH_MAX + 300];
-	char want[160];
-	sqlite3_stmt *st = tide_layout_link_manifest(want, sizeof(want), l->drone, l->link) == 0 ?
-		cp_db_stmt(s->db, sql_link_manifest) : NULL;
-	if (st) {
-		sqlite3_bind_int64(st, 1, job);
-		sqlite3_bind_text(st, 2, want, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			snprintf(rel, sizeof(rel), "%s", sqlite3_column_text(st, 0));
-		sqlite3_reset(st);
-	}
-	if (!rel[0] || cp_drone_job_path(s->data_dir, job, "", dir, sizeof(dir)))
-		return;
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	/* a recorded upload: a regular file, never read through a symlink, bounded */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	struct stat sb;
-	json_t *man = NULL;
-	if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size <= MANIFEST_MAX)
-		man = json_loadfd(fd, 0, NULL);
-	if (fd >= 0)
-		close(fd);
-	json_t *mc = json_object_get(man, "counters");
-	if (!json_is_object(mc)) {
-		json_decref(man);
-		return;
-	}
-	json_t *c = manifest_counters(mc);
-	if (json_is_object(l->counters))
-		json_object_update_missing(c, l->counters); /* "files", as the drone reported them */
-	json_decref(man);
-	char *js = json_dumps(c, JSON_COMPACT);
-	st = js ? cp_db_stmt(s->db, sql_link_counters) : NULL;
-	if (st) {
-		sqlite3_bind_int64(st, 1, job);
-		sqlite3_bind_text(st, 2, l->drone, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, l->link, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, js, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			db_failed(s, s->db, job, "recording a link's counters");
-		sqlite3_reset(st);
-	}
-	free(js);
-	tide_info("sched", "job %lld: %s/%s ended without counters; taken from its manifest (%lld "
-		"packets)", (long long)job, l->drone, l->link,
-		(long long)json_integer_value(json_object_get(c, "packets")));
-	json_decref(l->counters);
-	l->counters = c;
-}
-
 static void
 finalize(struct cp_scheduler *s, int64_t job, const char *job_reason, bool has_script,
 	struct link_row *links, int nl)
 {
 	for (int i = 0; i < nl; i++)
-		counters_from_manifest(s, job, &links[i]);
+		if (cp_manifest_link_counters(s->db, s->data_dir, job, links[i].drone,
+			links[i].link, &links[i].counters))
+			db_failed(s, s->db, job, "recording a link's counters");
 	const char *state = has_script ? "processing" : "done";
 	char reason[512];
 	snprintf(reason, sizeof(reason), "%s", job_reason);

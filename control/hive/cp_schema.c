@@ -19,6 +19,13 @@
 	" ended_at, counters, has_script, script_timeout, group_id, shared, dataset_bytes," \
 	" max_packets, lookback_s, pending_reason, shard_size, shard_time"
 
+/* every column of jobs as of step 11 (step 10's but pid), for its copy */
+#define JOBS_V11_COLUMNS \
+	"id, name, description, owner_id, owner, filter, max_size, max_duration, snaplen," \
+	" anonymise, classify, session_type, link, state, reason, created_at, started_at," \
+	" ended_at, counters, has_script, script_timeout, group_id, shared, dataset_bytes," \
+	" max_packets, lookback_s, pending_reason, shard_size, shard_time"
+
 const struct cp_migration cp_migrations[] = {
 	{ 1, "users, groups, sessions, append-only audit log",
 		"CREATE TABLE users ("
@@ -262,6 +269,48 @@ const struct cp_migration cp_migrations[] = {
 		"  shard_size INTEGER NOT NULL DEFAULT 0,"
 		"  shard_time INTEGER NOT NULL DEFAULT 0);"
 		"INSERT INTO jobs_new (" JOBS_V10_COLUMNS ") SELECT " JOBS_V10_COLUMNS " FROM jobs;"
+		"DROP TABLE jobs;"
+		"ALTER TABLE jobs_new RENAME TO jobs;"
+		"CREATE INDEX jobs_by_owner ON jobs(owner_id, id);"
+		"CREATE INDEX jobs_by_state ON jobs(state, link, id);"
+		"CREATE INDEX jobs_by_group ON jobs(group_id, id);" },
+
+	{ 11, "jobs.pid dropped (always 0: captures run in the drones)",
+		/* nothing reads or sets it since captures stopped being the Hive's children; the
+		 * table is rebuilt as at step 10 without it (foreign keys are off during a step, so
+		 * job_links and job_files keep their rows) */
+		"CREATE TABLE jobs_new ("
+		"  id INTEGER PRIMARY KEY,"
+		"  name TEXT NOT NULL,"
+		"  description TEXT NOT NULL DEFAULT '',"
+		"  owner_id INTEGER NOT NULL,"
+		"  owner TEXT NOT NULL,"
+		"  filter TEXT NOT NULL DEFAULT '',"
+		"  max_size INTEGER NOT NULL,"
+		"  max_duration INTEGER NOT NULL,"
+		"  snaplen INTEGER NOT NULL DEFAULT 0,"
+		"  anonymise INTEGER NOT NULL DEFAULT 0 CHECK (anonymise IN (0, 1)),"
+		"  classify INTEGER NOT NULL DEFAULT 0 CHECK (classify IN (0, 1)),"
+		"  session_type TEXT NOT NULL DEFAULT 'biflow',"
+		"  link TEXT NOT NULL,"
+		"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running',"
+		"    'finishing', 'processing', 'done', 'partial', 'failed', 'cancelled')),"
+		"  reason TEXT NOT NULL DEFAULT '',"
+		"  created_at INTEGER NOT NULL,"
+		"  started_at INTEGER,"
+		"  ended_at INTEGER,"
+		"  counters TEXT NOT NULL DEFAULT '{}',"
+		"  has_script INTEGER NOT NULL DEFAULT 0 CHECK (has_script IN (0, 1)),"
+		"  script_timeout INTEGER NOT NULL DEFAULT 300,"
+		"  group_id INTEGER,"
+		"  shared INTEGER NOT NULL DEFAULT 0,"
+		"  dataset_bytes INTEGER NOT NULL DEFAULT 0,"
+		"  max_packets INTEGER NOT NULL DEFAULT 0,"
+		"  lookback_s INTEGER NOT NULL DEFAULT 0,"
+		"  pending_reason TEXT NOT NULL DEFAULT '',"
+		"  shard_size INTEGER NOT NULL DEFAULT 0,"
+		"  shard_time INTEGER NOT NULL DEFAULT 0);"
+		"INSERT INTO jobs_new (" JOBS_V11_COLUMNS ") SELECT " JOBS_V11_COLUMNS " FROM jobs;"
 		"DROP TABLE jobs;"
 		"ALTER TABLE jobs_new RENAME TO jobs;"
 		"CREATE INDEX jobs_by_owner ON jobs(owner_id, id);"

@@ -5,10 +5,11 @@ Proves: `--migrate-to 1` leaves a database made by the first schema (user_versio
 tables); data written into it — a user with a real argon2id hash, a group with permissions, a
 membership, audit rows — survives starting the current binary, which brings the schema to the
 latest version (new tables and columns present, the audit triggers still refusing changes); the
-old user can sign in and use the new features; a database newer than the binary is refused; and
-a damaged database (garbage, or one broken page of a table the start reads) or an unreadable one
-(a directory in its place) stops the start with a message on stderr and in the log that names
-the file, gives SQLite's words and says what to do.
+old user can sign in and use the new features; jobs survive the rebuilds of their table (step
+10, and step 11, which drops the dead jobs.pid) with their links and files; a database newer
+than the binary is refused; and a damaged database (garbage, or one broken page of a table the
+start reads) or an unreadable one (a directory in its place) stops the start with a message on
+stderr and in the log that names the file, gives SQLite's words and says what to do.
 """
 import os
 import sqlite3
@@ -130,6 +131,65 @@ def test_jobs_from_version_6_get_the_contract_columns():
         con.execute("UPDATE jobs SET state = 'partial' WHERE id = 3")
         con.commit()
         assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+        con.close()
+        h.stop()
+    finally:
+        h.cleanup()
+
+
+def test_jobs_from_version_10_lose_pid():
+    """Step 11 drops jobs.pid (always 0 since captures run in the drones): jobs written with a
+    pid keep their rows, parameters, counters, links and files through the rebuild, read with
+    their first link's drone, and an ended one can be deleted (links and files with it)."""
+    h = Hive(BIN, args=["--local-links", ""])
+    try:
+        subprocess.run([BIN, "--data-dir", h.data_dir, "--migrate-to", "10", "--log-file", "-"],
+                       capture_output=True, timeout=60, check=True)
+        con = sqlite3.connect(h.db_path)
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 10
+        assert "pid" in columns(con, "jobs")
+        con.execute("INSERT INTO jobs (id, name, owner_id, owner, filter, max_size, max_duration,"
+                    " link, state, reason, pid, created_at, started_at, ended_at, counters,"
+                    " shard_size, dataset_bytes) VALUES (5, 'with-pid', 1, 'admin', 'tcp',"
+                    " 1048576, 60, 'demo', 'partial', 'local/demo: lost', 4242, ?, ?, ?,"
+                    " '{\"packets\": 7}', 2097152, 10)", (NOW, NOW + 1000, NOW + 2000))
+        con.execute("INSERT INTO jobs (id, name, owner_id, owner, max_size, max_duration, link,"
+                    " state, pid, created_at, ended_at) VALUES (6, 'remote', 1, 'admin', 1048576,"
+                    " 60, 'p1', 'done', 0, ?, ?)", (NOW, NOW))
+        con.executemany("INSERT INTO job_links (job_id, drone, link, state, reason) VALUES"
+                        " (?, ?, ?, ?, ?)", [(5, "local", "demo", "failed", "lost"),
+                                             (5, "probe1", "p1", "done", ""),
+                                             (6, "probe1", "p1", "done", "")])
+        con.execute("INSERT INTO job_files (job_id, path, drone, size, sha256, uploaded_at)"
+                    " VALUES (5, 'shards/probe1/p1/000000.pcapng', 'probe1', 10, ?, ?)",
+                    ("ab" * 32, NOW))
+        con.commit()
+        con.close()
+        h.start()
+        con = h.db()
+        assert con.execute("PRAGMA user_version").fetchone()[0] >= 11
+        assert "pid" not in columns(con, "jobs")
+        assert {"shard_size", "pending_reason", "dataset_bytes"} <= set(columns(con, "jobs"))
+        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert con.execute("SELECT count(*) FROM job_files WHERE job_id = 5").fetchone() == (1,)
+        con.close()
+        c = admin(h)
+        j = expect(c.get("/api/v1/jobs/5"), 200).json
+        assert (j["name"], j["state"], j["reason"], j["filter"], j["shard_size"]) == \
+            ("with-pid", "partial", "local/demo: lost", "tcp", 2097152), j
+        assert j["counters"]["packets"] == 7 and j["dataset_bytes"] == 10, j
+        assert "pid" not in j, j
+        assert [(lk["drone"], lk["link"], lk["state"]) for lk in j["links"]] == \
+            [("local", "demo", "failed"), ("probe1", "p1", "done")], j
+        assert (j["drone"], j["link"]) == ("local", "demo"), j
+        j = expect(c.get("/api/v1/jobs/6"), 200).json
+        assert (j["drone"], j["link"]) == ("probe1", "p1"), j     # its real drone, not 'local'
+        expect(c.delete("/api/v1/jobs/5"), 204)
+        expect(c.get("/api/v1/jobs/5"), 404)
+        con = h.db()
+        assert con.execute("SELECT count(*) FROM job_links WHERE job_id = 5").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM job_files WHERE job_id = 5").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM job_links WHERE job_id = 6").fetchone() == (1,)
         con.close()
         h.stop()
     finally:
