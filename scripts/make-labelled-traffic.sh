@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/make-labelled-traffic.sh — a labelled capture from REAL programs, for measuring
-# tide's identification (scripts/accuracy-report.py, tests/integration/test_identification.py).
+# tide's identification (scripts/accuracy-report.py, tests/classifiers/test_identification.py).
 #
 # Two network namespaces joined by a veth pair (addresses exist only inside them: 10.77.0.1/24
 # and fd77::1/64 for the servers, 10.77.0.2/24 and fd77::2/64 for the clients; no route leaves

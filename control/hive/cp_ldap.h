@@ -62,7 +62,7 @@ void cp_ldap_free(struct cp_ldap *l);
 int cp_ldap_authenticate(const struct cp_ldap *l, const char *username, const char *password,
 	struct cp_ldap_account *acct);
 
-/* ---- pure helpers, exported for the unit test (tests/control/test_cp_ldap.c) ------------- */
+/* ---- pure helpers, exported for the unit test (tests/hive/test_cp_ldap.c) ------------- */
 
 /* RFC 4515 assertion-value escaping of len bytes of in: '*', '(', ')', '\' and NUL, and also
  * every other control or non-ASCII byte, become \XX (two lower-case hex digits). Returns the

@@ -3,7 +3,7 @@
  * The list is the schema's whole history: a new database runs every step, an old one runs the
  * steps it has not seen (cp_db_migrate), each in one transaction. Released steps are never
  * edited; a change is a new step at the end (ALTER TABLE ADD COLUMN, or create-copy-rename for
- * what SQLite cannot alter). tests/control/test_migrations.py upgrades a version-1 database
+ * what SQLite cannot alter). tests/hive/test_migrations.py upgrades a version-1 database
  * holding data and checks nothing is lost.
  *
  * Conventions: times are INTEGER milliseconds since the Unix epoch (UTC); secrets handed to

@@ -845,7 +845,7 @@ def write(path, pkts, linktype=LINKTYPE_ETHERNET, fmt="pcap", **kw):
 
 
 def write_case(outdir, pkts, linktype=LINKTYPE_ETHERNET, fmt="pcap", name=None, **labels):
-    """For tests/cases/*/gen.py: write the input file and its labels.json."""
+    """For tests/dataplane/cases/*/gen.py: write the input file and its labels.json."""
     import os
     name = name or ("input.pcapng" if fmt == "pcapng" else "input.pcap")
     write(os.path.join(outdir, name), pkts, linktype, fmt)

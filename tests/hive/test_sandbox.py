@@ -1,6 +1,6 @@
 """test_sandbox — the post-processing sandbox (control/hive/cp_sandbox.c) holds, and tools work in it.
 
-Drives the real module through tests/control/sandbox_driver (one cp_sandbox_run() per call) on
+Drives the real module through tests/hive/sandbox_driver (one cp_sandbox_run() per call) on
 a data directory laid out like tide-control's: a 0700 data dir holding this job's dataset
 (the tide_layout.h layout, with a small pcapng), a sibling job with a secret, a fake tide.db, a listening
 control socket (path and abstract), and a TCP listener on the host's loopback. Scripts then try
@@ -40,7 +40,7 @@ def driver_from_argv():
         del sys.argv[i:i + 2]
         return os.path.abspath(path)
     here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.join(here, "..", "..", "build", "tests", "control", "sandbox_driver")
+    return os.path.join(here, "..", "..", "build", "tests", "hive", "sandbox_driver")
 
 
 DRIVER = driver_from_argv()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""run_cases — runs every pcap case in tests/cases/ through `tide-dataplane --pcap`.
+"""run_cases — runs every pcap case in tests/dataplane/cases/ through `tide-dataplane --pcap`.
 
 A case is a directory (suricata-verify style):
   gen.py         writes the input (input.pcap / input.pcapng) and labels.json — the generator's
@@ -57,7 +57,7 @@ import pcapio  # noqa: E402
 import tiderun  # noqa: E402
 import trafficgen  # noqa: E402
 
-CASES = os.path.normpath(os.path.join(HERE, "..", "cases"))
+CASES = os.path.join(HERE, "cases")
 
 # ----------------------------------------------------------------------------- reference Crypto-PAn
 # AES-128 (encryption only) and Crypto-PAn (Xu, Fan, Ammar, Moon 2002) in pure python, so the
