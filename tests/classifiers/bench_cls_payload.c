@@ -23,6 +23,7 @@
 #include "cls_engine.h"
 #include "cls_apps.h"
 #include "cls_plugin.h"
+#include "test_rng.h"
 
 extern const struct cls_plugin cls_plugin_payload;
 #define PLUG (&cls_plugin_payload)
@@ -56,22 +57,13 @@ static const struct opening openings[] = {
 		  "\x00\x01\x00\x01") },
 };
 
-static uint64_t rng = 0x243f6a8885a308d3ull;
-
-static uint64_t
-rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 2685821657736338717ull;
-}
+static struct test_rng rng = {0x243f6a8885a308d3ull};
 
 static void
 fill_random(uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i += 8) {
-		uint64_t v = rnd();
+		uint64_t v = test_rng_next(&rng);
 
 		memcpy(p + i, &v, n - i < 8 ? n - i : 8);
 	}

@@ -22,6 +22,7 @@
 #include "dp_anon.h"
 #include "dp_linktype.h"
 #include "dp_parse.h"
+#include "test_rng.h"
 
 static const uint8_t sample_key[DP_ANON_KEY_LEN] = {21, 34, 23, 141, 51, 164, 207, 128, 19, 10,
 	91, 22, 73, 144, 125, 16, 216, 152, 143, 131, 121, 121, 101, 39, 98, 87, 76, 45, 42, 132,
@@ -123,22 +124,13 @@ teardown(void **state)
 	return 0;
 }
 
-static uint64_t rng = 0x2545f4914f6cdd1dull;
-
-static uint64_t
-rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 2685821657736338717ull;
-}
+static struct test_rng rng = {0x2545f4914f6cdd1dull};
 
 static void
 rnd_bytes(uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(rnd() >> 56);
+		p[i] = (uint8_t)(test_rng_next(&rng) >> 56);
 }
 
 /* ---- reference vectors -------------------------------------------------------------------- */

@@ -14,20 +14,12 @@
 #include <cmocka.h>
 
 #include "dp_hash.h"
+#include "test_rng.h"
 
 #define N_TUPLES 100000
 
-/* xorshift64*: deterministic, so the distribution bounds below are reproducible. */
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t
-rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 2685821657736338717ull;
-}
+/* deterministic (test_rng.h), so the distribution bounds below are reproducible */
+static struct test_rng rng = {0x9e3779b97f4a7c15ull};
 
 static void
 rnd_tuple(struct dp_pkt_info *pi, int v6)
@@ -38,12 +30,12 @@ rnd_tuple(struct dp_pkt_info *pi, int v6)
 	memset(pi, 0, sizeof(*pi));
 	pi->l3 = v6 ? DP_L3_IPV6 : DP_L3_IPV4;
 	for (unsigned int i = 0; i < (v6 ? 16u : 4u); i += 8) {
-		uint64_t a = rnd(), b = rnd();
+		uint64_t a = test_rng_next(&rng), b = test_rng_next(&rng);
 
 		memcpy(pi->src + i, &a, v6 ? 8 : 4);
 		memcpy(pi->dst + i, &b, v6 ? 8 : 4);
 	}
-	r = rnd();
+	r = test_rng_next(&rng);
 	pi->sport = (uint16_t)r;
 	pi->dport = (uint16_t)(r >> 16);
 	pi->l4proto = protos[(r >> 32) % sizeof(protos)];
