@@ -19,6 +19,7 @@ static const struct cp_route_table *const tables[] = {
 	&cp_api_auth_routes,
 	&cp_api_users_routes,
 	&cp_api_jobs_routes,
+	&cp_api_datasets_routes,
 	&cp_api_drones_routes,
 	&cp_api_uploads_routes,
 };

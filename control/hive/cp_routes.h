@@ -38,7 +38,8 @@ struct cp_route_table {
 extern const struct cp_route_table cp_api_system_routes; /* health, permissions, audit, logs */
 extern const struct cp_route_table cp_api_auth_routes;   /* login, logout, me, tokens */
 extern const struct cp_route_table cp_api_users_routes;  /* users, groups */
-extern const struct cp_route_table cp_api_jobs_routes;   /* jobs, dataset files */
+extern const struct cp_route_table cp_api_jobs_routes;   /* jobs and their links */
+extern const struct cp_route_table cp_api_datasets_routes; /* a job's files, archive, apps */
 extern const struct cp_route_table cp_api_drones_routes; /* drones, links, tuning */
 extern const struct cp_route_table cp_api_uploads_routes; /* drones' file uploads */
 
