@@ -13,7 +13,6 @@
 
 #include "dp_capture.h"
 #include "dp_filter.h"
-#include "tide_log.h"
 
 int dp_meta_offset = -1;
 
@@ -41,7 +40,7 @@ dp_capture_stop(struct dp_capture *c, enum dp_stop why)
 
 int
 dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore,
-	unsigned int n_mbufs)
+	unsigned int n_mbufs, char *err, size_t err_size)
 {
 	static const struct rte_mbuf_dynfield meta_desc = {
 		.name = "tide_pkt_meta",
@@ -50,7 +49,8 @@ dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore
 	};
 	dp_meta_offset = rte_mbuf_dynfield_register(&meta_desc);
 	if (dp_meta_offset < 0) {
-		tide_error("dataplane", "cannot register the mbuf metadata field");
+		snprintf(err, err_size, "cannot register the mbuf metadata field: %s",
+			rte_strerror(rte_errno));
 		return -1;
 	}
 	c->n_workers = n_workers;
@@ -58,8 +58,10 @@ dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore
 	atomic_store(&c->budget, INT64_MAX);
 	c->workers = rte_zmalloc("tide_workers", sizeof(struct dp_worker) * n_workers,
 		RTE_CACHE_LINE_SIZE);
-	if (!c->workers)
+	if (!c->workers) {
+		snprintf(err, err_size, "cannot allocate %u workers", n_workers);
 		return -1;
+	}
 	unsigned int lcore = rte_get_main_lcore();
 	for (unsigned int i = 0; i < n_workers; i++) {
 		c->workers[i].index = i;
@@ -70,7 +72,7 @@ dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore
 	c->pool = rte_pktmbuf_pool_create("tide_pool", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 		(int)rte_socket_id());
 	if (!c->pool) {
-		tide_error("dataplane", "cannot create a pool of %u mbufs: %s", n_mbufs,
+		snprintf(err, err_size, "cannot create a pool of %u mbufs: %s", n_mbufs,
 			rte_strerror(rte_errno));
 		return -1;
 	}
@@ -150,12 +152,12 @@ dp_job_stop(struct dp_capture *c, unsigned int j, enum dp_stop why)
 }
 
 int
-dp_capture_init_rcu(struct dp_capture *c)
+dp_capture_init_rcu(struct dp_capture *c, char *err, size_t err_size)
 {
 	size_t sz = rte_rcu_qsbr_get_memsize(c->n_workers);
 	c->qs = rte_zmalloc("tide_qsbr", sz, RTE_CACHE_LINE_SIZE);
 	if (!c->qs || rte_rcu_qsbr_init(c->qs, c->n_workers) != 0) {
-		tide_error("dataplane", "cannot set up QSBR: %s", rte_strerror(rte_errno));
+		snprintf(err, err_size, "cannot set up QSBR: %s", rte_strerror(rte_errno));
 		return -1;
 	}
 	return 0;
@@ -206,7 +208,7 @@ dp_capture_free_job(struct dp_capture *c, unsigned int j)
 
 int
 dp_capture_make_rings(struct dp_capture *c, unsigned int n_slots, unsigned int ring_size,
-	unsigned int sw_ring_size)
+	unsigned int sw_ring_size, char *err, size_t err_size)
 {
 	bool need_sw = false;
 	for (unsigned int l = 0; l < c->n_links; l++)
@@ -238,7 +240,7 @@ dp_capture_make_rings(struct dp_capture *c, unsigned int n_slots, unsigned int r
 	}
 	return 0;
 fail:
-	tide_error("dataplane", "cannot create rings: %s", rte_strerror(rte_errno));
+	snprintf(err, err_size, "cannot create rings: %s", rte_strerror(rte_errno));
 	return -1;
 }
 

@@ -240,9 +240,10 @@ struct dp_capture {
 void dp_capture_stop(struct dp_capture *c, enum dp_stop why);
 
 /* Register the metadata field, allocate n_workers workers (on the main lcore when
- * on_main_lcore, else one per worker lcore in order) and a pool of n_mbufs. 0 or -1. */
+ * on_main_lcore, else one per worker lcore in order) and a pool of n_mbufs. 0, or -1 with the
+ * cause in err. */
 int dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore,
-	unsigned int n_mbufs);
+	unsigned int n_mbufs, char *err, size_t err_size);
 
 /* Fill a free job slot: load (JIT) its filter, create per-worker anonymisers when anon_key is
  * given, zero its counters. The job takes the filter only on success. Not yet visible to
@@ -258,12 +259,13 @@ void dp_capture_publish(struct dp_capture *c, unsigned int j, bool on);
 void dp_capture_free_job(struct dp_capture *c, unsigned int j);
 
 /* Rings: one per (job slot, link) to the writer for the first n_slots slots, and hand-over
- * rings when a link distributes. */
+ * rings when a link distributes. 0, or -1 with the cause in err. */
 int dp_capture_make_rings(struct dp_capture *c, unsigned int n_slots, unsigned int ring_size,
-	unsigned int sw_ring_size);
+	unsigned int sw_ring_size, char *err, size_t err_size);
 
-/* Set up the QSBR variable the workers report to (live capture). */
-int dp_capture_init_rcu(struct dp_capture *c);
+/* Set up the QSBR variable the workers report to (live capture). 0, or -1 with the cause in
+ * err. */
+int dp_capture_init_rcu(struct dp_capture *c, char *err, size_t err_size);
 
 /* Record the first reason job j stops for; when the capture is not always on, the capture
  * stops with it. */

@@ -10,7 +10,6 @@
 #include <rte_errno.h>
 
 #include "dp_eal.h"
-#include "tide_log.h"
 
 int
 dp_eal_split(int argc, char **argv)
@@ -68,7 +67,8 @@ dp_eal_default_prefix(void)
 }
 
 int
-dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge)
+dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge, char *err,
+	size_t err_size)
 {
 	int split = dp_eal_split(argc, argv);
 	int n_user = split ? split - 1 : 0;
@@ -118,7 +118,7 @@ dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge)
 
 	int rc = rte_eal_init(n, eal);
 	if (rc < 0) {
-		tide_error("dataplane", "cannot start DPDK EAL: %s", rte_strerror(rte_errno));
+		snprintf(err, err_size, "cannot start DPDK EAL: %s", rte_strerror(rte_errno));
 		return -1;
 	}
 	return split;

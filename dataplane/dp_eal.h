@@ -17,8 +17,9 @@
  * every argument is tide's. Extra EAL arguments tide needs (e.g. the demo vdev) go in `extra`
  * (NULL-terminated, may be NULL). On success returns the index in argv of tide's first
  * argument minus one (so argv + ret is a program-name-led vector) and fills *used_huge.
- * Returns -1 if the EAL failed (message already printed). */
-int dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge);
+ * Returns -1 with the cause in err if the EAL failed. */
+int dp_eal_start(int argc, char **argv, const char *const *extra, int *used_huge, char *err,
+	size_t err_size);
 
 /* hugetlbfs mounted and at least 64 free 2 MiB pages (128 MiB): enough for tide's pools. */
 int dp_eal_hugepages_usable(void);

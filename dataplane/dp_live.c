@@ -350,10 +350,8 @@ dp_live_open(const char *prog, struct dp_live_link *links, unsigned int n_links,
 	argv[argc++] = (char *)"--";
 	argv[argc] = NULL;
 	int used_huge = 0;
-	if (dp_eal_start(argc, argv, NULL, &used_huge) < 0) {
-		snprintf(err, err_size, "cannot start DPDK: %s", rte_strerror(rte_errno));
+	if (dp_eal_start(argc, argv, NULL, &used_huge, err, err_size) < 0)
 		return -1;
-	}
 	L.eal = true;
 
 	unsigned int n_workers = rte_lcore_count() - 1;
@@ -373,23 +371,22 @@ dp_live_open(const char *prog, struct dp_live_link *links, unsigned int n_links,
 	uint64_t held = t->lookback_bytes * n_links / RTE_MBUF_DEFAULT_BUF_SIZE;
 	unsigned int mbufs = (t->mbufs ? t->mbufs : DEFAULT_MBUFS) + (unsigned int)RTE_MIN(held,
 		(uint64_t)(1u << 24));
-	if (dp_capture_init(c, n_workers, false, mbufs) != 0 ||
-		dp_capture_init_rcu(c) != 0) {
+	char why[256];
+	if (dp_capture_init(c, n_workers, false, mbufs, why, sizeof(why)) != 0 ||
+		dp_capture_init_rcu(c, why, sizeof(why)) != 0) {
 		snprintf(err, err_size, "cannot set up the capture (a pool of %u mbufs, %llu MiB "
 			"of them for the look-back): %s", mbufs, (unsigned long long)(
 			(uint64_t)RTE_MIN(held, (uint64_t)(1u << 24)) * RTE_MBUF_DEFAULT_BUF_SIZE >> 20),
-			rte_strerror(rte_errno));
+			why);
 		return -1;
 	}
 	L.ports = true;
 	for (unsigned int i = 0; i < n_links; i++)
 		if (!links[i].error[0])
 			setup_link(i, &specs[i], nb_rxd);
-	if (dp_port_assign_queues(c) != 0 ||
-		dp_capture_make_rings(c, DP_MAX_JOBS, RING_SIZE, SW_RING_SIZE) != 0) {
-		snprintf(err, err_size, "cannot set up queues and rings");
+	if (dp_port_assign_queues(c, err, err_size) != 0 ||
+		dp_capture_make_rings(c, DP_MAX_JOBS, RING_SIZE, SW_RING_SIZE, err, err_size) != 0)
 		return -1;
-	}
 	if (lookback_setup(c) != 0) {
 		snprintf(err, err_size, "cannot allocate the look-back rings");
 		return -1;
@@ -612,8 +609,13 @@ finish(unsigned int j, struct dp_live_ended *e)
 		.parameters = s->parameters,
 		.lookback_requested_s = s->lookback_s,
 	};
-	if (dp_manifest_write(c, j, &mi) != 0)
+	char why[512];
+	if (dp_manifest_write(c, j, &mi, why, sizeof(why)) != 0) {
 		rc = -1;
+		if (!e->error[0])
+			snprintf(e->error, sizeof(e->error), "%.*s", (int)sizeof(e->error) - 1, why);
+		tide_error("dataplane", "job %s: %s", job->name, why);
+	}
 	struct dp_totals t;
 	dp_stats_job(c, j, &t);
 	e->counters = dp_manifest_counters_json(&t);

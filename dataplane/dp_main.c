@@ -262,8 +262,11 @@ start_capture(struct run *r, struct dp_capture *c, int argc, char **argv)
 		extra[0] = demo_vdev;
 	}
 	int used_huge = 0;
-	if (dp_eal_start(argc, argv, extra, &used_huge) < 0)
+	char err[512];
+	if (dp_eal_start(argc, argv, extra, &used_huge, err, sizeof(err)) < 0) {
+		tide_error("dataplane", "%s", err);
 		return 1;
+	}
 	r->eal = true;
 	if (o->probe)
 		return probe_ports();
@@ -292,8 +295,10 @@ start_capture(struct run *r, struct dp_capture *c, int argc, char **argv)
 		n_workers + 4096;
 	if (o->mbufs)
 		n_mbufs = o->mbufs;
-	if (dp_capture_init(c, n_workers, offline, n_mbufs) != 0)
+	if (dp_capture_init(c, n_workers, offline, n_mbufs, err, sizeof(err)) != 0) {
+		tide_error("dataplane", "%s", err);
 		return 1;
+	}
 
 	if (offline) {
 		c->n_links = 1;
@@ -303,8 +308,10 @@ start_capture(struct run *r, struct dp_capture *c, int argc, char **argv)
 		snprintf(r->input, sizeof(r->input), "pcap:%s", o->pcap_path);
 	} else {
 		r->ports = true; /* set up or half set up: stopped at exit either way */
-		if (dp_port_setup_all(c, nb_rxd) != 0)
+		if (dp_port_setup_all(c, nb_rxd, err, sizeof(err)) != 0) {
+			tide_error("dataplane", "%s", err);
 			return 1;
+		}
 		size_t off = 0;
 		for (unsigned int l = 0; l < c->n_links; l++)
 			off += (size_t)snprintf(r->input + off, sizeof(r->input) - off, "%sport:%s",
@@ -407,8 +414,10 @@ open_job(struct run *r, struct dp_capture *c)
 		return 1;
 	}
 	r->filter = NULL; /* the job has it */
-	if (dp_capture_make_rings(c, 1, RING_SIZE, SW_RING_SIZE) != 0)
+	if (dp_capture_make_rings(c, 1, RING_SIZE, SW_RING_SIZE, err, sizeof(err)) != 0) {
+		tide_error("dataplane", "%s", err);
 		return 1;
+	}
 	c->write_shards = o->out_dir != NULL;
 	if (c->write_shards && dp_writer_open_job(c, 0, o->out_dir, o->drone, o->shard_size,
 				       o->shard_time_s * 1000000000ull, o->max_size, err,
@@ -520,7 +529,9 @@ finish(struct run *r, struct dp_capture *c)
 			.stop_reason = dp_stop_names[why],
 			.input_error = c->input_error,
 		};
-		mrc = dp_manifest_write(c, 0, &mi);
+		mrc = dp_manifest_write(c, 0, &mi, err, sizeof(err));
+		if (mrc != 0)
+			tide_error("dataplane", "%s", err);
 		json_decref(params);
 	}
 	print_line(c, stdout, "tide-dataplane: ");

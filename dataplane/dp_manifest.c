@@ -14,7 +14,7 @@
 #include "dp_writer.h"
 #include "tide_fs.h"
 #include "tide_layout.h"
-#include "tide_log.h"
+#include "tide_time.h"
 
 static int
 name_cmp(const void *a, const void *b)
@@ -107,7 +107,8 @@ dp_manifest_counters_json(const struct dp_totals *t)
 }
 
 int
-dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_manifest_info *mi)
+dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_manifest_info *mi,
+	char *err, size_t err_size)
 {
 	const struct dp_job *job = &c->jobs[j];
 	char buf[TIDE_TIME_LEN];
@@ -212,7 +213,7 @@ dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_ma
 			close(fd);
 	}
 	if (rc != 0) {
-		tide_error("dataplane", "cannot write %s: %s", path, strerror(errno));
+		snprintf(err, err_size, "cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
 	}
 	free(text);

@@ -20,8 +20,10 @@ struct dp_manifest_info {
 	uint32_t lookback_requested_s; /* 0: the job asked for no look-back */
 };
 
-/* Manifest of job j into mi->out_dir/manifest.json. 0 or -1 with a message on stderr. */
-int dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_manifest_info *mi);
+/* Manifest of job j into mi->out_dir/manifest.json (written whole, fsynced, renamed). 0, or -1
+ * with the cause in err. */
+int dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_manifest_info *mi,
+	char *err, size_t err_size);
 
 /* Counters in the manifest's vocabulary (received, matched, filtered, written, bytes_written,
  * dropped{reason}, parse{status}). New reference. */

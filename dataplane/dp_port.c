@@ -140,7 +140,7 @@ dp_port_setup_one(struct dp_capture *c, uint16_t port, const char *name, uint16_
 }
 
 int
-dp_port_assign_queues(struct dp_capture *c)
+dp_port_assign_queues(struct dp_capture *c, char *err, size_t err_size)
 {
 	/* queue q of every port goes to worker q mod n_workers */
 	for (unsigned int li = 0; li < c->n_links; li++) {
@@ -148,7 +148,7 @@ dp_port_assign_queues(struct dp_capture *c)
 		for (uint16_t q = 0; q < l->n_rxq; q++) {
 			struct dp_worker *w = &c->workers[q % c->n_workers];
 			if (w->n_rxq == DP_MAX_RXQ_PER_WORKER) {
-				tide_error("dataplane", "too many queues for %u workers",
+				snprintf(err, err_size, "too many queues for %u workers",
 					c->n_workers);
 				return -1;
 			}
@@ -160,10 +160,9 @@ dp_port_assign_queues(struct dp_capture *c)
 }
 
 int
-dp_port_setup_all(struct dp_capture *c, uint16_t nb_rxd)
+dp_port_setup_all(struct dp_capture *c, uint16_t nb_rxd, char *err, size_t err_size)
 {
 	uint16_t port;
-	char err[512];
 	c->n_links = 0;
 	RTE_ETH_FOREACH_DEV(port) {
 		if (c->n_links == DP_MAX_LINKS) {
@@ -171,17 +170,15 @@ dp_port_setup_all(struct dp_capture *c, uint16_t nb_rxd)
 				DP_MAX_LINKS);
 			break;
 		}
-		if (dp_port_setup_one(c, port, NULL, nb_rxd, NULL, err, sizeof(err)) < 0) {
-			tide_error("dataplane", "%s", err);
+		if (dp_port_setup_one(c, port, NULL, nb_rxd, NULL, err, err_size) < 0)
 			return -1;
-		}
 	}
 	if (c->n_links == 0) {
-		tide_error("dataplane", "no DPDK port to capture from: give --pcap FILE, "
-				"--demo, or a port (e.g. --vdev net_pcap0,rx_pcap=FILE -- ...)");
+		snprintf(err, err_size, "no DPDK port to capture from: give --pcap FILE, --demo, "
+			"or a port (e.g. --vdev net_pcap0,rx_pcap=FILE -- ...)");
 		return -1;
 	}
-	return dp_port_assign_queues(c);
+	return dp_port_assign_queues(c, err, err_size);
 }
 
 void

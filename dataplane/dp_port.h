@@ -9,8 +9,8 @@
 #include "dp_capture.h"
 
 /* Configure and start every probed port as a link (c->links), and assign queues to workers.
- * Returns 0 or -1 with a message on stderr. */
-int dp_port_setup_all(struct dp_capture *c, uint16_t nb_rxd);
+ * 0, or -1 with the cause in err. */
+int dp_port_setup_all(struct dp_capture *c, uint16_t nb_rxd, char *err, size_t err_size);
 
 /* Configure and start one port as the next link, named `name` (NULL: the port's name), its
  * queues filled from `pool` (NULL: c->pool). The link index, or -1 with the cause in err —
@@ -18,8 +18,8 @@ int dp_port_setup_all(struct dp_capture *c, uint16_t nb_rxd);
 int dp_port_setup_one(struct dp_capture *c, uint16_t port, const char *name, uint16_t nb_rxd,
 	struct rte_mempool *pool, char *err, size_t err_size);
 
-/* Queue q of every link to worker q mod n_workers. 0 or -1 with a message on stderr. */
-int dp_port_assign_queues(struct dp_capture *c);
+/* Queue q of every link to worker q mod n_workers. 0, or -1 with the cause in err. */
+int dp_port_assign_queues(struct dp_capture *c, char *err, size_t err_size);
 
 /* Refresh c->link_rx / link_imissed / link_nombuf from the ports' statistics. */
 void dp_port_update_stats(struct dp_capture *c);

@@ -255,9 +255,11 @@ pipeline(int argc, char **argv)
 	char err[512];
 	int used_huge;
 
-	int split = dp_eal_start(argc, argv, NULL, &used_huge);
-	if (split < 0)
+	int split = dp_eal_start(argc, argv, NULL, &used_huge, err, sizeof(err));
+	if (split < 0) {
+		fprintf(stderr, "tide-bench: %s\n", err);
 		return 1;
+	}
 	argc -= split;
 	argv += split;
 	static const struct option lo[] = {{"size", 1, NULL, 'z'}, {"flows", 1, NULL, 'f'},
@@ -297,8 +299,12 @@ pipeline(int argc, char **argv)
 	unsigned int n_pkts = (unsigned int)RTE_MIN(flows, (uint64_t)(imix ? 196608 : 1048576));
 	struct rte_mempool *src = rte_pktmbuf_pool_create("bench_src", n_pkts, 0, 0,
 		imix ? 1664 : 192, (int)rte_socket_id());
-	if (!src || dp_capture_init(c, 1, false, 32768) != 0) {
+	if (!src) {
 		fprintf(stderr, "tide-bench: cannot allocate packets (hugepages?)\n");
+		return 1;
+	}
+	if (dp_capture_init(c, 1, false, 32768, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tide-bench: %s\n", err);
 		return 1;
 	}
 	struct rte_mbuf **pkts = malloc(sizeof(*pkts) * n_pkts);
@@ -318,12 +324,16 @@ pipeline(int argc, char **argv)
 		fprintf(stderr, "tide-bench: cannot create the net_ring port\n");
 		return 1;
 	}
-	if (dp_port_setup_all(c, 1024) != 0)
+	if (dp_port_setup_all(c, 1024, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tide-bench: %s\n", err);
 		return 1;
+	}
 	/* every job its own compiled filter (the same expression): each costs one JIT call per
 	 * packet, and packets several jobs keep are shared by reference, as on a drone */
-	if (dp_capture_make_rings(c, n_jobs, 8192, 4096) != 0)
+	if (dp_capture_make_rings(c, n_jobs, 8192, 4096, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tide-bench: %s\n", err);
 		return 1;
+	}
 	for (unsigned int j = 0; j < n_jobs; j++) {
 		struct dp_filter *f = dp_filter_compile(expr, DP_LINKTYPE_ETHERNET, 65535, err,
 			sizeof(err));
