@@ -7,6 +7,7 @@
  * or block that broke it, and the error is sticky: later calls repeat it. */
 #include "dp_pcapfile.h"
 #include "dp_linktype.h"
+#include "dp_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,24 +84,6 @@ struct dp_pcapfile {
 	char *path;
 	char errmsg[256];
 };
-
-static inline uint16_t
-ld16(int swap, const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return swap ? __builtin_bswap16(v) : v;
-}
-
-static inline uint32_t
-ld32(int swap, const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return swap ? __builtin_bswap32(v) : v;
-}
 
 static inline uint64_t
 ld64(int swap, const uint8_t *p)

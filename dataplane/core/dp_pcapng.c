@@ -12,6 +12,7 @@
  * always a whole, valid pcapng. On a write error the partial shard is cut back to its last whole
  * block (the only path that reads data back). Files are written in host byte order. */
 #include "dp_pcapng.h"
+#include "dp_load.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -127,24 +128,6 @@ static inline void
 st64(uint8_t *p, uint64_t v)
 {
 	memcpy(p, &v, sizeof(v));
-}
-
-static inline uint16_t
-ld16(int swap, const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return swap ? __builtin_bswap16(v) : v;
-}
-
-static inline uint32_t
-ld32(int swap, const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return swap ? __builtin_bswap32(v) : v;
 }
 
 /* ---- the block walker: structure only, stops at the first block that is not whole ---- */
