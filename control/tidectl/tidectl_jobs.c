@@ -875,25 +875,40 @@ cmd_delete(struct tc_ctx *c, int argc, char **argv)
 
 /* ---- files, script log, classification mix ----------------------------------------------- */
 
+/* The job the command line names, and one of its sub-resources: the command's options parsed,
+ * GET /api/v1/jobs/{id}/{what}. 0 with the answer in *out (NULL when --json printed it), or the
+ * exit code to leave with. */
 static int
-files_of(struct tc_ctx *c, const struct tc_cmd *cmd, int argc, char **argv)
+job_resource(struct tc_ctx *c, const struct tc_cmd *cmd, int argc, char **argv, const char *what,
+	json_t **out)
 {
 	long long id;
+	char path[96];
 	int first, rc = tc_parse(c, cmd, argc, argv, NULL, NULL, NULL, NULL, &first);
+
+	*out = NULL;
 	if (rc >= 0)
 		return rc;
 	if ((rc = parse_id(cmd, argc, argv, first, &id)))
 		return rc;
-	char path[64];
-	json_t *r;
-	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/files", id);
-	if ((rc = tc_api(c, "GET", path, NULL, &r)))
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/%s", id, what);
+	if ((rc = tc_api(c, "GET", path, NULL, out)))
 		return rc;
 	if (c->json) {
-		tc_print_json(r);
-		json_decref(r);
-		return 0;
+		tc_print_json(*out);
+		json_decref(*out);
+		*out = NULL;
 	}
+	return 0;
+}
+
+static int
+files_of(struct tc_ctx *c, const struct tc_cmd *cmd, int argc, char **argv)
+{
+	json_t *r;
+	int rc = job_resource(c, cmd, argc, argv, "files", &r);
+	if (rc || !r)
+		return rc;
 	static const char *const hdr[] = { "PATH", "SIZE", "BYTES", "SHA256", NULL };
 	struct tc_table *t = tc_table_new(hdr);
 	size_t i;
@@ -958,23 +973,10 @@ cmd_script_log(struct tc_ctx *c, int argc, char **argv)
 static int
 cmd_apps(struct tc_ctx *c, int argc, char **argv)
 {
-	const struct tc_cmd *cmd = &tc_jobs_cmds[9];
-	long long id;
-	int first, rc = tc_parse(c, cmd, argc, argv, NULL, NULL, NULL, NULL, &first);
-	if (rc >= 0)
-		return rc;
-	if ((rc = parse_id(cmd, argc, argv, first, &id)))
-		return rc;
-	char path[64];
 	json_t *r;
-	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/apps", id);
-	if ((rc = tc_api(c, "GET", path, NULL, &r)))
+	int rc = job_resource(c, &tc_jobs_cmds[9], argc, argv, "apps", &r);
+	if (rc || !r)
 		return rc;
-	if (c->json) {
-		tc_print_json(r);
-		json_decref(r);
-		return 0;
-	}
 	json_t *items = json_object_get(r, "items");
 	double total = 0;
 	size_t i;
