@@ -611,9 +611,8 @@ finish(unsigned int j, struct dp_live_ended *e)
 	};
 	char why[512];
 	if (dp_manifest_write(c, j, &mi, why, sizeof(why)) != 0) {
+		/* the job's own stop reason (a full disk, say) stays its reason: this follows */
 		rc = -1;
-		if (!e->error[0])
-			snprintf(e->error, sizeof(e->error), "%.*s", (int)sizeof(e->error) - 1, why);
 		tide_error("dataplane", "job %s: %s", job->name, why);
 	}
 	struct dp_totals t;
