@@ -30,8 +30,11 @@ packages=(
 	# the drone link: libwebsockets (the Hive's drone listener, the drone's wss:// client) and
 	# libcurl with OpenSSL (the drone's HTTPS uploads); docs/DRONES.md, "Transport"
 	libwebsockets-dev libcurl4-openssl-dev
+	# identification beside tide's own classifiers (the nDPI plugin) and real-time flow export
+	# over IPFIX (libfixbuf), checked against nfdump's collector
+	libfixbuf-dev nfdump
 	# reference peers and test tools
-	tcpdump tshark python3 iproute2 procps libndpi-bin wrk
+	tcpdump tshark python3 iproute2 procps libndpi-bin libndpi-dev wrk
 	# certificates for the TLS tests (openssl CLI), the system CA store a drone trusts by
 	# default, and strace to show a refused --hive makes no connection
 	openssl ca-certificates strace

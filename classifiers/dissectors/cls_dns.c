@@ -372,6 +372,7 @@ dns_classify(void *ctx, void *state, const struct cls_session *s, struct cls_res
 
 const struct cls_plugin cls_plugin_dns = {
 	.abi_version = CLS_ABI_VERSION,
+	.evidence = CLS_EV_DISSECTOR,
 	.name = "dns",
 	.version = "1.0",
 	.state_size = sizeof(struct dns_state),

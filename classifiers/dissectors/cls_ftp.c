@@ -240,6 +240,7 @@ ftp_classify(void *ctx, void *state, const struct cls_session *s, struct cls_res
 
 const struct cls_plugin cls_plugin_ftp = {
 	.abi_version = CLS_ABI_VERSION,
+	.evidence = CLS_EV_DISSECTOR,
 	.name = "ftp",
 	.version = "1.0",
 	.state_size = sizeof(struct ftp_state),

@@ -443,6 +443,7 @@ http_session_free(void *ctx, void *wctx, void *state)
 
 const struct cls_plugin cls_plugin_http = {
 	.abi_version = CLS_ABI_VERSION,
+	.evidence = CLS_EV_DISSECTOR,
 	.name = "http",
 	.version = "1.0",
 	.state_size = sizeof(struct http_state),

@@ -768,6 +768,7 @@ pl_dump_statistics(void *ctx, FILE *out)
 
 const struct cls_plugin cls_plugin_payload = {
 	.abi_version = CLS_ABI_VERSION,
+	.evidence = CLS_EV_SIGNATURE,
 	.name = "payload",
 	.version = "1.0.0",
 	.state_size = sizeof(struct pl_state),

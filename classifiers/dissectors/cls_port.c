@@ -653,6 +653,7 @@ port_dump_statistics(void *ctx, FILE *out)
 
 const struct cls_plugin cls_plugin_port = {
 	.abi_version = CLS_ABI_VERSION,
+	.evidence = CLS_EV_PORT,
 	.name = "port",
 	.version = "1.0.0",
 	.state_size = 0,

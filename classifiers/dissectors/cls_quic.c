@@ -671,6 +671,7 @@ quic_session_free(void *ctx, void *wctx, void *state)
 
 const struct cls_plugin cls_plugin_quic = {
 	.abi_version = CLS_ABI_VERSION,
+	.evidence = CLS_EV_DISSECTOR,
 	.name = "quic",
 	.version = "1.0",
 	.state_size = sizeof(struct quic_state),

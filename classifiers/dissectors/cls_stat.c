@@ -291,6 +291,7 @@ stat_dump(void *ctx, FILE *out)
 
 const struct cls_plugin cls_plugin_stat = {
 	.abi_version = CLS_ABI_VERSION,
+	.evidence = CLS_EV_STATS,
 	.name = "stat",
 	.version = "1.0",
 	.state_size = 0,

@@ -115,6 +115,7 @@ tftp_classify(void *ctx, void *state, const struct cls_session *s, struct cls_re
 
 const struct cls_plugin cls_plugin_tftp = {
 	.abi_version = CLS_ABI_VERSION,
+	.evidence = CLS_EV_DISSECTOR,
 	.name = "tftp",
 	.version = "1.0",
 	.state_size = sizeof(struct tftp_state),

@@ -663,6 +663,7 @@ tls_session_free(void *ctx, void *wctx, void *state)
 
 const struct cls_plugin cls_plugin_tls = {
 	.abi_version = CLS_ABI_VERSION,
+	.evidence = CLS_EV_DISSECTOR,
 	.name = "tls",
 	.version = "1.0",
 	.state_size = sizeof(struct tls_state),

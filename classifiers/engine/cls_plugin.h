@@ -21,7 +21,7 @@
 
 #include "cls_session.h"
 
-#define CLS_ABI_VERSION 2 /* 2: cls_config.log */
+#define CLS_ABI_VERSION 3 /* 2: cls_config.log; 3: evidence */
 
 /* result flags */
 #define CLS_RES_FINAL 0x01   /* the plugin will not change its mind for this session */
@@ -29,12 +29,29 @@
 
 #define CLS_LABEL_MAX 128
 
+/* What a verdict rests on, weakest first. The combiner ranks answers by evidence before
+ * confidence, so a protocol parsed from its own messages beats a byte-shape match, and any
+ * payload evidence beats a port guess, whatever numbers each plugin puts on its confidence.
+ * A result that leaves evidence at CLS_EV_DEFAULT gets its plugin's declared `evidence`. */
+enum cls_evidence {
+	CLS_EV_DEFAULT = 0,   /* "the plugin's declared evidence" */
+	CLS_EV_PORT,          /* well-known port or address only */
+	CLS_EV_STATS,         /* packet sizes and timings (a trained model) */
+	CLS_EV_SHAPE,         /* a loose byte pattern: a few fixed bytes, a length field */
+	CLS_EV_SIGNATURE,     /* a distinctive payload signature (magic, protocol keyword) */
+	CLS_EV_DPI,           /* a DPI engine's verdict (nDPI): parsing with host knowledge */
+	CLS_EV_DISSECTOR,     /* the protocol's own messages parsed and validated */
+	CLS_EV_EXPECTED,      /* announced by a control session (FTP PASV, TFTP request) */
+	CLS_EV_MAX
+};
+
 /* A classification: TIE's class_output plus a sub-label string (SNI, DNS name, HTTP host) that
  * goes into the flow record. app_id 0 = unknown. */
 struct cls_result {
 	uint16_t app_id;
 	uint16_t sub_id;
 	uint8_t confidence;             /* 0–100, 100 = sure */
+	uint8_t evidence;               /* enum cls_evidence; 0: the plugin's declared one */
 	uint32_t flags;                 /* CLS_RES_* */
 	char label[CLS_LABEL_MAX];      /* "" when none */
 };
@@ -93,6 +110,7 @@ struct cls_plugin {
 	const char *version;
 	uint32_t state_size;          /* per-session opaque bytes (0: none) */
 	uint32_t needs;               /* CLS_NEED_* */
+	uint8_t evidence;             /* enum cls_evidence of its usual verdict */
 
 	int (*enable)(void **ctx, const struct cls_config *cfg);          /* 0 or -errno */
 	void (*disable)(void *ctx);

@@ -75,6 +75,7 @@ classify(void *ctx, void *state, const struct cls_session *s, struct cls_result 
 
 static const struct cls_plugin fixed_plugin = {
 	.abi_version = CLS_ABI_VERSION,
+	.evidence = CLS_EV_SIGNATURE,
 	.name = "fixed",
 	.version = "1",
 	.state_size = 8,

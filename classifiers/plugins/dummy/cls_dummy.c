@@ -119,6 +119,7 @@ dummy_dump(void *ctx, FILE *out)
 
 static const struct cls_plugin dummy_plugin = {
 	.abi_version = CLS_ABI_VERSION,
+	.evidence = CLS_EV_SIGNATURE,
 	.name = "dummy",
 	.version = "1.0",
 	.state_size = sizeof(struct dummy_state),
