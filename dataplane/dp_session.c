@@ -60,7 +60,7 @@ struct dp_sess {
 	uint8_t flags;
 	uint8_t list;
 	uint8_t n_feat;
-	uint8_t pad[1];
+	uint8_t tunnel;      /* enum dp_tunnel of the session's first packet */
 };
 _Static_assert(sizeof(struct dp_sess) == 128, "core session state is budgeted at 128 bytes");
 
@@ -332,6 +332,7 @@ emit(struct dp_sessions *t, uint32_t idx, enum dp_sess_end why)
 	}
 	rec.end = (uint8_t)why;
 	rec.type = (uint8_t)t->p.type;
+	rec.tunnel = s->tunnel;
 	if (t->off_ds != UINT32_MAX) {
 		const struct sess_dataset *ds = (const void *)(ext_of(t, idx) + t->off_ds);
 		uint32_t pkts = s->pkts[0] + s->pkts[1];
@@ -506,6 +507,7 @@ dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_p
 		s->id = t->next_id++;
 		s->first_ts = ts_ns;
 		s->flags = from_a ? SF_SRC_IS_A : 0;
+		s->tunnel = pi->tunnel;
 		if (t->off_fb_len != UINT32_MAX)
 			memset(ext_of(t, (uint32_t)pos) + t->off_fb_len, 0, 4);
 		if (t->off_stream_len != UINT32_MAX)
@@ -576,6 +578,8 @@ dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_p
 		struct cls_packet cp = {
 			.payload = payload,
 			.payload_len = plen,
+			.l3 = frame + pi->l3_off,
+			.l3_len = pi->payload_off > pi->l3_off ? pi->payload_off + plen - pi->l3_off : 0u,
 			.wire_len = wirelen,
 			.ts_ns = ts_ns,
 			.index = s->pkts[0] + s->pkts[1] - 1,

@@ -54,6 +54,7 @@ struct dp_flow_rec {
 	uint8_t end;                 /* enum dp_sess_end */
 	uint8_t type;                /* enum cls_session_type */
 	uint8_t n_feat;
+	uint8_t tunnel;              /* enum dp_tunnel: the encapsulation of its first packet */
 	uint16_t sizes[CLS_FIRST_N_MAX];
 	uint8_t dirs[CLS_FIRST_N_MAX];
 	uint32_t iat_us[CLS_FIRST_N_MAX];

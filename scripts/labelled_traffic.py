@@ -7,7 +7,7 @@ Subcommands:
          which server endpoints (proto, server address, server port range) carry which
          application. Every server, client and wait is bounded in time.
   truth  read the capture (pcap, Ethernet), rebuild tide's sessions (biflows keyed on the
-         5-tuple; ICMP keyed on type/code as tide does), and label each session whose server
+         5-tuple; ICMP keyed on tide's paired types), and label each session whose server
          endpoint and start time fall in a logged event: the ground truth in tide's format
          (proto,src_ip,src_port,dst_ip,dst_port,app,sub_app,first_ts,last_ts), src = client.
          Sessions that match no event (stray kernel traffic, if any) are left out: unknown.
@@ -575,7 +575,7 @@ ftpd_banner=tide labelled FTP service ready
         add(4, snmp(161))
         add(3, snmp(1161))
 
-        # ICMP / ICMPv6: ping (tide keys ICMP on type/code: request and reply are two sessions)
+        # ICMP / ICMPv6: ping (tide pairs request and reply types: one session per exchange)
         def ping(six):
             def act():
                 server = s6 if six else s4
@@ -702,6 +702,12 @@ def read_pcap(path):
         off += caplen
 
 
+# ICMP/ICMPv6 request/reply pairs (dp_parse.c's icmp_partner): echo, router solicitation/
+# advertisement, timestamp, information, address mask; v6 echo, RS/RA, NS/NA.
+_PAIRS = {1: [(8, 0), (10, 9), (13, 14), (15, 16), (17, 18)], 58: [(128, 129), (133, 134), (135, 136)]}
+ICMP_PARTNER = {p: dict([(a, b) for a, b in v] + [(b, a) for a, b in v]) for p, v in _PAIRS.items()}
+
+
 def parse_pkt(linktype, d):
     """(family, proto, src, sport, dst, dport, tcp_flags, payload_len) or None, keyed like tide."""
     if linktype == 1:
@@ -744,7 +750,9 @@ def parse_pkt(linktype, d):
         sp, dp = struct.unpack("!HH", d[l4:l4 + 4])
         plen = max(0, end - l4 - 8)
     elif proto in (1, 58) and len(d) >= l4 + 2:
-        sp, dp = d[l4], d[l4 + 1]
+        # tide's ICMP ports: sport = type; dport = the partner type of a request/reply pair
+        # (one session per exchange), else the code
+        sp, dp = d[l4], ICMP_PARTNER[proto].get(d[l4], d[l4 + 1])
     return fam, proto, src, sp, dst, dp, flags, plen
 
 
@@ -794,7 +802,7 @@ def cmd_truth(a):
     for s in sessions(a.pcap):
         pname = PROTO_NAMES.get(s["proto"], str(s["proto"]))
         if s["proto"] in (1, 58):
-            # ICMP: tide's key is (sender, type) -> (receiver, code); keep the sender as src
+            # ICMP: tide's key is (sender, type) -> (receiver, partner type or code); keep the sender as src
             server_ep = None
             cli = (s["src"], s["sport"], s["dst"], s["dport"])
         else:

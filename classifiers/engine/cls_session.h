@@ -56,6 +56,8 @@ struct cls_session {
 struct cls_packet {
 	const uint8_t *payload;          /* transport payload present in the capture */
 	uint32_t payload_len;
+	const uint8_t *l3;               /* the IP header (for DPI engines that parse it); NULL: none */
+	uint32_t l3_len;                 /* IP header to the end of the payload present */
 	uint32_t wire_len;
 	uint64_t ts_ns;
 	uint32_t index;                  /* 0-based packet number within the session */

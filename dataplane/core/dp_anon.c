@@ -19,9 +19,14 @@
  * and TCP/UDP/ICMPv6 checksums are adjusted incrementally (RFC 1624) when their field is
  * captured. An address cut by the snap length is still anonymised as far as it goes (by the
  * prefix property its first k output bytes depend only on its first k input bytes) and the
- * IPv4 header checksum, which covers bytes we never saw, is cleared rather than kept. Not
- * rewritten (bounds of this module): addresses inside ICMP error quotes, tunnels, and IPv6
- * routing headers. */
+ * IPv4 header checksum, which covers bytes we never saw, is cleared rather than kept.
+ *
+ * Tunnels: the headers rewritten are the ones the parser walked (one walk, dp_parse's): the
+ * innermost packet it describes, then every IP header outside it (pi->outer_l3_off), innermost
+ * first, each layer's checksums (IPv4 header, the UDP of VXLAN/GTP-U, GRE's optional one)
+ * adjusted by what changed in its addresses and inside it. Not rewritten (bounds of this
+ * module): addresses inside ICMP error quotes, IPv6 routing headers, whatever lies past the
+ * parser's tunnel depth bound, and inner content that is not IP or ARP. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +44,7 @@
 #define PROTO_UDP 17
 #define PROTO_ROUTING 43
 #define PROTO_FRAGMENT 44
+#define PROTO_GRE 47
 #define PROTO_AH 51
 #define PROTO_ICMPV6 58
 #define PROTO_HOPOPTS 0
@@ -308,16 +314,27 @@ csum_delta(const uint8_t *old, const uint8_t *cur, unsigned int n)
 
 /* HC' = ~(~HC + delta) (RFC 1624 eqn. 3). Both this and a from-scratch sum land in
  * 0x0000..0xfffe, so for a packet whose checksum was right the two agree exactly. */
-static inline void
+static inline uint32_t
 csum_apply(uint8_t *field, uint32_t delta, int udp)
 {
-	uint16_t hc;
+	uint16_t hc, was;
 
 	memcpy(&hc, field, 2);
+	was = hc;
 	hc = (uint16_t)~fold16((uint64_t)(uint16_t)~hc + delta);
 	if (udp && hc == 0)
 		hc = 0xffff; /* RFC 768: a computed 0 is sent as all ones; 0 means "no checksum" */
 	memcpy(field, &hc, 2);
+	/* the field's own change, for a checksum of an outer layer that covers it */
+	return fold16((uint64_t)(uint16_t)~was + hc);
+}
+
+/* A checksum over bytes we never saw (a tunnel's inner header cut by the snap length) would
+ * keep 16 bits about the original addresses: clear it, as for the IPv4 header sum below. */
+static inline void
+csum_clear(uint8_t *field)
+{
+	memset(field, 0, 2);
 }
 
 /* Does an IPv6 routing header with segments left put the final destination (and so the
@@ -350,6 +367,32 @@ ip6_dst_in_routing_header(const uint8_t *d, uint32_t caplen, uint32_t off)
 	return 0;
 }
 
+/* Where the transport header of the IPv6 header at `off` starts, past its extension headers
+ * (the walk of dp_parse.c, same bound); its protocol in *proto (0 when the walk gave up). */
+static uint32_t
+ip6_transport(const uint8_t *d, uint32_t caplen, uint32_t off, uint8_t *proto)
+{
+	uint32_t cur = off + 40;
+	uint8_t nh = d[off + 6];
+
+	for (int i = 0; i < DP_ANON_IPV6_EXT_MAX; i++) {
+		if (nh != PROTO_HOPOPTS && nh != PROTO_ROUTING && nh != PROTO_DSTOPTS &&
+			nh != PROTO_MOBILITY && nh != PROTO_AH && nh != PROTO_FRAGMENT)
+			break;
+		if (cur + 2 > caplen) {
+			*proto = 0;
+			return cur;
+		}
+		uint32_t hl = nh == PROTO_FRAGMENT ? 8
+			      : nh == PROTO_AH     ? ((uint32_t)d[cur + 1] + 2) * 4
+						   : ((uint32_t)d[cur + 1] + 1) * 8;
+		nh = d[cur];
+		cur += hl;
+	}
+	*proto = nh;
+	return cur;
+}
+
 /* The snap length cut the addresses: anonymise what is there (zero-filled, the prefix property
  * makes the kept bytes right) and clear the IPv4 header sum, which would otherwise still cover
  * original bytes we never saw (16 bits about them). No transport header can be present. */
@@ -374,10 +417,15 @@ anon_cut_addresses(struct dp_anon *a, uint8_t *data, uint32_t caplen, uint32_t o
 	return 1;
 }
 
-int
-dp_anon_packet(struct dp_anon *a, uint8_t *data, uint32_t caplen, const struct dp_pkt_info *pi)
+/* The innermost (or only) header the parser described. *net receives the one's-complement
+ * change of every byte rewritten, for the checksums of the layers outside it; *cut says that
+ * the addresses were cut by the snap length (those checksums cannot be adjusted then). Both
+ * may be NULL (no tunnel): always inlined, so that copy does none of that bookkeeping. */
+static inline __attribute__((always_inline)) int
+anon_innermost(struct dp_anon *a, uint8_t *data, uint32_t caplen, const struct dp_pkt_info *pi,
+	uint32_t *net, int *cut)
 {
-	uint32_t off = pi->l3_off, l4sum;
+	uint32_t off = pi->l3_off, l4sum, n;
 	uint8_t old[32];
 	uint8_t *addr;
 	int is4;
@@ -387,6 +435,8 @@ dp_anon_packet(struct dp_anon *a, uint8_t *data, uint32_t caplen, const struct d
 		if (__builtin_expect(off + 20 > caplen, 0)) {
 			if (off + 12 >= caplen)
 				return 0;
+			if (cut)
+				*cut = 1;
 			return anon_cut_addresses(a, data, caplen, off, off + 12, 1);
 		}
 		addr = data + off + 12;
@@ -394,12 +444,14 @@ dp_anon_packet(struct dp_anon *a, uint8_t *data, uint32_t caplen, const struct d
 		lookup4(a, addr);
 		lookup4(a, addr + 4);
 		l4sum = csum_delta(old, addr, 8);
-		csum_apply(data + off + 10, l4sum, 0);
+		n = l4sum + csum_apply(data + off + 10, l4sum, 0);
 	} else if (pi->l3 == DP_L3_IPV6) {
 		is4 = 0;
 		if (__builtin_expect(off + 40 > caplen, 0)) {
 			if (off + 8 >= caplen)
 				return 0;
+			if (cut)
+				*cut = 1;
 			return anon_cut_addresses(a, data, caplen, off, off + 8, 0);
 		}
 		addr = data + off + 8;
@@ -407,6 +459,7 @@ dp_anon_packet(struct dp_anon *a, uint8_t *data, uint32_t caplen, const struct d
 		lookup6(a, addr);
 		lookup6(a, addr + 16);
 		l4sum = csum_delta(old, addr, 16);
+		n = l4sum + csum_delta(old + 16, addr + 16, 16);
 		if (!(pi->flags & DP_PKT_IPV6_EXT) || !ip6_dst_in_routing_header(data, caplen, off))
 			l4sum += csum_delta(old + 16, addr + 16, 16);
 	} else if (pi->ethertype == 0x0806) {
@@ -415,8 +468,13 @@ dp_anon_packet(struct dp_anon *a, uint8_t *data, uint32_t caplen, const struct d
 		if (off + 28 > caplen || h[0] != 0 || h[1] != 1 || h[2] != 0x08 || h[3] != 0 ||
 			h[4] != 6 || h[5] != 4)
 			return 0;
+		memcpy(old, data + off + 14, 4);
+		memcpy(old + 4, data + off + 24, 4);
 		lookup4(a, data + off + 14);
 		lookup4(a, data + off + 24);
+		if (net)
+			*net = csum_delta(old, data + off + 14, 4) +
+			       csum_delta(old + 4, data + off + 24, 4);
 		return 1;
 	} else {
 		return 0;
@@ -427,8 +485,8 @@ dp_anon_packet(struct dp_anon *a, uint8_t *data, uint32_t caplen, const struct d
 	if (!is4 && pi->l4proto == PROTO_ICMPV6 && (pi->flags & DP_PKT_HAS_L4)) {
 		uint32_t l4 = pi->l4_off;
 		uint8_t type = l4 < caplen ? data[l4] : 0;
-		unsigned int n = type == 135 || type == 136 ? 1 : type == 137 ? 2 : 0;
-		for (unsigned int i = 0; i < n; i++) {
+		unsigned int n_targets = type == 135 || type == 136 ? 1 : type == 137 ? 2 : 0;
+		for (unsigned int i = 0; i < n_targets; i++) {
 			uint8_t *t = data + l4 + 8 + 16 * i;
 			if (l4 + 8 + 16 * (i + 1) > caplen)
 				break;
@@ -436,8 +494,11 @@ dp_anon_packet(struct dp_anon *a, uint8_t *data, uint32_t caplen, const struct d
 			memcpy(before, t, 16);
 			lookup6(a, t);
 			l4sum += csum_delta(before, t, 16);
+			n += csum_delta(before, t, 16);
 		}
 	}
+	if (net)
+		*net = n;
 
 	if (pi->flags & DP_PKT_HAS_L4) {
 		uint32_t l4 = pi->l4_off, coff;
@@ -464,11 +525,88 @@ dp_anon_packet(struct dp_anon *a, uint8_t *data, uint32_t caplen, const struct d
 
 			/* Over IPv4 a zero UDP checksum means "none" and stays so. Over IPv6 it is
 			 * invalid; rewriting it would only forge a plausible-looking sum. */
-			if (!(udp && f[0] == 0 && f[1] == 0))
-				csum_apply(f, l4sum, udp);
+			if (!(udp && f[0] == 0 && f[1] == 0)) {
+				uint32_t field_change = csum_apply(f, l4sum, udp);
+
+				if (net)
+					*net += field_change;
+			}
 		}
 	}
 	return 1;
+}
+
+/* One IP header outside the innermost (a tunnel's), its addresses and the checksums over them:
+ * the IPv4 header sum, and the UDP (VXLAN, GTP-U) or GRE checksum, which also cover the inner
+ * bytes rewritten before (`*net`, their one's-complement change; every field of a supported
+ * encapsulation sits at an even offset from the outer checksum's start, so the change adds as
+ * is). *net becomes this layer's total change, for the next layer out. */
+static void
+anon_outer(struct dp_anon *a, uint8_t *data, uint32_t caplen, uint32_t off, uint32_t *net,
+	int cut)
+{
+	uint32_t inner = *net, n = *net, addr_d, pseudo_d, l4;
+	uint8_t old[32], proto;
+
+	if ((data[off] >> 4) == 4) {
+		if (off + 20 > caplen)
+			return; /* not reached: the parser opened no tunnel behind a cut header */
+		memcpy(old, data + off + 12, 8);
+		lookup4(a, data + off + 12);
+		lookup4(a, data + off + 16);
+		addr_d = csum_delta(old, data + off + 12, 8);
+		n += addr_d + csum_apply(data + off + 10, addr_d, 0);
+		pseudo_d = addr_d;
+		proto = data[off + 9];
+		l4 = off + (uint32_t)(data[off] & 0x0f) * 4;
+	} else {
+		if (off + 40 > caplen)
+			return;
+		memcpy(old, data + off + 8, 32);
+		lookup6(a, data + off + 8);
+		lookup6(a, data + off + 24);
+		addr_d = csum_delta(old, data + off + 8, 32);
+		n += addr_d;
+		pseudo_d = ip6_dst_in_routing_header(data, caplen, off)
+				   ? csum_delta(old, data + off + 8, 16) : addr_d;
+		l4 = ip6_transport(data, caplen, off, &proto);
+	}
+	if (proto == PROTO_UDP && l4 + 8 <= caplen) {
+		uint8_t *f = data + l4 + 6;
+
+		if (f[0] || f[1]) { /* 0: no checksum (IPv4; tolerated for tunnels over IPv6) */
+			if (cut)
+				csum_clear(f);
+			else
+				n += csum_apply(f, pseudo_d + inner, 1);
+		}
+	} else if (proto == PROTO_GRE && l4 + 6 <= caplen && (data[l4] & 0x80)) {
+		if (cut)
+			csum_clear(data + l4 + 4);
+		else
+			n += csum_apply(data + l4 + 4, inner, 0); /* no pseudo-header in GRE's */
+	}
+	*net = n;
+}
+
+int
+dp_anon_packet(struct dp_anon *a, uint8_t *data, uint32_t caplen, const struct dp_pkt_info *pi)
+{
+	uint32_t net = 0;
+	int cut = 0, done;
+
+	if (__builtin_expect(pi->tunnel == 0, 1))
+		return anon_innermost(a, data, caplen, pi, NULL, NULL);
+	done = anon_innermost(a, data, caplen, pi, &net, &cut);
+	/* then each enclosing IP header, innermost first, so each checksum sees the changes made
+	 * inside it */
+	for (int i = pi->tunnel_depth - 1; i >= 0; i--) {
+		if (pi->outer_l3_off[i] == DP_OFF_NONE)
+			continue;
+		anon_outer(a, data, caplen, pi->outer_l3_off[i], &net, cut);
+		done = 1;
+	}
+	return done;
 }
 
 static int

@@ -1,6 +1,7 @@
 /* test_anon.c — unit tests for the Crypto-PAn anonymiser: the reference implementation's sample
  * outputs, prefix preservation (IPv4 and IPv6), cache consistency, in-place packet rewriting
- * with checksums recomputed from scratch, and key parsing.
+ * with checksums recomputed from scratch (tunnels too: every IP header the parser walked, and
+ * the outer UDP/GRE sums over the inner rewrites), and key parsing.
  *
  * The IPv4 vectors are the sample key and trace of the Crypto-PAn reference distribution
  * (sample_trace_raw.dat / sample_trace_sanitized.dat, as reproduced by the Go and Rust ports'
@@ -844,6 +845,298 @@ test_key_parse(void **state)
 	assert_int_equal(dp_anon_key_parse("xyz", key, NULL, 0), -EINVAL);
 }
 
+/* ---- tunnels: every IP header the parser walked, and every checksum over them ------------- */
+
+/* One's-complement sum of n bytes (RFC 1071), from scratch. */
+static uint32_t
+tn_sum(const uint8_t *p, uint32_t n, uint32_t s)
+{
+	for (uint32_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)p[i] << 8 | p[i + 1];
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return s;
+}
+
+static void
+tn_wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* A transport checksum over [l4, end) with the pseudo-header of the IP header at l3. */
+static uint16_t
+tn_l4_sum(const uint8_t *b, uint32_t l3, uint32_t l4, uint32_t end, uint8_t proto,
+	uint32_t field)
+{
+	uint8_t seg[2048];
+	uint32_t s, len = end - l4;
+	int v6 = (b[l3] >> 4) == 6;
+
+	memcpy(seg, b + l4, len);
+	memset(seg + (field - l4), 0, 2);
+	s = v6 ? tn_sum(b + l3 + 8, 32, 0) : tn_sum(b + l3 + 12, 8, 0);
+	s += proto + len;
+	s = tn_sum(seg, len, s);
+	return (uint16_t)~s;
+}
+
+static uint16_t
+tn_ip4_sum(const uint8_t *b, uint32_t l3)
+{
+	uint8_t h[20];
+
+	memcpy(h, b + l3, 20);
+	memset(h + 10, 0, 2);
+	return (uint16_t)~tn_sum(h, 20, 0);
+}
+
+static uint16_t
+tn_gre_sum(const uint8_t *b, uint32_t gre, uint32_t end)
+{
+	uint8_t seg[2048];
+
+	memcpy(seg, b + gre, end - gre);
+	memset(seg + 4, 0, 2);
+	return (uint16_t)~tn_sum(seg, end - gre, 0);
+}
+
+/* Where each header of a test frame is: IP headers (l3[]), and the checksums to verify. */
+struct tn_frame {
+	uint8_t b[512];
+	uint32_t n;
+	uint32_t ip[4];     /* IP headers, outermost first */
+	unsigned int n_ip;
+	uint32_t udp[2], n_udp, gre_c, tcp, tcp_l3;
+};
+
+static uint32_t
+tn_put(struct tn_frame *f, const void *p, uint32_t n)
+{
+	uint32_t off = f->n;
+
+	memcpy(f->b + f->n, p, n);
+	f->n += n;
+	return off;
+}
+
+static void
+tn_eth(struct tn_frame *f, uint16_t et)
+{
+	uint8_t h[14] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
+
+	tn_wr16(h + 12, et);
+	tn_put(f, h, 14);
+}
+
+static void
+tn_ip4(struct tn_frame *f, uint8_t proto, uint8_t host)
+{
+	uint8_t h[20] = {0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0, 10, 1, host, 1, 10, 2, host, 2};
+
+	f->ip[f->n_ip++] = tn_put(f, h, 20);
+}
+
+static void
+tn_ip6(struct tn_frame *f, uint8_t nh, uint8_t host)
+{
+	uint8_t h[40] = {0x60, 0, 0, 0, 0, 0, nh, 64, 0x20, 0x01, 0x0d, 0xb8, host};
+
+	h[23] = 1;
+	memcpy(h + 24, h + 8, 16);
+	h[39] = 2;
+	f->ip[f->n_ip++] = tn_put(f, h, 40);
+}
+
+/* Fill in every length and checksum, innermost first (an outer sum covers the inner ones). */
+static void
+tn_finish(struct tn_frame *f)
+{
+	for (int i = (int)f->n_ip - 1; i >= 0; i--) {
+		uint32_t l3 = f->ip[i];
+
+		if ((f->b[l3] >> 4) == 4)
+			tn_wr16(f->b + l3 + 2, (uint16_t)(f->n - l3));
+		else
+			tn_wr16(f->b + l3 + 4, (uint16_t)(f->n - l3 - 40));
+	}
+	for (int i = (int)f->n_ip - 1; i >= 0; i--) {
+		uint32_t l3 = f->ip[i];
+
+		if (f->tcp && f->tcp_l3 == l3)
+			tn_wr16(f->b + f->tcp + 16, tn_l4_sum(f->b, l3, f->tcp, f->n, 6, f->tcp + 16));
+		for (unsigned int u = 0; u < f->n_udp; u++) {
+			if (f->udp[u] == l3 + ((f->b[l3] >> 4) == 4 ? 20 : 40)) {
+				tn_wr16(f->b + f->udp[u] + 4, (uint16_t)(f->n - f->udp[u]));
+				tn_wr16(f->b + f->udp[u] + 6,
+					tn_l4_sum(f->b, l3, f->udp[u], f->n, 17, f->udp[u] + 6));
+			}
+		}
+		if (f->gre_c && f->gre_c == l3 + ((f->b[l3] >> 4) == 4 ? 20 : 40))
+			tn_wr16(f->b + f->gre_c + 4, tn_gre_sum(f->b, f->gre_c, f->n));
+		if ((f->b[l3] >> 4) == 4)
+			tn_wr16(f->b + l3 + 10, tn_ip4_sum(f->b, l3));
+	}
+}
+
+/* Every sum in the frame is right. */
+static void
+tn_check_sums(const struct tn_frame *f)
+{
+	for (unsigned int i = 0; i < f->n_ip; i++) {
+		uint32_t l3 = f->ip[i];
+		uint32_t l4 = l3 + ((f->b[l3] >> 4) == 4 ? 20 : 40);
+
+		if ((f->b[l3] >> 4) == 4)
+			assert_int_equal((f->b[l3 + 10] << 8 | f->b[l3 + 11]), tn_ip4_sum(f->b, l3));
+		if (f->tcp && f->tcp_l3 == l3)
+			assert_int_equal((f->b[f->tcp + 16] << 8 | f->b[f->tcp + 17]),
+				tn_l4_sum(f->b, l3, f->tcp, f->n, 6, f->tcp + 16));
+		for (unsigned int u = 0; u < f->n_udp; u++)
+			if (f->udp[u] == l4)
+				assert_int_equal((f->b[l4 + 6] << 8 | f->b[l4 + 7]),
+					tn_l4_sum(f->b, l3, l4, f->n, 17, l4 + 6));
+		if (f->gre_c == l4)
+			assert_int_equal((f->b[l4 + 4] << 8 | f->b[l4 + 5]),
+				tn_gre_sum(f->b, l4, f->n));
+	}
+}
+
+/* Parse, anonymise, and check: every IP header's addresses are their images, every sum is
+ * right, and nothing else moved. */
+static void
+tn_anon_and_check(struct dp_anon *a, struct tn_frame *f, enum dp_tunnel kind)
+{
+	struct tn_frame before = *f;
+	struct dp_pkt_info pi;
+
+	tn_check_sums(f);
+	assert_int_equal(dp_parse(f->b, f->n, DP_LINKTYPE_ETHERNET, &pi), DP_PARSE_OK);
+	assert_int_equal(pi.tunnel, kind);
+	assert_int_equal(dp_anon_packet(a, f->b, f->n, &pi), 1);
+	tn_check_sums(f);
+	for (unsigned int i = 0; i < f->n_ip; i++) {
+		uint32_t l3 = f->ip[i];
+		int v6 = (f->b[l3] >> 4) == 6;
+		uint32_t at = l3 + (v6 ? 8 : 12), len = v6 ? 16 : 4;
+		uint8_t want[32];
+
+		memcpy(want, before.b + at, 2 * len);
+		if (v6) {
+			dp_anon_ip6(a, want);
+			dp_anon_ip6(a, want + 16);
+		} else {
+			dp_anon_ip4(a, want);
+			dp_anon_ip4(a, want + 4);
+		}
+		assert_memory_equal(f->b + at, want, 2 * len);
+		assert_memory_not_equal(f->b + at, before.b + at, 2 * len);
+		/* mark the bytes allowed to change */
+		memcpy(before.b + at, want, 2 * len);
+	}
+	/* only the addresses and the checksum fields moved */
+	for (unsigned int i = 0; i < f->n_ip; i++) {
+		uint32_t l3 = f->ip[i];
+
+		if ((f->b[l3] >> 4) == 4)
+			memcpy(before.b + l3 + 10, f->b + l3 + 10, 2);
+	}
+	for (unsigned int u = 0; u < f->n_udp; u++)
+		memcpy(before.b + f->udp[u] + 6, f->b + f->udp[u] + 6, 2);
+	if (f->gre_c)
+		memcpy(before.b + f->gre_c + 4, f->b + f->gre_c + 4, 2);
+	if (f->tcp)
+		memcpy(before.b + f->tcp + 16, f->b + f->tcp + 16, 2);
+	assert_memory_equal(f->b, before.b, f->n);
+}
+
+static void
+test_tunnel_packets(void **state)
+{
+	static const uint8_t vxlan[8] = {0x08, 0, 0, 0, 0, 0, 42, 0};
+	static const uint8_t tcp_hdr[20] = {0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50,
+		0x18, 0xff, 0xff};
+	static const uint8_t data[10] = "0123456789";
+	struct dp_anon *a = *state;
+
+	{ /* IPv4 → GRE with checksum → IPv4 → UDP/VXLAN with checksum → Ethernet → IPv6/TCP:
+	   * three address pairs and four sums, each outer one over the inner rewrites */
+		struct tn_frame f = {.n = 0};
+		uint8_t gre[8] = {0x80, 0, 0x08, 0x00}, udp[8] = {0xc3, 0x50, 0x12, 0xb5};
+
+		tn_eth(&f, 0x0800);
+		tn_ip4(&f, 47, 1);
+		f.gre_c = tn_put(&f, gre, 8);
+		tn_ip4(&f, 17, 2);
+		f.udp[f.n_udp++] = tn_put(&f, udp, 8);
+		tn_put(&f, vxlan, 8);
+		tn_eth(&f, 0x86dd);
+		tn_ip6(&f, 6, 3);
+		f.tcp_l3 = f.ip[2];
+		f.tcp = tn_put(&f, tcp_hdr, 20);
+		tn_put(&f, data, 10);
+		tn_finish(&f);
+		tn_anon_and_check(a, &f, DP_TUNNEL_GRE);
+	}
+	{ /* IPv6 → GTP-U over UDP with checksum → IPv4/TCP */
+		struct tn_frame f = {.n = 0};
+		uint8_t udp[8] = {0x08, 0x68, 0x08, 0x68}, gtp[8] = {0x30, 0xff, 0, 40, 0, 0, 0, 1};
+
+		tn_eth(&f, 0x86dd);
+		tn_ip6(&f, 17, 4);
+		f.udp[f.n_udp++] = tn_put(&f, udp, 8);
+		tn_put(&f, gtp, 8);
+		tn_ip4(&f, 6, 5);
+		f.tcp_l3 = f.ip[1];
+		f.tcp = tn_put(&f, tcp_hdr, 20);
+		tn_finish(&f);
+		tn_anon_and_check(a, &f, DP_TUNNEL_GTPU);
+	}
+	{ /* IPv4 in IPv4 with a zero UDP checksum inside: "none" stays none */
+		struct tn_frame f = {.n = 0};
+		uint8_t udp[8] = {0x30, 0x39, 0x00, 0x35};
+
+		tn_eth(&f, 0x0800);
+		tn_ip4(&f, 4, 6);
+		tn_ip4(&f, 17, 7);
+		tn_put(&f, udp, 8);
+		tn_put(&f, data, 10);
+		tn_finish(&f);
+		f.b[f.ip[1] + 20 + 4] = 0;
+		f.b[f.ip[1] + 20 + 5] = 18;
+		tn_anon_and_check(a, &f, DP_TUNNEL_IPIP);
+		assert_int_equal(f.b[f.ip[1] + 20 + 6] | f.b[f.ip[1] + 20 + 7], 0);
+	}
+	{ /* VXLAN whose inner header is cut by the snap length: the outer UDP sum covers bytes
+	   * we never saw and is cleared; the outer addresses are still rewritten */
+		struct tn_frame f = {.n = 0};
+		uint8_t udp[8] = {0xc3, 0x50, 0x12, 0xb5};
+		struct dp_pkt_info pi;
+		uint8_t out4[8];
+
+		tn_eth(&f, 0x0800);
+		tn_ip4(&f, 17, 8);
+		f.udp[f.n_udp++] = tn_put(&f, udp, 8);
+		tn_put(&f, vxlan, 8);
+		tn_eth(&f, 0x0800);
+		tn_ip4(&f, 6, 9);
+		tn_put(&f, tcp_hdr, 20);
+		tn_finish(&f);
+		memcpy(out4, f.b + 14 + 12, 8);
+		dp_anon_ip4(a, out4);
+		dp_anon_ip4(a, out4 + 4);
+		f.n = f.ip[1] + 14; /* cut inside the inner source address */
+		assert_int_equal(dp_parse(f.b, f.n, DP_LINKTYPE_ETHERNET, &pi), DP_PARSE_TRUNCATED);
+		assert_int_equal(dp_anon_packet(a, f.b, f.n, &pi), 1);
+		assert_memory_equal(f.b + 14 + 12, out4, 8);
+		assert_int_equal(f.b[f.udp[0] + 6] | f.b[f.udp[0] + 7], 0);
+		assert_int_equal((f.b[14 + 10] << 8 | f.b[14 + 11]), tn_ip4_sum(f.b, 14));
+	}
+}
+
 int
 main(void)
 {
@@ -855,6 +1148,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cache_consistency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_key_differs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_packet_checksums, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tunnel_packets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp_sum_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6_routing_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fragments, setup, teardown),

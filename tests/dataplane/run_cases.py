@@ -29,6 +29,10 @@ expected.json keys (all optional except exit):
                                           for IPv6, ARP and ND target addresses too, checksums valid, other bytes unchanged)
   shards         {"min": n, "max_bytes": n, "min_bytes_but_last": n, "max_span_ns": n,
                   "greedy_span_ns": n}
+  flows          {"file": F, "match": [subset, ...]}: the flow records tide wrote to {dir}/F (CSV,
+                 the case's args pass --flows {dir}/F); each subset (columns → values, compared
+                 as text) must match exactly one record. "match" must equal labels.json's
+                 "flows", the generator's own list of conversations
   max_total      upper bound on the sum of shard sizes
   not_early      the capture must not stop while the next packet would still have fit the
                  max_total (within the given slack in bytes)
@@ -381,6 +385,23 @@ def epb_size(caplen):
     return 32 + (caplen + 3) // 4 * 4
 
 
+def flow_errors(want, labels, work):
+    """Each expected record (a subset of columns) matches exactly one row of the flows CSV."""
+    if want["match"] != labels.get("flows"):
+        return ["expected.json flows differ from the generator's labels.json flows"]
+    path = os.path.join(work, want["file"])
+    if not os.path.exists(path):
+        return ["no flow records at %s" % want["file"]]
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    errs = []
+    for sub in want["match"]:
+        hits = [r for r in rows if all(r.get(k) == str(v) for k, v in sub.items())]
+        if len(hits) != 1:
+            errs.append("flow %s: %d matching records (want 1) among %d" % (sub, len(hits), len(rows)))
+    return errs
+
+
 def run_case(tide, name, verbose=False):
     cdir = os.path.join(CASES, name)
     with open(os.path.join(cdir, "expected.json")) as f:
@@ -469,6 +490,8 @@ def run_case(tide, name, verbose=False):
             else:
                 errs += anonymisation_errors(want, got, exp["packets"]["anonymised"], notes)
                 errs += anonymised_flow_errors(outdir, inp, got)
+        if "flows" in exp:
+            errs += flow_errors(exp["flows"], labels, work)
         if "shards" in exp:
             errs += shard_errors(exp["shards"], m, recs_by_link)
         if "max_total" in exp:

@@ -4,7 +4,8 @@
  * Input: byte 0 picks the link type (modulo the supported list), the rest is the frame. The
  * frame is copied to a buffer of exactly its size, so ASan flags any access past caplen. Beyond
  * "no crash", it checks what callers rely on: offsets inside the capture, the hash symmetric,
- * and anonymisation changing addresses and checksums only (re-parsing gives the same layout). */
+ * and anonymisation changing addresses and checksums only (re-parsing gives the same layout,
+ * through tunnels too). Seeds in seeds/fuzz_parse/ include one frame per tunnel kind. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,13 @@ check_info(const struct dp_pkt_info *pi, uint32_t caplen)
 		abort();
 	if (pi->l3 != DP_L3_NONE && pi->l3 != DP_L3_IPV4 && pi->l3 != DP_L3_IPV6)
 		abort();
+	/* tunnels: bounded depth, and every outer IP header recorded lies inside the capture */
+	if (pi->tunnel >= DP_TUNNEL_MAX || pi->tunnel_depth > DP_TUNNEL_DEPTH_MAX ||
+		(pi->tunnel == DP_TUNNEL_NONE) != (pi->tunnel_depth == 0))
+		abort();
+	for (unsigned int i = 0; i < pi->tunnel_depth; i++)
+		if (pi->outer_l3_off[i] != DP_OFF_NONE && (uint32_t)pi->outer_l3_off[i] + 20 > caplen)
+			abort();
 }
 
 int

@@ -784,6 +784,222 @@ def malformed_mix(seed=4):
     return m.pkts
 
 
+# ----------------------------------------------------------------------------- tunnels
+
+ETH_TEB, ETH_ERSPAN2, ETH_ERSPAN3, ETH_MPLS, ETH_PPPOE_SES = 0x6558, 0x88BE, 0x22EB, 0x8847, 0x8864
+PROTO_IPIP, PROTO_IPV6, PROTO_GRE = 4, 41, 47
+
+
+def gre(proto, payload, key=None, seq=None, csum=False):
+    """GRE v0 (RFC 2784/2890): C, K, S words when asked; the checksum covers header + payload."""
+    flags = (0x8000 if csum else 0) | (0x2000 if key is not None else 0) | (0x1000 if seq is not None else 0)
+    opt = (b"\0\0\0\0" if csum else b"") + (struct.pack("!I", key) if key is not None else b"") + \
+        (struct.pack("!I", seq) if seq is not None else b"")
+    hdr = struct.pack("!HH", flags, proto) + opt
+    if csum:
+        c = csum16(hdr + payload)
+        hdr = hdr[:4] + struct.pack("!H", c) + hdr[6:]
+    return hdr + payload
+
+
+def erspan2(session, frame):
+    """ERSPAN type II header (version 1) + the mirrored frame; sent with a GRE sequence."""
+    return struct.pack("!II", (1 << 28) | session, 0) + frame
+
+
+def erspan3(session, frame, platform=True):
+    """ERSPAN type III (version 2): 12 bytes, + an 8-byte platform subheader when O is set."""
+    return struct.pack("!III", (2 << 28) | session, 0x01020304, 1 if platform else 0) + \
+        (b"\0" * 8 if platform else b"") + frame
+
+
+def vxlan(vni, frame):
+    return struct.pack("!II", 0x08000000, vni << 8) + frame
+
+
+def gtpu(teid, payload, seq=None, exts=()):
+    """GTPv1-U G-PDU; seq or extension headers ((type, body), ...) add the optional fields.
+    Each extension body is 4n - 2 bytes; the chain ends with next type 0."""
+    if seq is None and not exts:
+        return struct.pack("!BBHI", 0x30, 0xFF, len(payload), teid) + payload
+    flags = 0x30 | (0x04 if exts else 0) | (0x02 if seq is not None else 0)
+    opt = struct.pack("!HB", seq or 0, 0)
+    chain = b""
+    for i, (t, body) in enumerate(exts):
+        nxt = exts[i + 1][0] if i + 1 < len(exts) else 0
+        chain += struct.pack("!B", (len(body) + 2) // 4) + body + struct.pack("!B", nxt)
+    opt += struct.pack("!B", exts[0][0] if exts else 0) + chain
+    return struct.pack("!BBHI", flags, 0xFF, len(opt) + len(payload), teid) + opt + payload
+
+
+def mpls(labels, payload):
+    out = b""
+    for i, label in enumerate(labels):
+        out += struct.pack("!I", (label << 12) | (0x100 if i == len(labels) - 1 else 0) | 64)
+    return out + payload
+
+
+def pppoe_session(sid, ppp_proto, payload):
+    return struct.pack("!BBHHH", 0x11, 0, sid, len(payload) + 2, ppp_proto) + payload
+
+
+# (variant, tunnel name as flow records show it, inner family)
+TUNNEL_VARIANTS = [
+    ("4in4", "ipip", 4), ("6in4", "ipip", 6), ("4in6", "ipip", 4), ("6in6", "ipip", 6),
+    ("gre4", "gre", 4), ("gre6-key-csum", "gre", 6), ("eogre", "gre", 4),
+    ("erspan2", "erspan", 4), ("erspan3", "erspan", 6), ("vxlan", "vxlan", 4),
+    ("gtpu", "gtpu", 4), ("gtpu-ext", "gtpu", 6), ("mpls", "mpls", 4), ("pppoe4", "pppoe", 4),
+    ("pppoe6", "pppoe", 6),
+]
+
+_TUN_A4, _TUN_B4 = ip4("192.0.2.1"), ip4("192.0.2.2")
+_TUN_A6, _TUN_B6 = ip6("2001:db8:7::1"), ip6("2001:db8:7::2")
+
+
+def encapsulate(variant, inner, fwd, rng, seq=0):
+    """An Ethernet frame carrying the inner IP packet `inner` in `variant`; fwd: from the
+    tunnel's A side. Outer checksums are right (GRE/UDP where present)."""
+    v6 = inner[0] >> 4 == 6
+    et_in = ETH_IPV6 if v6 else ETH_IPV4
+    a4, b4 = (_TUN_A4, _TUN_B4) if fwd else (_TUN_B4, _TUN_A4)
+    a6, b6 = (_TUN_A6, _TUN_B6) if fwd else (_TUN_B6, _TUN_A6)
+    ma, mb = (mac("02:00:00:00:07:01"), mac("02:00:00:00:07:02"))
+    ma, mb = (ma, mb) if fwd else (mb, ma)
+    inner_eth = eth(mac("02:00:00:00:08:01") if fwd else mac("02:00:00:00:08:02"),
+                    mac("02:00:00:00:08:02") if fwd else mac("02:00:00:00:08:01"), et_in, inner, pad=False)
+    ident = rng.getrandbits(16)
+
+    def over4(proto, payload):
+        return eth(mb, ma, ETH_IPV4, ipv4(a4, b4, proto, payload, ident=ident))
+
+    def over6(nh, payload):
+        return eth(mb, ma, ETH_IPV6, ipv6(a6, b6, nh, payload))
+
+    def udp4(sport, dport, payload):
+        return over4(PROTO_UDP, with_l4_checksum(a4, b4, PROTO_UDP, udp(sport, dport, payload)))
+
+    if variant in ("4in4", "6in4"):
+        return over4(PROTO_IPV6 if v6 else PROTO_IPIP, inner)
+    if variant in ("4in6", "6in6"):
+        return over6(PROTO_IPV6 if v6 else PROTO_IPIP, inner)
+    if variant == "gre4":
+        return over4(PROTO_GRE, gre(et_in, inner))
+    if variant == "gre6-key-csum":
+        return over6(PROTO_GRE, gre(et_in, inner, key=0x1234, seq=seq, csum=True))
+    if variant == "eogre":
+        return over4(PROTO_GRE, gre(ETH_TEB, inner_eth, key=7))
+    if variant == "erspan2":
+        return over4(PROTO_GRE, gre(ETH_ERSPAN2, erspan2(100, inner_eth), seq=seq))
+    if variant == "erspan3":
+        return over4(PROTO_GRE, gre(ETH_ERSPAN3, erspan3(200, inner_eth), seq=seq))
+    if variant == "vxlan":
+        # RFC 7348: the outer UDP checksum SHOULD be zero over IPv4
+        return over4(PROTO_UDP, udp(49152 + (seq % 1000), 4789, vxlan(42, inner_eth)))
+    if variant == "gtpu":
+        return udp4(2152, 2152, gtpu(0x1000 + fwd, inner))
+    if variant == "gtpu-ext":
+        return udp4(2152, 2152, gtpu(0x2000 + fwd, inner, seq=seq, exts=((0x85, b"\x00\x09"),)))
+    if variant == "mpls":
+        return eth(mb, ma, ETH_MPLS, mpls([100 + fwd, 16], inner))
+    if variant in ("pppoe4", "pppoe6"):
+        return eth(mb, ma, ETH_PPPOE_SES, pppoe_session(0x42, 0x0057 if v6 else 0x0021, inner))
+    raise ValueError(variant)
+
+
+def tunnel_mix(seed=5):
+    """Each encapsulation of TUNNEL_VARIANTS carrying a TCP conversation (8 packets: 5 from the
+    client, 3 from the server) and a DNS exchange; plus ARP inside VXLAN (non_ip) and a VXLAN
+    frame cut inside its inner Ethernet header (truncated). Returns (pkts, flows): flows are
+    the flow records tide must write, one per inner conversation, keyed on the inner 5-tuple."""
+    m = Mix(seed)
+    rng = m.rng
+    flows = []
+    for k, (variant, tname, fam) in enumerate(TUNNEL_VARIANTS):
+        if fam == 4:
+            c, s = ip4("10.99.%d.1" % k), ip4("10.98.%d.2" % k)
+            pkt = lambda a, b, proto, seg: ipv4(a, b, proto, seg, ident=rng.getrandbits(16))  # noqa: E731
+        else:
+            c, s = ip6("fd99::%x:1" % k), ip6("fd98::%x:2" % k)
+            pkt = ipv6
+        sport, dport = 40000 + k, 443
+        cseq, sseq = rng.getrandbits(32), rng.getrandbits(32)
+        conv = [(True, SYN, b""), (False, SYN | ACK, b""), (True, ACK, b""), (True, PSH | ACK, b"GET / HTTP/1.1\r\n\r\n"),
+                (False, PSH | ACK, b"HTTP/1.1 200 OK\r\n\r\n"), (True, FIN | ACK, b""), (False, FIN | ACK, b""),
+                (True, ACK, b"")]
+        for i, (fwd, flags, data) in enumerate(conv):
+            a, b = (c, s) if fwd else (s, c)
+            sp, dp = (sport, dport) if fwd else (dport, sport)
+            seg = with_l4_checksum(a, b, PROTO_TCP, tcp(sp, dp, cseq if fwd else sseq, 0 if i == 0 else (sseq if fwd else cseq), flags, data))
+            m.add_frame(encapsulate(variant, pkt(a, b, PROTO_TCP, seg), fwd, rng, seq=i), "tunnel-" + variant, "ok")
+        flows.append({"proto": "tcp", "src_ip": _addr_str(c), "src_port": sport, "dst_ip": _addr_str(s),
+                      "dst_port": dport, "pkts_fwd": 5, "pkts_bwd": 3, "tunnel": tname})
+        qid, dsport = rng.getrandbits(16), 53000 + k
+        name = "tunnel%d.example.com" % k
+        q = with_l4_checksum(c, s, PROTO_UDP, udp(dsport, 53, dns_query(qid, name)))
+        r = with_l4_checksum(s, c, PROTO_UDP, udp(53, dsport, dns_response(qid, name, [ip4("198.51.100.%d" % (k + 1))])))
+        m.add_frame(encapsulate(variant, pkt(c, s, PROTO_UDP, q), True, rng, seq=8), "tunnel-" + variant, "ok")
+        m.add_frame(encapsulate(variant, pkt(s, c, PROTO_UDP, r), False, rng, seq=9), "tunnel-" + variant, "ok")
+        flows.append({"proto": "udp", "src_ip": _addr_str(c), "src_port": dsport, "dst_ip": _addr_str(s),
+                      "dst_port": 53, "pkts_fwd": 1, "pkts_bwd": 1, "tunnel": tname})
+    # ARP inside VXLAN: the tunnel is opened, the inner frame is not IP
+    ha, hb = ip4("10.97.0.1"), ip4("10.97.0.2")
+    arp_eth = eth(b"\xff" * 6, mac_for(ha), ETH_ARP, arp(1, mac_for(ha), ha, b"\0" * 6, hb), pad=False)
+    m.add_frame(eth(mac("02:00:00:00:07:02"), mac("02:00:00:00:07:01"), ETH_IPV4,
+                    ipv4(_TUN_A4, _TUN_B4, PROTO_UDP, udp(49999, 4789, vxlan(42, arp_eth)))), "tunnel-vxlan-arp", "non_ip")
+    # snapped inside the inner Ethernet header: the outer is whole, the inner truncated
+    full = encapsulate("vxlan", ipv4(ha, hb, PROTO_UDP, udp(1, 2, b"x" * 40)), True, rng)
+    cut = 14 + 20 + 8 + 8 + 10
+    m.add_frame(full[:cut], "tunnel-vxlan-cut", "truncated", wirelen=len(full))
+    return m.pkts, flows
+
+
+def _addr_str(a):
+    import socket
+    return socket.inet_ntop(socket.AF_INET6 if len(a) == 16 else socket.AF_INET, a)
+
+
+def icmp_pairing_mix(seed=6):
+    """ICMP exchanges that must each be one biflow: echo v4 (3 rounds), echo v6 (2 rounds), a
+    v4 timestamp request/reply, a v6 neighbour solicitation/advertisement, and a port unreachable
+    (not paired: type/code ports, one direction). Returns (pkts, flows)."""
+    m = Mix(seed)
+    flows = []
+    c4, s4 = ip4("10.60.0.1"), ip4("10.61.0.2")
+    for seq in range(1, 4):
+        m.ip_packet(c4, s4, PROTO_ICMP, icmp_echo(True, 0x77, seq), "icmp")
+        m.ip_packet(s4, c4, PROTO_ICMP, icmp_echo(False, 0x77, seq), "icmp")
+    flows.append({"proto": "icmp", "src_ip": "10.60.0.1", "src_port": 8, "dst_ip": "10.61.0.2", "dst_port": 0,
+                  "pkts_fwd": 3, "pkts_bwd": 3, "tunnel": ""})
+    c6, s6 = ip6("fd60::1"), ip6("fd61::2")
+    for seq in range(1, 3):
+        m.ip_packet(c6, s6, PROTO_ICMPV6, with_l4_checksum(c6, s6, PROTO_ICMPV6, icmp6_echo(True, 0x78, seq)), "icmp6")
+        m.ip_packet(s6, c6, PROTO_ICMPV6, with_l4_checksum(s6, c6, PROTO_ICMPV6, icmp6_echo(False, 0x78, seq)), "icmp6")
+    flows.append({"proto": "icmp6", "src_ip": "fd60::1", "src_port": 128, "dst_ip": "fd61::2", "dst_port": 129,
+                  "pkts_fwd": 2, "pkts_bwd": 2, "tunnel": ""})
+    t4 = ip4("10.62.0.3")
+    for req in (True, False):
+        body = struct.pack("!BBHHHIII", 13 if req else 14, 0, 0, 0x79, 1, 1000, 1001 if not req else 0, 1002 if not req else 0)
+        body = body[:2] + struct.pack("!H", csum16(body)) + body[4:]
+        m.ip_packet(c4 if req else t4, t4 if req else c4, PROTO_ICMP, body, "icmp")
+    flows.append({"proto": "icmp", "src_ip": "10.60.0.1", "src_port": 13, "dst_ip": "10.62.0.3", "dst_port": 14,
+                  "pkts_fwd": 1, "pkts_bwd": 1, "tunnel": ""})
+    na, nb = ip6("fd60::1"), ip6("fd60::5")
+    seg = with_l4_checksum(na, nb, PROTO_ICMPV6, icmp6_ns(nb, mac_for(na)))
+    m.ip_packet(na, nb, PROTO_ICMPV6, seg, "icmp6-nd", hlim=255)
+    seg = with_l4_checksum(nb, na, PROTO_ICMPV6, icmp6_na(nb, mac_for(nb)))
+    m.ip_packet(nb, na, PROTO_ICMPV6, seg, "icmp6-nd", hlim=255)
+    flows.append({"proto": "icmp6", "src_ip": "fd60::1", "src_port": 135, "dst_ip": "fd60::5", "dst_port": 136,
+                  "pkts_fwd": 1, "pkts_bwd": 1, "tunnel": ""})
+    r4 = ip4("10.60.0.254")
+    quote = ipv4(c4, s4, PROTO_UDP, udp(5000, 9, b""))[:28]
+    body = struct.pack("!BBHI", 3, 3, 0, 0) + quote
+    body = body[:2] + struct.pack("!H", csum16(body)) + body[4:]
+    m.ip_packet(r4, c4, PROTO_ICMP, body, "icmp")
+    flows.append({"proto": "icmp", "src_ip": "10.60.0.254", "src_port": 3, "dst_ip": "10.60.0.1", "dst_port": 3,
+                  "pkts_fwd": 1, "pkts_bwd": 0, "tunnel": ""})
+    return m.pkts, flows
+
+
 MIXES = {"ethernet": ethernet_mix, "vlan": vlan_mix, "ipv6": ipv6_mix, "malformed": malformed_mix}
 
 # ----------------------------------------------------------------------------- link types
