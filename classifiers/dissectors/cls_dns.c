@@ -11,7 +11,13 @@
  * a query fits one datagram or segment; a TCP length prefix sent alone is remembered (2 bytes).
  * Give-up bound: the first payload packet is not DNS, or DNS_MAX_PKTS packets without a whole
  * question. mDNS/LLMNR are recognised by 224.0.0.251/ff02::fb and 224.0.0.252/ff02::1:3 in the
- * session key; ports 5353/5355 only break the tie for unicast mDNS/LLMNR, never identify. */
+ * session key; ports 5353/5355 only break the tie for unicast mDNS/LLMNR, never identify.
+ *
+ * NetBIOS name service (RFC 1002) shares the header and name format but is not DNS: its
+ * question is one 32-letter label of 'A'-'P' ("first-level encoding" of a 16-byte NetBIOS
+ * name), type NB or NBSTAT, and it uses opcodes DNS does not (release, WACK, refresh). Such a
+ * message is NetBIOS, never DNS, whatever the port (confidence 100 on UDP 137, else 90; label =
+ * the decoded name); anything else on UDP port 137 is refused rather than called DNS. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -219,6 +225,61 @@ cls_dns_parse_tcp(const uint8_t *p, size_t len, unsigned int flags, struct cls_d
 	return r;
 }
 
+int
+cls_nbns_parse(const uint8_t *p, size_t len, struct cls_nbns_msg *out)
+{
+	size_t end;
+	uint16_t flags, qd, an, ns, ar;
+	int r;
+
+	if (len < 12)
+		return 0;
+	flags = rd16(p + 2);
+	qd = rd16(p + 4);
+	an = rd16(p + 6);
+	ns = rd16(p + 8);
+	ar = rd16(p + 10);
+	out->response = flags >> 15;
+	out->opcode = (flags >> 11) & 0xf;
+	/* opcodes: query, registration, release, WACK, refresh (8, and 9 as some send it); the two
+	 * bits between RA and B are zero; one record per section at most */
+	if ((out->opcode != 0 && (out->opcode < 5 || out->opcode > 9)) || (flags & 0x0060) ||
+		qd > 1 || an > 1 || ns > 1 || ar > 1 || qd + an == 0)
+		return -1;
+	if (len < 13)
+		return 0;
+	if (p[12] != 32)
+		return -1;
+	for (size_t i = 13; i < 45; i++) {
+		if (i >= len)
+			return 0;
+		if (p[i] < 'A' || p[i] > 'P')
+			return -1;
+	}
+	r = dns_name(p, len, 12, &end, NULL, NULL); /* the scope (NetBIOS scope labels) */
+	if (r <= 0)
+		return r;
+	if (len - end < 4)
+		return 0;
+	out->qtype = rd16(p + end);
+	if ((out->qtype != 0x20 && out->qtype != 0x21) || rd16(p + end + 2) != 1)
+		return -1;
+	/* 16 bytes: 15 name characters padded with spaces (NULs for the '*' wildcard), a suffix */
+	uint8_t raw[16];
+
+	for (size_t i = 0; i < 16; i++)
+		raw[i] = (uint8_t)((p[13 + 2 * i] - 'A') << 4 | (p[14 + 2 * i] - 'A'));
+	out->suffix = raw[15];
+	size_t n = 15;
+
+	while (n > 0 && (raw[n - 1] == ' ' || raw[n - 1] == 0))
+		n--;
+	memcpy(out->name, raw, n);
+	out->name[n] = '\0';
+	out->name_len = (uint8_t)n;
+	return 1;
+}
+
 /* ================================================================ plugin */
 
 enum dns_verdict { V_UNDECIDED = 0, V_RECOGNISED, V_GAVE_UP };
@@ -234,7 +295,7 @@ struct dns_state {
 _Static_assert(sizeof(struct dns_state) <= 144, "DNS per-session state budget");
 
 struct dns_ctx {
-	uint16_t app_dns, app_mdns, app_llmnr;
+	uint16_t app_dns, app_mdns, app_llmnr, app_netbios;
 };
 
 static int
@@ -255,6 +316,7 @@ dns_enable(void **ctx, const struct cls_config *cfg)
 	/* without their own entries they are reported as DNS */
 	c->app_mdns = cls_apps_id(cfg->apps, "mDNS");
 	c->app_llmnr = cls_apps_id(cfg->apps, "LLMNR");
+	c->app_netbios = cls_apps_id(cfg->apps, "NetBIOS"); /* 0: NBNS is only refused */
 	*ctx = c;
 	return 0;
 }
@@ -313,6 +375,21 @@ dns_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 	kind = dns_kind(&s->key);
 	flags = kind == K_DNS ? 0 : CLS_DNS_F_MULTICAST;
 	if (p->l4proto == IPPROTO_UDP) {
+		struct cls_nbns_msg nb;
+		bool port137 = s->key.sport == 137 || s->key.dport == 137;
+		int rn = cls_nbns_parse(p->payload, p->payload_len, &nb);
+
+		if (rn == 1 && c->app_netbios) {
+			st->app_id = c->app_netbios;
+			st->confidence = port137 ? 100 : 90;
+			cls_label_set(s, (const uint8_t *)nb.name, nb.name_len);
+			st->verdict = V_RECOGNISED;
+			return;
+		}
+		if (rn == 1 || port137) { /* NetBIOS-NS, or whatever else uses its port: not DNS */
+			st->verdict = V_GAVE_UP;
+			return;
+		}
 		r = cls_dns_parse_query(p->payload, p->payload_len, flags, &m);
 	} else if (st->pending[d]) {
 		size_t n = p->payload_len < st->pending_len[d] ? p->payload_len : st->pending_len[d];

@@ -1,12 +1,18 @@
-/* cls_payload.c — payload signatures (config/signatures.txt) matched by Hyperscan in stream mode,
- * so an opening split over several packets still matches.
+/* cls_payload.c — payload signatures (config/signatures.txt) matched by Hyperscan: in stream
+ * mode over TCP (and SCTP), so an opening split over several segments still matches; in block
+ * mode over UDP, one datagram at a time, so a match never spans two datagrams (RTP once came out
+ * as WireGuard and as Memcached that way) and ^ is the start of every datagram.
  *
  * File lines, '#' at the start of a line is a comment:
- *   <app>[/<sub>] <fwd|bwd|any> <window N> <confidence 1-100> /<regex>/<flags>
- * The regex must match within the first N bytes of that direction's stream (fwd: from the side
- * that sent the session's first packet). Flags: i (caseless), m (multiline), s (accepted; '.'
- * always matches any byte, payloads are bytes, not lines). Every signature reports at most once
- * per stream (HS_FLAG_SINGLEMATCH).
+ *   <app>[/<sub>] <fwd|bwd|any> <window N> <confidence 1-100> [evidence=shape] /<regex>/<flags>
+ * The regex must match within the first N bytes of that direction's stream, or of a datagram
+ * (fwd: from the side that sent the session's first packet). Flags: i (caseless), m
+ * (multiline), s (accepted; '.' always matches any byte, payloads are bytes, not lines). Every
+ * signature reports at most once per stream or datagram (HS_FLAG_SINGLEMATCH). evidence=shape
+ * marks a loose signature (a few fixed bytes, a length): its result says CLS_EV_SHAPE instead of
+ * the plugin's CLS_EV_SIGNATURE, so the combiner can weigh it as such. In a datagram, \z is its
+ * end, so a signature may fix a message's exact length (a datagram longer than the largest
+ * window is scanned one byte past it, so \z never matches a cut datagram).
  *
  * The window is enforced twice: Hyperscan's max_offset drops matches that end past it, and a
  * stream is never fed past the largest window of its database, which also bounds the scanning
@@ -19,7 +25,10 @@
  * Per session, the opaque slot (32 bytes) holds a Hyperscan stream pointer per direction, opened
  * at that direction's first payload byte (the only allocation, once per session direction) and
  * closed as soon as the direction is past its window or ended, the session is decided, or a bound
- * is reached; session_free() closes whatever is left. One hs_scratch_t per worker.
+ * is reached; session_free() closes whatever is left. One hs_scratch_t per worker, sized for
+ * both modes. UDP sessions open no stream at all: block mode needs no per-session state, which
+ * is cheaper than a stream reset per datagram (a reset still needs the stream allocated); the
+ * price is a second set of three block-mode databases (compile time and memory, not per packet).
  *
  * Decision: a match of confidence >= PL_SURE decides (FINAL) and closes the streams. A weaker
  * match makes the session ready, so the combiner is never kept waiting, but scanning goes on and
@@ -38,6 +47,7 @@
 
 #include <hs/hs.h>
 
+#include "cls_hs_cache.h"
 #include "cls_apps.h"
 #include "cls_file_option.h"
 #include "cls_plugin.h"
@@ -85,6 +95,7 @@ struct pl_sig {
 	uint16_t sub_id;
 	uint8_t confidence;
 	uint8_t dir;     /* enum pl_sig_dir */
+	uint8_t evidence; /* enum cls_evidence: CLS_EV_SHAPE, or 0 for the plugin's own */
 	uint32_t window; /* a match must end within this many bytes of its stream */
 	uint32_t line;
 };
@@ -93,7 +104,8 @@ struct pl_sig {
 struct pl_set {
 	struct pl_sig *sigs;
 	uint32_t n_sigs;
-	hs_database_t *db[PL_DB_N];   /* NULL when no signature reads that side */
+	hs_database_t *db[PL_DB_N];   /* stream mode (TCP); NULL when no signature reads that side */
+	hs_database_t *bdb[PL_DB_N];  /* block mode (UDP datagrams), same signatures */
 	uint32_t max_window[PL_DB_N]; /* feed no stream of that database past this */
 	hs_scratch_t *scratch;        /* prototype, cloned by every worker */
 	char path[PATH_MAX];
@@ -149,8 +161,10 @@ pl_set_free(struct pl_set *set)
 {
 	if (!set)
 		return;
-	for (int i = 0; i < PL_DB_N; i++)
+	for (int i = 0; i < PL_DB_N; i++) {
 		hs_free_database(set->db[i]);
+		hs_free_database(set->bdb[i]);
+	}
 	hs_free_scratch(set->scratch);
 	free(set->sigs);
 	free(set);
@@ -248,6 +262,26 @@ pl_parse_line(const struct cls_apps *apps, char *line, uint32_t lineno, const ch
 	}
 	sig->confidence = (uint8_t)v;
 
+	/* Optional attributes before the regex. */
+	while (*p && *p != '/') {
+		size_t len = strcspn(p, " \t\r\n");
+
+		if (len == 14 && strncmp(p, "evidence=shape", len) == 0)
+			sig->evidence = CLS_EV_SHAPE;
+		else if (len == 18 && strncmp(p, "evidence=signature", len) == 0)
+			sig->evidence = 0;
+		else if (!memchr(p, '=', len)) {
+			pl_err(path, lineno, "expected /<regex>/<flags> after the confidence");
+			return -EINVAL;
+		} else {
+			pl_err(path, lineno, "unknown attribute '%.*s' (known: evidence=shape, "
+				"evidence=signature)", (int)(len < 64 ? len : 64), p);
+			return -EINVAL;
+		}
+		p += len;
+		p += strspn(p, " \t");
+	}
+
 	/* The regex runs from the first '/' to the last one; flags follow, then only blanks. */
 	char *end = p + strlen(p);
 	while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
@@ -277,7 +311,8 @@ pl_parse_line(const struct cls_apps *apps, char *line, uint32_t lineno, const ch
 	return 1;
 }
 
-/* Compiles the signatures that read one side into a stream-mode database. */
+/* Compiles the signatures that read one side into a stream-mode (TCP) and a block-mode (UDP)
+ * database. */
 static int
 pl_compile(struct pl_set *set, enum pl_db which, char *const *regex, const unsigned int *flags,
 	const char *path)
@@ -289,6 +324,7 @@ pl_compile(struct pl_set *set, enum pl_db which, char *const *regex, const unsig
 	hs_expr_ext_t *ext = calloc(m, sizeof(*ext));
 	const hs_expr_ext_t **extp = calloc(m, sizeof(*extp));
 	hs_compile_error_t *cerr = NULL;
+	hs_database_t *sdb = NULL, *bdb = NULL;
 	int rc = 0;
 
 	if (!ex || !fl || !ids || !ext || !extp) {
@@ -312,19 +348,24 @@ pl_compile(struct pl_set *set, enum pl_db which, char *const *regex, const unsig
 	}
 	if (n == 0)
 		goto out;
-	if (hs_compile_ext_multi(ex, fl, ids, extp, n, HS_MODE_STREAM, NULL, &set->db[which],
-		    &cerr) != HS_SUCCESS) {
+	/* through the on-disk cache: compiling is seconds, loading milliseconds */
+	if (cls_hs_compile_cached(ex, fl, ids, extp, n, HS_MODE_STREAM, &sdb, &cerr) == HS_SUCCESS)
+		set->db[which] = sdb;
+	if (!set->db[which] ||
+		cls_hs_compile_cached(ex, fl, ids, extp, n, HS_MODE_BLOCK, &bdb, &cerr) !=
+		    HS_SUCCESS) {
 		if (cerr && cerr->expression >= 0 && (uint32_t)cerr->expression < n)
 			pl_err(path, set->sigs[ids[cerr->expression]].line, "bad regex /%s/: %s",
 				ex[cerr->expression], cerr->message);
 		else
 			pl_err(path, 0, "Hyperscan: %s", cerr ? cerr->message : "compile failed");
 		hs_free_compile_error(cerr);
-		set->db[which] = NULL;
 		rc = -EINVAL;
 		goto out;
 	}
-	if (hs_alloc_scratch(set->db[which], &set->scratch) != HS_SUCCESS) {
+	set->bdb[which] = bdb;
+	if (hs_alloc_scratch(set->db[which], &set->scratch) != HS_SUCCESS ||
+		hs_alloc_scratch(set->bdb[which], &set->scratch) != HS_SUCCESS) {
 		pl_err(path, 0, "Hyperscan: cannot allocate scratch");
 		rc = -ENOMEM;
 	}
@@ -534,6 +575,39 @@ pl_scan(const struct pl_set *set, struct pl_worker *w, struct pl_state *st, unsi
 		pl_close_dir(st, dir);
 }
 
+/* One datagram on its own (block mode): ^ is its first byte, \z its last. Only the first
+ * max_window + 1 bytes are scanned: every match must end within a window anyway, and the extra
+ * byte keeps \z from matching where a longer datagram was cut. No per-session state but best. */
+static void
+pl_scan_datagram(const struct pl_set *set, struct pl_worker *w, struct pl_state *st,
+	enum pl_db which, const uint8_t *data, uint32_t len)
+{
+	uint32_t maxw = set->max_window[which];
+	struct pl_match m = { .sigs = set->sigs, .hits = w->sig_hits, .best = st->best };
+	uint32_t n = len > maxw ? maxw + 1 : len;
+
+	if (!set->bdb[which]) {
+		w->c[PL_C_BYTES_SKIPPED] += len;
+		return;
+	}
+	if (hs_scan(set->bdb[which], (const char *)data, n, 0, w->scratch, pl_on_match, &m) !=
+		HS_SUCCESS) {
+		w->c[PL_C_SCAN_FAILS]++;
+		return;
+	}
+	st->best = m.best;
+	w->c[PL_C_PKTS]++;
+	w->c[PL_C_BYTES] += n;
+	w->c[PL_C_BYTES_SKIPPED] += len - n;
+}
+
+/* Datagram protocols: each packet is a message of its own (UDP, UDP-Lite). */
+static bool
+pl_datagram(uint8_t l4proto)
+{
+	return l4proto == 17 || l4proto == 136;
+}
+
 static void
 pl_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 	const struct cls_packet *p)
@@ -561,6 +635,8 @@ pl_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 			st->payload_pkts++;
 		if (st->flags & PL_END(dir))
 			w->c[PL_C_BYTES_SKIPPED] += p->payload_len;
+		else if (pl_datagram(p->l4proto))
+			pl_scan_datagram(set, w, st, which, p->payload, p->payload_len);
 		else
 			pl_scan(set, w, st, dir, which, p->payload, p->payload_len);
 	}
@@ -600,6 +676,7 @@ pl_classify_session(void *ctx, void *state, const struct cls_session *s, struct 
 		out->app_id = sig->app_id;
 		out->sub_id = sig->sub_id;
 		out->confidence = sig->confidence;
+		out->evidence = sig->evidence;
 		/* a weak match may still be replaced while scanning goes on */
 		out->flags = (sig->confidence >= PL_SURE || (st->flags & PL_DONE)) ? CLS_RES_FINAL : 0;
 		return;
@@ -607,6 +684,7 @@ pl_classify_session(void *ctx, void *state, const struct cls_session *s, struct 
 	out->app_id = 0;
 	out->sub_id = 0;
 	out->confidence = 0;
+	out->evidence = 0;
 	out->flags = CLS_RES_GAVE_UP;
 	if ((st->flags & PL_DONE) || !pl_scannable(c, s))
 		out->flags |= CLS_RES_FINAL;

@@ -11,7 +11,12 @@
  * received ranges. Cipher contexts and the plaintext scratch are per worker, so the per-packet
  * path allocates nothing; keys are derived (an HKDF, allocating inside OpenSSL) at most
  * QUIC_MAX_DERIVES times per connection. Give-up bound: the first datagram is not QUIC, or
- * QUIC_MAX_PKTS payload datagrams without a complete ClientHello. */
+ * QUIC_MAX_PKTS payload datagrams without a complete ClientHello.
+ *
+ * Google QUIC (Q0xx, before IETF QUIC) has no Initial protection we can check: its client's
+ * first datagram is recognised by its public header alone — flags with the version bit and no
+ * reserved bit, a connection id of 0/8 bytes (Q024-Q043 layouts), the version tag "Q0nn" — or
+ * Q046-Q050's long header with that tag; QUIC at GQUIC_CONFIDENCE, evidence CLS_EV_SIGNATURE. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -32,6 +37,7 @@
 #define QUIC_MAX_COALESCED 8     /* long-header packets looked at in one datagram */
 #define QUIC_HDR_MAX 1024        /* header bytes (the AEAD's associated data) we copy */
 #define QUIC_POOL_BUFS 256       /* default buffers per worker (2 MiB); option reasm_bufs=N */
+#define GQUIC_CONFIDENCE 85
 
 /* ================================================================ versions and keys */
 
@@ -493,6 +499,7 @@ struct quic_state {
 	uint8_t verdict;      /* enum quic_verdict */
 	uint8_t pkts;         /* payload datagrams seen */
 	uint8_t confidence;
+	uint8_t evidence;     /* enum cls_evidence; 0: the plugin's (authenticated) */
 	uint16_t sub_id;
 };
 _Static_assert(sizeof(struct quic_state) <= 320, "QUIC per-session state budget");
@@ -574,6 +581,32 @@ quic_done(struct quic_state *st, struct quic_worker *w, uint8_t verdict, uint8_t
 	cls_reasm_put(w ? w->pool : NULL, &st->ticket);
 }
 
+/* "Q0nn" */
+static bool
+gquic_tag(const uint8_t *v)
+{
+	return v[0] == 'Q' && v[1] == '0' && v[2] >= '0' && v[2] <= '9' && v[3] >= '0' &&
+	       v[3] <= '9';
+}
+
+/* A gQUIC client's first datagram: public header with version (see the top of the file). */
+static bool
+gquic_client(const uint8_t *p, size_t len)
+{
+	uint8_t f;
+	size_t cid;
+
+	if (len < 14)
+		return false;
+	f = p[0];
+	if ((f & 0xc0) == 0xc0) /* Q046-Q050: IETF-style long header, gQUIC version tag */
+		return gquic_tag(p + 1) && p[3] >= '4';
+	if ((f & 0x80) || !(f & 0x01)) /* reserved bit clear, version present */
+		return false;
+	cid = (f & 0x0c) == 0x0c || (f & 0x0c) == 0x08 ? 8 : (f & 0x0c) == 0 ? 0 : 99;
+	return cid != 99 && len >= 1 + cid + 5 && gquic_tag(p + 1 + cid);
+}
+
 static void
 quic_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 	const struct cls_packet *p)
@@ -601,7 +634,12 @@ quic_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 	r = cls_quic_parse_initial(w ? w->cc : NULL, p->payload, p->payload_len, &st->conn, buf,
 		buf ? QUIC_CRYPTO_MAX : 0);
 	if (r < 0 && st->pkts == 1) { /* QUIC always opens with a long header */
-		quic_done(st, w, V_GAVE_UP, 0);
+		if (gquic_client(p->payload, p->payload_len)) {
+			st->evidence = CLS_EV_SIGNATURE;
+			quic_done(st, w, V_RECOGNISED, GQUIC_CONFIDENCE);
+		} else {
+			quic_done(st, w, V_GAVE_UP, 0);
+		}
 		return;
 	}
 	if (st->conn.initials == 0) {
@@ -655,6 +693,7 @@ quic_classify(void *ctx, void *state, const struct cls_session *s, struct cls_re
 	out->app_id = c->app_quic;
 	out->sub_id = st->sub_id;
 	out->confidence = conf;
+	out->evidence = st->evidence;
 	out->flags = st->verdict == V_RECOGNISED ? CLS_RES_FINAL : 0;
 	cls_label_get(s, out->label, sizeof(out->label));
 }

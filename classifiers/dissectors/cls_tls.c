@@ -11,6 +11,15 @@
  * handled: an exact retransmission of the previous segment is skipped, and anything else out of
  * order breaks the record or hello structure, which this parser rejects — i.e. gives up.
  *
+ * A capture that begins after the handshake (or a session whose handshake we missed) still shows
+ * TLS's record layer: a direction whose first segment starts with an application_data record
+ * (type 23, version 3.1-3.3) is walked record by record — each header (type 20-23, version 3.x,
+ * length 1..CLS_TLS_REC_MAX) must start exactly where the previous record's length says, across
+ * segments. TLS_DATA_RECORDS consistent headers over two or more segments (either direction)
+ * make it TLS at TLS_DATA_CONFIDENCE with evidence CLS_EV_SIGNATURE — the record framing, not a
+ * parsed handshake — which beats a port guess (XMPP's 5222 carried such sessions). The walk
+ * keeps only the de-framer's 8 bytes per direction.
+ *
  * Also here: the pure ClientHello/ServerHello parsers the QUIC dissector reuses, and the
  * reassembly pool the TLS, QUIC and HTTP plugins share (see cls_dissect.h). */
 #include <errno.h>
@@ -26,6 +35,9 @@
 #define TLS_MAX_PKTS 6            /* payload segments per direction before giving up */
 #define TLS_POOL_BUFS 256         /* default buffers per worker (4 MiB); option reasm_bufs=N */
 #define TLS_HELLO_BODY_MAX 65535  /* a longer "ClientHello" is noise, not a handshake */
+#define TLS_DATA_RECORDS 3        /* record headers in line before mid-session TLS is said */
+#define TLS_DATA_CONFIDENCE 70
+#define TLS_REC_APP_DATA 23
 
 /* ================================================================ reassembly pool */
 
@@ -378,7 +390,7 @@ cls_tls_deframe(struct cls_tls_deframer *d, const uint8_t *p, size_t len, uint8_
 
 /* ================================================================ plugin */
 
-enum tls_role { ROLE_UNKNOWN = 0, ROLE_CLIENT, ROLE_NOT };
+enum tls_role { ROLE_UNKNOWN = 0, ROLE_CLIENT, ROLE_NOT, ROLE_DATA };
 enum tls_verdict { V_UNDECIDED = 0, V_RECOGNISED, V_GAVE_UP };
 
 struct tls_dir {
@@ -395,6 +407,7 @@ struct tls_state {
 	struct cls_reasm_ticket ticket; /* the client direction's buffer, if it needed one */
 	uint8_t verdict;      /* enum tls_verdict */
 	uint8_t confidence;
+	uint8_t evidence;     /* enum cls_evidence; 0: the plugin's (a parsed hello) */
 	uint16_t app_id, sub_id;
 };
 _Static_assert(sizeof(struct tls_state) <= 192, "TLS per-session state budget");
@@ -504,8 +517,57 @@ static void
 tls_not(struct tls_state *st, void *wctx, unsigned int d)
 {
 	st->dir[d].role = ROLE_NOT;
-	if (st->dir[d ^ 1].role != ROLE_CLIENT)
+	if (st->dir[d ^ 1].role != ROLE_CLIENT && st->dir[d ^ 1].role != ROLE_DATA)
 		tls_done(st, wctx, V_GAVE_UP);
+}
+
+/* A ROLE_DATA direction's segment: walk the record headers (the de-framer's fields hold a
+ * header split over segments and the bytes left of the current record). */
+static void
+tls_data(const struct tls_ctx *c, struct tls_state *st, void *wctx, unsigned int d,
+	const uint8_t *p, size_t len)
+{
+	struct cls_tls_deframer *df = &st->dir[d].df;
+	size_t o = 0;
+
+	while (o < len) {
+		if (df->rec_left) {
+			size_t take = len - o < df->rec_left ? len - o : df->rec_left;
+
+			df->rec_left = (uint16_t)(df->rec_left - take);
+			o += take;
+			continue;
+		}
+		while (df->hdr_have < 5 && o < len)
+			df->hdr[df->hdr_have++] = p[o++];
+		if (df->hdr_have < 5)
+			break;
+		uint16_t rl = rd16(df->hdr + 3);
+
+		if (df->hdr[0] < 20 || df->hdr[0] > 23 || df->hdr[1] != 3 || df->hdr[2] < 1 ||
+			df->hdr[2] > 3 || rl == 0 || rl > CLS_TLS_REC_MAX) {
+			tls_not(st, wctx, d);
+			return;
+		}
+		df->hdr_have = 0;
+		df->rec_left = rl;
+		if (df->records < 255)
+			df->records++;
+	}
+	unsigned int recs = 0, segs = 0;
+
+	for (unsigned int i = 0; i < 2; i++)
+		if (st->dir[i].role == ROLE_DATA) {
+			recs += st->dir[i].df.records;
+			segs += st->dir[i].pkts;
+		}
+	if (recs >= TLS_DATA_RECORDS && segs >= 2) {
+		st->app_id = c->app_tls;
+		st->sub_id = 0;
+		st->confidence = TLS_DATA_CONFIDENCE;
+		st->evidence = CLS_EV_SIGNATURE;
+		tls_done(st, wctx, V_RECOGNISED);
+	}
 }
 
 /* First segment of a direction: decide its role and try the hello in place. */
@@ -517,6 +579,10 @@ tls_first(const struct tls_ctx *c, struct tls_state *st, const struct cls_sessio
 	size_t avail;
 	int r;
 
+	if (p[0] == TLS_REC_APP_DATA && st->dir[d ^ 1].role != ROLE_CLIENT) {
+		st->dir[d].role = ROLE_DATA; /* mid-session: tls_data() walks the records */
+		return;
+	}
 	if (p[0] != CLS_TLS_REC_HANDSHAKE || (len > 1 && p[1] != 3) || (len > 2 && p[2] > 4)) {
 		tls_not(st, wctx, d);
 		return;
@@ -591,8 +657,12 @@ tls_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 
 	if (first) {
 		tls_first(c, st, s, wctx, d, p->payload, p->payload_len);
-		if (st->verdict || td->role != ROLE_CLIENT)
+		if (st->verdict || (td->role != ROLE_CLIENT && td->role != ROLE_DATA))
 			return;
+	}
+	if (td->role == ROLE_DATA) {
+		tls_data(c, st, wctx, d, p->payload, p->payload_len);
+		return;
 	}
 	/* the client's hello spans segments or records: de-frame into a borrowed buffer */
 	buf = cls_reasm_get(wctx, &st->ticket, p->ts_ns);
@@ -638,6 +708,7 @@ tls_classify(void *ctx, void *state, const struct cls_session *s, struct cls_res
 		out->app_id = st->app_id;
 		out->sub_id = st->sub_id;
 		out->confidence = st->confidence;
+		out->evidence = st->evidence;
 		out->flags = CLS_RES_FINAL;
 		cls_label_get(s, out->label, sizeof(out->label));
 		return;

@@ -14,6 +14,8 @@ extern const struct cls_plugin cls_plugin_http;
 extern const struct cls_plugin cls_plugin_stat;
 extern const struct cls_plugin cls_plugin_ftp;
 extern const struct cls_plugin cls_plugin_tftp;
+extern const struct cls_plugin cls_plugin_rtp;
+extern const struct cls_plugin cls_plugin_ntp;
 
 static const struct cls_plugin *const builtins[] = {
 	&cls_plugin_port,
@@ -25,6 +27,8 @@ static const struct cls_plugin *const builtins[] = {
 	&cls_plugin_stat,
 	&cls_plugin_ftp,
 	&cls_plugin_tftp,
+	&cls_plugin_rtp,
+	&cls_plugin_ntp,
 };
 
 #define N_BUILTINS (sizeof(builtins) / sizeof(builtins[0]))

@@ -292,6 +292,40 @@ int cls_dns_parse_query(const uint8_t *p, size_t len, unsigned int flags,
  * on min(len - 2, length) bytes; 0 also when only (part of) the length is present. */
 int cls_dns_parse_tcp(const uint8_t *p, size_t len, unsigned int flags, struct cls_dns_msg *out);
 
+/* NetBIOS name service (RFC 1002 4.2), which reuses DNS's header and names: */
+struct cls_nbns_msg {
+	bool response;
+	uint8_t opcode;             /* 0 query, 5 registration, 6 release, 7 WACK, 8/9 refresh */
+	uint8_t suffix;             /* the name's 16th byte: 0x00 workstation, 0x20 server, ... */
+	uint8_t name_len;
+	uint16_t qtype;             /* 0x20 NB, 0x21 NBSTAT */
+	char name[16];              /* decoded, trailing spaces dropped, NUL-terminated (raw
+				     * bytes: label it with cls_label_copy) */
+};
+
+/* Parse an NBNS message: header (NBNS opcodes, at most one record per section), the first
+ * record's name as one 32-letter 'A'-'P' label (plus scope labels), type NB or NBSTAT, class
+ * IN. Returns 1 NBNS; 0 need more; -1 not NBNS (a DNS message gives -1). */
+int cls_nbns_parse(const uint8_t *p, size_t len, struct cls_nbns_msg *out);
+
+/* ---------------------------------------------------------------- RTP, RTCP, DTLS (cls_rtp.c) */
+
+struct cls_rtp_hdr {
+	uint8_t pt;                 /* payload type (72-76 refused: RTCP with the marker bit) */
+	uint16_t seq;
+	uint32_t ts, ssrc;
+};
+
+/* An RTP header (version 2, CSRC list inside the datagram). 1 / -1. */
+int cls_rtp_parse(const uint8_t *p, size_t len, struct cls_rtp_hdr *out);
+/* A compound RTCP datagram: version 2, types 200-204, lengths ending exactly at len, the first
+ * a sender or receiver report. 1 / -1. */
+int cls_rtcp_parse(const uint8_t *p, size_t len);
+/* DTLS 1.0/1.2 records filling the datagram exactly; *hello when the first is a handshake
+ * record of epoch 0 opening with a ClientHello, ServerHello or HelloVerifyRequest whose
+ * fragment header is consistent. 1 / -1. */
+int cls_dtls_parse(const uint8_t *p, size_t len, bool *hello);
+
 /* ---------------------------------------------------------------- HTTP (cls_http.c) */
 
 struct cls_http_msg {
@@ -330,5 +364,7 @@ extern const struct cls_plugin cls_plugin_tls;
 extern const struct cls_plugin cls_plugin_quic;
 extern const struct cls_plugin cls_plugin_dns;
 extern const struct cls_plugin cls_plugin_http;
+extern const struct cls_plugin cls_plugin_rtp;
+extern const struct cls_plugin cls_plugin_ntp;
 
 #endif

@@ -44,6 +44,8 @@ struct plugin_slot {
 	void *dl;             /* dlopen handle for shared objects */
 	uint32_t offset;      /* of its state in the session block */
 	uint32_t weight;
+	uint8_t evidence;     /* its declared enum cls_evidence (CLS_EV_SIGNATURE if it declares none) */
+	bool optional;        /* `optional` in the enabled file: skipped when its .so is absent */
 	char name[32];
 	char options[256];
 	/* combiner statistics: decisions this plugin won */
@@ -83,6 +85,7 @@ struct cls_engine {
 	uint32_t needs;
 	char config_dir[512];
 	char model_dir[512];
+	char plugin_dir[512];
 	uint64_t decided, unknown[CLS_UNKNOWN_MAX];
 	struct expect_table expect;   /* expected sessions, shared by workers */
 };
@@ -151,6 +154,12 @@ load_plugin(struct cls_engine *e, struct plugin_slot *ps, char *err, size_t errl
 		}
 		ops = fn();
 	}
+	if (!ops && ps->optional) {
+		tide_log(TIDE_LOG_INFO, "classifiers", "optional classifier '%s' not installed "
+			"(no %s.so in %s): skipped", ps->name, ps->name,
+			e->p.plugin_dir ? e->p.plugin_dir : "any plugin directory");
+		return 1;
+	}
 	if (!ops) {
 		size_t off = (size_t)snprintf(err, errlen, "unknown classifier '%s' (built-ins:",
 			ps->name);
@@ -173,6 +182,8 @@ load_plugin(struct cls_engine *e, struct plugin_slot *ps, char *err, size_t errl
 		return -1;
 	}
 	ps->ops = ops;
+	ps->evidence = ops->evidence > CLS_EV_DEFAULT && ops->evidence < CLS_EV_MAX ?
+		ops->evidence : CLS_EV_SIGNATURE;
 	return 0;
 }
 
@@ -235,6 +246,8 @@ parse_enabled(struct cls_engine *e, const char *path, char *err, size_t errlen)
 					return -1;
 				}
 				ps->weight = (uint32_t)w;
+			} else if (strcmp(tok, "optional") == 0) {
+				ps->optional = true;
 			} else if (!strchr(tok, '=')) {
 				snprintf(err, errlen, "%s:%u: option '%s' is not key=value", path,
 					lineno, tok);
@@ -258,6 +271,31 @@ parse_enabled(struct cls_engine *e, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* Without --plugin-dir: the plugins next to the program, as built (<build>/dataplane/prog →
+ * <build>/classifiers/plugins) or as installed (<prefix>/bin/prog →
+ * <prefix>/lib/tide/plugins); the first that exists. NULL when neither does. */
+static const char *
+default_plugin_dir(char *buf, size_t len)
+{
+	static const char *const rel[] = {"../classifiers/plugins", "../lib/tide/plugins"};
+	char exe[512];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		if ((size_t)snprintf(buf, len, "%s/%s", exe, rel[i]) >= len)
+			continue;
+		if (access(buf, R_OK | X_OK) == 0)
+			return buf;
+	}
+	return NULL;
 }
 
 /* value of key in "k=v,k2=v2" into buf; NULL if absent */
@@ -297,6 +335,10 @@ cls_engine_create(const struct cls_engine_params *p, char *err, size_t errlen)
 	snprintf(e->model_dir, sizeof(e->model_dir), "%s", p->model_dir ? p->model_dir : e->config_dir);
 	e->p.config_dir = e->config_dir;
 	e->p.model_dir = e->model_dir;
+	if (p->plugin_dir)
+		snprintf(e->plugin_dir, sizeof(e->plugin_dir), "%s", p->plugin_dir);
+	e->p.plugin_dir = p->plugin_dir ? e->plugin_dir :
+		default_plugin_dir(e->plugin_dir, sizeof(e->plugin_dir));
 
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/tide_apps.txt", e->config_dir);
@@ -313,8 +355,15 @@ cls_engine_create(const struct cls_engine_params *p, char *err, size_t errlen)
 	uint32_t off = (uint32_t)sizeof(struct sess_hdr) + ((e->p.label_size + 7u) & ~7u);
 	for (unsigned int i = 0; i < e->n; i++) {
 		struct plugin_slot *ps = &e->pl[i];
-		if (load_plugin(e, ps, err, errlen) != 0)
+		int lrc = load_plugin(e, ps, err, errlen);
+		if (lrc < 0)
 			goto fail;
+		if (lrc > 0) { /* an optional plugin that is not installed: drop its line */
+			memmove(ps, ps + 1, (e->n - i - 1) * sizeof(*ps));
+			e->n--;
+			i--;
+			continue;
+		}
 		struct cls_config cfg = {
 			.config_dir = e->config_dir,
 			.apps = e->apps,
@@ -343,6 +392,11 @@ cls_engine_create(const struct cls_engine_params *p, char *err, size_t errlen)
 		ps->offset = off;
 		off += (ps->ops->state_size + 7u) & ~7u;
 		e->needs |= ps->ops->needs;
+	}
+	if (e->n == 0) {
+		snprintf(err, errlen, "%s: no classifier enabled (every one optional and absent)",
+			path);
+		goto fail;
 	}
 	e->state_size = off;
 	return e;
@@ -458,7 +512,26 @@ free_plugins(struct cls_worker *w, void *state)
 			e->pl[i].ops->session_free(e->pl[i].ctx, w->wctx[i], slot_of(&e->pl[i], state));
 }
 
-/* Combine the answers in w->res[0..n) into the session's decision. */
+/* The evidence an answer rests on: its own, or its plugin's declared one. */
+static inline uint8_t
+evidence_of(const struct cls_engine *e, unsigned int i, const struct cls_result *r)
+{
+	return r->evidence > CLS_EV_DEFAULT && r->evidence < CLS_EV_MAX ? r->evidence :
+		e->pl[i].evidence;
+}
+
+/* Does another classifier name the same application as answer i? */
+static bool
+agreed(const struct cls_worker *w, unsigned int i)
+{
+	for (unsigned int k = 0; k < w->e->n; k++)
+		if (k != i && w->res[k].app_id == w->res[i].app_id && w->res[k].confidence)
+			return true;
+	return false;
+}
+
+/* Combine the answers in w->res[0..n) into the session's decision (the rule: cls_engine.h).
+ * At most CLS_MAX_PLUGINS answers, once per session: a few small loops. */
 static void
 combine(struct cls_worker *w, void *state, bool any_ready, struct cls_decision *d)
 {
@@ -468,41 +541,57 @@ combine(struct cls_worker *w, void *state, bool any_ready, struct cls_decision *
 	unsigned int conf = 0;
 	uint8_t reason = CLS_UNKNOWN_NO_ANSWER;
 	bool any_answer = false;
+	uint8_t ev[CLS_MAX_PLUGINS]; /* an answer's evidence class; 0: not a candidate */
+	uint8_t top = CLS_EV_DEFAULT;
 
-	if (e->p.policy == CLS_POLICY_PRIORITY) {
+	for (unsigned int i = 0; i < e->n; i++) {
+		const struct cls_result *r = &w->res[i];
+		ev[i] = CLS_EV_DEFAULT;
+		if (r->app_id == 0 || r->confidence == 0)
+			continue;
+		any_answer = true;
+		uint8_t v = evidence_of(e, i, r);
+		/* a loose byte shape alone does not decide: it needs a second opinion or a
+		 * confidence its plugin reserves for shapes it is sure of */
+		if (v == CLS_EV_SHAPE && r->confidence < CLS_SHAPE_ALONE_MIN && !agreed(w, i))
+			continue;
+		ev[i] = v;
+		if (r->confidence >= e->p.min_confidence && v > top)
+			top = v;
+	}
+
+	if (top == CLS_EV_DEFAULT) {
+		/* nothing confident enough (or only lone shapes): unknown, reason below */
+	} else if (e->p.policy == CLS_POLICY_PRIORITY) {
 		for (unsigned int i = 0; i < e->n; i++) {
 			const struct cls_result *r = &w->res[i];
-			if (r->app_id == 0 || r->confidence == 0)
-				continue;
-			any_answer = true;
-			if (r->confidence >= e->p.min_confidence) {
+			if (ev[i] == top && r->confidence >= e->p.min_confidence) {
 				winner = (int)i;
 				conf = r->confidence;
 				break;
 			}
 		}
 	} else {
-		/* weighted vote: score(app) = Σ weight·confidence of plugins naming it, normalised
-		 * by the weights of every plugin that named something */
+		/* weighted vote within the top evidence class: score(app) = sum of weight x
+		 * confidence of the class's plugins naming it, normalised by the weights of every
+		 * plugin of the class that named something */
 		uint32_t total_w = 0, best_score = 0, second = 0;
-		for (unsigned int i = 0; i < e->n; i++) {
-			if (w->res[i].app_id && w->res[i].confidence)
+		for (unsigned int i = 0; i < e->n; i++)
+			if (ev[i] == top)
 				total_w += e->pl[i].weight;
-		}
 		for (unsigned int i = 0; i < e->n; i++) {
 			const struct cls_result *r = &w->res[i];
-			if (r->app_id == 0 || r->confidence == 0)
+			if (ev[i] != top)
 				continue;
 			bool seen = false;
 			for (unsigned int k = 0; k < i; k++)
-				seen |= w->res[k].app_id == r->app_id && w->res[k].confidence;
+				seen |= ev[k] == top && w->res[k].app_id == r->app_id;
 			if (seen)
 				continue;
-			any_answer = true;
 			uint32_t score = 0;
 			int best_member = (int)i;
 			for (unsigned int k = i; k < e->n; k++)
-				if (w->res[k].app_id == r->app_id && w->res[k].confidence) {
+				if (ev[k] == top && w->res[k].app_id == r->app_id) {
 					score += e->pl[k].weight * w->res[k].confidence;
 					if (w->res[k].confidence > w->res[best_member].confidence)
 						best_member = (int)k;

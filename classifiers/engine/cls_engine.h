@@ -8,8 +8,25 @@
  * "unknown" with a reason.
  *
  * enabled-plugins file (config/enabled_plugins), one plugin per line, '#' comments:
- *   <name> [weight=W] [options...]        name of a built-in, or of <plugin_dir>/<name>.so
- * The order is the priority order. */
+ *   <name> [optional] [weight=W] [options...]   a built-in, or <plugin_dir>/<name>.so
+ * The order is the priority order. `optional` marks a shared-object plugin that may not be
+ * installed (nDPI when libndpi was missing at build time): without its .so the line is skipped
+ * with one INFO log line; a .so that is there but broken (ABI, enable) is still an error.
+ * plugin_dir NULL: the plugins next to the running program, as built
+ * (<exe dir>/../classifiers/plugins) or installed (<exe dir>/../lib/tide/plugins).
+ *
+ * The combiner ranks by evidence before policy. Each answer (app != 0, confidence > 0) has an
+ * evidence class: its result's `evidence`, or its plugin's declared one (enum cls_evidence:
+ * port < stats < shape < signature < DPI < dissector < expected). The winner comes from the
+ * highest class holding an answer with confidence >= min_confidence; within that class the
+ * policy decides (priority: first in enabled order; vote: weighted vote of that class's
+ * answers). So a DPI verdict beats a port guess, a dissector that parsed the protocol beats
+ * nDPI and a signature, and policies and weights only arbitrate between equals. A CLS_EV_SHAPE
+ * answer counts only if another classifier names the same application or its confidence is
+ * at least CLS_SHAPE_ALONE_MIN; otherwise it is ignored (a lone shape alone gives
+ * "answers below the confidence threshold"). The sub-label and sub id still come from any
+ * classifier that agrees on the application. Expected sessions (CLS_EV_EXPECTED) are decided
+ * at their first packet, before any other answer. */
 #ifndef CLS_ENGINE_H
 #define CLS_ENGINE_H
 
@@ -22,16 +39,18 @@
 #include "cls_plugin.h"
 
 #define CLS_MAX_PLUGINS 16
+/* a CLS_EV_SHAPE answer nobody agrees with decides only at this confidence or above */
+#define CLS_SHAPE_ALONE_MIN 90
 
 enum cls_policy {
-	CLS_POLICY_PRIORITY = 0, /* first classifier (in enabled order) with a confident answer */
-	CLS_POLICY_VOTE = 1,     /* sum of confidence x weight per (app, sub); the best wins */
+	CLS_POLICY_PRIORITY = 0, /* within the top evidence class: the first confident answer */
+	CLS_POLICY_VOTE = 1,     /* within it: sum of confidence x weight per app; the best wins */
 };
 
 struct cls_engine_params {
 	const char *config_dir;      /* tide_apps.txt, enabled_plugins, plugins' files */
 	const char *enabled_path;    /* NULL: <config_dir>/enabled_plugins */
-	const char *plugin_dir;      /* shared-object plugins; NULL: none */
+	const char *plugin_dir;      /* shared-object plugins; NULL: next to the program (above) */
 	const char *model_dir;       /* where train() writes / statistical models load; NULL: config_dir */
 	enum cls_policy policy;
 	uint8_t min_confidence;      /* a decision below this is "unknown (low confidence)" */

@@ -1,6 +1,8 @@
 /* plugin_fixed.c — a test classifier that always answers what its options say
- * (`app=NAME conf=N label=TEXT ready=0|1`), built twice (fixed_a.so, fixed_b.so) so the
- * combiner's policies can be tested with answers chosen by the test. */
+ * (`app=NAME conf=N label=TEXT ready=0|1 ev=port|stats|shape|signature|dpi|dissector`), built
+ * twice (fixed_a.so, fixed_b.so) so the combiner's policies and its evidence ranking can be
+ * tested with answers chosen by the test. Without ev= the result leaves evidence to the
+ * plugin's declared one (signature). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 struct fixed {
 	uint16_t app;
 	uint8_t conf;
+	uint8_t ev;
 	int ready;
 	char label[64];
 };
@@ -42,6 +45,17 @@ enable(void **ctx, const struct cls_config *cfg)
 		f->conf = (uint8_t)atoi(v);
 	if (opt(cfg->options, "ready", v, sizeof(v)))
 		f->ready = atoi(v);
+	if (opt(cfg->options, "ev", v, sizeof(v))) {
+		static const char *const names[CLS_EV_MAX] = {"", "port", "stats", "shape",
+			"signature", "dpi", "dissector", "expected"};
+		for (int i = 1; i < CLS_EV_MAX; i++)
+			if (strcmp(v, names[i]) == 0)
+				f->ev = (uint8_t)i;
+		if (!f->ev) {
+			free(f);
+			return -EINVAL;
+		}
+	}
 	if (opt(cfg->options, "label", v, sizeof(v)))
 		snprintf(f->label, sizeof(f->label), "%s", v);
 	*ctx = f;
@@ -70,6 +84,7 @@ classify(void *ctx, void *state, const struct cls_session *s, struct cls_result 
 	(void)s;
 	out->app_id = f->app;
 	out->confidence = f->conf;
+	out->evidence = f->ev;
 	snprintf(out->label, sizeof(out->label), "%s", f->label);
 }
 

@@ -2,7 +2,8 @@
  * compression, every truncation and byte corruption, header-sanity and name-walk rejections
  * (pointer loops, forward pointers, extended labels, 256-byte names), the mDNS/LLMNR relaxed
  * rules, DNS over TCP with a length prefix sent alone, and the plugin path with the real
- * config/tide_apps.txt (DNS, mDNS by 224.0.0.251, LLMNR by ff02::1:3, giving up on non-DNS). */
+ * config/tide_apps.txt (DNS, mDNS by 224.0.0.251, LLMNR by ff02::1:3, giving up on non-DNS);
+ * NetBIOS name service messages (RFC 1002), which share the format, as NetBIOS and never DNS. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -286,6 +287,102 @@ test_tcp(void **unused)
 	assert_int_equal(cls_dns_parse_tcp(p, sizeof(p), 0, &m), -1);
 }
 
+/* ------------------------------------------------------------------ NetBIOS name service */
+
+/* RFC 1002 messages for "FRED<20>" from 192.168.1.7 (tshark: NBNS name query, registration,
+ * release, node-status query for "*", positive query response) */
+static const uint8_t nb_query[] = {
+	0x8a, 0x1b, 0x01, 0x10, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x20, 0x45, 0x47, 0x46, 0x43, 0x45, 0x46, 0x45, 0x45, 0x43, 0x41, 0x43,
+	0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43,
+	0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x00, 0x00, 0x20,
+	0x00, 0x01,
+};
+static const uint8_t nb_register[] = {
+	0x8a, 0x1c, 0x29, 0x10, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+	0x20, 0x45, 0x47, 0x46, 0x43, 0x45, 0x46, 0x45, 0x45, 0x43, 0x41, 0x43,
+	0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43,
+	0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x00, 0x00, 0x20,
+	0x00, 0x01, 0xc0, 0x0c, 0x00, 0x20, 0x00, 0x01, 0x00, 0x04, 0x93, 0xe0,
+	0x00, 0x06, 0x00, 0x00, 0xc0, 0xa8, 0x01, 0x07,
+};
+static const uint8_t nb_release[] = {
+	0x8a, 0x1d, 0x30, 0x10, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+	0x20, 0x45, 0x47, 0x46, 0x43, 0x45, 0x46, 0x45, 0x45, 0x43, 0x41, 0x43,
+	0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43,
+	0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x00, 0x00, 0x20,
+	0x00, 0x01, 0xc0, 0x0c, 0x00, 0x20, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x06, 0x00, 0x00, 0xc0, 0xa8, 0x01, 0x07,
+};
+static const uint8_t nb_nbstat[] = {
+	0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x20, 0x43, 0x4b, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41,
+	0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41,
+	0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x00, 0x00, 0x21,
+	0x00, 0x01,
+};
+static const uint8_t nb_response[] = {
+	0x8a, 0x1b, 0x85, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
+	0x20, 0x45, 0x47, 0x46, 0x43, 0x45, 0x46, 0x45, 0x45, 0x43, 0x41, 0x43,
+	0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43,
+	0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x43, 0x41, 0x00, 0x00, 0x20,
+	0x00, 0x01, 0x00, 0x04, 0x93, 0xe0, 0x00, 0x06, 0x00, 0x00, 0xc0, 0xa8,
+	0x01, 0x07,
+};
+
+
+static void
+test_nbns_parse(void **unused)
+{
+	static const struct {
+		const uint8_t *p;
+		size_t n;
+		uint8_t opcode, resp;
+		uint16_t qtype;
+		const char *name;
+	} ok[] = {
+		{nb_query, sizeof(nb_query), 0, 0, 0x20, "FRED"},
+		{nb_register, sizeof(nb_register), 5, 0, 0x20, "FRED"},
+		{nb_release, sizeof(nb_release), 6, 0, 0x20, "FRED"},
+		{nb_nbstat, sizeof(nb_nbstat), 0, 0, 0x21, "*"},
+		{nb_response, sizeof(nb_response), 0, 1, 0x20, "FRED"},
+	};
+	struct cls_nbns_msg nb;
+	struct cls_dns_msg m;
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		uint8_t *q = dup_exact(ok[i].p, ok[i].n);
+
+		assert_int_equal(cls_nbns_parse(q, ok[i].n, &nb), 1);
+		assert_int_equal(nb.opcode, ok[i].opcode);
+		assert_int_equal(nb.response, ok[i].resp);
+		assert_int_equal(nb.qtype, ok[i].qtype);
+		assert_string_equal(nb.name, ok[i].name);
+		/* every prefix is "need more", never a wrong answer */
+		for (size_t n = 0; n < 50; n++)
+			assert_int_equal(cls_nbns_parse(q, n, &nb), 0);
+		free(q);
+	}
+	/* DNS messages are not NBNS */
+	assert_int_equal(cls_nbns_parse(query, sizeof(query), &nb), -1);
+	assert_int_equal(cls_nbns_parse(response, sizeof(response), &nb), -1);
+	/* a letter past 'P', a type that is neither NB nor NBSTAT, an opcode NBNS does not use */
+	uint8_t b[sizeof(nb_query)];
+
+	memcpy(b, nb_query, sizeof(b));
+	b[20] = 'Q';
+	assert_int_equal(cls_nbns_parse(b, sizeof(b), &nb), -1);
+	memcpy(b, nb_query, sizeof(b));
+	b[47] = 0x01;
+	assert_int_equal(cls_nbns_parse(b, sizeof(b), &nb), -1);
+	memcpy(b, nb_query, sizeof(b));
+	b[2] = 0x11; /* opcode 2 */
+	assert_int_equal(cls_nbns_parse(b, sizeof(b), &nb), -1);
+	/* the DNS parser itself still reads the query (the plugin decides which it is) */
+	assert_int_equal(cls_dns_parse_query(nb_query, sizeof(nb_query), 0, &m), 1);
+}
+
 /* ------------------------------------------------------------------ plugin */
 
 /* A session to a DNS server: the harness's session, port 40000 → 53, to dst. */
@@ -297,6 +394,56 @@ dns_open(struct harness *h, uint8_t proto, int family, const char *dst)
 	h->s.key.sport = 40000;
 	h->s.key.dport = 53;
 	assert_int_equal(inet_pton(family == 6 ? AF_INET6 : AF_INET, dst, h->s.key.dst), 1);
+}
+
+/* NBNS on UDP 137 was DNS at 100; it is NetBIOS (label: the decoded name), and anything else on
+ * port 137 is not DNS either */
+static void
+test_plugin_nbns(void **unused)
+{
+	struct harness h;
+	struct cls_result r;
+	static const struct {
+		const uint8_t *p;
+		size_t n;
+		const char *label;
+	} msgs[] = {
+		{nb_query, sizeof(nb_query), "fred"},
+		{nb_register, sizeof(nb_register), "fred"},
+		{nb_release, sizeof(nb_release), "fred"},
+		{nb_nbstat, sizeof(nb_nbstat), "?"},
+		{nb_response, sizeof(nb_response), "fred"},
+	};
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		dns_open(&h, IPPROTO_UDP, 4, "192.168.1.255");
+		h.s.key.sport = h.s.key.dport = 137;
+		assert_true(h_pkt(&h, CLS_DIR_FWD, msgs[i].p, msgs[i].n));
+		h_result(&h, &r);
+		if (r.app_id != cls_apps_id(apps, "NetBIOS") || r.confidence != 100)
+			fail_msg("NBNS message %zu: %s %u", i, cls_apps_name(apps, r.app_id, 0),
+				r.confidence);
+		assert_int_equal(r.flags, CLS_RES_FINAL);
+		assert_string_equal(r.label, msgs[i].label);
+		h_close(&h);
+	}
+	/* the encoded name is enough off port 137 (a NAT), at 90 */
+	dns_open(&h, IPPROTO_UDP, 4, "192.0.2.7");
+	h.s.key.dport = 5137;
+	assert_true(h_pkt(&h, CLS_DIR_FWD, nb_query, sizeof(nb_query)));
+	h_result(&h, &r);
+	assert_int_equal(r.app_id, cls_apps_id(apps, "NetBIOS"));
+	assert_int_equal(r.confidence, 90);
+	h_close(&h);
+	/* a DNS-shaped message on port 137 is refused, not called DNS */
+	dns_open(&h, IPPROTO_UDP, 4, "192.0.2.7");
+	h.s.key.dport = 137;
+	assert_true(h_pkt(&h, CLS_DIR_FWD, query, sizeof(query)));
+	h_result(&h, &r);
+	assert_int_equal(r.app_id, 0);
+	assert_int_equal(r.flags, CLS_RES_GAVE_UP | CLS_RES_FINAL);
+	h_close(&h);
 }
 
 static void
@@ -404,6 +551,8 @@ main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_multicast_rules),
 		cmocka_unit_test(test_tcp),
+		cmocka_unit_test(test_nbns_parse),
+		cmocka_unit_test(test_plugin_nbns),
 		cmocka_unit_test(test_plugin),
 	};
 	int r;

@@ -1,6 +1,8 @@
 /* test_cls_engine.c — the plugin manager and combiner: loading built-ins and shared objects,
- * the ABI check, config errors, TIE's readiness rule, both policies, unknown reasons, and the
- * template plugin end to end. Plugins are real shared objects built by meson. */
+ * the ABI check, config errors, optional plugins, TIE's readiness rule, both policies, the
+ * ranking by evidence (DPI over a port, a dissector over DPI, a lone shape not deciding),
+ * unknown reasons, and the template plugin end to end. Plugins are real shared objects built
+ * by meson. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -216,6 +218,128 @@ test_label_from_agreeing_classifier(void **st)
 	cls_engine_destroy(e);
 }
 
+/* The evidence class decides before the policy: a port guess first in priority order and
+ * surer in number still loses to a DPI verdict, under both policies. */
+static void
+test_dpi_beats_port(void **st)
+{
+	(void)st;
+	char err[512];
+	bool early;
+	for (int pol = CLS_POLICY_PRIORITY; pol <= CLS_POLICY_VOTE; pol++) {
+		struct cls_engine *e = engine(
+			"fixed_a weight=10 app=HTTP conf=100 ev=port\nfixed_b app=TLS conf=60 ev=dpi\n",
+			(enum cls_policy)pol, 1, err, sizeof(err));
+		assert_non_null(e);
+		struct cls_decision d = run_session(e, 0, 1, &early, NULL, 0);
+		assert_int_equal(d.app_id, app(e, "TLS"));
+		assert_string_equal(cls_engine_plugin_name(e, d.classifier), "fixed_b");
+		cls_engine_destroy(e);
+	}
+}
+
+/* tide's dissectors keep their wins over nDPI, and the agreeing DPI answer still lends its
+ * label when the dissector has none. A DPI answer below the minimum confidence does not
+ * block a lower class from deciding. */
+static void
+test_dissector_beats_dpi(void **st)
+{
+	(void)st;
+	char err[512], label[128];
+	bool early;
+	struct cls_engine *e = engine("fixed_a weight=50 app=HTTP conf=90 ev=dpi\n"
+				      "fixed_b app=TLS conf=50 ev=dissector\n",
+		CLS_POLICY_VOTE, 1, err, sizeof(err));
+	assert_non_null(e);
+	struct cls_decision d = run_session(e, 0, 1, &early, NULL, 0);
+	assert_int_equal(d.app_id, app(e, "TLS"));
+	assert_int_equal(d.confidence, 50); /* the vote is within the dissector class only */
+	cls_engine_destroy(e);
+
+	e = engine("fixed_a app=TLS conf=90 ev=dpi label=service=Google\n"
+		   "fixed_b app=TLS conf=70 ev=dissector\n",
+		CLS_POLICY_PRIORITY, 1, err, sizeof(err));
+	assert_non_null(e);
+	d = run_session(e, 0, 1, &early, label, sizeof(label));
+	assert_string_equal(cls_engine_plugin_name(e, d.classifier), "fixed_b");
+	assert_string_equal(label, "service=Google");
+	cls_engine_destroy(e);
+
+	e = engine("fixed_a app=HTTP conf=20 ev=dpi\nfixed_b app=TLS conf=60 ev=port\n",
+		CLS_POLICY_PRIORITY, 50, err, sizeof(err));
+	assert_non_null(e);
+	d = run_session(e, 0, 1, &early, NULL, 0);
+	assert_int_equal(d.app_id, app(e, "TLS"));
+	cls_engine_destroy(e);
+}
+
+/* A byte shape alone does not decide; agreement (even a port's) or a very sure shape does;
+ * an unconfirmed shape is ignored, so a disagreeing port answer decides. */
+static void
+test_lone_shape_does_not_decide(void **st)
+{
+	(void)st;
+	char err[512];
+	bool early;
+	struct cls_engine *e = engine("fixed_a app=HTTP conf=80 ev=shape\n", CLS_POLICY_PRIORITY, 1,
+		err, sizeof(err));
+	assert_non_null(e);
+	struct cls_decision d = run_session(e, 0, 1, &early, NULL, 0);
+	assert_int_equal(d.app_id, 0);
+	assert_int_equal(d.reason, CLS_UNKNOWN_LOW_CONFIDENCE);
+	cls_engine_destroy(e);
+
+	e = engine("fixed_a app=HTTP conf=80 ev=shape\nfixed_b app=HTTP conf=30 ev=port\n",
+		CLS_POLICY_PRIORITY, 1, err, sizeof(err));
+	assert_non_null(e);
+	d = run_session(e, 0, 1, &early, NULL, 0);
+	assert_int_equal(d.app_id, app(e, "HTTP"));
+	assert_string_equal(cls_engine_plugin_name(e, d.classifier), "fixed_a");
+	cls_engine_destroy(e);
+
+	e = engine("fixed_a app=HTTP conf=80 ev=shape\nfixed_b app=TLS conf=30 ev=port\n",
+		CLS_POLICY_VOTE, 1, err, sizeof(err));
+	assert_non_null(e);
+	d = run_session(e, 0, 1, &early, NULL, 0);
+	assert_int_equal(d.app_id, app(e, "TLS"));
+	cls_engine_destroy(e);
+
+	e = engine("fixed_a app=HTTP conf=95 ev=shape\n", CLS_POLICY_PRIORITY, 1, err, sizeof(err));
+	assert_non_null(e);
+	d = run_session(e, 0, 1, &early, NULL, 0);
+	assert_int_equal(d.app_id, app(e, "HTTP")); /* >= CLS_SHAPE_ALONE_MIN */
+	cls_engine_destroy(e);
+}
+
+/* `optional`: an absent shared object is skipped and the engine runs with the rest; a present
+ * but stale one is still refused; options after `optional` still apply; a file of absent
+ * optional plugins enables nothing, which is an error. */
+static void
+test_optional_plugin(void **st)
+{
+	(void)st;
+	char err[512];
+	bool early;
+	struct cls_engine *e = engine("notinstalled optional weight=2 max_packets=3\n"
+				      "fixed_a optional app=DNS conf=70\n",
+		CLS_POLICY_PRIORITY, 1, err, sizeof(err));
+	assert_non_null(e);
+	assert_int_equal(cls_engine_n_plugins(e), 1);
+	assert_string_equal(cls_engine_plugin_name(e, 0), "fixed_a");
+	struct cls_decision d = run_session(e, 0, 1, &early, NULL, 0);
+	assert_int_equal(d.app_id, app(e, "DNS"));
+	cls_engine_destroy(e);
+
+	assert_null(engine("stale optional\nfixed_a app=DNS conf=70\n", CLS_POLICY_PRIORITY, 1, err,
+		sizeof(err)));
+	assert_non_null(strstr(err, "ABI"));
+	assert_null(engine("notinstalled optional\n", CLS_POLICY_PRIORITY, 1, err, sizeof(err)));
+	assert_non_null(strstr(err, "no classifier enabled"));
+	/* without the keyword an absent plugin is still an error */
+	assert_null(engine("notinstalled\n", CLS_POLICY_PRIORITY, 1, err, sizeof(err)));
+	assert_non_null(strstr(err, "unknown classifier 'notinstalled'"));
+}
+
 static void
 test_template_plugin(void **st)
 {
@@ -262,6 +386,10 @@ main(void)
 		cmocka_unit_test(test_unknown_reasons),
 		cmocka_unit_test(test_waits_for_every_classifier),
 		cmocka_unit_test(test_label_from_agreeing_classifier),
+		cmocka_unit_test(test_dpi_beats_port),
+		cmocka_unit_test(test_dissector_beats_dpi),
+		cmocka_unit_test(test_lone_shape_does_not_decide),
+		cmocka_unit_test(test_optional_plugin),
 		cmocka_unit_test(test_template_plugin),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -230,213 +230,7 @@ rig_close(struct rig *g)
 
 /* ---- the shipped signatures: positives and near misses ---- */
 
-struct sig_case {
-	const char *app; /* cls_apps_name() of the expected result */
-	uint8_t conf;    /* the target signature's confidence */
-	uint8_t proto;
-	uint8_t type;
-	const char *pos[4];
-	const char *neg[4]; /* must not give (app, conf) */
-};
-
-static const struct sig_case sig_cases[] = {
-	/* web */
-	{ "HTTP-Proxy", 90, TCP, B, { ">CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n" },
-		{ ">CONNECT example.com HTTP/1.1\r\n\r\n" } },
-	{ "HTTP-Proxy", 90, TCP, B, { ">GET http://example.com/a HTTP/1.1\r\nHost: example.com\r\n" },
-		{ ">GET /http://example.com/a HTTP/1.1\r\n" } },
-	{ "BitTorrent", 90, TCP, B, { ">GET /announce?info_hash=%%12%%34&peer_id=x HTTP/1.1\r\n" },
-		{ ">GET /announce?peer_id=x HTTP/1.1\r\n" } },
-	{ "Elasticsearch", 90, TCP, B, { ">GET /logs-2024/_search?q=x HTTP/1.1\r\n" },
-		{ ">GET /logs-2024/search?q=x HTTP/1.1\r\n" } },
-	{ "Elasticsearch", 95, TCP, F,
-		{ ">HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nX-elastic-product: "
-		  "Elasticsearch\r\n\r\n" },
-		{ ">HTTP/1.1 200 OK\r\nX-elastic-product: Elastic\r\n\r\n" } },
-	{ "SSDP", 95, UDP, B, { ">M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n" },
-		{ ">M-SEARCH / HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n" } },
-	{ "SSDP", 90, UDP, F,
-		{ ">HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nST: upnp:rootdevice\r\n"
-		  "USN: uuid:2f402f80::upnp:rootdevice\r\n\r\n" },
-		{ ">HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" } },
-	{ "HTTP", 85, TCP, B, { ">GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n" },
-		{ ">GET /index.html HTTP/2\r\nHost: example.com\r\n\r\n" } },
-	{ "HTTP", 95, TCP, B, { ">PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n%00%00%12%04" },
-		{ ">PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n" } },
-	{ "HTTP", 80, TCP, B, { "<HTTP/1.1 404 Not Found\r\n" }, { "<HTTP/1.1 600 Nope\r\n" } },
-	{ "TLS", 95, TCP, B, { ">%16%03%01%02%00%01%00%01%fc%03%03%11%22" },
-		{ ">%16%03%01%02%00%02%00%01%fc%03%03%11%22" } }, /* a ServerHello sent fwd */
-	{ "TLS", 95, TCP, B, { "<%16%03%03%00%5a%02%00%00%56%03%03%aa" },
-		{ "<%16%03%03%00%5a%02%00%00%56%02%00%aa" } },
-	{ "QUIC", 85, UDP, B, { ">%c3%00%00%00%01%08%01%02%03%04%05%06%07%08%00" },
-		{ ">%c3%00%00%00%02%08%01%02%03%04%05%06%07%08%00" } },
-	{ "QUIC", 85, UDP, B, { ">%09%01%02%03%04%05%06%07%08Q043%01" },
-		{ ">%09%01%02%03%04%05%06%07%08Q099%01" } },
-	/* remote access */
-	{ "SSH", 95, TCP, B, { "<SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" }, { "<SSH-3.0-OpenSSH_9.2\r\n" } },
-	{ "SSH", 95, TCP, B, { ">SSH-1.99-Cisco-1.25\r\n" }, { ">SSH 1.99 Cisco\r\n" } },
-	{ "RDP", 95, TCP, B,
-		{ ">%03%00%00%2b%26%e0%00%00%00%00%00Cookie: mstshash=admin\r\n"
-		  "%01%00%08%00%03%00%00%00" },
-		{ ">%03%00%00%2b%26%e0%00%00%00%00%00Cookie: mstshasx=admin\r\n" } },
-	{ "RDP", 90, TCP, B, { ">%03%00%00%13%0e%e0%00%00%00%00%00%01%00%08%00%03%00%00%00" },
-		/* ISO-TSAP (S7) connection request: same TPKT/COTP, TSAP parameters */
-		{ ">%03%00%00%16%11%e0%00%00%00%01%00%c1%02%01%00%c2%02%01%02%c0%01%0a" } },
-	{ "RDP", 85, TCP, B, { "<%03%00%00%13%0e%d0%00%00%12%34%00%02%00%08%00%01%00%00%00" },
-		{ "<%03%00%00%16%11%d0%00%00%12%34%00%c1%02%01%00%c2%02%01%02" } },
-	{ "VNC", 95, TCP, B, { "<RFB 003.008\n" }, { "<RFB 3.8\n" } },
-	{ "Telnet", 80, TCP, B, { "<%ff%fd%18%ff%fd%20%ff%fd%23" }, { "<%ff%fd%18%fe%fd%20" } },
-	{ "Telnet", 55, TCP, B, { "<%ff%fb%01" }, { "<%ff%f0%01" } },
-	/* mail */
-	{ "SMTP", 90, TCP, B, { "<220 mx.example.com ESMTP Postfix (Debian/GNU)\r\n" },
-		{ "<220 mx.example.com Service ready\r\n" } },
-	{ "SMTP", 85, TCP, F, { ">220 mail.example.org ready\r\n", ">250-mail.example.org\r\n250 SIZE\r\n" },
-		{ ">220 mail.example.org ready\r\n", ">331 Password required\r\n" } },
-	{ "SMTP", 90, TCP, B, { ">ehlo client.example.org\r\n" }, { ">EHLO\r\n" } },
-	{ "IMAP", 85, TCP, B, { "<* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.\r\n" },
-		{ "<+OK Dovecot ready.\r\n" } },
-	{ "IMAP", 70, TCP, B, { ">a001 CAPABILITY\r\n" }, { ">a001CAPABILITY\r\n" } },
-	{ "POP3", 85, TCP, B, { "<+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n" },
-		{ "<+OK\r\n" } },
-	{ "POP3", 60, TCP, B, { "<+OK hello\r\n" }, { "<+OKhello\r\n" } },
-	{ "POP3", 80, TCP, B, { ">USER bob\r\n", ">PASS secret\r\n", ">UIDL\r\n" },
-		{ ">USER bob\r\n", ">PASS secret\r\n", ">SYST\r\n" } },
-	/* file transfer and sharing */
-	{ "FTP", 85, TCP, B, { "<220 (vsFTPd 3.0.5)\r\n" }, { "<220 Welcome\r\n" } },
-	{ "FTP", 85, TCP, F, { ">220 Welcome\r\n", ">331 Please specify the password.\r\n" },
-		{ ">220 Welcome\r\n", ">250 OK\r\n" } },
-	{ "FTP", 80, TCP, B, { ">USER anonymous\r\n", ">PASS guest@\r\n", ">SYST\r\n" },
-		{ ">USER anonymous\r\n", ">PASS guest@\r\n", ">STAT\r\n" } },
-	{ "TFTP", 95, UDP, B, { ">%00%01pxelinux.0%00octet%00" }, { ">%00%01pxelinux.0%00binary%00" } },
-	{ "SMB", 95, TCP, B, { ">%00%00%00%85%ffSMBr%00%00%00%00" },
-		{ ">%00%00%00%85%ffSMCr%00%00%00%00" } },
-	{ "SMB", 95, TCP, B, { ">%00%00%00%b0%feSMB%40%00" }, { ">%00%00%00%b0%feSMX%40%00" } },
-	{ "NetBIOS", 90, TCP, B, { ">%81%00%00%44%20%{32}%00%20%{32}%00" },
-		{ ">%81%00%00%44%20%{31}%00%20%{32}%00" } },
-	{ "NetBIOS", 85, UDP, B, { ">%12%34%01%10%00%01%00%00%00%00%00%00%20%{32}%00%00%20%00%01" },
-		{ ">%12%34%01%10%00%01%00%00%00%00%00%00%20ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ%00%00%20%00%01" } },
-	{ "NetBIOS", 90, UDP, B, { ">%11%02%12%34%c0%a8%01%02%00%8a%00%bb%00%00%20%{32}%00%20%{32}%00" },
-		{ ">%13%02%12%34%c0%a8%01%02%00%8a%00%bb%00%00%20%{32}%00%20%{32}%00" } },
-	{ "NFS", 95, TCP, B,
-		{ ">%80%00%00%28%12%34%56%78%00%00%00%00%00%00%00%02%00%01%86%a3%00%00%00%03%00%00%00%01" },
-		{ ">%80%00%00%28%12%34%56%78%00%00%00%00%00%00%00%02%00%01%86%a0%00%00%00%03%00%00%00%01" } },
-	{ "NFS", 95, UDP, B, { ">%12%34%56%78%00%00%00%00%00%00%00%02%00%01%86%a5%00%00%00%03" },
-		{ ">%12%34%56%78%00%00%00%01%00%00%00%02%00%01%86%a5%00%00%00%03" } },
-	{ "Git", 95, TCP, B, { ">0032git-upload-pack /project.git%00host=example.com%00" },
-		{ ">0032git-fetch-pack /project.git%00host=example.com%00" } },
-	{ "RSYNC", 95, TCP, B, { "<@RSYNCD: 31.0\n" }, { "<@RSYNC: 31.0\n" } },
-	{ "BitTorrent", 95, TCP, B, { ">%13BitTorrent protocol%00%00%00%00%00%10%00%05" },
-		{ ">%13BitTorrent protocoL%00%00%00%00%00%10%00%05" } },
-	{ "BitTorrent", 85, UDP, B, { ">d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe" },
-		{ ">d1:ad2:id19:abcdefghij012345678e1:q4:ping1:t2:aa1:y1:qe" } },
-	/* voice, video, streaming */
-	{ "RTSP", 95, TCP, B, { ">OPTIONS rtsp://example.com/media.mp4 RTSP/1.0\r\nCSeq: 1\r\n\r\n" },
-		{ ">OPTIONS rtsp://example.com/media.mp4 RTSP/2.0\r\nCSeq: 1\r\n\r\n" } },
-	{ "RTSP", 95, TCP, B, { "<RTSP/1.0 200 OK\r\nCSeq: 1\r\n" }, { "<RTSP/1.0 OK\r\n" } },
-	{ "SIP", 95, UDP, B, { ">INVITE sip:bob@biloxi.example.com SIP/2.0\r\nVia: SIP/2.0/UDP x\r\n" },
-		{ ">INVITE bob@biloxi.example.com SIP/2.0\r\n" } },
-	{ "SIP", 95, UDP, B, { "<SIP/2.0 180 Ringing\r\n" }, { "<SIP/2.0 800 Nope\r\n" } },
-	{ "STUN", 90, UDP, B, { ">%00%01%00%00%21%12%a4%42%b7%e7%a7%01%bc%34%d6%86%fa%87%df%ae" },
-		{ ">%00%01%00%00%21%12%a4%43%b7%e7%a7%01%bc%34%d6%86%fa%87%df%ae" } },
-	/* infrastructure */
-	{ "DHCP", 95, UDP, B, { ">%01%01%06%00%{232}%63%82%53%63%35%01%01%ff" },
-		{ ">%01%01%06%00%{233}%63%82%53%63%35%01%01%ff" } },
-	{ "mDNS", 75, UDP, B,
-		{ ">%00%00%00%00%00%01%00%00%00%00%00%00%05_http%04_tcp%05local%00%00%0c%00%01" },
-		{ ">%00%00%00%00%00%01%00%00%00%00%00%00%05_http%04_tcp%05locak%00%00%0c%00%01" } },
-	{ "DNS", 50, UDP, B, { ">%ab%cd%01%00%00%01%00%00%00%00%00%00%07example%03com%00%00%01%00%01" },
-		{ ">%ab%cd%01%00%00%01%00%01%00%00%00%00%07example%03com%00%00%01%00%01" } },
-	{ "DNS", 50, TCP, B,
-		{ ">%00%1d%ab%cd%01%20%00%01%00%00%00%00%00%01%07example%03com%00%00%1c%00%01" },
-		{ ">%00%1d%ab%cd%01%20%00%02%00%00%00%00%00%01%07example%03com%00%00%1c%00%01" } },
-	{ "DNS", 50, UDP, B,
-		{ "<%ab%cd%81%80%00%01%00%01%00%00%00%00%07example%03com%00%00%01%00%01%c0%0c" },
-		{ "<%ab%cd%81%80%00%02%00%01%00%00%00%00%07example%03com%00%00%01%00%01%c0%0c" } },
-	{ "NTP", 35, UDP, B, { ">%e3%00%06%ec%{44}" }, { ">%e3%00%06%ec%{43}" } },
-	{ "NTP", 35, UDP, B, { "<%24%02%03%e9%{44}" }, { "<%25%02%03%e9%{44}" } },
-	{ "Syslog", 85, UDP, B, { "><34>Oct 11 22:14:15 mymachine su: 'su root' failed\n" },
-		{ "><34>Oct 11 22:14 mymachine su: failed\n" } },
-	{ "Syslog", 85, UDP, B, { "><165>1 2003-10-11T22:14:15.003Z host app - - - hello" },
-		{ "><165>2 2003-10-11T22:14:15.003Z host app - - - hello" } },
-	{ "Syslog", 45, UDP, B, { "><13>hello" }, { "><192>hello" } },
-	{ "NetFlow", 40, UDP, B, { ">%00%05%00%02%{20}" }, { ">%00%05%00%00%{20}" } },
-	{ "NetFlow", 40, UDP, B, { ">%00%09%00%03%{16}%00%00%00%1c" }, { ">%00%09%00%03%{16}%00%05" } },
-	{ "NetFlow", 40, UDP, B, { ">%00%0a%00%64%{12}%00%02%00%14" }, { ">%00%0a%00%64%{12}%00%04" } },
-	/* auth and management */
-	{ "Kerberos", 95, UDP, B, { ">%6a%81%b0%30%81%ad%a1%03%02%01%05%a2%03%02%01%0a%a3" },
-		{ ">%6a%81%b0%30%81%ad%a1%03%02%01%04%a2%03%02%01%0a%a3" } },
-	{ "Kerberos", 95, TCP, B, { ">%00%00%00%b3%6c%81%b0%30%81%ad%a1%03%02%01%05%a2%03%02%01%0c" },
-		{ ">%00%00%00%b3%6c%81%b0%30%81%ad%a1%03%02%01%05%a2%03%02%01%0b" } },
-	{ "Kerberos", 95, UDP, B, { "<%6b%82%05%00%30%82%04%fc%a0%03%02%01%05%a1%03%02%01%0b" },
-		{ "<%6b%82%05%00%30%82%04%fc%a0%03%02%01%05%a1%03%02%01%0c" } },
-	{ "LDAP", 85, TCP, B, { ">%30%0c%02%01%01%60%07%02%01%03%04%00%80%00" },
-		{ ">%30%0c%02%01%01%60%07%02%01%04%04%00%80%00" } },
-	{ "LDAP", 85, TCP, B, { "<%30%0c%02%01%01%61%07%0a%01%00%04%00%04%00" },
-		{ "<%30%0c%02%01%01%61%07%02%01%00%04%00%04%00" } },
-	{ "SNMP", 90, UDP, B, { ">%30%26%02%01%01%04%06public%a0%19%02%04%12%34%56%78" },
-		{ ">%30%26%02%01%02%04%06public%a0%19%02%04%12%34%56%78" } },
-	{ "IPsec", 85, UDP, B,
-		{ ">%11%22%33%44%55%66%77%88%00%00%00%00%00%00%00%00%21%20%22%08%00%00%00%00" },
-		{ ">%11%22%33%44%55%66%77%88%00%00%00%00%00%00%00%01%21%20%22%08%00%00%00%00" } },
-	{ "IPsec", 85, UDP, B,
-		{ ">%00%00%00%00%11%22%33%44%55%66%77%88%00%00%00%00%00%00%00%00%01%10%02%00" },
-		{ ">%00%00%00%00%11%22%33%44%55%66%77%88%00%00%00%00%00%00%00%00%01%10%05%00" } },
-	/* VPN */
-	{ "WireGuard", 80, UDP, B, { ">%01%00%00%00%{144}", ">%04%00%00%00%{28}" },
-		{ ">%01%00%00%00%{143}", ">%04%00%00%00%{28}" } },
-	{ "WireGuard", 80, UDP, B, { "<%02%00%00%00%{88}", "<%04%00%00%00%{28}" },
-		{ "<%02%00%00%00%{87}", "<%04%00%00%00%{28}" } },
-	{ "WireGuard", 50, UDP, B, { ">%01%00%00%00%{144}" }, { ">%01%00%00%01%{144}" } },
-	{ "OpenVPN", 65, TCP, B, { ">%00%0e%38%{8}%00%00%00%00%00" }, { ">%00%0e%39%{8}%00%00%00%00%00" } },
-	{ "OpenVPN", 60, UDP, B, { ">%38%{8}%00%00%00%00%00" }, { ">%38%{8}%00%00%00%00%01" } },
-	{ "OpenVPN", 60, UDP, B, { ">%38%{8}%{28}%00%00%00%00%00" }, { ">%38%{8}%{27}%01%00%00%00%01" } },
-	/* IoT and industrial */
-	{ "MQTT", 95, TCP, B, { ">%10%1a%00%04MQTT%04%02%00%3c%00%0eclient" },
-		{ ">%10%1a%00%04MQTS%04%02%00%3c%00%0eclient" } },
-	{ "MQTT", 95, TCP, B, { ">%10%80%01%00%06MQIsdp%03%02" }, { ">%10%80%01%00%06MQIsdp%04%02" } },
-	{ "AMQP", 95, TCP, B, { ">AMQP%00%00%09%01" }, { ">AMQP%00%00%09%02" } },
-	{ "BACnet", 75, UDP, B, { ">%81%0a%00%11%01%04%00%05%01%0c%0c%02%00%00%01%19%55" },
-		{ ">%81%0a%00%11%02%04%00%05%01%0c%0c%02%00%00%01%19%55" } },
-	{ "DNP3", 70, TCP, B, { ">%05%64%0b%c4%01%00%02%00%aa%bb" }, { ">%05%64%04%c4%01%00%02%00" } },
-	{ "Modbus", 40, TCP, B, { ">%00%01%00%00%00%06%01%03%00%00%00%0a" },
-		{ ">%00%01%00%01%00%06%01%03%00%00%00%0a" } },
-	/* databases */
-	{ "MySQL", 90, TCP, B, { "<%4a%00%00%00%0a8.0.36%00%08%00%00%00" },
-		{ "<%4a%00%00%00%098.0.36%00%08%00%00%00" } },
-	{ "MySQL", 90, TCP, B, { "<%45%00%00%00%ff%6a%04Host '10.0.0.1' is not allowed" },
-		{ "<%45%00%00%00%ff%6b%04Host '10.0.0.1' is not allowed" } },
-	{ "PostgreSQL", 95, TCP, B, { ">%00%00%00%08%04%d2%16%2f" }, { ">%00%00%00%08%04%d2%16%31" } },
-	{ "PostgreSQL", 90, TCP, B, { ">%00%00%00%54%00%03%00%00user%00postgres%00database%00db%00%00" },
-		{ ">%00%00%00%54%00%02%00%00user%00postgres%00database%00db%00%00" } },
-	{ "PostgreSQL", 70, TCP, B, { "<R%00%00%00%0c%00%00%00%05%01%02%03%04" },
-		{ "<R%00%00%00%0c%00%00%00%06%01%02%03%04" } },
-	{ "MS-SQL", 90, TCP, B, { ">%12%01%00%2f%00%00%01%00%00%00%1a%00%06%01%00%20%00%01" },
-		{ ">%12%01%00%2f%00%00%01%00%00%00%1a%00%07%01%00%20%00%01" } },
-	{ "MS-SQL", 85, TCP, B, { "<%04%01%00%25%00%00%01%00%00%00%15%00%06%01%00%1b%00%01" },
-		{ "<%04%01%00%25%00%00%00%00%00%00%15%00%06%01%00%1b%00%01" } },
-	{ "Redis", 90, TCP, B, { ">*1\r\n$4\r\nPING\r\n" }, { ">*1\r\n$4\r\nPONG\r\n" } },
-	{ "Redis", 80, TCP, B, { "<+PONG\r\n" }, { "<+PING\r\n" } },
-	{ "Memcached", 85, UDP, B, { ">%00%01%00%00%00%01%00%00stats\r\n" },
-		{ ">%00%01%00%00%00%02%00%00stats\r\n" } },
-	{ "Memcached", 85, TCP, B, { ">set foo 0 0 3\r\nbar\r\n" }, { ">set foo 0 0\r\nbar\r\n" } },
-	{ "Memcached", 70, TCP, B, { ">stats\r\n" }, { ">statistics\r\n" } },
-	{ "Memcached", 60, TCP, B, { ">get foo bar\r\n" }, { ">get\r\n" } },
-	{ "Memcached", 70, TCP, B, { "<VALUE foo 0 3\r\nbar\r\nEND\r\n" }, { "<VALUE foo\r\n" } },
-	{ "Memcached", 50, TCP, B, { ">%80%00%00%03%00%00%00%00%00%00%00%03%{12}foo" },
-		{ ">%82%00%00%03%00%00%00%00%00%00%00%03%{12}foo" } },
-	{ "MongoDB", 80, TCP, B, { ">%3f%00%00%00%01%00%00%00%00%00%00%00%dd%07%00%00%00" },
-		{ ">%3f%00%00%00%01%00%00%00%01%00%00%00%dd%07%00%00%00" } },
-	/* chat */
-	{ "IRC", 90, TCP, B, { ">NICK alice\r\n", ">USER alice 0 * :Alice\r\n" },
-		{ ">NICK alice\r\n", ">JOIN #tide\r\n" } },
-	{ "IRC", 85, TCP, B, { "<:irc.example.net NOTICE * :*** Looking up your hostname...\r\n" },
-		{ "<irc.example.net NOTICE * :*** Looking up your hostname...\r\n" } },
-	{ "XMPP", 95, TCP, B,
-		{ "><?xml version='1.0'?><stream:stream to='example.com' xmlns='jabber:client' "
-		  "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>" },
-		{ "><?xml version='1.0'?><stream:stream to='example.com' xmlns='jabber:iq' "
-		  "version='1.0'>" } },
-};
+#include "payload_cases.h"
 
 static struct cls_result
 run_case(void *ctx, void *w, uint8_t type, uint8_t proto, const char *const *pkts, bool *ready)
@@ -463,6 +257,40 @@ real_enable(void **ctx)
 	cfg.config_dir = dir;
 	assert_int_equal(PLUG->enable(ctx, &cfg), 0);
 	return PLUG->load_signatures(*ctx, NULL);
+}
+
+/* Checks on the shipped set beyond one signature each (one compile of the set: it is slow
+ * under the sanitizers). */
+static void
+shipped_extra(void *ctx, void *w)
+{
+	struct sess x;
+	struct cls_result r;
+
+	/* G.711 RTP in 16-byte datagrams (12-byte header + 4 bytes): the binary Memcached
+	 * header shape used to match across two datagrams */
+	sess_open(&x, B, UDP);
+	sess_spec(ctx, w, &x, ">%80%00%00%01%00%00%00%a0%12%34%56%78%ff%ff%ff%ff");
+	sess_spec(ctx, w, &x, ">%80%00%00%02%00%00%01%40%12%34%56%78%ff%ff%ff%ff");
+	sess_spec(ctx, w, &x, ">%80%00%00%03%00%00%01%e0%12%34%56%78%ff%ff%ff%ff");
+	r = sess_result(ctx, &x);
+	if (r.app_id)
+		fail_msg("RTP gave %s", cls_apps_name(real_apps, r.app_id, r.sub_id));
+	sess_close(ctx, w, &x);
+
+	/* WireGuard's type byte and length is a shape, SSH's banner a signature */
+	sess_open(&x, B, UDP);
+	sess_spec(ctx, w, &x, ">%01%00%00%00%{144}");
+	r = sess_result(ctx, &x);
+	assert_string_equal(cls_apps_name(real_apps, r.app_id, r.sub_id), "WireGuard");
+	assert_int_equal(r.evidence, CLS_EV_SHAPE);
+	sess_close(ctx, w, &x);
+	sess_open(&x, B, TCP);
+	sess_spec(ctx, w, &x, "<SSH-2.0-OpenSSH_9.2p1\r\n");
+	r = sess_result(ctx, &x);
+	assert_string_equal(cls_apps_name(real_apps, r.app_id, r.sub_id), "SSH");
+	assert_int_equal(r.evidence, CLS_EV_DEFAULT);
+	sess_close(ctx, w, &x);
 }
 
 static void
@@ -494,6 +322,7 @@ test_shipped_signatures(void **state)
 		if (strcmp(name, k->app) == 0 && r.confidence == k->conf)
 			fail_msg("case %zu (%s %u): near miss matched", i, k->app, k->conf);
 	}
+	shipped_extra(ctx, w);
 	PLUG->worker_free(ctx, w);
 
 	/* every signature line matched at least one positive */
@@ -533,6 +362,10 @@ test_shipped_signatures(void **state)
 			re += strcspn(re, " \t");
 		}
 		re += strspn(re, " \t");
+		while (strncmp(re, "evidence=", 9) == 0) { /* attributes */
+			re += strcspn(re, " \t");
+			re += strspn(re, " \t");
+		}
 		if (re[0] != '/' || re[1] != '^')
 			fail_msg("signatures.txt:%u: not anchored with ^", n);
 	}
@@ -749,7 +582,7 @@ test_give_up_windows(void **state)
 
 	(void)state;
 	rig_open(&g, "Alpha fwd 8 90 /^abc/\nBeta bwd 12 90 /^def/\n");
-	sess_open(&x, B, UDP);
+	sess_open(&x, B, TCP);
 	sess_spec(g.ctx, g.w, &x, ">0123456789");
 	assert_false(sess_ready(g.ctx, &x)); /* fwd is past its window, bwd not yet seen */
 	sess_spec(g.ctx, g.w, &x, "<0123456");
@@ -760,11 +593,102 @@ test_give_up_windows(void **state)
 	sess_close(g.ctx, g.w, &x);
 
 	/* a flow session has one direction: its window alone is the bound */
-	sess_open(&x, F, UDP);
+	sess_open(&x, F, TCP);
 	sess_spec(g.ctx, g.w, &x, ">0123456789ab");
 	assert_true(sess_ready(g.ctx, &x));
 	sess_close(g.ctx, g.w, &x);
 	rig_close(&g);
+}
+
+/* UDP: every datagram is scanned alone, ^ at its start and \z at its end; a match never spans
+ * two datagrams (it did in stream mode: RTP came out as Memcached and as WireGuard). */
+static void
+test_datagrams_scanned_alone(void **state)
+{
+	struct rig g;
+	struct sess x;
+	struct cls_result r;
+
+	(void)state;
+	rig_open(&g, "Alpha any 32 90 /^abcdef/\nBeta any 16 90 /^xy.{2}\\z/\n"
+		     "Gamma any 64 90 /^long.{60}/\n");
+
+	/* split over two datagrams: no match over UDP, a match over TCP */
+	sess_open(&x, B, UDP);
+	sess_spec(g.ctx, g.w, &x, ">abc");
+	sess_spec(g.ctx, g.w, &x, ">def");
+	assert_int_equal(sess_result(g.ctx, &x).app_id, 0);
+	/* ... and ^ holds at every datagram's start, not only the first one's */
+	sess_spec(g.ctx, g.w, &x, ">abcdef");
+	r = sess_result(g.ctx, &x);
+	assert_int_equal(r.app_id, 1);
+	assert_int_equal(r.flags, CLS_RES_FINAL);
+	sess_close(g.ctx, g.w, &x);
+	sess_open(&x, B, TCP);
+	sess_spec(g.ctx, g.w, &x, ">abc");
+	sess_spec(g.ctx, g.w, &x, ">def");
+	assert_int_equal(sess_result(g.ctx, &x).app_id, 1);
+	sess_close(g.ctx, g.w, &x);
+
+	/* \z: the datagram's exact length; a longer datagram, even far past every window, never */
+	static const struct {
+		const char *spec;
+		uint16_t app;
+	} z[] = { { ">xyzw", 2 }, { ">xyzwv", 0 }, { ">xyz", 0 }, { ">xyzw%{100}", 0 },
+		  { "<xyzw", 2 } };
+	for (size_t i = 0; i < sizeof(z) / sizeof(z[0]); i++) {
+		sess_open(&x, B, UDP);
+		sess_spec(g.ctx, g.w, &x, z[i].spec);
+		if (sess_result(g.ctx, &x).app_id != z[i].app)
+			fail_msg("\\z case %zu", i);
+		sess_close(g.ctx, g.w, &x);
+	}
+
+	/* a datagram longer than the window: the match is within it, the rest not scanned */
+	sess_open(&x, B, UDP);
+	sess_spec(g.ctx, g.w, &x, ">long%{1400}");
+	assert_int_equal(sess_result(g.ctx, &x).app_id, 3);
+	sess_close(g.ctx, g.w, &x);
+
+	/* UDP never runs out of window: only the payload-packet bound ends it */
+	sess_open(&x, B, UDP);
+	for (int i = 0; i < 7; i++) {
+		sess_spec(g.ctx, g.w, &x, ">0123456789012345678901234567890123456789%{100}");
+		assert_false(sess_ready(g.ctx, &x));
+	}
+	sess_spec(g.ctx, g.w, &x, ">abcdef");
+	assert_int_equal(sess_result(g.ctx, &x).app_id, 1);
+	sess_close(g.ctx, g.w, &x);
+	rig_close(&g);
+
+}
+
+/* evidence=shape marks a loose signature; the others leave the plugin's CLS_EV_SIGNATURE */
+static void
+test_evidence(void **state)
+{
+	struct rig g;
+	struct sess x;
+	struct cls_result r;
+
+	(void)state;
+	rig_open(&g, "Alpha any 16 90 evidence=shape /^abc/\nBeta any 16 90 /^def/\n"
+		     "Gamma any 16 90 evidence=signature /^ghi/\n");
+	for (int i = 0; i < 3; i++) {
+		sess_open(&x, B, i == 1 ? TCP : UDP);
+		sess_spec(g.ctx, g.w, &x, i == 0 ? ">abc" : i == 1 ? ">def" : ">ghi");
+		r = sess_result(g.ctx, &x);
+		assert_int_equal(r.app_id, i + 1);
+		assert_int_equal(r.evidence, i == 0 ? CLS_EV_SHAPE : CLS_EV_DEFAULT);
+		sess_close(g.ctx, g.w, &x);
+	}
+	/* no match: no evidence either */
+	sess_open(&x, B, TCP);
+	sess_spec(g.ctx, g.w, &x, ">xyz");
+	assert_int_equal(sess_result(g.ctx, &x).evidence, CLS_EV_DEFAULT);
+	sess_close(g.ctx, g.w, &x);
+	rig_close(&g);
+	assert_int_equal(PLUG->evidence, CLS_EV_SIGNATURE);
 }
 
 static void
@@ -875,6 +799,8 @@ static const struct bad_file bad_files[] = {
 	{ "Alpha fwd 64 90 /x/\nDelta fwd 64 90 /x/\n", 2, "unknown application 'Delta'" },
 	{ "Beta/other fwd 64 90 /x/\n", 1, "unknown sub-application 'Beta/other'" },
 	{ "Alpha up 64 90 /x/\n", 1, "direction must be fwd, bwd or any" },
+	{ "Alpha fwd 64 90 /x/\nAlpha fwd 64 90 evidence=weak /x/\n", 2,
+		"unknown attribute 'evidence=weak'" },
 	{ "Alpha fwd 0 90 /x/\n", 1, "window must be 1-65536" },
 	{ "Alpha fwd 65537 90 /x/\n", 1, "window must be 1-65536" },
 	{ "Alpha fwd -1 90 /x/\n", 1, "window must be" },
@@ -1168,6 +1094,8 @@ main(void)
 		cmocka_unit_test(test_ties_go_to_the_earlier_line),
 		cmocka_unit_test(test_give_up_payload_packets),
 		cmocka_unit_test(test_give_up_windows),
+		cmocka_unit_test(test_datagrams_scanned_alone),
+		cmocka_unit_test(test_evidence),
 		cmocka_unit_test(test_give_up_tcp_end_and_packet_count),
 		cmocka_unit_test(test_unscannable_sessions),
 		cmocka_unit_test(test_flags_and_sub),

@@ -681,6 +681,71 @@ test_two_initials_shuffled(void **unused)
 
 /* ------------------------------------------------------------------ plugin */
 
+/* Google QUIC before IETF QUIC (nDPI's quic-24/quic-25 captures): the client's first datagram
+ * has a public header and a "Q0nn" version tag, nothing we can authenticate: QUIC at 85 with
+ * signature evidence (it was not QUIC at all before) */
+static void
+test_plugin_gquic(void **unused)
+{
+	/* flags 0x0d: version present, 8-byte connection id (Q024/Q025 layout); packet number 1;
+	 * 12-byte message hash; a STREAM frame (id 1) that opens with the "CHLO" tag */
+	static const uint8_t q025[] = {0x0d, 0x5a, 0x3b, 0x91, 0x02, 0xc4, 0x7e, 0x11, 0x60, 'Q',
+		'0', '2', '5', 0x01, 0x9c, 0x1d, 0x42, 0x77, 0x05, 0xe3, 0x88, 0x10, 0x2f, 0x6b, 0xd4,
+		0x21, 0xa4, 0x01, 0x00, 0x04, 'C', 'H', 'L', 'O'};
+	static const uint8_t q046[] = {0xc3, 'Q', '0', '4', '6', 0x50, 0x5a, 0x3b, 0x91, 0x02, 0xc4,
+		0x7e, 0x11, 0x60, 0x00, 0x00, 0x00, 0x01, 0xa4};
+	uint8_t b[sizeof(q025)];
+	uint16_t quic = cls_apps_id(apps, "QUIC");
+	struct harness h;
+	struct cls_result r;
+
+	(void)unused;
+	for (int i = 0; i < 4; i++) {
+		memcpy(b, q025, sizeof(b));
+		if (i == 1) { /* Q043: flags 0x09 (the 8-byte CID bit moved to 0x08) */
+			b[0] = 0x09;
+			b[11] = '4';
+			b[12] = '3';
+		}
+		h_open(&h, IPPROTO_UDP, CLS_SESSION_BIFLOW, "");
+		if (i == 2)
+			assert_true(h_pkt(&h, CLS_DIR_FWD, q046, sizeof(q046)));
+		else if (i == 3) /* version flag set, no connection id */
+			assert_true(h_pkt(&h, CLS_DIR_FWD, q025 + 8, sizeof(q025) - 8));
+		else
+			assert_true(h_pkt(&h, CLS_DIR_FWD, b, sizeof(b)));
+		if (i == 3) {
+			/* q025 + 8 starts 0x60 'Q': no version bit; not gQUIC */
+			cls_plugin_quic.classify_session(h.ctx, h.state, &h.s, &r);
+			assert_int_equal(r.app_id, 0);
+			h_close(&h);
+			continue;
+		}
+		cls_plugin_quic.classify_session(h.ctx, h.state, &h.s, &r);
+		assert_int_equal(r.app_id, quic);
+		assert_int_equal(r.confidence, 85);
+		assert_int_equal(r.evidence, CLS_EV_SIGNATURE);
+		assert_int_equal(r.flags, CLS_RES_FINAL);
+		h_close(&h);
+	}
+	/* near misses: version bit clear, the reserved bit set, a tag that is not Q0 + digits */
+	for (int i = 0; i < 3; i++) {
+		memcpy(b, q025, sizeof(b));
+		if (i == 0)
+			b[0] = 0x0c;
+		else if (i == 1)
+			b[0] = 0x8d;
+		else
+			b[11] = 'x';
+		h_open(&h, IPPROTO_UDP, CLS_SESSION_BIFLOW, "");
+		assert_true(h_pkt(&h, CLS_DIR_FWD, b, sizeof(b)));
+		cls_plugin_quic.classify_session(h.ctx, h.state, &h.s, &r);
+		assert_int_equal(r.app_id, 0);
+		assert_true(r.flags & CLS_RES_GAVE_UP);
+		h_close(&h);
+	}
+}
+
 static void
 test_plugin(void **unused)
 {
@@ -765,6 +830,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys_rfc9001_a1),
+		cmocka_unit_test(test_plugin_gquic),
 		cmocka_unit_test(test_keys_rfc9369_a1),
 		cmocka_unit_test(test_keys_errors),
 		cmocka_unit_test(test_rfc9001_a2_client_initial),

@@ -606,6 +606,91 @@ test_plugin_gives_up(void **unused)
 	h_close(&h);
 }
 
+/* n bytes of TLS 1.2/1.3 application_data record(s): header 17 03 03 <len>, then ciphertext. */
+static size_t
+app_data(uint8_t *out, size_t body, uint8_t type)
+{
+	out[0] = type;
+	out[1] = 3;
+	out[2] = 3;
+	out[3] = (uint8_t)(body >> 8);
+	out[4] = (uint8_t)body;
+	for (size_t i = 0; i < body; i++)
+		out[5 + i] = (uint8_t)(i * 131 + 7);
+	return 5 + body;
+}
+
+/* A capture begun after the handshake (XMPP on 5222 after STARTTLS, nDPI's
+ * xmpp_tls_mid_session-like cases): record headers in line across segments say TLS, at a lower
+ * confidence and with signature evidence */
+static void
+test_plugin_mid_session(void **unused)
+{
+	static uint8_t seg[4096];
+	struct harness h;
+	struct cls_result r;
+	size_t n;
+
+	(void)unused;
+	/* client: a 60-byte record; server: a record header split 2 + 3 bytes over two segments,
+	 * then a second record cut by the segment's end */
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_BIFLOW, "");
+	h.s.key.dport = 5222;
+	n = app_data(seg, 60, 23);
+	assert_false(h_pkt(&h, CLS_DIR_FWD, seg, n));
+	n = app_data(seg, 200, 23);
+	n += app_data(seg + n, 1000, 23);
+	assert_false(h_pkt(&h, CLS_DIR_BWD, seg, 2));
+	h_result(&h, &r);
+	assert_int_equal(r.app_id, 0); /* asked now: not yet (one whole header) */
+	assert_true(h_pkt(&h, CLS_DIR_BWD, seg + 2, n - 600));
+	h_result(&h, &r);
+	assert_int_equal(r.app_id, app("TLS"));
+	assert_int_equal(r.confidence, 70);
+	assert_int_equal(r.evidence, CLS_EV_SIGNATURE);
+	assert_int_equal(r.flags, CLS_RES_FINAL);
+	h_close(&h);
+
+	/* one direction only (a flow session): three one-record segments, an alert among them */
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_FLOW, "");
+	n = app_data(seg, 40, 23);
+	assert_false(h_pkt(&h, CLS_DIR_FWD, seg, n));
+	n = app_data(seg, 26, 21);
+	assert_false(h_pkt(&h, CLS_DIR_FWD, seg, n));
+	n = app_data(seg, 300, 23);
+	assert_true(h_pkt(&h, CLS_DIR_FWD, seg, n));
+	h_result(&h, &r);
+	assert_int_equal(r.app_id, app("TLS"));
+	assert_int_equal(r.evidence, CLS_EV_SIGNATURE);
+	h_close(&h);
+
+	/* a length that does not line up: the next "header" is ciphertext */
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_FLOW, "");
+	n = app_data(seg, 100, 23);
+	assert_false(h_pkt(&h, CLS_DIR_FWD, seg, n - 10)); /* 10 bytes lost */
+	n = app_data(seg, 100, 23);
+	assert_true(h_pkt(&h, CLS_DIR_FWD, seg, n));
+	h_result(&h, &r);
+	assert_int_equal(r.app_id, 0);
+	assert_true(r.flags & CLS_RES_GAVE_UP);
+	h_close(&h);
+
+	/* a first byte of 0x17 that is not a record (version 0x0a0b): gives up */
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_FLOW, "");
+	assert_true(h_pkt(&h, CLS_DIR_FWD, "\x17\x0a\x0b\x00\x10hello, world....", 21));
+	h_result(&h, &r);
+	assert_int_equal(r.app_id, 0);
+	h_close(&h);
+
+	/* a normal handshake is still read as before: the ClientHello decides at 100 */
+	h_open(&h, IPPROTO_TCP, CLS_SESSION_BIFLOW, "");
+	assert_true(h_pkt(&h, CLS_DIR_FWD, client_hello_rec, sizeof(client_hello_rec)));
+	h_result(&h, &r);
+	assert_int_equal(r.confidence, 100);
+	assert_int_equal(r.evidence, CLS_EV_DEFAULT);
+	h_close(&h);
+}
+
 static void
 test_plugin_no_pool(void **unused)
 {
@@ -637,6 +722,7 @@ main(void)
 		cmocka_unit_test(test_client_hello_every_corruption),
 		cmocka_unit_test(test_client_hello_malformed),
 		cmocka_unit_test(test_server_hello),
+		cmocka_unit_test(test_plugin_mid_session),
 		cmocka_unit_test(test_deframe),
 		cmocka_unit_test(test_pool),
 		cmocka_unit_test(test_plugin_one_segment),

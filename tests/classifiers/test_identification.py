@@ -12,7 +12,8 @@ README there). The truth is what the generator configured, never what a classifi
                              for (config/signatures.txt + the tls/quic/dns/http dissectors), each
                              session's app is the truth's, on standard ports AND on non-standard
                              ports (HTTP on 8888/5432, SSH on 2222/3389, TLS on 9443, DNS on 5300,
-                             Redis on 7000/11211, ...: there the port table is wrong or silent);
+                             Redis on 7000/11211, NTP on 1123, ...: there the port table is wrong
+                             or silent);
                              TLS and QUIC sub-applications (ALPN) match, and TLS's label is the SNI
                              of the ClientHello in the capture (parsed here, independently)
   stat_train_and_classify    --train on train.pcap writes stat.model; the stat classifier ALONE
@@ -21,6 +22,11 @@ README there). The truth is what the generator configured, never what a classifi
   modes                      --mode realtime: one record per session, same labels as offline;
                              --mode cyclic --interval 1: UTC-second-named files, each with its
                              .summary.csv, whose union is the offline sessions with the same labels
+  not_worse_than_ndpi        the default classifier set (with the nDPI plugin when it is built: then
+                             it must have decided sessions) is, overall and for every application
+                             of the truth, at least as accurate as ndpiReader alone on the same
+                             capture (scoring of scripts/accuracy-report.py; skipped without
+                             ndpiReader)
   live_equals_offline        the same capture through a live DPDK port (net_pcap, --count N with N
                              its packet count) gives every 5-tuple the same app labels as offline
 Data connections (FTP/data, TFTP transfers from the server's data port) carry no protocol
@@ -40,6 +46,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import importlib.util
 import tempfile
 import unittest
 
@@ -60,12 +67,12 @@ FLOW_COLUMNS = ["flow_id", "proto", "src_ip", "src_port", "dst_ip", "dst_port", 
                 "pkts_fwd", "bytes_fwd", "pkts_bwd", "bytes_bwd", "app", "sub_app", "confidence",
                 "classifier", "label", "reason", "end"]
 TRUTH_COLUMNS = ["truth_app", "truth_sub_app"]
-DISSECTOR_APPS = {"TLS", "QUIC", "DNS", "HTTP"}
+DISSECTOR_APPS = {"TLS", "QUIC", "DNS", "HTTP", "NTP"}
 PROTO_NUM = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "sctp": 132}
 
 
 def key_of(proto, a, pa, b, pb):
-    """Direction-independent 5-tuple (tide keys ICMP on type/code as ports, and so does the truth)."""
+    """Direction-independent 5-tuple (tide keys ICMP on type and partner type or code as ports, and so does the truth)."""
     p = PROTO_NUM.get(proto.lower(), proto) if isinstance(proto, str) else proto
     x = (ipaddress.ip_address(a).packed, int(pa or 0))
     y = (ipaddress.ip_address(b).packed, int(pb or 0))
@@ -113,12 +120,21 @@ def match(truth, flows, slack=1.0):
     return out
 
 
+SHAPE_ALONE_MIN = 90  # classifiers/engine/cls_engine.h CLS_SHAPE_ALONE_MIN
+
+
 def signature_apps():
+    """Apps tide has content evidence for that may decide alone: a dissector's, or a signature
+    not marked evidence=shape below SHAPE_ALONE_MIN (a lone shape needs another classifier to
+    agree, so on a port the table does not know it is rightly unknown)."""
     apps = set(DISSECTOR_APPS) | {"ICMP"}  # ICMP: the IP protocol number is the protocol
     with open(os.path.join(ROOT, "config", "signatures.txt")) as f:
         for line in f:
             if line.strip() and not line.startswith("#"):
-                apps.add(line.split()[0].split("/")[0])
+                w = line.split()
+                shape = len(w) > 4 and w[4] == "evidence=shape"
+                if not shape or (w[3].isdigit() and int(w[3]) >= SHAPE_ALONE_MIN):
+                    apps.add(w[0].split("/")[0])
     return apps
 
 
@@ -268,6 +284,37 @@ class IdentificationTest(unittest.TestCase):
                 self.assertGreater(checked[(app, where)], 0, "test data has no %s session on a %s port" % (app, where))
         self.assertEqual(bad, [], "%d of %d sessions misidentified:\n  %s" % (
             len(bad), sum(checked.values()), "\n  ".join(bad)))
+
+    # ------------------------------------------------------------------------------------------
+    def test_not_worse_than_ndpi(self):
+        self.offline_ok()
+        ndpi = shutil.which("ndpiReader")
+        if not ndpi:
+            self.skipTest("ndpiReader not installed (Debian: libndpi-bin)")
+        spec = importlib.util.spec_from_file_location("accuracy_report",
+                                                      os.path.join(ROOT, "scripts", "accuracy-report.py"))
+        ar = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(ar)
+        plugin = os.path.join(os.path.dirname(os.path.abspath(TIDE)), "..", "classifiers", "plugins", "ndpi.so")
+        if os.path.exists(plugin):
+            self.assertTrue(any(f["classifier"] == "ndpi" for f in self.flows),
+                            "ndpi.so is built but decided no session: not loaded by default?")
+        truth = ar.load_truth(TEST_TRUTH)
+        tide = []
+        for r in self.flows:
+            if r["src_ip"]:
+                p = ar.proto_num(r["proto"]) if r["proto"] else 0
+                tide.append({"key": ar.canon(p, r["src_ip"], r["src_port"] or 0, r["dst_ip"], r["dst_port"] or 0),
+                             "first": float(r["first_ts"]), "app": r["app"] or "unknown", "sub": r["sub_app"]})
+        nd = ar.ndpi_flows(ndpi, TEST_PCAP, os.path.join(self.tmp, "ndpi.csv"), timeout=120)
+        st = ar.score(truth, ar.join(truth, tide)[0])
+        sn = ar.score(truth, ar.join(truth, nd)[0])
+        print("\n  accuracy: tide %.1f%%, ndpiReader %.1f%%" % (100 * st["accuracy"], 100 * sn["accuracy"]),
+              file=sys.stderr, end=" ")
+        self.assertGreaterEqual(st["accuracy"], sn["accuracy"])
+        worse = ["%s: tide %.2f < nDPI %.2f" % (c, st["classes"][c]["recall"], r["recall"])
+                 for c, r in sn["classes"].items() if st["classes"][c]["recall"] < r["recall"]]
+        self.assertEqual(worse, [], "applications ndpiReader recognises better")
 
     # ------------------------------------------------------------------------------------------
     def test_stat_train_and_classify(self):
