@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 
 #include "dp_anon.h"
+#include "dp_export.h"
 #include "dp_flows.h"
 #include "tide_log.h"
 
@@ -37,6 +38,9 @@ struct dp_flows {
 	struct app_count *apps;      /* indexed by app id; summary of the current file */
 	uint32_t n_apps;
 	struct dp_anon *anon;        /* p.anon_key's mapping (used under mu) */
+	struct dp_export *exp;       /* p.export's exporter thread (NULL: none) */
+	FILE *json_mem;              /* json+ export: write_json into json_buf (under mu) */
+	char json_buf[8192];
 };
 
 static const char *
@@ -107,6 +111,8 @@ write_header(struct dp_flows *fl)
 		fputs(",pkt_sizes,pkt_dirs,pkt_iat_us", fl->f);
 	if (fl->p.dataset)
 		fputs(",dataset_pkts,dataset_bytes,dropped_pkts", fl->f);
+	/* last, after the optional columns: columns are only ever added at the end */
+	fputs(",tunnel", fl->f);
 	fputc('\n', fl->f);
 }
 
@@ -229,13 +235,32 @@ dp_flows_open(const struct dp_flows_params *p)
 	} else {
 		snprintf(fl->ext, sizeof(fl->ext), "%s", p->jsonl ? ".jsonl" : ".csv");
 	}
-	if (!p->cyclic && open_file(fl, 0) != 0) {
+	if (p->export) {
+		char err[512];
+		fl->exp = dp_export_open(p->export, 0, p->observation_domain, err, sizeof(err));
+		if (!fl->exp)
+			tide_error("dataplane", "%s", err);
+		if (fl->exp && p->export->format == TIDE_EXPORT_JSON) {
+			fl->json_mem = fmemopen(fl->json_buf, sizeof(fl->json_buf), "w");
+			if (!fl->json_mem) {
+				dp_export_close(fl->exp, 0);
+				fl->exp = NULL;
+			}
+		}
+	}
+	if ((p->export && !fl->exp) || (!p->cyclic && open_file(fl, 0) != 0)) {
+		int e = errno;
+		dp_export_close(fl->exp, 0);
+		if (fl->json_mem)
+			fclose(fl->json_mem);
 		dp_anon_free(fl->anon);
 		free(fl->apps);
 		free(fl->buf);
 		free(fl);
+		errno = e ? e : EINVAL;
 		return NULL;
 	}
+	fl->p.export = NULL; /* not kept: the exporter is */
 	return fl;
 }
 
@@ -307,9 +332,60 @@ ob_csv(struct out_buf *b, const char *s)
 	ob_chr(b, '"');
 }
 
+/* One record as a JSON object, no newline: the JSON Lines file and the json+ export share it. */
+static void
+write_json(const struct dp_flows *fl, FILE *f, const struct dp_flow_rec *r)
+{
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], pbuf[8];
+	addr_str(&r->key, r->key.src, src);
+	addr_str(&r->key, r->key.dst, dst);
+	const char *proto = proto_name(r->key.proto, pbuf);
+	const char *classifier = fl->p.engine ? cls_engine_plugin_name(fl->p.engine, r->d.classifier) : "";
+	const char *reason = r->d.app_id ? "" : cls_unknown_reasons[r->d.reason];
+	const char *app = fl->p.engine ? app_name(fl, r->d.app_id) : "";
+	const char *sub = sub_name(fl, r->d.app_id, r->d.sub_id);
+	const char *tunnel = r->tunnel < DP_TUNNEL_MAX ? dp_tunnel_names[r->tunnel] : "";
+	fprintf(f, "{\"flow_id\":%" PRIu64 ",\"proto\":\"%s\",\"src_ip\":\"%s\",\"src_port\":%u,"
+		"\"dst_ip\":\"%s\",\"dst_port\":%u,\"first_ts\":%" PRIu64 ".%09" PRIu64
+		",\"last_ts\":%" PRIu64 ".%09" PRIu64 ",\"pkts_fwd\":%u,\"bytes_fwd\":%" PRIu64
+		",\"pkts_bwd\":%u,\"bytes_bwd\":%" PRIu64 ",\"app\":\"%s\",\"sub_app\":\"%s\","
+		"\"confidence\":%u,\"classifier\":\"%s\",\"label\":",
+		r->flow_id, proto, src, r->key.sport, dst, r->key.dport,
+		r->first_ts / NS_PER_S, r->first_ts % NS_PER_S,
+		r->last_ts / NS_PER_S, r->last_ts % NS_PER_S, r->pkts[0], r->bytes[0],
+		r->pkts[1], r->bytes[1], app, sub, r->d.confidence, classifier);
+	json_str(f, r->label);
+	fprintf(f, ",\"reason\":\"%s\",\"end\":\"%s\"", reason, end_names[r->end]);
+	if (fl->p.truth)
+		fprintf(f, ",\"truth_app\":\"%s\",\"truth_sub_app\":\"%s\"",
+			r->has_truth ? app_name(fl, r->truth_app) : "",
+			r->has_truth ? sub_name(fl, r->truth_app, r->truth_sub) : "");
+	if (fl->p.features) {
+		fputs(",\"pkt_sizes\":[", f);
+		for (unsigned int i = 0; i < r->n_feat; i++)
+			fprintf(f, "%s%d", i ? "," : "", r->dirs[i] ? -(int)r->sizes[i] : r->sizes[i]);
+		fputs("],\"pkt_dirs\":[", f);
+		for (unsigned int i = 0; i < r->n_feat; i++)
+			fprintf(f, "%s%u", i ? "," : "", r->dirs[i]);
+		fputs("],\"pkt_iat_us\":[", f);
+		for (unsigned int i = 0; i < r->n_feat; i++)
+			fprintf(f, "%s%u", i ? "," : "", r->iat_us[i]);
+		fputc(']', f);
+	}
+	if (fl->p.dataset)
+		fprintf(f, ",\"dataset_pkts\":%u,\"dataset_bytes\":%" PRIu64
+			",\"dropped_pkts\":%u", r->dataset_pkts, r->dataset_bytes, r->dropped_pkts);
+	fprintf(f, ",\"tunnel\":\"%s\"}", tunnel);
+}
+
 static void
 write_record(struct dp_flows *fl, const struct dp_flow_rec *r)
 {
+	if (fl->p.jsonl) {
+		write_json(fl, fl->f, r);
+		fputc('\n', fl->f);
+		return;
+	}
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], pbuf[8];
 	FILE *f = fl->f;
 	addr_str(&r->key, r->key.src, src);
@@ -319,40 +395,7 @@ write_record(struct dp_flows *fl, const struct dp_flow_rec *r)
 	const char *reason = r->d.app_id ? "" : cls_unknown_reasons[r->d.reason];
 	const char *app = fl->p.engine ? app_name(fl, r->d.app_id) : "";
 	const char *sub = sub_name(fl, r->d.app_id, r->d.sub_id);
-	if (fl->p.jsonl) {
-		fprintf(f, "{\"flow_id\":%" PRIu64 ",\"proto\":\"%s\",\"src_ip\":\"%s\",\"src_port\":%u,"
-			"\"dst_ip\":\"%s\",\"dst_port\":%u,\"first_ts\":%" PRIu64 ".%09" PRIu64
-			",\"last_ts\":%" PRIu64 ".%09" PRIu64 ",\"pkts_fwd\":%u,\"bytes_fwd\":%" PRIu64
-			",\"pkts_bwd\":%u,\"bytes_bwd\":%" PRIu64 ",\"app\":\"%s\",\"sub_app\":\"%s\","
-			"\"confidence\":%u,\"classifier\":\"%s\",\"label\":",
-			r->flow_id, proto, src, r->key.sport, dst, r->key.dport,
-			r->first_ts / NS_PER_S, r->first_ts % NS_PER_S,
-			r->last_ts / NS_PER_S, r->last_ts % NS_PER_S, r->pkts[0], r->bytes[0],
-			r->pkts[1], r->bytes[1], app, sub, r->d.confidence, classifier);
-		json_str(f, r->label);
-		fprintf(f, ",\"reason\":\"%s\",\"end\":\"%s\"", reason, end_names[r->end]);
-		if (fl->p.truth)
-			fprintf(f, ",\"truth_app\":\"%s\",\"truth_sub_app\":\"%s\"",
-				r->has_truth ? app_name(fl, r->truth_app) : "",
-				r->has_truth ? sub_name(fl, r->truth_app, r->truth_sub) : "");
-		if (fl->p.features) {
-			fputs(",\"pkt_sizes\":[", f);
-			for (unsigned int i = 0; i < r->n_feat; i++)
-				fprintf(f, "%s%d", i ? "," : "", r->dirs[i] ? -(int)r->sizes[i] : r->sizes[i]);
-			fputs("],\"pkt_dirs\":[", f);
-		for (unsigned int i = 0; i < r->n_feat; i++)
-			fprintf(f, "%s%u", i ? "," : "", r->dirs[i]);
-		fputs("],\"pkt_iat_us\":[", f);
-			for (unsigned int i = 0; i < r->n_feat; i++)
-				fprintf(f, "%s%u", i ? "," : "", r->iat_us[i]);
-			fputc(']', f);
-		}
-		if (fl->p.dataset)
-			fprintf(f, ",\"dataset_pkts\":%u,\"dataset_bytes\":%" PRIu64
-				",\"dropped_pkts\":%u", r->dataset_pkts, r->dataset_bytes, r->dropped_pkts);
-		fputs("}\n", f);
-		return;
-	}
+	const char *tunnel = r->tunnel < DP_TUNNEL_MAX ? dp_tunnel_names[r->tunnel] : "";
 	char buf[2048];
 	struct out_buf o = {buf, buf + sizeof(buf)};
 	ob_u64(&o, r->flow_id);
@@ -426,6 +469,8 @@ write_record(struct dp_flows *fl, const struct dp_flow_rec *r)
 		ob_chr(&o, ',');
 		ob_u64(&o, r->dropped_pkts);
 	}
+	ob_chr(&o, ',');
+	ob_str(&o, tunnel);
 	ob_chr(&o, '\n');
 	fwrite(buf, 1, (size_t)(o.p - buf), f);
 }
@@ -450,6 +495,29 @@ dp_flows_tick(struct dp_flows *fl, uint64_t now_ns)
 	pthread_mutex_lock(&fl->mu);
 	rotate_locked(fl, now_ns);
 	pthread_mutex_unlock(&fl->mu);
+}
+
+/* Hand the record to the exporter thread (under mu: json_mem is shared). */
+static void
+export_record(struct dp_flows *fl, const struct dp_flow_rec *rec)
+{
+	size_t json_len = 0;
+	if (fl->json_mem) {
+		rewind(fl->json_mem);
+		write_json(fl, fl->json_mem, rec);
+		long at = ftell(fl->json_mem);
+		/* a record longer than the buffer is cut: send none rather than broken JSON */
+		if (fflush(fl->json_mem) != 0 || at <= 0 || (size_t)at >= sizeof(fl->json_buf) - 1)
+			at = 0;
+		json_len = (size_t)at;
+	}
+	struct dp_export_names names = {
+		.app = fl->p.engine ? app_name(fl, rec->d.app_id) : "",
+		.sub = sub_name(fl, rec->d.app_id, rec->d.sub_id),
+		.classifier = fl->p.engine ? cls_engine_plugin_name(fl->p.engine, rec->d.classifier)
+			: "",
+	};
+	dp_export_push(fl->exp, rec, &names, fl->json_buf, json_len);
 }
 
 void
@@ -482,6 +550,8 @@ dp_flows_emit(void *arg, const struct dp_flow_rec *rec)
 		c->dataset_bytes += rec->dataset_bytes;
 		fl->records++;
 	}
+	if (fl->exp)
+		export_record(fl, rec);
 	pthread_mutex_unlock(&fl->mu);
 }
 
@@ -493,6 +563,10 @@ dp_flows_close(struct dp_flows *fl)
 	int rc = close_file(fl);
 	if (rc)
 		tide_error("dataplane", "writing %s: %s", fl->cur_path, strerror(-rc));
+	/* the collector gets a few seconds to take what is queued; what it does not is counted */
+	dp_export_close(fl->exp, 5000);
+	if (fl->json_mem)
+		fclose(fl->json_mem);
 	pthread_mutex_destroy(&fl->mu);
 	dp_anon_free(fl->anon);
 	free(fl->apps);

@@ -4,7 +4,11 @@
  * Work modes (TIE): offline — a record when a session expires or at the end; realtime — a
  * record as soon as a session is classified; cyclic — one timestamped file per interval, with
  * the summary counters reset each interval. Workers emit concurrently: one mutex around the
- * buffered file (records are per session, orders of magnitude rarer than packets). */
+ * buffered file (records are per session, orders of magnitude rarer than packets).
+ *
+ * Columns (docs/ARCHITECTURE.md, "Flow record columns"): the fixed ones, then the optional
+ * truth, feature and dataset groups, and last `tunnel` (dp_tunnel_names; "" when none). New
+ * columns go at the end, so readers by column name keep working. */
 #ifndef DP_FLOWS_H
 #define DP_FLOWS_H
 
@@ -13,6 +17,7 @@
 
 #include "cls_engine.h"
 #include "dp_session.h"
+#include "tide_export.h"
 
 struct dp_flows_params {
 	const char *path;            /* flows file; cyclic: <path minus .csv>-<UTC time>.csv */
@@ -27,6 +32,9 @@ struct dp_flows_params {
 	                              * with the same key as its packets (NULL: as captured) */
 	bool dataset;                /* the job writes shards: records and summary say what they
 	                              * hold (dataset_pkts, dataset_bytes, dropped_pkts) */
+	const struct tide_export_target *export; /* also send each record to a collector as it
+	                              * is written (dp_export.h; NULL: none) */
+	uint32_t observation_domain; /* IPFIX observation domain of that export */
 };
 
 struct dp_flows;

@@ -40,6 +40,7 @@
 #include "dp_stats.h"
 #include "dp_worker.h"
 #include "dp_writer.h"
+#include "tide_export.h"
 #include "tide_layout.h"
 #include "tide_fs.h"
 #include "tide_log.h"
@@ -159,6 +160,7 @@ static struct run {
 	bool ports;
 	char input[PATH_MAX + 16];     /* the manifest's "input" */
 	char flows_path[sizeof(((struct dp_job *)0)->flows_path)];
+	struct tide_export_target export_to; /* --export, parsed */
 	pthread_t writer;
 } run_state;
 
@@ -218,6 +220,12 @@ check_inputs(struct run *r)
 	if (o->check_filter) {
 		printf("filter ok\n");
 		return 0;
+	}
+	if (o->export_url) {
+		if (tide_export_parse(o->export_url, &r->export_to, err, sizeof(err)) != 0)
+			return usage_error("%s", err);
+		if (!o->flows_path && !o->out_dir)
+			o->flows_path = "/dev/null"; /* the collector is the only output */
 	}
 	if (o->train && !o->flows_path && !o->out_dir)
 		o->flows_path = "/dev/null"; /* training alone: the models are the output */
@@ -367,6 +375,8 @@ open_sessions(struct run *r, struct dp_capture *c)
 		.quiet = o->quiet,
 		.anon_key = o->anonymise ? o->anon_key : NULL,
 		.dataset = c->write_shards,
+		.export = o->export_url ? &r->export_to : NULL,
+		.observation_domain = 1,
 	};
 	c->jobs[0].flows = dp_flows_open(&fp);
 	if (!c->jobs[0].flows)

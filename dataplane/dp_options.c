@@ -69,6 +69,7 @@ static const struct opt opts[] = {
 	{ "flows", K_STR, M(flows_path), 0, 0, NULL },
 	{ "classify", K_FLAG, M(classify), 0, 0, NULL },
 	{ "flows-format", K_CHOICE, M(flows_jsonl), 0, 0, formats },
+	{ "export", K_STR, M(export_url), 0, 0, NULL },
 	{ "session-type", K_CHOICE, M(session_type), 0, 0, session_types },
 	{ "timeout", K_UINT, M(timeout_s), 1, UINT64_MAX, NULL },
 	{ "sessions", K_UINT, M(sessions), 1024, 1u << 26, NULL },
@@ -139,6 +140,9 @@ dp_options_usage(const char *prog)
 	       "  --flows FILE         one record per session (CSV; JSON Lines with\n"
 	       "                       --flows-format jsonl); alone, no packets are written\n"
 	       "  --classify           with --out: records into OUT/flows/<drone>.csv\n"
+	       "  --export URL         also send each record as it ends to a collector:\n"
+	       "                       ipfix://HOST:PORT (UDP), ipfix+tcp://HOST:PORT,\n"
+	       "                       json+tcp://HOST:PORT, json+udp://HOST:PORT\n"
 	       "  --session-type T     flow | biflow (default) | host\n"
 	       "  --timeout SECS       session inactivity timeout (default 60)\n"
 	       "  --sessions N         session table capacity per worker (default 1048576)\n"
@@ -147,7 +151,8 @@ dp_options_usage(const char *prog)
 	       "                       cyclic (a new timestamped file every --interval SECS)\n"
 	       "  --config DIR         tide_apps.txt, enabled_plugins, ports.txt, signatures.txt\n"
 	       "  --plugins FILE       enabled classifiers, in priority order\n"
-	       "  --plugin-dir DIR     where plugin .so files are\n"
+	       "  --plugin-dir DIR     where plugin .so files are (default: next to the program,\n"
+	       "                       ../classifiers/plugins or ../lib/tide/plugins)\n"
 	       "  --policy P           combiner: priority (default) | vote\n"
 	       "  --min-confidence N   below this a decision is 'unknown' (default 1)\n"
 	       "  --truth FILE         ground truth (pre-classifier): adds truth columns\n"

@@ -42,6 +42,7 @@ struct dp_options {
 	const char *flows_path;     /* --flows FILE (implies classification) */
 	bool classify;              /* --classify: flows into OUT/flows/<drone>.csv */
 	bool flows_jsonl;           /* --flows-format jsonl */
+	const char *export_url;     /* --export URL (tide_export.h), implies classification */
 	unsigned int session_type;  /* --session-type flow|biflow|host (enum cls_session_type) */
 	uint64_t timeout_s;         /* --timeout (default 60) */
 	uint32_t sessions;          /* --sessions: capacity per worker */
@@ -66,7 +67,7 @@ enum dp_work_mode { DP_MODE_OFFLINE = 0, DP_MODE_REALTIME = 1, DP_MODE_CYCLIC = 
 static inline bool
 dp_options_sessions(const struct dp_options *o)
 {
-	return o->flows_path || o->classify || o->train;
+	return o->flows_path || o->classify || o->train || o->export_url;
 }
 
 /* Parse argv (without the EAL part; argv[0] is the program). Returns 0, 1 when --help was
