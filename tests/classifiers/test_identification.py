@@ -19,6 +19,8 @@ README there). The truth is what the generator configured, never what a classifi
   stat_train_and_classify    --train on train.pcap writes stat.model; the stat classifier ALONE
                              (--plugins with only `stat`) on test.pcap, a different capture, beats
                              chance: more correct than always answering the most frequent class
+  shipped_model              config/stat.model is byte for byte what scripts/train-stat-model.sh
+                             trains with this binary, and the default configuration loads it
   modes                      --mode realtime: one record per session, same labels as offline;
                              --mode cyclic --interval 1: UTC-second-named files, each with its
                              .summary.csv, whose union is the offline sessions with the same labels
@@ -346,6 +348,26 @@ class IdentificationTest(unittest.TestCase):
             100.0 * sum((c / n) ** 2 for c in classes.values())), file=sys.stderr, end=" ")
         self.assertGreater(correct, majority, "stat alone (%d/%d) is no better than always answering %s (%d)" % (
             correct, n, classes.most_common(1)[0][0], majority))
+
+    # ------------------------------------------------------------------------------------------
+    def test_shipped_model(self):
+        """config/stat.model is what scripts/train-stat-model.sh makes with this binary, and the
+        default configuration loads it."""
+        out = os.path.join(self.tmp, "shipped")
+        os.makedirs(out, exist_ok=True)
+        p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "train-stat-model.sh"), "--tide", TIDE,
+                            "--out", out], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        with open(os.path.join(out, "stat.model")) as f:
+            fresh = f.read()
+        with open(os.path.join(ROOT, "config", "stat.model")) as f:
+            shipped = f.read()
+        self.assertEqual(shipped, fresh, "config/stat.model is stale: run scripts/train-stat-model.sh "
+                         "(features or training data changed)")
+        r = tiderun.run(TIDE, ["--pcap", TEST_PCAP, "--flows", os.path.join(self.tmp, "m.csv")],
+                        tag="ident-model", timeout=60)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertRegex(r.stderr, r"# stat: model loaded \(14 applications\)")
 
     # ------------------------------------------------------------------------------------------
     def labels_by_key(self, flows):
