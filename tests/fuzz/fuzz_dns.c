@@ -1,5 +1,6 @@
 /* fuzz_dns.c — libFuzzer target for the DNS dissector: the message parser under unicast and
- * multicast rules, the TCP framing, and the plugin on UDP (unicast and 224.0.0.251) and TCP.
+ * multicast rules, the TCP framing, the NetBIOS name-service parser, and the plugin on UDP
+ * (unicast and 224.0.0.251) and TCP.
  * Beyond "no crash": the name is NUL-terminated, of the length reported, and label-safe.
  *
  * Built by tests/fuzz/meson.build in the -Dfuzz=true build that tests/fuzz/run.sh makes. */
@@ -51,6 +52,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_msg(cls_dns_parse_query(copy, size, 0, &m), &m);
 	check_msg(cls_dns_parse_query(copy, size, CLS_DNS_F_MULTICAST, &m), &m);
 	check_msg(cls_dns_parse_tcp(copy, size, 0, &m), &m);
+	struct cls_nbns_msg nb;
+	int r = cls_nbns_parse(copy, size, &nb);
+	if (r < -1 || r > 1)
+		abort();
 	free(copy);
 
 	fuzz_plugin(&cls_plugin_dns, ctx, NULL, 17, uni, data, size);

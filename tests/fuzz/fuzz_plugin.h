@@ -20,7 +20,8 @@ fuzz_apps(void)
 	static const char table[] = "1 0 DNS x\n1 1 DNS/DoT x\n2 0 HTTP x\n3 0 TLS x\n"
 				    "3 1 TLS/HTTP2 x\n3 2 TLS/HTTP1.1 x\n4 0 QUIC x\n"
 				    "4 1 QUIC/HTTP3 x\n31 0 mDNS x\n48 0 LLMNR x\n54 0 IMAPS x\n"
-				    "55 0 POP3S x\n56 0 HTTP-Proxy x\n";
+				    "55 0 POP3S x\n56 0 HTTP-Proxy x\n10 0 NTP x\n14 0 RTP x\n"
+				    "14 1 RTP/RTCP x\n18 0 NetBIOS x\n68 0 DTLS x\n";
 	char path[] = "/tmp/fuzz_cls_appsXXXXXX", err[256];
 	int fd = mkstemp(path);
 	struct cls_apps *a;
