@@ -16,6 +16,7 @@
 #include "cls_truth.h"
 #include "dp_hash.h"
 #include "dp_session.h"
+#include "tide_log.h"
 
 const char *const dp_sess_counter_names[DP_SESS_COUNTER_MAX] = {
 #define _(sym, name) name,
@@ -243,6 +244,11 @@ dp_sessions_create(const struct dp_session_params *p)
 	}
 	t->lru[0].head = t->lru[0].tail = t->lru[1].head = t->lru[1].tail = NIL;
 	t->next_id = ((uint64_t)p->worker << 40) + 1;
+	if (p->worker == 0)   /* the same for every worker: said once */
+		tide_info("dataplane", "sessions: %u per worker, %zu bytes each (%zu in the table "
+			"entry, %u of features and classifier state, %u of which the classifiers')",
+			t->n_slots, sizeof(struct dp_sess) + t->ext_size, sizeof(struct dp_sess),
+			t->ext_size, p->engine ? cls_engine_state_size(p->engine) : 0);
 	return t;
 fail:
 	dp_sessions_destroy(t);

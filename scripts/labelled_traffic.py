@@ -718,6 +718,8 @@ def parse_pkt(linktype, d):
             et, off = struct.unpack("!H", d[off + 2:off + 4])[0], off + 4
     elif linktype == 113:  # Linux cooked
         et, off = struct.unpack("!H", d[14:16])[0], 16
+    elif linktype in (12, 101, 228, 229) and d:  # raw IP (a tunnel device's capture)
+        et, off = {4: 0x0800, 6: 0x86DD}.get(d[0] >> 4, 0), 0
     else:
         return None
     if et == 0x0800 and len(d) >= off + 20:

@@ -28,7 +28,16 @@
 # another application (5432 PostgreSQL, 3389 RDP, 11211 Memcached), so a port table is wrong.
 # Nothing here is synthetic: every packet comes from the programs above.
 #
-# Usage: scripts/make-labelled-traffic.sh [--variant NAME] [--seed N] [--budget SECS] [--scale X] OUTDIR
+# Tunnelled (--tunnel KIND): the same servers and clients talk through a tunnel between the
+# namespaces (the addresses above live on the tunnel device; the veth carries the underlay,
+# 10.78.0.0/24 and fd78::/64), and the capture is taken on the veth, so every packet is
+# encapsulated: gre (IPv4 and IPv6 in GRE over IPv4), ip6gre (… over IPv6), sit (4in4 and 6in4),
+# ip6tnl (4in6 and 6in6), vxlan (Ethernet in UDP 4789), gretap (Ethernet in GRE). The truth is
+# built from a second capture on the tunnel device (the inner packets, same programs, same
+# clock), so it names the inner 5-tuples tide must key on.
+#
+# Usage: scripts/make-labelled-traffic.sh [--variant NAME] [--seed N] [--budget SECS] [--scale X]
+#        [--tunnel KIND] OUTDIR
 #   writes OUTDIR/NAME.pcap and OUTDIR/NAME.truth.csv (NAME defaults to "train"; "test" uses
 #   other DNS names/SNIs, sizes, order and timings; the seed defaults to one per variant).
 #   --budget bounds the client actions (default 100 s); the whole run stays under 3 minutes.
@@ -44,13 +53,14 @@ mosquitto-clients redis-server redis-tools snmpd snmp tftpd-hpa tftp-hpa inetuti
 inetutils-telnet nginx-light ngtcp2-server ngtcp2-client"
 
 here=$(cd "$(dirname "$0")" && pwd)
-variant=train seed="" budget=100 scale=1.5 outdir=""
+variant=train seed="" budget=100 scale=1.5 outdir="" tunnel=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--variant) variant="$2"; shift 2 ;;
 	--seed) seed="$2"; shift 2 ;;
 	--budget) budget="$2"; shift 2 ;;
 	--scale) scale="$2"; shift 2 ;;
+	--tunnel) tunnel="$2"; shift 2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "unknown option $1" >&2; exit 2 ;;
 	*) outdir="$1"; shift ;;
@@ -58,6 +68,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$outdir" ] || { echo "usage: $0 [--variant NAME] [--seed N] [--budget SECS] OUTDIR" >&2; exit 2; }
 case "$variant" in *[!A-Za-z0-9_-]*|"") echo "bad variant name '$variant'" >&2; exit 2 ;; esac
+case "$tunnel" in ""|gre|ip6gre|sit|ip6tnl|vxlan|gretap) ;;
+	*) echo "bad --tunnel '$tunnel' (gre ip6gre sit ip6tnl vxlan gretap)" >&2; exit 2 ;; esac
 if [ -z "$seed" ]; then
 	case "$variant" in train) seed=1 ;; test) seed=2 ;; *) seed=$(printf '%s' "$variant" | cksum | cut -d' ' -f1) ;; esac
 fi
@@ -80,7 +92,7 @@ outdir=$(cd "$outdir" && pwd)
 work=$(mktemp -d /tmp/tide-labelled.XXXXXX)
 ns_s="tlt-s-$$" ns_c="tlt-c-$$"
 srv4=10.77.0.1 cli4=10.77.0.2 srv6=fd77::1 cli6=fd77::2
-tcpdump_pid="" runner_pid=""
+tcpdump_pid="" inner_pid="" runner_pid=""
 
 cleanup() {
 	set +e
@@ -88,9 +100,10 @@ cleanup() {
 		kill -TERM "$runner_pid"  # timeout passes it on; the runner stops its servers
 		for _ in $(seq 50); do kill -0 "$runner_pid" 2>/dev/null || break; sleep 0.1; done
 	fi
-	if [ -n "$tcpdump_pid" ] && kill -0 "$tcpdump_pid" 2>/dev/null; then
-		kill -INT "$tcpdump_pid"; sleep 0.5; kill -KILL "$tcpdump_pid" 2>/dev/null
-	fi
+	for pid in $tcpdump_pid $inner_pid; do
+		kill -0 "$pid" 2>/dev/null || continue
+		kill -INT "$pid"; sleep 0.5; kill -KILL "$pid" 2>/dev/null
+	done
 	for ns in "$ns_s" "$ns_c"; do
 		ip netns list 2>/dev/null | grep -qw "$ns" || continue
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
@@ -126,7 +139,35 @@ for side in s c; do
 	ipx sysctl -qw "net.ipv6.conf.$dev.accept_ra=0" "net.ipv6.conf.$dev.router_solicitations=0" \
 		"net.ipv6.conf.$dev.mldv2_unsolicited_report_interval=1" "net.ipv6.conf.$dev.mldv1_unsolicited_report_interval=1"
 	ipx ip link set lo up
-	if [ $side = s ]; then
+	if [ -n "$tunnel" ]; then
+		me=$([ $side = s ] && echo 1 || echo 2) peer=$([ $side = s ] && echo 2 || echo 1)
+		ipx ip addr add 10.78.0.$me/24 dev $dev
+		ipx ip -6 addr add fd78::$me/64 dev $dev nodad
+		ipx ip link set $dev up
+		ipx ip neigh replace 10.78.0.$peer lladdr 02:77:00:00:00:0$peer dev $dev nud permanent
+		ipx ip -6 neigh replace fd78::$peer lladdr 02:77:00:00:00:0$peer dev $dev nud permanent
+		case "$tunnel" in
+		gre) ipx ip link add tt0 type gre local 10.78.0.$me remote 10.78.0.$peer ;;
+		ip6gre) ipx ip link add tt0 type ip6gre local fd78::$me remote fd78::$peer ;;
+		sit) ipx ip link add tt0 type sit mode any local 10.78.0.$me remote 10.78.0.$peer ;;
+		ip6tnl) ipx ip link add tt0 type ip6tnl mode any local fd78::$me remote fd78::$peer ;;
+		vxlan) ipx ip link add tt0 address 02:78:00:00:00:0$me type vxlan id 77 \
+			local 10.78.0.$me remote 10.78.0.$peer dstport 4789 ;;
+		gretap) ipx ip link add tt0 address 02:78:00:00:00:0$me type gretap \
+			local 10.78.0.$me remote 10.78.0.$peer ;;
+		esac
+		ipx sysctl -qw net.ipv6.conf.tt0.accept_ra=0 net.ipv6.conf.tt0.router_solicitations=0 \
+			net.ipv6.conf.tt0.mldv2_unsolicited_report_interval=1 2>/dev/null || true
+		ov4=$([ $side = s ] && echo $srv4 || echo $cli4) ov6=$([ $side = s ] && echo $srv6 || echo $cli6)
+		pv4=$([ $side = s ] && echo $cli4 || echo $srv4) pv6=$([ $side = s ] && echo $cli6 || echo $srv6)
+		ipx ip addr add $ov4/24 dev tt0
+		ipx ip -6 addr add $ov6/64 dev tt0 nodad
+		ipx ip link set tt0 up
+		case "$tunnel" in vxlan|gretap)
+			ipx ip neigh replace $pv4 lladdr 02:78:00:00:00:0$peer dev tt0 nud permanent
+			ipx ip -6 neigh replace $pv6 lladdr 02:78:00:00:00:0$peer dev tt0 nud permanent ;;
+		esac
+	elif [ $side = s ]; then
 		ipx ip addr add $srv4/24 dev $dev
 		ipx ip -6 addr add $srv6/64 dev $dev nodad
 		ipx ip link set $dev up
@@ -151,6 +192,18 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 grep -q "listening on" "$work/tcpdump.log" || { cat "$work/tcpdump.log" >&2; echo "tcpdump did not start" >&2; exit 1; }
+truth_pcap="$work/capture.pcap"
+if [ -n "$tunnel" ]; then
+	# the inner packets, for the truth: the same sessions as tide must find inside the tunnel
+	truth_pcap="$work/inner.pcap"
+	ip netns exec "$ns_c" tcpdump -i tt0 -s 0 -U -n -Z root -w "$truth_pcap" 2>"$work/inner.log" &
+	inner_pid=$!
+	for _ in $(seq 50); do
+		grep -q "listening on" "$work/inner.log" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q "listening on" "$work/inner.log" || { cat "$work/inner.log" >&2; echo "tcpdump (inner) did not start" >&2; exit 1; }
+fi
 
 # ---- servers and clients (bounded inside; the timeout is a backstop) ----
 # in the background so that a signal reaches the trap at once (bash defers traps while a
@@ -162,13 +215,15 @@ runner_pid=$!
 wait "$runner_pid" || { rc=$?; runner_pid=""; echo "traffic run failed (exit $rc)" >&2; exit 1; }
 runner_pid=""
 
-kill -INT "$tcpdump_pid"
-for _ in $(seq 50); do kill -0 "$tcpdump_pid" 2>/dev/null || break; sleep 0.1; done
-wait "$tcpdump_pid" 2>/dev/null || true
-tcpdump_pid=""
+for pid in $tcpdump_pid $inner_pid; do
+	kill -INT "$pid"
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	wait "$pid" 2>/dev/null || true
+done
+tcpdump_pid="" inner_pid=""
 tail -n 3 "$work/tcpdump.log" >&2
 
-python3 "$here/labelled_traffic.py" truth --pcap "$work/capture.pcap" --events "$work/events.json" \
+python3 "$here/labelled_traffic.py" truth --pcap "$truth_pcap" --events "$work/events.json" \
 	--out "$work/truth.csv"
 cp "$work/capture.pcap" "$outdir/$variant.pcap"
 cp "$work/truth.csv" "$outdir/$variant.truth.csv"
