@@ -198,12 +198,14 @@ stat_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 	st->opened = s->key.proto != 6 || (p->tcp_flags & TCP_SYN);
 }
 
-/* A session the model can speak for: it saw its opening (TCP: a SYN first). */
+/* A session the model can speak for: it saw its opening (TCP: a SYN first). A session no
+ * packet reached the plugin for (features handed over whole, as a replay of records does)
+ * cannot be told apart and is taken as whole. */
 static bool
 from_opening(const void *state)
 {
 	const struct stat_state *st = state;
-	return !st || (st->seen && st->opened);
+	return !st || !st->seen || st->opened;
 }
 
 static bool
