@@ -22,6 +22,8 @@
 #define TEMPLATE_REFRESH_MS 10000
 #define TID_V4 0x7001
 #define TID_V6 0x7002
+#define SEND_TIMEOUT_S 5
+#define UDP_MSG_MAX 1400            /* IPFIX message per datagram: no IP fragments on the way */
 
 /* tide's enterprise elements: what a collector needs to know of the identification */
 static fbInfoElement_t tide_export_ie[] = {
@@ -33,33 +35,36 @@ static fbInfoElement_t tide_export_ie[] = {
 		FB_UINT_8, "the combiner's confidence in the application, 0-100"),
 	FB_IE_INIT_FULL("tideClassifier", TIDE_IPFIX_PEN, 4, FB_IE_VARLEN, FB_IE_DEFAULT, 0, 0,
 		FB_STRING, "the classifier whose verdict decided"),
+	FB_IE_INIT_FULL("tideService", TIDE_IPFIX_PEN, 5, FB_IE_VARLEN, FB_IE_DEFAULT, 0, 0,
+		FB_STRING, "who is behind the session (config/services.txt): Google, Netflix"),
 	FB_IE_NULL
 };
 
 /* In-memory records, laid out without holes so the internal templates need no padding. */
 struct ipfix_v4 {
 	uint64_t start_ms, end_ms, pkts, octets, rpkts, roctets;
-	fbVarfield_t app, sub, label, classifier;
+	fbVarfield_t app, sub, label, classifier, service;
 	uint32_t src, dst;             /* host order: fixbuf's ipv4Address */
 	uint16_t sport, dport;
 	uint8_t proto, end_reason, confidence, ip_version;
 };
 struct ipfix_v6 {
 	uint64_t start_ms, end_ms, pkts, octets, rpkts, roctets;
-	fbVarfield_t app, sub, label, classifier;
+	fbVarfield_t app, sub, label, classifier, service;
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport;
 	uint8_t proto, end_reason, confidence, ip_version;
 };
-_Static_assert(sizeof(struct ipfix_v4) == 48 + 4 * sizeof(fbVarfield_t) + 16, "no holes");
-_Static_assert(sizeof(struct ipfix_v6) == 48 + 4 * sizeof(fbVarfield_t) + 40, "no holes");
+_Static_assert(sizeof(struct ipfix_v4) == 48 + 5 * sizeof(fbVarfield_t) + 16, "no holes");
+_Static_assert(sizeof(struct ipfix_v6) == 48 + 5 * sizeof(fbVarfield_t) + 40, "no holes");
 
 #define SPEC_HEAD \
 	{ "flowStartMilliseconds", 8, 0 }, { "flowEndMilliseconds", 8, 0 }, \
 	{ "packetDeltaCount", 8, 0 }, { "octetDeltaCount", 8, 0 }, \
 	{ "reversePacketDeltaCount", 8, 0 }, { "reverseOctetDeltaCount", 8, 0 }, \
 	{ "applicationName", FB_IE_VARLEN, 0 }, { "tideSubApplication", FB_IE_VARLEN, 0 }, \
-	{ "tideLabel", FB_IE_VARLEN, 0 }, { "tideClassifier", FB_IE_VARLEN, 0 }
+	{ "tideLabel", FB_IE_VARLEN, 0 }, { "tideClassifier", FB_IE_VARLEN, 0 }, \
+	{ "tideService", FB_IE_VARLEN, 0 }
 #define SPEC_TAIL \
 	{ "sourceTransportPort", 2, 0 }, { "destinationTransportPort", 2, 0 }, \
 	{ "protocolIdentifier", 1, 0 }, { "flowEndReason", 1, 0 }, { "tideConfidence", 1, 0 }, \
@@ -82,7 +87,8 @@ struct item {
 		uint16_t sport, dport;
 		uint8_t proto, family, end, confidence;
 	} r;
-	char app[64], sub[64], classifier[32], label[CLS_LABEL_MAX];
+	char app[64], sub[64], classifier[32], service[CLS_SERVICE_NAME_MAX];
+	char label[CLS_LABEL_MAX];
 	size_t json_len;
 	char json[];
 };
@@ -102,8 +108,12 @@ struct dp_export {
 
 	/* exporter thread only */
 	fbInfoModel_t *model;
-	fBuf_t *fbuf;                /* IPFIX: owns session and exporter */
-	int fd;                      /* JSON: the socket */
+	fBuf_t *fbuf;                /* IPFIX encoder: owns its session and buffer exporter */
+	uint32_t pending;            /* records/templates in the message being built */
+	uint32_t pending_recs;       /* of which records: sent or lost with that message */
+	uint64_t t_sent, t_lost;     /* this batch's outcome, merged into st under mu */
+	int fd;                      /* the socket to the collector, both formats */
+	uint8_t msg[65535];          /* the IPFIX message fBufEmit encodes into */
 	int64_t next_try_ms;         /* reconnect not before (tide_mono_ms) */
 	int64_t last_templates_ms;
 	bool down_logged;
@@ -119,17 +129,121 @@ clear_gerror(GError **e)
 	}
 }
 
+/* --- the socket ----------------------------------------------------------------------- */
+
+/* libfixbuf only encodes (into x->msg, through a buffer exporter); the socket is ours, so a
+ * collector that stops reading costs a send timeout, never a hung job. */
+static bool
+transport_connect(struct dp_export *x, char *why, size_t why_size)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = x->t.tcp ? SOCK_STREAM : SOCK_DGRAM,
+	}, *res = NULL;
+	int rc = getaddrinfo(x->t.host, x->t.port, &hints, &res);
+	if (rc) {
+		snprintf(why, why_size, "cannot resolve %s: %s", x->t.host, gai_strerror(rc));
+		return false;
+	}
+	int fd = -1, e = 0;
+	for (struct addrinfo *a = res; a; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		/* a collector that stops reading must not hold the exporter (and the job's end) */
+		struct timeval tv = { .tv_sec = SEND_TIMEOUT_S };
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+			break;
+		e = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		snprintf(why, why_size, "%s", strerror(e));
+		return false;
+	}
+	x->fd = fd;
+	return true;
+}
+
+/* One message: a datagram over UDP, all of it over TCP. */
+static bool
+transport_send(struct dp_export *x, const void *buf, size_t len, char *why, size_t why_size)
+{
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = send(x->fd, (const char *)buf + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(why, why_size, "%s", errno == EAGAIN ? "the collector stopped reading "
+				"(send timed out)" : strerror(errno));
+			return false;
+		}
+		if (!x->t.tcp)
+			break;
+		off += (size_t)n;
+	}
+	return true;
+}
+
 /* --- IPFIX ------------------------------------------------------------------------------ */
+
+/* Encode what the message holds and send it. */
+static bool
+ipfix_flush_msg(struct dp_export *x, char *why, size_t why_size)
+{
+	GError *err = NULL;
+	if (!x->pending)
+		return true;
+	uint32_t recs = x->pending_recs;
+	x->pending = x->pending_recs = 0;
+	bool ok = fBufEmit(x->fbuf, &err);
+	if (!ok) {
+		snprintf(why, why_size, "IPFIX: %s", err ? err->message : "emit failed");
+		clear_gerror(&err);
+	} else {
+		size_t len = fbExporterGetMsgLen(fBufGetExporter(x->fbuf));
+		ok = len == 0 || transport_send(x, x->msg, len, why, why_size);
+	}
+	/* a record is sent when its message is */
+	if (ok)
+		x->t_sent += recs;
+	else
+		x->t_lost += recs;
+	return ok;
+}
+
+/* The templates into the message (a message of their own if the current one is full). */
+static bool
+ipfix_templates(struct dp_export *x, char *why, size_t why_size)
+{
+	GError *err = NULL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (fbSessionExportTemplates(fBufGetSession(x->fbuf), &err)) {
+			x->pending++;
+			x->last_templates_ms = tide_mono_ms();
+			return true;
+		}
+		if (attempt || !g_error_matches(err, FB_ERROR_DOMAIN, FB_ERROR_EOM))
+			break;
+		clear_gerror(&err);
+		if (!ipfix_flush_msg(x, why, why_size))
+			return false;
+	}
+	snprintf(why, why_size, "IPFIX templates: %s", err ? err->message : "?");
+	clear_gerror(&err);
+	return false;
+}
 
 static bool
 ipfix_connect(struct dp_export *x, char *why, size_t why_size)
 {
 	GError *err = NULL;
-	fbConnSpec_t spec = {
-		.transport = x->t.tcp ? FB_TCP : FB_UDP,
-		.host = x->t.host,
-		.svc = x->t.port,
-	};
 	fbSession_t *session = fbSessionAlloc(x->model);
 	fbTemplate_t *t4 = fbTemplateAlloc(x->model), *t6 = fbTemplateAlloc(x->model);
 	bool ok = fbTemplateAppendSpecArray(t4, spec_v4, 0, &err) &&
@@ -151,30 +265,29 @@ ipfix_connect(struct dp_export *x, char *why, size_t why_size)
 		fbSessionFree(session);
 		return false;
 	}
-	fbExporter_t *exp = fbExporterAllocNet(&spec);
-	if (!exp) {
-		snprintf(why, why_size, "cannot resolve %s", x->target_name);
+	if (!transport_connect(x, why, why_size)) {
 		fbSessionFree(session);
 		return false;
 	}
-	x->fbuf = fBufAllocForExport(session, exp);
-	if (!fbSessionExportTemplates(session, &err) || !fBufEmit(x->fbuf, &err)) {
-		snprintf(why, why_size, "%s", err ? err->message : "connect failed");
-		clear_gerror(&err);
-		fBufFree(x->fbuf);
-		x->fbuf = NULL;
-		return false;
-	}
-	x->last_templates_ms = tide_mono_ms();
-	return true;
+	/* messages no bigger than a datagram over UDP (no IP fragments), 64 KiB over TCP */
+	x->fbuf = fBufAllocForExport(session, fbExporterAllocBuffer(x->msg,
+		x->t.tcp ? (uint16_t)sizeof(x->msg) : UDP_MSG_MAX));
+	fBufSetAutomaticMode(x->fbuf, FALSE);
+	x->pending = 0;
+	return ipfix_templates(x, why, why_size) && ipfix_flush_msg(x, why, why_size);
 }
 
 static void
 ipfix_disconnect(struct dp_export *x)
 {
+	x->t_lost += x->pending_recs;   /* appended, never sent */
+	x->pending = x->pending_recs = 0;
 	if (x->fbuf)
 		fBufFree(x->fbuf);
 	x->fbuf = NULL;
+	if (x->fd >= 0)
+		close(x->fd);
+	x->fd = -1;
 }
 
 static uint8_t
@@ -218,6 +331,7 @@ ipfix_send(struct dp_export *x, struct item *it, char *why, size_t why_size)
 	varfield(&h->sub, it->sub);
 	varfield(&h->label, it->label);
 	varfield(&h->classifier, it->classifier);
+	varfield(&h->service, it->service);
 	uint16_t tid;
 	size_t size;
 	if (r->family == 4) {
@@ -246,98 +360,44 @@ ipfix_send(struct dp_export *x, struct item *it, char *why, size_t why_size)
 		tid = TID_V6;
 		size = sizeof(u.v6);
 	}
-	if (!fBufSetInternalTemplate(x->fbuf, tid, &err) ||
-	    !fBufSetExportTemplate(x->fbuf, tid, &err) ||
-	    !fBufAppend(x->fbuf, (uint8_t *)&u, size, &err)) {
-		snprintf(why, why_size, "%s", err ? err->message : "append failed");
+	/* manual mode: a full message says FB_ERROR_EOM; send it and append to the next one */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (fBufSetInternalTemplate(x->fbuf, tid, &err) &&
+		    fBufSetExportTemplate(x->fbuf, tid, &err) &&
+		    fBufAppend(x->fbuf, (uint8_t *)&u, size, &err)) {
+			x->pending++;
+			x->pending_recs++;
+			return true;
+		}
+		if (attempt || !g_error_matches(err, FB_ERROR_DOMAIN, FB_ERROR_EOM))
+			break;
 		clear_gerror(&err);
-		return false;
+		if (!ipfix_flush_msg(x, why, why_size))
+			return false;
 	}
-	return true;
-}
-
-static bool
-ipfix_flush(struct dp_export *x, char *why, size_t why_size)
-{
-	GError *err = NULL;
-	if (!x->t.tcp && tide_mono_ms() - x->last_templates_ms >= TEMPLATE_REFRESH_MS) {
-		if (!fbSessionExportTemplates(fBufGetSession(x->fbuf), &err))
-			goto fail;
-		x->last_templates_ms = tide_mono_ms();
-	}
-	if (fBufEmit(x->fbuf, &err))
-		return true;
-fail:
-	snprintf(why, why_size, "%s", err ? err->message : "emit failed");
+	snprintf(why, why_size, "IPFIX: %s", err ? err->message : "append failed");
 	clear_gerror(&err);
 	return false;
 }
 
+/* End of a batch: UDP templates again when due (RFC 7011, 10.3.6), then the message out. */
+static bool
+ipfix_flush(struct dp_export *x, char *why, size_t why_size)
+{
+	if (!x->t.tcp && tide_mono_ms() - x->last_templates_ms >= TEMPLATE_REFRESH_MS &&
+	    !ipfix_templates(x, why, why_size))
+		return false;
+	return ipfix_flush_msg(x, why, why_size);
+}
+
 /* --- JSON lines ------------------------------------------------------------------------- */
 
-static bool
-json_connect(struct dp_export *x, char *why, size_t why_size)
-{
-	struct addrinfo hints = {
-		.ai_family = AF_UNSPEC,
-		.ai_socktype = x->t.tcp ? SOCK_STREAM : SOCK_DGRAM,
-	}, *res = NULL;
-	int rc = getaddrinfo(x->t.host, x->t.port, &hints, &res);
-	if (rc) {
-		snprintf(why, why_size, "cannot resolve %s: %s", x->t.host, gai_strerror(rc));
-		return false;
-	}
-	int fd = -1, e = 0;
-	for (struct addrinfo *a = res; a; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			e = errno;
-			continue;
-		}
-		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
-			break;
-		e = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		snprintf(why, why_size, "%s", strerror(e));
-		return false;
-	}
-	/* a collector that stops reading must not hold the exporter forever */
-	struct timeval tv = { .tv_sec = 5 };
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	x->fd = fd;
-	return true;
-}
-
-static void
-json_disconnect(struct dp_export *x)
-{
-	if (x->fd >= 0)
-		close(x->fd);
-	x->fd = -1;
-}
-
+/* One line per record over TCP, one record per datagram over UDP. */
 static bool
 json_send(struct dp_export *x, struct item *it, char *why, size_t why_size)
 {
 	it->json[it->json_len] = '\n';
-	size_t len = it->json_len + 1, off = 0;
-	while (off < len) {
-		ssize_t n = send(x->fd, it->json + off, len - off, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(why, why_size, "%s", strerror(errno));
-			return false;
-		}
-		if (!x->t.tcp)
-			break;       /* one datagram per record */
-		off += (size_t)n;
-	}
-	return true;
+	return transport_send(x, it->json, it->json_len + 1, why, why_size);
 }
 
 /* --- the thread ------------------------------------------------------------------------- */
@@ -345,16 +405,13 @@ json_send(struct dp_export *x, struct item *it, char *why, size_t why_size)
 static bool
 connected(const struct dp_export *x)
 {
-	return x->t.format == TIDE_EXPORT_IPFIX ? x->fbuf != NULL : x->fd >= 0;
+	return x->fd >= 0 && (x->t.format != TIDE_EXPORT_IPFIX || x->fbuf);
 }
 
 static void
 disconnect(struct dp_export *x)
 {
-	if (x->t.format == TIDE_EXPORT_IPFIX)
-		ipfix_disconnect(x);
-	else
-		json_disconnect(x);
+	ipfix_disconnect(x);   /* the encoder if any, and the socket */
 }
 
 static void
@@ -377,7 +434,7 @@ ensure_connected(struct dp_export *x)
 		return false;
 	char why[512] = "";
 	bool ok = x->t.format == TIDE_EXPORT_IPFIX ? ipfix_connect(x, why, sizeof(why))
-		: json_connect(x, why, sizeof(why));
+		: transport_connect(x, why, sizeof(why));
 	if (!ok) {
 		outage(x, why);
 		return false;
@@ -388,35 +445,34 @@ ensure_connected(struct dp_export *x)
 	return true;
 }
 
-/* Send a batch taken off the queue; returns how many were lost. */
-static uint64_t
-send_batch(struct dp_export *x, struct item *batch, uint64_t *sent)
+/* Send a batch taken off the queue; its records end up in t_sent or t_lost. */
+static void
+send_batch(struct dp_export *x, struct item *batch)
 {
-	uint64_t lost = 0;
 	char why[512] = "";
 	bool ok = true;
 	for (struct item *it = batch; it; it = it->next) {
 		if (!ok || !ensure_connected(x)) {
 			ok = false;
-			lost++;
+			x->t_lost++;
 			continue;
 		}
-		bool done = x->t.format == TIDE_EXPORT_IPFIX ? ipfix_send(x, it, why, sizeof(why))
-			: json_send(x, it, why, sizeof(why));
+		bool done;
+		if (x->t.format == TIDE_EXPORT_IPFIX) {
+			done = ipfix_send(x, it, why, sizeof(why));
+		} else {
+			done = json_send(x, it, why, sizeof(why));
+			x->t_sent += done;
+		}
 		if (!done) {
 			outage(x, why);
 			ok = false;
-			lost++;
-			continue;
+			x->t_lost++;
 		}
-		(*sent)++;
 	}
 	if (ok && connected(x) && x->t.format == TIDE_EXPORT_IPFIX &&
-	    !ipfix_flush(x, why, sizeof(why))) {
-		/* the records appended since the last emit are gone with the message */
+	    !ipfix_flush(x, why, sizeof(why)))
 		outage(x, why);
-	}
-	return lost;
 }
 
 static void *
@@ -440,7 +496,8 @@ export_thread(void *arg)
 		pthread_mutex_unlock(&x->mu);
 		if (stop)
 			return NULL;
-		uint64_t sent = 0, lost = batch ? send_batch(x, batch, &sent) : 0;
+		if (batch)
+			send_batch(x, batch);
 		if (!batch && x->fbuf && !x->t.tcp &&
 		    tide_mono_ms() - x->last_templates_ms >= TEMPLATE_REFRESH_MS) {
 			char why[512];
@@ -453,8 +510,9 @@ export_thread(void *arg)
 			batch = n;
 		}
 		pthread_mutex_lock(&x->mu);
-		x->st.sent += sent;
-		x->st.send_failed += lost;
+		x->st.sent += x->t_sent;
+		x->st.send_failed += x->t_lost;
+		x->t_sent = x->t_lost = 0;
 		pthread_cond_broadcast(&x->cv);   /* dp_export_close waits for the drain */
 	}
 }
@@ -544,6 +602,7 @@ dp_export_push(struct dp_export *x, const struct dp_flow_rec *rec,
 	copy_name(it->app, sizeof(it->app), names ? names->app : NULL);
 	copy_name(it->sub, sizeof(it->sub), names ? names->sub : NULL);
 	copy_name(it->classifier, sizeof(it->classifier), names ? names->classifier : NULL);
+	copy_name(it->service, sizeof(it->service), names ? names->service : NULL);
 	copy_name(it->label, sizeof(it->label), rec->label);
 	it->json_len = json_len;
 	if (json_len)
@@ -572,8 +631,10 @@ dp_export_get_stats(struct dp_export *x, struct dp_export_stats *s)
 }
 
 void
-dp_export_close(struct dp_export *x, unsigned int drain_ms)
+dp_export_close(struct dp_export *x, unsigned int drain_ms, struct dp_export_stats *final)
 {
+	if (final)
+		memset(final, 0, sizeof(*final));
 	if (!x)
 		return;
 	pthread_mutex_lock(&x->mu);
@@ -601,6 +662,9 @@ dp_export_close(struct dp_export *x, unsigned int drain_ms)
 	pthread_mutex_unlock(&x->mu);
 	pthread_join(x->thread, NULL);
 	disconnect(x);
+	x->st.send_failed += x->t_lost;   /* nothing is left in flight: the counts are final */
+	if (final)
+		*final = x->st;
 	if (x->model)
 		fbInfoModelFree(x->model);
 	struct dp_export_stats s = x->st;

@@ -12,7 +12,7 @@
  * packet and octet counts each way (RFC 5103 reverse elements), flowEndReason, and the
  * application as applicationName (IE 96) — plus tide's enterprise elements (tide_export_ie in
  * dp_export.c, enterprise number TIDE_IPFIX_PEN): sub-application, sub-label, confidence,
- * deciding classifier. Templates are re-sent every 10 s over UDP (RFC 7011, 10.3.6). */
+ * deciding classifier, service. Templates are re-sent every 10 s over UDP (RFC 7011, 10.3.6). */
 #ifndef DP_EXPORT_H
 #define DP_EXPORT_H
 
@@ -33,6 +33,7 @@ struct dp_export_names {
 	const char *app;             /* "" when unknown */
 	const char *sub;
 	const char *classifier;
+	const char *service;         /* config/services.txt name; "" when none */
 };
 
 struct dp_export_stats {
@@ -51,8 +52,10 @@ struct dp_export *dp_export_open(const struct tide_export_target *t, uint32_t qu
  * definition of that form), without the newline; used by the JSON formats, ignored by IPFIX. */
 void dp_export_push(struct dp_export *x, const struct dp_flow_rec *rec,
 	const struct dp_export_names *names, const char *json, size_t json_len);
-/* Sends what is queued (waits up to `drain_ms` for it), stops the thread, frees. */
-void dp_export_close(struct dp_export *x, unsigned int drain_ms);
+/* Sends what is queued (waits up to `drain_ms` for it; what is still queued then is counted
+ * lost), stops the thread, frees. *final (NULL: not wanted) gets the final counts: every record
+ * pushed is in exactly one of them. */
+void dp_export_close(struct dp_export *x, unsigned int drain_ms, struct dp_export_stats *final);
 void dp_export_get_stats(struct dp_export *x, struct dp_export_stats *s);
 
 #endif

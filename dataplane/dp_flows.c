@@ -1,4 +1,5 @@
-/* dp_flows.c — flow record writer and per-application summary (see dp_flows.h). */
+/* dp_flows.c — flow record writer and per-application and per-service summaries (see
+ * dp_flows.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -16,8 +17,10 @@
 #include "dp_export.h"
 #include "dp_flows.h"
 #include "tide_log.h"
+#include "tide_time.h"
 
 #define NS_PER_S ((uint64_t)1000000000)
+#define EXPORT_DRAIN_MS 5000         /* the collector's time to take what is queued at close */
 
 struct app_count {
 	uint64_t sessions, packets, bytes;
@@ -37,6 +40,8 @@ struct dp_flows {
 	uint64_t records;
 	struct app_count *apps;      /* indexed by app id; summary of the current file */
 	uint32_t n_apps;
+	struct app_count *services;  /* indexed by service id (0: none); same file */
+	uint32_t n_services;
 	struct dp_anon *anon;        /* p.anon_key's mapping (used under mu) */
 	struct dp_export *exp;       /* p.export's exporter thread (NULL: none) */
 	FILE *json_mem;              /* json+ export: write_json into json_buf (under mu) */
@@ -97,6 +102,13 @@ app_name(const struct dp_flows *fl, uint16_t app)
 	return fl->p.engine ? cls_apps_name(cls_engine_apps(fl->p.engine), app, 0) : "";
 }
 
+/* "" for none, and without a service table */
+static const char *
+service_name(const struct dp_flows *fl, uint16_t id)
+{
+	return fl->p.engine ? cls_services_name(cls_engine_services(fl->p.engine), id) : "";
+}
+
 static void
 write_header(struct dp_flows *fl)
 {
@@ -112,7 +124,7 @@ write_header(struct dp_flows *fl)
 	if (fl->p.dataset)
 		fputs(",dataset_pkts,dataset_bytes,dropped_pkts", fl->f);
 	/* last, after the optional columns: columns are only ever added at the end */
-	fputs(",tunnel", fl->f);
+	fputs(",tunnel,service", fl->f);
 	fputc('\n', fl->f);
 }
 
@@ -181,6 +193,31 @@ write_summary(struct dp_flows *fl)
 	return fclose(s) == 0 ? 0 : -errno;
 }
 
+/* <flows>.services.csv beside the per-application summary: the service mix of the same
+ * sessions; the row "unknown" counts those without a service. */
+static int
+write_service_summary(struct dp_flows *fl)
+{
+	char path[4300];
+	snprintf(path, sizeof(path), "%s.services.csv", fl->cur_path);
+	FILE *s = fopen(path, "w");
+	if (!s)
+		return -errno;
+	fputs(fl->p.dataset ? "service,sessions,packets,bytes,dataset_packets,dataset_bytes\n" :
+		"service,sessions,packets,bytes\n", s);
+	for (uint32_t i = 0; i < fl->n_services; i++) {
+		const struct app_count *c = &fl->services[i];
+		if (!c->sessions)
+			continue;
+		fprintf(s, "%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64, i ?
+			service_name(fl, (uint16_t)i) : "unknown", c->sessions, c->packets, c->bytes);
+		if (fl->p.dataset)
+			fprintf(s, ",%" PRIu64 ",%" PRIu64, c->dataset_packets, c->dataset_bytes);
+		fputc('\n', s);
+	}
+	return fclose(s) == 0 ? 0 : -errno;
+}
+
 static int
 close_file(struct dp_flows *fl)
 {
@@ -201,8 +238,10 @@ close_file(struct dp_flows *fl)
 			rc = -errno;
 	}
 	int src = write_summary(fl);
+	int vrc = write_service_summary(fl);
 	memset(fl->apps, 0, sizeof(*fl->apps) * fl->n_apps);
-	return rc ? rc : src;
+	memset(fl->services, 0, sizeof(*fl->services) * fl->n_services);
+	return rc ? rc : src ? src : vrc;
 }
 
 struct dp_flows *
@@ -214,12 +253,16 @@ dp_flows_open(const struct dp_flows_params *p)
 	fl->p = *p;
 	fl->n_apps = 65536;
 	fl->apps = calloc(fl->n_apps, sizeof(*fl->apps));
+	fl->n_services = (uint32_t)cls_services_max_id(p->engine ?
+		cls_engine_services(p->engine) : NULL) + 1;
+	fl->services = calloc(fl->n_services, sizeof(*fl->services));
 	fl->buf = malloc(1 << 20);
 	fl->anon = p->anon_key ? dp_anon_create(p->anon_key) : NULL;
 	fl->p.anon_key = NULL; /* not kept: the mapping is */
-	if (!fl->apps || !fl->buf || (p->anon_key && !fl->anon)) {
+	if (!fl->apps || !fl->services || !fl->buf || (p->anon_key && !fl->anon)) {
 		dp_anon_free(fl->anon);
 		free(fl->apps);
+		free(fl->services);
 		free(fl->buf);
 		free(fl);
 		errno = ENOMEM;
@@ -243,18 +286,19 @@ dp_flows_open(const struct dp_flows_params *p)
 		if (fl->exp && p->export->format == TIDE_EXPORT_JSON) {
 			fl->json_mem = fmemopen(fl->json_buf, sizeof(fl->json_buf), "w");
 			if (!fl->json_mem) {
-				dp_export_close(fl->exp, 0);
+				dp_export_close(fl->exp, 0, NULL);
 				fl->exp = NULL;
 			}
 		}
 	}
 	if ((p->export && !fl->exp) || (!p->cyclic && open_file(fl, 0) != 0)) {
 		int e = errno;
-		dp_export_close(fl->exp, 0);
+		dp_export_close(fl->exp, 0, NULL);
 		if (fl->json_mem)
 			fclose(fl->json_mem);
 		dp_anon_free(fl->anon);
 		free(fl->apps);
+		free(fl->services);
 		free(fl->buf);
 		free(fl);
 		errno = e ? e : EINVAL;
@@ -375,7 +419,8 @@ write_json(const struct dp_flows *fl, FILE *f, const struct dp_flow_rec *r)
 	if (fl->p.dataset)
 		fprintf(f, ",\"dataset_pkts\":%u,\"dataset_bytes\":%" PRIu64
 			",\"dropped_pkts\":%u", r->dataset_pkts, r->dataset_bytes, r->dropped_pkts);
-	fprintf(f, ",\"tunnel\":\"%s\"}", tunnel);
+	fprintf(f, ",\"tunnel\":\"%s\",\"service\":\"%s\"}", tunnel,
+		service_name(fl, r->d.service_id));
 }
 
 static void
@@ -471,6 +516,8 @@ write_record(struct dp_flows *fl, const struct dp_flow_rec *r)
 	}
 	ob_chr(&o, ',');
 	ob_str(&o, tunnel);
+	ob_chr(&o, ',');
+	ob_str(&o, service_name(fl, r->d.service_id));
 	ob_chr(&o, '\n');
 	fwrite(buf, 1, (size_t)(o.p - buf), f);
 }
@@ -516,6 +563,7 @@ export_record(struct dp_flows *fl, const struct dp_flow_rec *rec)
 		.sub = sub_name(fl, rec->d.app_id, rec->d.sub_id),
 		.classifier = fl->p.engine ? cls_engine_plugin_name(fl->p.engine, rec->d.classifier)
 			: "",
+		.service = service_name(fl, rec->d.service_id),
 	};
 	dp_export_push(fl->exp, rec, &names, fl->json_buf, json_len);
 }
@@ -548,6 +596,14 @@ dp_flows_emit(void *arg, const struct dp_flow_rec *rec)
 		c->bytes += rec->bytes[0] + rec->bytes[1];
 		c->dataset_packets += rec->dataset_pkts;
 		c->dataset_bytes += rec->dataset_bytes;
+		if (rec->d.service_id < fl->n_services) {
+			c = &fl->services[rec->d.service_id];
+			c->sessions++;
+			c->packets += (uint64_t)rec->pkts[0] + rec->pkts[1];
+			c->bytes += rec->bytes[0] + rec->bytes[1];
+			c->dataset_packets += rec->dataset_pkts;
+			c->dataset_bytes += rec->dataset_bytes;
+		}
 		fl->records++;
 	}
 	if (fl->exp)
@@ -556,23 +612,34 @@ dp_flows_emit(void *arg, const struct dp_flow_rec *rec)
 }
 
 int
-dp_flows_close(struct dp_flows *fl)
+dp_flows_close_export(struct dp_flows *fl, struct dp_export_stats *xs)
 {
+	struct dp_export_stats none;
+	if (!xs)
+		xs = &none;
+	memset(xs, 0, sizeof(*xs));
 	if (!fl)
 		return 0;
 	int rc = close_file(fl);
 	if (rc)
 		tide_error("dataplane", "writing %s: %s", fl->cur_path, strerror(-rc));
 	/* the collector gets a few seconds to take what is queued; what it does not is counted */
-	dp_export_close(fl->exp, 5000);
+	dp_export_close(fl->exp, EXPORT_DRAIN_MS, xs);
 	if (fl->json_mem)
 		fclose(fl->json_mem);
 	pthread_mutex_destroy(&fl->mu);
 	dp_anon_free(fl->anon);
 	free(fl->apps);
+	free(fl->services);
 	free(fl->buf);
 	free(fl);
 	return rc;
+}
+
+int
+dp_flows_close(struct dp_flows *fl)
+{
+	return dp_flows_close_export(fl, NULL);
 }
 
 uint64_t

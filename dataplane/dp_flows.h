@@ -1,5 +1,5 @@
 /* dp_flows.h — flow records out: flows.csv (or JSON Lines), one row per session, and the
- * per-application summary (TIE's output block).
+ * per-application (TIE's output block) and per-service summaries.
  *
  * Work modes (TIE): offline — a record when a session expires or at the end; realtime — a
  * record as soon as a session is classified; cyclic — one timestamped file per interval, with
@@ -7,8 +7,14 @@
  * buffered file (records are per session, orders of magnitude rarer than packets).
  *
  * Columns (docs/ARCHITECTURE.md, "Flow record columns"): the fixed ones, then the optional
- * truth, feature and dataset groups, and last `tunnel` (dp_tunnel_names; "" when none). New
- * columns go at the end, so readers by column name keep working. */
+ * truth, feature and dataset groups, then `tunnel` (dp_tunnel_names; "" when none) and last
+ * `service` (config/services.txt, the engine's decision; "" when none). New columns go at the
+ * end, so readers by column name keep working.
+ *
+ * Summaries, written when a file is closed (cyclic mode: per file): <flows>.summary.csv (app,
+ * group, sessions, packets, bytes) and <flows>.services.csv (service, sessions, packets,
+ * bytes; the row "unknown" counts sessions without a service); with shards, both add
+ * dataset_packets and dataset_bytes. */
 #ifndef DP_FLOWS_H
 #define DP_FLOWS_H
 
@@ -16,6 +22,7 @@
 #include <stdint.h>
 
 #include "cls_engine.h"
+#include "dp_export.h"
 #include "dp_session.h"
 #include "tide_export.h"
 
@@ -47,6 +54,10 @@ void dp_flows_emit(void *arg, const struct dp_flow_rec *rec);
 void dp_flows_tick(struct dp_flows *f, uint64_t now_ns);
 /* Flush, write the summary, close. 0 or -errno. */
 int dp_flows_close(struct dp_flows *f);
+/* dp_flows_close, and the export's final counts into *xs (zeros without an export): every
+ * record handed to the exporter is in sent, queue_full or send_failed — what the collector
+ * has not taken when the 5 s drain ends is counted send_failed. For a manifest. */
+int dp_flows_close_export(struct dp_flows *f, struct dp_export_stats *xs);
 uint64_t dp_flows_records(const struct dp_flows *f);
 
 #endif

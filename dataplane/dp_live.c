@@ -67,6 +67,7 @@ struct live_slot {
 	char out_dir[PATH_MAX];
 	char drone[64];
 	json_t *parameters;
+	char export_url[320];      /* "" when the job does not export */
 };
 
 static struct {
@@ -502,8 +503,16 @@ dp_live_start(const struct dp_live_job *p, char *err, size_t err_size)
 		mkdir(dir, 0755);
 		tide_layout_capture_flows(rel, sizeof(rel), L.links[p->link].name);
 		snprintf(job->flows_path, sizeof(job->flows_path), "%s/%s", p->out_dir, rel);
+		struct tide_export_target xt;
+		bool exporting = p->export_url && p->export_url[0];
+		if (exporting && tide_export_parse(p->export_url, &xt, err, err_size) != 0)
+			goto fail;
+		if (exporting)
+			snprintf(s->export_url, sizeof(s->export_url), "%s", p->export_url);
 		struct dp_flows_params fp = { .path = job->flows_path, .engine = L.engine,
-			.quiet = true, .anon_key = p->anon_key, .dataset = true };
+			.quiet = true, .anon_key = p->anon_key, .dataset = true,
+			.export = exporting ? &xt : NULL,
+			.observation_domain = p->observation_domain };
 		job->flows = dp_flows_open(&fp);
 		if (!job->flows) {
 			snprintf(err, err_size, "cannot open %s: %s", job->flows_path, strerror(errno));
@@ -593,7 +602,8 @@ finish(unsigned int j, struct dp_live_ended *e)
 			dp_session_flush(c->workers[i].sess[j]);
 	for (unsigned int i = 0; i < c->n_workers; i++)
 		dp_session_stats_keep(c, i, j);
-	if (job->flows && dp_flows_close(job->flows) != 0)
+	struct dp_export_stats xs = { 0 };
+	if (job->flows && dp_flows_close_export(job->flows, &xs) != 0)
 		rc = -1;
 	job->flows = NULL;
 	if (atomic_load(&job->drained) && dp_writer_close_job(c, j) != 0)
@@ -608,6 +618,8 @@ finish(unsigned int j, struct dp_live_ended *e)
 		.input = input,
 		.parameters = s->parameters,
 		.lookback_requested_s = s->lookback_s,
+		.export_url = s->export_url,
+		.export_stats = &xs,
 	};
 	char why[512];
 	if (dp_manifest_write(c, j, &mi, why, sizeof(why)) != 0) {
@@ -621,6 +633,10 @@ finish(unsigned int j, struct dp_live_ended *e)
 	if (s->lookback_s)
 		json_object_set_new(e->counters, "lookback", dp_manifest_lookback_json(c, j,
 			s->lookback_s));
+	/* the Hive keeps these with the link's counters: the job's page shows them */
+	if (s->export_url[0])
+		json_object_set_new(e->counters, "export", dp_manifest_export_json(s->export_url,
+			&xs));
 	e->why = (enum dp_stop)atomic_load(&job->stop_reason);
 	e->ok = rc == 0 && !e->error[0] && e->why != DP_STOP_IO_ERROR &&
 		e->why != DP_STOP_DISK_FULL && e->why != DP_STOP_INPUT_ERROR;

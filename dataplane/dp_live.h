@@ -77,6 +77,9 @@ struct dp_live_job {
 	const char *out_dir;       /* the job's dataset directory */
 	const char *drone;
 	json_t *parameters;        /* stated in the manifest (borrowed) */
+	const char *export_url;    /* with classify: flow records also go there as they end
+	                            * (tide_export.h; NULL or "": none) */
+	uint32_t observation_domain; /* that export's IPFIX observation domain */
 };
 
 /* Add a job; its filter is live when this returns. The slot, or -1 with the cause in err. */

@@ -504,6 +504,7 @@ finish(struct run *r, struct dp_capture *c)
 	char err[512];
 	int close_rc = c->write_shards ? dp_writer_close_job(c, 0) : 0;
 	int train_rc = 0;
+	struct dp_export_stats xs = { 0 };
 
 	if (r->engine) {
 		dp_worker_take_back(c, 0); /* what the writer could not write leaves the records */
@@ -511,7 +512,7 @@ finish(struct run *r, struct dp_capture *c)
 			dp_session_flush(c->workers[i].sess[0]);
 		for (unsigned int i = 0; i < c->n_workers; i++)
 			dp_session_stats_keep(c, i, 0);
-		if (dp_flows_close(c->jobs[0].flows) != 0)
+		if (dp_flows_close_export(c->jobs[0].flows, &xs) != 0)
 			close_rc = -1;
 		c->jobs[0].flows = NULL;
 		if (o->train && cls_engine_train(r->engine, err, sizeof(err)) != 0) {
@@ -538,6 +539,8 @@ finish(struct run *r, struct dp_capture *c)
 			.parameters = params,
 			.stop_reason = dp_stop_names[why],
 			.input_error = c->input_error,
+			.export_url = o->export_url,
+			.export_stats = &xs,
 		};
 		mrc = dp_manifest_write(c, 0, &mi, err, sizeof(err));
 		if (mrc != 0)

@@ -87,6 +87,14 @@ dp_manifest_lookback_json(const struct dp_capture *c, unsigned int j, uint32_t r
 }
 
 json_t *
+dp_manifest_export_json(const char *url, const struct dp_export_stats *xs)
+{
+	return json_pack("{s:s, s:I, s:I, s:I}", "destination", url, "sent", (json_int_t)xs->sent,
+		"lost_queue_full", (json_int_t)xs->queue_full, "lost_collector",
+		(json_int_t)xs->send_failed);
+}
+
+json_t *
 dp_manifest_counters_json(const struct dp_totals *t)
 {
 	json_t *c = json_object();
@@ -178,6 +186,10 @@ dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_ma
 		json_object_set_new(fj, "sessions", sj);
 		json_object_set_new(m, "flows", fj);
 	}
+	/* every exported record is sent or lost by reason, as dp_export counts them */
+	if (mi->export_url && mi->export_url[0] && mi->export_stats)
+		json_object_set_new(m, "export", dp_manifest_export_json(mi->export_url,
+			mi->export_stats));
 
 	json_t *rec = json_array();
 	for (unsigned int i = 0; i < job->n_recovered; i++) {

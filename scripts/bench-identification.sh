@@ -5,9 +5,10 @@
 #  1. pipeline: tide-bench feeds pre-built IMIX mbufs over >= 1M flows to one worker lcore with
 #     sessions (biflow, 1M table) and classifiers: port + payload (Hyperscan), then every
 #     built-in; Mpps and Gbps per worker core (hugepages).
-#  2. offline: `tide-dataplane --pcap FILE --flows OUT` (sessions + every enabled classifier)
-#     against `ndpiReader -i FILE` on the same >= 1 GB capture with > 100k flows, in the same
-#     run; whole-process wall time; median of RUNS and the ratio.
+#  2. offline: `tide-dataplane --pcap FILE --flows OUT` (sessions + every enabled classifier,
+#     the nDPI plugin included when built; and again without it) against `ndpiReader -i FILE`
+#     on the same >= 1 GB capture with > 100k flows, in the same run; whole-process wall time;
+#     median of RUNS and the ratios.
 # Env: RUNS (default 3), BENCH_DIR (default /tmp/tide-bench), BENCH_BYTES (default 1G).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,17 +52,26 @@ pcap="$BENCH_DIR/offline-$BENCH_BYTES.pcap"
 [ -f "$pcap" ] || ./build/dataplane/bench/tide-bench make-pcap "$pcap" --bytes "$BENCH_BYTES" --flows 1000000
 cat "$pcap" > /dev/null
 : > "$BENCH_DIR/t-tide-cls"
+: > "$BENCH_DIR/t-tide-nondpi"
 : > "$BENCH_DIR/t-ndpi"
+grep -v '^ndpi' config/enabled_plugins > "$BENCH_DIR/no-ndpi.plugins"
 for _ in $(seq "$RUNS"); do
 	/usr/bin/time -f %e -a -o "$BENCH_DIR/t-tide-cls" ./build/dataplane/tide-dataplane --pcap "$pcap" \
 		--flows "$BENCH_DIR/flows.csv" --quiet > /dev/null 2>&1
+	/usr/bin/time -f %e -a -o "$BENCH_DIR/t-tide-nondpi" ./build/dataplane/tide-dataplane --pcap "$pcap" \
+		--flows "$BENCH_DIR/flows-nondpi.csv" --plugins "$BENCH_DIR/no-ndpi.plugins" --quiet \
+		> /dev/null 2>&1
 	/usr/bin/time -f %e -a -o "$BENCH_DIR/t-ndpi" ndpiReader -i "$pcap" -q \
 		> /dev/null 2>&1 || true
 done
 sessions=$(($(wc -l < "$BENCH_DIR/flows.csv") - 1))
 t_tide=$(median < "$BENCH_DIR/t-tide-cls")
+t_nondpi=$(median < "$BENCH_DIR/t-tide-nondpi")
 t_ndpi=$(median < "$BENCH_DIR/t-ndpi")
-printf "  tide-dataplane --flows  median %6s s  (%s sessions)\n" "$t_tide" "$sessions"
+printf "  tide-dataplane --flows  median %6s s  (%s sessions; with the nDPI plugin if built)\n" \
+	"$t_tide" "$sessions"
+printf "  ... without nDPI        median %6s s\n" "$t_nondpi"
 printf "  ndpiReader -i           median %6s s\n" "$t_ndpi"
-printf "  ratio ndpiReader/tide: %.2fx (above 1: tide is faster)\n" \
-	"$(awk -v a="$t_ndpi" -v b="$t_tide" 'BEGIN {print a / b}')"
+printf "  ratio ndpiReader/tide: %.2fx with the plugin, %.2fx without (above 1: tide is faster)\n" \
+	"$(awk -v a="$t_ndpi" -v b="$t_tide" 'BEGIN {print a / b}')" \
+	"$(awk -v a="$t_ndpi" -v b="$t_nondpi" 'BEGIN {print a / b}')"

@@ -179,14 +179,17 @@ class Client:
                    snaplen=None, anonymise=False, classify=False, session_type=None,
                    group=None, script=None, script_timeout=None, description=None,
                    validate=True, lookback=None, max_packets=None, shard_size=None,
-                   shard_time=None):
+                   shard_time=None, export=None):
         """Starts a capture job (queued until its links have a free job slot); returns the job.
 
         lookback: start the dataset up to this long before now ("30s", "5m", at most 1h), from
         what the drone's look-back buffer still holds. max_packets: stop after that many
         packets per link. shard_size ("64M") and shard_time ("10m"): when a shard is closed and
         a new one begun (default 256 MiB, no time limit); closed shards reach the Hive while
-        the job runs. The server checks every parameter and names the field it refuses."""
+        the job runs. export (with classify=True): send each flow record as it ends to a
+        collector, "ipfix://HOST[:PORT]" (UDP, 4739), "ipfix+tcp://", "json+tcp://" or
+        "json+udp://HOST:PORT"; the job's manifest counts what was sent and lost. The server
+        checks every parameter and names the field it refuses."""
         if filter and validate:
             self.validate_filter(filter)
         body = {"name": name, "max_size": _as_sent(max_size, parse_size),
@@ -206,6 +209,7 @@ class Client:
                           else _as_sent(shard_size, parse_size)),
                          ("shard_time", None if shard_time is None
                           else _as_sent(shard_time, parse_duration)),
+                         ("export", export or None),
                          ("group", group), ("description", description),
                          ("script_timeout", None if script_timeout is None
                           else parse_duration(script_timeout))):

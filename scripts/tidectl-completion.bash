@@ -9,8 +9,8 @@ _tidectl_global="--server --token --config --cacert --insecure --json --quiet --
 _tidectl_opts() {
 	case "$1" in
 	"jobs create") echo "--name --description --link --filter --max-size --max-duration --snaplen
-		--anonymise --classify --session-type --group --script --script-timeout --check-only
-		--no-check --wait" ;;
+		--lookback --max-packets --shard-size --shard-time --anonymise --classify --session-type
+		--export --group --script --script-timeout --check-only --no-check --wait" ;;
 	"jobs list") echo "--state --limit --offset --all" ;;
 	"jobs wait") echo "--state --for --interval" ;;
 	download) echo "--output --format --files --retries --no-resume --no-verify --limit-rate" ;;
@@ -42,6 +42,7 @@ _tidectl() {
 	case "$prev" in
 	--config|--cacert|--script|--output|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--format) COMPREPLY=($(compgen -W "tar tar.gz" -- "$cur")); return ;;
+	--export) compopt -o nospace 2>/dev/null; COMPREPLY=($(compgen -W "ipfix:// ipfix+udp:// ipfix+tcp:// json+tcp:// json+udp://" -- "$cur")); return ;;
 	--session-type) COMPREPLY=($(compgen -W "flow biflow host" -- "$cur")); return ;;
 	--state) COMPREPLY=($(compgen -W "ended active pending running finishing processing done failed cancelled" -- "$cur")); return ;;
 	--permission|-p) COMPREPLY=($(compgen -W "jobs.read jobs.write jobs.read_all users.admin drones.admin logs.read audit.read" -- "$cur")); return ;;

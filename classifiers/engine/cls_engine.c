@@ -34,7 +34,9 @@ struct sess_hdr {
 	uint16_t app_id;
 	uint16_t sub_id;
 	uint8_t reason;
-	uint8_t pad[7];
+	uint8_t pad0;
+	uint16_t service_id;
+	uint8_t pad[4];
 };
 _Static_assert(sizeof(struct sess_hdr) == 16, "session header budget");
 
@@ -79,6 +81,7 @@ struct cls_expect {
 struct cls_engine {
 	struct cls_engine_params p;
 	struct cls_apps *apps;
+	struct cls_services *services; /* NULL: no config/services.txt */
 	unsigned int n;
 	struct plugin_slot pl[CLS_MAX_PLUGINS];
 	uint32_t state_size;
@@ -345,6 +348,13 @@ cls_engine_create(const struct cls_engine_params *p, char *err, size_t errlen)
 	e->apps = cls_apps_load(path, err, errlen);
 	if (!e->apps)
 		goto fail;
+	snprintf(path, sizeof(path), "%s/services.txt", e->config_dir);
+	e->services = cls_services_load(path, err, errlen);
+	if (!e->services && errno != ENOENT)
+		goto fail;
+	if (!e->services)
+		tide_log(TIDE_LOG_INFO, "classifiers", "no service table (%s): flow records name "
+			"no services", path);
 	if (p->enabled_path)
 		snprintf(path, sizeof(path), "%s", p->enabled_path);
 	else
@@ -367,6 +377,7 @@ cls_engine_create(const struct cls_engine_params *p, char *err, size_t errlen)
 		struct cls_config cfg = {
 			.config_dir = e->config_dir,
 			.apps = e->apps,
+			.services = e->services,
 			.options = ps->options,
 			.first_n = e->p.first_n,
 			.model_dir = e->model_dir,
@@ -418,6 +429,7 @@ cls_engine_destroy(struct cls_engine *e)
 			dlclose(ps->dl);
 	}
 	cls_apps_free(e->apps);
+	cls_services_free(e->services);
 	pthread_mutex_destroy(&e->expect.mu);
 	free(e);
 }
@@ -426,6 +438,12 @@ const struct cls_apps *
 cls_engine_apps(const struct cls_engine *e)
 {
 	return e->apps;
+}
+
+const struct cls_services *
+cls_engine_services(const struct cls_engine *e)
+{
+	return e->services;
 }
 
 unsigned int
@@ -635,6 +653,7 @@ combine(struct cls_worker *w, void *state, bool any_ready, struct cls_decision *
 		/* the sub-label and sub id may come from another classifier that agrees (the port
 		 * table says TLS, the TLS dissector knows the SNI and ALPN) */
 		const char *lbl = r->label;
+		h->service_id = r->service_id;
 		for (unsigned int i = 0; i < e->n; i++) {
 			const struct cls_result *o = &w->res[i];
 			if (o->app_id != r->app_id || !o->confidence)
@@ -643,13 +662,19 @@ combine(struct cls_worker *w, void *state, bool any_ready, struct cls_decision *
 				lbl = o->label;
 			if (!h->sub_id && o->sub_id)
 				h->sub_id = o->sub_id;
+			if (!h->service_id && o->service_id)
+				h->service_id = o->service_id;
 		}
 		snprintf(label, e->p.label_size, "%s", lbl);
+		/* no classifier named the service: the name the session carries may */
+		if (!h->service_id)
+			h->service_id = cls_services_match(e->services, label);
 		w->won[winner]++;
 		w->decided++;
 	} else {
 		h->app_id = 0;
 		h->sub_id = 0;
+		h->service_id = 0;
 		h->confidence = 0;
 		h->reason = reason;
 		w->unknown[reason]++;
@@ -807,6 +832,7 @@ cls_session_decision(const void *state, struct cls_decision *d)
 	d->confidence = h->confidence;
 	d->classifier = h->classifier;
 	d->reason = h->decided ? h->reason : CLS_UNKNOWN_NO_PAYLOAD;
+	d->service_id = h->service_id;
 }
 
 const char *

@@ -26,7 +26,13 @@
  * at least CLS_SHAPE_ALONE_MIN; otherwise it is ignored (a lone shape alone gives
  * "answers below the confidence threshold"). The sub-label and sub id still come from any
  * classifier that agrees on the application. Expected sessions (CLS_EV_EXPECTED) are decided
- * at their first packet, before any other answer. */
+ * at their first packet, before any other answer.
+ *
+ * The service (config/services.txt, cls_services.h; a missing file means no services, logged
+ * once) of an identified session: the service_id of the winning answer, else of the first
+ * answer (enabled order) that agrees on the application and sets one, else the service whose
+ * domain suffix matches the session's sub-label (SNI, HTTP Host, DNS name). An unknown session
+ * has none. */
 #ifndef CLS_ENGINE_H
 #define CLS_ENGINE_H
 
@@ -37,6 +43,7 @@
 
 #include "cls_apps.h"
 #include "cls_plugin.h"
+#include "cls_services.h"
 
 #define CLS_MAX_PLUGINS 16
 /* a CLS_EV_SHAPE answer nobody agrees with decides only at this confidence or above */
@@ -48,7 +55,7 @@ enum cls_policy {
 };
 
 struct cls_engine_params {
-	const char *config_dir;      /* tide_apps.txt, enabled_plugins, plugins' files */
+	const char *config_dir;      /* tide_apps.txt, services.txt, enabled_plugins, plugins' files */
 	const char *enabled_path;    /* NULL: <config_dir>/enabled_plugins */
 	const char *plugin_dir;      /* shared-object plugins; NULL: next to the program (above) */
 	const char *model_dir;       /* where train() writes / statistical models load; NULL: config_dir */
@@ -66,6 +73,7 @@ struct cls_decision {
 	uint8_t confidence;
 	int8_t classifier;           /* index of the deciding plugin, -1 for none */
 	uint8_t reason;              /* enum cls_unknown_reason when app_id == 0 */
+	uint16_t service_id;         /* config/services.txt id; 0: none */
 };
 
 #define CLS_UNKNOWN_LIST(_)                                             \
@@ -97,6 +105,8 @@ struct cls_engine *cls_engine_create(const struct cls_engine_params *p, char *er
 void cls_engine_destroy(struct cls_engine *e);
 
 const struct cls_apps *cls_engine_apps(const struct cls_engine *e);
+/* the service table; NULL when config/services.txt is absent (every lookup then gives 0 / "") */
+const struct cls_services *cls_engine_services(const struct cls_engine *e);
 unsigned int cls_engine_n_plugins(const struct cls_engine *e);
 const char *cls_engine_plugin_name(const struct cls_engine *e, int idx); /* "none" for -1 */
 uint32_t cls_engine_needs(const struct cls_engine *e);     /* union of CLS_NEED_* */

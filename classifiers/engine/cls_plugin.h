@@ -21,7 +21,7 @@
 
 #include "cls_session.h"
 
-#define CLS_ABI_VERSION 3 /* 2: cls_config.log; 3: evidence */
+#define CLS_ABI_VERSION 4 /* 2: cls_config.log; 3: evidence; 4: services */
 
 /* result flags */
 #define CLS_RES_FINAL 0x01   /* the plugin will not change its mind for this session */
@@ -46,12 +46,15 @@ enum cls_evidence {
 };
 
 /* A classification: TIE's class_output plus a sub-label string (SNI, DNS name, HTTP host) that
- * goes into the flow record. app_id 0 = unknown. */
+ * goes into the flow record. app_id 0 = unknown. service_id: who is behind the session
+ * (config/services.txt, cls_services_id() of cls_config.services), when the plugin knows it
+ * (a DPI engine's "TLS.Google"); 0 lets the engine derive it from the sub-label. */
 struct cls_result {
 	uint16_t app_id;
 	uint16_t sub_id;
 	uint8_t confidence;             /* 0–100, 100 = sure */
 	uint8_t evidence;               /* enum cls_evidence; 0: the plugin's declared one */
+	uint16_t service_id;            /* 0: none (the engine matches the sub-label) */
 	uint32_t flags;                 /* CLS_RES_* */
 	char label[CLS_LABEL_MAX];      /* "" when none */
 };
@@ -88,11 +91,16 @@ struct cls_truth {
 #define CLS_NEED_STREAM 0x08      /* feat stream */
 
 /* Settings handed to enable(): the engine's config directory (for the plugin's own files), the
- * application table lookup, and plugin-specific key=value options from the config. */
+ * application and service table lookups, and plugin-specific key=value options from the
+ * config. The tables are the engine's, alive until disable(); plugins query them with the
+ * engine's exported functions (cls_apps_id(), cls_services_id(): tide-dataplane exports its
+ * symbols to the shared objects it loads). */
 struct cls_apps;
+struct cls_services;
 struct cls_config {
 	const char *config_dir;
 	const struct cls_apps *apps;
+	const struct cls_services *services; /* config/services.txt; NULL when there is none */
 	const char *options;          /* "key=value,key=value" or "" */
 	uint32_t first_n;             /* features collected for the first N packets */
 	const char *model_dir;        /* where trained models live (train() writes there) */

@@ -317,12 +317,60 @@ get_archive(struct cp_req *r)
 	return r->status;
 }
 
-/* ---- application mix ---------------------------------------------------------------------- */
+/* ---- application and service mix ---------------------------------------------------------- */
 
 static void
 add_to(json_t *e, const char *key, long long v)
 {
 	json_object_set_new(e, key, json_integer(json_integer_value(json_object_get(e, key)) + v));
+}
+
+/* One summary row into sums[name] ({key: name, sessions, packets, bytes, link_packets,
+ * link_bytes}); ds_* < 0: the summary has no dataset columns, the link's counts stand in. */
+static void
+add_row(json_t *sums, const char *key, const char *name, long long sessions, long long packets,
+	long long bytes, long long ds_packets, long long ds_bytes)
+{
+	json_t *e = json_object_get(sums, name);
+	if (!e) {
+		e = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", key, name, "sessions",
+			(json_int_t)0, "packets", (json_int_t)0, "bytes", (json_int_t)0,
+			"link_packets", (json_int_t)0, "link_bytes", (json_int_t)0);
+		json_object_set_new(sums, name, e);
+	}
+	add_to(e, "sessions", sessions);
+	add_to(e, "packets", ds_packets < 0 ? packets : ds_packets);
+	add_to(e, "bytes", ds_bytes < 0 ? bytes : ds_bytes);
+	add_to(e, "link_packets", packets);
+	add_to(e, "link_bytes", bytes);
+}
+
+/* Adds one <flows>.services.csv (service,sessions,packets,bytes[,dataset_packets,
+ * dataset_bytes]) into sums, counted as add_summary counts applications. */
+static void
+add_services(int fd, json_t *sums)
+{
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return;
+	}
+	char line[512];
+	bool header = true;
+	while (fgets(line, sizeof(line), f)) {
+		if (header) {
+			header = false;
+			continue;
+		}
+		char name[128];
+		long long sessions, packets, bytes, ds_packets = -1, ds_bytes = -1;
+		int n = sscanf(line, "%127[^,],%lld,%lld,%lld,%lld,%lld", name, &sessions, &packets,
+			&bytes, &ds_packets, &ds_bytes);
+		if (n == 4 || n == 6)
+			add_row(sums, "service", name, sessions, packets, bytes, n == 6 ? ds_packets : -1,
+				n == 6 ? ds_bytes : -1);
+	}
+	fclose(f);
 }
 
 /* Adds one <flows>.summary.csv (app,group,sessions,packets,bytes[,dataset_packets,
@@ -355,22 +403,8 @@ add_summary(int fd, json_t *sums)
 		}
 		if (n != 5 && n != 7)
 			continue;
-		if (n == 5) {
-			ds_packets = packets;
-			ds_bytes = bytes;
-		}
-		json_t *e = json_object_get(sums, app);
-		if (!e) {
-			e = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "app", app, "sessions",
-				(json_int_t)0, "packets", (json_int_t)0, "bytes", (json_int_t)0,
-				"link_packets", (json_int_t)0, "link_bytes", (json_int_t)0);
-			json_object_set_new(sums, app, e);
-		}
-		add_to(e, "sessions", sessions);
-		add_to(e, "packets", ds_packets);
-		add_to(e, "bytes", ds_bytes);
-		add_to(e, "link_packets", packets);
-		add_to(e, "link_bytes", bytes);
+		add_row(sums, "app", app, sessions, packets, bytes, n == 7 ? ds_packets : -1,
+			n == 7 ? ds_bytes : -1);
 	}
 	fclose(f);
 }
@@ -383,15 +417,43 @@ compare_bytes(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* GET /jobs/{id}/apps: sessions, packets and bytes per application, from every flow file's
- * summary (flows/<drone>/<link>.csv.summary.csv), biggest first. */
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t l = strlen(s), n = strlen(suffix);
+	return l > n && strcmp(s + l - n, suffix) == 0;
+}
+
+/* sums' entries as an array, biggest (dataset bytes) first; consumes sums */
+static json_t *
+by_bytes(json_t *sums)
+{
+	size_t n = json_object_size(sums), i = 0;
+	json_t **v = n ? calloc(n, sizeof(*v)) : NULL, *items = json_array();
+	const char *k;
+	json_t *e;
+	json_object_foreach(sums, k, e)
+		if (v)
+			v[i++] = e;
+	if (v)
+		qsort(v, n, sizeof(*v), compare_bytes);
+	for (i = 0; v && i < n; i++)
+		json_array_append(items, v[i]);
+	free(v);
+	json_decref(sums);
+	return items;
+}
+
+/* GET /jobs/{id}/apps: sessions, packets and bytes per application ("items") and per service
+ * ("services"), from every flow file's summaries (flows/<drone>/<link>.csv.summary.csv and
+ * .services.csv), biggest first. */
 static int
 get_apps(struct cp_req *r)
 {
 	int64_t id;
 	if (cp_jobs_load(r, &id, NULL, NULL))
 		return r->status;
-	json_t *sums = json_object();
+	json_t *sums = json_object(), *services = json_object();
 	int fd = cp_dataset_open(r->srv->opt->data_dir, id);
 	int flows = fd >= 0 ? openat(fd, "flows", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		O_CLOEXEC) : -1;
@@ -404,12 +466,14 @@ get_apps(struct cp_req *r)
 		DIR *sd = sub >= 0 ? fdopendir(sub) : NULL;
 		struct dirent *f;
 		while (sd && (f = readdir(sd))) {
-			size_t l = strlen(f->d_name);
-			if (f->d_name[0] == '.' || l < 12 || strcmp(f->d_name + l - 12, ".summary.csv"))
+			bool apps = ends_with(f->d_name, ".summary.csv");
+			if (f->d_name[0] == '.' || (!apps && !ends_with(f->d_name, ".services.csv")))
 				continue;
 			int ffd = openat(dirfd(sd), f->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (ffd >= 0)
+			if (ffd >= 0 && apps)
 				add_summary(ffd, sums);
+			else if (ffd >= 0)
+				add_services(ffd, services);
 		}
 		if (sd)
 			closedir(sd);
@@ -422,20 +486,8 @@ get_apps(struct cp_req *r)
 		close(flows);
 	if (fd >= 0)
 		close(fd);
-	size_t n = json_object_size(sums), i = 0;
-	json_t **v = n ? calloc(n, sizeof(*v)) : NULL, *items = json_array();
-	const char *k;
-	json_t *e2;
-	json_object_foreach(sums, k, e2)
-		if (v)
-			v[i++] = e2;
-	if (v)
-		qsort(v, n, sizeof(*v), compare_bytes);
-	for (i = 0; v && i < n; i++)
-		json_array_append(items, v[i]);
-	free(v);
-	json_decref(sums);
-	return cp_reply(r, 200, json_pack("{s:o}", "items", items));
+	return cp_reply(r, 200, json_pack("{s:o, s:o}", "items", by_bytes(sums), "services",
+		by_bytes(services)));
 }
 
 CP_ROUTE_TABLE(cp_api_datasets_routes,

@@ -55,7 +55,7 @@ static const char sql_jobs_page[] =
 static const char sql_job_insert[] =
 	"INSERT INTO jobs (name, description, owner_id, owner, link, created_at, has_script,"
 	" script_timeout, group_id, shared, " CP_JOB_PARAMS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5,"
-	" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
+	" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
 static const char sql_job_link_insert[] =
 	"INSERT INTO job_links (job_id, drone, link) VALUES (?1, ?2, ?3)";
 static const char sql_drone_links[] =

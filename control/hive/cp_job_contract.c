@@ -25,6 +25,8 @@ cp_job_params_read(sqlite3_stmt *st, int col, struct tide_job *job)
 	job->lookback_s = (uint32_t)sqlite3_column_int64(st, col + 8);
 	job->shard_size = sqlite3_column_int64(st, col + 9);
 	job->shard_time = sqlite3_column_int64(st, col + 10);
+	snprintf(job->export, sizeof(job->export), "%s",
+		(const char *)sqlite3_column_text(st, col + 11) ?: "");
 }
 
 void
@@ -42,6 +44,7 @@ cp_job_params_bind(sqlite3_stmt *st, int first, const struct tide_job *job)
 	sqlite3_bind_int64(st, first + 8, job->lookback_s);
 	sqlite3_bind_int64(st, first + 9, job->shard_size);
 	sqlite3_bind_int64(st, first + 10, job->shard_time);
+	sqlite3_bind_text(st, first + 11, job->export, -1, SQLITE_TRANSIENT);
 }
 
 json_t *

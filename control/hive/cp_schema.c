@@ -316,6 +316,10 @@ const struct cp_migration cp_migrations[] = {
 		"CREATE INDEX jobs_by_owner ON jobs(owner_id, id);"
 		"CREATE INDEX jobs_by_state ON jobs(state, link, id);"
 		"CREATE INDEX jobs_by_group ON jobs(group_id, id);" },
+
+	{ 12, "flow export: a job's collector destination",
+		/* '' = no export, as for every job made before (tide_job.h, tide_export.h) */
+		"ALTER TABLE jobs ADD COLUMN export TEXT NOT NULL DEFAULT '';" },
 };
 
 const int cp_migrations_count = sizeof(cp_migrations) / sizeof(cp_migrations[0]);

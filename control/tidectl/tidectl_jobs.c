@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tide_export.h"
 #include "tide_job.h"
 #include "tidectl.h"
 #include "tidectl_out.h"
@@ -94,7 +95,7 @@ get_job(struct tc_ctx *c, long long id, json_t **job)
 
 struct create {
 	const struct tc_cmd *cmd;
-	const char *name, *description, *filter, *group, *script, *session_type;
+	const char *name, *description, *filter, *group, *script, *session_type, *export;
 	const char *links[MAX_LINKS];
 	int nlinks;
 	uint64_t max_size, max_duration, script_timeout, lookback, shard_size, shard_time;
@@ -106,7 +107,7 @@ struct create {
 enum { O_NAME = 1, O_DESC, O_LINK, O_FILTER, O_MAXSIZE, O_MAXDUR, O_SNAPLEN, O_ANON, O_CLASSIFY,
 	O_SESSTYPE, O_GROUP, O_SCRIPT, O_SCRIPT_TO, O_CHECK, O_NOCHECK, O_WAIT, O_STATE, O_INTERVAL,
 	O_LIMIT, O_OFFSET, O_ALL, O_WTIMEOUT, O_LOOKBACK, O_MAXPKTS,
-	O_SHARDSIZE, O_SHARDTIME };
+	O_SHARDSIZE, O_SHARDTIME, O_EXPORT };
 
 static const struct option create_opts[] = {
 	{ "name", required_argument, NULL, O_NAME },
@@ -124,6 +125,7 @@ static const struct option create_opts[] = {
 	{ "anonymize", no_argument, NULL, O_ANON },
 	{ "classify", no_argument, NULL, O_CLASSIFY },
 	{ "session-type", required_argument, NULL, O_SESSTYPE },
+	{ "export", required_argument, NULL, O_EXPORT },
 	{ "group", required_argument, NULL, O_GROUP },
 	{ "script", required_argument, NULL, O_SCRIPT },
 	{ "script-timeout", required_argument, NULL, O_SCRIPT_TO },
@@ -189,6 +191,15 @@ create_opt(void *arg, int opt, const char *v)
 		o->session_type = v;
 		o->classify = true;
 		break;
+	case O_EXPORT: {
+		/* the grammar every program shares (tide_export.h): a typo stops here, exit 2 */
+		struct tide_export_target t;
+		char why[512];
+		if (tide_export_parse(v, &t, why, sizeof(why)) != 0)
+			return tc_usage_error(o->cmd, "--export: %s", why);
+		o->export = v;
+		break;
+	}
 	case 'g': case O_GROUP: o->group = v; break;
 	case O_SCRIPT: o->script = v; break;
 	case O_SCRIPT_TO:
@@ -316,6 +327,8 @@ cmd_create(struct tc_ctx *c, int argc, char **argv)
 		json_object_set_new(body, "classify", json_true());
 	if (o.session_type)
 		json_object_set_new(body, "session_type", json_string(o.session_type));
+	if (o.export)
+		json_object_set_new(body, "export", json_string(o.export));
 	if (o.group)
 		json_object_set_new(body, "group", json_string(o.group));
 	if (o.script_timeout)
@@ -576,6 +589,8 @@ show_job(struct tc_ctx *c, const json_t *job)
 	tc_kv(stdout, "classify", "%s%s%s", json_is_true(json_object_get(job, "classify")) ? "yes" : "no",
 		json_is_true(json_object_get(job, "classify")) ? ", sessions: " : "",
 		json_is_true(json_object_get(job, "classify")) ? tc_jstr(job, "session_type") : "");
+	if (*tc_jstr(job, "export"))
+		tc_kv(stdout, "export", "%s", tc_jstr(job, "export"));
 	if (json_is_true(json_object_get(job, "has_script")))
 		tc_kv(stdout, "script", "yes, timeout %llds", tc_jint(job, "script_timeout"));
 	tc_fmt_time(tc_jstr(job, "created_at"), t1, sizeof(t1));
@@ -1026,6 +1041,9 @@ const struct tc_cmd tc_jobs_cmds[] = {
 		"  --anonymise              prefix-preserving IP anonymisation (per-job key)\n"
 		"  --classify               identify applications (flow records)\n"
 		"  --session-type T         flow | biflow | host (implies --classify)\n"
+		"  --export URL             with --classify: send each flow record as it ends to a\n"
+		"                           collector: ipfix://HOST[:PORT] (UDP, 4739),\n"
+		"                           ipfix+tcp://, json+tcp://, json+udp://HOST:PORT\n"
 		"  -g, --group GROUP        share the job with GROUP\n"
 		"  --script FILE            post-processing script (run in the sandbox after capture)\n"
 		"  --script-timeout DUR     how long the script may run (1s-1h, default 5m)\n"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tide_export.h"
 #include "tide_job.h"
 #include "tide_units.h"
 #include "tide_member.h"
@@ -43,6 +44,7 @@ static const struct field fields[] = {
 		"the default, 256 MiB", AT(shard_size) },
 	{ "shard_time", K_DURATION, false, 1, TIDE_JOB_SHARD_TIME_MAX, "no time limit",
 		AT(shard_time) },
+	{ "export", K_STRING, false, 0, TIDE_JOB_EXPORT_MAX, NULL, AT(export) },
 };
 #undef AT
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -182,6 +184,17 @@ tide_job_from_json(const json_t *obj, struct tide_job *job, struct tide_job_erro
 		}
 		if (read_field(&fields[i], v, job, err))
 			return -EINVAL;
+	}
+	/* what one member alone cannot say. export without classify is refused rather than
+	 * turning classification on: that would add a flows file and its cost unasked */
+	if (job->export[0]) {
+		struct tide_export_target t;
+		char why[sizeof(err->why)];
+		if (tide_export_parse(job->export, &t, why, sizeof(why)) != 0)
+			return fail(err, "invalid_field", "export", "%s", why);
+		if (!job->classify)
+			return fail(err, "invalid_field", "export", "needs classify: the exported "
+				"records are the classified sessions'");
 	}
 	return 0;
 }

@@ -33,6 +33,8 @@
 #define TIDE_JOB_SHARD_SIZE_MAX (64ll << 30)      /* 64 GiB */
 #define TIDE_JOB_SHARD_SIZE_DEFAULT (256ll << 20) /* when 0 */
 #define TIDE_JOB_SHARD_TIME_MAX 86400             /* seconds */
+#define TIDE_JOB_EXPORT_MAX 300                   /* bytes of a destination: scheme, a
+                                                   * 255-byte host in brackets, :port */
 
 /* How packets are grouped into sessions for classification and flow records. */
 #define TIDE_SESSION_LIST(_)                                                    \
@@ -59,6 +61,9 @@ struct tide_job {
 	uint32_t lookback_s;                   /* start up to this far back; 0: none */
 	int64_t shard_size;                    /* bytes per shard; 0: 256 MiB */
 	int64_t shard_time;                    /* seconds per shard; 0: no time limit */
+	char export[TIDE_JOB_EXPORT_MAX + 1];  /* flow records also go to this collector as
+	                                        * they end (tide_export.h); "" none. Needs
+	                                        * classify: the records are the sessions' */
 };
 
 /* Why tide_job_from_json refused: code is "invalid_body", "unknown_field", "missing_field" or
@@ -67,7 +72,7 @@ struct tide_job {
 struct tide_job_error {
 	const char *code;
 	char field[32];
-	char why[192];
+	char why[384];                         /* room for tide_export_parse's sentence */
 };
 
 /* The defaults of optional members: no filter, whole packets, biflow, nothing else. */
@@ -77,7 +82,8 @@ void tide_job_init(struct tide_job *job);
 bool tide_job_is_field(const char *name);
 
 /* Reads a job from obj: every member must be known, of its type and within its bounds;
- * max_size and max_duration are required, the others default (tide_job_init).
+ * max_size and max_duration are required, the others default (tide_job_init). export must
+ * parse (tide_export_parse, whose sentence is the reason) and is refused without classify.
  * 0, or -EINVAL with err filled in (err may be NULL). job is only valid on 0. */
 int tide_job_from_json(const json_t *obj, struct tide_job *job, struct tide_job_error *err);
 

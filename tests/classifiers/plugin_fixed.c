@@ -1,5 +1,5 @@
 /* plugin_fixed.c — a test classifier that always answers what its options say
- * (`app=NAME conf=N label=TEXT ready=0|1 ev=port|stats|shape|signature|dpi|dissector`), built
+ * (`app=NAME conf=N label=TEXT service=NAME ready=0|1 ev=port|stats|shape|signature|dpi|dissector`), built
  * twice (fixed_a.so, fixed_b.so) so the combiner's policies and its evidence ranking can be
  * tested with answers chosen by the test. Without ev= the result leaves evidence to the
  * plugin's declared one (signature). */
@@ -9,9 +9,11 @@
 
 #include "cls_apps.h"
 #include "cls_plugin.h"
+#include "cls_services.h"
 
 struct fixed {
 	uint16_t app;
+	uint16_t service;
 	uint8_t conf;
 	uint8_t ev;
 	int ready;
@@ -58,6 +60,13 @@ enable(void **ctx, const struct cls_config *cfg)
 	}
 	if (opt(cfg->options, "label", v, sizeof(v)))
 		snprintf(f->label, sizeof(f->label), "%s", v);
+	if (opt(cfg->options, "service", v, sizeof(v))) {
+		f->service = cls_services_id(cfg->services, v);
+		if (!f->service) {
+			free(f);
+			return -EINVAL;
+		}
+	}
 	*ctx = f;
 	return 0;
 }
@@ -85,6 +94,7 @@ classify(void *ctx, void *state, const struct cls_session *s, struct cls_result 
 	out->app_id = f->app;
 	out->confidence = f->conf;
 	out->evidence = f->ev;
+	out->service_id = f->service;
 	snprintf(out->label, sizeof(out->label), "%s", f->label);
 }
 

@@ -1,8 +1,9 @@
 /* test_cls_engine.c — the plugin manager and combiner: loading built-ins and shared objects,
  * the ABI check, config errors, optional plugins, TIE's readiness rule, both policies, the
  * ranking by evidence (DPI over a port, a dissector over DPI, a lone shape not deciding),
- * unknown reasons, and the template plugin end to end. Plugins are real shared objects built
- * by meson. */
+ * unknown reasons, the service of a decision (a plugin's own, else matched from the sub-label;
+ * none without config/services.txt), and the template plugin end to end. Plugins are real
+ * shared objects built by meson. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -218,6 +219,114 @@ test_label_from_agreeing_classifier(void **st)
 	cls_engine_destroy(e);
 }
 
+static uint16_t
+service(struct cls_engine *e, const char *name)
+{
+	uint16_t id = cls_services_id(cls_engine_services(e), name);
+	assert_int_not_equal(id, 0);
+	return id;
+}
+
+_Static_assert(CLS_ABI_VERSION == 4, "ABI 4: cls_result.service_id, cls_config.services");
+
+/* The service: the winner's own; else that of an answer agreeing on the application (nDPI's
+ * Google behind tide's TLS dissector) before anything the label says; else matched from the
+ * sub-label by domain suffix; none for an unknown session or a label under no suffix. */
+static void
+test_service_decision(void **st)
+{
+	(void)st;
+	char err[512], label[128];
+	bool early;
+	struct cls_engine *e = engine("fixed_a app=TLS conf=90 label=r3.sn-abc.googlevideo.com.\n",
+		CLS_POLICY_PRIORITY, 1, err, sizeof(err));
+	assert_non_null(e);
+	struct cls_decision d = run_session(e, 0, 1, &early, label, sizeof(label));
+	assert_int_equal(d.app_id, app(e, "TLS"));
+	assert_int_equal(d.service_id, service(e, "YouTube"));
+	cls_engine_destroy(e);
+
+	e = engine("fixed_a app=TLS conf=90 label=www.youtube.com service=Netflix\n",
+		CLS_POLICY_PRIORITY, 1, err, sizeof(err));
+	assert_non_null(e);
+	d = run_session(e, 0, 1, &early, label, sizeof(label));
+	assert_int_equal(d.service_id, service(e, "Netflix"));
+	assert_string_equal(label, "www.youtube.com");
+	cls_engine_destroy(e);
+
+	e = engine("fixed_a app=TLS conf=90 ev=dissector label=www.youtube.com\n"
+		   "fixed_b app=TLS conf=90 ev=dpi service=Google\n",
+		CLS_POLICY_PRIORITY, 1, err, sizeof(err));
+	assert_non_null(e);
+	d = run_session(e, 0, 1, &early, label, sizeof(label));
+	assert_string_equal(cls_engine_plugin_name(e, d.classifier), "fixed_a");
+	assert_int_equal(d.service_id, service(e, "Google"));
+	cls_engine_destroy(e);
+
+	/* a disagreeing answer's service is not taken: the label decides */
+	e = engine("fixed_a app=TLS conf=90 ev=dissector label=www.youtube.com\n"
+		   "fixed_b app=HTTP conf=90 ev=dpi service=Google\n",
+		CLS_POLICY_PRIORITY, 1, err, sizeof(err));
+	assert_non_null(e);
+	d = run_session(e, 0, 1, &early, label, sizeof(label));
+	assert_int_equal(d.service_id, service(e, "YouTube"));
+	cls_engine_destroy(e);
+
+	e = engine("fixed_a app=TLS conf=90 label=www.notgoogle.com\n", CLS_POLICY_PRIORITY, 1,
+		err, sizeof(err));
+	assert_non_null(e);
+	d = run_session(e, 0, 1, &early, label, sizeof(label));
+	assert_int_equal(d.service_id, 0);
+	cls_engine_destroy(e);
+
+	e = engine("fixed_a app=TLS conf=10 label=www.google.com service=Google\n",
+		CLS_POLICY_PRIORITY, 50, err, sizeof(err));
+	assert_non_null(e);
+	d = run_session(e, 0, 1, &early, label, sizeof(label));
+	assert_int_equal(d.app_id, 0);
+	assert_int_equal(d.service_id, 0);
+	cls_engine_destroy(e);
+
+	/* a service a plugin names must be in the table */
+	assert_null(engine("fixed_a app=TLS conf=90 service=NoSuchService\n", CLS_POLICY_PRIORITY,
+		1, err, sizeof(err)));
+}
+
+/* Without config/services.txt the engine starts, names no services, and a plugin asking the
+ * (absent) table gets 0; a broken services.txt is refused at its line. */
+static void
+test_no_service_table(void **st)
+{
+	(void)st;
+	char err[512], dir[300], path[400], cmd[2400];
+	bool early;
+	snprintf(dir, sizeof(dir), "%s/nosvc", tmpdir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s/tide_apps.txt %s/", dir, config_dir, dir);
+	assert_int_equal(system(cmd), 0);
+	struct cls_engine_params p = {
+		.config_dir = dir,
+		.enabled_path = write_enabled("fixed_a app=TLS conf=90 label=www.google.com\n"),
+		.plugin_dir = plugin_dir,
+		.model_dir = tmpdir,
+		.min_confidence = 1,
+	};
+	struct cls_engine *e = cls_engine_create(&p, err, sizeof(err));
+	assert_non_null(e);
+	assert_null(cls_engine_services(e));
+	struct cls_decision d = run_session(e, 0, 1, &early, NULL, 0);
+	assert_int_equal(d.app_id, app(e, "TLS"));
+	assert_int_equal(d.service_id, 0);
+	cls_engine_destroy(e);
+
+	snprintf(path, sizeof(path), "%s/services.txt", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("1 Google google.com\n2 Google2 google.com\n", f);
+	fclose(f);
+	assert_null(cls_engine_create(&p, err, sizeof(err)));
+	assert_non_null(strstr(err, "services.txt:2: domain suffix listed twice"));
+}
+
 /* The evidence class decides before the policy: a port guess first in priority order and
  * surer in number still loses to a DPI verdict, under both policies. */
 static void
@@ -256,13 +365,13 @@ test_dissector_beats_dpi(void **st)
 	assert_int_equal(d.confidence, 50); /* the vote is within the dissector class only */
 	cls_engine_destroy(e);
 
-	e = engine("fixed_a app=TLS conf=90 ev=dpi label=service=Google\n"
+	e = engine("fixed_a app=TLS conf=90 ev=dpi label=maps.example\n"
 		   "fixed_b app=TLS conf=70 ev=dissector\n",
 		CLS_POLICY_PRIORITY, 1, err, sizeof(err));
 	assert_non_null(e);
 	d = run_session(e, 0, 1, &early, label, sizeof(label));
 	assert_string_equal(cls_engine_plugin_name(e, d.classifier), "fixed_b");
-	assert_string_equal(label, "service=Google");
+	assert_string_equal(label, "maps.example");
 	cls_engine_destroy(e);
 
 	e = engine("fixed_a app=HTTP conf=20 ev=dpi\nfixed_b app=TLS conf=60 ev=port\n",
@@ -386,6 +495,8 @@ main(void)
 		cmocka_unit_test(test_unknown_reasons),
 		cmocka_unit_test(test_waits_for_every_classifier),
 		cmocka_unit_test(test_label_from_agreeing_classifier),
+		cmocka_unit_test(test_service_decision),
+		cmocka_unit_test(test_no_service_table),
 		cmocka_unit_test(test_dpi_beats_port),
 		cmocka_unit_test(test_dissector_beats_dpi),
 		cmocka_unit_test(test_lone_shape_does_not_decide),

@@ -1,6 +1,6 @@
 /* test_cls_ndpi.c — the nDPI plugin (classifiers/plugins/ndpi, built only with libndpi) loaded
  * as a shared object through the engine, as tide-dataplane loads it, fed IP packets built here
- * by hand: a TLS ClientHello to a Google name (TLS, service=Google in the label), a DNS query,
+ * by hand: a TLS ClientHello to a Google name (TLS, service Google from nDPI, no label), a DNS query,
  * a BitTorrent handshake on a non-standard port, an RTP stream, an IGMP report, a payload
  * nDPI cannot name on an unknown port (gives up after max_packets: unknown) and on a
  * well-known port (a port guess: low confidence, and any payload evidence beats it); and with
@@ -322,7 +322,10 @@ test_tls_google(void **st)
 	assert_string_equal(name_of(e, &d), "TLS");
 	assert_string_equal(cls_engine_plugin_name(e, d.classifier), "ndpi");
 	assert_int_equal(d.confidence, 90);
-	assert_string_equal(label, "service=Google");
+	/* the service is nDPI's, not written into the label (nDPI reads no sub-label) */
+	assert_int_equal(d.service_id, cls_services_id(cls_engine_services(e), "Google"));
+	assert_int_not_equal(d.service_id, 0);
+	assert_string_equal(label, "");
 	cls_engine_destroy(e);
 }
 
@@ -343,6 +346,7 @@ test_dissector_keeps_its_win(void **st)
 	assert_string_equal(name_of(e, &d), "TLS");
 	assert_string_equal(cls_engine_plugin_name(e, d.classifier), "tls");
 	assert_non_null(strstr(label, "www.google.com"));
+	assert_int_equal(d.service_id, cls_services_id(cls_engine_services(e), "Google"));
 	cls_engine_destroy(e);
 }
 

@@ -29,6 +29,10 @@ README there). The truth is what the generator configured, never what a classifi
                              of the truth, at least as accurate as ndpiReader alone on the same
                              capture (scoring of scripts/accuracy-report.py; skipped without
                              ndpiReader)
+  mid_session_not_worse_than_ndpi
+                             the test capture with the first 6 packets of every TCP session cut
+                             (scripts/cut-session-starts.py): tide's accuracy and macro F1 still at
+                             least ndpiReader's, and the stat classifier declines the joined sessions
   live_equals_offline        the same capture through a live DPDK port (net_pcap, --count N with N
                              its packet count) gives every 5-tuple the same app labels as offline
 Data connections (FTP/data, TFTP transfers from the server's data port) carry no protocol
@@ -235,6 +239,7 @@ class IdentificationTest(unittest.TestCase):
         missing_cols = [c for c in FLOW_COLUMNS + TRUTH_COLUMNS if c not in self.header]
         self.assertEqual(missing_cols, [], "flows.csv header %s" % self.header)
         self.assertEqual(self.header[:len(FLOW_COLUMNS)], FLOW_COLUMNS, "contract column order")
+        self.assertEqual(self.header[-1], "service", "service is the last column")
         self.assertGreater(len(self.truth), 100, "the labelled capture is too small to mean anything")
         missing = [t for t, f in zip(self.truth, self.matched) if f is None]
         self.assertEqual(missing, [], "truth sessions with no flow record: %s" % [
@@ -288,8 +293,9 @@ class IdentificationTest(unittest.TestCase):
             len(bad), sum(checked.values()), "\n  ".join(bad)))
 
     # ------------------------------------------------------------------------------------------
-    def test_not_worse_than_ndpi(self):
-        self.offline_ok()
+    def not_worse_than_ndpi(self, pcap, truth_path, flows):
+        """tide's flows on pcap score at least ndpiReader's, overall, by macro F1 and for every
+        application's recall (scoring of scripts/accuracy-report.py)."""
         ndpi = shutil.which("ndpiReader")
         if not ndpi:
             self.skipTest("ndpiReader not installed (Debian: libndpi-bin)")
@@ -297,26 +303,48 @@ class IdentificationTest(unittest.TestCase):
                                                       os.path.join(ROOT, "scripts", "accuracy-report.py"))
         ar = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(ar)
-        plugin = os.path.join(os.path.dirname(os.path.abspath(TIDE)), "..", "classifiers", "plugins", "ndpi.so")
-        if os.path.exists(plugin):
-            self.assertTrue(any(f["classifier"] == "ndpi" for f in self.flows),
-                            "ndpi.so is built but decided no session: not loaded by default?")
-        truth = ar.load_truth(TEST_TRUTH)
+        truth = ar.load_truth(truth_path)
         tide = []
-        for r in self.flows:
+        for r in flows:
             if r["src_ip"]:
                 p = ar.proto_num(r["proto"]) if r["proto"] else 0
                 tide.append({"key": ar.canon(p, r["src_ip"], r["src_port"] or 0, r["dst_ip"], r["dst_port"] or 0),
                              "first": float(r["first_ts"]), "app": r["app"] or "unknown", "sub": r["sub_app"]})
-        nd = ar.ndpi_flows(ndpi, TEST_PCAP, os.path.join(self.tmp, "ndpi.csv"), timeout=120)
+        nd = ar.ndpi_flows(ndpi, pcap, os.path.join(self.tmp, "ndpi.csv"), timeout=120)
         st = ar.score(truth, ar.join(truth, tide)[0])
         sn = ar.score(truth, ar.join(truth, nd)[0])
-        print("\n  accuracy: tide %.1f%%, ndpiReader %.1f%%" % (100 * st["accuracy"], 100 * sn["accuracy"]),
-              file=sys.stderr, end=" ")
+        print("\n  %s: accuracy tide %.1f%%, ndpiReader %.1f%%; macro F1 %.1f / %.1f" % (
+            os.path.basename(pcap), 100 * st["accuracy"], 100 * sn["accuracy"],
+            100 * st["macro_f1"], 100 * sn["macro_f1"]), file=sys.stderr, end=" ")
         self.assertGreaterEqual(st["accuracy"], sn["accuracy"])
+        self.assertGreaterEqual(st["macro_f1"], sn["macro_f1"])
+        return st, sn
+
+    def test_not_worse_than_ndpi(self):
+        self.offline_ok()
+        plugin = os.path.join(os.path.dirname(os.path.abspath(TIDE)), "..", "classifiers", "plugins", "ndpi.so")
+        if os.path.exists(plugin):
+            self.assertTrue(any(f["classifier"] == "ndpi" for f in self.flows),
+                            "ndpi.so is built but decided no session: not loaded by default?")
+        st, sn = self.not_worse_than_ndpi(TEST_PCAP, TEST_TRUTH, self.flows)
         worse = ["%s: tide %.2f < nDPI %.2f" % (c, st["classes"][c]["recall"], r["recall"])
                  for c, r in sn["classes"].items() if st["classes"][c]["recall"] < r["recall"]]
         self.assertEqual(worse, [], "applications ndpiReader recognises better")
+
+    def test_mid_session_not_worse_than_ndpi(self):
+        """The capture joins every TCP conversation after its 6th packet (handshakes, hellos,
+        banners gone: scripts/cut-session-starts.py): tide still scores at least ndpiReader —
+        the statistical classifier, trained on openings, must not guess from a middle."""
+        pcap, truth = os.path.join(self.tmp, "mid.pcap"), os.path.join(self.tmp, "mid.truth.csv")
+        p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "cut-session-starts.py"), "--cut", "6",
+                            TEST_PCAP, TEST_TRUTH, pcap, truth], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = os.path.join(self.tmp, "mid.csv")
+        r = tiderun.run(TIDE, ["--pcap", pcap, "--flows", out], tag="ident-mid", timeout=60)
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertRegex(r.stderr, r"joined mid-session [1-9]")
+        _, flows = load_flows([out])
+        self.not_worse_than_ndpi(pcap, truth, flows)
 
     # ------------------------------------------------------------------------------------------
     def test_stat_train_and_classify(self):
@@ -395,7 +423,7 @@ class IdentificationTest(unittest.TestCase):
                         tag="ident-cy", timeout=60)
         self.assertEqual(r.rc, 0, r.describe())
         files = sorted(glob.glob(os.path.join(cdir, "flows-*.csv")))
-        files = [p for p in files if not p.endswith(".summary.csv")]
+        files = [p for p in files if not p.endswith((".summary.csv", ".services.csv"))]
         self.assertGreater(len(files), 1, "cyclic wrote %s" % os.listdir(cdir))
         recs = pcapio.read(TEST_PCAP).records
         t_lo, t_hi = recs[0].ts_ns // 10**9, recs[-1].ts_ns // 10**9
@@ -417,6 +445,10 @@ class IdentificationTest(unittest.TestCase):
             with open(summ, newline="") as sf:
                 total = sum(int(row["sessions"]) for row in csv.DictReader(sf))
             self.assertEqual(total, len(fl), "%s: summary says %d sessions, file has %d" % (summ, total, len(fl)))
+            with open(p + ".services.csv", newline="") as sf:
+                mix = {row["service"]: int(row["sessions"]) for row in csv.DictReader(sf)}
+            want_mix = collections.Counter(f["service"] or "unknown" for f in fl)
+            self.assertEqual(mix, dict(want_mix), "%s.services.csv disagrees with its records" % p)
         self.assertEqual(stamps, sorted(set(stamps)), "cyclic intervals repeat or go backwards")
         _, cflows = load_flows(files)
         self.assertEqual(len(cflows), len(self.flows), "cyclic files hold %d records, offline %d" % (len(cflows), len(self.flows)))

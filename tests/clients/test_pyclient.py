@@ -73,9 +73,15 @@ def test_job_stop_wait_download():
                                             max_size="8M", max_duration="10m"), 422, "invalid_filter")
     assert "syntax error" in err.message
     assert len(t.jobs()) == before
+    # flow export needs classification: the server names the field and why
+    err = expect_error(lambda: t.create_job("x", links=["local/demo"], max_size="8M",
+                                            max_duration="10m", export="ipfix://127.0.0.1"),
+                       400, "invalid_field")
+    assert err.message.startswith("'export' needs classify"), err.message
     job = t.create_job("pyclient", links=["local/demo"], filter="udp port 53", max_size="2G",
-                       max_duration="10m", classify=True)
+                       max_duration="10m", classify=True, export="json+udp://127.0.0.1:9")
     assert job["filter"] == "udp port 53" and job["max_size"] == 2 << 30, job
+    assert job["export"] == "json+udp://127.0.0.1:9", job
     assert job["max_duration"] == 600 and job["classify"] is True, job
     t.wait(job["id"], states=("running",), timeout=60, interval=0.2)
     env().wait_capturing(job["id"])   # see clilib.Env.wait_capturing

@@ -47,6 +47,10 @@ def test_help_and_usage():
     e.fails(2, "jobs", "create", "x", "--max-size", "12Q", "--max-duration", "1m")
     e.fails(2, "jobs", "create", "x", "--max-size", "1G", "--max-duration", "soon")
     e.fails(2, "jobs", "create", "x")       # limits are required
+    # a destination outside the one grammar (tide_export.h): refused before any request
+    r = e.fails(2, "jobs", "create", "x", "-s", "1G", "-t", "1m", "--classify", "--export",
+                "http://127.0.0.1:4739")
+    assert "--export: export destination 'http://127.0.0.1:4739' wants ipfix://" in r.err, r
     r = e.ok("version")
     assert "tidectl 0.1.0" in r.out and "tide-control" in r.out, r
 
@@ -123,18 +127,21 @@ def test_jobs_create_every_option_and_lifecycle():
     r = e.ok("jobs", "create", "--name", "every option", "--description", "from tidectl",
              "--link", "demo", "--filter", "udp port 53", "--max-size", "8M",
              "--max-duration", "3s", "--snaplen", "128", "--anonymise", "--session-type", "flow",
-             "--script", script, "--script-timeout", "1m", "--json")
+             "--export", "json+udp://127.0.0.1:9", "--script", script, "--script-timeout", "1m",
+             "--json")
     job = json.loads(r.out)
     for k, v in (("name", "every option"), ("description", "from tidectl"), ("link", "demo"),
                  ("filter", "udp port 53"), ("max_size", 8 << 20), ("max_duration", 3),
                  ("snaplen", 128), ("anonymise", True), ("classify", True),
-                 ("session_type", "flow"), ("has_script", True), ("script_timeout", 60)):
+                 ("session_type", "flow"), ("has_script", True), ("script_timeout", 60),
+                 ("export", "json+udp://127.0.0.1:9")):
         assert job[k] == v, (k, job[k], v)
     jid = str(job["id"])
     r = e.ok("jobs", "wait", jid, "--for", "90s")
     assert "job %s done" % jid in r.out, r
     r = e.ok("jobs", "show", jid)
     assert "every option" in r.out and "udp port 53" in r.out and "stop_reason" in r.out, r
+    assert "json+udp://127.0.0.1:9" in r.out, r
     r = e.ok("jobs", "list", "--state", "done")
     assert "every option" in r.out, r
     r = e.ok("jobs", "list", "--state", "running", "--json")
@@ -411,6 +418,9 @@ def test_bash_completion():
     assert "jobs" in complete("tidectl", "jo"), complete("tidectl", "jo")
     assert set(complete("tidectl", "jobs", "")) >= {"create", "list", "wait", "stop"}
     assert "--max-duration" in complete("tidectl", "jobs", "create", "--max-d")
+    assert "--export" in complete("tidectl", "jobs", "create", "--exp")
+    assert set(complete("tidectl", "jobs", "create", "--export", "ipfix")) == \
+        {"ipfix://", "ipfix+udp://", "ipfix+tcp://"}
     assert "tar.gz" in complete("tidectl", "download", "1", "--format", "")
     assert "workers=" in complete("tidectl", "tune", "local", "work")
     # the tune keys are the contract's (tide_tuning.h), which `tidectl tune --help` lists

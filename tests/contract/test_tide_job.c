@@ -1,12 +1,14 @@
 /* test_tide_job.c — unit tests for the job contract (dataplane/contract/): tide_job_from_json
  * accepts the minimal and the full job, refuses every bad member naming the field and the
  * reason (the words the REST edge and the drone both show), round-trips through
- * tide_job_to_json, and the counter registry's lists agree with their tables. */
+ * tide_job_to_json, an export destination is checked by the one grammar (tide_export.h) and
+ * only with classification, and the counter registry's lists agree with their tables. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -38,6 +40,7 @@ test_minimal_and_defaults(void **state)
 	assert_int_equal(j.lookback_s, 0);
 	assert_int_equal(j.session_type, TIDE_SESSION_BIFLOW);
 	assert_false(j.anonymise);
+	assert_string_equal(j.export, "");
 }
 
 static void
@@ -49,7 +52,8 @@ test_full_round_trip(void **state)
 	const char *text = "{\"filter\": \"udp port 443\", \"snaplen\": 262144, \"anonymise\": true,"
 		" \"classify\": true, \"session_type\": \"host\", \"max_size\": 4398046511104,"
 		" \"max_duration\": 604800, \"max_packets\": 1000, \"lookback_s\": 3600,"
-		" \"shard_size\": 68719476736, \"shard_time\": 86400}";
+		" \"shard_size\": 68719476736, \"shard_time\": 86400,"
+		" \"export\": \"ipfix+tcp://[::1]:4739\"}";
 	assert_int_equal(parse(text, &j, &e), 0);
 	assert_string_equal(j.filter, "udp port 443");
 	assert_int_equal(j.snaplen, 262144);
@@ -58,6 +62,7 @@ test_full_round_trip(void **state)
 	assert_int_equal(j.lookback_s, 3600);
 	assert_int_equal(j.shard_size, 64ll << 30);
 	assert_int_equal(j.shard_time, 86400);
+	assert_string_equal(j.export, "ipfix+tcp://[::1]:4739");
 	json_t *out = tide_job_to_json(&j);
 	assert_non_null(out);
 	assert_int_equal(tide_job_from_json(out, &k, &e), 0);
@@ -101,6 +106,22 @@ static const struct {
 		"filter", "holds control characters" },
 	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"filter\": 7}", "invalid_field",
 		"filter", "must be a string" },
+	/* export: tide_export_parse's own words, and only with classification */
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"export\":"
+		" \"http://127.0.0.1:4739\"}", "invalid_field", "export",
+		"export destination 'http://127.0.0.1:4739' wants ipfix://, ipfix+udp://" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"export\":"
+		" \"json+tcp://127.0.0.1\"}", "invalid_field", "export",
+		"export destination 'json+tcp://127.0.0.1' wants a port" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"export\":"
+		" \"ipfix://127.0.0.1:65536\"}", "invalid_field", "export",
+		"export destination 'ipfix://127.0.0.1:65536': port must be 1-65535" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"export\": \"ipfix://127.0.0.1\"}",
+		"invalid_field", "export", "needs classify" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": false, \"export\":"
+		" \"ipfix://127.0.0.1\"}", "invalid_field", "export", "needs classify" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"export\": 4739}",
+		"invalid_field", "export", "must be a string" },
 };
 
 static void
@@ -138,6 +159,38 @@ test_filter_bound(void **state)
 	json_object_set_new(o, "filter", json_string(filter));
 	assert_int_equal(tide_job_from_json(o, &j, &e), 0);
 	assert_int_equal(strlen(j.filter), TIDE_JOB_FILTER_MAX);
+	json_decref(o);
+}
+
+/* "" is no export (classification or not); a destination longer than the bound is refused
+ * before it is parsed, and one at the bound with a 255-byte host in brackets fits */
+static void
+test_export(void **state)
+{
+	(void)state;
+	struct tide_job j;
+	struct tide_job_error e;
+	assert_int_equal(parse("{\"max_size\": 1048576, \"max_duration\": 5, \"export\": \"\"}",
+		&j, &e), 0);
+	assert_string_equal(j.export, "");
+	assert_int_equal(parse("{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true,"
+		" \"export\": \"json+udp://collector.example:9995\"}", &j, &e), 0);
+	assert_string_equal(j.export, "json+udp://collector.example:9995");
+	char url[TIDE_JOB_EXPORT_MAX + 2], host[256];
+	memset(host, 'h', 255);
+	host[255] = '\0';
+	snprintf(url, sizeof(url), "ipfix+tcp://[%s]:65535", host);
+	assert_true(strlen(url) <= TIDE_JOB_EXPORT_MAX);
+	json_t *o = json_pack("{s:I, s:i, s:b, s:s}", "max_size", (json_int_t)TIDE_JOB_MAX_SIZE_MIN,
+		"max_duration", 5, "classify", 1, "export", url);
+	assert_int_equal(tide_job_from_json(o, &j, &e), 0);
+	assert_string_equal(j.export, url);
+	memset(url, 'a', sizeof(url) - 1);
+	url[sizeof(url) - 1] = '\0';
+	json_object_set_new(o, "export", json_string(url));
+	assert_int_equal(tide_job_from_json(o, &j, &e), -EINVAL);
+	assert_string_equal(e.field, "export");
+	assert_string_equal(e.why, "must be at most 300 bytes");
 	json_decref(o);
 }
 
@@ -179,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_full_round_trip),
 		cmocka_unit_test(test_refusals_name_the_field),
 		cmocka_unit_test(test_filter_bound),
+		cmocka_unit_test(test_export),
 		cmocka_unit_test(test_registry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,14 +6,19 @@
                   bytes each way (RFC 5103 reverse counts) and start time, and nothing else is
   ipfix_udp       the same export read by an independent IPFIX decoder (tests/lib/ipfixio.py):
                   the application (applicationName), tide's enterprise elements (sub-label,
-                  confidence, classifier) and the reverse counts equal flows.csv's columns;
-                  IPv4 and IPv6 records each use their template
+                  confidence, classifier, service) and the reverse counts equal flows.csv's
+                  columns; IPv4 and IPv6 records each use their template; the TLS session to
+                  www.youtube.com carries the service YouTube (config/services.txt) both in
+                  flows.csv and in tideService
   ipfix_tcp       IPFIX over TCP: the same records through a stream collector
   json_tcp        json+tcp: the collector receives exactly the lines of --flows-format jsonl
   anonymised      with --anon-key the exported addresses are the anonymised ones of the flow
                   records, never the captured ones
   collector_down  nobody listens: the capture still completes (exit 0), flows.csv is whole, and
-                  the log counts the lost records by their reason
+                  the log and the dataset's manifest count the lost records by their reason
+  manifest_counts_sent   with --out, the manifest's "export" says every record was sent
+  silent_collector       a TCP collector that accepts and never reads: the capture still ends
+                  in time, and sent + lost in the manifest add up to the records
 Each run has its own EAL --file-prefix and loopback port; every wait is bounded.
 
 Usage: test_export.py --tide PATH [unittest options, e.g. -k nfcapd]
@@ -23,6 +28,7 @@ import csv
 import glob
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -55,7 +61,8 @@ def free_port(kind=socket.SOCK_DGRAM):
 
 
 def mixed_capture(path):
-    """TCP, UDP and ICMP conversations over IPv4 and IPv6: several flows of known shape."""
+    """TCP, UDP and ICMP conversations over IPv4 and IPv6: several flows of known shape, and
+    one TLS session whose ClientHello names www.youtube.com."""
     pkts = []
     t = 1_700_000_000 * 10**9
     conv = [
@@ -79,6 +86,34 @@ def mixed_capture(path):
                 frame = tg.eth(tg.mac_for(da), tg.mac_for(sa), 0x86DD if v6 else 0x0800, ip)
                 pkts.append((t, frame))
                 t += 1_000_000
+    rng = random.Random(7)
+    a, b, sp = tg.ip4("10.1.0.5"), tg.ip4("10.1.0.6"), 40005
+    cseq, sseq = 1000, 5000
+    for fwd, flags, body in [(True, 0x02, b""), (False, 0x12, b""), (True, 0x10, b""),
+                             (True, 0x18, tg.tls_client_hello(rng, "www.youtube.com")),
+                             (False, 0x18, tg.tls_server_hello(rng))]:
+        s, d, ps, pd = (a, b, sp, 443) if fwd else (b, a, 443, sp)
+        seq, ack = (cseq, sseq) if fwd else (sseq, cseq)
+        l4 = tg.tcp(ps, pd, seq, ack, flags, body)
+        pkts.append((t, tg.eth(tg.mac_for(d), tg.mac_for(s), 0x0800, tg.ipv4(s, d, 6, l4))))
+        step = len(body) + (1 if flags & 0x02 else 0)
+        if fwd:
+            cseq += step
+        else:
+            sseq += step
+        t += 1_000_000
+    pcapio.write_pcap(path, pkts, tg.LINKTYPE_ETHERNET)
+
+
+def many_flows(path, n):
+    """n one-datagram UDP flows: enough records to fill a collector's socket."""
+    pkts = []
+    t = 1_700_000_000 * 10**9
+    a, b = tg.ip4("10.2.0.1"), tg.ip4("10.2.0.2")
+    for i in range(n):
+        l4 = tg.udp(1024 + i % 60000, 9000 + i // 60000, b"y" * 20)
+        pkts.append((t, tg.eth(tg.mac_for(b), tg.mac_for(a), 0x0800, tg.ipv4(a, b, 17, l4))))
+        t += 1000
     pcapio.write_pcap(path, pkts, tg.LINKTYPE_ETHERNET)
 
 
@@ -197,6 +232,7 @@ class Export(unittest.TestCase):
             self.assertEqual(rec[(PEN, 2)], f["label"])
             self.assertEqual(rec[(PEN, 3)], int(f["confidence"]))
             self.assertEqual(rec[(PEN, 4)], f["classifier"])
+            self.assertEqual(rec[(PEN, 5)], f["service"])
             self.assertEqual(rec[(0, 60)], 6 if ":" in f["src_ip"] else 4)
 
     def test_ipfix_udp(self):
@@ -219,8 +255,17 @@ class Export(unittest.TestCase):
         finally:
             col.stop.set()
             col.join(5)
-        self.assertGreaterEqual(len(flows), 4)
+        self.assertGreaterEqual(len(flows), 5)
         self.check_ipfix_records(recs, flows)
+        tls = [f for f in flows if f["dst_port"] == "443" and f["proto"] == "tcp" and
+               f["src_ip"] == "10.1.0.5"]
+        self.assertEqual(len(tls), 1, flows)
+        self.assertEqual((tls[0]["app"], tls[0]["label"], tls[0]["service"]),
+                         ("TLS", "www.youtube.com", "YouTube"), tls[0])
+        self.assertEqual(list(flows[0])[-1], "service")  # the last column
+        with open(self.flows + ".services.csv", newline="") as f:
+            mix = {r["service"]: int(r["sessions"]) for r in csv.DictReader(f)}
+        self.assertEqual(mix, {"YouTube": 1, "unknown": len(flows) - 1})
         self.assertEqual(len({t for (_d, t) in reader.templates}), 2, reader.templates)
 
     def test_ipfix_tcp(self):
@@ -294,12 +339,60 @@ class Export(unittest.TestCase):
 
     def test_collector_down(self):
         port = free_port(socket.SOCK_STREAM)   # nobody listens there
-        r = self.run_tide("ipfix+tcp://127.0.0.1:%d" % port)
+        out = os.path.join(self.tmp, "ds")
+        url = "ipfix+tcp://127.0.0.1:%d" % port
+        r = self.run_tide(url, ["--out", out])
         flows = read_flows(self.flows)
         self.assertGreaterEqual(len(flows), 4)
         self.assertRegex(r.stderr, r"flow export to ipfix\+tcp 127\.0\.0\.1:%d: .*refused" % port)
         self.assertRegex(r.stderr, r"0 records sent, 0 lost \(queue full\), %d lost "
                                    r"\(collector\)" % len(flows))
+        # and the dataset says so where a user looks
+        m = tiderun.load_manifest(out)
+        self.assertEqual(m["export"], {"destination": url, "sent": 0, "lost_queue_full": 0,
+                                       "lost_collector": len(flows)})
+
+    def test_manifest_counts_sent(self):
+        col = TcpCollector()
+        col.start()
+        out = os.path.join(self.tmp, "ds")
+        url = "ipfix+tcp://127.0.0.1:%d" % col.port
+        try:
+            self.run_tide(url, ["--out", out])
+        finally:
+            col.stop.set()
+            col.join(5)
+        flows = read_flows(self.flows)
+        m = tiderun.load_manifest(out)
+        self.assertEqual(m["export"], {"destination": url, "sent": len(flows),
+                                       "lost_queue_full": 0, "lost_collector": 0})
+
+    def test_silent_collector(self):
+        """A collector that accepts and never reads: the send times out, the capture still
+        ends (a job's end never waits on a collector), and every record is counted."""
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+        pcap = os.path.join(self.tmp, "many.pcap")
+        many_flows(pcap, 20000)
+        out = os.path.join(self.tmp, "ds")
+        url = "json+tcp://127.0.0.1:%d" % port
+        t0 = time.monotonic()
+        try:
+            r = tiderun.run(TIDE, ["--pcap", pcap, "--flows", self.flows, "--quiet", "--out", out,
+                                   "--export", url], tag="export", timeout=120)
+        finally:
+            srv.close()
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertLess(time.monotonic() - t0, 110)
+        n = len(read_flows(self.flows))
+        self.assertEqual(n, 20000)
+        e = tiderun.load_manifest(out)["export"]
+        self.assertEqual(e["sent"] + e["lost_queue_full"] + e["lost_collector"], n, e)
+        self.assertGreater(e["lost_collector"], 0, e)
+        self.assertRegex(r.stderr, r"stopped reading|timed out")
 
     def test_nfcapd(self):
         nfcapd = shutil.which("nfcapd")

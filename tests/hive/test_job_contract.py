@@ -3,9 +3,10 @@
 
 A real tide-control with no local drone and drones imitated over the protocol
 (dronelib.FakeDrone), so no DPDK runs. Proves: a bad capture parameter (lookback_s,
-max_packets, snaplen, session_type) is refused 400 by the contract module with a message
+max_packets, snaplen, session_type, export — in tide_export.h's words, or without classify) is
+refused 400 by the contract module with a message
 naming the field and the allowed values, and an unknown member still 400 unknown_field;
-lookback_s and max_packets are kept and shown in the job; the start message carries the job as
+lookback_s, max_packets and export are kept and shown in the job; the start message carries the job as
 the contract writes it ("params") and today's flat fields beside it, for the drones that read
 those; a link's drops_by_reason are summed into the job's counters, live and after the end;
 GET /api/v1/meta/counters serves the registry (every drop reason with its hint) to signed-in
@@ -47,10 +48,23 @@ def test_bad_parameters_are_refused_naming_the_field():
                     ("max_packets", -1, "'max_packets' must be 0 (unlimited) or 1-"),
                     ("snaplen", 10, "'snaplen' must be 0 (whole packets) or 64-262144"),
                     ("session_type", "flows", "'session_type' must be flow, biflow or host"),
-                    ("max_duration", 0, "'max_duration' must be 1-604800")):
+                    ("max_duration", 0, "'max_duration' must be 1-604800"),
+                    # the one grammar of a destination (tide_export.h), its own words
+                    ("export", "http://127.0.0.1:4739",
+                     "'export' export destination 'http://127.0.0.1:4739' wants ipfix://"),
+                    ("export", "json+tcp://127.0.0.1",
+                     "'export' export destination 'json+tcp://127.0.0.1' wants a port"),
+                    ("export", "x" * 301, "'export' must be at most 300 bytes")):
                 r = expect(c.post("/api/v1/jobs", dict(BASE, **{member: value})), 400,
                            "invalid_field")
                 assert r.json["error"]["message"].startswith(words), (member, r.json)
+            # exporting needs flow records, so classification: refused without it
+            r = expect(c.post("/api/v1/jobs", dict(BASE, export="ipfix://127.0.0.1:4739")), 400,
+                       "invalid_field")
+            assert r.json["error"]["message"].startswith("'export' needs classify"), r.json
+            r = expect(c.post("/api/v1/jobs", dict(BASE, classify=True, export="ipfix://h:0")),
+                       400, "invalid_field")
+            assert "port must be 1-65535" in r.json["error"]["message"], r.json
             r = expect(c.post("/api/v1/jobs", {"name": "j", "links": ["probe1/p1"],
                                                "max_duration": 5}), 400, "missing_field")
             assert "max_size" in r.json["error"]["message"], r.json
@@ -79,7 +93,8 @@ def test_start_message_carries_the_contract():
             assert start["params"] == {
                 "filter": "udp", "snaplen": 128, "anonymise": True, "classify": False,
                 "session_type": "flow", "max_size": 1 << 20, "max_duration": 600,
-                "max_packets": 1000, "lookback_s": 60, "shard_size": 0, "shard_time": 0}, start
+                "max_packets": 1000, "lookback_s": 60, "shard_size": 0, "shard_time": 0,
+                "export": ""}, start
             # the job travels once, as the contract writes it: no second, flat copy
             assert "filter" not in start and "max_size" not in start, start
             assert len(start["anon_key"]) == 64, start
@@ -98,6 +113,14 @@ def test_start_message_carries_the_contract():
             done = wait_job(c, j["id"], ("done",))
             assert done["counters"]["drops_by_reason"] == {"ring_full": 6, "mbuf_alloc": 2}, done
             assert done["counters"]["packets"] == 12, done
+            # an export destination is kept, shown and sent to the drone as given
+            j = expect(c.post("/api/v1/jobs", dict(BASE, classify=True,
+                                                     export="ipfix+tcp://[::1]:4739")), 201).json
+            assert j["export"] == "ipfix+tcp://[::1]:4739" and j["classify"] is True, j
+            assert job(c, j["id"])["export"] == "ipfix+tcp://[::1]:4739"
+            start = d.wait_msg("start", j["id"], "p1")
+            assert start["params"]["export"] == "ipfix+tcp://[::1]:4739", start
+            assert start["params"]["classify"] is True, start
         finally:
             d.stop()
 

@@ -3,7 +3,9 @@
 
 Proves: a bad filter is refused with libpcap's message (validate endpoint and job creation);
 a job runs pending → running → done with counters, a dataset holding manifest.json, a shard and
-flows/local.csv; a downloaded shard matches the manifest's sha256; Range answers 206 with the
+flows/local.csv, and exports its flow records as they end to an IPFIX collector on 127.0.0.1
+(observation domain = the job id; every record sent is received, and the link's manifest and
+the job's link counters count them: sent, lost_queue_full, lost_collector); a downloaded shard matches the manifest's sha256; Range answers 206 with the
 right bytes; no traversal (.., encoded .., absolute paths, planted symlinks) reaches anything
 outside the walked dataset; owners see their jobs, others only with jobs.read_all; a stopped job
 ends done with stop reason "signal"; a second job queues behind the first and can be cancelled;
@@ -27,11 +29,13 @@ import os
 import socket
 import sys
 import tarfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cplib  # noqa: E402
 from cplib import Client, Hive, admin, expect, login, make_group, make_user  # noqa: E402
+import ipfixio  # noqa: E402
 
 BIN = cplib.binary_from_argv()
 DATAPLANE = None
@@ -118,13 +122,53 @@ def test_links_and_filter_validation():
     assert expect(c.get("/api/v1/jobs"), 200).json["items"] == []
 
 
+class UdpCollector(threading.Thread):
+    """An IPFIX collector on 127.0.0.1: keeps every datagram (read with tests/lib/ipfixio)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.datagrams = []
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            try:
+                self.datagrams.append(self.sock.recv(65535))
+            except socket.timeout:
+                pass
+        self.sock.close()
+
+
 def test_job_dataset_download_and_scope():
     h = hive()
     c = user("alice")
-    job = create(c, name="dns", filter="udp port 53", classify=True)
-    assert job["state"] in ("pending", "running"), job
-    job = wait_state(c, job["id"], ("done", "failed"))
+    # the job also exports its flow records, as they end, to a collector (IPFIX over UDP)
+    col = UdpCollector()
+    col.start()
+    try:
+        job = create(c, name="dns", filter="udp port 53", classify=True,
+                     export="ipfix://127.0.0.1:%d" % col.port)
+        assert job["state"] in ("pending", "running"), job
+        assert job["export"] == "ipfix://127.0.0.1:%d" % col.port, job
+        job = wait_state(c, job["id"], ("done", "failed"))
+    finally:
+        col.done.set()
+        col.join(5)
     assert job["state"] == "done", job
+    reader = ipfixio.Reader()
+    records = [r for d in col.datagrams for r in reader.feed(d)]
+    assert records and reader.domains == {job["id"]}, (len(records), reader.domains)
+    assert "DNS" in {r.get((0, 96)) for r in records}, records[:3]   # applicationName
+    # every record sent or counted lost, in the link's manifest and in the job's link counters
+    man = json.loads(download(h, c, "/api/v1/jobs/%d/files/manifests/local/demo.json" % job["id"]))
+    x = man["export"]
+    assert x == {"destination": job["export"], "sent": len(records), "lost_queue_full": 0,
+                 "lost_collector": 0}, (x, len(records))
+    assert job["links"][0]["counters"]["export"] == x, job["links"]
     assert job["counters"]["written"] > 0 and job["counters"]["bytes_written"] > 0, job
     files = expect(c.get("/api/v1/jobs/%d/files" % job["id"]), 200).json["items"]
     paths = [f["path"] for f in files]
@@ -137,8 +181,16 @@ def test_job_dataset_download_and_scope():
         if f["path"] != "manifest.json":
             assert listed.get(f["path"]) == f["sha256"], (f, listed)
     assert man["links"][0]["drone"] == "local" and man["links"][0]["state"] == "done", man
-    apps = expect(c.get("/api/v1/jobs/%d/apps" % job["id"]), 200).json["items"]
+    mix = expect(c.get("/api/v1/jobs/%d/apps" % job["id"]), 200).json
+    apps = mix["items"]
     assert apps and apps[0]["app"] == "DNS" and apps[0]["sessions"] > 0, apps
+    # the service mix, from flows/local/demo.csv.services.csv: the demo's names are under
+    # no suffix of config/services.txt, so every session is in "unknown"
+    assert "flows/local/demo.csv.services.csv" in paths, paths
+    services = mix["services"]
+    assert [s["service"] for s in services] == ["unknown"], services
+    assert services[0]["sessions"] == sum(a["sessions"] for a in apps), (services, apps)
+    assert services[0]["link_bytes"] == sum(a["link_bytes"] for a in apps), (services, apps)
     shards = [f for f in files if f["path"].startswith("shards/") and f["path"].endswith(".pcapng")]
     assert shards and shards[0]["sha256"], files
     shard = shards[0]

@@ -6,7 +6,8 @@ tables); data written into it — a user with a real argon2id hash, a group with
 membership, audit rows — survives starting the current binary, which brings the schema to the
 latest version (new tables and columns present, the audit triggers still refusing changes); the
 old user can sign in and use the new features; jobs survive the rebuilds of their table (step
-10, and step 11, which drops the dead jobs.pid) with their links and files; a database newer
+10, and step 11, which drops the dead jobs.pid) with their links and files, and read as exporting
+nothing after step 12; a database newer
 than the binary is refused; and a damaged database (garbage, or one broken page of a table the
 start reads) or an unreadable one (a directory in its place) stops the start with a message on
 stderr and in the log that names the file, gives SQLite's words and says what to do.
@@ -169,7 +170,8 @@ def test_jobs_from_version_10_lose_pid():
         con = h.db()
         assert con.execute("PRAGMA user_version").fetchone()[0] >= 11
         assert "pid" not in columns(con, "jobs")
-        assert {"shard_size", "pending_reason", "dataset_bytes"} <= set(columns(con, "jobs"))
+        assert {"shard_size", "pending_reason", "dataset_bytes", "export"} <= \
+            set(columns(con, "jobs"))
         assert con.execute("PRAGMA foreign_key_check").fetchall() == []
         assert con.execute("SELECT count(*) FROM job_files WHERE job_id = 5").fetchone() == (1,)
         con.close()
@@ -177,6 +179,7 @@ def test_jobs_from_version_10_lose_pid():
         j = expect(c.get("/api/v1/jobs/5"), 200).json
         assert (j["name"], j["state"], j["reason"], j["filter"], j["shard_size"]) == \
             ("with-pid", "partial", "local/demo: lost", "tcp", 2097152), j
+        assert j["export"] == "", j                # step 12: jobs made before export none
         assert j["counters"]["packets"] == 7 and j["dataset_bytes"] == 10, j
         assert "pid" not in j, j
         assert [(lk["drone"], lk["link"], lk["state"]) for lk in j["links"]] == \

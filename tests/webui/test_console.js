@@ -8,8 +8,8 @@
  * refused as it is typed (debounced: fewer checks than keystrokes) and keeps the form from being
  * submitted; a job made through the form (units, script upload) runs, and its progress bar moves
  * on the dashboard with no page reload; its details show the per-link distribution, the
- * application mix, the script's output and the files with their SHA-256, and the one-click
- * archive downloads a tar.gz whose members match the hashes shown; a user and a group (with a
+ * application and service mixes, the script's output and the files with their SHA-256, and the
+ * one-click archive downloads a tar.gz whose members match the hashes shown; a user and a group (with a
  * quota) are created, edited, disabled and deleted (checked through the API too); a token is
  * shown once, works, and stops working when revoked; the drones page shows the local drone,
  * refuses bad tuning with the server's reason and stores good tuning; the logs and the audit
@@ -369,8 +369,21 @@ async function main() {
 		check(/^[0-9a-f]{64}$/.test(shownHashes[shard].hash || ''), `shard hash shown as ${shownHashes[shard].hash}`);
 		const distBytes = Number(await S('table.dist tr[data-link="local/demo"] [data-bytes]').getAttribute('data-bytes'));
 		check(distBytes > 0, `distribution for local/demo shows ${distBytes} bytes`);
-		await S('.bar-list li').first().waitFor();
-		check(await S('.bar-list li').count() >= 1, 'application mix is empty');
+		await S('#app-mix .bar-list li').first().waitFor();
+		check(await S('#app-mix .bar-list li').count() >= 1, 'application mix is empty');
+		/* the service mix beside it: the demo's names are under no service of
+		 * config/services.txt, so one bar, "unknown", holding every session */
+		await S('#service-mix .bar-list li').first().waitFor();
+		const mix = (await api('GET', `/jobs/${jobId}/apps`)).json;
+		const shownServices = await S('#service-mix .bar-list li').evaluateAll((lis) => lis.map((li) => li.dataset.label));
+		check(JSON.stringify(shownServices) === JSON.stringify(mix.services.map((x) => x.service)),
+			`service mix shows ${shownServices}, the API says ${JSON.stringify(mix.services)}`);
+		check(shownServices.includes('unknown'), `no "unknown" bar in the service mix: ${shownServices}`);
+		await S('#service-mix-measure [data-metric=sessions]').click();
+		check((await S('#service-mix .bar-list').getAttribute('aria-label')).includes('by sessions'),
+			'the service mix toggle does not switch its measure');
+		check((await S('#app-mix .bar-list').getAttribute('aria-label')).includes('by bytes'),
+			'the service mix toggle switched the application mix');
 		if (!sandboxMissing) {
 			await S('#script-log').waitFor();
 			check((await S('#script-log').textContent()).includes('webui-script-ran'), 'script output not shown');

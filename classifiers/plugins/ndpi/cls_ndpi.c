@@ -14,10 +14,12 @@
  * confidence — and, without one, the result says CLS_RES_GAVE_UP).
  *
  * Names: nDPI's "master.app" pair (TLS.Google) is mapped to tide's application table with the
- * protocol first: master TLS, app Google → tide TLS; the service nDPI recognised (Google) goes
- * into the result's label as "service=Google" (used by the flow record only when no agreeing
- * tide classifier has a sub-label, e.g. the SNI). A name tide's table lacks is an unknown
- * answer from this plugin (counted in dump_statistics), never an invented application.
+ * protocol first: master TLS, app Google → tide TLS; the service nDPI recognised (Google) is
+ * the result's service_id, looked up in tide's service table (config/services.txt) by name or
+ * through svc_aliases (GMail, GoogleDocs → Google). The label stays empty: the sub-label is
+ * the SNI, HTTP host or DNS name tide's dissectors read. A name tide's application table lacks
+ * is an unknown answer from this plugin (counted in dump_statistics), never an invented
+ * application; a service the service table lacks is no service.
  * Verdicts of nDPI's loose dissectors (a few bytes or a length: Skype_Teams, games) are
  * reported as CLS_EV_SHAPE, which alone does not decide.
  *
@@ -32,6 +34,7 @@
 
 #include "cls_apps.h"
 #include "cls_plugin.h"
+#include "cls_services.h"
 
 #define NDPI_MAX_PACKETS_DEFAULT 24
 
@@ -73,9 +76,29 @@ static const struct {
 	{"GTP_PRIME", "GTP", NULL},
 };
 
-/* tide's (app, sub) for one nDPI protocol id, and nDPI's name for it */
+/* nDPI names of a service's products or sub-services, and the service of config/services.txt
+ * they belong to; every other nDPI name is looked up as is (case-insensitive: NetFlix, Github). */
+static const struct {
+	const char *ndpi, *service;
+} svc_aliases[] = {
+	{"GMail", "Google"}, {"GoogleMaps", "Google"}, {"GooglePlus", "Google"},
+	{"GoogleDrive", "Google"}, {"GoogleDocs", "Google"}, {"GoogleServices", "Google"},
+	{"GoogleHangoutDuo", "Google"}, {"GoogleClassroom", "Google"}, {"PlayStore", "Google"},
+	{"YouTubeUpload", "YouTube"},
+	{"Messenger", "Facebook"}, {"FacebookVoip", "Facebook"},
+	{"WhatsAppCall", "WhatsApp"}, {"WhatsAppFiles", "WhatsApp"},
+	{"Microsoft365", "Office365"}, {"Hotmail", "Office365"}, {"Skype_Teams", "Teams"},
+	{"SkypeCall", "Microsoft"}, {"MS_OneDrive", "Microsoft"}, {"Azure", "Microsoft"},
+	{"Xbox", "Microsoft"},
+	{"AppleiCloud", "Apple"}, {"AppleiTunes", "Apple"}, {"AppleStore", "Apple"},
+	{"ApplePush", "Apple"}, {"AppleSiri", "Apple"}, {"iCloudPrivateRelay", "Apple"},
+	{"AmazonAlexa", "Amazon"}, {"AmazonVideo", "Amazon"}, {"AmazonAWS", "AWS"},
+};
+
+/* tide's (app, sub) and service for one nDPI protocol id, and nDPI's name for it */
 struct tide_app {
 	uint16_t app_id, sub_id;
+	uint16_t service_id;         /* config/services.txt; 0: not a service tide lists */
 	uint8_t loose;               /* in loose[] */
 	char name[32];
 };
@@ -183,6 +206,17 @@ map_name(const struct cls_apps *apps, struct tide_app *t)
 	t->app_id = cls_apps_id(apps, t->name);
 }
 
+static void
+map_service(const struct cls_services *services, struct tide_app *t)
+{
+	for (size_t i = 0; i < sizeof(svc_aliases) / sizeof(svc_aliases[0]); i++)
+		if (strcmp(svc_aliases[i].ndpi, t->name) == 0) {
+			t->service_id = cls_services_id(services, svc_aliases[i].service);
+			return;
+		}
+	t->service_id = cls_services_id(services, t->name);
+}
+
 static bool
 is_loose(const char *name)
 {
@@ -244,17 +278,20 @@ ndpi_enable(void **ctx, const struct cls_config *cfg)
 		free(c);
 		return -ENOMEM;
 	}
-	uint32_t known = 0;
+	uint32_t known = 0, services = 0;
 	for (uint32_t i = 1; i < c->n_protos; i++) {
 		const char *name = ndpi_get_proto_name(m, (u_int16_t)i);
 		snprintf(c->map[i].name, sizeof(c->map[i].name), "%s", name ? name : "");
 		map_name(c->apps, &c->map[i]);
+		map_service(cfg->services, &c->map[i]);
 		c->map[i].loose = is_loose(c->map[i].name);
 		known += c->map[i].app_id != 0;
+		services += c->map[i].service_id != 0;
 	}
 	module_free(m);
 	cfg->log(CLS_LOG_INFO, "ndpi", "nDPI %s: %u protocols, %u in the application table, "
-		"max_packets=%u", ndpi_revision(), c->n_protos, known, c->max_packets);
+		"%u in the service table, max_packets=%u", ndpi_revision(), c->n_protos, known,
+		services, c->max_packets);
 	*ctx = c;
 	return 0;
 }
@@ -414,9 +451,9 @@ ndpi_classify(void *ctx, void *state, const struct cls_session *s, struct cls_re
 		out->evidence = CLS_EV_DPI;
 		out->confidence = st->conf == NDPI_CONFIDENCE_DPI ? CONF_DPI : CONF_DPI_CACHE;
 	}
-	/* a service tide's table does not list as an application: recorded as the label */
-	if (service && service->name[0] && service->app_id != proto->app_id)
-		snprintf(out->label, sizeof(out->label), "service=%s", service->name);
+	/* the service nDPI named (Google of TLS.Google), or the protocol's own when it is one */
+	out->service_id = service && service->service_id ? service->service_id :
+		proto->service_id;
 }
 
 static int

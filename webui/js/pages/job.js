@@ -1,5 +1,5 @@
 /* job.js — one capture job: parameters, progress, per-drone/per-link distribution, live
- * throughput, application mix, the post-processing script's log, the dataset's files, and the
+ * throughput, application and service mix, the post-processing script's log, the dataset's files, and the
  * one-click archive download.
  *
  * Polls the job every second while it is active (every 10 s once ended). Rates are computed
@@ -13,6 +13,17 @@ import * as J from '../jobs.js';
 
 const ACTIVE_POLL = 1000, ENDED_POLL = 10000, SIDE_POLL = 4000, MAX_SAMPLES = 600;
 
+/* bytes | sessions | packets, for a mix; pick(m) redraws it */
+function metricToggle(id, current, pick) {
+	return h('div', { class: 'seg-toggle', id, role: 'group', 'aria-label': 'Measure' },
+		['bytes', 'sessions', 'packets'].map((m) => h('button', { type: 'button', 'data-metric': m,
+			'aria-pressed': String(m === current), onclick: (ev) => {
+				for (const b of ev.target.parentNode.children)
+					b.setAttribute('aria-pressed', String(b.dataset.metric === m));
+				pick(m);
+			} }, m)));
+}
+
 function dl(rows) {
 	return h('dl', { class: 'params' }, rows.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
@@ -23,6 +34,19 @@ function lookbackText(j) {
 	const reached = (j.links || []).map((l) => l.counters && l.counters.lookback).filter(Boolean)
 		.map((b) => `${b.reached_s.toFixed(1)} s`);
 	return `${fmtDuration(j.lookback_s)} asked` + (reached.length ? `; reached ${reached.join(', ')}` : '');
+}
+
+/* where flow records went, and once links have ended what became of them (the manifests'
+ * "export": sent, lost because the queue was full, lost at the collector) */
+function exportText(j) {
+	const xs = (j.links || []).map((l) => l.counters && l.counters.export).filter(Boolean);
+	if (!xs.length)
+		return h('code', {}, j.export);
+	const sum = (k) => xs.reduce((a, x) => a + (x[k] || 0), 0);
+	const lost = sum('lost_queue_full') + sum('lost_collector');
+	return [h('code', {}, j.export), ` — ${fmtCount(sum('sent'))} records sent`,
+		lost ? h('span', { class: 'bad' }, `, ${fmtCount(lost)} lost (${fmtCount(sum('lost_queue_full'))} queue full, ${fmtCount(sum('lost_collector'))} at the collector)`)
+			: ', none lost'];
 }
 
 function params(j) {
@@ -41,6 +65,7 @@ function params(j) {
 		['IP anonymisation', j.anonymise ? 'yes (prefix-preserving, per-job key)' : 'no'],
 		['Classification', j.classify ? 'on' : 'off'],
 		['Session type', j.session_type || '—'],
+		j.export ? ['Flow export', exportText(j)] : null,
 		['Post-processing script', j.has_script ? `yes (timeout ${fmtDuration(j.script_timeout)})` : 'no'],
 		j.description ? ['Description', j.description] : null,
 		['Created', timeEl(j.created_at)],
@@ -134,6 +159,7 @@ export default {
 	async render(ctx) {
 		const id = Number(ctx.params[0]);
 		let job = null, files = null, samples = [], lastReading = null, appsMetric = 'bytes', apps = null;
+		let servicesMetric = 'bytes', services = null;
 		let sawRunning = false, lastState = null, sideBusy = false, sideAt = 0;
 		const hints = await J.dropHints();
 
@@ -143,7 +169,8 @@ export default {
 		const paramsBox = h('div');
 		const distBox = h('div');
 		const rateBox = h('div');
-		const appsBox = h('div');
+		const appsBox = h('div', { id: 'app-mix' });
+		const servicesBox = h('div', { id: 'service-mix' });
 		const scriptBox = h('div');
 		const filesBox = h('div');
 		const scriptSec = section('Post-processing script output', scriptBox);
@@ -151,14 +178,9 @@ export default {
 			h('div', { class: 'grid2' }, section('Status', status), section('Parameters', paramsBox)),
 			section('Data distribution', distBox),
 			section('Throughput', rateBox),
-			section('Application mix', h('div', { class: 'seg-toggle', role: 'group', 'aria-label': 'Measure' },
-				['bytes', 'sessions', 'packets'].map((m) => h('button', { type: 'button', 'data-metric': m,
-					'aria-pressed': String(m === appsMetric), onclick: (ev) => {
-						appsMetric = m;
-						for (const b of ev.target.parentNode.children)
-							b.setAttribute('aria-pressed', String(b.dataset.metric === m));
-						drawApps();
-					} }, m))), appsBox),
+			h('div', { class: 'grid2' },
+				section('Application mix', metricToggle('app-mix-measure', appsMetric, (m) => { appsMetric = m; drawApps(); }), appsBox),
+				section('Service mix', metricToggle('service-mix-measure', servicesMetric, (m) => { servicesMetric = m; drawServices(); }), servicesBox)),
 			scriptSec,
 			section('Dataset files', filesBox));
 
@@ -224,15 +246,16 @@ export default {
 				rateChart(samples, 'drops_s', { label: 'Drops/s', unit: '/s', cls: 's2' })));
 		}
 
-		function drawApps() {
-			if (apps === null)
+		/* the application and service mixes: one bar list each, drawn alike */
+		function drawMix(box, list, key, metric, what) {
+			if (list === null)
 				return;
-			if (apps instanceof Error) {
-				replace(appsBox, note('error', `Could not load the application mix: ${errorText(apps)}`));
+			if (list instanceof Error) {
+				replace(box, note('error', `Could not load the ${what} mix: ${errorText(list)}`));
 				return;
 			}
-			if (!apps.length) {
-				replace(appsBox, note('empty', job.classify
+			if (!list.length) {
+				replace(box, note('empty', job.classify
 					? (J.isActive(job) ? 'No classified sessions yet.' : 'No classified sessions in this dataset.')
 					: 'Classification is off for this job.'));
 				return;
@@ -240,15 +263,23 @@ export default {
 			/* what the dataset holds; what the link carried in those sessions beside it when
 			 * it differs (packets dropped before the writer) */
 			const beside = (a) => {
-				const link = appsMetric === 'bytes' ? a.link_bytes : appsMetric === 'packets' ? a.link_packets : undefined;
-				if (link === undefined || link === a[appsMetric])
+				const link = metric === 'bytes' ? a.link_bytes : metric === 'packets' ? a.link_packets : undefined;
+				if (link === undefined || link === a[metric])
 					return '';
-				return ` (link ${appsMetric === 'bytes' ? fmtBytes(link) : fmtCount(link)})`;
+				return ` (link ${metric === 'bytes' ? fmtBytes(link) : fmtCount(link)})`;
 			};
-			const items = apps.map((a) => ({ label: a.app, value: a[appsMetric] ?? 0,
-				text: (appsMetric === 'bytes' ? fmtBytes(a.bytes) : fmtCount(a[appsMetric])) + beside(a) }))
+			const items = list.map((a) => ({ label: a[key], value: a[metric] ?? 0,
+				text: (metric === 'bytes' ? fmtBytes(a.bytes) : fmtCount(a[metric])) + beside(a) }))
 				.sort((a, b) => b.value - a.value);
-			replace(appsBox, barList(items, { label: `Application mix by ${appsMetric} in the dataset` }));
+			const label = what === 'service' ? 'Service' : 'Application';
+			replace(box, barList(items, { label: `${label} mix by ${metric} in the dataset` }));
+		}
+		function drawApps() {
+			drawMix(appsBox, apps, 'app', appsMetric, 'application');
+		}
+		/* "unknown": sessions whose names are under no service of config/services.txt */
+		function drawServices() {
+			drawMix(servicesBox, services, 'service', servicesMetric, 'service');
 		}
 
 		function drawFiles() {
@@ -289,7 +320,8 @@ export default {
 			const askedIn = job.state;
 			const jobs = [];
 			jobs.push(api.get(`/jobs/${id}/files`).then((r) => { files = r.items || []; }, (e) => { files = e; }));
-			jobs.push(api.get(`/jobs/${id}/apps`).then((r) => { apps = r.items || []; }, (e) => { apps = e; }));
+			jobs.push(api.get(`/jobs/${id}/apps`).then((r) => { apps = r.items || []; services = r.services || []; },
+				(e) => { apps = e; services = e; }));
 			if (job.has_script && !['pending', 'running', 'finishing'].includes(job.state))
 				jobs.push(api.get(`/jobs/${id}/script-log`, { text: true }).then((t) => {
 					replace(scriptBox, t ? h('pre', { class: 'log', id: 'script-log' }, t) : note('empty', 'The script printed nothing.'));
@@ -307,6 +339,7 @@ export default {
 			}
 			drawFiles();
 			drawApps();
+			drawServices();
 			replace(distBox, distributionView(job, files instanceof Error ? null : files));
 		}
 

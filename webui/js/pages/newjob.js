@@ -14,6 +14,7 @@ const TIME_UNITS = [['s', 1], ['min', 60], ['h', 3600], ['d', 86400]];
 const MIN_SIZE = 2 ** 20, MAX_SIZE = 4 * 2 ** 40, MAX_DURATION = 604800, MAX_SCRIPT = 65536;
 /* the job contract's bounds (dataplane/contract/tide_job.h); the server checks them again */
 const MAX_SNAPLEN = 262144, MAX_LOOKBACK = 3600, MAX_SHARD_MIB = 65536, MAX_SHARD_TIME = 86400;
+const MAX_EXPORT = 300; /* bytes of an export destination (tide_job.h) */
 const DEBOUNCE_MS = 350;
 
 function unitInput(name, value, units, unit) {
@@ -42,6 +43,10 @@ export default {
 		const shardTime = h('input', { type: 'number', name: 'shard_time', min: 0, max: MAX_SHARD_TIME, value: 0, class: 'num-in' });
 		const anonymise = h('input', { type: 'checkbox', name: 'anonymise' });
 		const classify = h('input', { type: 'checkbox', name: 'classify', checked: true });
+		const exportTo = h('input', { name: 'export', class: 'mono', maxlength: MAX_EXPORT, autocomplete: 'off',
+			spellcheck: 'false', placeholder: 'e.g. ipfix://collector.example:4739 (empty = no export)' });
+		/* the grammar of dataplane/contract/tide_export.h; the server gives the exact reason */
+		const EXPORT_RE = /^(ipfix|ipfix\+udp|ipfix\+tcp|json\+tcp|json\+udp):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
 		const sessionType = h('select', { name: 'session_type' },
 			[['biflow', 'bidirectional flows (biflow)'], ['flow', 'unidirectional flows (flow)'], ['host', 'host pairs (host)']]
 				.map(([v, l]) => h('option', { value: v }, l)));
@@ -84,7 +89,9 @@ export default {
 				field('Snap length (bytes kept per packet)', snaplen, `0 keeps whole packets; otherwise 64 to ${MAX_SNAPLEN}.`),
 				h('div', { class: 'check' }, anonymise, h('label', { for: (anonymise.id = newId('f')) }, 'Anonymise IP addresses (prefix-preserving, with a key of this job)')),
 				field('Session type', sessionType),
-				h('div', { class: 'check' }, classify, h('label', { for: (classify.id = newId('f')) }, 'Classify applications (application mix and labelled flows)'))),
+				h('div', { class: 'check' }, classify, h('label', { for: (classify.id = newId('f')) }, 'Classify applications (application mix and labelled flows)')),
+				h('div', { class: 'export-field' }, field('Export flow records to a collector (optional)', exportTo,
+					'Each record as it ends: ipfix://HOST[:PORT] (UDP, port 4739 by default), ipfix+tcp://, json+tcp:// or json+udp://HOST:PORT. Sent and lost records are counted in the manifest.'))),
 			section('Post-processing (optional)',
 				field('Script run in the sandbox after the capture (dataset read-only at /job; write results to /job/processed)', scriptFile),
 				scriptInfo,
@@ -136,6 +143,9 @@ export default {
 			const lb = Number(lookback.value);
 			if (!(Number.isInteger(lb) && lb >= 0 && lb <= MAX_LOOKBACK))
 				p.push(`Look-back must be 0 to ${MAX_LOOKBACK} seconds.`);
+			const ex = exportTo.value.trim();
+			if (classify.checked && ex && !EXPORT_RE.test(ex))
+				p.push('The export destination must be ipfix://, ipfix+udp://, ipfix+tcp://, json+tcp:// or json+udp:// HOST:PORT.');
 			if (script) {
 				const t = Number(scriptTimeout.value);
 				if (!(Number.isInteger(t) && t >= 1 && t <= 3600))
@@ -183,8 +193,13 @@ export default {
 			check();
 			filterTimer = setTimeout(validateFilter, DEBOUNCE_MS);
 		});
-		for (const el of [name, size.n, size.u, dur.n, dur.u, snaplen, maxPackets, lookback, shardMiB, shardTime, scriptTimeout])
+		for (const el of [name, size.n, size.u, dur.n, dur.u, snaplen, maxPackets, lookback, shardMiB, shardTime, scriptTimeout, exportTo])
 			el.addEventListener('input', check);
+		/* flow records exist only with classification: the export field with them */
+		const exportBox = form.querySelector('.export-field');
+		const showExport = () => { exportBox.hidden = !classify.checked; check(); };
+		classify.addEventListener('change', showExport);
+		showExport();
 		linksBox.addEventListener('change', check);
 
 		scriptFile.addEventListener('change', () => {
@@ -233,6 +248,8 @@ export default {
 				classify: classify.checked,
 				session_type: sessionType.value,
 			};
+			if (classify.checked && exportTo.value.trim())
+				body.export = exportTo.value.trim();
 			if (desc.value.trim())
 				body.description = desc.value.trim();
 			if (chosen.length === 1 && chosen[0].startsWith('local/'))
