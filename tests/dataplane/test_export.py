@@ -36,12 +36,12 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import collectors  # noqa: E402
 import ipfixio  # noqa: E402
 import pcapio  # noqa: E402
 import tiderun  # noqa: E402
@@ -134,58 +134,6 @@ def flow_key(r):
                       PROTO.get(r["proto"], r["proto"] or 0))
 
 
-class UdpCollector(threading.Thread):
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.datagrams = []
-        self.stop = threading.Event()
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                self.datagrams.append(self.sock.recv(65535))
-            except socket.timeout:
-                pass
-        self.sock.close()
-
-
-class TcpCollector(threading.Thread):
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(4)
-        self.srv.settimeout(0.2)
-        self.port = self.srv.getsockname()[1]
-        self.data = b""
-        self.stop = threading.Event()
-
-    def run(self):
-        conn = None
-        while not self.stop.is_set():
-            try:
-                if conn is None:
-                    conn, _ = self.srv.accept()
-                    conn.settimeout(0.2)
-                    continue
-                chunk = conn.recv(65536)
-                if not chunk:
-                    conn.close()
-                    conn = None
-                    continue
-                self.data += chunk
-            except socket.timeout:
-                pass
-        if conn:
-            conn.close()
-        self.srv.close()
-
-
 def ipfix_messages(stream):
     out, off = [], 0
     while off + 4 <= len(stream):
@@ -236,7 +184,7 @@ class Export(unittest.TestCase):
             self.assertEqual(rec[(0, 60)], 6 if ":" in f["src_ip"] else 4)
 
     def test_ipfix_udp(self):
-        col = UdpCollector()
+        col = collectors.UdpCollector()
         col.start()
         try:
             self.run_tide("ipfix://127.0.0.1:%d" % col.port)
@@ -269,7 +217,7 @@ class Export(unittest.TestCase):
         self.assertEqual(len({t for (_d, t) in reader.templates}), 2, reader.templates)
 
     def test_ipfix_tcp(self):
-        col = TcpCollector()
+        col = collectors.TcpCollector()
         col.start()
         try:
             self.run_tide("ipfix+tcp://127.0.0.1:%d" % col.port)
@@ -290,7 +238,7 @@ class Export(unittest.TestCase):
         self.check_ipfix_records(recs, flows)
 
     def test_json_tcp(self):
-        col = TcpCollector()
+        col = collectors.TcpCollector()
         col.start()
         jsonl = os.path.join(self.tmp, "flows.jsonl")
         try:
@@ -312,7 +260,7 @@ class Export(unittest.TestCase):
         self.assertEqual(sorted(got, key=key), sorted(want, key=key))
 
     def test_anonymised(self):
-        col = UdpCollector()
+        col = collectors.UdpCollector()
         col.start()
         key = "ab" * 32
         try:
@@ -353,7 +301,7 @@ class Export(unittest.TestCase):
                                        "lost_collector": len(flows)})
 
     def test_manifest_counts_sent(self):
-        col = TcpCollector()
+        col = collectors.TcpCollector()
         col.start()
         out = os.path.join(self.tmp, "ds")
         url = "ipfix+tcp://127.0.0.1:%d" % col.port

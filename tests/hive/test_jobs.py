@@ -29,12 +29,12 @@ import os
 import socket
 import sys
 import tarfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cplib  # noqa: E402
 from cplib import Client, Hive, admin, expect, login, make_group, make_user  # noqa: E402
+import collectors  # noqa: E402
 import ipfixio  # noqa: E402
 
 BIN = cplib.binary_from_argv()
@@ -122,32 +122,11 @@ def test_links_and_filter_validation():
     assert expect(c.get("/api/v1/jobs"), 200).json["items"] == []
 
 
-class UdpCollector(threading.Thread):
-    """An IPFIX collector on 127.0.0.1: keeps every datagram (read with tests/lib/ipfixio)."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.datagrams = []
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            try:
-                self.datagrams.append(self.sock.recv(65535))
-            except socket.timeout:
-                pass
-        self.sock.close()
-
-
 def test_job_dataset_download_and_scope():
     h = hive()
     c = user("alice")
     # the job also exports its flow records, as they end, to a collector (IPFIX over UDP)
-    col = UdpCollector()
+    col = collectors.UdpCollector()
     col.start()
     try:
         job = create(c, name="dns", filter="udp port 53", classify=True,
@@ -156,7 +135,7 @@ def test_job_dataset_download_and_scope():
         assert job["export"] == "ipfix://127.0.0.1:%d" % col.port, job
         job = wait_state(c, job["id"], ("done", "failed"))
     finally:
-        col.done.set()
+        col.stop.set()
         col.join(5)
     assert job["state"] == "done", job
     reader = ipfixio.Reader()
