@@ -218,6 +218,31 @@ ipfix_flush_msg(struct dp_export *x, char *why, size_t why_size)
 	return ok;
 }
 
+/* Manual mode: adding to a full message fails with FB_ERROR_EOM. Then the message goes out
+ * and the add deserves one more try (true); any other failure, or a second one, does not. */
+static bool
+full_message_sent(struct dp_export *x, int attempt, GError **err, char *why, size_t why_size)
+{
+	if (attempt || !g_error_matches(*err, FB_ERROR_DOMAIN, FB_ERROR_EOM))
+		return false;
+	clear_gerror(err);
+	if (ipfix_flush_msg(x, why, why_size))
+		return true;
+	return false;
+}
+
+/* The reason of a failed add (unless a failed send already wrote one), and false. */
+static bool
+ipfix_failed(GError **err, const char *what, char *why, size_t why_size)
+{
+	if (*err)
+		snprintf(why, why_size, "%s: %s", what, (*err)->message);
+	else if (!why[0])
+		snprintf(why, why_size, "%s: failed", what);
+	clear_gerror(err);
+	return false;
+}
+
 /* The templates into the message (a message of their own if the current one is full). */
 static bool
 ipfix_templates(struct dp_export *x, char *why, size_t why_size)
@@ -229,15 +254,10 @@ ipfix_templates(struct dp_export *x, char *why, size_t why_size)
 			x->last_templates_ms = tide_mono_ms();
 			return true;
 		}
-		if (attempt || !g_error_matches(err, FB_ERROR_DOMAIN, FB_ERROR_EOM))
+		if (!full_message_sent(x, attempt, &err, why, why_size))
 			break;
-		clear_gerror(&err);
-		if (!ipfix_flush_msg(x, why, why_size))
-			return false;
 	}
-	snprintf(why, why_size, "IPFIX templates: %s", err ? err->message : "?");
-	clear_gerror(&err);
-	return false;
+	return ipfix_failed(&err, "IPFIX templates", why, why_size);
 }
 
 static bool
@@ -369,15 +389,10 @@ ipfix_send(struct dp_export *x, struct item *it, char *why, size_t why_size)
 			x->pending_recs++;
 			return true;
 		}
-		if (attempt || !g_error_matches(err, FB_ERROR_DOMAIN, FB_ERROR_EOM))
+		if (!full_message_sent(x, attempt, &err, why, why_size))
 			break;
-		clear_gerror(&err);
-		if (!ipfix_flush_msg(x, why, why_size))
-			return false;
 	}
-	snprintf(why, why_size, "IPFIX: %s", err ? err->message : "append failed");
-	clear_gerror(&err);
-	return false;
+	return ipfix_failed(&err, "IPFIX", why, why_size);
 }
 
 /* End of a batch: UDP templates again when due (RFC 7011, 10.3.6), then the message out. */
@@ -500,7 +515,7 @@ export_thread(void *arg)
 			send_batch(x, batch);
 		if (!batch && x->fbuf && !x->t.tcp &&
 		    tide_mono_ms() - x->last_templates_ms >= TEMPLATE_REFRESH_MS) {
-			char why[512];
+			char why[512] = "";
 			if (!ipfix_flush(x, why, sizeof(why)))
 				outage(x, why);
 		}

@@ -16,6 +16,7 @@
                   records, never the captured ones
   collector_down  nobody listens: the capture still completes (exit 0), flows.csv is whole, and
                   the log and the dataset's manifest count the lost records by their reason
+  many_messages   3000 records over UDP: many messages, each a datagram of at most 1400 bytes
   manifest_counts_sent   with --out, the manifest's "export" says every record was sent
   silent_collector       a TCP collector that accepts and never reads: the capture still ends
                   in time, and sent + lost in the manifest add up to the records
@@ -134,6 +135,19 @@ def flow_key(r):
                       PROTO.get(r["proto"], r["proto"] or 0))
 
 
+def wait_records(messages, want):
+    """Decode what a collector has received (messages() gives its IPFIX messages so far) until
+    it holds `want` records or DEADLINE passes; returns (reader, records)."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        reader, recs = ipfixio.Reader(), []
+        for m in messages():
+            recs.extend(reader.feed(m))
+        if len(recs) >= want or time.monotonic() >= deadline:
+            return reader, recs
+        time.sleep(0.1)
+
+
 def ipfix_messages(stream):
     out, off = [], 0
     while off + 4 <= len(stream):
@@ -189,17 +203,7 @@ class Export(unittest.TestCase):
         try:
             self.run_tide("ipfix://127.0.0.1:%d" % col.port)
             flows = read_flows(self.flows)
-            reader, recs = ipfixio.Reader(), []
-            deadline = time.monotonic() + DEADLINE
-            while time.monotonic() < deadline:
-                n = sum(1 for _ in col.datagrams)
-                if n and len(recs) < len(flows):
-                    reader, recs = ipfixio.Reader(), []
-                    for d in list(col.datagrams):
-                        recs.extend(reader.feed(d))
-                if len(recs) >= len(flows):
-                    break
-                time.sleep(0.1)
+            reader, recs = wait_records(lambda: list(col.datagrams), len(flows))
         finally:
             col.stop.set()
             col.join(5)
@@ -222,16 +226,7 @@ class Export(unittest.TestCase):
         try:
             self.run_tide("ipfix+tcp://127.0.0.1:%d" % col.port)
             flows = read_flows(self.flows)
-            deadline = time.monotonic() + DEADLINE
-            recs = []
-            while time.monotonic() < deadline:
-                msgs, _ = ipfix_messages(col.data)
-                reader, recs = ipfixio.Reader(), []
-                for m in msgs:
-                    recs.extend(reader.feed(m))
-                if len(recs) >= len(flows):
-                    break
-                time.sleep(0.1)
+            _, recs = wait_records(lambda: ipfix_messages(col.data)[0], len(flows))
         finally:
             col.stop.set()
             col.join(5)
@@ -266,15 +261,7 @@ class Export(unittest.TestCase):
         try:
             self.run_tide("ipfix://127.0.0.1:%d" % col.port, ["--anon-key", key])
             flows = read_flows(self.flows)
-            deadline = time.monotonic() + DEADLINE
-            recs = []
-            while time.monotonic() < deadline:
-                reader, recs = ipfixio.Reader(), []
-                for d in list(col.datagrams):
-                    recs.extend(reader.feed(d))
-                if len(recs) >= len(flows):
-                    break
-                time.sleep(0.1)
+            _, recs = wait_records(lambda: list(col.datagrams), len(flows))
         finally:
             col.stop.set()
             col.join(5)
@@ -314,6 +301,26 @@ class Export(unittest.TestCase):
         m = tiderun.load_manifest(out)
         self.assertEqual(m["export"], {"destination": url, "sent": len(flows),
                                        "lost_queue_full": 0, "lost_collector": 0})
+
+    def test_many_messages(self):
+        """3000 records: over UDP they span many IPFIX messages, each one datagram of at most
+        1400 bytes (no IP fragments), and none is lost on loopback."""
+        pcap = os.path.join(self.tmp, "many.pcap")
+        many_flows(pcap, 3000)
+        col = collectors.UdpCollector()
+        col.start()
+        try:
+            r = tiderun.run(TIDE, ["--pcap", pcap, "--flows", self.flows, "--quiet",
+                                   "--export", "ipfix://127.0.0.1:%d" % col.port],
+                            tag="export", timeout=120)
+            self.assertEqual(r.rc, 0, r.describe())
+            _, recs = wait_records(lambda: list(col.datagrams), 3000)
+        finally:
+            col.stop.set()
+            col.join(5)
+        self.assertEqual(len(recs), 3000)
+        self.assertGreater(len(col.datagrams), 3000 * 60 // 1400)
+        self.assertLessEqual(max(len(d) for d in col.datagrams), 1400)
 
     def test_silent_collector(self):
         """A collector that accepts and never reads: the send times out, the capture still
