@@ -13,6 +13,7 @@
 
 #include "dp_hive.h"
 #include "dp_live.h"
+#include "dp_upload.h"
 
 #define MAX_LINKS 16
 #define MAX_CAPTURES 64
@@ -40,6 +41,10 @@ struct capture {
 	char dir[PATH_MAX];
 	char reason[256];
 	json_t *sent;          /* shards uploaded while it ran [{path, size, sha256}] (uploader) */
+	/* a shard the Hive refused for good while the capture ran: the final upload reports
+	 * this answer instead of sending the file again (uploader) */
+	char refused_dest[600];
+	struct dp_upload_answer refused;
 	json_t *counters;      /* live, from the dataplane; final, from the manifest */
 	json_t *ended;         /* the "ended" message, kept until the Hive acknowledges */
 };

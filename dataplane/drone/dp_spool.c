@@ -95,6 +95,10 @@ upload_capture(struct agent *a, struct capture *c, json_t **list)
 			continue;
 		struct dp_upload_answer ans;
 		for (int attempt = 0;; attempt++) {
+			if (strcmp(files[i].dest, c->refused_dest) == 0) {
+				ans = c->refused;   /* refused for good while streaming: not sent again */
+				break;
+			}
 			put_file(a, c->job, path, files[i].dest, sha, size, &ans);
 			/* a body damaged on the way is sent again, twice at most */
 			if (ans.status != 422 || strcmp(ans.code, "checksum_mismatch") || attempt == 2)
@@ -161,13 +165,23 @@ stream_shards(struct agent *a)
 			snprintf(path, sizeof(path), "%s/%s", dir, files[i].rel);
 			if (tide_sha256_file(path, 0, sha, &size) != 0)
 				continue;
+			if (strcmp(files[i].dest, c->refused_dest) == 0)
+				continue;   /* refused for good already: the final upload reports it */
 			struct dp_upload_answer ans;
 			put_file(a, job, path, files[i].dest, sha, size, &ans);
-			if (dp_upload_verdict(&ans) == DP_UPLOAD_STORED)
+			enum dp_upload_verdict v = dp_upload_verdict(&ans);
+			if (v == DP_UPLOAD_STORED) {
 				json_array_append_new(sent, json_pack("{s:s, s:I, s:s}", "path",
 					files[i].dest, "size", (json_int_t)size, "sha256", sha));
-			else
+			} else {
+				if (v == DP_UPLOAD_REFUSED) {
+					/* only this thread writes them; read by this thread's final upload */
+					snprintf(c->refused_dest, sizeof(c->refused_dest), "%s",
+						files[i].dest);
+					c->refused = ans;
+				}
 				later = true;
+			}
 		}
 		json_decref(sent);
 		pthread_mutex_lock(&a->mu);
