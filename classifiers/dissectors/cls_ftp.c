@@ -238,6 +238,17 @@ ftp_classify(void *ctx, void *state, const struct cls_session *s, struct cls_res
 	}
 }
 
+/* A control session is FTP from its greeting and first command on, though it is read on */
+static bool
+ftp_answer_early(void *ctx, void *state, const struct cls_session *s, struct cls_result *out)
+{
+	const struct ftp_state *st = state;
+	if (!st->is_ftp)
+		return false;
+	ftp_classify(ctx, state, s, out);
+	return true;
+}
+
 const struct cls_plugin cls_plugin_ftp = {
 	.abi_version = CLS_ABI_VERSION,
 	.evidence = CLS_EV_DISSECTOR,
@@ -249,5 +260,6 @@ const struct cls_plugin cls_plugin_ftp = {
 	.disable = ftp_disable,
 	.packet = ftp_packet,
 	.is_session_classifiable = ftp_ready,
+	.answer_early = ftp_answer_early,
 	.classify_session = ftp_classify,
 };

@@ -14,7 +14,9 @@
  * ClientHello, HelloVerifyRequest or ServerHello with a consistent fragment header decides at
  * once, other records after two datagrams. No label: a DTLS ClientHello carries the SNI behind
  * a cookie, left for later. Give-up bound: RTP_MAX_PKTS payload datagrams (STUN checks often
- * come first in WebRTC); other transports at once. */
+ * come first in WebRTC), or at once on a datagram that is none of RTP, RTCP, DTLS or STUN
+ * (SNMP, NTP, DNS answers...: a call's media never starts so, and saying so early lets the
+ * combiner settle such sessions, dataplane/dp_select.h); other transports at once. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -174,6 +176,18 @@ rtp_disable(void *ctx)
 	free(ctx);
 }
 
+/* A STUN message (RFC 5389, or RFC 3489 without the magic cookie): the connectivity checks that
+ * precede WebRTC media on the same 5-tuple. */
+static bool
+stun_like(const uint8_t *p, uint32_t n)
+{
+	if (n < 20 || (p[0] & 0xc0) != 0)
+		return false;
+	uint32_t len = (uint32_t)p[2] << 8 | p[3];
+	bool cookie = p[4] == 0x21 && p[5] == 0x12 && p[6] == 0xa4 && p[7] == 0x42;
+	return cookie || len + 20 == n;
+}
+
 static void
 rtp_decide(struct rtp_state *st, uint16_t app, uint16_t sub, uint8_t confidence)
 {
@@ -220,6 +234,8 @@ rtp_packet(void *ctx, void *wctx, void *state, const struct cls_session *s,
 		d->pt = h.pt;
 		if (d->run >= RTP_RUN)
 			rtp_decide(st, c->app_rtp, 0, 90);
+	} else if (!stun_like(p->payload, p->payload_len)) {
+		st->verdict = V_GAVE_UP;
 	}
 	if (!st->verdict && st->pkts >= RTP_MAX_PKTS)
 		st->verdict = V_GAVE_UP;

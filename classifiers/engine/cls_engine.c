@@ -548,13 +548,13 @@ agreed(const struct cls_worker *w, unsigned int i)
 	return false;
 }
 
-/* Combine the answers in w->res[0..n) into the session's decision (the rule: cls_engine.h).
- * At most CLS_MAX_PLUGINS answers, once per session: a few small loops. */
-static void
-combine(struct cls_worker *w, void *state, bool any_ready, struct cls_decision *d)
+/* The winner among the answers in w->res[0..n) by the rule of cls_engine.h, -1 for none, with
+ * its confidence and, without a winner, why. Reads the answers only. At most CLS_MAX_PLUGINS
+ * answers: a few small loops. */
+static int
+choose(struct cls_worker *w, bool any_ready, unsigned int *conf_out, uint8_t *reason_out)
 {
 	struct cls_engine *e = w->e;
-	struct sess_hdr *h = hdr(state);
 	int winner = -1;
 	unsigned int conf = 0;
 	uint8_t reason = CLS_UNKNOWN_NO_ANSWER;
@@ -640,31 +640,62 @@ combine(struct cls_worker *w, void *state, bool any_ready, struct cls_decision *
 			reason = CLS_UNKNOWN_NO_PAYLOAD;
 	}
 
+	*conf_out = conf;
+	*reason_out = reason;
+	return winner;
+}
+
+/* The decision of answer `winner` (>= 0): its application, and the sub id, service and
+ * sub-label another classifier that agrees may add (the port table says TLS, the TLS
+ * dissector knows the SNI and ALPN). The sub-label is returned, not copied. */
+static const char *
+describe(const struct cls_worker *w, int winner, unsigned int conf, struct cls_decision *d)
+{
+	const struct cls_engine *e = w->e;
+	const struct cls_result *r = &w->res[winner];
+	d->app_id = r->app_id;
+	d->sub_id = r->sub_id;
+	d->confidence = (uint8_t)(conf > 100 ? 100 : conf);
+	d->classifier = (int8_t)winner;
+	d->reason = CLS_UNKNOWN_NONE;
+	d->service_id = r->service_id;
+	const char *lbl = r->label;
+	for (unsigned int i = 0; i < e->n; i++) {
+		const struct cls_result *o = &w->res[i];
+		if (o->app_id != r->app_id || !o->confidence)
+			continue;
+		if (!lbl[0] && o->label[0])
+			lbl = o->label;
+		if (!d->sub_id && o->sub_id)
+			d->sub_id = o->sub_id;
+		if (!d->service_id && o->service_id)
+			d->service_id = o->service_id;
+	}
+	return lbl;
+}
+
+/* Combine the answers in w->res[0..n) into the session's decision, once per session. */
+static void
+combine(struct cls_worker *w, void *state, bool any_ready, struct cls_decision *d)
+{
+	struct cls_engine *e = w->e;
+	struct sess_hdr *h = hdr(state);
+	unsigned int conf;
+	uint8_t reason;
+	int winner = choose(w, any_ready, &conf, &reason);
+
 	char *label = label_of(e, state);
 	label[0] = '\0';
 	h->decided = 1;
 	h->classifier = (int8_t)winner;
 	if (winner >= 0) {
-		const struct cls_result *r = &w->res[winner];
-		h->app_id = r->app_id;
-		h->sub_id = r->sub_id;
-		h->confidence = (uint8_t)(conf > 100 ? 100 : conf);
+		struct cls_decision dd;
+		const char *lbl = describe(w, winner, conf, &dd);
+		h->app_id = dd.app_id;
+		h->sub_id = dd.sub_id;
+		h->confidence = dd.confidence;
 		h->reason = CLS_UNKNOWN_NONE;
-		/* the sub-label and sub id may come from another classifier that agrees (the port
-		 * table says TLS, the TLS dissector knows the SNI and ALPN) */
-		const char *lbl = r->label;
-		h->service_id = r->service_id;
-		for (unsigned int i = 0; i < e->n; i++) {
-			const struct cls_result *o = &w->res[i];
-			if (o->app_id != r->app_id || !o->confidence)
-				continue;
-			if (!lbl[0] && o->label[0])
-				lbl = o->label;
-			if (!h->sub_id && o->sub_id)
-				h->sub_id = o->sub_id;
-			if (!h->service_id && o->service_id)
-				h->service_id = o->service_id;
-		}
+		h->service_id = dd.service_id;
 		snprintf(label, e->p.label_size, "%s", lbl);
 		/* no classifier named the service: the name the session carries may */
 		if (!h->service_id)
@@ -797,6 +828,85 @@ cls_session_packet(struct cls_worker *w, void *state, const struct cls_session *
 	ask_all(w, state, s);
 	combine(w, state, true, d);
 	free_plugins(w, state);
+	return true;
+}
+
+bool
+cls_session_settled(struct cls_worker *w, void *state, const struct cls_session *s,
+	struct cls_decision *d)
+{
+	struct cls_engine *e = w->e;
+	if (hdr(state)->decided) {
+		cls_session_decision(state, d);
+		return true;
+	}
+	uint8_t waiting = CLS_EV_DEFAULT; /* the strongest class a waiting classifier may give */
+	uint8_t best = CLS_EV_DEFAULT;    /* the strongest confident class given */
+	bool ready[CLS_MAX_PLUGINS];
+	/* a classifier still reading is heard when it has an answer it will not change
+	 * (answer_early: the FTP dissector reads a control session to its end for the data
+	 * sessions, but knows it is FTP at the greeting); else it waits. Only ready ones are
+	 * asked to classify (asking one that is not may end its reading: nDPI gives up), and
+	 * only those whose class can reach the strongest class still waiting: the others could
+	 * not settle anything (and the statistical one's answer costs a log per class) */
+	for (unsigned int i = 0; i < e->n; i++) {
+		const struct cls_plugin *ops = e->pl[i].ops;
+		void *slot = slot_of(&e->pl[i], state);
+		memset(&w->res[i], 0, offsetof(struct cls_result, label) + 1);
+		ready[i] = ops->is_session_classifiable(e->pl[i].ctx, slot, s);
+		if (!ready[i] && ops->answer_early &&
+			ops->answer_early(e->pl[i].ctx, slot, s, &w->res[i])) {
+			ready[i] = true;
+			w->res[i].label[CLS_LABEL_MAX - 1] = '\0';
+		} else if (!ready[i]) {
+			memset(&w->res[i], 0, offsetof(struct cls_result, label) + 1);
+			if (e->pl[i].evidence > waiting)
+				waiting = e->pl[i].evidence;
+		}
+	}
+	for (unsigned int i = 0; i < e->n; i++) {
+		if (!ready[i] || w->res[i].app_id || e->pl[i].evidence < waiting)
+			continue;
+		e->pl[i].ops->classify_session(e->pl[i].ctx, slot_of(&e->pl[i], state), s,
+			&w->res[i]);
+		w->res[i].label[CLS_LABEL_MAX - 1] = '\0';
+	}
+	for (unsigned int i = 0; i < e->n; i++) {
+		const struct cls_result *r = &w->res[i];
+		uint8_t v = evidence_of(e, i, r);
+		if (!r->app_id || r->confidence < e->p.min_confidence || !r->confidence)
+			continue;
+		/* a lone loose shape never decides early: combine() would want a second opinion */
+		if (v == CLS_EV_SHAPE && r->confidence < CLS_SHAPE_ALONE_MIN && !agreed(w, i))
+			continue;
+		if (v > best)
+			best = v;
+	}
+	if (best == CLS_EV_DEFAULT || best < waiting)
+		return false;
+	if (best == waiting) {
+		/* a classifier of the same class still waits: under the priority policy the first
+		 * confident answer of the class wins, so it is settled when that answer comes
+		 * before every classifier still waiting in the class; a vote would need them all */
+		if (e->p.policy != CLS_POLICY_PRIORITY)
+			return false;
+		for (unsigned int i = 0; i < e->n; i++) {
+			const struct cls_result *r = &w->res[i];
+			if (!ready[i] && e->pl[i].evidence == best)
+				return false; /* waiting, and first in the class */
+			if (ready[i] && r->app_id && r->confidence >= e->p.min_confidence &&
+				evidence_of(e, i, r) == best)
+				break; /* the winner */
+		}
+	}
+	unsigned int conf;
+	uint8_t reason;
+	int winner = choose(w, true, &conf, &reason);
+	if (winner < 0)
+		return false;
+	const char *lbl = describe(w, winner, conf, d);
+	if (!d->service_id)
+		d->service_id = cls_services_match(e->services, lbl);
 	return true;
 }
 

@@ -124,6 +124,18 @@ void cls_session_begin(struct cls_worker *w, void *state);
  * undecided or when it was decided before (use cls_session_decision()). */
 bool cls_session_packet(struct cls_worker *w, void *state, const struct cls_session *s,
 	const struct cls_packet *p, struct cls_decision *d);
+/* What the decision will be when waiting cannot change the application, before every
+ * classifier is ready: the ready classifiers (and those that already name an application for
+ * good, CLS_RES_FINAL) give a confident answer whose evidence class is above every class the
+ * classifiers still reading could give, or of the same class but first in priority order (a
+ * dissector has parsed QUIC; the statistical classifier, still counting packets, could only
+ * offer statistics). Then *d is that decision and true is returned; also, with its decision,
+ * for a session decided before. The session is not changed: it is decided by TIE's rule as
+ * ever, and its flow record is the same (its application the same by the rule above). For
+ * callers that cannot wait for TIE's rule (a job that keeps sessions by application,
+ * dataplane/dp_select.h); each call asks every classifier, so call it only while it matters. */
+bool cls_session_settled(struct cls_worker *w, void *state, const struct cls_session *s,
+	struct cls_decision *d);
 /* The session ends undecided: decide with what the classifiers have (TIE's final dump). */
 void cls_session_finish(struct cls_worker *w, void *state, const struct cls_session *s,
 	struct cls_decision *d);

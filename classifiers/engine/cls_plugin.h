@@ -21,7 +21,7 @@
 
 #include "cls_session.h"
 
-#define CLS_ABI_VERSION 4 /* 2: cls_config.log; 3: evidence; 4: services */
+#define CLS_ABI_VERSION 5 /* 2: cls_config.log; 3: evidence; 4: services; 5: answer_early */
 
 /* result flags */
 #define CLS_RES_FINAL 0x01   /* the plugin will not change its mind for this session */
@@ -118,7 +118,9 @@ struct cls_plugin {
 	const char *version;
 	uint32_t state_size;          /* per-session opaque bytes (0: none) */
 	uint32_t needs;               /* CLS_NEED_* */
-	uint8_t evidence;             /* enum cls_evidence of its usual verdict */
+	uint8_t evidence;             /* enum cls_evidence of its usual verdict, and the strongest
+	                               * it gives: a result may name a weaker one, never a
+	                               * stronger (cls_session_settled relies on it) */
 
 	int (*enable)(void **ctx, const struct cls_config *cfg);          /* 0 or -errno */
 	void (*disable)(void *ctx);
@@ -138,6 +140,12 @@ struct cls_plugin {
 		const struct cls_truth *truth);
 	void (*session_free)(void *ctx, void *wctx, void *state);         /* optional */
 	int (*dump_statistics)(void *ctx, FILE *out);                     /* optional */
+	/* While the session is not classifiable yet: an answer the plugin will not change, for a
+	 * caller that cannot wait for every classifier (cls_session_settled: a job that keeps
+	 * sessions by application). True with *out filled, false when it has none. Must not
+	 * change the session's state (optional; without it the plugin is waited for). */
+	bool (*answer_early)(void *ctx, void *state, const struct cls_session *s,
+		struct cls_result *out);
 };
 
 /* Entry point a shared-object plugin exports. */

@@ -227,7 +227,7 @@ service(struct cls_engine *e, const char *name)
 	return id;
 }
 
-_Static_assert(CLS_ABI_VERSION == 4, "ABI 4: cls_result.service_id, cls_config.services");
+_Static_assert(CLS_ABI_VERSION == 5, "ABI 5: answer_early; 4: cls_result.service_id, cls_config.services");
 
 /* The service: the winner's own; else that of an answer agreeing on the application (nDPI's
  * Google behind tide's TLS dissector) before anything the label says; else matched from the
@@ -423,6 +423,79 @@ test_lone_shape_does_not_decide(void **st)
 /* `optional`: an absent shared object is skipped and the engine runs with the rest; a present
  * but stale one is still refused; options after `optional` still apply; a file of absent
  * optional plugins enables nothing, which is an error. */
+/* cls_session_settled on a fresh session after one packet: whether the application is
+ * settled, *d then; the session itself stays undecided, and finishing it gives the same
+ * application. */
+static bool
+settled_after_one(struct cls_engine *e, struct cls_decision *d)
+{
+	struct cls_worker *w = cls_worker_create(e);
+	void *state = malloc(cls_engine_state_size(e));
+	struct cls_session s;
+	struct cls_decision fin;
+	uint8_t payload[16] = {0};
+	memset(&s, 0, sizeof(s));
+	s.key.proto = 17;
+	s.key.family = 4;
+	s.pkts[0] = 1;
+	cls_session_begin(w, state);
+	struct cls_packet p = {.payload = payload, .payload_len = sizeof(payload)};
+	bool decided = cls_session_packet(w, state, &s, &p, &fin);
+	bool ok = cls_session_settled(w, state, &s, d);
+	if (!decided) {
+		assert_false(cls_session_decided(state)); /* asking changes nothing */
+		cls_session_finish(w, state, &s, &fin);
+		if (ok && fin.app_id != d->app_id)
+			fail_msg("settled on %u, finished on %u (%s)", d->app_id, fin.app_id, cls_engine_plugin_name(e, fin.classifier));
+	}
+	cls_session_end(w, state);
+	free(state);
+	cls_worker_destroy(w);
+	return ok;
+}
+
+/* A job that keeps sessions by application asks early: settled when no classifier still
+ * reading could outrank the best ready answer (a higher evidence class, or the same class
+ * earlier in priority order); never on a lone loose shape; a vote waits for its class. */
+static void
+test_settled_early(void **st)
+{
+	(void)st;
+	char err[512];
+	struct cls_decision d;
+	struct {
+		const char *enabled;
+		enum cls_policy pol;
+		const char *app; /* NULL: not settled */
+	} cases[] = {
+		/* a waiting plugin may give at most its declared class: fixed_b's is signature */
+		{ "fixed_a app=QUIC conf=100 ev=dissector\nfixed_b app=HTTP conf=90 ready=0\n",
+			CLS_POLICY_PRIORITY, "QUIC" },
+		{ "fixed_a app=DNS conf=90 ev=port\nfixed_b app=HTTP conf=90 ready=0\n",
+			CLS_POLICY_PRIORITY, NULL },
+		{ "fixed_a app=QUIC conf=100\nfixed_b app=HTTP conf=90 ready=0\n",
+			CLS_POLICY_PRIORITY, "QUIC" },
+		{ "fixed_b app=HTTP conf=90 ready=0\nfixed_a app=QUIC conf=100\n",
+			CLS_POLICY_PRIORITY, NULL },
+		{ "fixed_a app=QUIC conf=100\nfixed_b app=HTTP conf=90 ready=0\n",
+			CLS_POLICY_VOTE, NULL },
+		{ "fixed_a app=MQTT conf=50 ev=shape\nfixed_b app=HTTP conf=90 ev=port ready=0\n",
+			CLS_POLICY_PRIORITY, NULL },
+		{ "fixed_a app=TLS conf=80 ev=dpi\nfixed_b app=HTTP conf=90 ev=dpi\n",
+			CLS_POLICY_PRIORITY, "TLS" }, /* all ready: decided, and told so */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cls_engine *e = engine(cases[i].enabled, cases[i].pol, 1, err, sizeof(err));
+		assert_non_null(e);
+		bool ok = settled_after_one(e, &d);
+		if (ok != (cases[i].app != NULL))
+			fail_msg("case %zu: settled %d", i, ok);
+		if (ok)
+			assert_int_equal(d.app_id, app(e, cases[i].app));
+		cls_engine_destroy(e);
+	}
+}
+
 static void
 test_optional_plugin(void **st)
 {
@@ -500,6 +573,7 @@ main(void)
 		cmocka_unit_test(test_dpi_beats_port),
 		cmocka_unit_test(test_dissector_beats_dpi),
 		cmocka_unit_test(test_lone_shape_does_not_decide),
+		cmocka_unit_test(test_settled_early),
 		cmocka_unit_test(test_optional_plugin),
 		cmocka_unit_test(test_template_plugin),
 	};

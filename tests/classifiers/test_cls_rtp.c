@@ -1,7 +1,8 @@
 /* test_cls_rtp.c — unit tests for the RTP/RTCP/DTLS dissector (cls_rtp.c): an RTP stream is
  * recognised only after three datagrams of one SSRC in sequence (never on one datagram, nor on
  * a changing SSRC), a compound RTCP SR+SDES by its exact lengths, a DTLS 1.2 ClientHello at
- * once, and giving up on other UDP within the bound. Payloads as RFC 3550 and RFC 6347 lay
+ * once, and giving up on other UDP within the bound — at once on a datagram that is none of
+ * RTP, RTCP, DTLS or STUN (SNMP), never on the STUN checks that precede WebRTC media. Payloads as RFC 3550 and RFC 6347 lay
  * them out (cross-checked with tshark's rtp/rtcp/dtls dissectors). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,12 +141,47 @@ test_rtcp_and_dtls(void **unused)
 	h_close(&h);
 }
 
+/* An SNMP request is none of RTP, RTCP, DTLS or STUN: ready at once, gave up. STUN binding
+ * requests (with the RFC 5389 cookie, or RFC 3489's exact length) keep it reading, and the
+ * RTP that follows them is found. */
+static void
+test_gives_up_early(void **unused)
+{
+	static const uint8_t snmp[] = {0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06, 'p', 'u', 'b', 'l',
+		'i', 'c', 0xa0, 0x19, 0x02, 0x04, 0x12, 0x34, 0x56, 0x78, 0x02, 0x01, 0x00};
+	static uint8_t b[256];
+	struct harness h;
+	struct cls_result r;
+
+	(void)unused;
+	h_open(&h, IPPROTO_UDP, CLS_SESSION_BIFLOW, "");
+	assert_true(h_pkt(&h, CLS_DIR_FWD, snmp, sizeof(snmp)));
+	h_result(&h, &r);
+	assert_int_equal(r.app_id, 0);
+	assert_int_equal(r.flags, CLS_RES_GAVE_UP | CLS_RES_FINAL);
+	h_close(&h);
+
+	h_open(&h, IPPROTO_UDP, CLS_SESSION_BIFLOW, "");
+	memset(b, 0, 28);
+	memcpy(b, "\x00\x01\x00\x08\x21\x12\xa4\x42", 8); /* binding request, cookie */
+	assert_false(h_pkt(&h, CLS_DIR_FWD, b, 28));
+	memcpy(b, "\x01\x01\x00\x08\x00\x00\x00\x00", 8); /* RFC 3489: no cookie, exact length */
+	assert_false(h_pkt(&h, CLS_DIR_BWD, b, 28));
+	assert_false(h_pkt(&h, CLS_DIR_FWD, b, rtp(b, 1, 0x42, 0)));
+	assert_false(h_pkt(&h, CLS_DIR_FWD, b, rtp(b, 2, 0x42, 0)));
+	assert_true(h_pkt(&h, CLS_DIR_FWD, b, rtp(b, 3, 0x42, 0)));
+	h_result(&h, &r);
+	assert_int_equal(r.app_id, cls_apps_id(apps, "RTP"));
+	h_close(&h);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rtp_stream),
 		cmocka_unit_test(test_rtcp_and_dtls),
+		cmocka_unit_test(test_gives_up_early),
 	};
 	int rc;
 
