@@ -76,6 +76,11 @@ dp_capture_init(struct dp_capture *c, unsigned int n_workers, bool on_main_lcore
 			rte_strerror(rte_errno));
 		return -1;
 	}
+	/* sessions waiting for their application hold at most a quarter of the pool, shared by
+	 * the workers: the NIC and the file reader always find mbufs (dp_select.h) */
+	c->select_held_max = n_mbufs / 4 / n_workers;
+	if (c->select_held_max > DP_SELECT_HELD_MAX)
+		c->select_held_max = DP_SELECT_HELD_MAX;
 	return 0;
 }
 
@@ -116,6 +121,7 @@ dp_capture_add_job(struct dp_capture *c, const char *name, struct dp_filter *fil
 		memset(&w->job[j], 0, sizeof(w->job[j]));
 		w->anon[j] = NULL;
 		w->sess[j] = NULL;
+		w->sel[j] = NULL;
 		if (anon_key && !(w->anon[j] = dp_anon_create(anon_key))) {
 			for (unsigned int k = 0; k < i; k++) {
 				dp_anon_free(c->workers[k].anon[j]);
@@ -171,11 +177,14 @@ dp_capture_publish(struct dp_capture *c, unsigned int j, bool on)
 	*next = cur ? *cur : (struct dp_jobtab){0};
 	if (on) {
 		next->active |= 1u << j;
+		if (c->jobs[j].select)
+			next->selecting |= 1u << j;
 		for (unsigned int l = 0; l < c->n_links; l++)
 			if (c->jobs[j].links >> l & 1)
 				next->by_link[l] |= 1u << j;
 	} else {
 		next->active &= ~(1u << j);
+		next->selecting &= ~(1u << j);
 		for (unsigned int l = 0; l < DP_MAX_LINKS; l++)
 			next->by_link[l] &= ~(1u << j);
 	}
@@ -273,4 +282,8 @@ dp_session_stats_keep(struct dp_capture *c, unsigned int i, unsigned int j)
 		c->jobs[j].sess_totals[k] += dp_session_counter(w->sess[j], (enum dp_sess_counter)k);
 	dp_sessions_destroy(w->sess[j]);
 	w->sess[j] = NULL;
+	/* after the sessions: their ending judged what the selection still held */
+	dp_select_add_counters(w->sel[j], c->jobs[j].select_totals);
+	dp_select_destroy(w->sel[j]);
+	w->sel[j] = NULL;
 }

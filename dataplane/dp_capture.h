@@ -33,6 +33,7 @@
 #include "dp_parse.h"
 #include "dp_lookback.h"
 #include "dp_pcapng.h"
+#include "dp_select.h"
 #include "dp_session.h"
 #include "tide_counters.h"
 
@@ -131,6 +132,8 @@ struct dp_job {
 	uint64_t unattributed;        /* such packets the returned ring had no room for */
 	struct dp_writer_out out[DP_MAX_LINKS]; /* by link */
 	struct dp_flows *flows;       /* its flow records (NULL: no sessions) */
+	const struct dp_select_spec *select; /* sessions kept by application (NULL: all) */
+	uint64_t select_totals[DP_SELECT_COUNTER_MAX]; /* kept when the workers' are freed */
 	char flows_path[4200];
 	uint64_t sess_totals[DP_SESS_COUNTER_MAX]; /* kept when the session tables are freed */
 	uint64_t written_total;       /* writer: packets written over every link */
@@ -151,6 +154,7 @@ struct dp_job {
 /* What workers read to know where packets go: replaced whole, never changed in place. */
 struct dp_jobtab {
 	uint32_t active;                 /* slots workers deliver to */
+	uint32_t selecting;              /* of those, slots that keep sessions by application */
 	uint32_t by_link[DP_MAX_LINKS];  /* active slots that take each link's packets */
 };
 
@@ -162,6 +166,7 @@ struct dp_job_counters {
 	uint64_t mbuf_alloc;          /* copies for a second job that failed */
 	uint64_t enqueued;
 	uint64_t lookback;            /* packets offered from the look-back ring */
+	uint64_t unselected;          /* packets of sessions the application selection left out */
 };
 
 struct dp_rxq {
@@ -181,6 +186,8 @@ struct dp_worker {
 	struct rte_ring *sw_in;       /* packets other workers distributed to us (MP/SC) */
 	struct dp_anon *anon[DP_MAX_JOBS];
 	struct dp_sessions *sess[DP_MAX_JOBS]; /* each job's session table here (NULL: none) */
+	struct dp_select *sel[DP_MAX_JOBS]; /* each job's selection by application (NULL: none) */
+	uint32_t select_held;         /* packets its selections hold, all jobs together */
 	uint32_t flush_mask;          /* jobs with packets staged in this burst */
 	struct dp_lookback lookback;  /* its last packets (dp_lookback.h) */
 	uint64_t job_gen[DP_MAX_JOBS]; /* the job generation it last saw in each slot */
@@ -221,6 +228,7 @@ struct dp_capture {
 	bool lossless;                /* offline input: wait for the writer rather than drop */
 	bool write_shards;            /* --out given: packets go to pcapng shards */
 	struct cls_engine *engine;    /* classification (NULL: off) */
+	uint32_t select_held_max;     /* packets a worker's selections may hold (dp_select.h) */
 
 	/* run state */
 	_Atomic int quit;             /* workers and readers stop */

@@ -68,6 +68,7 @@ struct live_slot {
 	char drone[64];
 	json_t *parameters;
 	char export_url[320];      /* "" when the job does not export */
+	struct dp_select_spec *select; /* the job's selection by application (NULL: none) */
 };
 
 static struct {
@@ -441,6 +442,8 @@ static void
 slot_release(unsigned int j)
 {
 	json_decref(L.slots[j].parameters);
+	L.cap.jobs[j].select = NULL; /* no worker reads it: the job left the table */
+	free(L.slots[j].select);
 	memset(&L.slots[j], 0, sizeof(L.slots[j]));
 }
 
@@ -472,17 +475,35 @@ dp_live_start(const struct dp_live_job *p, char *err, size_t err_size)
 		snprintf(err, err_size, "classification is unavailable: %s", L.engine_error);
 		return -1;
 	}
+	struct dp_select_spec *spec = NULL;
+	if (p->apps && p->apps[0]) {
+		char why[384];
+		if (!p->classify) {
+			snprintf(err, err_size, "apps needs classify");
+			return -1;
+		}
+		spec = malloc(sizeof(*spec));
+		if (!spec || dp_select_spec_make(spec, p->apps, p->apps_keep_undecided,
+			    p->apps_packets, p->apps_wait_s, cls_engine_apps(L.engine),
+			    cls_engine_services(L.engine), why, sizeof(why)) != 0) {
+			snprintf(err, err_size, "apps: %s", spec ? why : "out of memory");
+			free(spec);
+			return -1;
+		}
+	}
 	char ferr[256];
 	struct dp_filter *f = dp_filter_compile(p->filter ? p->filter : "", c->links[li].linktype,
 		262144, ferr, sizeof(ferr));
 	if (!f) {
 		snprintf(err, err_size, "bad filter '%s': %s", p->filter, ferr);
+		free(spec);
 		return -1;
 	}
 	int j = dp_capture_add_job(c, p->name, f, p->snaplen, p->anon_key, 1u << li, err,
 		err_size);
 	if (j < 0) {
 		dp_filter_free(f);
+		free(spec);
 		return -1;
 	}
 	struct dp_job *job = &c->jobs[j];
@@ -492,6 +513,8 @@ dp_live_start(const struct dp_live_job *p, char *err, size_t err_size)
 	snprintf(s->out_dir, sizeof(s->out_dir), "%s", p->out_dir);
 	snprintf(s->drone, sizeof(s->drone), "%s", p->drone);
 	s->parameters = json_incref(p->parameters);
+	s->select = spec;
+	job->select = spec;
 	job->max_packets = p->max_packets;
 	if (dp_writer_open_job(c, (unsigned int)j, p->out_dir, p->drone,
 		    p->shard_size ? p->shard_size : SHARD_SIZE, p->shard_time_s * 1000000000ull,
@@ -519,6 +542,12 @@ dp_live_start(const struct dp_live_job *p, char *err, size_t err_size)
 			goto fail;
 		}
 		for (unsigned int i = 0; i < c->n_workers; i++) {
+			if (spec && !(c->workers[i].sel[j] = dp_select_create(c, i, (unsigned int)j,
+				    spec, c->select_held_max))) {
+				snprintf(err, err_size, "cannot hold packets for the selection by "
+					"application");
+				goto fail;
+			}
 			struct dp_session_params sp = {
 				.type = (enum cls_session_type)p->session_type,
 				.capacity = L.sessions,
@@ -529,6 +558,8 @@ dp_live_start(const struct dp_live_job *p, char *err, size_t err_size)
 				.worker = i,
 				.dataset = true,
 				.snaplen = p->snaplen,
+				.ending = spec ? dp_select_ending : NULL,
+				.ending_arg = c->workers[i].sel[j],
 			};
 			c->workers[i].sess[j] = dp_sessions_create(&sp);
 			if (!c->workers[i].sess[j]) {
@@ -551,13 +582,19 @@ dp_live_start(const struct dp_live_job *p, char *err, size_t err_size)
 fail:
 	atomic_fetch_and(&c->writer_mask, ~(1u << j));
 	dp_writer_close_job(c, (unsigned int)j);
-	for (unsigned int i = 0; i < c->n_workers; i++)
+	for (unsigned int i = 0; i < c->n_workers; i++) {
 		if (c->workers[i].sess[j]) {
 			dp_sessions_destroy(c->workers[i].sess[j]);
 			c->workers[i].sess[j] = NULL;
 		}
+		dp_select_destroy(c->workers[i].sel[j]);
+		c->workers[i].sel[j] = NULL;
+	}
 	dp_flows_close(job->flows);
 	job->flows = NULL;
+	job->select = NULL;
+	free(s->select);
+	s->select = NULL;
 	dp_capture_free_job(c, (unsigned int)j);
 	slot_release((unsigned int)j);
 	return -1;
@@ -587,6 +624,10 @@ finish(unsigned int j, struct dp_live_ended *e)
 	atomic_compare_exchange_strong(&job->stop_reason, &cur, s->stop_why);
 
 	dp_capture_publish(c, j, false); /* returns after the workers' grace period */
+	/* sessions still waiting for their application are judged now, while the writer runs */
+	for (unsigned int i = 0; i < c->n_workers; i++)
+		if (c->workers[i].sel[j])
+			dp_select_end(c->workers[i].sel[j]);
 	atomic_store(&job->draining, 1);
 	for (int waited = 0; !atomic_load(&job->drained) && waited < DRAIN_WAIT_MS; waited++)
 		usleep(1000);
@@ -637,6 +678,9 @@ finish(unsigned int j, struct dp_live_ended *e)
 	if (s->export_url[0])
 		json_object_set_new(e->counters, "export", dp_manifest_export_json(s->export_url,
 			&xs));
+	json_t *sel = dp_manifest_selection_json(c, j);
+	if (sel)
+		json_object_set_new(e->counters, "selection", sel);
 	e->why = (enum dp_stop)atomic_load(&job->stop_reason);
 	e->ok = rc == 0 && !e->error[0] && e->why != DP_STOP_IO_ERROR &&
 		e->why != DP_STOP_DISK_FULL && e->why != DP_STOP_INPUT_ERROR;
@@ -702,6 +746,9 @@ dp_live_counters(int slot)
 	/* how long it has run: the Hive's max_duration backstop counts from this */
 	json_object_set_new(j, "uptime_ms",
 		json_integer((json_int_t)((dp_now_ns() - L.cap.jobs[slot].started_ns) / 1000000)));
+	json_t *sel = dp_manifest_selection_json(&L.cap, (unsigned int)slot);
+	if (sel)
+		json_object_set_new(j, "selection", sel);
 	return j;
 }
 

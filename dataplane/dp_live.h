@@ -80,6 +80,11 @@ struct dp_live_job {
 	const char *export_url;    /* with classify: flow records also go there as they end
 	                            * (tide_export.h; NULL or "": none) */
 	uint32_t observation_domain; /* that export's IPFIX observation domain */
+	const char *apps;          /* with classify: keep only these applications' sessions
+	                            * (tide_job.h's canonical list; NULL or "": every session) */
+	bool apps_keep_undecided;
+	uint32_t apps_packets;     /* bounds of a session's wait (0: the contract's defaults) */
+	uint32_t apps_wait_s;
 };
 
 /* Add a job; its filter is live when this returns. The slot, or -1 with the cause in err. */

@@ -161,6 +161,7 @@ static struct run {
 	char input[PATH_MAX + 16];     /* the manifest's "input" */
 	char flows_path[sizeof(((struct dp_job *)0)->flows_path)];
 	struct tide_export_target export_to; /* --export, parsed */
+	struct dp_select_spec *select; /* --apps, resolved (NULL: every session) */
 	pthread_t writer;
 } run_state;
 
@@ -218,6 +219,10 @@ check_inputs(struct run *r)
 	if (!r->filter)
 		return usage_error("bad filter '%s': %s", o->filter, err);
 	if (o->check_filter) {
+		/* the Hive asks before it accepts a job: the drone's tables know the names */
+		if (o->apps && dp_select_check_names(o->apps, dp_find_config_dir(o->config_dir), err,
+			    sizeof(err)) != 0)
+			return usage_error("--apps: %s", err);
 		printf("filter ok\n");
 		return 0;
 	}
@@ -248,6 +253,15 @@ check_inputs(struct run *r)
 	}
 	if (dp_options_sessions(o) && setup_engine(o, &r->engine, &r->truth) != 0)
 		return 2;
+	if (o->apps) {
+		r->select = malloc(sizeof(*r->select));
+		if (!r->select)
+			return 1;
+		if (dp_select_spec_make(r->select, o->apps, o->apps_keep_undecided,
+			    o->apps_packets, (uint32_t)o->apps_wait_s, cls_engine_apps(r->engine),
+			    cls_engine_services(r->engine), err, sizeof(err)) != 0)
+			return usage_error("--apps: %s", err);
+	}
 	return RUN_ON;
 }
 
@@ -381,7 +395,13 @@ open_sessions(struct run *r, struct dp_capture *c)
 	c->jobs[0].flows = dp_flows_open(&fp);
 	if (!c->jobs[0].flows)
 		return 1;
+	c->jobs[0].select = r->select;
 	for (unsigned int i = 0; i < c->n_workers; i++) {
+		if (r->select && !(c->workers[i].sel[0] = dp_select_create(c, i, 0, r->select,
+			    c->select_held_max))) {
+			tide_error("dataplane", "cannot hold packets for the selection by application");
+			return 1;
+		}
 		struct dp_session_params sp = {
 			.type = (enum cls_session_type)o->session_type,
 			.capacity = o->sessions,
@@ -398,6 +418,8 @@ open_sessions(struct run *r, struct dp_capture *c)
 			.worker = i,
 			.dataset = c->write_shards,
 			.snaplen = o->snaplen,
+			.ending = r->select ? dp_select_ending : NULL,
+			.ending_arg = c->workers[i].sel[0],
 		};
 		c->workers[i].sess[0] = dp_sessions_create(&sp);
 		if (!c->workers[i].sess[0]) {
@@ -490,6 +512,10 @@ run_capture(struct run *r, struct dp_capture *c)
 		dp_worker_drain(c);
 		dp_port_update_stats(c);
 	}
+	/* sessions still waiting for their application are judged while the writer runs */
+	for (unsigned int i = 0; i < c->n_workers; i++)
+		if (c->workers[i].sel[0])
+			dp_select_end(c->workers[i].sel[0]);
 	atomic_store(&c->writers_quit, 1);
 	pthread_join(r->writer, NULL);
 	return RUN_ON;
@@ -594,9 +620,11 @@ main(int argc, char **argv)
 	int status = run(argc, argv);
 
 	if (r->eal) {
-		for (unsigned int i = 0; c->workers && i < c->n_workers; i++)
+		for (unsigned int i = 0; c->workers && i < c->n_workers; i++) {
 			if (c->workers[i].sess[0])
 				dp_sessions_destroy(c->workers[i].sess[0]);
+			dp_select_destroy(c->workers[i].sel[0]);
+		}
 		dp_flows_close(c->jobs[0].flows);
 		if (r->ports)
 			dp_port_stop_all(c);
@@ -606,6 +634,7 @@ main(int argc, char **argv)
 	dp_filter_free(r->filter);
 	cls_truth_free(r->truth);
 	cls_engine_destroy(r->engine);
+	free(r->select);
 	if (r->eal)
 		dp_eal_stop();
 	free(r->targv);

@@ -95,12 +95,28 @@ dp_manifest_export_json(const char *url, const struct dp_export_stats *xs)
 }
 
 json_t *
+dp_manifest_selection_json(const struct dp_capture *c, unsigned int j)
+{
+	const struct dp_job *job = &c->jobs[j];
+	if (!job->select)
+		return NULL;
+	uint64_t sum[DP_SELECT_COUNTER_MAX], unselected = 0;
+	memcpy(sum, job->select_totals, sizeof(sum));
+	for (unsigned int i = 0; i < c->n_workers; i++) {
+		dp_select_add_counters(c->workers[i].sel[j], sum);
+		unselected += c->workers[i].job[j].unselected;
+	}
+	return dp_select_counters_json(job->select, sum, unselected);
+}
+
+json_t *
 dp_manifest_counters_json(const struct dp_totals *t)
 {
 	json_t *c = json_object();
 	json_object_set_new(c, "received", json_integer((json_int_t)t->received));
 	json_object_set_new(c, "matched", json_integer((json_int_t)t->matched));
 	json_object_set_new(c, "filtered", json_integer((json_int_t)t->filtered));
+	json_object_set_new(c, "unselected", json_integer((json_int_t)t->unselected));
 	json_object_set_new(c, "written", json_integer((json_int_t)t->written));
 	json_object_set_new(c, "bytes_written", json_integer((json_int_t)t->bytes_written));
 	json_t *d = json_object();
@@ -186,6 +202,9 @@ dp_manifest_write(const struct dp_capture *c, unsigned int j, const struct dp_ma
 		json_object_set_new(fj, "sessions", sj);
 		json_object_set_new(m, "flows", fj);
 	}
+	json_t *sel = dp_manifest_selection_json(c, j);
+	if (sel)
+		json_object_set_new(m, "selection", sel);
 	/* every exported record is sent or lost by reason, as dp_export counts them */
 	if (mi->export_url && mi->export_url[0] && mi->export_stats)
 		json_object_set_new(m, "export", dp_manifest_export_json(mi->export_url,

@@ -1,8 +1,9 @@
 /* dp_manifest.h — writes a dataset's manifest.json: parameters, counters, every shard with its
  * size and sha256, what crash recovery did. Written atomically (temporary file, fsync, rename)
  * so a reader never sees half a manifest. A job that exports its flow records says where and
- * what became of them: "export": {destination, sent, lost_queue_full, lost_collector}. One job's dataset per manifest: the command line's
- * capture, or one of a drone's jobs. */
+ * what became of them: "export": {destination, sent, lost_queue_full, lost_collector}; one
+ * that keeps sessions by application says what it kept and why ("selection", dp_select.h).
+ * One job's dataset per manifest: the command line's capture, or one of a drone's jobs. */
 #ifndef DP_MANIFEST_H
 #define DP_MANIFEST_H
 
@@ -40,5 +41,9 @@ json_t *dp_manifest_lookback_json(const struct dp_capture *c, unsigned int j,
 /* What became of a job's exported flow records: {destination, sent, lost_queue_full,
  * lost_collector}. New reference. */
 json_t *dp_manifest_export_json(const char *url, const struct dp_export_stats *xs);
+
+/* What a job's selection by application did (dp_select_counters_json), its workers' counters
+ * and those already kept; NULL when the job keeps every session. New reference. */
+json_t *dp_manifest_selection_json(const struct dp_capture *c, unsigned int j);
 
 #endif

@@ -52,6 +52,7 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 {
 	struct dp_worker *w = &c->workers[0];
 	const uint32_t jobs = atomic_load(&c->tab)->active;
+	const uint32_t selecting = atomic_load(&c->tab)->selecting;
 	const unsigned int linktype = c->links[0].linktype;
 	const uint64_t max_dur_ns = o->max_duration_s * 1000000000ull;
 	uint64_t parse_cnt[DP_PARSE_STATUS_MAX] = {0};
@@ -108,8 +109,13 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 			fm = &view;
 		}
 		struct dp_sess_ref refs[DP_MAX_JOBS];
-		const uint32_t mask = dp_worker_select(c, w, jobs, fm, &rec, &pi, refs, offered,
-			matched);
+		uint32_t mask = dp_worker_select(c, w, jobs, fm, &rec, &pi, refs, offered, matched);
+		/* the sessions a job has left out need no copy of their packets */
+		DP_FOREACH_BIT(j, mask & selecting)
+			if (dp_select_left_out(w->sel[j], &refs[j]))
+				mask &= ~(1u << j);
+		if (mask & selecting && !c->write_shards)
+			dp_worker_select_apps(w, mask & selecting, mask, NULL, refs, rec.ts_ns);
 		if (mask && c->write_shards) {
 			struct rte_mbuf *m = mbuf_from_record(c, w, &rec);
 			if (!m) {
@@ -124,12 +130,18 @@ dp_offline_run(struct dp_capture *c, struct dp_pcapfile *f, const struct dp_opti
 			meta->ts_ns = rec.ts_ns;
 			meta->wirelen = rec.wirelen;
 			meta->link = 0;
+			/* a job that keeps sessions by application may hold the packet or leave it */
+			if (mask & selecting)
+				mask = dp_worker_select_apps(w, mask & selecting, mask, m, refs,
+					rec.ts_ns);
 			dp_worker_deliver(c, w, m, &pi, mask, refs);
 		}
 		if ((read & 63) == 0) {
 			DP_FOREACH_BIT(j, jobs)
 				if (w->sess[j]) {
 					dp_session_gc(w->sess[j], rec.ts_ns);
+					if (w->sel[j])
+						dp_select_tick(w->sel[j], rec.ts_ns);
 					dp_flows_tick(c->jobs[j].flows, rec.ts_ns);
 				}
 			dp_worker_flush(c, w);

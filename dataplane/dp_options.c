@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dp_options.h"
+#include "tide_job.h"
 #include "tide_layout.h"
 #include "tide_units.h"
 #include "tide_member.h"
@@ -48,6 +49,7 @@ static const char *const formats[] = { "csv", "jsonl", NULL };
 static const char *const session_types[] = { "flow", "biflow", "host", NULL };
 static const char *const modes[] = { "offline", "realtime", "cyclic", NULL };
 static const char *const policies[] = { "priority", "vote", NULL };
+static const char *const undecided[] = { "drop", "keep", NULL };
 
 static const struct opt opts[] = {
 	{ "pcap", K_STR, M(pcap_path), 0, 0, NULL },
@@ -87,6 +89,10 @@ static const struct opt opts[] = {
 	{ "first-n", K_UINT, M(first_n), 1, 32, NULL },
 	{ "first-bytes", K_UINT, M(first_bytes), 0, 256, NULL },
 	{ "stream-bytes", K_UINT, M(stream_bytes), 0, 65536, NULL },
+	{ "apps", K_STR, M(apps), 0, 0, NULL },
+	{ "apps-undecided", K_CHOICE, M(apps_keep_undecided), 0, 0, undecided },
+	{ "apps-packets", K_UINT, M(apps_packets), 1, TIDE_JOB_APPS_PACKETS_MAX, NULL },
+	{ "apps-wait", K_DURATION, M(apps_wait_s), 0, 0, NULL },
 	{ "help", K_HELP, 0, 0, 0, 0, NULL },
 	{ "link-name", K_NAME, M(link_name), 0, 0, NULL },
 	{ "rx-queues", K_UINT, M(rx_queues), 1, 128, NULL },
@@ -161,8 +167,17 @@ dp_options_usage(const char *prog)
 	       "  --first-n N          packets in the features (default 8, max 32)\n"
 	       "  --first-bytes N      keep the first N payload bytes per direction\n"
 	       "  --stream-bytes N     keep the first N bytes of the session stream\n"
+	       "selection by application (with --classify or --flows):\n"
+	       "  --apps LIST          keep only the sessions of these applications or services\n"
+	       "                       (QUIC,YouTube: names of tide_apps.txt and services.txt);\n"
+	       "                       a session's first packets wait until it is identified\n"
+	       "  --apps-undecided P   drop (default) | keep the sessions still undecided when\n"
+	       "                       their wait ends\n"
+	       "  --apps-packets N     a session waits at most N packets (default 32, max 255)\n"
+	       "  --apps-wait TIME     ... and at most TIME (default 5s, max 300s)\n"
 	       "tools:\n"
-	       "  --check-filter       only compile --filter (for --linktype N, default 1) and exit\n"
+	       "  --check-filter       only compile --filter (for --linktype N, default 1), check\n"
+	       "                       the names of --apps against --config's tables, and exit\n"
 	       "  --probe              print the probed ports (driver, queues, NUMA node) as JSON\n"
 	       "  --hive URL ...       drone mode: dial a Hive and run its jobs (--hive --help)\n"
 	       "  --help               this text\n"
@@ -308,6 +323,23 @@ dp_options_parse(struct dp_options *o, int argc, char **argv)
 	if (o->classify && !o->out_dir) {
 		fprintf(stderr, "%s: --classify writes into the dataset: give --out DIR\n", prog);
 		return -1;
+	}
+	if (o->apps && !o->check_filter) {
+		if (!dp_options_sessions(o)) {
+			fprintf(stderr, "%s: --apps selects sessions by the application they are "
+				"identified as: give --classify (with --out) or --flows FILE\n", prog);
+			return -1;
+		}
+		if (o->session_type == 2) {
+			fprintf(stderr, "%s: --apps needs flow or biflow sessions (a host session holds "
+				"every application of a host)\n", prog);
+			return -1;
+		}
+		if (o->apps_wait_s > TIDE_JOB_APPS_WAIT_MAX) {
+			fprintf(stderr, "%s: --apps-wait: at most %d seconds\n", prog,
+				TIDE_JOB_APPS_WAIT_MAX);
+			return -1;
+		}
 	}
 	if (o->pcap_path && o->demo) {
 		fprintf(stderr, "%s: --pcap and --demo are exclusive\n", prog);

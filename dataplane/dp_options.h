@@ -60,6 +60,12 @@ struct dp_options {
 	unsigned int first_n;       /* --first-n N */
 	unsigned int first_bytes;   /* --first-bytes N */
 	unsigned int stream_bytes;  /* --stream-bytes N */
+
+	/* selection by application (dp_select.h) */
+	const char *apps;           /* --apps LIST (tide_job.h's grammar; NULL: every session) */
+	bool apps_keep_undecided;   /* --apps-undecided keep|drop (default drop) */
+	uint32_t apps_packets;      /* --apps-packets N (0: the contract's default) */
+	uint64_t apps_wait_s;       /* --apps-wait TIME (0: the contract's default) */
 };
 
 enum dp_work_mode { DP_MODE_OFFLINE = 0, DP_MODE_REALTIME = 1, DP_MODE_CYCLIC = 2 };

@@ -87,7 +87,7 @@ struct dp_sessions {
 	uint32_t ext_size;
 	/* extension layout (offsets within one session's extension; UINT32_MAX = absent) */
 	uint32_t off_sizes, off_dirs, off_iat, off_fb, off_fb_len, off_stream, off_stream_len,
-		off_cls, off_ds;
+		off_cls, off_ds, off_word;
 	uint32_t first_n;
 	struct lru lru[2];
 	uint32_t active;
@@ -225,6 +225,12 @@ dp_sessions_create(const struct dp_session_params *p)
 		t->off_ds = off;
 		off += sizeof(struct sess_dataset);
 	}
+	t->off_word = UINT32_MAX;
+	if (p->ending) {
+		off = (off + 3) & ~3u;
+		t->off_word = off;
+		off += sizeof(uint32_t);
+	}
 	t->ext_size = (off + 7) & ~7u;
 
 	t->s_bytes = (size_t)t->n_slots * sizeof(struct dp_sess);
@@ -326,6 +332,21 @@ emit(struct dp_sessions *t, uint32_t idx, enum dp_sess_end why)
 	void *cls = t->p.engine ? ext_of(t, idx) + t->off_cls : NULL;
 
 	fill_view(t, idx, &v);
+	/* the decision first: the ending hook judges on it, and may still add to the session's
+	 * dataset figures (held packets written, or taken back) before they are read */
+	struct cls_decision decision = { .classifier = -1 };
+	if (cls) {
+		if (why == DP_END_REALTIME)
+			cls_session_decision(cls, &decision);
+		else
+			cls_session_finish(t->cw, cls, &v, &decision);
+	}
+	if (t->p.ending) {
+		struct dp_sess_ref ref = { .pos = (int32_t)idx, .id = s->id };
+		if (!t->p.ending(t->p.ending_arg, &ref, (uint32_t *)(ext_of(t, idx) + t->off_word),
+			    &decision))
+			return;
+	}
 	memset(&rec, 0, offsetof(struct dp_flow_rec, sizes));
 	rec.key = v.key;
 	rec.flow_id = s->id;
@@ -347,13 +368,9 @@ emit(struct dp_sessions *t, uint32_t idx, enum dp_sess_end why)
 		rec.dataset_pkts = pkts - ds->dropped_pkts;
 		rec.dataset_bytes = ds->stored - ds->dropped_bytes;
 	}
-	rec.d.classifier = -1;
+	rec.d = decision;
 	rec.label[0] = '\0';
 	if (cls) {
-		if (why == DP_END_REALTIME)
-			cls_session_decision(cls, &rec.d);
-		else
-			cls_session_finish(t->cw, cls, &v, &rec.d);
 		snprintf(rec.label, sizeof(rec.label), "%s", cls_session_label(t->p.engine, cls));
 	}
 	if (t->p.truth) {
@@ -522,6 +539,8 @@ dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_p
 			memset(ext_of(t, (uint32_t)pos) + t->off_ds, 0, sizeof(struct sess_dataset));
 		if (t->p.engine)
 			cls_session_begin(t->cw, ext_of(t, (uint32_t)pos) + t->off_cls);
+		if (t->off_word != UINT32_MAX)
+			memset(ext_of(t, (uint32_t)pos) + t->off_word, 0, sizeof(uint32_t));
 		t->active++;
 		t->counters[DP_SESS_CREATED]++;
 		fresh = true;
@@ -603,6 +622,41 @@ dp_session_packet(struct dp_sessions *t, const uint8_t *frame, const struct dp_p
 			}
 		}
 	}
+}
+
+/* ref's session, or NULL when it has ended (the slot free or another session's) */
+static inline const struct dp_sess *
+live_session(const struct dp_sessions *t, const struct dp_sess_ref *ref)
+{
+	if (!ref || ref->pos < 0 || (uint32_t)ref->pos >= t->n_slots)
+		return NULL;
+	const struct dp_sess *s = &t->s[ref->pos];
+	return s->id && s->id == ref->id ? s : NULL;
+}
+
+uint32_t *
+dp_session_word(struct dp_sessions *t, const struct dp_sess_ref *ref)
+{
+	if (t->off_word == UINT32_MAX || !live_session(t, ref))
+		return NULL;
+	return (uint32_t *)(ext_of(t, (uint32_t)ref->pos) + t->off_word);
+}
+
+bool
+dp_session_settled(struct dp_sessions *t, const struct dp_sess_ref *ref,
+	struct cls_decision *d)
+{
+	const struct dp_sess *s = live_session(t, ref);
+	if (!s || !t->p.engine)
+		return false;
+	void *cls = ext_of(t, (uint32_t)ref->pos) + t->off_cls;
+	if (s->flags & SF_DECIDED) {
+		cls_session_decision(cls, d);
+		return true;
+	}
+	struct cls_session v;
+	fill_view(t, (uint32_t)ref->pos, &v);
+	return cls_session_settled(t->cw, cls, &v, d);
 }
 
 unsigned int

@@ -71,6 +71,14 @@ struct cls_truth_table;
 /* Receives each record (the caller's flow writer); `rec` is only valid during the call. */
 typedef void (*dp_flow_emit_fn)(void *arg, const struct dp_flow_rec *rec);
 
+struct dp_sess_ref;
+/* Told a session is ending (or, in realtime mode, decided) before its record is made: `word`
+ * is its select word, `d` the decision its record will carry. The hook may still act on the
+ * session (write held packets, which dp_session_dropped can take back); it returns false to
+ * leave the session out of the flow records (dp_select.h: a session the job did not select). */
+typedef bool (*dp_sess_ending_fn)(void *arg, const struct dp_sess_ref *ref, uint32_t *word,
+	const struct cls_decision *d);
+
 struct dp_session_params {
 	enum cls_session_type type;
 	uint32_t capacity;           /* sessions per worker */
@@ -89,6 +97,10 @@ struct dp_session_params {
 	unsigned int worker;         /* for names and flow ids */
 	bool dataset;                /* the job writes shards: records say what they hold */
 	uint32_t snaplen;            /* the job's (0: whole packets), for the bytes stored */
+	/* a 32-bit word per session for the caller (dp_select.h), zero when the session begins,
+	 * and the hook told before a record is made; NULL: neither */
+	dp_sess_ending_fn ending;
+	void *ending_arg;
 };
 
 /* A packet's session as dp_session_packet found it, to take the packet back out of the
@@ -113,6 +125,14 @@ void dp_session_dropped(struct dp_sessions *t, const struct dp_sess_ref *ref, ui
 /* The same for a packet known by its parse result only (its session looked up, never made). */
 void dp_session_dropped_packet(struct dp_sessions *t, const struct dp_pkt_info *pi,
 	uint32_t caplen);
+
+/* The caller's word of ref's session (dp_session_params.ending); NULL without one, or when
+ * ref names no live session. */
+uint32_t *dp_session_word(struct dp_sessions *t, const struct dp_sess_ref *ref);
+/* Is ref's application known: decided by the engine, or settled (cls_session_settled: waiting
+ * cannot change it)? Then *d is the decision. Asks every classifier while undecided. */
+bool dp_session_settled(struct dp_sessions *t, const struct dp_sess_ref *ref,
+	struct cls_decision *d);
 
 /* Expire what is due at time `now_ns` (packet time offline, wall clock live), at most
  * gc_budget sessions; returns how many. */

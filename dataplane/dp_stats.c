@@ -44,7 +44,8 @@ dp_stats_job(const struct dp_capture *c, unsigned int job, struct dp_totals *t)
 		t->rx_bytes += w->rx_bytes;
 		t->busy_cycles += w->busy_cycles;
 		offered += w->job[job].matched + w->job[job].filtered;
-		t->filtered += w->job[job].filtered;
+		t->filtered += w->job[job].filtered + w->job[job].unselected;
+		t->unselected += w->job[job].unselected;
 		t->dropped[DP_DROP_RING_FULL] += w->job[job].ring_full;
 		t->dropped[DP_DROP_MBUF_ALLOC] += w->job[job].mbuf_alloc;
 		sw_ring_full += w->sw_ring_full;
@@ -82,6 +83,7 @@ add_totals(struct rte_tel_data *d, const struct dp_totals *t)
 	rte_tel_data_add_dict_u64(d, "rx_bytes", t->rx_bytes);
 	rte_tel_data_add_dict_u64(d, "matched", t->matched);
 	rte_tel_data_add_dict_u64(d, "filtered", t->filtered);
+	rte_tel_data_add_dict_u64(d, "unselected", t->unselected);
 	rte_tel_data_add_dict_u64(d, "written", t->written);
 	rte_tel_data_add_dict_u64(d, "bytes_written", t->bytes_written);
 	for (unsigned int i = 0; i < DP_DROP_MAX; i++) {

@@ -4,7 +4,9 @@
  * The accounting identity (checked by tests for pcap input):
  *   received = matched + filtered
  *   matched  = written + Σ dropped[reason]
- * where drops before the filter (NIC imissed, mbuf exhaustion, a full hand-over ring) count as
+ * where filtered holds what the filter left out and, for a job that keeps sessions by
+ * application, the packets of the sessions it did not keep (unselected, also given alone);
+ * and drops before the filter (NIC imissed, mbuf exhaustion, a full hand-over ring) count as
  * matched-and-dropped: tide cannot know whether the filter would have kept them. */
 #ifndef DP_STATS_H
 #define DP_STATS_H
@@ -16,6 +18,7 @@ struct dp_totals {
 	uint64_t rx_bytes;
 	uint64_t matched;
 	uint64_t filtered;
+	uint64_t unselected;         /* of filtered: left out by the application selection */
 	uint64_t written;
 	uint64_t bytes_written;
 	uint64_t dropped[DP_DROP_MAX];

@@ -186,8 +186,10 @@ process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,
 		parse_cnt[pi.status]++;
 		if (live && w->lookback.ring)
 			dp_lookback_keep(&w->lookback, m);
-		const uint32_t mask = dp_worker_select(c, w, cand, m, NULL, &pi, refs, offered,
-			matched);
+		uint32_t mask = dp_worker_select(c, w, cand, m, NULL, &pi, refs, offered, matched);
+		if (unlikely(mask & t->selecting))
+			mask = dp_worker_select_apps(w, mask & t->selecting, mask,
+				c->write_shards ? m : NULL, refs, dp_meta(m)->ts_ns);
 		if (c->write_shards)
 			dp_worker_deliver(c, w, m, &pi, mask, refs);
 		else
@@ -293,6 +295,8 @@ sessions_tick(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab 
 		if (!w->sess[j])
 			continue;
 		dp_session_gc(w->sess[j], now);
+		if (w->sel[j])
+			dp_select_tick(w->sel[j], now);
 		if (flows_too)
 			dp_flows_tick(c->jobs[j].flows, now);
 	}

@@ -59,6 +59,19 @@ dp_worker_select(struct dp_capture *c, struct dp_worker *w, uint32_t cand, struc
 	return mask;
 }
 
+/* The jobs of `sel` (kept the packet, and keep sessions by application: dp_select.h) judge
+ * its session; those that hold or drop the packet leave the returned mask. m is NULL when no
+ * shards are written (only the flow records are selected). */
+static inline uint32_t
+dp_worker_select_apps(struct dp_worker *w, uint32_t sel, uint32_t mask, struct rte_mbuf *m,
+	const struct dp_sess_ref *refs, uint64_t ts_ns)
+{
+	DP_FOREACH_BIT(j, sel)
+		if (!dp_select_packet(w->sel[j], m, &refs[j], ts_ns))
+			mask &= ~(1u << j);
+	return mask;
+}
+
 /* Parse, filter and deliver a burst of mbufs whose metadata is set, to the jobs of table t.
  * Consumes the mbufs. */
 void dp_worker_process(struct dp_capture *c, struct dp_worker *w, const struct dp_jobtab *t,

@@ -81,6 +81,15 @@ def _as_sent(value, check):
     return value
 
 
+def _app_names(apps):
+    """apps as the list a job's body holds: a list as given, or "QUIC, YouTube" split at its
+    commas with the blanks around names dropped; the Hive checks the names (the one grammar
+    of dataplane/contract/tide_job.h, then the drone's classifier tables)."""
+    if isinstance(apps, str):
+        return [a.strip() for a in apps.split(",")]
+    return list(apps)
+
+
 def _sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -171,15 +180,21 @@ class Client:
             link["id"] = "%s/%s" % (link.get("drone", "local"), link["name"])
         return items
 
-    def validate_filter(self, expr):
-        """True, or raises TideError (422 invalid_filter with libpcap's message)."""
-        return self.request("POST", "/api/v1/jobs/validate", {"filter": expr})["valid"]
+    def validate_filter(self, expr, apps=None):
+        """True, or raises TideError (422 invalid_filter with libpcap's message). apps (a list
+        of application or service names, or "QUIC, YouTube") are checked with it against the
+        drone's classifier tables (400 invalid_field naming 'apps' for an unknown name)."""
+        body = {"filter": expr} if expr or not apps else {}
+        if apps:
+            body["apps"] = _app_names(apps)
+        return self.request("POST", "/api/v1/jobs/validate", body)["valid"]
 
     def create_job(self, name, links=None, filter="", max_size="1G", max_duration="1h",
-                   snaplen=None, anonymise=False, classify=False, session_type=None,
+                   snaplen=None, anonymise=False, classify=None, session_type=None,
                    group=None, script=None, script_timeout=None, description=None,
                    validate=True, lookback=None, max_packets=None, shard_size=None,
-                   shard_time=None, export=None):
+                   shard_time=None, export=None, apps=None, apps_undecided=None,
+                   apps_packets=None, apps_wait=None):
         """Starts a capture job (queued until its links have a free job slot); returns the job.
 
         lookback: start the dataset up to this long before now ("30s", "5m", at most 1h), from
@@ -188,10 +203,15 @@ class Client:
         a new one begun (default 256 MiB, no time limit); closed shards reach the Hive while
         the job runs. export (with classify=True): send each flow record as it ends to a
         collector, "ipfix://HOST[:PORT]" (UDP, 4739), "ipfix+tcp://", "json+tcp://" or
-        "json+udp://HOST:PORT"; the job's manifest counts what was sent and lost. The server
-        checks every parameter and names the field it refuses."""
-        if filter and validate:
-            self.validate_filter(filter)
+        "json+udp://HOST:PORT"; the job's manifest counts what was sent and lost. apps: keep
+        only the sessions of these applications or services (["QUIC", "YouTube"] or
+        "QUIC, YouTube"; implies classify=True unless classify=False is given, which the server
+        refuses); apps_undecided "keep" or "drop" (default) a session still unidentified when
+        its wait ends, at apps_packets packets (1-255, default 32) or apps_wait ("5s", at most
+        5 min). The server checks every parameter and names the field it refuses."""
+        names = _app_names(apps) if apps else None
+        if (filter or names) and validate:
+            self.validate_filter(filter, names)
         body = {"name": name, "max_size": _as_sent(max_size, parse_size),
                 "max_duration": _as_sent(max_duration, parse_duration)}
         if filter:
@@ -210,6 +230,10 @@ class Client:
                          ("shard_time", None if shard_time is None
                           else _as_sent(shard_time, parse_duration)),
                          ("export", export or None),
+                         ("apps", names), ("apps_undecided", apps_undecided),
+                         ("apps_packets", apps_packets),
+                         ("apps_wait", None if apps_wait is None
+                          else _as_sent(apps_wait, parse_duration)),
                          ("group", group), ("description", description),
                          ("script_timeout", None if script_timeout is None
                           else parse_duration(script_timeout))):
@@ -217,7 +241,7 @@ class Client:
                 body[key] = val
         if anonymise:
             body["anonymise"] = True
-        if classify or session_type:
+        if classify or session_type or (classify is None and names):
             body["classify"] = True
         if script is not None:
             body["script"] = script.decode() if isinstance(script, bytes) else script

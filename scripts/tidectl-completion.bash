@@ -10,7 +10,8 @@ _tidectl_opts() {
 	case "$1" in
 	"jobs create") echo "--name --description --link --filter --max-size --max-duration --snaplen
 		--lookback --max-packets --shard-size --shard-time --anonymise --classify --session-type
-		--export --group --script --script-timeout --check-only --no-check --wait" ;;
+		--export --apps --apps-undecided --apps-packets --apps-wait --group --script
+		--script-timeout --check-only --no-check --wait" ;;
 	"jobs list") echo "--state --limit --offset --all" ;;
 	"jobs wait") echo "--state --for --interval" ;;
 	download) echo "--output --format --files --retries --no-resume --no-verify --limit-rate" ;;
@@ -44,6 +45,7 @@ _tidectl() {
 	--format) COMPREPLY=($(compgen -W "tar tar.gz" -- "$cur")); return ;;
 	--export) compopt -o nospace 2>/dev/null; COMPREPLY=($(compgen -W "ipfix:// ipfix+udp:// ipfix+tcp:// json+tcp:// json+udp://" -- "$cur")); return ;;
 	--session-type) COMPREPLY=($(compgen -W "flow biflow host" -- "$cur")); return ;;
+	--apps-undecided) COMPREPLY=($(compgen -W "keep drop" -- "$cur")); return ;;
 	--state) COMPREPLY=($(compgen -W "ended active pending running finishing processing done failed cancelled" -- "$cur")); return ;;
 	--permission|-p) COMPREPLY=($(compgen -W "jobs.read jobs.write jobs.read_all users.admin drones.admin logs.read audit.read" -- "$cur")); return ;;
 	--telemetry|-T) COMPREPLY=($(compgen -W "auto $(cd /var/run/dpdk 2>/dev/null && ls -d tide* 2>/dev/null)" -- "$cur")); return ;;

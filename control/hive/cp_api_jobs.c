@@ -55,7 +55,8 @@ static const char sql_jobs_page[] =
 static const char sql_job_insert[] =
 	"INSERT INTO jobs (name, description, owner_id, owner, link, created_at, has_script,"
 	" script_timeout, group_id, shared, " CP_JOB_PARAMS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5,"
-	" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
+	" ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,"
+	" ?24, ?25, ?26)";
 static const char sql_job_link_insert[] =
 	"INSERT INTO job_links (job_id, drone, link) VALUES (?1, ?2, ?3)";
 static const char sql_drone_links[] =
@@ -94,39 +95,79 @@ plain_text(json_t *v, bool allow_newlines)
 	return true;
 }
 
-/* 0 when the filter compiles; else answers (422 with libpcap's message, or 5xx), -1. */
+/* 0 when the filter compiles and every name of apps (a canonical list, "" for none) is an
+ * application or service of the drone's classifier tables: both in one tide-dataplane
+ * --check-filter, the drone's own words. Else answers, -1: a bad filter is 422 invalid_filter
+ * with libpcap's message, an unknown name 400 invalid_field naming 'apps' (the dataplane's
+ * message begins "--apps:"), and 5xx when the check could not run. */
 static int
-check_filter(struct cp_req *r, json_t *v)
+check_filter(struct cp_req *r, json_t *v, const char *apps)
 {
-	if (!v)
-		return 0;
-	if (!plain_text(v, false))
+	if (v && !plain_text(v, false))
 		return cp_fail(r, 400, "invalid_field", "'filter' holds control characters"), -1;
-	const char *filter = json_string_value(v);
-	if (!filter[0])
+	const char *filter = v ? json_string_value(v) : "";
+	if (!filter[0] && !apps[0])
 		return 0;
 	char dataplane[PATH_MAX], msg[512];
 	int rc = cp_drone_dataplane(r->srv->opt, dataplane, sizeof(dataplane));
 	if (rc == 0)
-		rc = cp_drone_check_filter(dataplane, filter, msg, sizeof(msg));
+		rc = cp_drone_check_filter(dataplane, filter, apps, msg, sizeof(msg));
 	if (rc == 0)
 		return 0;
-	if (rc == -EINVAL)
+	static const char apps_prefix[] = "--apps:";
+	if (rc == -EINVAL && apps[0] && !strncmp(msg, apps_prefix, sizeof(apps_prefix) - 1))
+		cp_fail(r, 400, "invalid_field", "'apps' %s",
+			msg + sizeof(apps_prefix) - 1 + (msg[sizeof(apps_prefix) - 1] == ' '));
+	else if (rc == -EINVAL)
 		cp_fail(r, 422, "invalid_filter", "%s", msg[0] ? msg : "the filter does not compile");
 	else if (rc == -ETIMEDOUT)
-		cp_fail(r, 503, "filter_check_timeout", "compiling the filter took too long");
+		cp_fail(r, 503, "filter_check_timeout", "%s took too long", apps[0] ?
+			"checking the filter and the applications" : "compiling the filter");
 	else
-		cp_fail(r, 500, "filter_check_failed", "the filter could not be checked");
+		cp_fail(r, 500, "filter_check_failed", "the filter%s could not be checked",
+			apps[0] ? " and the applications" : "");
 	return -1;
+}
+
+/* "apps" of a body (a JSON array of names) in the contract's canonical form, checked by the
+ * contract's own reading of it (tide_job_from_json, the one grammar). 0, or -1 after
+ * answering 400 with the contract's words. */
+static int
+canonical_apps(struct cp_req *r, json_t *v, char *out, size_t size)
+{
+	out[0] = '\0';
+	if (!v)
+		return 0;
+	/* a minimal job around it: the list is checked exactly as in a job's body */
+	json_t *probe = json_pack("{s:I, s:i, s:b, s:O}", "max_size",
+		(json_int_t)TIDE_JOB_MAX_SIZE_MIN, "max_duration", 1, "classify", 1, "apps", v);
+	struct tide_job job;
+	struct tide_job_error err;
+	int rc = probe ? tide_job_from_json(probe, &job, &err) : -ENOMEM;
+	json_decref(probe);
+	if (rc == -EINVAL)
+		return cp_fail(r, 400, err.code, "'%s' %s", err.field, err.why), -1;
+	if (rc)
+		return cp_fail_errno(r, rc, "reading 'apps'"), -1;
+	snprintf(out, size, "%s", job.apps);
+	return 0;
 }
 
 static int
 post_validate(struct cp_req *r)
 {
 	static const struct cp_field fields[] = {
-		{ "filter", CP_FIELD_STRING, true, 0, TIDE_JOB_FILTER_MAX },
+		{ "filter", CP_FIELD_STRING, false, 0, TIDE_JOB_FILTER_MAX },
+		{ "apps", CP_FIELD_ARRAY, false, 0, TIDE_JOB_APPS_NAMES_MAX },
 	};
-	if (cp_check_body(r, fields, 1) || check_filter(r, json_object_get(r->body, "filter")))
+	char apps[TIDE_JOB_APPS_MAX + 1];
+	if (cp_check_body(r, fields, sizeof(fields) / sizeof(fields[0])))
+		return r->status;
+	json_t *filter = json_object_get(r->body, "filter");
+	if (!filter && !json_object_get(r->body, "apps"))
+		return cp_fail(r, 400, "missing_field", "'filter' or 'apps' is required");
+	if (canonical_apps(r, json_object_get(r->body, "apps"), apps, sizeof(apps)) ||
+		check_filter(r, filter, apps))
 		return r->status;
 	return cp_reply(r, 200, json_pack("{s:b}", "valid", 1));
 }
@@ -348,7 +389,7 @@ post_job(struct cp_req *r)
 	struct job_group grp;
 	if (pick_group(r, json_string_value(json_object_get(b, "group")), &grp))
 		return r->status;
-	if (check_filter(r, json_object_get(b, "filter")))
+	if (check_filter(r, json_object_get(b, "filter"), params.apps))
 		return r->status;
 
 	int rc = cp_db_begin(r->db);

@@ -146,14 +146,27 @@ last_line(char *text, size_t len, char *out, size_t size)
 
 
 int
-cp_drone_check_filter(const char *dataplane, const char *filter, char *msg, size_t size)
+cp_drone_check_filter(const char *dataplane, const char *filter, const char *apps, char *msg,
+	size_t size)
 {
 	int fds[2];
 	msg[0] = '\0';
+	/* each one argv element, never a shell word */
+	char *argv[7];
+	int argc = 0;
+	argv[argc++] = (char *)dataplane;
+	argv[argc++] = (char *)"--check-filter";
+	if (filter && filter[0]) {
+		argv[argc++] = (char *)"--filter";
+		argv[argc++] = (char *)filter;
+	}
+	if (apps && apps[0]) {
+		argv[argc++] = (char *)"--apps";
+		argv[argc++] = (char *)apps;
+	}
+	argv[argc] = NULL;
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return -errno;
-	char *argv[] = { (char *)dataplane, (char *)"--check-filter", (char *)"--filter",
-		(char *)filter, NULL };
 	pid_t pid = spawn(fds[1], dataplane, argv);
 	close(fds[1]);
 	if (pid < 0) {

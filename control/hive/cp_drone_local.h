@@ -26,9 +26,15 @@ struct cp_drone_local;
  * executable. 0 or -errno (-ENAMETOOLONG). */
 int cp_drone_dataplane(const struct cp_options *o, char *out, size_t size);
 
-/* Compiles filter with `tide-dataplane --check-filter`. 0 when valid; -EINVAL when not, with
- * libpcap's message in msg; -ETIMEDOUT, or another -errno when the check could not run. */
-int cp_drone_check_filter(const char *dataplane, const char *filter, char *msg, size_t size);
+/* Checks a job's filter and application list in one `tide-dataplane --check-filter [--filter
+ * FILTER] [--apps APPS]` (either may be NULL or "" and is then not passed): the filter is
+ * compiled by libpcap, every name of apps (a canonical list, tide_job_apps_parse) must be an
+ * application or a service of the drone's classifier tables. 0 when both are good; -EINVAL
+ * when not, with the dataplane's last line in msg (libpcap's message for the filter; one that
+ * begins "--apps:" for an unknown name); -ETIMEDOUT, or another -errno when the check could
+ * not run. */
+int cp_drone_check_filter(const char *dataplane, const char *filter, const char *apps, char *msg,
+	size_t size);
 
 /* DATA_DIR/jobs/<id>[suffix] into out. 0 or -ENAMETOOLONG. */
 int cp_drone_job_path(const char *data_dir, int64_t id, const char *suffix, char *out,

@@ -27,6 +27,12 @@ cp_job_params_read(sqlite3_stmt *st, int col, struct tide_job *job)
 	job->shard_time = sqlite3_column_int64(st, col + 10);
 	snprintf(job->export, sizeof(job->export), "%s",
 		(const char *)sqlite3_column_text(st, col + 11) ?: "");
+	/* stored canonical (tide_job_apps_parse) by the REST edge, so read back as it is */
+	snprintf(job->apps, sizeof(job->apps), "%s",
+		(const char *)sqlite3_column_text(st, col + 12) ?: "");
+	job->apps_keep_undecided = sqlite3_column_int(st, col + 13) != 0;
+	job->apps_packets = (uint32_t)sqlite3_column_int64(st, col + 14);
+	job->apps_wait = (uint32_t)sqlite3_column_int64(st, col + 15);
 }
 
 void
@@ -45,6 +51,10 @@ cp_job_params_bind(sqlite3_stmt *st, int first, const struct tide_job *job)
 	sqlite3_bind_int64(st, first + 9, job->shard_size);
 	sqlite3_bind_int64(st, first + 10, job->shard_time);
 	sqlite3_bind_text(st, first + 11, job->export, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, first + 12, job->apps, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, first + 13, job->apps_keep_undecided);
+	sqlite3_bind_int64(st, first + 14, job->apps_packets);
+	sqlite3_bind_int64(st, first + 15, job->apps_wait);
 }
 
 json_t *

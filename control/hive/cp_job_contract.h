@@ -17,8 +17,9 @@
 /* In this order; CP_JOB_PARAMS_N of them. */
 #define CP_JOB_PARAMS_COLUMNS \
 	"filter, snaplen, anonymise, classify, session_type, max_size, max_duration, max_packets," \
-	" lookback_s, shard_size, shard_time, export"
-#define CP_JOB_PARAMS_N 12
+	" lookback_s, shard_size, shard_time, export, apps, apps_keep_undecided, apps_packets," \
+	" apps_wait"
+#define CP_JOB_PARAMS_N 16
 
 /* Reads the CP_JOB_PARAMS_COLUMNS starting at column col of the current row. */
 void cp_job_params_read(sqlite3_stmt *st, int col, struct tide_job *job);

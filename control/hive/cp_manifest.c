@@ -205,14 +205,15 @@ manifest_counters(json_t *mc)
 	json_t *v, *by = json_object_get(mc, "dropped");
 	json_object_foreach(by, k, v)
 		drops += json_integer_value(v);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "packets",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "packets",
 		json_integer_value(json_object_get(mc, "written")), "bytes",
 		json_integer_value(json_object_get(mc, "bytes_written")), "written",
 		json_integer_value(json_object_get(mc, "written")), "bytes_written",
 		json_integer_value(json_object_get(mc, "bytes_written")), "received",
 		json_integer_value(json_object_get(mc, "received")), "matched",
 		json_integer_value(json_object_get(mc, "matched")), "filtered",
-		json_integer_value(json_object_get(mc, "filtered")), "drops", drops,
+		json_integer_value(json_object_get(mc, "filtered")), "unselected",
+		json_integer_value(json_object_get(mc, "unselected")), "drops", drops,
 		"drops_by_reason", json_is_object(by) ? json_incref(by) : json_object());
 }
 
@@ -245,6 +246,10 @@ uploaded_counters(struct cp_db *db, const char *data_dir, int64_t job, const cha
 		close(fd);
 	json_t *mc = json_object_get(man, "counters");
 	json_t *c = json_is_object(mc) ? manifest_counters(mc) : NULL;
+	/* what a selection by application kept, as the drone would have reported it */
+	json_t *sel = json_object_get(man, "selection");
+	if (c && json_is_object(sel))
+		json_object_set(c, "selection", sel);
 	json_decref(man);
 	return c;
 }

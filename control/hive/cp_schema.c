@@ -320,6 +320,15 @@ const struct cp_migration cp_migrations[] = {
 	{ 12, "flow export: a job's collector destination",
 		/* '' = no export, as for every job made before (tide_job.h, tide_export.h) */
 		"ALTER TABLE jobs ADD COLUMN export TEXT NOT NULL DEFAULT '';" },
+
+	{ 13, "selection by application: the applications or services a job keeps",
+		/* apps is the contract's canonical list ("QUIC,YouTube"), '' = every session, as for
+		 * every job made before; the bounds' defaults are tide_job.h's */
+		"ALTER TABLE jobs ADD COLUMN apps TEXT NOT NULL DEFAULT '';"
+		"ALTER TABLE jobs ADD COLUMN apps_keep_undecided INTEGER NOT NULL DEFAULT 0"
+		"  CHECK (apps_keep_undecided IN (0, 1));"
+		"ALTER TABLE jobs ADD COLUMN apps_packets INTEGER NOT NULL DEFAULT 32;"
+		"ALTER TABLE jobs ADD COLUMN apps_wait INTEGER NOT NULL DEFAULT 5;" },
 };
 
 const int cp_migrations_count = sizeof(cp_migrations) / sizeof(cp_migrations[0]);

@@ -93,4 +93,10 @@ long long tc_id(const char *s);
 /* "tidectl: message" on stderr. */
 void tc_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- jobs shown (tidectl_jobs_show.c) ---------------------------------------------------- */
+/* A job as `jobs show` prints it: settings, counters, drops with hints, selection, links. */
+void tc_show_job(struct tc_ctx *c, const json_t *job);
+/* "drone/link" of every link of the job, joined with "," in buf. */
+void tc_job_links(const json_t *job, char *buf, size_t len);
+
 #endif

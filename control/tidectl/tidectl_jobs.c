@@ -1,7 +1,8 @@
 /* tidectl_jobs.c — `tidectl jobs ...` and `tidectl files list`: create (every option of the
- * web console's form, the filter checked by POST /jobs/validate before the job is submitted),
- * list, show, wait (polls until a state, a progress bar on a terminal), stop, cancel, delete,
- * the dataset's file listing, the script log and the classification mix.
+ * web console's form, the filter and the application names checked by POST /jobs/validate
+ * before the job is submitted), list, show (printed by tidectl_jobs_show.c), wait (polls until
+ * a state, a progress bar on a terminal), stop, cancel, delete, the dataset's file listing,
+ * the script log and the classification mix.
  *
  * Jobs on several links are sent as "links": ["drone/link", ...]; a single link of the local
  * drone as the older "link": "demo", which every tide-control version takes. */
@@ -42,28 +43,6 @@ is_terminal(const char *state)
 	return in_list(state, terminal_states);
 }
 
-/* "drone/link" of the job's first link, every link joined with "," in buf. */
-static void
-job_links(const json_t *job, char *buf, size_t len)
-{
-	json_t *links = json_object_get(job, "links");
-	size_t n = 0;
-	buf[0] = '\0';
-	if (json_is_array(links) && json_array_size(links) > 0) {
-		size_t i;
-		json_t *l;
-		json_array_foreach(links, i, l) {
-			int w = snprintf(buf + n, len - n, "%s%s/%s", i ? "," : "", tc_jstr(l, "drone"),
-				tc_jstr(l, "link"));
-			if (w < 0 || (size_t)w >= len - n)
-				break;
-			n += (size_t)w;
-		}
-		return;
-	}
-	snprintf(buf, len, "%s/%s", tc_jstr(job, "drone"), tc_jstr(job, "link"));
-}
-
 /* Packets and bytes captured: the multi-link counters, or the local drone's manifest ones. */
 static void
 job_counts(const json_t *job, long long *pkts, long long *bytes)
@@ -101,13 +80,16 @@ struct create {
 	uint64_t max_size, max_duration, script_timeout, lookback, shard_size, shard_time;
 	long long snaplen, max_packets;
 	bool anonymise, classify, check_only, no_check, wait;
+	char apps[TIDE_JOB_APPS_MAX + 1];  /* canonical (tide_job_apps_parse); "" none */
+	const char *apps_undecided;
+	long long apps_packets, apps_wait; /* -1: not given (the contract's default) */
 	const char *wait_state;
 };
 
 enum { O_NAME = 1, O_DESC, O_LINK, O_FILTER, O_MAXSIZE, O_MAXDUR, O_SNAPLEN, O_ANON, O_CLASSIFY,
 	O_SESSTYPE, O_GROUP, O_SCRIPT, O_SCRIPT_TO, O_CHECK, O_NOCHECK, O_WAIT, O_STATE, O_INTERVAL,
 	O_LIMIT, O_OFFSET, O_ALL, O_WTIMEOUT, O_LOOKBACK, O_MAXPKTS,
-	O_SHARDSIZE, O_SHARDTIME, O_EXPORT };
+	O_SHARDSIZE, O_SHARDTIME, O_EXPORT, O_APPS, O_APPS_UNDECIDED, O_APPS_PACKETS, O_APPS_WAIT };
 
 static const struct option create_opts[] = {
 	{ "name", required_argument, NULL, O_NAME },
@@ -126,6 +108,10 @@ static const struct option create_opts[] = {
 	{ "classify", no_argument, NULL, O_CLASSIFY },
 	{ "session-type", required_argument, NULL, O_SESSTYPE },
 	{ "export", required_argument, NULL, O_EXPORT },
+	{ "apps", required_argument, NULL, O_APPS },
+	{ "apps-undecided", required_argument, NULL, O_APPS_UNDECIDED },
+	{ "apps-packets", required_argument, NULL, O_APPS_PACKETS },
+	{ "apps-wait", required_argument, NULL, O_APPS_WAIT },
 	{ "group", required_argument, NULL, O_GROUP },
 	{ "script", required_argument, NULL, O_SCRIPT },
 	{ "script-timeout", required_argument, NULL, O_SCRIPT_TO },
@@ -200,6 +186,32 @@ create_opt(void *arg, int opt, const char *v)
 		o->export = v;
 		break;
 	}
+	case O_APPS: {
+		/* the one list grammar (tide_job.h): a typo stops here, exit 2; whether each name is
+		 * known is the server's to say (the drone's classifier tables) */
+		char why[256];
+		if (tide_job_apps_parse(v, o->apps, sizeof(o->apps), why, sizeof(why)) != 0)
+			return tc_usage_error(o->cmd, "--apps: %s", why);
+		if (o->apps[0])
+			o->classify = true;
+		break;
+	}
+	case O_APPS_UNDECIDED: o->apps_undecided = v; break; /* keep | drop: the contract's check */
+	case O_APPS_PACKETS: {
+		char *end;
+		errno = 0;
+		o->apps_packets = strtoll(v, &end, 10);
+		if (errno || end == v || *end || o->apps_packets < 0)
+			return tc_usage_error(o->cmd, "--apps-packets '%s': a number of packets", v);
+		break;
+	}
+	case O_APPS_WAIT: {
+		uint64_t w;
+		if (tide_parse_duration(v, &w) < 0 || w > INT32_MAX)
+			return tc_usage_error(o->cmd, "--apps-wait '%s': a duration like 5s, 1m", v);
+		o->apps_wait = (long long)w;
+		break;
+	}
 	case 'g': case O_GROUP: o->group = v; break;
 	case O_SCRIPT: o->script = v; break;
 	case O_SCRIPT_TO:
@@ -249,12 +261,18 @@ read_script(const char *path, json_t **out)
 
 static int wait_job(struct tc_ctx *c, long long id, const char *target, long long timeout,
 	double interval, json_t **final);
-static void show_job(struct tc_ctx *c, const json_t *job);
 
+/* The filter and the application names, checked by the server's drone binary in one go
+ * (POST /jobs/validate): a bad filter exits 7 with libpcap's message, an unknown name 7 with
+ * the drone's. apps_json is the body's "apps" or NULL. */
 static int
-check_filter(struct tc_ctx *c, const char *filter)
+check_filter(struct tc_ctx *c, const char *filter, json_t *apps_json)
 {
-	json_t *body = json_pack("{s:s}", "filter", filter);
+	json_t *body = json_object();
+	if (filter && *filter)
+		json_object_set_new(body, "filter", json_string(filter));
+	if (apps_json)
+		json_object_set(body, "apps", apps_json);
 	int rc = tc_api(c, "POST", "/api/v1/jobs/validate", body, NULL);
 	json_decref(body);
 	return rc;
@@ -281,7 +299,8 @@ check_params(const struct tc_cmd *cmd, const json_t *body)
 static int
 cmd_create(struct tc_ctx *c, int argc, char **argv)
 {
-	struct create o = { .cmd = &tc_jobs_cmds[0], .snaplen = -1 };
+	struct create o = { .cmd = &tc_jobs_cmds[0], .snaplen = -1, .apps_packets = -1,
+		.apps_wait = -1 };
 	int first, rc = tc_parse(c, o.cmd, argc, argv, "n:d:l:f:s:t:g:w", create_opts, create_opt,
 		&o, &first);
 	if (rc >= 0)
@@ -329,6 +348,19 @@ cmd_create(struct tc_ctx *c, int argc, char **argv)
 		json_object_set_new(body, "session_type", json_string(o.session_type));
 	if (o.export)
 		json_object_set_new(body, "export", json_string(o.export));
+	if (o.apps[0]) {
+		json_t *a = json_array();
+		char app[TIDE_JOB_APP_NAME_MAX + 1];
+		for (const char *p = o.apps; (p = tide_job_apps_next(p, app, sizeof(app)));)
+			json_array_append_new(a, json_string(app));
+		json_object_set_new(body, "apps", a);
+	}
+	if (o.apps_undecided)
+		json_object_set_new(body, "apps_undecided", json_string(o.apps_undecided));
+	if (o.apps_packets >= 0)
+		json_object_set_new(body, "apps_packets", json_integer(o.apps_packets));
+	if (o.apps_wait >= 0)
+		json_object_set_new(body, "apps_wait", json_integer(o.apps_wait));
 	if (o.group)
 		json_object_set_new(body, "group", json_string(o.group));
 	if (o.script_timeout)
@@ -347,15 +379,18 @@ cmd_create(struct tc_ctx *c, int argc, char **argv)
 		json_decref(body);
 		return rc;
 	}
-	/* the filter first, on its own: a typo is reported before anything is created */
-	if (o.filter && *o.filter && !o.no_check) {
-		rc = check_filter(c, o.filter);
+	/* the filter and the application names first, on their own: a typo is reported before
+	 * anything is created */
+	if (((o.filter && *o.filter) || o.apps[0]) && !o.no_check) {
+		rc = check_filter(c, o.filter, json_object_get(body, "apps"));
 		if (rc) {
 			json_decref(body);
 			return rc;
 		}
-		if (!c->quiet && !c->json)
+		if (!c->quiet && !c->json && o.filter && *o.filter)
 			fprintf(stderr, "filter ok: %s\n", o.filter);
+		if (!c->quiet && !c->json && o.apps[0])
+			fprintf(stderr, "applications ok: %s\n", o.apps);
 	}
 	if (o.check_only) {
 		if (c->json)
@@ -381,10 +416,10 @@ cmd_create(struct tc_ctx *c, int argc, char **argv)
 	else if (c->quiet)
 		printf("%lld\n", id);
 	else if (o.wait)
-		show_job(c, job);
+		tc_show_job(c, job);
 	else {
 		char links[256];
-		job_links(job, links, sizeof(links));
+		tc_job_links(job, links, sizeof(links));
 		printf("created job %lld (%s) on %s\n", id, tc_jstr(job, "state"), links);
 	}
 	json_decref(job);
@@ -484,7 +519,7 @@ cmd_list(struct tc_ctx *c, int argc, char **argv)
 		char id[24], links[256], created[32], pk[32], by[32];
 		long long p, b;
 		snprintf(id, sizeof(id), "%lld", tc_jint(j, "id"));
-		job_links(j, links, sizeof(links));
+		tc_job_links(j, links, sizeof(links));
 		tc_fmt_time(tc_jstr(j, "created_at"), created, sizeof(created));
 		job_counts(j, &p, &b);
 		snprintf(pk, sizeof(pk), "%lld", p);
@@ -497,142 +532,6 @@ cmd_list(struct tc_ctx *c, int argc, char **argv)
 	tc_table_free(t);
 	json_decref(all);
 	return 0;
-}
-
-static void
-show_counters(const json_t *ct)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach((json_t *)ct, key, v) {
-		if (json_is_object(v)) {
-			const char *k2;
-			json_t *v2;
-			char line[1024] = "";
-			size_t n = 0;
-			json_object_foreach(v, k2, v2) {
-				char t[64];
-				tc_jtext(v2, t, sizeof(t));
-				int w = snprintf(line + n, sizeof(line) - n, "%s%s=%s", n ? " " : "", k2, t);
-				if (w < 0 || (size_t)w >= sizeof(line) - n)
-					break;
-				n += (size_t)w;
-			}
-			tc_kv(stdout, key, "%s", line);
-		} else {
-			char t[128];
-			tc_jtext(v, t, sizeof(t));
-			tc_kv(stdout, key, "%s", t);
-		}
-	}
-}
-
-/* Each non-zero drop reason with the hint the Hive's registry gives for it (GET
- * /api/v1/meta/counters: hints are never copied here); a Hive without that route gets the bare
- * numbers. */
-static void
-show_drops(struct tc_ctx *c, const json_t *counters)
-{
-	json_t *by = json_object_get(counters, "drops_by_reason"), *meta = NULL, *v;
-	const char *reason;
-	bool any = false;
-	json_object_foreach(by, reason, v)
-		any |= json_integer_value(v) > 0;
-	if (!any)
-		return;
-	int status;
-	if (tc_api_quiet(c, "GET", "/api/v1/meta/counters", NULL, &meta, &status))
-		meta = NULL;
-	printf("drops by reason:\n");
-	json_object_foreach(by, reason, v) {
-		if (json_integer_value(v) <= 0)
-			continue;
-		const char *hint = "";
-		size_t i;
-		json_t *r;
-		json_array_foreach(json_object_get(meta, "drop_reasons"), i, r)
-			if (!strcmp(tc_jstr(r, "name"), reason))
-				hint = tc_jstr(r, "hint");
-		printf("  %-12s %12lld  %s\n", reason, (long long)json_integer_value(v), hint);
-	}
-	json_decref(meta);
-}
-
-static void
-show_job(struct tc_ctx *c, const json_t *job)
-{
-	char links[512], t1[32], t2[32], t3[32], sz[32], dur[32];
-	job_links(job, links, sizeof(links));
-	tc_kv(stdout, "id", "%lld", tc_jint(job, "id"));
-	tc_kv(stdout, "name", "%s", tc_jstr(job, "name"));
-	if (*tc_jstr(job, "description"))
-		tc_kv(stdout, "description", "%s", tc_jstr(job, "description"));
-	tc_kv(stdout, "state", "%s%s%s", tc_jstr(job, "state"), *tc_jstr(job, "reason") ? ": " : "",
-		tc_jstr(job, "reason"));
-	if (*tc_jstr(job, "pending_reason"))
-		tc_kv(stdout, "waiting", "%s", tc_jstr(job, "pending_reason"));
-	tc_kv(stdout, "owner", "%s", tc_jstr(job, "owner"));
-	if (json_object_get(job, "group"))
-		tc_kv(stdout, "group", "%s", tc_jstr(job, "group"));
-	tc_kv(stdout, "links", "%s", links);
-	tc_kv(stdout, "filter", "%s", *tc_jstr(job, "filter") ? tc_jstr(job, "filter") : "(every packet)");
-	tc_fmt_bytes((uint64_t)tc_jint(job, "max_size"), sz, sizeof(sz));
-	tc_fmt_duration(tc_jint(job, "max_duration"), dur, sizeof(dur));
-	tc_kv(stdout, "limits", "%s, %s", sz, dur);
-	tc_kv(stdout, "snaplen", "%lld%s", tc_jint(job, "snaplen"),
-		tc_jint(job, "snaplen") ? "" : " (whole packets)");
-	if (tc_jint(job, "max_packets"))
-		tc_kv(stdout, "max packets", "%lld", tc_jint(job, "max_packets"));
-	if (tc_jint(job, "lookback_s"))
-		tc_kv(stdout, "look-back", "%llds", tc_jint(job, "lookback_s"));
-	tc_kv(stdout, "anonymise", "%s", json_is_true(json_object_get(job, "anonymise")) ? "yes" : "no");
-	tc_kv(stdout, "classify", "%s%s%s", json_is_true(json_object_get(job, "classify")) ? "yes" : "no",
-		json_is_true(json_object_get(job, "classify")) ? ", sessions: " : "",
-		json_is_true(json_object_get(job, "classify")) ? tc_jstr(job, "session_type") : "");
-	if (*tc_jstr(job, "export"))
-		tc_kv(stdout, "export", "%s", tc_jstr(job, "export"));
-	if (json_is_true(json_object_get(job, "has_script")))
-		tc_kv(stdout, "script", "yes, timeout %llds", tc_jint(job, "script_timeout"));
-	tc_fmt_time(tc_jstr(job, "created_at"), t1, sizeof(t1));
-	tc_fmt_time(tc_jstr(job, "started_at"), t2, sizeof(t2));
-	tc_fmt_time(tc_jstr(job, "ended_at"), t3, sizeof(t3));
-	tc_kv(stdout, "created", "%s", t1);
-	tc_kv(stdout, "started", "%s", t2);
-	tc_kv(stdout, "ended", "%s", t3);
-	json_t *pr = json_object_get(job, "progress");
-	if (json_is_object(pr)) {
-		char b[32];
-		tc_fmt_bytes((uint64_t)tc_jint(pr, "bytes"), b, sizeof(b));
-		tc_kv(stdout, "progress", "%s of %s, %llds of %llds", b, sz, tc_jint(pr, "elapsed"),
-			tc_jint(pr, "max_duration"));
-	}
-	json_t *ct = json_object_get(job, "counters");
-	if (json_object_size(ct)) {
-		printf("counters:\n");
-		show_counters(ct);
-		show_drops(c, ct);
-	}
-	json_t *ls = json_object_get(job, "links");
-	if (json_is_array(ls) && json_array_size(ls)) {
-		static const char *const hdr[] = { "DRONE", "LINK", "STATE", "PACKETS", "BYTES",
-			"DROPS", "REASON", NULL };
-		struct tc_table *t = tc_table_new(hdr);
-		size_t i;
-		json_t *l;
-		json_array_foreach(ls, i, l) {
-			json_t *lc = json_object_get(l, "counters");
-			char p[24], b[32], d[24];
-			snprintf(p, sizeof(p), "%lld", tc_jint(lc, "packets"));
-			tc_fmt_bytes((uint64_t)tc_jint(lc, "bytes"), b, sizeof(b));
-			snprintf(d, sizeof(d), "%lld", tc_jint(lc, "drops"));
-			const char *cells[] = { tc_jstr(l, "drone"), tc_jstr(l, "link"),
-				tc_jstr(l, "state"), p, b, d, tc_jstr(l, "reason") };
-			tc_table_add(t, cells);
-		}
-		printf("\n");
-		tc_table_print(t, stdout);
-		tc_table_free(t);
-	}
 }
 
 static int
@@ -651,7 +550,7 @@ cmd_show(struct tc_ctx *c, int argc, char **argv)
 	if (c->json)
 		tc_print_json(job);
 	else
-		show_job(c, job);
+		tc_show_job(c, job);
 	json_decref(job);
 	return 0;
 }
@@ -1022,8 +921,9 @@ cmd_apps(struct tc_ctx *c, int argc, char **argv)
 
 const struct tc_cmd tc_jobs_cmds[] = {
 	{ "jobs create", "--name NAME --max-size SIZE --max-duration DUR [options]",
-		"Create a capture job. The filter is checked by the server (POST /jobs/validate)\n"
-		"before the job is submitted; a bad one exits 7 with libpcap's message.\n\n"
+		"Create a capture job. The filter and the application names are checked by the\n"
+		"server (POST /jobs/validate) before the job is submitted; a bad filter exits 7 with\n"
+		"libpcap's message, an unknown application 7 with the drone's.\n\n"
 		"  -n, --name NAME          job name (also the first argument)\n"
 		"  -d, --description TEXT\n"
 		"  -l, --link LINK          link to capture on: demo, or drone/link (repeat for\n"
@@ -1044,11 +944,17 @@ const struct tc_cmd tc_jobs_cmds[] = {
 		"  --export URL             with --classify: send each flow record as it ends to a\n"
 		"                           collector: ipfix://HOST[:PORT] (UDP, 4739),\n"
 		"                           ipfix+tcp://, json+tcp://, json+udp://HOST:PORT\n"
+		"  --apps LIST              keep only the sessions of these applications or services:\n"
+		"                           QUIC,YouTube (implies --classify; flow or biflow)\n"
+		"  --apps-undecided P       keep | drop a session still unidentified at a bound\n"
+		"                           (default drop)\n"
+		"  --apps-packets N         packets a session may wait to be identified (1-255, 32)\n"
+		"  --apps-wait DUR          ... and how long: 1s-5m (default 5s)\n"
 		"  -g, --group GROUP        share the job with GROUP\n"
 		"  --script FILE            post-processing script (run in the sandbox after capture)\n"
 		"  --script-timeout DUR     how long the script may run (1s-1h, default 5m)\n"
-		"  --check-only             only check the filter; create nothing\n"
-		"  --no-check               skip the separate filter check\n"
+		"  --check-only             only check the filter and the applications; create nothing\n"
+		"  --no-check               skip the separate filter and applications check\n"
 		"  -w, --wait               wait until the job ends, then show it\n"
 		"prints: created job ID (STATE) on LINKS; -q prints only the id; --json the job.\n",
 		cmd_create },

@@ -28,6 +28,8 @@
 	_(RX_BYTES, "rx_bytes", "bytes the link delivered to the job")                       \
 	_(MATCHED, "matched", "packets the job's filter selected")                           \
 	_(FILTERED, "filtered", "packets the job's filter left out (not a loss)")            \
+	_(UNSELECTED, "unselected", "packets of sessions the job's application selection "    \
+		"left out (apps; counted in filtered, not a loss)")                             \
 	_(DROPS, "drops", "packets selected but not written; see drops_by_reason")            \
 	_(WRITTEN, "written", "packets written (the capture's own name for packets)")         \
 	_(BYTES_WRITTEN, "bytes_written", "bytes written (the capture's own name for bytes)") \

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tide_export.h"
 #include "tide_job.h"
@@ -14,7 +15,7 @@
 /* K_SIZE and K_DURATION are integers (bytes, seconds) that may also be given as strings in the
  * grammar of tide_units.h ("10G", "1h30m"): the console and the Python client pass a user's
  * words through and this table decides, as for tidectl and the dataplane's command line. */
-enum kind { K_STRING, K_BOOL, K_INT, K_SESSION, K_SIZE, K_DURATION };
+enum kind { K_STRING, K_BOOL, K_INT, K_SESSION, K_SIZE, K_DURATION, K_APPS, K_UNDECIDED };
 
 struct field {
 	const char *name;
@@ -45,6 +46,10 @@ static const struct field fields[] = {
 	{ "shard_time", K_DURATION, false, 1, TIDE_JOB_SHARD_TIME_MAX, "no time limit",
 		AT(shard_time) },
 	{ "export", K_STRING, false, 0, TIDE_JOB_EXPORT_MAX, NULL, AT(export) },
+	{ "apps", K_APPS, false, 0, TIDE_JOB_APPS_MAX, NULL, AT(apps) },
+	{ "apps_undecided", K_UNDECIDED, false, 0, 0, NULL, AT(apps_keep_undecided) },
+	{ "apps_packets", K_INT, false, 1, TIDE_JOB_APPS_PACKETS_MAX, NULL, AT(apps_packets) },
+	{ "apps_wait", K_DURATION, false, 1, TIDE_JOB_APPS_WAIT_MAX, NULL, AT(apps_wait) },
 };
 #undef AT
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -60,6 +65,8 @@ tide_job_init(struct tide_job *job)
 {
 	memset(job, 0, sizeof(*job));
 	job->session_type = TIDE_SESSION_BIFLOW;
+	job->apps_packets = TIDE_JOB_APPS_PACKETS_DEFAULT;
+	job->apps_wait = TIDE_JOB_APPS_WAIT_DEFAULT;
 }
 
 bool
@@ -112,6 +119,48 @@ read_field(const struct field *f, json_t *v, struct tide_job *job, struct tide_j
 			if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 				return fail(err, "invalid_field", f->name, "holds control characters");
 		memcpy((char *)job + f->off, s, len + 1);
+		return 0;
+	}
+	case K_APPS: {
+		/* an array of names; the list grammar is tide_job_apps_parse's, for every program */
+		if (!json_is_array(v) || json_array_size(v) > TIDE_JOB_APPS_NAMES_MAX)
+			return fail(err, "invalid_field", f->name, "must be an array of at most %d "
+				"application or service names", TIDE_JOB_APPS_NAMES_MAX);
+		char joined[TIDE_JOB_APPS_MAX + TIDE_JOB_APPS_NAMES_MAX + 1];
+		size_t len = 0;
+		size_t i;
+		json_t *e;
+		json_array_foreach(v, i, e) {
+			const char *s = json_string_value(e);
+			if (!s || strlen(s) != json_string_length(e) || strchr(s, ','))
+				return fail(err, "invalid_field", f->name, "must be an array of "
+					"application or service names (strings without commas)");
+			size_t n = strlen(s);
+			if (n == 0)
+				return fail(err, "invalid_field", f->name, "an empty name in the list");
+			if (n > TIDE_JOB_APP_NAME_MAX)
+				return fail(err, "invalid_field", f->name, "'%.40s...' is longer than %d "
+					"bytes", s, TIDE_JOB_APP_NAME_MAX);
+			if (len)
+				joined[len++] = ',';
+			memcpy(joined + len, s, n);
+			len += n;
+		}
+		joined[len] = '\0';
+		char why[sizeof(err->why)];
+		if (tide_job_apps_parse(joined, (char *)job + f->off, TIDE_JOB_APPS_MAX + 1, why,
+			    sizeof(why)) != 0)
+			return fail(err, "invalid_field", f->name, "%s", why);
+		return 0;
+	}
+	case K_UNDECIDED: {
+		const char *s = json_string_value(v);
+		if (s && strcmp(s, "keep") == 0)
+			*(bool *)((char *)job + f->off) = true;
+		else if (s && strcmp(s, "drop") == 0)
+			*(bool *)((char *)job + f->off) = false;
+		else
+			return fail(err, "invalid_field", f->name, "must be keep or drop");
 		return 0;
 	}
 	case K_BOOL:
@@ -196,7 +245,100 @@ tide_job_from_json(const json_t *obj, struct tide_job *job, struct tide_job_erro
 			return fail(err, "invalid_field", "export", "needs classify: the exported "
 				"records are the classified sessions'");
 	}
+	/* selection by application needs the sessions' applications; a host session is a
+	 * host's whole traffic, not one application's */
+	if (job->apps[0] && !job->classify)
+		return fail(err, "invalid_field", "apps", "needs classify: sessions are selected "
+			"by the application the classifiers find");
+	if (job->apps[0] && job->session_type == TIDE_SESSION_HOST)
+		return fail(err, "invalid_field", "apps", "needs flow or biflow sessions (a host "
+			"session holds every application of a host)");
 	return 0;
+}
+
+static bool
+name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		ch == '-' || ch == '_' || ch == '.' || ch == '+' || ch == '/';
+}
+
+int
+tide_job_apps_parse(const char *list, char *out, size_t out_size, char *why, size_t why_size)
+{
+	char names[TIDE_JOB_APPS_NAMES_MAX][TIDE_JOB_APP_NAME_MAX + 1];
+	unsigned int n = 0;
+	size_t used = 0;
+	const char *p = list ? list : "";
+	if (out_size)
+		out[0] = '\0';
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *a = p, *b = p + len;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		size_t nl = (size_t)(b - a);
+		if (nl == 0) {
+			snprintf(why, why_size, "an empty name in the list (names are separated by "
+				"single commas)");
+			return -EINVAL;
+		}
+		if (nl > TIDE_JOB_APP_NAME_MAX) {
+			snprintf(why, why_size, "'%.40s...' is longer than %d bytes", a,
+				TIDE_JOB_APP_NAME_MAX);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < nl; i++)
+			if (!name_char(a[i])) {
+				snprintf(why, why_size, "'%.*s' is not an application or service name "
+					"(letters, digits, '-', '_', '.', '+', '/')", (int)nl, a);
+				return -EINVAL;
+			}
+		if (n == TIDE_JOB_APPS_NAMES_MAX) {
+			snprintf(why, why_size, "at most %d names", TIDE_JOB_APPS_NAMES_MAX);
+			return -EINVAL;
+		}
+		memcpy(names[n], a, nl);
+		names[n][nl] = '\0';
+		for (unsigned int k = 0; k < n; k++)
+			if (strcasecmp(names[k], names[n]) == 0) {
+				snprintf(why, why_size, "'%s' is named twice", names[n]);
+				return -EINVAL;
+			}
+		if (used + nl + (n ? 1 : 0) + 1 > out_size) {
+			snprintf(why, why_size, "the list is too long");
+			return -EINVAL;
+		}
+		if (n)
+			out[used++] = ',';
+		memcpy(out + used, a, nl);
+		used += nl;
+		out[used] = '\0';
+		n++;
+		if (!end)
+			break;
+		p = end + 1;
+		if (!*p) {
+			snprintf(why, why_size, "an empty name in the list (names are separated by "
+				"single commas)");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+const char *
+tide_job_apps_next(const char *list, char *name, size_t size)
+{
+	if (!list || !*list)
+		return NULL;
+	const char *end = strchr(list, ',');
+	size_t len = end ? (size_t)(end - list) : strlen(list);
+	snprintf(name, size, "%.*s", (int)len, list);
+	return end ? end + 1 : list + len;
 }
 
 json_t *
@@ -208,6 +350,17 @@ tide_job_to_json(const struct tide_job *job)
 		json_t *v = NULL;
 		switch (f->kind) {
 		case K_STRING: v = json_string((const char *)job + f->off); break;
+		case K_APPS: {
+			char name[TIDE_JOB_APP_NAME_MAX + 1];
+			v = json_array();
+			for (const char *p = job->apps; v && (p = tide_job_apps_next(p, name,
+				sizeof(name))) != NULL;)
+				json_array_append_new(v, json_string(name));
+			break;
+		}
+		case K_UNDECIDED:
+			v = json_string(job->apps_keep_undecided ? "keep" : "drop");
+			break;
 		case K_BOOL: v = json_boolean(*(const bool *)((const char *)job + f->off)); break;
 		case K_SESSION: v = json_string(tide_session_type_name(job->session_type)); break;
 		case K_INT:

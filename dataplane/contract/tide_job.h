@@ -35,6 +35,13 @@
 #define TIDE_JOB_SHARD_TIME_MAX 86400             /* seconds */
 #define TIDE_JOB_EXPORT_MAX 300                   /* bytes of a destination: scheme, a
                                                    * 255-byte host in brackets, :port */
+#define TIDE_JOB_APPS_NAMES_MAX 16                /* applications or services in apps */
+#define TIDE_JOB_APP_NAME_MAX 31                  /* bytes of one name (a service's limit) */
+#define TIDE_JOB_APPS_MAX (TIDE_JOB_APPS_NAMES_MAX * (TIDE_JOB_APP_NAME_MAX + 1))
+#define TIDE_JOB_APPS_PACKETS_DEFAULT 32          /* packets a session may wait, per session */
+#define TIDE_JOB_APPS_PACKETS_MAX 255
+#define TIDE_JOB_APPS_WAIT_DEFAULT 5              /* seconds a session may wait */
+#define TIDE_JOB_APPS_WAIT_MAX 300
 
 /* How packets are grouped into sessions for classification and flow records. */
 #define TIDE_SESSION_LIST(_)                                                    \
@@ -64,6 +71,16 @@ struct tide_job {
 	char export[TIDE_JOB_EXPORT_MAX + 1];  /* flow records also go to this collector as
 	                                        * they end (tide_export.h); "" none. Needs
 	                                        * classify: the records are the sessions' */
+	/* Selection by application (dataplane/dp_select.h): keep only the sessions whose
+	 * application or service is one of these ("QUIC,YouTube" here; a JSON array of names in
+	 * the job's JSON); "" keeps every session. Each session's first packets wait until it is
+	 * identified, at most apps_packets packets and apps_wait seconds; a session still
+	 * undecided then is kept or dropped as apps_keep_undecided says ("apps_undecided":
+	 * "keep" or "drop", the default). Needs classify and flow or biflow sessions. */
+	char apps[TIDE_JOB_APPS_MAX + 1];
+	bool apps_keep_undecided;
+	uint32_t apps_packets;                 /* 1-255; TIDE_JOB_APPS_PACKETS_DEFAULT */
+	uint32_t apps_wait;                    /* seconds, 1-300; TIDE_JOB_APPS_WAIT_DEFAULT */
 };
 
 /* Why tide_job_from_json refused: code is "invalid_body", "unknown_field", "missing_field" or
@@ -75,7 +92,8 @@ struct tide_job_error {
 	char why[384];                         /* room for tide_export_parse's sentence */
 };
 
-/* The defaults of optional members: no filter, whole packets, biflow, nothing else. */
+/* The defaults of optional members: no filter, whole packets, biflow, no selection by
+ * application (with its bounds at their defaults), nothing else. */
 void tide_job_init(struct tide_job *job);
 
 /* Is name one of the members tide_job_from_json reads? */
@@ -91,5 +109,18 @@ int tide_job_from_json(const json_t *obj, struct tide_job *job, struct tide_job_
 json_t *tide_job_to_json(const struct tide_job *job);
 
 const char *tide_session_type_name(enum tide_session_type t);
+
+/* The one grammar of an application list, for every command line (tide-dataplane --apps,
+ * tidectl --apps) and the JSON array alike: names separated by commas (blanks around them
+ * ignored), each 1-31 letters, digits or '-', '_', '.', '+', '/', at most 16, no name twice
+ * (case-insensitively). Writes the canonical form ("QUIC,YouTube") to out. 0, or -EINVAL with
+ * a sentence in why ("'Q UIC' is not an application name: ..."). Whether a name is known is
+ * the classifiers' tables' to say (tide-dataplane --check-filter --apps). */
+int tide_job_apps_parse(const char *list, char *out, size_t out_size, char *why,
+	size_t why_size);
+
+/* The next name of a canonical list: copies it to name (size >= TIDE_JOB_APP_NAME_MAX + 1)
+ * and returns the rest, or NULL when the list is exhausted. */
+const char *tide_job_apps_next(const char *list, char *name, size_t size);
 
 #endif

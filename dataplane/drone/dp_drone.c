@@ -456,6 +456,10 @@ start_capture(struct agent *a, json_t *m)
 		/* the Hive's job id: a collector tells one job's records from another's by it
 		 * (its low 32 bits; 0 means "no domain" in RFC 7011, so never 0) */
 		.observation_domain = (uint32_t)job ? (uint32_t)job : 1,
+		.apps = tj.apps,
+		.apps_keep_undecided = tj.apps_keep_undecided,
+		.apps_packets = tj.apps_packets,
+		.apps_wait_s = tj.apps_wait,
 	};
 	int slot = dp_live_start(&lj, err, sizeof(err));
 	json_decref(params);

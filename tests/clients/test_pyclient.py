@@ -6,7 +6,10 @@ invalid_filter) before creating anything, starts a job with a filter and limits 
 and "10m", stops it, waits for it, downloads the archive and extracts exactly the listed files
 with their sha256; a single file resumes from a .part with Range; the capture() context manager
 stops its job; a bad token raises 401 invalid_token, an unknown job 404, an unreachable server
-status 0; sizes and durations parse. scripts/examples/anomaly_capture.py runs the seed's
+status 0; sizes and durations parse; a job keeping only some applications (apps, a list or
+"DNS, QUIC") passes them and their bounds through and implies classify, an unknown name raises
+400 invalid_field in the drone's words (validate_filter too) and nothing is created, an
+explicit classify=False and a bad apps_undecided are the server's refusals. scripts/examples/anomaly_capture.py runs the seed's
 scenario end to end (simulated detector, and JSON events on stdin) and prints a dataset path
 whose files match the listing.
 """
@@ -135,6 +138,37 @@ def test_lookback_max_packets_and_drops():
     assert [(d[0], d[1]) for d in drops] == [("ring_full", 9), ("mbuf_alloc", 3)], drops
     assert drops[0][2].startswith("the writer could not keep up"), drops
     assert t.counter_registry() is t.counter_registry()      # fetched once
+
+
+def test_selection_by_application():
+    t = client()
+    before = len(t.jobs())
+    err = expect_error(lambda: t.create_job("x", links=["local/demo"], max_size="8M",
+                                            max_duration="10m", apps=["DNS", "QIUC"]),
+                       400, "invalid_field")
+    assert err.message.startswith("'apps' 'QIUC' is neither an application"), err.message
+    err = expect_error(lambda: t.validate_filter("udp", apps="QIUC"), 400, "invalid_field")
+    assert "'QIUC' is neither an application" in err.message, err.message
+    assert t.validate_filter("udp", apps=["DNS"]) is True
+    assert t.validate_filter(None, apps=["DNS"]) is True
+    # classify=False said on purpose is passed on, and the server says why it cannot be
+    err = expect_error(lambda: t.create_job("x", links=["local/demo"], max_size="8M",
+                                            max_duration="10m", apps="DNS", classify=False),
+                       400, "invalid_field")
+    assert err.message.startswith("'apps' needs classify"), err.message
+    err = expect_error(lambda: t.create_job("x", links=["local/demo"], max_size="8M",
+                                            max_duration="10m", apps="DNS",
+                                            apps_undecided="maybe"), 400, "invalid_field")
+    assert err.message.startswith("'apps_undecided' must be keep or drop"), err.message
+    assert len(t.jobs()) == before, "a job was created"
+    # apps alone implies classify; a string is split at its commas
+    job = t.create_job("sel", links=["local/demo"], max_size="8M", max_duration="2s",
+                       apps=" DNS, QUIC", apps_undecided="keep", apps_packets=20,
+                       apps_wait="3s")
+    assert job["classify"] is True and job["apps"] == ["DNS", "QUIC"], job
+    assert (job["apps_undecided"], job["apps_packets"], job["apps_wait"]) == ("keep", 20, 3), job
+    job = t.wait(job["id"], timeout=90, interval=0.2)
+    assert job["state"] == "done", job
 
 
 def test_capture_context_and_errors():

@@ -5,9 +5,11 @@ its error path, and the exit codes scripts rely on.
 Proves: --help works for the program and every subcommand, unknown commands and options exit 2;
 the token comes from --token, TIDE_TOKEN or a 0600 config file, a config file readable by others
 is refused (3) and no token is ever echoed; a bad token exits 3, an unreachable server 6, an
-unknown job 4, a bad filter 7 with libpcap's message before anything is created; a job made with
-every option of the web form carries them all, waits to done, lists its files, shows its script
-log; wait times out (9) and tells a job that ended otherwise (10); stop/cancel/delete and their
+unknown job 4, a bad filter 7 with libpcap's message before anything is created; an application
+list outside the one grammar (tide_job.h) exits 2 without contacting the server, an unknown name
+7 with the drone's words before anything is created (--check-only too); a job made with
+every option of the web form carries them all (--apps and its bounds included), waits to done,
+lists its files, shows its script log and what its selection kept; wait times out (9) and tells a job that ended otherwise (10); stop/cancel/delete and their
 conflicts (5); the archive and single files download verified; users, groups, tokens (create,
 --save, revoke), login (token saved 0600), logs, audit and their permission errors; links,
 drones and tune (against the drone contract when the server has it, a clear 4 when not); https
@@ -51,6 +53,31 @@ def test_help_and_usage():
     r = e.fails(2, "jobs", "create", "x", "-s", "1G", "-t", "1m", "--classify", "--export",
                 "http://127.0.0.1:4739")
     assert "--export: export destination 'http://127.0.0.1:4739' wants ipfix://" in r.err, r
+    # an application list outside the one grammar (tide_job_apps_parse): refused before any
+    # request — a server nothing listens on would make it exit 6
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = "http://127.0.0.1:%d" % s.getsockname()[1]
+    s.close()
+    create = ("--server", dead, "jobs", "create", "x", "-s", "1G", "-t", "1m")
+    for apps, words in (("QUIC,,DNS", "--apps: an empty name in the list"),
+                        ("QUIC,", "--apps: an empty name in the list"),
+                        ("Q UIC", "--apps: 'Q UIC' is not an application or service name"),
+                        ("QUIC, quic", "--apps: 'quic' is named twice"),
+                        (",".join("A%d" % i for i in range(17)), "--apps: at most 16 names")):
+        r = e.fails(2, *(create + ("--apps", apps)))
+        assert words in r.err, (apps, r)
+    # and the contract's checks of the whole job (--apps implies --classify)
+    r = e.fails(2, *(create + ("--apps", "QUIC", "--session-type", "host")))
+    assert "'apps' needs flow or biflow sessions" in r.err, r
+    r = e.fails(2, *(create + ("--apps", "QUIC", "--apps-undecided", "maybe")))
+    assert "'apps_undecided' must be keep or drop" in r.err, r
+    r = e.fails(2, *(create + ("--apps", "QUIC", "--apps-packets", "0")))
+    assert "'apps_packets' must be 1-255" in r.err, r
+    r = e.fails(2, *(create + ("--apps", "QUIC", "--apps-wait", "10m")))
+    assert "'apps_wait' must be 1-300" in r.err, r
+    e.fails(6, *(create + ("--apps", "QUIC")))   # a good list does reach for the server
     r = e.ok("version")
     assert "tidectl 0.1.0" in r.out and "tide-control" in r.out, r
 
@@ -116,6 +143,16 @@ def test_jobs_create_every_option_and_lifecycle():
     assert len(c.get("/api/v1/jobs").json["items"]) == before, "a job was created"
     r = e.ok("jobs", "create", "chk", "-f", "udp port 53", "-s", "8M", "-t", "3s", "--check-only")
     assert len(c.get("/api/v1/jobs").json["items"]) == before
+    # application names the drone does not know: its words, exit 7, nothing created
+    r = e.fails(7, "jobs", "create", "x", "--apps", "DNS,QIUC", "-s", "8M", "-t", "3s")
+    assert "'apps' 'QIUC' is neither an application" in r.err and "invalid_field" in r.err, r
+    r = e.fails(7, "jobs", "create", "x", "--apps", "QIUC", "-s", "8M", "-t", "3s",
+                "--check-only")
+    assert "'QIUC' is neither an application" in r.err, r
+    r = e.ok("jobs", "create", "chk", "--apps", " DNS , QUIC", "-s", "8M", "-t", "3s",
+             "--check-only")
+    assert "applications ok: DNS,QUIC" in r.err, r
+    assert len(c.get("/api/v1/jobs").json["items"]) == before, "a job was created"
     e.fails(7, "jobs", "create", "x", "-l", "nosuch", "-s", "8M", "-t", "3s")
     # under the job contract's minimum: refused before any request, naming the field
     r = e.fails(2, "jobs", "create", "x", "-s", "10k", "-t", "3s")
@@ -127,14 +164,16 @@ def test_jobs_create_every_option_and_lifecycle():
     r = e.ok("jobs", "create", "--name", "every option", "--description", "from tidectl",
              "--link", "demo", "--filter", "udp port 53", "--max-size", "8M",
              "--max-duration", "3s", "--snaplen", "128", "--anonymise", "--session-type", "flow",
-             "--export", "json+udp://127.0.0.1:9", "--script", script, "--script-timeout", "1m",
-             "--json")
+             "--export", "json+udp://127.0.0.1:9", "--apps", " DNS ", "--apps-undecided", "keep",
+             "--apps-packets", "16", "--apps-wait", "2s", "--script", script,
+             "--script-timeout", "1m", "--json")
     job = json.loads(r.out)
     for k, v in (("name", "every option"), ("description", "from tidectl"), ("link", "demo"),
                  ("filter", "udp port 53"), ("max_size", 8 << 20), ("max_duration", 3),
                  ("snaplen", 128), ("anonymise", True), ("classify", True),
                  ("session_type", "flow"), ("has_script", True), ("script_timeout", 60),
-                 ("export", "json+udp://127.0.0.1:9")):
+                 ("export", "json+udp://127.0.0.1:9"), ("apps", ["DNS"]),
+                 ("apps_undecided", "keep"), ("apps_packets", 16), ("apps_wait", 2)):
         assert job[k] == v, (k, job[k], v)
     jid = str(job["id"])
     r = e.ok("jobs", "wait", jid, "--for", "90s")
@@ -142,6 +181,10 @@ def test_jobs_create_every_option_and_lifecycle():
     r = e.ok("jobs", "show", jid)
     assert "every option" in r.out and "udp port 53" in r.out and "stop_reason" in r.out, r
     assert "json+udp://127.0.0.1:9" in r.out, r
+    assert "DNS (undecided sessions kept after 16 packets or 2s)" in r.out, r
+    # what the selection kept, from the link's ended counters (the drone's report)
+    assert "selection (unselected packets are counted in filtered, not lost):" in r.out, r
+    assert re.search(r"^sessions +.*selected=\d+", r.out, re.M), r
     r = e.ok("jobs", "list", "--state", "done")
     assert "every option" in r.out, r
     r = e.ok("jobs", "list", "--state", "running", "--json")
@@ -419,6 +462,9 @@ def test_bash_completion():
     assert set(complete("tidectl", "jobs", "")) >= {"create", "list", "wait", "stop"}
     assert "--max-duration" in complete("tidectl", "jobs", "create", "--max-d")
     assert "--export" in complete("tidectl", "jobs", "create", "--exp")
+    assert set(complete("tidectl", "jobs", "create", "--app")) == \
+        {"--apps", "--apps-undecided", "--apps-packets", "--apps-wait"}
+    assert complete("tidectl", "jobs", "create", "--apps-undecided", "") == ["keep", "drop"]
     assert set(complete("tidectl", "jobs", "create", "--export", "ipfix")) == \
         {"ipfix://", "ipfix+udp://", "ipfix+tcp://"}
     assert "tar.gz" in complete("tidectl", "download", "1", "--format", "")

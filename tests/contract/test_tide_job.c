@@ -41,6 +41,10 @@ test_minimal_and_defaults(void **state)
 	assert_int_equal(j.session_type, TIDE_SESSION_BIFLOW);
 	assert_false(j.anonymise);
 	assert_string_equal(j.export, "");
+	assert_string_equal(j.apps, "");
+	assert_false(j.apps_keep_undecided);
+	assert_int_equal(j.apps_packets, TIDE_JOB_APPS_PACKETS_DEFAULT);
+	assert_int_equal(j.apps_wait, TIDE_JOB_APPS_WAIT_DEFAULT);
 }
 
 static void
@@ -50,15 +54,20 @@ test_full_round_trip(void **state)
 	struct tide_job j, k;
 	struct tide_job_error e;
 	const char *text = "{\"filter\": \"udp port 443\", \"snaplen\": 262144, \"anonymise\": true,"
-		" \"classify\": true, \"session_type\": \"host\", \"max_size\": 4398046511104,"
+		" \"classify\": true, \"session_type\": \"flow\", \"max_size\": 4398046511104,"
 		" \"max_duration\": 604800, \"max_packets\": 1000, \"lookback_s\": 3600,"
 		" \"shard_size\": 68719476736, \"shard_time\": 86400,"
-		" \"export\": \"ipfix+tcp://[::1]:4739\"}";
+		" \"export\": \"ipfix+tcp://[::1]:4739\", \"apps\": [\"QUIC\", \"YouTube\"],"
+		" \"apps_undecided\": \"keep\", \"apps_packets\": 255, \"apps_wait\": 300}";
 	assert_int_equal(parse(text, &j, &e), 0);
 	assert_string_equal(j.filter, "udp port 443");
 	assert_int_equal(j.snaplen, 262144);
-	assert_int_equal(j.session_type, TIDE_SESSION_HOST);
+	assert_int_equal(j.session_type, TIDE_SESSION_FLOW);
 	assert_int_equal(j.max_packets, 1000);
+	assert_string_equal(j.apps, "QUIC,YouTube");
+	assert_true(j.apps_keep_undecided);
+	assert_int_equal(j.apps_packets, 255);
+	assert_int_equal(j.apps_wait, 300);
 	assert_int_equal(j.lookback_s, 3600);
 	assert_int_equal(j.shard_size, 64ll << 30);
 	assert_int_equal(j.shard_time, 86400);
@@ -122,6 +131,30 @@ static const struct {
 		" \"ipfix://127.0.0.1\"}", "invalid_field", "export", "needs classify" },
 	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"export\": 4739}",
 		"invalid_field", "export", "must be a string" },
+	/* apps: the list grammar's words, and only with classification of flows or biflows */
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"apps\": [\"QUIC\"]}",
+		"invalid_field", "apps", "needs classify" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"session_type\":"
+		" \"host\", \"apps\": [\"QUIC\"]}", "invalid_field", "apps", "needs flow or biflow" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"apps\": \"QUIC\"}",
+		"invalid_field", "apps", "must be an array of at most 16" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"apps\": [1]}",
+		"invalid_field", "apps", "must be an array of application or service names" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"apps\": [\"a,b\"]}",
+		"invalid_field", "apps", "must be an array of application or service names" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"apps\": [\"\"]}",
+		"invalid_field", "apps", "an empty name" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"apps\":"
+		" [\"Q UIC\"]}", "invalid_field", "apps", "'Q UIC' is not an application" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"apps\":"
+		" [\"QUIC\", \"quic\"]}", "invalid_field", "apps", "'quic' is named twice" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"classify\": true, \"apps\":"
+		" [\"QUIC\"], \"apps_undecided\": \"maybe\"}", "invalid_field", "apps_undecided",
+		"must be keep or drop" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"apps_packets\": 0}",
+		"invalid_field", "apps_packets", "must be 1-255" },
+	{ "{\"max_size\": 1048576, \"max_duration\": 5, \"apps_wait\": \"6m\"}",
+		"invalid_field", "apps_wait", "must be 1-300" },
 };
 
 static void
@@ -194,6 +227,46 @@ test_export(void **state)
 	json_decref(o);
 }
 
+/* The list grammar every command line shares: blanks trimmed, canonical commas, at most 16
+ * names of at most 31 bytes; tide_job_apps_next walks the canonical form. */
+static void
+test_apps_list(void **state)
+{
+	(void)state;
+	char out[TIDE_JOB_APPS_MAX + 1], why[256], name[TIDE_JOB_APP_NAME_MAX + 1];
+	assert_int_equal(tide_job_apps_parse(" QUIC , TLS/HTTP2,YouTube ", out, sizeof(out), why,
+		sizeof(why)), 0);
+	assert_string_equal(out, "QUIC,TLS/HTTP2,YouTube");
+	const char *p = out;
+	assert_non_null(p = tide_job_apps_next(p, name, sizeof(name)));
+	assert_string_equal(name, "QUIC");
+	assert_non_null(p = tide_job_apps_next(p, name, sizeof(name)));
+	assert_string_equal(name, "TLS/HTTP2");
+	assert_non_null(p = tide_job_apps_next(p, name, sizeof(name)));
+	assert_string_equal(name, "YouTube");
+	assert_null(tide_job_apps_next(p, name, sizeof(name)));
+	assert_int_equal(tide_job_apps_parse("", out, sizeof(out), why, sizeof(why)), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(tide_job_apps_parse("QUIC,", out, sizeof(out), why, sizeof(why)), -EINVAL);
+	assert_int_equal(tide_job_apps_parse("QUIC,,DNS", out, sizeof(out), why, sizeof(why)),
+		-EINVAL);
+	char many[1024] = "";
+	for (int i = 0; i < TIDE_JOB_APPS_NAMES_MAX; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sA%031d", i ? "," : "", i);
+	many[strlen(many)] = '\0';
+	/* 16 names of 32 bytes are one byte too long each */
+	assert_int_equal(tide_job_apps_parse(many, out, sizeof(out), why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "longer than 31"));
+	many[0] = '\0';
+	for (int i = 0; i < TIDE_JOB_APPS_NAMES_MAX; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sA%030d", i ? "," : "", i);
+	assert_int_equal(tide_job_apps_parse(many, out, sizeof(out), why, sizeof(why)), 0);
+	assert_string_equal(out, many);
+	strcat(many, ",DNS");
+	assert_int_equal(tide_job_apps_parse(many, out, sizeof(out), why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "at most 16 names");
+}
+
 static void
 test_registry(void **state)
 {
@@ -233,6 +306,7 @@ main(void)
 		cmocka_unit_test(test_refusals_name_the_field),
 		cmocka_unit_test(test_filter_bound),
 		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_apps_list),
 		cmocka_unit_test(test_registry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

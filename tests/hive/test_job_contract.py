@@ -9,6 +9,13 @@ naming the field and the allowed values, and an unknown member still 400 unknown
 lookback_s, max_packets and export are kept and shown in the job; the start message carries the job as
 the contract writes it ("params") and today's flat fields beside it, for the drones that read
 those; a link's drops_by_reason are summed into the job's counters, live and after the end;
+a job selecting sessions by application (apps) is refused without classify, with host
+sessions, with a list outside the one grammar or a bad apps_undecided (the contract's words),
+and with a name the drone's classifier tables do not know (the dataplane's words, from the
+same --check-filter child as the filter, which still answers 422 invalid_filter); a good one
+is kept, shown as an array and sent in the start message, the bounds' defaults travel too,
+and the drone's selection report ("selection" in the ended counters) and its unselected
+packets reach the link's and the job's counters; POST /jobs/validate checks apps alike;
 GET /api/v1/meta/counters serves the registry (every drop reason with its hint) to signed-in
 users only; GET /api/v1/meta/tuning serves the drone's tuning keys (dataplane/contract/
 tide_tuning.h), and PUT /drones/{id}/tuning refuses a value outside the bounds it states with
@@ -94,7 +101,8 @@ def test_start_message_carries_the_contract():
                 "filter": "udp", "snaplen": 128, "anonymise": True, "classify": False,
                 "session_type": "flow", "max_size": 1 << 20, "max_duration": 600,
                 "max_packets": 1000, "lookback_s": 60, "shard_size": 0, "shard_time": 0,
-                "export": ""}, start
+                "export": "", "apps": [], "apps_undecided": "drop", "apps_packets": 32,
+                "apps_wait": 5}, start
             # the job travels once, as the contract writes it: no second, flat copy
             assert "filter" not in start and "max_size" not in start, start
             assert len(start["anon_key"]) == 64, start
@@ -121,6 +129,88 @@ def test_start_message_carries_the_contract():
             start = d.wait_msg("start", j["id"], "p1")
             assert start["params"]["export"] == "ipfix+tcp://[::1]:4739", start
             assert start["params"]["classify"] is True, start
+        finally:
+            d.stop()
+
+
+SELECTION = {"apps": ["QUIC", "YouTube"], "undecided": "keep",
+             "sessions": {"selected": 3, "unselected": 40, "undecided_kept": 1,
+                          "undecided_dropped": 0},
+             "undecided_at": {"packets": 1, "wait": 0, "memory": 0, "end": 0},
+             "packets_unselected": 1234}
+
+
+def test_selection_by_application():
+    with Hive(BIN, args=ARGS) as h:
+        c = admin(h)
+        d = fake(h, c)
+        try:
+            # the contract's refusals, before any drone is asked
+            for extra, words in (
+                    ({"apps": ["QUIC"]}, "'apps' needs classify"),
+                    ({"classify": True, "session_type": "host", "apps": ["QUIC"]},
+                     "'apps' needs flow or biflow sessions"),
+                    ({"classify": True, "apps": "QUIC"}, "'apps' must be an array of at most 16"),
+                    ({"classify": True, "apps": ["Q UIC"]},
+                     "'apps' 'Q UIC' is not an application or service name"),
+                    ({"classify": True, "apps": ["QUIC", "quic"]}, "'apps' 'quic' is named twice"),
+                    ({"classify": True, "apps": ["QUIC"], "apps_undecided": "maybe"},
+                     "'apps_undecided' must be keep or drop"),
+                    ({"classify": True, "apps": ["QUIC"], "apps_packets": 256},
+                     "'apps_packets' must be 1-255"),
+                    ({"classify": True, "apps": ["QUIC"], "apps_wait": "6m"},
+                     "'apps_wait' must be 1-300")):
+                r = expect(c.post("/api/v1/jobs", dict(BASE, **extra)), 400, "invalid_field")
+                assert r.json["error"]["message"].startswith(words), (extra, r.json)
+            # a name the drone's classifier tables do not know: the dataplane's own words,
+            # from the one --check-filter child that also compiles the filter
+            r = expect(c.post("/api/v1/jobs", dict(BASE, classify=True, filter="udp",
+                                                     apps=["QUIC", "QIUC"])), 400,
+                       "invalid_field")
+            assert r.json["error"]["message"].startswith(
+                "'apps' 'QIUC' is neither an application (tide_apps.txt) nor a service"), r.json
+            # a bad filter beside good names is still the filter's refusal
+            r = expect(c.post("/api/v1/jobs", dict(BASE, classify=True, filter="udp prt 53",
+                                                     apps=["QUIC"])), 422, "invalid_filter")
+            assert "syntax error" in r.json["error"]["message"], r.json
+            assert expect(c.get("/api/v1/jobs"), 200).json["items"] == []
+            # POST /jobs/validate checks the names the same way, with or without a filter
+            r = expect(c.post("/api/v1/jobs/validate", {"apps": ["QIUC"]}), 400,
+                       "invalid_field")
+            assert r.json["error"]["message"].startswith("'apps' 'QIUC' is neither"), r.json
+            assert expect(c.post("/api/v1/jobs/validate", {"filter": "udp",
+                                                           "apps": ["QUIC", "YouTube"]}),
+                          200).json == {"valid": True}
+            r = expect(c.post("/api/v1/jobs/validate", {"apps": ["a,b"]}), 400, "invalid_field")
+            assert r.json["error"]["message"].startswith("'apps' must be an array of"), r.json
+            expect(c.post("/api/v1/jobs/validate", {}), 400, "missing_field")
+            # a good one: kept, shown as an array, sent to the drone with its bounds
+            j = expect(c.post("/api/v1/jobs", dict(BASE, classify=True, session_type="flow",
+                                                     apps=["QUIC", " YouTube "],
+                                                     apps_undecided="keep", apps_packets=8,
+                                                     apps_wait="1m")), 201).json
+            want = {"apps": ["QUIC", "YouTube"], "apps_undecided": "keep", "apps_packets": 8,
+                    "apps_wait": 60}
+            assert {k: j[k] for k in want} == want, j
+            assert {k: job(c, j["id"])[k] for k in want} == want
+            start = d.wait_msg("start", j["id"], "p1")
+            assert {k: start["params"][k] for k in want} == want, start
+            assert start["params"]["classify"] is True, start
+            wait_job(c, j["id"], ("running",))
+            # what the drone reports of the selection reaches the link's counters; its
+            # unselected packets are summed into the job's like every registry counter
+            expect(c.post("/api/v1/jobs/%d/stop" % j["id"]), 200)
+            d.wait_msg("stop", j["id"], "p1")
+            d.end(j["id"], "p1", "done", "signal",
+                  {"packets": 50, "bytes": 5000, "filtered": 1300, "unselected": 1234,
+                   "drops": 0, "drops_by_reason": {}, "selection": SELECTION})
+            done = wait_job(c, j["id"], ("done",))
+            assert done["links"][0]["counters"]["selection"] == SELECTION, done["links"]
+            assert done["counters"]["unselected"] == 1234, done["counters"]
+            # no list, no selection: the defaults
+            j = expect(c.post("/api/v1/jobs", dict(BASE, classify=True)), 201).json
+            assert (j["apps"], j["apps_undecided"], j["apps_packets"], j["apps_wait"]) == \
+                ([], "drop", 32, 5), j
         finally:
             d.stop()
 

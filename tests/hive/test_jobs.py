@@ -5,7 +5,11 @@ Proves: a bad filter is refused with libpcap's message (validate endpoint and jo
 a job runs pending → running → done with counters, a dataset holding manifest.json, a shard and
 flows/local.csv, and exports its flow records as they end to an IPFIX collector on 127.0.0.1
 (observation domain = the job id; every record sent is received, and the link's manifest and
-the job's link counters count them: sent, lost_queue_full, lost_collector); a downloaded shard matches the manifest's sha256; Range answers 206 with the
+the job's link counters count them: sent, lost_queue_full, lost_collector); a job keeping only
+DNS sessions (apps) is refused for a name the drone does not know, in the dataplane's words,
+and otherwise runs: its link's ended counters and its manifest carry the same "selection"
+report (sessions selected and left out, packets left out = the link's unselected counter,
+counted inside filtered); a downloaded shard matches the manifest's sha256; Range answers 206 with the
 right bytes; no traversal (.., encoded .., absolute paths, planted symlinks) reaches anything
 outside the walked dataset; owners see their jobs, others only with jobs.read_all; a stopped job
 ends done with stop reason "signal"; a second job queues behind the first and can be cancelled;
@@ -231,6 +235,35 @@ def test_job_dataset_download_and_scope():
     assert not os.path.exists(dataset)
     actions = [a["action"] for a in cplib.audit_rows(h)]
     assert "job.create" in actions and "job.delete" in actions, actions
+
+
+def test_job_selecting_applications():
+    h = hive()
+    c = user("alice")
+    # a name the local drone's classifier tables do not know: its own words, nothing created
+    before = len(expect(c.get("/api/v1/jobs"), 200).json["items"])
+    r = expect(c.post("/api/v1/jobs", {"name": "typo", "max_size": 8 << 20, "max_duration": 3,
+                                       "classify": True, "apps": ["QIUC"]}), 400,
+               "invalid_field")
+    assert r.json["error"]["message"].startswith(
+        "'apps' 'QIUC' is neither an application (tide_apps.txt) nor a service"), r.json
+    assert len(expect(c.get("/api/v1/jobs"), 200).json["items"]) == before
+    # the demo link carries DNS and more: only the DNS sessions are kept
+    job = create(c, name="dns only", classify=True, apps=["DNS"])
+    assert (job["apps"], job["apps_undecided"]) == (["DNS"], "drop"), job
+    job = wait_state(c, job["id"], ("done", "failed"))
+    assert job["state"] == "done", job
+    lc = job["links"][0]["counters"]
+    sel = lc.get("selection")
+    assert sel and sel["apps"] == ["DNS"] and sel["undecided"] == "drop", lc
+    assert sel["sessions"]["selected"] > 0 and sel["sessions"]["unselected"] > 0, sel
+    # left out on purpose: counted in filtered, never as a drop
+    assert sel["packets_unselected"] == lc["unselected"] > 0, (sel, lc)
+    assert lc["unselected"] <= lc["filtered"], lc
+    assert job["counters"]["unselected"] == lc["unselected"], job["counters"]
+    man = json.loads(download(h, c, "/api/v1/jobs/%d/files/manifests/local/demo.json"
+                              % job["id"]))
+    assert man["selection"] == sel, (man.get("selection"), sel)
 
 
 def download(h, c, path, headers=None, full=False, token=None):

@@ -7,7 +7,8 @@ membership, audit rows — survives starting the current binary, which brings th
 latest version (new tables and columns present, the audit triggers still refusing changes); the
 old user can sign in and use the new features; jobs survive the rebuilds of their table (step
 10, and step 11, which drops the dead jobs.pid) with their links and files, and read as exporting
-nothing after step 12; a database newer
+nothing after step 12 and as selecting every session (no apps, the wait's default bounds)
+after step 13, whose columns hold a new job's selection; a database newer
 than the binary is refused; and a damaged database (garbage, or one broken page of a table the
 start reads) or an unreadable one (a directory in its place) stops the start with a message on
 stderr and in the log that names the file, gives SQLite's words and says what to do.
@@ -194,6 +195,60 @@ def test_jobs_from_version_10_lose_pid():
         assert con.execute("SELECT count(*) FROM job_files WHERE job_id = 5").fetchone() == (0,)
         assert con.execute("SELECT count(*) FROM job_links WHERE job_id = 6").fetchone() == (1,)
         con.close()
+        h.stop()
+    finally:
+        h.cleanup()
+
+
+def test_jobs_from_version_12_select_every_session():
+    """Step 13 adds the selection by application: a job written by a version-12 Hive reads as
+    keeping every session, with the contract's default bounds, keeps its other parameters and
+    can be deleted; the new columns are the ones the job is read from, the flag a CHECKed
+    0 or 1."""
+    h = Hive(BIN, args=["--local-links", ""])
+    try:
+        subprocess.run([BIN, "--data-dir", h.data_dir, "--migrate-to", "12", "--log-file", "-"],
+                       capture_output=True, timeout=60, check=True)
+        con = sqlite3.connect(h.db_path)
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 12
+        assert "apps" not in columns(con, "jobs")
+        con.execute("INSERT INTO jobs (id, name, owner_id, owner, filter, max_size, max_duration,"
+                    " link, state, created_at, ended_at, classify, session_type, export) VALUES"
+                    " (8, 'v12', 1, 'admin', 'udp', 1048576, 60, 'demo', 'done', ?, ?, 1,"
+                    " 'flow', 'ipfix://127.0.0.1:4739')", (NOW, NOW))
+        con.commit()
+        con.close()
+        h.start()
+        con = h.db()
+        assert con.execute("PRAGMA user_version").fetchone()[0] >= 13
+        assert {"apps", "apps_keep_undecided", "apps_packets", "apps_wait"} <= \
+            set(columns(con, "jobs"))
+        assert con.execute("SELECT apps, apps_keep_undecided, apps_packets, apps_wait FROM jobs"
+                           " WHERE id = 8").fetchone() == ("", 0, 32, 5)
+        # a flag, as anonymise and classify are
+        try:
+            con.execute("UPDATE jobs SET apps_keep_undecided = 2 WHERE id = 8")
+            raise AssertionError("apps_keep_undecided took 2")
+        except sqlite3.IntegrityError:
+            pass
+        con.close()
+        c = admin(h)
+        j = expect(c.get("/api/v1/jobs/8"), 200).json
+        assert (j["name"], j["filter"], j["export"], j["session_type"]) == \
+            ("v12", "udp", "ipfix://127.0.0.1:4739", "flow"), j
+        assert (j["apps"], j["apps_undecided"], j["apps_packets"], j["apps_wait"]) == \
+            ([], "drop", 32, 5), j
+        # the job's JSON (and its start message) is read from the new columns: the stored
+        # canonical list reads back as an array, the flag as the policy's word
+        con = h.db()
+        con.execute("UPDATE jobs SET apps = 'QUIC,YouTube', apps_keep_undecided = 1,"
+                    " apps_packets = 200, apps_wait = 300 WHERE id = 8")
+        con.commit()
+        con.close()
+        j = expect(c.get("/api/v1/jobs/8"), 200).json
+        assert (j["apps"], j["apps_undecided"], j["apps_packets"], j["apps_wait"]) == \
+            (["QUIC", "YouTube"], "keep", 200, 300), j
+        expect(c.delete("/api/v1/jobs/8"), 204)
         h.stop()
     finally:
         h.cleanup()

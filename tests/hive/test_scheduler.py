@@ -6,8 +6,9 @@ row would — the failure is logged once per statement with SQLite's own message
 200 ms tick), the job is retried with back-off, and it ends normally once updates work again;
 a job whose capture ended while the Hive was killed with -9 (taking the local drone along)
 shows the capture's true counters after the restart, not zeros; and a link that ended without
-counters takes them from the manifest its capture uploaded; the max_duration backstop waits for
-a capture that is slow to start.
+counters takes them from the manifest its capture uploaded (with a selection by application's
+report and unselected packets); the max_duration backstop waits for a capture that is slow to
+start.
 """
 
 import hashlib
@@ -117,7 +118,8 @@ def test_counters_survive_a_hive_kill9():
 
 def test_link_without_counters_takes_its_manifests():
     """A link reported ended without counters (a drone older than this Hive, or one that lost
-    them): at finalize the job takes them from the manifest the capture uploaded."""
+    them): at finalize the job takes them from the manifest the capture uploaded, with what a
+    selection by application did (its "selection" and the unselected packets)."""
     with Hive(BIN, args=["--local-links", "", "--drone-grace", "1d"]) as h:
         c = admin(h)
         tok = register(c, "probe1")["token"]
@@ -130,9 +132,16 @@ def test_link_without_counters_takes_its_manifests():
         con.execute("UPDATE jobs SET state = 'running', started_at = 1 WHERE id = ?", (j["id"],))
         con.execute("UPDATE job_links SET state = 'running', started_at = 1")
         con.commit()
+        selection = {"apps": ["DNS"], "undecided": "drop",
+                     "sessions": {"selected": 2, "unselected": 5, "undecided_kept": 0,
+                                  "undecided_dropped": 1},
+                     "undecided_at": {"packets": 1, "wait": 0, "memory": 0, "end": 0},
+                     "packets_unselected": 30}
         manifest = json.dumps({"counters": {"received": 200, "matched": 150, "filtered": 50,
-                                            "written": 123, "bytes_written": 4567,
-                                            "dropped": {"ring_full": 27, "max_size": 0}}})
+                                            "unselected": 30, "written": 123,
+                                            "bytes_written": 4567,
+                                            "dropped": {"ring_full": 27, "max_size": 0}},
+                               "selection": selection})
         r = as_token(h, tok).request("PUT", "/api/v1/drones/upload/%d/manifests/probe1/p1.json"
                                      % j["id"], raw=manifest.encode(), headers={
                                          "X-Tide-Sha256": hashlib.sha256(
@@ -145,10 +154,12 @@ def test_link_without_counters_takes_its_manifests():
         con.close()
         j = wait_job(c, j["id"], ("done", "failed"))
         assert j["state"] == "done", j
-        got = {k: j["counters"][k] for k in ("packets", "bytes", "received", "drops", "files")}
+        got = {k: j["counters"][k] for k in ("packets", "bytes", "received", "drops", "files",
+                                             "unselected")}
         assert got == {"packets": 123, "bytes": 4567, "received": 200, "drops": 27,
-                       "files": 1}, j["counters"]
+                       "files": 1, "unselected": 30}, j["counters"]
         assert j["links"][0]["counters"]["packets"] == 123, j["links"]
+        assert j["links"][0]["counters"]["selection"] == selection, j["links"]
 
 
 def test_backstop_waits_for_a_slow_capture():

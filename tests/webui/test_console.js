@@ -9,7 +9,12 @@
  * submitted; a job made through the form (units, script upload) runs, and its progress bar moves
  * on the dashboard with no page reload; its details show the per-link distribution, the
  * application and service mixes, the script's output and the files with their SHA-256, and the
- * one-click archive downloads a tar.gz whose members match the hashes shown; a user and a group (with a
+ * one-click archive downloads a tar.gz whose members match the hashes shown; a job keeping only
+ * some applications is made through the form (the fields come and go with classification, an
+ * unknown name is refused as it is typed in the drone's words, host sessions are refused, the
+ * list is sent as an array with its bounds) and its page shows the selection and, when the
+ * link's counters carry the drone's "selection" report, a table of it with the hint that left-out
+ * packets are counted in filtered; a user and a group (with a
  * quota) are created, edited, disabled and deleted (checked through the API too); a token is
  * shown once, works, and stops working when revoked; the drones page shows the local drone,
  * refuses bad tuning with the server's reason and stores good tuning; the logs and the audit
@@ -408,6 +413,86 @@ async function main() {
 			if (hash)
 				check(sha256(m) === hash, `${p}: sha256 differs from the one shown`);
 		}
+	});
+
+	let selJobId;
+	await step('a job keeping only some applications is made through the form', async () => {
+		await nav('New job').click();
+		await S('input[name=name]').fill('webui selection');
+		await S('input[type=checkbox][value="local/demo"]').waitFor();
+		/* the selection exists only with classification: its fields come and go with it */
+		const classify = S('input[name=classify]');
+		check(await classify.isChecked(), 'classification is not on by default');
+		await classify.uncheck();
+		check(await S('input[name=apps]').isHidden(), 'the applications field is shown without classification');
+		await classify.check();
+		check(await S('input[name=apps]').isVisible(), 'the applications field is hidden with classification');
+		/* an unknown name, refused as it is typed, in the drone's words */
+		await S('input[name=apps]').fill('QUIC, QIUC');
+		await S('[data-apps=invalid]').waitFor();
+		const msg = await S('[data-apps=invalid]').textContent();
+		check(msg.includes("'QIUC' is neither an application"), `applications message "${msg}"`);
+		check(await S('button[type=submit]').isDisabled(), 'submit enabled with an unknown application');
+		await S('input[name=apps]').fill(' DNS , QUIC');
+		await S('[data-apps=valid]').waitFor();
+		await S('select[name=session_type]').selectOption('host');
+		check(await S('button[type=submit]').isDisabled(), 'submit enabled for host sessions with applications');
+		check((await S('#form-problems').textContent()).includes('flow or biflow'), 'no reason given for host sessions');
+		await S('select[name=session_type]').selectOption('biflow');
+		await S('select[name=apps_undecided]').selectOption('keep');
+		await S('input[name=apps_packets]').fill('300');
+		check(await S('button[type=submit]').isDisabled(), 'a wait of 300 packets accepted');
+		await S('input[name=apps_packets]').fill('16');
+		await S('input[name=apps_wait]').fill('3');
+		await S('input[name=max_duration]').fill('3');
+		await S('select[name=max_duration_unit]').selectOption({ label: 's' });
+		check(await S('button[type=submit]').isEnabled(), `submit disabled: ${await S('#form-problems').textContent()}`);
+		await screenshot('new-job-selection');
+		const [req] = await Promise.all([
+			page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === '/api/v1/jobs'),
+			S('button[type=submit]').click()]);
+		const sent = req.postDataJSON();
+		check(JSON.stringify(sent.apps) === '["DNS","QUIC"]', `apps sent as ${JSON.stringify(sent.apps)}`);
+		check(sent.classify === true && sent.apps_undecided === 'keep' && sent.apps_packets === 16 && sent.apps_wait === 3,
+			`the selection sent as ${JSON.stringify(sent)}`);
+		await page.waitForURL(/#\/jobs\/\d+$/);
+		selJobId = Number(page.url().match(/#\/jobs\/(\d+)$/)[1]);
+		const j = (await api('GET', `/jobs/${selJobId}`)).json;
+		check(JSON.stringify(j.apps) === '["DNS","QUIC"]' && j.apps_undecided === 'keep', `job as created: ${JSON.stringify(j)}`);
+		await S('#job-apps').waitFor();
+		check((await S('#job-apps').textContent()) === 'DNS, QUIC', 'the job page does not show the applications');
+	});
+
+	await step('the job page shows what the selection kept', async () => {
+		/* the drone's report in the link's counters, with numbers known here: the job's
+		 * answer is passed through with it added */
+		const report = { apps: ['DNS', 'QUIC'], undecided: 'keep',
+			sessions: { selected: 7, unselected: 40, undecided_kept: 2, undecided_dropped: 0 },
+			undecided_at: { packets: 1, wait: 1, memory: 0, end: 0 }, packets_unselected: 1234 };
+		const jobUrl = `**/api/v1/jobs/${selJobId}`;
+		await page.route(jobUrl, async (route) => {
+			const resp = await route.fetch();
+			const j = await resp.json();
+			for (const l of j.links || [])
+				l.counters = { ...(l.counters || {}), selection: report };
+			await route.fulfill({ response: resp, json: j });
+		});
+		const cell = (key) => S(`#selection-counters tr[data-key="${key}"] td`).textContent();
+		await S('#selection-counters').waitFor({ timeout: 30000 });
+		check(await cell('sessions.selected') === '7' && await cell('sessions.unselected') === '40',
+			`sessions shown as ${await cell('sessions.selected')} selected, ${await cell('sessions.unselected')} left out`);
+		check(await cell('packets_unselected') === '1,234', `left-out packets shown as ${await cell('packets_unselected')}`);
+		check((await S('#selection').textContent()).includes('counted in filtered'), 'no hint that left-out packets are not a loss');
+		await screenshot('job-selection');
+		await page.unroute(jobUrl);
+		/* and the drone's own report once the job has ended */
+		await S('h1 .badge[data-state=done], h1 .badge[data-state=failed]').waitFor({ timeout: 90000 });
+		const j = (await api('GET', `/jobs/${selJobId}`)).json;
+		check(j.state === 'done', `selection job ended ${j.state}: ${j.reason}`);
+		const sel = j.links[0].counters.selection;
+		check(sel && JSON.stringify(sel.apps) === '["DNS","QUIC"]', `the link reported no selection: ${JSON.stringify(j.links[0].counters)}`);
+		await page.waitForFunction((n) => document.querySelector('#selection-counters tr[data-key="sessions.selected"] td')?.textContent
+			=== Number(n).toLocaleString('en-US'), sel.sessions.selected, { timeout: 30000 });
 	});
 
 	await step('users and groups: create, edit, disable, delete', async () => {

@@ -1,6 +1,6 @@
-/* job.js — one capture job: parameters, progress, per-drone/per-link distribution, live
- * throughput, application and service mix, the post-processing script's log, the dataset's files, and the
- * one-click archive download.
+/* job.js — one capture job: parameters, progress, per-drone/per-link distribution, what a
+ * selection by application kept, live throughput, application and service mix, the
+ * post-processing script's log, the dataset's files, and the one-click archive download.
  *
  * Polls the job every second while it is active (every 10 s once ended). Rates are computed
  * here from successive counter readings (Δcounter / Δt), so any drone that reports running
@@ -49,6 +49,52 @@ function exportText(j) {
 			: ', none lost'];
 }
 
+/* the applications or services a job keeps, and what becomes of a session still unidentified
+ * when its wait ends */
+function selectionText(j) {
+	return [h('span', { class: 'mono', id: 'job-apps' }, j.apps.join(', ')),
+		` — a session unidentified after ${fmtCount(j.apps_packets)} packets or ${fmtDuration(j.apps_wait)} is ${j.apps_undecided === 'keep' ? 'kept' : 'dropped'}`];
+}
+
+/* what the links' drones report of the selection (each link's counters carry "selection":
+ * sessions by outcome, why undecided sessions stopped waiting, packets left out), summed over
+ * the links; null before any link reports one */
+function selectionSum(j) {
+	const sels = (j.links || []).map((l) => l.counters && l.counters.selection).filter((x) => x && typeof x === 'object');
+	if (!sels.length)
+		return null;
+	const sum = { sessions: {}, undecided_at: {}, packets_unselected: 0 };
+	for (const s of sels) {
+		for (const g of ['sessions', 'undecided_at'])
+			for (const [k, v] of Object.entries(s[g] || {}))
+				sum[g][k] = (sum[g][k] || 0) + (Number(v) || 0);
+		sum.packets_unselected += Number(s.packets_unselected) || 0;
+	}
+	return sum;
+}
+
+const SELECTION_LABELS = {
+	sessions: ['Sessions', { selected: 'selected', unselected: 'left out', undecided_kept: 'unidentified, kept', undecided_dropped: 'unidentified, dropped' }],
+	undecided_at: ['Unidentified sessions stopped waiting at', { packets: 'the packet bound', wait: 'the time bound', memory: 'the memory bound', end: 'their end' }],
+};
+
+function selectionView(j) {
+	const sum = selectionSum(j);
+	if (!sum)
+		return note(J.isActive(j) ? 'info' : 'empty', J.isActive(j)
+			? 'What the selection kept appears as the drones report it (at the latest when the capture ends).'
+			: 'The drones reported nothing about the selection.');
+	const rows = [];
+	for (const [g, [title, labels]] of Object.entries(SELECTION_LABELS))
+		for (const [k, v] of Object.entries(sum[g]))
+			rows.push(h('tr', { 'data-key': `${g}.${k}` }, h('th', { scope: 'row' }, `${title}: ${labels[k] || k.replace(/_/g, ' ')}`),
+				h('td', { class: 'num' }, fmtCount(v))));
+	rows.push(h('tr', { 'data-key': 'packets_unselected' }, h('th', { scope: 'row' }, 'Packets of left-out sessions'),
+		h('td', { class: 'num' }, fmtCount(sum.packets_unselected))));
+	return [h('table', { class: 'selection', id: 'selection-counters' }, h('tbody', {}, rows)),
+		h('p', { class: 'hint' }, 'Packets of left-out sessions are counted in filtered: the selection left them out as asked; they are not a loss.')];
+}
+
 function params(j) {
 	return dl([
 		['Owner', j.owner],
@@ -66,6 +112,7 @@ function params(j) {
 		['Classification', j.classify ? 'on' : 'off'],
 		['Session type', j.session_type || '—'],
 		j.export ? ['Flow export', exportText(j)] : null,
+		j.apps && j.apps.length ? ['Keeps only', selectionText(j)] : null,
 		['Post-processing script', j.has_script ? `yes (timeout ${fmtDuration(j.script_timeout)})` : 'no'],
 		j.description ? ['Description', j.description] : null,
 		['Created', timeEl(j.created_at)],
@@ -168,6 +215,8 @@ export default {
 		const status = h('div');
 		const paramsBox = h('div');
 		const distBox = h('div');
+		const selectionBox = h('div', { id: 'selection' });
+		const selectionSec = section('Selection by application', selectionBox);
 		const rateBox = h('div');
 		const appsBox = h('div', { id: 'app-mix' });
 		const servicesBox = h('div', { id: 'service-mix' });
@@ -177,6 +226,7 @@ export default {
 		replace(ctx.root, head, err,
 			h('div', { class: 'grid2' }, section('Status', status), section('Parameters', paramsBox)),
 			section('Data distribution', distBox),
+			selectionSec,
 			section('Throughput', rateBox),
 			h('div', { class: 'grid2' },
 				section('Application mix', metricToggle('app-mix-measure', appsMetric, (m) => { appsMetric = m; drawApps(); }), appsBox),
@@ -357,6 +407,9 @@ export default {
 			}
 			replace(status, countersView(job, hints));
 			replace(distBox, distributionView(job, files instanceof Error ? null : files));
+			selectionSec.hidden = !(job.apps && job.apps.length);
+			if (!selectionSec.hidden)
+				replace(selectionBox, selectionView(job));
 			drawRates();
 		}
 

@@ -1,7 +1,9 @@
 /* newjob.js — the capture job form, checked as it is filled in.
  *
  * The filter is compiled by the server (POST /jobs/validate runs the real dataplane's
- * --check-filter) 350 ms after the last keystroke; answers to older keystrokes are dropped.
+ * --check-filter) 350 ms after the last keystroke; answers to older keystrokes are dropped. The
+ * applications or services a job selects are checked the same way (the drone's classifier
+ * tables know the names), and sent as an array.
  * Links come from GET /links, online ones only; limits have units; a script is read in the
  * browser with FileReader and sent as the job's "script". The submit button stays disabled,
  * with the reasons listed next to it, until every field is valid. A single local link is sent
@@ -15,6 +17,10 @@ const MIN_SIZE = 2 ** 20, MAX_SIZE = 4 * 2 ** 40, MAX_DURATION = 604800, MAX_SCR
 /* the job contract's bounds (dataplane/contract/tide_job.h); the server checks them again */
 const MAX_SNAPLEN = 262144, MAX_LOOKBACK = 3600, MAX_SHARD_MIB = 65536, MAX_SHARD_TIME = 86400;
 const MAX_EXPORT = 300; /* bytes of an export destination (tide_job.h) */
+/* selection by application (tide_job.h): at most 16 names of 1-31 bytes, the bounds of a
+ * session's wait to be identified */
+const MAX_APPS = 16, APP_RE = /^[A-Za-z0-9._+\/-]{1,31}$/;
+const MAX_APPS_PACKETS = 255, MAX_APPS_WAIT = 300;
 const DEBOUNCE_MS = 350;
 
 function unitInput(name, value, units, unit) {
@@ -47,6 +53,14 @@ export default {
 			spellcheck: 'false', placeholder: 'e.g. ipfix://collector.example:4739 (empty = no export)' });
 		/* the grammar of dataplane/contract/tide_export.h; the server gives the exact reason */
 		const EXPORT_RE = /^(ipfix|ipfix\+udp|ipfix\+tcp|json\+tcp|json\+udp):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
+		const apps = h('input', { name: 'apps', maxlength: MAX_APPS * 33, autocomplete: 'off', spellcheck: 'false',
+			placeholder: 'QUIC, YouTube' });
+		const appsStatus = h('div', { class: 'filter-status', id: 'apps-status', 'aria-live': 'polite' });
+		apps.setAttribute('aria-describedby', 'apps-status');
+		const appsUndecided = h('select', { name: 'apps_undecided' },
+			[['drop', 'drop them (default)'], ['keep', 'keep them']].map(([v, l]) => h('option', { value: v }, l)));
+		const appsPackets = h('input', { type: 'number', name: 'apps_packets', min: 1, max: MAX_APPS_PACKETS, value: 32, class: 'num-in' });
+		const appsWait = h('input', { type: 'number', name: 'apps_wait', min: 1, max: MAX_APPS_WAIT, value: 5, class: 'num-in' });
 		const sessionType = h('select', { name: 'session_type' },
 			[['biflow', 'bidirectional flows (biflow)'], ['flow', 'unidirectional flows (flow)'], ['host', 'host pairs (host)']]
 				.map(([v, l]) => h('option', { value: v }, l)));
@@ -63,8 +77,9 @@ export default {
 		let script = null; /* {name, text, bytes} */
 		let filterState = { state: 'valid', text: '' };
 		let filterSeq = 0, filterTimer = null;
+		let appsState = { state: 'valid', names: [] }, appsSeq = 0, appsTimer = null;
 		let links = [];
-		ctx.onLeave(() => clearTimeout(filterTimer));
+		ctx.onLeave(() => { clearTimeout(filterTimer); clearTimeout(appsTimer); });
 
 		const form = h('form', { class: 'job-form', novalidate: true },
 			section('Job',
@@ -91,7 +106,14 @@ export default {
 				field('Session type', sessionType),
 				h('div', { class: 'check' }, classify, h('label', { for: (classify.id = newId('f')) }, 'Classify applications (application mix and labelled flows)')),
 				h('div', { class: 'export-field' }, field('Export flow records to a collector (optional)', exportTo,
-					'Each record as it ends: ipfix://HOST[:PORT] (UDP, port 4739 by default), ipfix+tcp://, json+tcp:// or json+udp://HOST:PORT. Sent and lost records are counted in the manifest.'))),
+					'Each record as it ends: ipfix://HOST[:PORT] (UDP, port 4739 by default), ipfix+tcp://, json+tcp:// or json+udp://HOST:PORT. Sent and lost records are counted in the manifest.')),
+				h('fieldset', { class: 'apps-field' }, h('legend', {}, 'Keep only some applications (optional)'),
+					h('div', { class: 'field' }, h('label', { for: (apps.id = newId('f')) }, 'Applications or services'), apps,
+						h('div', { class: 'hint' }, 'Comma separated, as the application mix names them (QUIC, TLS/HTTP2) or services (YouTube); empty keeps every session. Each new session\'s first packets wait until it is identified, then the whole session is kept or left out; the left-out packets are counted in filtered, not as a loss. Needs flow or biflow sessions.'),
+						appsStatus),
+					field('A session still unidentified when its wait ends', appsUndecided, 'Dropping keeps the dataset to what was asked for; keeping loses nothing that might be wanted.'),
+					field('Packets a session may wait', appsPackets, `1 to ${MAX_APPS_PACKETS} (default 32); most sessions are identified within their first few packets.`),
+					field('Seconds a session may wait', appsWait, `1 to ${MAX_APPS_WAIT} (default 5).`))),
 			section('Post-processing (optional)',
 				field('Script run in the sandbox after the capture (dataset read-only at /job; write results to /job/processed)', scriptFile),
 				scriptInfo,
@@ -143,6 +165,21 @@ export default {
 			const lb = Number(lookback.value);
 			if (!(Number.isInteger(lb) && lb >= 0 && lb <= MAX_LOOKBACK))
 				p.push(`Look-back must be 0 to ${MAX_LOOKBACK} seconds.`);
+			if (classify.checked && appsList().length) {
+				if (appsState.state === 'invalid')
+					p.push(`Applications: ${appsState.message}`);
+				else if (appsState.state === 'checking')
+					p.push('Checking the applications…');
+				else if (appsState.state === 'error')
+					p.push('The applications could not be checked.');
+				if (sessionType.value === 'host')
+					p.push('Keeping only some applications needs flow or biflow sessions (a host session holds every application of a host).');
+				const ap = Number(appsPackets.value), aw = Number(appsWait.value);
+				if (!(Number.isInteger(ap) && ap >= 1 && ap <= MAX_APPS_PACKETS))
+					p.push(`Packets a session may wait must be 1 to ${MAX_APPS_PACKETS}.`);
+				if (!(Number.isInteger(aw) && aw >= 1 && aw <= MAX_APPS_WAIT))
+					p.push(`Seconds a session may wait must be 1 to ${MAX_APPS_WAIT}.`);
+			}
 			const ex = exportTo.value.trim();
 			if (classify.checked && ex && !EXPORT_RE.test(ex))
 				p.push('The export destination must be ipfix://, ipfix+udp://, ipfix+tcp://, json+tcp:// or json+udp:// HOST:PORT.');
@@ -185,6 +222,54 @@ export default {
 			check();
 		}
 
+		/* the names as typed: blanks around commas ignored; the server holds the one grammar
+		 * (tide_job_apps_parse) and says what is wrong with a list */
+		function appsList() {
+			const t = apps.value.trim();
+			return t ? t.split(',').map((x) => x.trim()) : [];
+		}
+
+		/* the list's shape here, then the names by the drone's tables (POST /jobs/validate) */
+		async function validateApps() {
+			const names = appsList();
+			const seq = ++appsSeq;
+			const local = names.length > MAX_APPS ? `at most ${MAX_APPS} names`
+				: names.some((n) => !n) ? 'an empty name in the list'
+					: names.find((n) => !APP_RE.test(n)) !== undefined
+						? `'${names.find((n) => !APP_RE.test(n))}' is not an application or service name (letters, digits, '-', '_', '.', '+', '/')` : null;
+			if (!names.length || local) {
+				appsState = local ? { state: 'invalid', names, message: local } : { state: 'valid', names };
+				replace(appsStatus, local ? h('span', { class: 'bad', 'data-apps': 'invalid' }, '✗ ', local) : null);
+				check();
+				return;
+			}
+			try {
+				await api.post('/jobs/validate', { apps: names });
+				if (seq !== appsSeq) return;
+				appsState = { state: 'valid', names };
+				replace(appsStatus, h('span', { class: 'ok', 'data-apps': 'valid' }, '✓ The drone knows these names.'));
+			} catch (e) {
+				if (seq !== appsSeq) return;
+				if (e.status === 400 || e.status === 422) {
+					appsState = { state: 'invalid', names, message: e.message };
+					replace(appsStatus, h('span', { class: 'bad', 'data-apps': 'invalid' }, '✗ ', e.message));
+				} else {
+					appsState = { state: 'error', names };
+					replace(appsStatus, h('span', { class: 'bad', 'data-apps': 'error' }, `Could not check the applications: ${errorText(e)}`));
+				}
+			}
+			check();
+		}
+
+		apps.addEventListener('input', () => {
+			clearTimeout(appsTimer);
+			appsSeq++;
+			appsState = { state: 'checking', names: appsList() };
+			replace(appsStatus, appsList().length ? h('span', { class: 'muted' }, 'Checking…') : null);
+			check();
+			appsTimer = setTimeout(validateApps, DEBOUNCE_MS);
+		});
+
 		filter.addEventListener('input', () => {
 			clearTimeout(filterTimer);
 			filterSeq++;
@@ -193,11 +278,13 @@ export default {
 			check();
 			filterTimer = setTimeout(validateFilter, DEBOUNCE_MS);
 		});
-		for (const el of [name, size.n, size.u, dur.n, dur.u, snaplen, maxPackets, lookback, shardMiB, shardTime, scriptTimeout, exportTo])
+		for (const el of [name, size.n, size.u, dur.n, dur.u, snaplen, maxPackets, lookback, shardMiB, shardTime, scriptTimeout, exportTo,
+			appsPackets, appsWait, sessionType])
 			el.addEventListener('input', check);
-		/* flow records exist only with classification: the export field with them */
-		const exportBox = form.querySelector('.export-field');
-		const showExport = () => { exportBox.hidden = !classify.checked; check(); };
+		/* flow records and applications exist only with classification: the export and the
+		 * selection fields with them */
+		const exportBox = form.querySelector('.export-field'), appsBox = form.querySelector('.apps-field');
+		const showExport = () => { exportBox.hidden = appsBox.hidden = !classify.checked; check(); };
 		classify.addEventListener('change', showExport);
 		showExport();
 		linksBox.addEventListener('change', check);
@@ -250,6 +337,12 @@ export default {
 			};
 			if (classify.checked && exportTo.value.trim())
 				body.export = exportTo.value.trim();
+			if (classify.checked && appsList().length) {
+				body.apps = appsList();
+				body.apps_undecided = appsUndecided.value;
+				body.apps_packets = Number(appsPackets.value);
+				body.apps_wait = Number(appsWait.value);
+			}
 			if (desc.value.trim())
 				body.description = desc.value.trim();
 			if (chosen.length === 1 && chosen[0].startsWith('local/'))
