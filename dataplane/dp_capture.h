@@ -187,8 +187,8 @@ struct dp_worker {
 	struct dp_anon *anon[DP_MAX_JOBS];
 	struct dp_sessions *sess[DP_MAX_JOBS]; /* each job's session table here (NULL: none) */
 	struct dp_select *sel[DP_MAX_JOBS]; /* each job's selection by application (NULL: none) */
-	uint32_t select_held;         /* packets its selections hold, all jobs together */
-	uint32_t flush_mask;          /* jobs with packets staged in this burst */
+	_Atomic uint32_t select_held; /* packets its selections hold, all jobs together (atomic:
+	                               * the control thread releases an ending job's) */
 	struct dp_lookback lookback;  /* its last packets (dp_lookback.h) */
 	uint64_t job_gen[DP_MAX_JOBS]; /* the job generation it last saw in each slot */
 	bool replaying;               /* feeding a job from the look-back: wait for the writer */

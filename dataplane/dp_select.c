@@ -6,6 +6,7 @@
  * chains its held packets in arrival order through a slot array with a free list. Nothing is
  * allocated per packet. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,7 +241,7 @@ resolve(struct dp_select *s, uint32_t i, uint32_t *word, bool keep)
 		h = next;
 	}
 	if (p->first != NIL)
-		s->w->select_held -= p->n;
+		atomic_fetch_sub_explicit(&s->w->select_held, p->n, memory_order_relaxed);
 	list_unlink(s, i);
 	p->in_use = false;
 	p->next = s->free_pend;
@@ -281,10 +282,12 @@ free_oldest(struct dp_select *s)
 static bool
 hold(struct dp_select *s, uint32_t i, struct rte_mbuf *m)
 {
-	while ((s->w->select_held >= s->c->select_held_max || s->free_held == NIL) &&
-		s->oldest != i && free_oldest(s))
+	const uint32_t cap = s->c->select_held_max;
+	while ((atomic_load_explicit(&s->w->select_held, memory_order_relaxed) >= cap ||
+		       s->free_held == NIL) && s->oldest != i && free_oldest(s))
 		;
-	if (s->w->select_held >= s->c->select_held_max || s->free_held == NIL)
+	if (atomic_load_explicit(&s->w->select_held, memory_order_relaxed) >= cap ||
+		s->free_held == NIL)
 		return false;
 	uint32_t h = s->free_held;
 	s->free_held = s->held[h].next;
@@ -298,7 +301,7 @@ hold(struct dp_select *s, uint32_t i, struct rte_mbuf *m)
 		s->held[p->last].next = h;
 	p->last = h;
 	p->n++;
-	s->w->select_held++;
+	atomic_fetch_add_explicit(&s->w->select_held, 1, memory_order_relaxed);
 	return true;
 }
 

@@ -24,6 +24,10 @@ struct dp_stage {
 	struct dp_sess_ref refs[DP_BURST * 2]; /* each packet's session, for a drop here */
 };
 static RTE_DEFINE_PER_LCORE(struct dp_stage, stage[DP_MAX_JOBS]);
+/* the jobs this thread has packets staged for: the thread's, like the stage, so the control
+ * thread ending a job's selection (dp_select_end) stages its packets without touching what a
+ * worker still running stages */
+static RTE_DEFINE_PER_LCORE(uint32_t, staged);
 
 static uint64_t clock_base_ns, clock_base_tsc;
 static double clock_ns_per_tsc;
@@ -71,9 +75,9 @@ stage_flush(struct dp_capture *c, struct dp_worker *w, unsigned int j)
 void
 dp_worker_flush(struct dp_capture *c, struct dp_worker *w)
 {
-	DP_FOREACH_BIT(j, w->flush_mask)
+	DP_FOREACH_BIT(j, RTE_PER_LCORE(staged))
 		stage_flush(c, w, j);
-	w->flush_mask = 0;
+	RTE_PER_LCORE(staged) = 0;
 }
 
 static inline void
@@ -90,7 +94,7 @@ stage_push(struct dp_capture *c, struct dp_worker *w, unsigned int j, struct rte
 	else
 		s->refs[s->n].pos = -1;
 	s->pkts[s->n++] = m;
-	w->flush_mask |= 1u << j;
+	RTE_PER_LCORE(staged) |= 1u << j;
 }
 
 /* The mbuf is job j's alone: it carries its session there, so a packet its writer cannot

@@ -18,8 +18,10 @@ extern struct dp_capture *dp_worker_capture;
 
 /* Hand one packet that the jobs in `mask` selected to their writer rings, anonymising copies as
  * each job asks. Consumes the mbuf. refs[j] (refs may be NULL) is its session in job j's
- * table: a drop on the way to the writer is taken out of that session's dataset figures. Packets are buffered per job and flushed by
- * dp_worker_flush() at the end of each burst. */
+ * table: a drop on the way to the writer is taken out of that session's dataset figures.
+ * Packets are staged per job in the calling thread and flushed by dp_worker_flush() at the end
+ * of each burst (any thread may deliver for w once w's worker no longer touches those jobs:
+ * the stage is the thread's). */
 void dp_worker_deliver(struct dp_capture *c, struct dp_worker *w, struct rte_mbuf *m,
 	const struct dp_pkt_info *pi, uint32_t mask, const struct dp_sess_ref *refs);
 void dp_worker_flush(struct dp_capture *c, struct dp_worker *w);

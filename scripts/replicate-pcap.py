@@ -13,13 +13,18 @@ are left as they are (tide, tcpdump and nDPI do not check them). Copies are spac
 input's span plus one second, so no session of one copy meets the next.
 
 Usage: scripts/replicate-pcap.py [--bytes 1G] [--seed 1] IN.pcap OUT.pcap
-Ethernet pcap (classic, micro- or nanosecond) in, the same format out. python3 stdlib only.
+Ethernet pcap (classic, micro- or nanosecond) in, the same format out. python3 stdlib only
+(plus tests/lib).
 """
 
 import argparse
+import os
 import random
 import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+import trafficgen as tg  # noqa: E402
 
 UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
@@ -49,12 +54,7 @@ def read_pcap(path):
 def remap(frame, x4, x6):
     """The frame with its IP addresses XORed (x4: 2 bytes for IPv4, x6: 4 bytes for IPv6)."""
     f = bytearray(frame)
-    off = 12
-    et = struct.unpack_from("!H", f, off)[0]
-    while et in (0x8100, 0x88A8):
-        off += 4
-        et = struct.unpack_from("!H", f, off)[0]
-    off += 2
+    et, off = tg.eth_payload(f)
     if et == 0x0800 and len(f) >= off + 20:
         for a in (off + 12, off + 16):
             f[a + 1] ^= x4[0]

@@ -53,12 +53,7 @@ TRUTH = os.path.join(LABELLED, "test.truth.csv")
 def five_tuple(frame):
     """(proto, a, pa, b, pb) with the two endpoints ordered, or None: a biflow's key from an
     Ethernet frame (VLAN tags skipped), IPv4 or IPv6 without extension headers."""
-    off = 12
-    et = struct.unpack_from("!H", frame, off)[0]
-    while et in (0x8100, 0x88A8):
-        off += 4
-        et = struct.unpack_from("!H", frame, off)[0]
-    off += 2
+    et, off = tg.eth_payload(frame)
     if et == 0x0800:
         ihl = (frame[off] & 15) * 4
         proto = frame[off + 9]

@@ -151,6 +151,17 @@ def eth(dst, src, ethertype, payload, vlans=(), pad=True):
     return frame
 
 
+def eth_payload(frame):
+    """(ethertype, offset of the payload) of an Ethernet II frame, its VLAN tags (802.1Q, QinQ)
+    skipped: where a reader of a capture finds the IP header."""
+    off = 12
+    et = struct.unpack_from("!H", frame, off)[0]
+    while et in (ETH_VLAN, ETH_QINQ):
+        off += 4
+        et = struct.unpack_from("!H", frame, off)[0]
+    return et, off + 2
+
+
 def arp(op, sha, spa, tha, tpa):
     return struct.pack("!HHBBH", 1, ETH_IPV4, 6, 4, op) + sha + spa + tha + tpa
 
