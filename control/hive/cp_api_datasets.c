@@ -345,10 +345,9 @@ add_row(json_t *sums, const char *key, const char *name, long long sessions, lon
 	add_to(e, "link_bytes", bytes);
 }
 
-/* Adds one <flows>.services.csv (service,sessions,packets,bytes[,dataset_packets,
- * dataset_bytes]) into sums, counted as add_summary counts applications. */
+/* Every row after the header of a summary file (fd, taken over) to row(line, sums). */
 static void
-add_services(int fd, json_t *sums)
+each_row(int fd, json_t *sums, void (*row)(const char *line, json_t *sums))
 {
 	FILE *f = fdopen(fd, "r");
 	if (!f) {
@@ -358,55 +357,47 @@ add_services(int fd, json_t *sums)
 	char line[512];
 	bool header = true;
 	while (fgets(line, sizeof(line), f)) {
-		if (header) {
-			header = false;
-			continue;
-		}
-		char name[128];
-		long long sessions, packets, bytes, ds_packets = -1, ds_bytes = -1;
-		int n = sscanf(line, "%127[^,],%lld,%lld,%lld,%lld,%lld", name, &sessions, &packets,
-			&bytes, &ds_packets, &ds_bytes);
-		if (n == 4 || n == 6)
-			add_row(sums, "service", name, sessions, packets, bytes, n == 6 ? ds_packets : -1,
-				n == 6 ? ds_bytes : -1);
+		if (!header)
+			row(line, sums);
+		header = false;
 	}
 	fclose(f);
 }
 
-/* Adds one <flows>.summary.csv (app,group,sessions,packets,bytes[,dataset_packets,
+/* One row of <flows>.services.csv (service,sessions,packets,bytes[,dataset_packets,
+ * dataset_bytes]) into sums, counted as applications are (app_row). */
+static void
+service_row(const char *line, json_t *sums)
+{
+	char name[128];
+	long long sessions, packets, bytes, ds_packets = -1, ds_bytes = -1;
+	int n = sscanf(line, "%127[^,],%lld,%lld,%lld,%lld,%lld", name, &sessions, &packets,
+		&bytes, &ds_packets, &ds_bytes);
+	if (n == 4 || n == 6)
+		add_row(sums, "service", name, sessions, packets, bytes, n == 6 ? ds_packets : -1,
+			n == 6 ? ds_bytes : -1);
+}
+
+/* One row of <flows>.summary.csv (app,group,sessions,packets,bytes[,dataset_packets,
  * dataset_bytes]) into sums: packets and bytes are what the dataset holds of the sessions
  * (link_packets, link_bytes what the link carried in them); a summary without the dataset
  * columns (classification without shards) counts the link's. */
 static void
-add_summary(int fd, json_t *sums)
+app_row(const char *line, json_t *sums)
 {
-	FILE *f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
+	char app[128], group[128];
+	long long sessions, packets, bytes, ds_packets, ds_bytes;
+	int n = sscanf(line, "%127[^,],%127[^,],%lld,%lld,%lld,%lld,%lld", app, group,
+		&sessions, &packets, &bytes, &ds_packets, &ds_bytes);
+	if (n < 5) {
+		group[0] = '\0';
+		n = sscanf(line, "%127[^,],,%lld,%lld,%lld,%lld,%lld", app, &sessions, &packets,
+			&bytes, &ds_packets, &ds_bytes) + 1;
+	}
+	if (n != 5 && n != 7)
 		return;
-	}
-	char line[512];
-	bool header = true;
-	while (fgets(line, sizeof(line), f)) {
-		if (header) {
-			header = false;
-			continue;
-		}
-		char app[128], group[128];
-		long long sessions, packets, bytes, ds_packets, ds_bytes;
-		int n = sscanf(line, "%127[^,],%127[^,],%lld,%lld,%lld,%lld,%lld", app, group,
-			&sessions, &packets, &bytes, &ds_packets, &ds_bytes);
-		if (n < 5) {
-			group[0] = '\0';
-			n = sscanf(line, "%127[^,],,%lld,%lld,%lld,%lld,%lld", app, &sessions, &packets,
-				&bytes, &ds_packets, &ds_bytes) + 1;
-		}
-		if (n != 5 && n != 7)
-			continue;
-		add_row(sums, "app", app, sessions, packets, bytes, n == 7 ? ds_packets : -1,
-			n == 7 ? ds_bytes : -1);
-	}
-	fclose(f);
+	add_row(sums, "app", app, sessions, packets, bytes, n == 7 ? ds_packets : -1,
+		n == 7 ? ds_bytes : -1);
 }
 
 static int
@@ -471,9 +462,9 @@ get_apps(struct cp_req *r)
 				continue;
 			int ffd = openat(dirfd(sd), f->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (ffd >= 0 && apps)
-				add_summary(ffd, sums);
+				each_row(ffd, sums, app_row);
 			else if (ffd >= 0)
-				add_services(ffd, services);
+				each_row(ffd, services, service_row);
 		}
 		if (sd)
 			closedir(sd);
